@@ -1,0 +1,49 @@
+"""The public entry point :func:`predict`: builds a Problem and dispatches to a solver."""
+
+from __future__ import annotations
+
+from .problem import DEFAULT_DECAY, Problem
+
+
+def predict(
+    n,
+    depth=1,
+    lambda_w=DEFAULT_DECAY,
+    lambda_h=DEFAULT_DECAY,
+    bias="none",
+    loss="mse",
+    widths=None,
+):
+    """Exact global minimizer of the regularized deep linear unconstrained feature model.
+
+    Parameters
+    ----------
+    n : sequence of int or str
+        Samples per class, e.g. ``[500, 100, 50]`` or ``"500,100,50"``.
+    depth : int
+        Number of linear layers M >= 1 after the features (1 is the plain UFM).
+    lambda_w : float or sequence of float
+        Weight decay: one value for every layer, or M values with layer 1 first.
+    lambda_h : float
+        Decay of the free features H.
+    bias : {"none", "free"}
+        Bias-free model, or a learned, unregularized bias.
+    loss : {"mse", "ce"}
+        Squared error or softmax cross-entropy.
+    widths : sequence of int, optional
+        Feature widths d_1, ..., d_M; narrow widths cap the rank of the solution.
+
+    Returns
+    -------
+    Solution
+        Immutable result; ``to_dict()`` gives the JSON of ``ncsolve predict --json``.
+
+    Raises
+    ------
+    ProblemError
+        For invalid input; the message names the parameter and what is allowed.
+    """
+    problem = Problem.build(n, depth, lambda_w, lambda_h, bias, loss, widths)
+    from .solution import solve
+
+    return solve(problem)

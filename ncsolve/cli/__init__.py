@@ -1,0 +1,74 @@
+"""Command line: ``ncsolve predict | equation | verify``.
+
+Argument parsing and output only; the mathematics lives in the package modules.
+Each subcommand is a module of this package with ``add_arguments(parser)`` and
+``run(args) -> int``; it is imported only when used, so ``ncsolve predict``
+never pays for sympy or matplotlib.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from ..problem import ProblemError
+
+SUBCOMMANDS = {
+    "predict": "the exact global minimizer (singular values, class-mean lengths, Grams, loss)",
+    "equation": "the symbolic objective, stationarity equation, thresholds and exact roots",
+    "verify": "train the full model by gradient methods and compare with the theory",
+}
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but usage errors are one line on stderr and exit status 2."""
+
+    def error(self, message: str):  # noqa: D401 - argparse API
+        sys.stderr.write(f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+        raise SystemExit(2)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from .. import __version__
+
+    parser = _Parser(
+        prog="ncsolve",
+        description="Closed-form global minimizers of the deep linear unconstrained feature "
+        "model (neural collapse, Dang et al. ICML 2023).",
+    )
+    parser.add_argument("--version", action="version", version=f"ncsolve {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub.required = True
+    for name, summary in SUBCOMMANDS.items():
+        module = _subcommand(name)
+        child = sub.add_parser(name, help=summary, description=module.__doc__,
+                               formatter_class=argparse.RawDescriptionHelpFormatter)
+        module.add_arguments(child)
+    return parser
+
+
+def _subcommand(name: str):
+    return importlib.import_module(f".{name}", __name__)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``ncsolve`` console script; returns the exit status."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    module = _subcommand(args.command)
+    try:
+        return int(module.run(args) or 0)
+    except ProblemError as error:
+        sys.stderr.write(f"ncsolve {args.command}: error: {error}\n")
+        return 2
+    except KeyboardInterrupt:
+        sys.stderr.write(f"ncsolve {args.command}: interrupted\n")
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

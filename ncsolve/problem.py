@@ -1,0 +1,225 @@
+"""The problem specification: validated inputs and the constants derived from them.
+
+Every other module receives a :class:`Problem`; none of them re-validates input.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import cached_property
+from numbers import Integral, Real
+from typing import Sequence
+
+import numpy as np
+
+BIAS_MODES = ("none", "free")
+LOSSES = ("mse", "ce")
+DEFAULT_DECAY = 5e-4  # the paper's synthetic setting (lambda_W = lambda_H = 5e-4)
+
+
+class ProblemError(ValueError):
+    """Invalid input. The message names the parameter and what is allowed."""
+
+
+def _fail(param: str, message: str) -> ProblemError:
+    flag = "--" + param.replace("_", "-")
+    return ProblemError(f"{param} ({flag}): {message}")
+
+
+def _split(value, param: str) -> list:
+    """Accept a sequence or a comma-separated string (as typed on the command line)."""
+    if isinstance(value, str):
+        parts = [p.strip() for p in value.split(",")]
+        if not value.strip() or any(p == "" for p in parts):
+            raise _fail(param, f"expected a comma-separated list of numbers, got {value!r}")
+        return parts
+    if isinstance(value, (Real, np.number)):
+        return [value]
+    try:
+        return list(value)
+    except TypeError:
+        raise _fail(param, f"expected a number or a list of numbers, got {value!r}") from None
+
+
+def _positive_int(item, param: str, what: str) -> int:
+    if isinstance(item, str):
+        try:
+            number = float(item) if any(c in item for c in ".eE") else int(item)
+        except ValueError:
+            raise _fail(param, f"{what} must be a positive integer, got {item!r}") from None
+    elif isinstance(item, (Real, np.number)) and not isinstance(item, (bool, np.bool_)):
+        number = item
+    else:
+        raise _fail(param, f"{what} must be a positive integer, got {item!r}")
+    if isinstance(number, (Integral, np.integer)):
+        result = int(number)
+    elif math.isfinite(float(number)) and float(number).is_integer():
+        result = int(float(number))
+    else:
+        raise _fail(param, f"{what} must be a positive integer, got {item!r}")
+    if result < 1:
+        raise _fail(param, f"{what} must be a positive integer (>= 1), got {result}")
+    return result
+
+
+def _positive_float(item, param: str) -> float:
+    try:
+        if isinstance(item, (bool, np.bool_)):
+            raise TypeError
+        value = float(item)
+    except (TypeError, ValueError):
+        raise _fail(param, f"must be a positive finite number, got {item!r}") from None
+    if not math.isfinite(value) or value <= 0.0:
+        raise _fail(param, f"must be a positive finite number, got {item!r}")
+    return value
+
+
+def _choice(value, param: str, allowed: Sequence[str]) -> str:
+    text = str(value).strip().lower()
+    if text not in allowed:
+        raise _fail(param, f"must be one of {', '.join(allowed)}; got {value!r}")
+    return text
+
+
+@dataclass(frozen=True, eq=False)
+class Problem:
+    """A deep linear unconstrained feature model.
+
+    Parameters
+    ----------
+    n : array of int, shape (K,)
+        Samples per class, in the user's order.
+    depth : int
+        Number of linear layers M >= 1 (depth 1 is the plain UFM).
+    lambda_w : tuple of float, length M
+        Weight decay of each layer W_1 .. W_M (layer 1 acts on the features).
+    lambda_h : float
+        Decay of the free features H.
+    bias : {"none", "free"}
+        Bias-free model, or an unregularized learned bias.
+    loss : {"mse", "ce"}
+        Mean squared error or softmax cross-entropy.
+    widths : tuple of int or None
+        Feature widths d_1 .. d_M (d_1 is the width of H); None means wide enough.
+
+    Build instances with :meth:`Problem.build`, which validates every field.
+    """
+
+    n: np.ndarray
+    depth: int
+    lambda_w: tuple[float, ...]
+    lambda_h: float
+    bias: str = "none"
+    loss: str = "mse"
+    widths: tuple[int, ...] | None = None
+
+    @classmethod
+    def build(
+        cls,
+        n,
+        depth=1,
+        lambda_w=DEFAULT_DECAY,
+        lambda_h=DEFAULT_DECAY,
+        bias="none",
+        loss="mse",
+        widths=None,
+    ) -> "Problem":
+        """Validate raw input (numbers, sequences or comma-separated strings).
+
+        Raises
+        ------
+        ProblemError
+            With a message naming the parameter and what is allowed.
+        """
+        sizes = [_positive_int(v, "n", "every class size") for v in _split(n, "n")]
+        if not sizes:
+            raise _fail("n", "give at least one class size, e.g. 500,100,50")
+        m = _positive_int(depth, "depth", "the depth (number of layers)")
+        decays = [_positive_float(v, "lambda_w") for v in _split(lambda_w, "lambda_w")]
+        if len(decays) == 1:
+            decays = decays * m
+        elif len(decays) != m:
+            raise _fail(
+                "lambda_w",
+                f"give one value or exactly depth={m} values (layer 1 first), got {len(decays)}",
+            )
+        h_decay = _positive_float(lambda_h, "lambda_h")
+        width_list = None
+        if widths is not None:
+            width_list = [_positive_int(v, "widths", "every width") for v in _split(widths, "widths")]
+            if len(width_list) != m:
+                raise _fail(
+                    "widths",
+                    f"give exactly depth={m} widths d_1,...,d_M (d_1 is the feature width), "
+                    f"got {len(width_list)}",
+                )
+        counts = np.asarray(sizes, dtype=np.int64)
+        counts.setflags(write=False)
+        return cls(
+            n=counts,
+            depth=m,
+            lambda_w=tuple(decays),
+            lambda_h=h_decay,
+            bias=_choice(bias, "bias", BIAS_MODES),
+            loss=_choice(loss, "loss", LOSSES),
+            widths=None if width_list is None else tuple(width_list),
+        )
+
+    # ---- derived constants (THEORY.md section 1 shorthand) -------------------------
+
+    @property
+    def K(self) -> int:
+        """Number of classes."""
+        return int(self.n.size)
+
+    @cached_property
+    def N(self) -> int:
+        """Total number of samples."""
+        return int(self.n.sum())
+
+    @property
+    def L(self) -> int:
+        """Number of factors in the product W_M ... W_1 H (depth + 1)."""
+        return self.depth + 1
+
+    @property
+    def q(self) -> float:
+        """Exponent of the balanced penalty, 2 / L."""
+        return 2.0 / self.L
+
+    @cached_property
+    def lbar(self) -> float:
+        """Geometric mean of all L decays (lambda_H and every lambda_W)."""
+        product = math.prod(self.lambda_w) * self.lambda_h
+        if 0.0 < product < math.inf:
+            return product ** (1.0 / self.L)
+        logs = math.log(self.lambda_h) + sum(math.log(x) for x in self.lambda_w)
+        return math.exp(logs / self.L)
+
+    @property
+    def c(self) -> float:
+        """Coefficient of sum_i z_i^q in the reduced objective, (L / 2) * lbar."""
+        return 0.5 * self.L * self.lbar
+
+    @property
+    def rank_cap(self) -> int:
+        """Largest rank the product can have: min(K, d_1, ..., d_M)."""
+        return min((self.K, *self.widths)) if self.widths else self.K
+
+    @cached_property
+    def balanced(self) -> bool:
+        """True when every class has the same number of samples."""
+        return bool(np.all(self.n == self.n[0]))
+
+    def to_dict(self) -> dict:
+        """JSON-ready description of the inputs."""
+        return {
+            "n": [int(v) for v in self.n],
+            "depth": self.depth,
+            "lambda_w": list(self.lambda_w),
+            "lambda_h": self.lambda_h,
+            "bias": self.bias,
+            "loss": self.loss,
+            "widths": None if self.widths is None else list(self.widths),
+        }
