@@ -13,6 +13,7 @@ def predict(
     bias="none",
     loss="mse",
     widths=None,
+    precision=None,
 ):
     """Exact global minimizer of the regularized deep linear unconstrained feature model.
 
@@ -32,6 +33,9 @@ def predict(
         Squared error or softmax cross-entropy.
     widths : sequence of int, optional
         Feature widths d_1, ..., d_M; narrow widths cap the rank of the solution.
+    precision : int, optional
+        Digits for the symbolic/high-precision route (15..1000, MSE only); the
+        default is the float64 closed form.
 
     Returns
     -------
@@ -44,6 +48,14 @@ def predict(
         For invalid input; the message names the parameter and what is allowed.
     """
     problem = Problem.build(n, depth, lambda_w, lambda_h, bias, loss, widths)
+    if problem.loss == "ce":
+        from .crossentropy import solve as solve_ce
+
+        return solve_ce(problem)
+    if precision is not None:
+        from .symbolic import solve_precise
+
+        return solve_precise(problem, precision)
     from .solution import solve
 
     return solve(problem)
