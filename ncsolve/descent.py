@@ -1,0 +1,470 @@
+"""Gradient methods on the full objective: gradient descent, heavy-ball momentum, L-BFGS.
+
+All methods start from weights and features drawn i.i.d. N(0, init_scale^2) (the
+paper uses init_scale = 0.1) with a zero bias, or from a given point, and return a
+:class:`DescentResult`.  :func:`descend` runs one method from several seeds.
+
+Speed.  The matrices here are small (K x N, d x d); multi-threaded BLAS spends
+more time waking threads than computing, and scipy's L-BFGS-B runs about four
+times slower with two OpenBLAS threads than with one on the paper's setting.
+Every method therefore limits BLAS to ``threads=1`` while it runs (see
+:func:`blas_threads`); pass ``threads=None`` to leave the BLAS setting alone.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterator
+
+import numpy as np
+
+from .objective import FullObjective, Parameters
+from .problem import Problem, ProblemError
+
+__all__ = [
+    "DescentResult",
+    "Snapshot",
+    "METHODS",
+    "blas_threads",
+    "descend",
+    "gradient_descent",
+    "minimize_lbfgs",
+]
+
+METHODS = ("lbfgs", "gd", "momentum")
+Recorder = Callable[[np.ndarray], Any]
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """One recorded point of a trajectory.
+
+    Attributes
+    ----------
+    step : int
+        Iteration count when recorded (0 is the starting point).
+    loss, grad_norm : float
+        Objective value and Euclidean norm of its gradient there.
+    data : object
+        What the ``recorder`` returned for the parameters (None without one).
+    """
+
+    step: int
+    loss: float
+    grad_norm: float
+    data: Any = None
+
+
+@dataclass(eq=False)
+class DescentResult:
+    """Outcome of one run.
+
+    Attributes
+    ----------
+    x : ndarray
+        Final flat parameter vector (layout of ``objective``).
+    objective : FullObjective
+        The objective that was minimized (gives the layout and the problem).
+    loss : float
+        Objective value at ``x``.
+    grad_norm : float
+        Euclidean norm of the gradient at ``x``.
+    steps : int
+        Iterations performed.
+    evaluations : int
+        Objective-and-gradient evaluations.
+    method : str
+        "lbfgs", "gd" or "momentum".
+    seed : int or None
+        Seed of the random start (None when started from a given point).
+    message : str
+        Why the run stopped.
+    elapsed : float
+        Wall time in seconds.
+    trajectory : list of Snapshot
+        Recorded points when ``record_every`` was given.
+    """
+
+    x: np.ndarray
+    objective: FullObjective
+    loss: float
+    grad_norm: float
+    steps: int
+    evaluations: int
+    method: str
+    seed: int | None
+    message: str
+    elapsed: float
+    trajectory: list[Snapshot] = field(default_factory=list)
+
+    @property
+    def params(self) -> Parameters:
+        """The final parameters as arrays (H, weights, b)."""
+        return self.objective.split(self.x)
+
+    @property
+    def problem(self) -> Problem:
+        return self.objective.problem
+
+    @property
+    def finite(self) -> bool:
+        """False when the run diverged to inf or nan."""
+        return bool(np.isfinite(self.loss) and np.all(np.isfinite(self.x)))
+
+
+# ---- BLAS threads ----------------------------------------------------------------------
+
+_SET_NAMES = (
+    "openblas_set_num_threads",
+    "scipy_openblas_set_num_threads",
+    "scipy_openblas_set_num_threads64_",
+    "openblas_set_num_threads64_",
+)
+_GET_NAMES = tuple(name.replace("_set_", "_get_") for name in _SET_NAMES)
+
+
+def _loaded_openblas() -> list[tuple[Any, Any]]:
+    """(getter, setter) pairs of every OpenBLAS library loaded in this process (Linux)."""
+    try:
+        with open("/proc/self/maps") as maps:
+            paths = {line.split()[-1] for line in maps if "openblas" in line.lower()}
+    except OSError:
+        return []
+    pairs = []
+    for path in sorted(p for p in paths if os.path.isfile(p)):
+        try:
+            lib = ctypes.CDLL(path, mode=getattr(os, "RTLD_NOLOAD", 0) | ctypes.RTLD_GLOBAL)
+        except OSError:
+            continue
+        for get_name, set_name in zip(_GET_NAMES, _SET_NAMES):
+            getter, setter = getattr(lib, get_name, None), getattr(lib, set_name, None)
+            if getter is not None and setter is not None:
+                getter.restype = ctypes.c_int
+                setter.argtypes = [ctypes.c_int]
+                pairs.append((getter, setter))
+                break
+    return pairs
+
+
+@contextlib.contextmanager
+def blas_threads(limit: int | None = 1) -> Iterator[None]:
+    """Limit BLAS threads inside the block; restore the previous setting after it.
+
+    Uses threadpoolctl when it is installed, else the thread controls of the
+    OpenBLAS libraries loaded by numpy and scipy.  A no-op for ``limit=None``
+    or when neither is available.
+    """
+    if limit is None:
+        yield
+        return
+    import scipy.optimize  # noqa: F401  - make sure scipy's BLAS is loaded before limiting
+
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        threadpool_limits = None
+    if threadpool_limits is not None:
+        with threadpool_limits(limits=limit, user_api="blas"):
+            yield
+        return
+    pairs = _loaded_openblas()
+    saved = [getter() for getter, _ in pairs]
+    for _, setter in pairs:
+        setter(limit)
+    try:
+        yield
+    finally:
+        for (_, setter), count in zip(pairs, saved):
+            setter(max(int(count), 1))
+
+
+# ---- helpers ---------------------------------------------------------------------------
+
+
+class _Progress:
+    """A one-line progress report on stderr, rewritten at most every half second."""
+
+    def __init__(self, enabled: bool | None, label: str, total: int):
+        self.enabled = sys.stderr.isatty() if enabled is None else bool(enabled)
+        self.label, self.total = label, total
+        self.last = 0.0
+        self.shown = False
+
+    def update(self, step: int, loss: float) -> None:
+        if not self.enabled:
+            return
+        now = time.monotonic()
+        if now - self.last < 0.5:
+            return
+        self.last = now
+        self.shown = True
+        sys.stderr.write(f"\r{self.label}: step {step}/{self.total}  loss {loss:.10g}   ")
+        sys.stderr.flush()
+
+    def close(self) -> None:
+        if self.shown:
+            sys.stderr.write("\n")
+            sys.stderr.flush()
+
+
+def _start(objective: FullObjective, seed, init_scale: float, x0) -> np.ndarray:
+    if x0 is not None:
+        x = np.array(x0, dtype=float, copy=True).ravel()
+        if x.size != objective.size:
+            raise ValueError(f"x0 must have {objective.size} entries, got {x.size}")
+        return x
+    if not (np.isfinite(init_scale) and init_scale > 0):
+        raise ProblemError(f"init_scale (--init-scale): must be a positive number, got {init_scale!r}")
+    return objective.random_point(np.random.default_rng(seed), init_scale)
+
+
+def _objective(problem: Problem, widths) -> FullObjective:
+    if isinstance(problem, FullObjective):
+        return problem
+    return FullObjective(problem, widths)
+
+
+def _snapshot(objective: FullObjective, x: np.ndarray, step: int, recorder) -> Snapshot:
+    value, grad = objective(x)
+    data = recorder(x) if recorder is not None else None
+    return Snapshot(step, value, float(np.linalg.norm(grad)), data)
+
+
+# ---- methods ---------------------------------------------------------------------------
+
+
+def minimize_lbfgs(
+    problem: Problem | FullObjective,
+    widths=None,
+    *,
+    seed: int | None = 0,
+    init_scale: float = 0.1,
+    x0: np.ndarray | None = None,
+    gtol: float = 1e-12,
+    maxiter: int = 20000,
+    maxcor: int = 10,
+    polish: int = 5,
+    record_every: int | None = None,
+    recorder: Recorder | None = None,
+    progress: bool | None = False,
+    threads: int | None = 1,
+) -> DescentResult:
+    """Minimize the full objective with scipy's L-BFGS-B (no bounds) to tight tolerances.
+
+    Parameters
+    ----------
+    problem : Problem or FullObjective
+        The model; a FullObjective fixes the widths as well.
+    widths : sequence of int, optional
+        Widths d_1..d_M when ``problem`` is a Problem (default: problem.widths, else K).
+    seed : int, optional
+        Seed of the N(0, init_scale^2) start (ignored when ``x0`` is given).
+    init_scale : float
+        Standard deviation of the random start.
+    x0 : ndarray, optional
+        Flat starting vector (layout of :class:`~ncsolve.objective.FullObjective`).
+    gtol : float
+        Stop when the largest gradient component is below this.
+    maxiter : int
+        Iteration budget of each L-BFGS pass.
+    maxcor : int
+        Number of stored correction pairs.
+    polish : int
+        Extra L-BFGS passes (fresh memory) from the end point while they lower the loss;
+        they guard against early line-search stops.
+    record_every : int, optional
+        Record a :class:`Snapshot` every this many iterations (and at the start and end).
+    recorder : callable, optional
+        ``recorder(x)`` -> anything stored in each snapshot's ``data``.
+    progress : bool or None
+        Report progress on stderr; None means only when stderr is a terminal.
+    threads : int or None
+        BLAS thread limit during the run (None: leave unchanged).
+
+    Returns
+    -------
+    DescentResult
+    """
+    from scipy.optimize import minimize
+
+    objective = _objective(problem, widths)
+    x = _start(objective, seed, init_scale, x0)
+    trajectory: list[Snapshot] = []
+    counter = {"evals": 0, "iters": 0}
+    bar = _Progress(progress, f"lbfgs seed {seed}", maxiter)
+
+    def fun(v):
+        counter["evals"] += 1
+        return objective(v)
+
+    def callback(xk):
+        counter["iters"] += 1
+        if record_every and counter["iters"] % record_every == 0:
+            trajectory.append(_snapshot(objective, xk, counter["iters"], recorder))
+        if bar.enabled:
+            bar.update(counter["iters"], objective.value(xk))
+
+    started = time.perf_counter()
+    if record_every:
+        trajectory.append(_snapshot(objective, x, 0, recorder))
+    options = dict(maxiter=maxiter, maxfun=4 * maxiter, gtol=gtol, ftol=0.0, maxcor=maxcor)
+    best_loss, message = np.inf, ""
+    with blas_threads(threads):
+        for _ in range(1 + max(int(polish), 0)):
+            out = minimize(fun, x, jac=True, method="L-BFGS-B", callback=callback, options=options)
+            improved = out.fun < best_loss
+            if improved or not np.isfinite(best_loss):
+                x, best_loss, message = out.x, float(out.fun), str(out.message)
+            if not improved or np.max(np.abs(out.jac)) <= gtol:
+                break
+        value, grad = objective(x)
+    bar.close()
+    if record_every and (not trajectory or trajectory[-1].step != counter["iters"]):
+        trajectory.append(_snapshot(objective, x, counter["iters"], recorder))
+    return DescentResult(
+        x=x, objective=objective, loss=value, grad_norm=float(np.linalg.norm(grad)),
+        steps=counter["iters"], evaluations=counter["evals"], method="lbfgs",
+        seed=None if x0 is not None else seed, message=message,
+        elapsed=time.perf_counter() - started, trajectory=trajectory,
+    )
+
+
+def gradient_descent(
+    problem: Problem | FullObjective,
+    widths=None,
+    *,
+    lr: float = 0.1,
+    momentum: float = 0.0,
+    steps: int = 30000,
+    seed: int | None = 0,
+    init_scale: float = 0.1,
+    x0: np.ndarray | None = None,
+    gtol: float = 0.0,
+    record_every: int | None = None,
+    recorder: Recorder | None = None,
+    progress: bool | None = None,
+    threads: int | None = 1,
+) -> DescentResult:
+    """Full-batch gradient descent, with heavy-ball momentum when ``momentum > 0``.
+
+    The update is the one of ``torch.optim.SGD`` with weight decay folded into the
+    objective: ``v <- momentum * v + grad f(x)``, ``x <- x - lr * v`` (v starts at 0).
+    The paper's setting is ``lr=0.1, momentum=0.9, steps=30000, init_scale=0.1``.
+
+    Parameters
+    ----------
+    problem, widths, seed, init_scale, x0, record_every, recorder, threads
+        As in :func:`minimize_lbfgs`.
+    lr : float
+        Step size (> 0).
+    momentum : float
+        Heavy-ball coefficient in [0, 1); 0 is plain gradient descent.
+    steps : int
+        Number of updates.
+    gtol : float
+        Stop early once the gradient norm is at most this (0: run every step).
+    progress : bool or None
+        Report progress on stderr; None means only when stderr is a terminal.
+
+    Returns
+    -------
+    DescentResult
+        ``message`` says whether the run finished, stopped on ``gtol`` or diverged.
+    """
+    _check_descent_options(lr, momentum, steps)
+    objective = _objective(problem, widths)
+    x = _start(objective, seed, init_scale, x0)
+    method = "momentum" if momentum > 0 else "gd"
+    velocity = np.zeros_like(x)
+    trajectory: list[Snapshot] = []
+    bar = _Progress(progress, f"{method} seed {seed}", steps)
+    message = f"finished {steps} steps"
+    started = time.perf_counter()
+    with blas_threads(threads):
+        value, grad = objective(x)
+        step = 0
+        while True:
+            if record_every and step % record_every == 0:
+                data = recorder(x) if recorder is not None else None
+                trajectory.append(Snapshot(step, value, float(np.linalg.norm(grad)), data))
+            if not np.isfinite(value):
+                message = f"diverged at step {step} (lower --lr)"
+                break
+            if step >= steps:
+                break
+            if gtol > 0 and np.linalg.norm(grad) <= gtol:
+                message = f"gradient norm below {gtol:g} at step {step}"
+                break
+            velocity *= momentum
+            velocity += grad
+            x -= lr * velocity
+            step += 1
+            with np.errstate(over="ignore", invalid="ignore"):
+                value, grad = objective(x)
+            bar.update(step, value)
+    bar.close()
+    if record_every and trajectory[-1].step != step:
+        data = recorder(x) if recorder is not None else None
+        trajectory.append(Snapshot(step, value, float(np.linalg.norm(grad)), data))
+    return DescentResult(
+        x=x, objective=objective, loss=float(value), grad_norm=float(np.linalg.norm(grad)),
+        steps=step, evaluations=step + 1, method=method,
+        seed=None if x0 is not None else seed, message=message,
+        elapsed=time.perf_counter() - started, trajectory=trajectory,
+    )
+
+
+def _check_descent_options(lr: float, momentum: float, steps: int) -> None:
+    if not (np.isfinite(lr) and lr > 0):
+        raise ProblemError(f"lr (--lr): must be a positive number, got {lr!r}")
+    if not (np.isfinite(momentum) and 0 <= momentum < 1):
+        raise ProblemError(f"momentum (--momentum): must be in [0, 1), got {momentum!r}")
+    if int(steps) != steps or steps < 0:
+        raise ProblemError(f"steps (--steps): must be a non-negative integer, got {steps!r}")
+
+
+def descend(
+    problem: Problem | FullObjective,
+    widths=None,
+    *,
+    method: str = "lbfgs",
+    restarts: int = 1,
+    seed: int = 0,
+    **options,
+) -> list[DescentResult]:
+    """Run one method from ``restarts`` random starts with seeds ``seed, seed+1, ...``.
+
+    Parameters
+    ----------
+    problem, widths
+        As in :func:`minimize_lbfgs`.
+    method : {"lbfgs", "gd", "momentum"}
+        L-BFGS, plain gradient descent, or heavy-ball momentum (default momentum 0.9).
+    restarts : int
+        Number of runs (>= 1).
+    seed : int
+        Seed of the first run.
+    **options
+        Passed to :func:`minimize_lbfgs` or :func:`gradient_descent`.
+
+    Returns
+    -------
+    list of DescentResult
+        One per run, in seed order.
+    """
+    if method not in METHODS:
+        raise ProblemError(f"method (--method): must be one of {', '.join(METHODS)}; got {method!r}")
+    if int(restarts) != restarts or restarts < 1:
+        raise ProblemError(f"restarts (--restarts): must be a positive integer, got {restarts!r}")
+    objective = _objective(problem, widths)
+    if method == "momentum":
+        options.setdefault("momentum", 0.9)
+    elif method == "gd":
+        options["momentum"] = 0.0
+    run = minimize_lbfgs if method == "lbfgs" else gradient_descent
+    return [run(objective, seed=seed + i, **options) for i in range(int(restarts))]
