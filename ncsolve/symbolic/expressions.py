@@ -122,7 +122,9 @@ class ReducedModel:
         return {SYMBOLS["N"], SYMBOLS["lambda_H"], *self.layer_decays}
 
     def numeric(self, expr):
-        """Substitute every given number into ``expr`` (a sympy object)."""
+        """Substitute every given number into ``expr`` (an equation stays unevaluated)."""
+        if isinstance(expr, sp.Equality):
+            return sp.Eq(self.numeric(expr.lhs), self.numeric(expr.rhs), evaluate=False)
         return expr.subs(self.values) if self.values else expr
 
     # ---- the objective and its stationarity ---------------------------------------
@@ -133,8 +135,10 @@ class ReducedModel:
         return (z - sigma) ** 2 / (2 * N) + self.c * z**self.q
 
     def derivative(self, sigma=None) -> sp.Expr:
-        """g'(z), the stationarity condition as written (``g'(z) = 0``)."""
-        return sp.diff(self.objective(sigma), SYMBOLS["z"])
+        """g'(z) = (z - sigma)/N + c q z^(q-1), the stationarity condition as written (= 0)."""
+        z, N = SYMBOLS["z"], SYMBOLS["N"]
+        sigma = SYMBOLS["sigma"] if sigma is None else sigma
+        return (z - sigma) / N + self.c * self.q * z ** (self.q - 1)
 
     def stationarity(self, sigma=None) -> sp.Equality:
         """``z^(1-q) (sigma - z) = N c q``: g'(z) = 0 multiplied by N z^(1-q) > 0."""
@@ -341,6 +345,7 @@ def paper_parametrization(depth: int) -> dict:
     dict of sympy objects
         ``objective`` F(s, a), ``feature`` a*(s), ``profile`` F(s, a*(s)),
         ``profile_x`` the same in x, ``equation`` (Eq in x), ``b``,
+        ``equation_display`` / ``b_display`` (the paper's layout, unevaluated),
         ``z_of_x``, ``x_of_z``, ``feature_norm_sq`` (||hbar_k||^2 in x),
         ``equivalent`` (True when sympy confirms that substituting x(z) turns the
         paper's equation into the z form), ``z_form`` the resulting equation.
@@ -359,11 +364,15 @@ def paper_parametrization(depth: int) -> dict:
     numer, _ = sp.fraction(ds)
     condition = sp.powsimp(sp.expand(numer.subs(s, s_of_x)), force=True)
     b = M * N * (N * lw**M * lh) ** sp.Rational(1, M)
+    b_display = b if M == 1 else sp.Mul(
+        M, N, sp.Pow(N * lw**M * lh, sp.Rational(1, M), evaluate=False), evaluate=False
+    )
     equation = sp.Eq(b / nk, M * x ** (M - 1) / (x**M + 1) ** 2)
+    display = sp.Eq(sp.Symbol("b", positive=True) / nk, equation.rhs)
     # the derived condition must be a positive multiple of the paper's equation
     paper_numer = sp.fraction(sp.together(equation.lhs - equation.rhs))[0]
     derived = _proportional(condition, paper_numer, x)
-    x_of_z = (z / (sigma - z)) ** sp.Rational(1, M)
+    x_of_z = sp.Pow(z / (sigma - z), sp.Rational(1, M), evaluate=False)
     z_of_x = sigma * x**M / (1 + x**M)
     lbar = (lh * lw**M) ** sp.Rational(1, M + 1)
     z_form = sp.Eq(z ** sp.Rational(M - 1, M + 1) * (sigma - z), N * lbar)
@@ -378,6 +387,8 @@ def paper_parametrization(depth: int) -> dict:
         "derived": derived,
         "equation": equation,
         "b": b,
+        "b_display": b_display,
+        "equation_display": display,
         "s_of_x": s_of_x,
         "z_of_x": z_of_x,
         "x_of_z": x_of_z,

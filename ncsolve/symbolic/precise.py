@@ -99,7 +99,8 @@ class DirectionRoots:
     roots : tuple of mpf
         Positive stationary points, increasing (0, 1 or 2 of them).
     z : mpf
-        The global minimizer (0 when the direction collapses).
+        The global minimizer (0 when the direction collapses; 0 as well at a
+        tie, where ``z_local`` is equally optimal, as in the float route).
     z_local : mpf or None
         The nonzero local minimum (the largest root), None when there is none.
     tie : bool
@@ -117,6 +118,17 @@ class DirectionRoots:
     tie: bool
     values: tuple
     g0: mpf
+
+    @property
+    def state(self) -> str:
+        """As in :mod:`ncsolve.scalar`: active, window, tie, collapsed or empty."""
+        if self.sigma == 0:
+            return "empty"
+        if self.tie:
+            return "tie"
+        if self.z != 0:
+            return "active"
+        return "window" if self.z_local is not None else "collapsed"
 
 
 def reduced_value(z, sigma, N, lbar, L):
@@ -144,9 +156,9 @@ def global_threshold(sigma, N, L):
 
 
 def critical_decay(sigma, N, L):
-    """The value of lbar above which the direction collapses (everything else fixed)."""
+    """The value of lbar above which the direction collapses (None when sigma = 0)."""
     if sigma == 0:
-        return mpf(0)
+        return None
     return 2 * global_threshold(sigma, N, L) / (L * N)
 
 
@@ -205,7 +217,7 @@ def stationary_points(sigma, N, lbar, L: int) -> DirectionRoots:
         bound = global_threshold(sigma, N, L)
         gap = bound - nc
         tie = L > 2 and abs(gap) <= 10 * mpmath.mp.eps * bound
-        if gap > 0 or tie:
+        if gap > 0 and not tie:
             z = z_local
     return DirectionRoots(sigma, roots, z, z_local, tie, values, g0)
 
