@@ -269,8 +269,10 @@ class RunReport:
         }
 
 
-def _class_of_direction(A: np.ndarray) -> np.ndarray:
-    return np.argmax(np.abs(A), axis=0)
+def _zero_classes(target: TheoryTarget) -> np.ndarray:
+    """Classes whose class-mean feature (hence output) is zero at a critical point."""
+    lengths = np.diag(target.feature_grams[0])
+    return np.flatnonzero(lengths <= 1e-12 * max(float(lengths.max(initial=0.0)), 1e-300))
 
 
 def assess(
@@ -343,7 +345,7 @@ def assess(
     )
     status = ("global" if candidate_global else "local") if matches else "not-converged"
     zero = np.flatnonzero(~active)
-    collapsed = zero if problem.bias == "free" else np.sort(_class_of_direction(basis)[zero])
+    collapsed = zero if problem.bias == "free" else _zero_classes(candidate)
     return RunReport(
         status=status, seed=seed, method=method, loss=float(loss),
         candidate_loss=candidate.loss, gap=objective_gap(loss, theory_loss),
@@ -406,12 +408,15 @@ class VerifyReport:
 
     def summary(self) -> list[dict]:
         """How many runs reached each critical point: status, collapsed set, count, loss."""
-        counts = Counter((r.status, tuple(r.collapsed)) for r in self.runs)
+        def key(r):
+            return r.status, tuple(r.collapsed), tuple(r.collapsed_directions)
+
+        counts = Counter(key(r) for r in self.runs)
         rows = []
-        for (status, collapsed), count in counts.most_common():
-            loss = min(r.loss for r in self.runs if r.status == status
-                       and tuple(r.collapsed) == collapsed)
-            rows.append({"status": status, "collapsed": list(collapsed), "count": count,
+        for (status, collapsed, directions), count in counts.most_common():
+            loss = min(r.loss for r in self.runs if key(r) == (status, collapsed, directions))
+            rows.append({"status": status, "collapsed": list(collapsed),
+                         "collapsed_directions": list(directions), "count": count,
                          "loss": float(loss)})
         return rows
 
@@ -453,11 +458,9 @@ class VerifyReport:
 
 
 def _theory_collapsed(solution, problem: Problem) -> list:
-    zero = np.flatnonzero(np.asarray(solution.z) <= 0)
     if problem.bias == "free":
-        return [int(i) for i in zero]
-    classes = _class_of_direction(np.asarray(solution.directions()))
-    return sorted(int(k) for k in classes[zero])
+        return [int(i) for i in np.flatnonzero(np.asarray(solution.z) <= 0)]
+    return [int(k) for k in np.flatnonzero(np.asarray(solution.collapsed, dtype=bool))]
 
 
 # ---- running ---------------------------------------------------------------------------
@@ -567,3 +570,66 @@ def problem_with_widths(problem: Problem, widths) -> Problem:
         problem.n, problem.depth, problem.lambda_w, problem.lambda_h, problem.bias,
         problem.loss, widths,
     )
+
+
+# ---- figure ----------------------------------------------------------------------------
+
+
+def plot_report(report: VerifyReport, path: str, run: int | None = None) -> None:
+    """Figure of NC1 and the distances to the global minimizer against iterations.
+
+    Four panels, one curve per layer, logarithmic y axis (as in the paper's
+    synthetic experiments): NC1 of the features, normalized distance of the
+    class-mean Gram, of the classifier Gram, and of the output matrix together
+    with the relative objective gap.  Needs matplotlib and a run recorded with
+    ``record_every``.
+
+    Parameters
+    ----------
+    report : VerifyReport
+    path : str
+        Output file; the format follows the extension (png, pdf, svg, ...).
+    run : int, optional
+        Index of the run to draw (default: the best run).
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    chosen = report.runs[report.best if run is None else run]
+    snaps = [s for s in chosen.trajectory if isinstance(s.data, dict)]
+    if not snaps:
+        raise ValueError("the run has no recorded trajectory; pass record_every to verify()")
+    steps = np.array([s.step for s in snaps])
+    floor = 1e-16
+
+    def series(key):
+        return np.maximum(np.array([s.data[key] for s in snaps], dtype=float), floor)
+
+    theory_loss = float(report.solution.loss)
+    gap = np.maximum([objective_gap(s.loss, theory_loss) for s in snaps], floor)
+    p = report.problem
+    fig, axes = plt.subplots(1, 4, figsize=(15, 3.6), constrained_layout=True)
+    panels = [("nc1", "NC1  tr(Σ_W Σ_B⁺)/K"), ("features", "class-mean Gram vs theory"),
+              ("classifier", "classifier Gram vs theory")]
+    for ax, (key, title) in zip(axes, panels):
+        values = series(key)
+        for j in range(values.shape[1]):
+            ax.plot(steps, values[:, j], label=f"layer {j}")
+        ax.set_title(title)
+    axes[3].plot(steps, series("outputs"), label="output matrix")
+    axes[3].plot(steps, gap, label="objective gap", linestyle="--")
+    axes[3].set_title("outputs and objective vs theory")
+    for ax in axes:
+        ax.set_yscale("log")
+        ax.set_xlabel("iteration")
+        ax.grid(True, which="major", alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.suptitle(
+        f"n = {','.join(str(int(v)) for v in p.n)}, depth {p.depth}, bias {p.bias}, "
+        f"widths {','.join(str(d) for d in report.widths)}: {chosen.method} "
+        f"(seed {chosen.seed}) → {chosen.status}"
+    )
+    fig.savefig(path, dpi=120)
+    plt.close(fig)

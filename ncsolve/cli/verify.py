@@ -1,0 +1,254 @@
+"""Train the full deep linear model by gradient methods and compare with the theory.
+
+Every run starts from weights and features drawn N(0, init_scale^2) and is then
+matched against the critical points of the theory: each direction of the target
+either collapsed to zero or at its nonzero local minimum.  The report says which
+one the run reached, whether it is the global minimizer, and how far the run's
+Grams are from it.
+
+exit status: 0 when the best run reached the global minimizer within tolerance,
+1 otherwise, 2 for bad input.
+
+examples:
+  ncsolve verify --n 200,100,50,50 --depth 3 --width 64
+  ncsolve verify --n 100,100,100,100 --depth 3 --bias free --restarts 5 --json
+  ncsolve verify --n 200,100,50,50 --depth 3 --method momentum --plot nc.png
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+
+from ..problem import DEFAULT_DECAY, Problem, ProblemError
+
+METHODS = ("lbfgs", "gd", "momentum")
+DEFAULT_WIDTH = 64  # the paper's synthetic experiments
+DEFAULT_STEPS = {"lbfgs": 20000, "gd": 30000, "momentum": 30000}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of ``ncsolve verify``."""
+    model = parser.add_argument_group("model")
+    model.add_argument("--n", required=True, metavar="N1,N2,...",
+                       help="samples per class, e.g. 200,100,50,50")
+    model.add_argument("--depth", default="1", metavar="M", help="number of linear layers (default 1)")
+    model.add_argument("--width", default=None, metavar="D",
+                       help=f"width of every layer (default {DEFAULT_WIDTH}, as in the paper)")
+    model.add_argument("--widths", default=None, metavar="D1,...,DM",
+                       help="per-layer widths d_1..d_M instead of --width")
+    model.add_argument("--lambda-w", default=str(DEFAULT_DECAY), metavar="X[,X...]",
+                       help="weight decay, one value or one per layer (default 5e-4)")
+    model.add_argument("--lambda-h", default=str(DEFAULT_DECAY), metavar="X",
+                       help="feature decay (default 5e-4)")
+    model.add_argument("--bias", default="none", metavar="{none,free}",
+                       help="bias-free model or a learned, unregularized bias (default none)")
+
+    run = parser.add_argument_group("descent")
+    run.add_argument("--method", default="lbfgs", metavar="{lbfgs,gd,momentum}",
+                     help="L-BFGS (default), gradient descent, or heavy-ball momentum")
+    run.add_argument("--steps", default=None, metavar="S",
+                     help="steps (gd, momentum; default 30000) or L-BFGS iteration cap (20000)")
+    run.add_argument("--lr", default="0.1", metavar="X", help="step size for gd and momentum (0.1)")
+    run.add_argument("--momentum", default="0.9", metavar="X",
+                     help="heavy-ball coefficient for --method momentum (0.9)")
+    run.add_argument("--init-scale", default="0.1", metavar="X",
+                     help="standard deviation of the N(0, X^2) start (0.1)")
+    run.add_argument("--seed", default="0", metavar="S", help="seed of the first run (0)")
+    run.add_argument("--restarts", default="1", metavar="R",
+                     help="number of runs, seeds S, S+1, ... (1)")
+
+    check = parser.add_argument_group("comparison")
+    check.add_argument("--loss-rtol", default="1e-6", metavar="X",
+                       help="relative objective tolerance for a match (1e-6)")
+    check.add_argument("--gram-tol", default="1e-3", metavar="X",
+                       help="normalized Gram distance tolerance for a match (1e-3)")
+
+    out = parser.add_argument_group("output")
+    out.add_argument("--json", action="store_true", help="print the report as JSON")
+    out.add_argument("--plot", default=None, metavar="FILE",
+                     help="write a figure of NC1 and the distances to theory against "
+                          "iterations (needs matplotlib: pip install 'ncsolve[plot]')")
+    out.add_argument("--record-every", default=None, metavar="K",
+                     help="record the trajectory every K steps (default: about 300 points "
+                          "with --plot)")
+    out.add_argument("--quiet", action="store_true", help="no progress on stderr")
+
+
+# ---- input checks ----------------------------------------------------------------------
+
+
+def _fail(param: str, message: str) -> ProblemError:
+    return ProblemError(f"{param} (--{param.replace('_', '-')}): {message}")
+
+
+def _number(text: str, param: str, *, low: float = 0.0, strict: bool = True,
+            high: float | None = None) -> float:
+    try:
+        value = float(text)
+    except (TypeError, ValueError):
+        raise _fail(param, f"expected a number, got {text!r}") from None
+    ok = math.isfinite(value) and (value > low if strict else value >= low)
+    if high is not None:
+        ok = ok and value < high
+    if not ok:
+        bound = f"> {low:g}" if strict else f">= {low:g}"
+        extra = f" and < {high:g}" if high is not None else ""
+        raise _fail(param, f"must be a finite number {bound}{extra}, got {text!r}")
+    return value
+
+
+def _integer(text: str, param: str, low: int) -> int:
+    try:
+        value = float(text)
+    except (TypeError, ValueError):
+        raise _fail(param, f"expected an integer, got {text!r}") from None
+    if not (math.isfinite(value) and value.is_integer() and value >= low):
+        raise _fail(param, f"must be an integer >= {low}, got {text!r}")
+    return int(value)
+
+
+def _plot_path(path: str) -> str:
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        raise _fail("plot", "needs matplotlib; install it with: pip install 'ncsolve[plot]' "
+                            "(or pip install matplotlib)") from None
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise _fail("plot", f"folder {folder!r} does not exist")
+    if not os.access(folder, os.W_OK):
+        raise _fail("plot", f"cannot write to folder {folder!r}")
+    return path
+
+
+def _settings(args) -> dict:
+    """Validated settings from the parsed arguments (raises ProblemError)."""
+    method = str(args.method).strip().lower()
+    if method not in METHODS:
+        raise _fail("method", f"must be one of {', '.join(METHODS)}; got {args.method!r}")
+    if args.width is not None and args.widths is not None:
+        raise _fail("widths", "give either --width (every layer) or --widths, not both")
+    depth = args.depth
+    widths = args.widths
+    if widths is None:
+        width = DEFAULT_WIDTH if args.width is None else _integer(args.width, "width", 1)
+        widths = [width] * _integer(depth, "depth", 1)
+    problem = Problem.build(args.n, depth, args.lambda_w, args.lambda_h, args.bias, "mse", widths)
+    steps = DEFAULT_STEPS[method] if args.steps is None else _integer(args.steps, "steps", 1)
+    options = {"steps": steps, "init_scale": _number(args.init_scale, "init_scale")}
+    if method != "lbfgs":
+        options["lr"] = _number(args.lr, "lr")
+    if method == "momentum":
+        options["momentum"] = _number(args.momentum, "momentum", strict=False, high=1.0)
+    record_every = None if args.record_every is None else _integer(args.record_every, "record_every", 1)
+    plot = None if args.plot is None else _plot_path(args.plot)
+    if plot is not None and record_every is None:
+        record_every = 1 if method == "lbfgs" else max(1, steps // 300)
+    return {
+        "problem": problem,
+        "method": method,
+        "options": options,
+        "seed": _integer(args.seed, "seed", 0),
+        "restarts": _integer(args.restarts, "restarts", 1),
+        "loss_rtol": _number(args.loss_rtol, "loss_rtol"),
+        "gram_tol": _number(args.gram_tol, "gram_tol"),
+        "record_every": record_every,
+        "plot": plot,
+    }
+
+
+# ---- output ----------------------------------------------------------------------------
+
+
+def _clean(value):
+    """JSON-safe copy: numpy scalars to Python, non-finite floats to None."""
+    if isinstance(value, dict):
+        return {str(k): _clean(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_clean(v) for v in value]
+    if hasattr(value, "tolist"):
+        return _clean(value.tolist())
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def _join(values) -> str:
+    return ",".join(str(v) for v in values) if len(values) else "none"
+
+
+def _fmt(x: float) -> str:
+    return "nan" if x is None or not math.isfinite(x) else f"{x:.3g}"
+
+
+def format_report(report) -> str:
+    """The human-readable report of ``ncsolve verify``."""
+    p, best, sol = report.problem, report.best_run, report.solution
+    runs = report.runs
+    decays = ",".join(f"{v:g}" for v in p.lambda_w)
+    lines = [
+        f"problem: n = {_join(list(p.n))}, depth {p.depth}, widths {_join(report.widths)}, "
+        f"bias {p.bias}, lambda_w {decays}, lambda_h {p.lambda_h:g}",
+        f"descent: {report.method}, {len(runs)} run(s), "
+        + ", ".join(f"{k} {v:g}" for k, v in report.options.items()),
+        "",
+        f"theory:  global minimum {sol.loss:.15g}"
+        + ("" if getattr(sol, "unique", True) else "  (not unique)"),
+        f"best run (seed {best.seed}): {best.status.upper()}",
+        f"  objective        {best.loss:.15g}   relative gap {best.gap:+.2e}",
+        f"  matched point    {best.candidate_loss:.15g}   "
+        + ("(the global minimizer)" if best.candidate_global else "(another critical point)"),
+        f"  gradient norm    {best.grad_norm:.2e} "
+        + ("(converged)" if best.converged else "(not converged)")
+        + f" after {best.steps} steps, {best.elapsed:.2f} s",
+        f"  zero directions  {_join(best.collapsed_directions)}"
+        + (f"  (collapsed classes: {_join(best.collapsed)})" if p.bias == "none" else ""),
+        "",
+        "  direction    sigma      z theory   z local    z run",
+    ]
+    for i, (s, zt, zl, zr) in enumerate(zip(sol.sigma, sol.z, sol.z_local, best.z_run)):
+        lines.append(f"  {i:9d}  {s:9.4g}  {zt:9.4g}  {zl:9.4g}  {zr:9.4g}")
+    lines += ["", "  distance to the matched point (normalized Frobenius), NC1, by layer",
+              "  layer   features   classifier   NC1"]
+    errs = best.layer_errors
+    for j in range(p.depth):
+        nc1 = best.nc1[j] if j < len(best.nc1) else float("nan")
+        lines.append(f"  {j:5d}   {_fmt(errs['features'][j]):>8}   {_fmt(errs['classifier'][j]):>10}"
+                     f"   {_fmt(nc1)}")
+    lines.append(f"  outputs: {_fmt(best.errors['outputs'])}")
+    if len(runs) > 1:
+        lines += ["", "runs:", "  seed  status          objective            gap        zero directions"]
+        for r in runs:
+            lines.append(f"  {r.seed!s:>4}  {r.status:<14}  {r.loss:.12g}  {r.gap:+.2e}  "
+                         f"{_join(r.collapsed_directions)}")
+        lines.append("summary: " + "; ".join(
+            f"{row['count']} x {row['status']} (zero directions: "
+            f"{_join(row['collapsed_directions'])})" for row in report.summary()))
+    return "\n".join(lines)
+
+
+def run(args) -> int:
+    """Execute ``ncsolve verify``; returns the exit status."""
+    settings = _settings(args)
+    from ..verify import Tolerances, plot_report, verify
+
+    report = verify(
+        settings["problem"], settings["problem"].widths, method=settings["method"],
+        restarts=settings["restarts"], seed=settings["seed"],
+        record_every=settings["record_every"],
+        tolerances=Tolerances(loss_rtol=settings["loss_rtol"], gram_tol=settings["gram_tol"]),
+        progress=False if args.quiet else None, **settings["options"],
+    )
+    if settings["plot"]:
+        plot_report(report, settings["plot"])
+    if args.json:
+        sys.stdout.write(json.dumps(_clean(report.to_dict()), indent=2) + "\n")
+    else:
+        sys.stdout.write(format_report(report) + "\n")
+        if settings["plot"]:
+            sys.stdout.write(f"figure written to {settings['plot']}\n")
+    return report.exit_code
