@@ -2,8 +2,8 @@
 
 Argument parsing and output only; the mathematics lives in the package modules.
 Each subcommand is a module of this package with ``add_arguments(parser)`` and
-``run(args) -> int``; it is imported only when used, so ``ncsolve predict``
-never pays for sympy or matplotlib.
+``run(args) -> int``; only the chosen one is imported, so ``ncsolve predict``
+never pays for sympy, scipy.optimize or matplotlib.
 """
 
 from __future__ import annotations
@@ -29,18 +29,23 @@ class _Parser(argparse.ArgumentParser):
         raise SystemExit(2)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The argument parser; only ``command``'s module is imported to fill its options."""
     from .. import __version__
 
     parser = _Parser(
         prog="ncsolve",
         description="Closed-form global minimizers of the deep linear unconstrained feature "
         "model (neural collapse, Dang et al. ICML 2023).",
+        epilog="Run 'ncsolve COMMAND --help' for a command's options.",
     )
     parser.add_argument("--version", action="version", version=f"ncsolve {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
     for name, summary in SUBCOMMANDS.items():
+        if name != command:
+            sub.add_parser(name, help=summary)
+            continue
         module = _subcommand(name)
         child = sub.add_parser(name, help=summary, description=module.__doc__,
                                formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -55,7 +60,8 @@ def _subcommand(name: str):
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``ncsolve`` console script; returns the exit status."""
     argv = sys.argv[1:] if argv is None else list(argv)
-    parser = build_parser()
+    command = next((a for a in argv if not a.startswith("-")), None)
+    parser = build_parser(command if command in SUBCOMMANDS else None)
     args = parser.parse_args(argv)
     module = _subcommand(args.command)
     try:

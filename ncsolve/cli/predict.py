@@ -1,0 +1,90 @@
+"""The exact global minimizer of the deep linear unconstrained feature model.
+
+Prints, per class, the class-mean length ||hbar_k||, the classifier row length
+||w_k|| of the product W_M...W_1, the output on the class's own label and
+whether the class collapsed; per direction, the target singular value sigma,
+the output singular value z and the singular values of H and every W_j; and
+the loss, the geometry and whether the minimizer is unique.
+
+examples:
+  ncsolve predict --n 500,100,50 --depth 3
+  ncsolve predict --n 100,100,100,100 --depth 3 --bias free --json
+  ncsolve predict --n 500,100,50 --depth 3 --lambda-w 0.0095 --lambda-h 0.0095
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--n", required=True, metavar="N1,N2,...",
+                        help="samples per class, comma-separated (K = number of classes)")
+    parser.add_argument("--depth", default="1", metavar="M",
+                        help="number of linear layers after the features (default 1: plain UFM)")
+    parser.add_argument("--lambda-w", default="5e-4", metavar="X|X1,...,XM",
+                        help="weight decay, one value or one per layer, layer 1 first "
+                        "(default 5e-4)")
+    parser.add_argument("--lambda-h", default="5e-4", metavar="X",
+                        help="feature decay (default 5e-4)")
+    parser.add_argument("--bias", default="none", metavar="none|free",
+                        help="bias-free model, or a learned unregularized bias (default none)")
+    parser.add_argument("--loss", default="mse", metavar="mse|ce",
+                        help="squared error or cross-entropy (default mse)")
+    parser.add_argument("--widths", default=None, metavar="D1,...,DM",
+                        help="feature widths d_1..d_M (default: wide enough for full rank)")
+    parser.add_argument("--precision", default=None, metavar="DIGITS",
+                        help="use the symbolic/high-precision route with this many digits "
+                        "(15..1000, MSE only; slower)")
+    parser.add_argument("--json", action="store_true",
+                        help="print one JSON object (full float precision) instead of tables")
+    grams = parser.add_mutually_exclusive_group()
+    grams.add_argument("--grams", dest="grams", action="store_true", default=None,
+                       help="include the K x K Gram matrices in --json (default: K <= 1000)")
+    grams.add_argument("--no-grams", dest="grams", action="store_false",
+                       help="leave the Gram matrices out of --json")
+
+
+def _precision(value):
+    if value is None:
+        return None
+    from ..problem import ProblemError
+
+    try:
+        digits = int(value)
+    except ValueError:
+        raise ProblemError(f"precision (--precision): must be a whole number of digits "
+                           f"between 15 and 1000, got {value!r}") from None
+    if not 15 <= digits <= 1000:
+        raise ProblemError(f"precision (--precision): must be between 15 and 1000 digits, "
+                           f"got {digits}")
+    return digits
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..api import predict
+
+    result = predict(n=args.n, depth=args.depth, lambda_w=args.lambda_w,
+                     lambda_h=args.lambda_h, bias=args.bias, loss=args.loss,
+                     widths=args.widths, precision=_precision(args.precision))
+    if args.json:
+        data = result.to_dict(args.grams) if args.grams is not None else result.to_dict()
+        text = json.dumps(data, allow_nan=False)
+    else:
+        text = _text(result, args)
+    sys.stdout.write(text + "\n")
+    return 0
+
+
+def _text(result, args) -> str:
+    if args.loss.strip().lower() == "ce":
+        from .ce_report import format_ce
+
+        return format_ce(result)
+    if args.precision is not None:
+        from .precise_report import format_precise
+
+        return format_precise(result)
+    return str(result)

@@ -1,0 +1,163 @@
+"""Rendering a Solution: the JSON dictionary and the human-readable table."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+TABLE_ROWS = 12  # rows shown at each end of a long table
+
+
+def _float(value) -> float | None:
+    value = float(value)
+    return value if math.isfinite(value) else None
+
+
+def _floats(values) -> list:
+    return [_float(v) for v in np.ravel(values)]
+
+
+def _matrix(matrix: np.ndarray) -> list:
+    return [[float(v) for v in row] for row in matrix]
+
+
+def solution_dict(sol, grams: bool) -> dict:
+    """The JSON contract of ``ncsolve predict --json`` (see docs/cli.md)."""
+    p = sol.problem
+    layers = sol.layer_feature_norms.T
+    per_class_decay = sol.spectrum.diag(sol.critical_decay) if p.bias == "none" else None
+    classes = []
+    for k in range(p.K):
+        entry = {
+            "index": k,
+            "n": int(p.n[k]),
+            "feature_norm": float(sol.feature_norm[k]),
+            "classifier_norm": float(sol.classifier_norm[k]),
+            "output": float(sol.output[k]),
+            "collapsed": bool(sol.collapsed[k]),
+            "feature_norms_by_layer": _floats(layers[k]),
+        }
+        if per_class_decay is not None:
+            entry["critical_decay"] = _float(per_class_decay[k])
+        classes.append(entry)
+    directions = [
+        {
+            "index": i,
+            "sigma": float(sol.sigma[i]),
+            "z": float(sol.z[i]),
+            "z_local": _float(sol.z_local[i]),
+            "state": str(sol.state[i]),
+            "critical_decay": _float(sol.critical_decay[i]),
+            "singular_values": _floats(sol.singular_values[i]),
+        }
+        for i in range(p.K)
+    ]
+    out = {
+        "problem": p.to_dict(),
+        "loss": float(sol.loss),
+        "unique": bool(sol.unique),
+        "geometry": sol.geometry,
+        "rank": sol.rank,
+        "rank_cap": p.rank_cap,
+        "notes": list(sol.notes),
+        "bias_value": None if sol.bias_value is None else _floats(sol.bias_value),
+        "classes": classes,
+        "directions": directions,
+    }
+    out["gram"] = (
+        {
+            "features": _matrix(sol.gram_features()),
+            "classifier": _matrix(sol.gram_classifier()),
+            "outputs": _matrix(sol.gram_outputs()),
+        }
+        if grams
+        else None
+    )
+    return out
+
+
+def _rows(count: int) -> list[int | None]:
+    """Row indices to show, with None marking an elision."""
+    if count <= 2 * TABLE_ROWS + 1:
+        return list(range(count))
+    return [*range(TABLE_ROWS), None, *range(count - TABLE_ROWS, count)]
+
+
+def _table(header: list[str], rows: list[list[str] | None], total: int) -> list[str]:
+    shown = [r for r in rows if r is not None]
+    widths = [max(len(h), *(len(r[j]) for r in shown)) for j, h in enumerate(header)]
+    lines = ["  ".join(h.rjust(w) for h, w in zip(header, widths))]
+    for row in rows:
+        if row is None:
+            lines.append(f"  ... {total - len(shown)} more rows (use --json for all)")
+        else:
+            lines.append("  ".join(c.rjust(w) for c, w in zip(row, widths)))
+    return lines
+
+
+def _g(value: float, digits: int = 6) -> str:
+    return "-" if not math.isfinite(value) else f"{value:.{digits}g}"
+
+
+def _decays(p) -> str:
+    if len(set(p.lambda_w)) == 1:
+        weights = f"lambda_W = {_g(p.lambda_w[0])} (all {p.depth} layers)"
+    else:
+        weights = "lambda_W = " + ", ".join(_g(x) for x in p.lambda_w) + " (layer 1 first)"
+    return f"{weights}; lambda_H = {_g(p.lambda_h)}; geometric mean {_g(p.lbar)}"
+
+
+def _class_rows(sol) -> tuple[list[str], list]:
+    p = sol.problem
+    decay = sol.spectrum.diag(sol.critical_decay) if p.bias == "none" else None
+    header = ["class", "n", "||hbar_k||", "||w_k||", "output", "collapsed"]
+    if decay is not None:
+        header.insert(5, "critical decay")
+    rows = []
+    for k in _rows(p.K):
+        if k is None:
+            rows.append(None)
+            continue
+        row = [str(k), str(p.n[k]), _g(sol.feature_norm[k]), _g(sol.classifier_norm[k]),
+               _g(sol.output[k]), "yes" if sol.collapsed[k] else "no"]
+        if decay is not None:
+            row.insert(5, _g(decay[k]))
+        rows.append(row)
+    return header, rows
+
+
+def _direction_rows(sol) -> tuple[list[str], list]:
+    p = sol.problem
+    header = ["dir", "sigma", "z", "state", "critical decay", "s(H)"]
+    header += [f"s(W{j})" for j in range(1, p.depth + 1)] if p.depth <= 6 else ["s(W_j) ..."]
+    rows = []
+    for i in _rows(p.K):
+        if i is None:
+            rows.append(None)
+            continue
+        values = sol.singular_values[i] if p.depth <= 6 else sol.singular_values[i, :2]
+        rows.append([str(i), _g(sol.sigma[i]), _g(sol.z[i]), str(sol.state[i]),
+                     _g(sol.critical_decay[i]), *(_g(v) for v in values)])
+    return header, rows
+
+
+def solution_text(sol) -> str:
+    """The readable report of ``ncsolve predict``."""
+    p = sol.problem
+    lines = [
+        f"MSE, depth {p.depth}, K = {p.K} classes, N = {p.N} samples, bias {p.bias}"
+        + (f", widths {','.join(map(str, p.widths))}" if p.widths else ""),
+        _decays(p),
+        f"loss {sol.loss:.12g}   rank {sol.rank} (cap {p.rank_cap})   geometry: {sol.geometry}"
+        f"   unique: {'yes' if sol.unique else 'NO'}",
+        "",
+        *_table(*_class_rows(sol), p.K),
+        "",
+        *_table(*_direction_rows(sol), p.K),
+    ]
+    if sol.bias_value is not None:
+        lines += ["", "learned bias b = n / N (the class frequencies)"]
+    if sol.notes:
+        lines += ["", "notes:", *(f"  - {note}" for note in sol.notes)]
+    return "\n".join(lines)

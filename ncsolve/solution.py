@@ -1,0 +1,291 @@
+"""Assembling the global minimizer of the MSE model from the scalar solutions.
+
+Data flow: Problem -> target spectrum (spectral) -> per-direction minima
+(scalar) -> rank cap -> every layer's singular values, per-class lengths,
+Grams, loss and geometry (here). See docs/theory.md for the derivation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+
+import numpy as np
+
+from . import scalar
+from .problem import Problem
+from .spectral import Spectrum, target_spectrum
+
+CAPPED = "capped"  # nonzero on its own, but cut by the rank cap of narrow layers
+GRAM_LIMIT = 1000  # classes up to which to_dict() includes the K x K Gram matrices
+_TIE = 1e-12
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class Solution:
+    """The exact global minimizer of one MSE problem.
+
+    Direction arrays (index i) are ordered by decreasing target singular value
+    ``sigma``; class arrays (index k) follow the input order of ``n``.
+
+    Attributes
+    ----------
+    problem : Problem
+    loss : float
+        Objective value at the global minimum.
+    unique : bool
+        False when the minimizer is not unique (a phase-boundary tie, or the
+        rank cap cutting through equal singular values); ``notes`` says why.
+    geometry : str
+        Orthogonal frame, simplex ETF, general orthogonal frame, ...
+    notes : tuple of str
+        Everything the user should know beyond the numbers.
+    sigma, z, z_local : ndarray, shape (K,)
+        Target singular value, global-minimum output singular value, and the
+        nonzero local minimum of each direction (nan where none exists).
+    state : ndarray of str, shape (K,)
+        ``active``, ``collapsed``, ``window``, ``tie``, ``empty`` or ``capped``.
+    critical_decay : ndarray, shape (K,)
+        Per direction, the geometric mean of all decays above which it is zero
+        at the global minimum, everything else fixed (0 where it is zero at any
+        decay: capped or empty directions).
+    singular_values : ndarray, shape (K, M + 1)
+        Per direction, the singular values of H, W_1, ..., W_M.
+    feature_norm, classifier_norm, output : ndarray, shape (K,)
+        Per class: ``||hbar_k||``, the length of row k of W_M...W_1, and the
+        output of the class mean on its own label (before any bias).
+    collapsed : ndarray of bool, shape (K,)
+        Per class: its class mean (hence its outputs) is zero.
+    layer_feature_norms : ndarray, shape (M + 1, K)
+        Row j: class-mean lengths of the features W_j...W_1 H (row 0 is H).
+    bias_value : ndarray or None
+        The learned bias (free bias only); it equals n / N.
+    """
+
+    problem: Problem
+    spectrum: Spectrum
+    z: np.ndarray
+    z_local: np.ndarray
+    state: np.ndarray
+    residual: np.ndarray
+    notes: tuple[str, ...] = field(default=())
+
+    # ---- per direction ---------------------------------------------------------------
+
+    @property
+    def sigma(self) -> np.ndarray:
+        return self.spectrum.sigma
+
+    @cached_property
+    def rank(self) -> int:
+        """Number of nonzero directions: the rank of the product W_M...W_1 H."""
+        return int(np.count_nonzero(self.z))
+
+    @cached_property
+    def loss(self) -> float:
+        p = self.problem
+        fit = float(np.sum(self.residual**2)) / (2.0 * p.N)
+        return fit + p.c * float(np.sum(self.z**p.q))
+
+    @cached_property
+    def singular_values(self) -> np.ndarray:
+        p = self.problem
+        root = self.z ** (1.0 / p.L)
+        scales = np.sqrt(p.lbar / np.array((p.lambda_h, *p.lambda_w)))
+        return root[:, None] * scales[None, :]
+
+    @cached_property
+    def critical_decay(self) -> np.ndarray:
+        decay = scalar.critical_decay(self.sigma, self.problem.N, self.problem.L)
+        decay[(self.state == CAPPED) | (self.state == scalar.EMPTY)] = 0.0
+        return decay
+
+    def _layer_values(self) -> np.ndarray:
+        """(K, M + 1): singular values of the features W_j...W_1 H, j = 0..M."""
+        return np.cumprod(self.singular_values, axis=1)
+
+    def _classifier_values(self) -> np.ndarray:
+        """(K, M + 1): column j holds the singular values of W_M...W_{j+1}."""
+        w = self.singular_values[:, 1:]
+        tail = np.cumprod(w[:, ::-1], axis=1)[:, ::-1]
+        return np.hstack([tail, np.ones((w.shape[0], 1))])
+
+    # ---- per class -------------------------------------------------------------------
+
+    @cached_property
+    def _class_diagonals(self) -> np.ndarray:
+        """One batched pass over the spectrum: squared class-mean lengths at every
+        layer, squared classifier row lengths, and own-label outputs."""
+        sigma = self.sigma
+        columns = np.hstack([
+            (sigma[:, None] * self._layer_values()) ** 2,
+            self._classifier_values()[:, :1] ** 2,
+            (self.z * sigma)[:, None],
+        ])
+        return self.spectrum.diag(columns)
+
+    @cached_property
+    def layer_feature_norms(self) -> np.ndarray:
+        n = self.problem.n.astype(float)
+        squares = self._class_diagonals[:, : self.problem.depth + 1]
+        return (np.sqrt(np.maximum(squares, 0.0)) / n[:, None]).T
+
+    @property
+    def feature_norm(self) -> np.ndarray:
+        return self.layer_feature_norms[0]
+
+    @cached_property
+    def classifier_norm(self) -> np.ndarray:
+        return np.sqrt(np.maximum(self._class_diagonals[:, -2], 0.0))
+
+    @cached_property
+    def output(self) -> np.ndarray:
+        return self._class_diagonals[:, -1] / self.problem.n
+
+    @cached_property
+    def collapsed(self) -> np.ndarray:
+        norm = self.feature_norm
+        return norm <= _TIE * max(float(norm.max(initial=0.0)), np.finfo(float).tiny)
+
+    @property
+    def bias_value(self) -> np.ndarray | None:
+        if self.problem.bias == "none":
+            return None
+        return self.problem.n / float(self.problem.N)
+
+    # ---- K x K matrices, computed only on request ------------------------------------
+
+    def gram_features(self, layer: int = 0) -> np.ndarray:
+        """Class-mean Gram ``Hbar_j^T Hbar_j`` of the features after W_j...W_1 (K x K)."""
+        values = self._layer_values()[:, self._layer(layer, self.problem.depth)]
+        inv_n = 1.0 / self.problem.n
+        return self.spectrum.matrix((self.sigma * values) ** 2) * inv_n[:, None] * inv_n[None, :]
+
+    def gram_classifier(self, layer: int = 0) -> np.ndarray:
+        """Gram ``W W^T`` of the product ``W = W_M ... W_{layer+1}`` (K x K)."""
+        values = self._classifier_values()[:, self._layer(layer, self.problem.depth - 1)]
+        return self.spectrum.matrix(values**2)
+
+    def gram_outputs(self) -> np.ndarray:
+        """Outputs ``W_M ... W_1 Hbar`` (K x K): column k is class k's mean output."""
+        return self.spectrum.matrix(self.z * self.sigma) / self.problem.n[None, :]
+
+    def directions(self) -> np.ndarray:
+        """The K x K orthogonal matrix A; column i is direction i in class space."""
+        return self.spectrum.vectors()
+
+    @staticmethod
+    def _layer(layer: int, top: int) -> int:
+        if not 0 <= int(layer) <= top:
+            raise ValueError(f"layer must be between 0 and {top}, got {layer}")
+        return int(layer)
+
+    # ---- other critical points ----------------------------------------------------------
+
+    def with_z(self, z) -> "Solution":
+        """The critical point of the same problem with output singular values ``z``
+        (for example the global ``z`` with some directions set to 0)."""
+        z = np.asarray(z, dtype=float)
+        if z.shape != self.z.shape or np.any(z < 0):
+            raise ValueError(f"z must be {self.z.size} non-negative values")
+        state = np.where(z > 0, scalar.ACTIVE, scalar.COLLAPSED)
+        return Solution(self.problem, self.spectrum, z, self.z_local, state, self.sigma - z)
+
+    # ---- output -----------------------------------------------------------------------
+
+    @cached_property
+    def geometry(self) -> str:
+        return _geometry(self)
+
+    @property
+    def unique(self) -> bool:
+        return not any(note.startswith("non-unique") for note in self.notes)
+
+    def to_dict(self, grams: bool | None = None) -> dict:
+        """JSON-ready dictionary (the output of ``ncsolve predict --json``).
+
+        ``grams`` includes the K x K Gram matrices; by default only for K <= 1000.
+        """
+        from .report import solution_dict
+
+        include = self.problem.K <= GRAM_LIMIT if grams is None else bool(grams)
+        return solution_dict(self, include)
+
+    def __repr__(self) -> str:
+        p = self.problem
+        return (
+            f"Solution(K={p.K}, depth={p.depth}, bias={p.bias!r}, loss={self.loss:.6g}, "
+            f"rank={self.rank}, geometry={self.geometry!r}, unique={self.unique})"
+        )
+
+    def __str__(self) -> str:
+        from .report import solution_text
+
+        return solution_text(self)
+
+
+def solve(problem: Problem) -> Solution:
+    """The exact global minimizer of an MSE problem."""
+    spectrum = target_spectrum(problem.n, problem.bias)
+    minima = scalar.minimize(spectrum.sigma, problem.N, problem.c, problem.q)
+    z, state, residual = minima.z.copy(), minima.state.astype(object), minima.residual.copy()
+    notes = _phase_notes(spectrum.sigma, minima)
+    notes += _apply_rank_cap(problem.rank_cap, spectrum.sigma, z, state, residual)
+    return Solution(problem, spectrum, z, minima.z_local, state.astype(str), residual, notes)
+
+
+def _phase_notes(sigma: np.ndarray, minima: scalar.DirectionMinima) -> tuple[str, ...]:
+    notes = []
+    for i in np.flatnonzero(minima.state == scalar.TIE):
+        notes.append(
+            f"non-unique: direction {i} sits on the phase boundary; z = 0 and "
+            f"z = {minima.z_local[i]:.17g} give the same loss (0 is reported)"
+        )
+    window = np.flatnonzero(minima.state == scalar.WINDOW)
+    if window.size:
+        notes.append(
+            f"{window.size} direction(s) ({_list(window)}) have a nonzero stationary point "
+            "that is only a local minimum: the global minimizer sets them to 0 "
+            "(choosing the largest root would be wrong here)"
+        )
+    return tuple(notes)
+
+
+def _apply_rank_cap(cap, sigma, z, state, residual) -> tuple[str, ...]:
+    """Keep the ``cap`` directions with the largest sigma (mutates the arrays)."""
+    nonzero = np.flatnonzero(z > 0)
+    if nonzero.size <= cap:
+        return ()
+    cut = nonzero[cap:]
+    z[cut] = 0.0
+    residual[cut] = sigma[cut]
+    state[cut] = CAPPED
+    notes = [f"rank capped at {cap} by the layer widths: {cut.size} direction(s) set to 0"]
+    if cap > 0 and abs(sigma[cap - 1] - sigma[cap]) <= _TIE * sigma[cap - 1]:
+        notes.append(
+            "non-unique: the rank cap cuts through equal singular values; any "
+            f"{cap}-dimensional choice among them is optimal (one is reported)"
+        )
+    return tuple(notes)
+
+
+def _list(indices: np.ndarray, limit: int = 10) -> str:
+    head = ", ".join(str(i) for i in indices[:limit])
+    return head + (", ..." if indices.size > limit else "")
+
+
+def _geometry(sol: Solution) -> str:
+    p = sol.problem
+    rank = sol.rank
+    if rank == 0:
+        return "collapsed to the origin"
+    full = p.K if p.bias == "none" else p.K - 1
+    if p.bias == "none":
+        if rank == p.K:
+            return "orthogonal frame" if p.balanced else "general orthogonal frame"
+        frame = "orthogonal frame" if p.balanced else "general orthogonal frame"
+        return f"{frame} on {rank} of {p.K} classes ({p.K - rank} collapsed)"
+    if p.balanced:
+        return "simplex ETF" if rank == full else f"rank-{rank} subspace of a simplex ETF"
+    shape = "general (imbalanced, free bias)"
+    return shape if rank == full else f"{shape}, rank {rank} of {full}"

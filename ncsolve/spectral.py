@@ -1,0 +1,348 @@
+"""Spectrum of the regression target, in K x K terms only.
+
+With a bias-free model the target is Y and ``G = Y Y^T = D = diag(n)``. With a
+free bias it is the centred ``Y (I - 11^T/N)`` and ``G = D - n n^T / N``, a
+diagonal matrix minus a rank-one term. Its eigenpairs come from the secular
+equation ``1 = sum_g w_g / (d_g - mu)`` over the distinct class sizes ``d_g``
+(``w_g = m_g d_g^2 / N`` for ``m_g`` classes of that size). A size shared by
+``m_g`` classes contributes ``m_g - 1`` eigenvalues exactly equal to ``d_g``
+(exact deflation), so the work scales with the number of distinct sizes ``S``:
+O(S^2) time and O(S) memory, never a K x K matrix unless one is asked for.
+
+Each eigenvector column ``a_i`` of ``A`` is a *direction*; directions are
+ordered by decreasing singular value ``sigma_i = sqrt(mu_i)``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+_BLOCK = 1 << 16  # elements per temporary block in the O(S^2) passes
+_EPS = np.finfo(float).eps
+
+
+@dataclass(frozen=True, eq=False)
+class Spectrum:
+    """Eigen-decomposition ``G = A diag(sigma^2) A^T`` of the K x K target Gram.
+
+    Attributes
+    ----------
+    sigma : ndarray, shape (K,)
+        Singular values of the target, in decreasing order (one per direction).
+    """
+
+    sigma: np.ndarray
+
+    @property
+    def size(self) -> int:
+        return int(self.sigma.size)
+
+    def diag(self, weights: np.ndarray) -> np.ndarray:
+        """Diagonals of ``A diag(w) A^T`` for each column ``w`` of ``weights``.
+
+        ``weights`` has shape (K,) or (K, m) (one row per direction); the result
+        has shape (K,) or (K, m), one row per class in input order.
+        """
+        raise NotImplementedError
+
+    def matrix(self, weights: np.ndarray) -> np.ndarray:
+        """The K x K matrix ``A diag(w) A^T`` (class order)."""
+        vectors = self.vectors()
+        return (vectors * weights) @ vectors.T
+
+    def vectors(self) -> np.ndarray:
+        """The K x K orthogonal matrix ``A``; column i is direction i."""
+        raise NotImplementedError
+
+
+@dataclass(frozen=True, eq=False)
+class DiagonalSpectrum(Spectrum):
+    """Bias-free target: ``A`` is a permutation, direction i is class ``order[i]``."""
+
+    order: np.ndarray
+
+    def diag(self, weights):
+        out = np.empty_like(np.asarray(weights, dtype=float))
+        out[self.order] = weights
+        return out
+
+    def matrix(self, weights):
+        return np.diag(self.diag(np.asarray(weights, dtype=float)))
+
+    def vectors(self):
+        vectors = np.zeros((self.size, self.size))
+        vectors[self.order, np.arange(self.size)] = 1.0
+        return vectors
+
+
+@dataclass(frozen=True, eq=False)
+class CenteredSpectrum(Spectrum):
+    """Free-bias target ``G = D - n n^T / N``, solved by its secular equation.
+
+    Attributes
+    ----------
+    sizes : ndarray, shape (S,)
+        Distinct class sizes, increasing.
+    counts : ndarray, shape (S,)
+        How many classes have each size.
+    group : ndarray, shape (K,)
+        Index into ``sizes`` of each class.
+    rank_in_group : ndarray, shape (K,)
+        Position of each class among the classes of its size (0-based).
+    origin, tau : ndarray, shape (S,)
+        Secular roots as ``mu_i = sizes[origin_i] + tau_i``; keeping the offset
+        from the nearest pole makes every difference ``d_g - mu_i`` accurate.
+    weights : ndarray, shape (S,)
+        Squared rank-one weights recomputed from the roots (Loewner's formula),
+        so the eigenvectors are orthogonal to working precision.
+    norms : ndarray, shape (S,)
+        ``sum_g weights_g / (d_g - mu_i)^2`` for each root i.
+    kind, ref : ndarray, shape (K,)
+        Direction i is the secular root ``ref[i]`` when ``kind[i] == 0``; when
+        ``kind[i] == 1`` it is Helmert vector ``ref[i] % K + 1`` within size
+        group ``ref[i] // K`` (the deflated eigenvalue ``sizes[group]``).
+    """
+
+    sizes: np.ndarray
+    counts: np.ndarray
+    group: np.ndarray
+    rank_in_group: np.ndarray
+    origin: np.ndarray
+    tau: np.ndarray
+    weights: np.ndarray
+    norms: np.ndarray
+    kind: np.ndarray
+    ref: np.ndarray
+
+    def _gaps(self, rows) -> np.ndarray:
+        """``d_g - mu_i`` for roots i in ``rows`` (axis 0) and sizes g (axis 1)."""
+        return _gap_block(self.sizes, self.origin, self.tau, rows)
+
+    def diag(self, weights):
+        w = np.asarray(weights, dtype=float)
+        flat = w.ndim == 1
+        w = w.reshape(self.size, -1)
+        out = self._secular_diag(w) + self._deflated_diag(w)
+        return out[:, 0] if flat else out
+
+    def _secular_diag(self, w: np.ndarray) -> np.ndarray:
+        secular = self.kind == 0
+        per_root = np.zeros((self.sizes.size, w.shape[1]))
+        per_root[self.ref[secular]] = w[secular]
+        per_root /= self.norms[:, None]
+        per_size = np.zeros((self.sizes.size, w.shape[1]))
+        for rows in _row_blocks(self.sizes.size, self.sizes.size):
+            inv = 1.0 / self._gaps(rows)
+            inv *= inv
+            per_size += inv.T @ per_root[rows]
+        scale = self.weights / self.counts
+        return (per_size * scale[:, None])[self.group]
+
+    def _deflated_diag(self, w: np.ndarray) -> np.ndarray:
+        """Diagonal of the Helmert-basis part: member p of a size group of m gets
+        ``w_p p/(p+1) + sum_{j>p} w_j / (j(j+1))`` (w_j on Helmert vector j)."""
+        K = self.size
+        deflated = np.flatnonzero(self.kind == 1)
+        out = np.zeros((K, w.shape[1]))
+        if deflated.size == 0:
+            return out
+        grp, j = np.divmod(self.ref[deflated], K)
+        j = j + 1
+        # per (group, j): weight / (j (j+1)), summed for j > p by a reverse cumsum
+        maxm = int(self.counts.max())
+        table = np.zeros((self.sizes.size, maxm + 1, w.shape[1]))
+        table[grp, j] = w[deflated] / (j * (j + 1.0))[:, None]
+        tail = np.cumsum(table[:, ::-1], axis=1)[:, ::-1]  # tail[g, p] = sum_{j>=p}
+        p = self.rank_in_group
+        out += tail[self.group, p + 1]
+        own = np.zeros((self.sizes.size, maxm + 1, w.shape[1]))
+        own[grp, j] = w[deflated] * (j / (j + 1.0))[:, None]
+        out += own[self.group, p]
+        return out
+
+    def vectors(self):
+        K = self.size
+        vectors = np.zeros((K, K))
+        secular = np.flatnonzero(self.kind == 0)
+        roots = self.ref[secular]
+        gaps = self._gaps(roots)  # (roots, sizes)
+        per_size = np.sqrt(self.weights)[None, :] / gaps / np.sqrt(self.norms[roots])[:, None]
+        vectors[:, secular] = (per_size[:, self.group] / np.sqrt(self.counts[self.group])).T
+        for col in np.flatnonzero(self.kind == 1):
+            g, j = divmod(int(self.ref[col]), K)
+            j += 1
+            members = np.flatnonzero(self.group == g)
+            p = self.rank_in_group[members]
+            entry = np.where(p < j, 1.0, np.where(p == j, -float(j), 0.0))
+            vectors[members, col] = entry / np.sqrt(j * (j + 1.0))
+        return vectors
+
+
+def target_spectrum(n: np.ndarray, bias: str) -> Spectrum:
+    """Spectrum of ``G = Yt Yt^T`` for class sizes ``n`` and a bias mode."""
+    n = np.asarray(n)
+    if bias == "none":
+        order = np.argsort(-n, kind="stable")
+        return DiagonalSpectrum(sigma=np.sqrt(n[order].astype(float)), order=order)
+    return _centered_spectrum(n)
+
+
+def _centered_spectrum(n: np.ndarray) -> CenteredSpectrum:
+    K = n.size
+    sizes, group, counts = np.unique(n, return_inverse=True, return_counts=True)
+    d = sizes.astype(float)
+    w = counts * d**2 / float(n.sum())
+    origin, tau = _secular_roots(d, w)
+    weights = _loewner_weights(d, origin, tau)
+    norms = np.empty(d.size)
+    for rows in _row_blocks(d.size, d.size):
+        norms[rows] = (weights[None, :] / _gap_block(d, origin, tau, rows) ** 2).sum(axis=1)
+    kind, ref, mu = _direction_order(d, counts, origin, tau, K)
+    rank_in_group = _rank_in_group(group, sizes.size)
+    sigma = np.sqrt(np.maximum(mu, 0.0))
+    return CenteredSpectrum(
+        sigma=sigma, sizes=d, counts=counts, group=group, rank_in_group=rank_in_group,
+        origin=origin, tau=tau, weights=weights, norms=norms, kind=kind, ref=ref,
+    )
+
+
+def _rank_in_group(group: np.ndarray, groups: int) -> np.ndarray:
+    order = np.argsort(group, kind="stable")
+    starts = np.searchsorted(group[order], np.arange(groups))
+    rank = np.empty_like(group)
+    rank[order] = np.arange(group.size) - starts[group[order]]
+    return rank
+
+
+def _direction_order(d, counts, origin, tau, K):
+    """Directions by decreasing eigenvalue. Interlacing fixes the order exactly:
+    d_S (deflated copies), mu_S, d_{S-1} copies, mu_{S-1}, ..., d_1 copies, mu_1 = 0."""
+    kind, ref, mu = [], [], []
+    for g in range(d.size - 1, -1, -1):
+        copies = int(counts[g]) - 1
+        kind += [1] * copies
+        ref += [g * K + j for j in range(copies)]
+        mu += [d[g]] * copies
+        kind.append(0)
+        ref.append(g)
+        mu.append(d[origin[g]] + tau[g])
+    return np.array(kind, dtype=np.int8), np.array(ref, dtype=np.int64), np.array(mu)
+
+
+def _row_blocks(rows: int, cols: int):
+    step = max(1, _BLOCK // max(cols, 1))
+    for start in range(0, rows, step):
+        yield slice(start, min(rows, start + step))
+
+
+def _gap_block(d, origin, tau, rows, poles=slice(None)):
+    """``d_g - mu_i`` for roots ``rows`` (axis 0) and poles ``poles`` (axis 1).
+
+    The pole differences are exact (class sizes are integers), so subtracting
+    the offset last keeps the gap to the nearest pole accurate."""
+    gap = d[None, poles] - d[origin[rows], None]
+    gap -= tau[rows, None]
+    return gap
+
+
+def _secular_roots(d: np.ndarray, w: np.ndarray, max_iter: int = 80):
+    """Roots of ``f(mu) = 1 - sum_g w_g / (d_g - mu)`` for ``D - v v^T``.
+
+    Root 0 is mu = 0 (the constant vector); root i >= 1 lies in (d_{i-1}, d_i).
+    Each root is stored as (origin pole, offset), the origin being the nearer
+    pole. The iteration keeps the origin's term exact and models the rest by
+    ``c + s / (d_other - mu)`` matched in value and slope (the fixed-weight
+    scheme of Bunch, Nielsen and Sorensen), safeguarded by bisection.
+    """
+    S = d.size
+    origin = np.zeros(S, dtype=np.int64)
+    tau = np.zeros(S)
+    tau[0] = -d[0]  # mu_0 = 0 exactly: the rows of G sum to zero
+    if S == 1:
+        return origin, tau
+    i = np.arange(1, S)
+    half = 0.5 * (d[i] - d[i - 1])
+    f, rest, slope = _secular_value(d, w, i - 1, half, i - 1)
+    # f decreases on the interval, so f(midpoint) >= 0 puts the root right of it;
+    # move the exact term to the nearer pole, at the same midpoint
+    right = f >= 0
+    origin[i] = np.where(right, i, i - 1)
+    other = np.where(right, i - 1, i)
+    rest = np.where(right, rest - (w[i - 1] + w[i]) / half, rest)
+    slope = np.where(right, slope + (w[i - 1] - w[i]) / half**2, slope)
+    t = np.where(right, -half, half)
+    lo = np.where(right, -half, 0.0)  # bracket of the offset from the origin
+    hi = np.where(right, 0.0, half)
+    active = np.arange(S - 1)
+    for _ in range(max_iter):
+        o, q, ta = origin[i[active]], other[active], t[active]
+        lo[active] = np.where(f > 0, ta, lo[active])
+        hi[active] = np.where(f < 0, ta, hi[active])
+        step = _fixed_weight_step(w[o], d[q] - d[o], ta, rest, slope)
+        # quadratic convergence: a step this small leaves only rounding behind
+        done = (f == 0) | (np.abs(step) <= 1e-10 * np.abs(ta))
+        new = ta + step
+        outside = ~((new >= lo[active]) & (new <= hi[active]))
+        fallback = np.where(done, ta, 0.5 * (lo[active] + hi[active]))
+        t[active] = np.where(outside | (f == 0), fallback, new)
+        active = active[~done]
+        if active.size == 0:
+            break
+        f, rest, slope = _secular_value(d, w, origin[i[active]], t[active], origin[i[active]])
+    tau[1:] = t
+    return origin, tau
+
+
+def _secular_value(d, w, origin, t, exact):
+    """At ``mu = d[origin] + t``: f, and the value and slope of the sum over all
+    poles except ``exact`` (whose term the caller treats exactly)."""
+    out = np.empty((3, t.size))
+    for rows in _row_blocks(t.size, d.size):
+        inv = _gap_block(d, origin, t, rows)
+        np.reciprocal(inv, out=inv)
+        inv[np.arange(inv.shape[0]), exact[rows]] = 0.0
+        rest = inv @ w
+        inv *= inv
+        slope = inv @ w
+        own = w[exact[rows]] / ((d[exact[rows]] - d[origin[rows]]) - t[rows])
+        out[:, rows] = (1.0 - rest - own, rest, slope)
+    return out
+
+
+def _fixed_weight_step(w_origin, delta, t, rest, slope):
+    """Step from offset t to the root of ``1 + w_origin / x - c - s / (delta - x)``,
+    where ``c + s/(delta - x)`` matches the other poles' sum in value and slope."""
+    gap = delta - t
+    s = slope * gap * gap
+    c = rest - s / gap
+    a = -(1.0 - c)
+    b = (1.0 - c) * delta - w_origin - s
+    k = w_origin * delta
+    disc = np.sqrt(np.maximum(b * b - 4 * a * k, 0.0))
+    big = np.where(b >= 0, -b - disc, -b + disc)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r1, r2 = 2 * k / big, big / (2 * a)
+    low, high = np.minimum(0.0, delta), np.maximum(0.0, delta)
+    inside = (r1 > low) & (r1 < high)
+    return np.where(inside, r1, r2) - t
+
+
+def _loewner_weights(d, origin, tau):
+    """Rank-one weights for which the computed roots are exact eigenvalues:
+    ``w_g = -prod_i (mu_i - d_g) / prod_{j != g} (d_j - d_g)``, as a product of
+    ratios pairing root i with pole i (each ratio is O(1), so nothing overflows)."""
+    S = d.size
+    product = np.ones(S)
+    own = np.empty(S)
+    for rows in _row_blocks(S, S):  # rows index the roots i
+        i = np.arange(S)[rows]
+        ratio = _gap_block(d, origin, tau, rows)  # d_g - mu_i
+        own[i] = ratio[np.arange(i.size), i]
+        pole_gap = d[i, None] - d[None, :]  # d_i - d_g
+        pole_gap[np.arange(i.size), i] = 1.0
+        ratio /= pole_gap
+        ratio[np.arange(i.size), i] = -1.0
+        product *= np.prod(-ratio, axis=0)
+    return own * product
