@@ -633,3 +633,60 @@ def plot_report(report: VerifyReport, path: str, run: int | None = None) -> None
     )
     fig.savefig(path, dpi=120)
     plt.close(fig)
+
+
+# ---- starting points on the theory ---------------------------------------------------
+
+
+def critical_point(solution, objective: FullObjective, z=None) -> np.ndarray:
+    """Parameters at a critical point of the theory, in the layout of ``objective``.
+
+    The point has product ``W_M ... W_1 H = A diag(z) V^T`` (``V`` the right singular
+    vectors of the target), balanced factors (THEORY.md section 2a), every sample
+    on its class mean, and the optimal bias ``n / N`` when the bias is free.  Useful
+    to start descent at, or next to, a chosen critical point.
+
+    Parameters
+    ----------
+    solution : Solution
+        The theory for ``objective.problem``.
+    objective : FullObjective
+        Gives the widths; the number of nonzero directions must fit in every width.
+    z : array of shape (K,), optional
+        Product singular value per direction, each 0 or ``z_local``; default the
+        global minimizer's ``solution.z``.
+
+    Returns
+    -------
+    ndarray
+        Flat parameter vector.
+    """
+    problem = objective.problem
+    z = np.asarray(solution.z if z is None else z, dtype=float)
+    active = np.flatnonzero(z > 0)
+    r = active.size
+    if r > min(objective.widths):
+        raise ValueError(f"{r} nonzero directions do not fit in widths {objective.widths}")
+    A = np.asarray(solution.directions(), dtype=float)[:, active]
+    sigma = np.asarray(solution.sigma, dtype=float)[active]
+    L = problem.L
+    scales = np.sqrt(problem.lbar / np.array((problem.lambda_h, *problem.lambda_w)))
+    factor = z[active] ** (1.0 / L)
+    # V^T = diag(1/sigma) A^T Yt, with Yt = Y or Y (I - 11^T/N): constant on each class
+    per_class = A.T / sigma[:, None]
+    if problem.bias == "free":
+        per_class = per_class - (A.T @ problem.n)[:, None] / problem.N / sigma[:, None]
+    Vt = np.repeat(per_class, problem.n, axis=1)
+    H = np.zeros((objective.widths[0], problem.N))
+    H[:r] = (scales[0] * factor)[:, None] * Vt
+    weights = []
+    for j, shape in enumerate(objective.shapes[1: problem.depth + 1]):
+        W = np.zeros(shape)
+        block = np.diag(scales[j + 1] * factor)
+        if j == problem.depth - 1:
+            W[:, :r] = A @ block
+        else:
+            W[:r, :r] = block
+        weights.append(W)
+    bias = problem.n / problem.N if problem.bias == "free" else None
+    return objective.pack(H, weights, bias)
