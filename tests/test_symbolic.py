@@ -1,0 +1,364 @@
+"""The symbolic / high-precision route against independent computations.
+
+Every check compares two routes that share no code: the float64 solver
+(``ncsolve.predict``), the mpmath route (``solve_precise``), sympy's exact
+radicals, mpmath's polynomial root finder on the paper's equation, a dense
+grid search of the scalar objective, and the numpy full objective.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import mpmath
+import numpy as np
+import pytest
+import sympy as sp
+
+import ncsolve
+from ncsolve import Problem, ProblemError
+from ncsolve.symbolic import solve_precise
+from ncsolve.symbolic.expressions import (
+    SYMBOLS,
+    exact_roots,
+    full_objective,
+    paper_parametrization,
+    reduced_model,
+)
+from ncsolve.symbolic.precise import stationary_points
+
+WINDOW = dict(n=[500, 100, 50], depth=3, lambda_w=0.0095, lambda_h=0.0095)
+
+# ---- float64 route versus the high-precision route ------------------------------------
+
+SIZES = [(3,), (5, 3), (500, 100, 50), (10, 10, 10), (7, 4, 4, 1), (200, 100, 50, 50)]
+DECAYS = [1e-6, 1e-4, 1e-3, 1e-2, 1e-1]
+REL = 1e-13
+
+
+def _close(a, b, what: str):
+    """|a - b| <= REL * max(|a|, |b|) elementwise (zeros must match exactly-ish)."""
+    a = np.asarray(a, dtype=float)
+    b = np.asarray([float(v) if v is not None else np.nan for v in np.ravel(b)]).reshape(a.shape)
+    both_nan = np.isnan(a) & np.isnan(b)
+    scale = np.maximum(np.abs(a), np.abs(b))
+    ok = both_nan | (np.abs(a - b) <= REL * scale + 1e-300)
+    assert ok.all(), f"{what}: float {a[~ok]} vs precise {b[~ok]}"
+
+
+def _float_route():
+    try:
+        from ncsolve import solution  # noqa: F401
+    except ImportError:  # pragma: no cover - only while the float route is being written
+        pytest.fail("ncsolve.solution (the float64 route) is missing")
+
+
+@pytest.mark.parametrize("bias", ["none", "free"])
+@pytest.mark.parametrize("depth", range(1, 9))
+def test_float_and_precise_routes_agree(depth, bias):
+    _float_route()
+    for n, lam in itertools.product(SIZES, DECAYS):
+        if bias == "free" and len(n) == 1:
+            continue
+        lam_w = [lam * (1.0 + 0.5 * j) for j in range(depth)] if len(n) % 2 else lam
+        fast = ncsolve.predict(n, depth, lam_w, lam, bias)
+        slow = ncsolve.predict(n, depth, lam_w, lam, bias, precision=30)
+        tag = f"n={n} depth={depth} lambda={lam} bias={bias}"
+        _close(fast.loss, slow.loss, f"loss {tag}")
+        _close(fast.sigma, slow.sigma, f"sigma {tag}")
+        _close(fast.z, slow.z, f"z {tag}")
+        _close(fast.z_local, slow.z_local, f"z_local {tag}")
+        _close(fast.singular_values, slow.singular_values, f"singular values {tag}")
+        _close(fast.critical_decay, slow.critical_decay, f"critical decay {tag}")
+        if bias == "none":  # class-level figures; with a bias they involve eigenvectors
+            _close(fast.feature_norm, slow.feature_norm, f"feature norm {tag}")
+            _close(fast.classifier_norm, slow.classifier_norm, f"classifier norm {tag}")
+            _close(fast.output, slow.output, f"output {tag}")
+        else:
+            for name in ("feature_norm", "classifier_norm", "output"):
+                a, b = np.asarray(getattr(fast, name)), np.asarray(getattr(slow, name), float)
+                assert np.allclose(a, b, rtol=1e-11, atol=1e-14), f"{name} {tag}"
+        assert list(fast.collapsed) == list(slow.collapsed), tag
+        assert bool(fast.unique) == bool(slow.unique), tag
+
+
+# ---- high precision is self-consistent ------------------------------------------------
+
+
+@pytest.mark.parametrize("depth", [2, 3, 4, 5, 8])
+def test_stationarity_residual_at_50_digits(depth):
+    """Parse the printed equation with sympy, substitute the printed roots, evaluate at 90 digits."""
+    from ncsolve.symbolic.report import equation_report
+
+    report = equation_report(depth, [500, 100, 50, 7], 2e-3, 1e-3, "none", precision=50).to_dict()
+    z = sp.Symbol(report["symbol"], positive=True)
+    checked = 0
+    for row in report["classes"]:
+        eq = sp.sympify(row["stationarity"], locals={"z": z})
+        assert eq.free_symbols == {z}
+        for root in row["roots"]:
+            lhs, rhs = (sp.N(side.subs(z, sp.Float(root, 60)), 90) for side in (eq.lhs, eq.rhs))
+            assert abs(lhs - rhs) / abs(rhs) < 1e-45, (row["n"], root)
+            checked += 1
+    assert checked >= 2
+
+
+def test_precise_loss_matches_the_reduced_objective_at_200_digits():
+    problem = Problem.build(**WINDOW)
+    result = solve_precise(problem, 200)
+    with mpmath.workdps(230):
+        lbar = mpmath.mpf("0.0095")
+        N = 650
+        total = mpmath.mpf(0)
+        for n_k in (500, 100, 50):
+            found = stationary_points(mpmath.sqrt(n_k), N, lbar, 4)
+            total += found.values[-1] if found.z != 0 else found.g0
+        assert abs(total - result.loss) < mpmath.mpf(10) ** -195
+
+
+# ---- the scalar problem against a dense grid ------------------------------------------
+
+
+def test_global_minimizer_beats_a_dense_grid():
+    rng = np.random.default_rng(7)
+    for _ in range(60):
+        L = int(rng.integers(2, 9))
+        sigma = float(rng.uniform(0.5, 30.0))
+        N = int(rng.integers(2, 800))
+        lbar = float(10 ** rng.uniform(-5, -1))
+        with mpmath.workdps(30):
+            found = stationary_points(sigma, N, lbar, L)
+        grid = np.concatenate([np.linspace(0.0, sigma, 200001), np.geomspace(1e-12, sigma, 20001)])
+        g = (grid - sigma) ** 2 / (2 * N) + (L / 2) * lbar * grid ** (2 / L)
+        best = grid[np.argmin(g)]
+        assert float(found.z) == pytest.approx(best, abs=sigma * 2e-5), (L, sigma, N, lbar)
+        gz = (float(found.z) - sigma) ** 2 / (2 * N) + (L / 2) * lbar * float(found.z) ** (2 / L)
+        assert gz <= g.min() + 1e-12 * abs(g.min())
+
+
+def test_thresholds_are_sharp():
+    """Just below / above the closed-form bounds the root structure flips."""
+    L, N, sigma = 4, 100, mpmath.mpf(10)
+    with mpmath.workdps(40):
+        q = mpmath.mpf(2) / L
+        exist = ((1 - q) / (2 - q)) ** (1 - q) * sigma ** (2 - q) / (2 - q)  # = N lbar at the bound
+        glob = (2 * (1 - q) / (2 - q)) ** (1 - q) * sigma ** (2 - q) / (2 - q) / N * 2 / L
+        eps = mpmath.mpf("1e-20")
+        assert stationary_points(sigma, N, glob * (1 - eps), L).state == "active"
+        assert stationary_points(sigma, N, glob * (1 + eps), L).state == "window"
+        assert stationary_points(sigma, N, exist / N * (1 - eps), L).state == "window"
+        assert stationary_points(sigma, N, exist / N * (1 + eps), L).state == "collapsed"
+
+
+# ---- exact radicals versus Newton -----------------------------------------------------
+
+
+@pytest.mark.parametrize("depth", [1, 2, 3])
+def test_exact_roots_in_radicals_match_high_precision(depth):
+    model = reduced_model(depth, [500, 100, 50, 9], 0.0095, 0.0095)
+    with mpmath.workdps(60):
+        lbar = mpmath.mpf("0.0095")
+        for k, n_k in enumerate(model.n):
+            exact = exact_roots(model, model.sigmas[k], digits=50)
+            found = stationary_points(mpmath.sqrt(n_k), sum(model.n), lbar, depth + 1)
+            assert exact is not None and len(exact) == len(found.roots)
+            for e, r in zip(exact, found.roots):
+                value = sp.re(sp.N(e, 70))
+                assert abs(mpmath.mpf(str(value)) - r) <= mpmath.mpf(10) ** -48 * r
+
+
+def test_symbolic_cubic_roots_contain_the_numeric_ones():
+    """Depth 3 with symbolic parameters: the Cardano roots, evaluated, include both positive roots."""
+    model = reduced_model(3)
+    roots = exact_roots(model, SYMBOLS["sigma"])
+    values = {SYMBOLS["sigma"]: 10, SYMBOLS["N"]: 650, SYMBOLS["lambda_H"]: sp.Rational(19, 2000),
+              SYMBOLS["lambda_W"]: sp.Rational(19, 2000)}
+    numeric = sorted(float(sp.re(sp.N(r.subs(values), 30))) for r in roots
+                     if abs(sp.im(sp.N(r.subs(values), 30))) < 1e-20)
+    with mpmath.workdps(30):
+        found = stationary_points(10, 650, mpmath.mpf("0.0095"), 4)
+    for r in found.roots:
+        assert min(abs(v - float(r)) for v in numeric) < 1e-12 * float(r)
+
+
+# ---- the symbolic objects are what they claim -----------------------------------------
+
+
+@pytest.mark.parametrize("depth", [1, 2, 3, 6])
+def test_derivative_stationarity_and_polynomial_are_consistent(depth):
+    model = reduced_model(depth)
+    z, t, w = SYMBOLS["z"], SYMBOLS["t"], SYMBOLS["w"]
+    assert sp.simplify(model.derivative() - sp.diff(model.objective(), z)) == 0
+    # the z form equals g'(z) times N z^(1-q) (> 0)
+    eq = model.stationarity()
+    scaled = sp.expand(model.derivative() * SYMBOLS["N"] * z ** (1 - model.q))
+    assert sp.simplify(scaled + (eq.lhs - eq.rhs)) == 0
+    # the polynomial is the z form at z = t^L, up to the positive factor t^(L-2) / ... sign
+    at_t = sp.expand((eq.rhs - eq.lhs).subs(z, t ** model.L))
+    assert sp.simplify(at_t - model.polynomial()) == 0
+    assert sp.simplify(model.polynomial().subs(t, sp.sqrt(w) if model.reduction == 2 else w)
+                       - model.polynomial(variable="w")) == 0
+
+
+def test_symbolic_thresholds_match_the_numeric_phase():
+    model = reduced_model(3, [500, 100, 50], 0.0095, 0.0095)
+    thresholds = model.thresholds()
+    with mpmath.workdps(30):
+        for k, n_k in enumerate(model.n):
+            state = stationary_points(mpmath.sqrt(n_k), 650, mpmath.mpf("0.0095"), 4).state
+            sigma_rel = {SYMBOLS["sigma"]: model.sigmas[k]}
+            assert bool(thresholds["global"].subs(sigma_rel)) == (state == "active")
+            assert bool(thresholds["existence"].subs(sigma_rel)) == (state in ("active", "window"))
+            decay = {SYMBOLS["lbar"]: sp.Rational(19, 2000), **sigma_rel}
+            assert bool(thresholds["global_decay"].subs(decay)) == (state == "active")
+
+
+# ---- the paper's parametrization ------------------------------------------------------
+
+
+@pytest.mark.parametrize("depth", [1, 2, 3, 4, 5, 6, 7, 8])
+def test_paper_equation_is_derived_and_equivalent(depth):
+    paper = paper_parametrization(depth)
+    assert paper["derived"], "dF/ds = 0 did not reduce to the paper's equation"
+    assert paper["equivalent"], "x^M = z/(sigma - z) did not map the paper's equation onto the z form"
+
+
+def test_equivalence_check_can_fail():
+    """The sympy proof helper rejects a wrong z form (so the test above means something)."""
+    from ncsolve.symbolic.expressions import _paper_matches_z_form
+
+    paper = paper_parametrization(3)
+    z, sigma, N = SYMBOLS["z"], SYMBOLS["sigma"], SYMBOLS["N"]
+    wrong = sp.Eq(z ** sp.Rational(1, 3) * (sigma - z), N * paper["b"] / (3 * N))
+    assert not _paper_matches_z_form(3, paper["equation"], wrong)
+
+
+def _paper_roots(n_k: int, N: int, M: int, lam_w, lam_h) -> list:
+    """Positive real roots of b (x^M + 1)^2 - M n_k x^(M-1) = 0 via mpmath.polyroots."""
+    b = M * N * mpmath.root(N * lam_w**M * lam_h, M)
+    coeffs = [mpmath.mpf(0)] * (2 * M + 1)  # highest degree first
+    coeffs[0] += b
+    coeffs[M] += 2 * b
+    coeffs[2 * M] += b
+    coeffs[2 * M - (M - 1)] -= M * n_k
+    roots = mpmath.polyroots(coeffs, maxsteps=400, extraprec=400)
+    return sorted(mpmath.re(r) for r in roots if abs(mpmath.im(r)) < 1e-30 and mpmath.re(r) > 0)
+
+
+def _paper_loss(x, n_k, N, M, lam_w, lam_h):
+    """Per-class objective at the paper's x (features eliminated, layers balanced)."""
+    return n_k / (2 * N * (x**M + 1)) + M * lam_w / 2 * mpmath.root(N * lam_h, M) * x
+
+
+@pytest.mark.parametrize("depth", [2, 3, 5])
+def test_paper_and_z_forms_agree_except_in_the_window(depth):
+    sizes, N = [500, 100, 50], 650
+    seen = set()
+    with mpmath.workdps(50):
+        for lam in ("0.0005", "0.004", "0.0095", "0.012", "0.02"):
+            lam_w = lam_h = mpmath.mpf(lam)
+            lbar = lam_w  # equal decays
+            for n_k in sizes:
+                sigma = mpmath.sqrt(n_k)
+                ours = stationary_points(sigma, N, lbar, depth + 1)
+                xs = _paper_roots(n_k, N, depth, lam_w, lam_h)
+                zs = [sigma * x**depth / (1 + x**depth) for x in xs]
+                assert len(zs) == len(ours.roots)
+                for a, b in zip(zs, ours.roots):
+                    assert abs(a - b) <= mpmath.mpf(10) ** -35 * b
+                if not xs:
+                    seen.add("none")
+                    continue
+                largest = zs[-1]
+                paper_value = _paper_loss(xs[-1], n_k, N, depth, lam_w, lam_h)
+                assert abs(paper_value - ours.values[-1]) <= mpmath.mpf(10) ** -35 * paper_value
+                if ours.state == "active":
+                    assert abs(largest - ours.z) <= mpmath.mpf(10) ** -35 * largest
+                    seen.add("agree")
+                else:
+                    assert ours.state == "window" and ours.z == 0
+                    # the paper's largest root is a local minimum with a strictly larger objective
+                    assert paper_value > n_k / (2 * mpmath.mpf(N))
+                    h = xs[-1] * mpmath.mpf("1e-10")
+                    for side in (xs[-1] - h, xs[-1] + h):
+                        assert _paper_loss(side, n_k, N, depth, lam_w, lam_h) > paper_value
+                    seen.add("window")
+    assert {"agree", "window"} <= seen
+
+
+def test_the_documented_window_example():
+    result = solve_precise(Problem.build(**WINDOW), 40)
+    assert list(result.collapsed) == [False, False, True]
+    assert result.z_local[2] is not None and result.z_local[2] > 0
+
+
+# ---- the full objective: sympy gradient versus the numpy gradient ---------------------
+
+
+@pytest.mark.parametrize("bias", ["none", "free"])
+def test_sympy_gradient_matches_numeric_full_objective(bias):
+    objective = pytest.importorskip(
+        "ncsolve.objective", reason="ncsolve.objective (the numeric full objective) is absent"
+    )
+    n, depth, widths = [2, 1], 2, [2, 3]
+    problem = Problem.build(n, depth, [0.003, 0.02], 0.01, bias, widths=widths)
+    symbolic = full_objective(n, depth, [0.003, 0.02], 0.01, bias, widths)
+    numeric = objective.FullObjective(problem, widths)
+    assert len(symbolic.variables) == numeric.size
+    value, gradient = symbolic.lambdify()
+    rng = np.random.default_rng(3)
+    for _ in range(3):
+        x = rng.standard_normal(numeric.size)
+        v_num, g_num = numeric.value_and_grad(x)
+        assert value(x) == pytest.approx(v_num, rel=1e-12)
+        np.testing.assert_allclose(gradient(x), g_num, rtol=1e-10, atol=1e-12)
+
+
+def test_full_objective_reduces_to_g_at_the_balanced_minimizer():
+    """Evaluate the explicit objective at the minimizer built from the reduced solution."""
+    n, depth = [3, 1], 2
+    symbolic = full_objective(n, depth, 0.01, 0.02, "none")
+    result = solve_precise(Problem.build(n, depth, 0.01, 0.02), 30)
+    # class k -> axis k; H columns hbar_k, W_j diagonal with the per-direction singular values
+    sv = {k: [float(v) for v in result.singular_values[i]] for i, k in enumerate([0, 1])}
+    values = {}
+    for j, sample_class in enumerate([0, 0, 0, 1]):
+        for r in range(2):
+            values[symbolic.H[r, j]] = (sv[sample_class][0] / math.sqrt(n[sample_class])
+                                        if r == sample_class else 0.0)
+    for layer, W in enumerate(symbolic.weights, start=1):
+        for r in range(2):
+            for c in range(2):
+                values[W[r, c]] = sv[r][layer] if r == c else 0.0
+    assert float(symbolic.expr.subs(values)) == pytest.approx(float(result.loss), rel=1e-12)
+
+
+# ---- input validation -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("digits", [14, 1001, 0, -3, "abc", 20.5, None])
+def test_precision_out_of_range_is_refused(digits):
+    problem = Problem.build([3, 2], 2)
+    with pytest.raises(ProblemError, match=r"precision \(--precision\)"):
+        solve_precise(problem, digits)
+
+
+def test_precision_bounds_are_accepted():
+    problem = Problem.build([3, 2], 2)
+    assert solve_precise(problem, 15).precision == 15
+    assert solve_precise(problem, 1000).to_dict()["precision"] == 1000
+
+
+def test_cross_entropy_is_refused():
+    with pytest.raises(ProblemError, match="precision"):
+        solve_precise(Problem.build([3, 2], 2, loss="ce"), 30)
+
+
+def test_to_dict_numbers_are_decimal_strings_at_the_precision():
+    d = solve_precise(Problem.build(**WINDOW), 60).to_dict()
+    assert d["precision"] == 60
+    loss = d["loss"]
+    assert isinstance(loss, str) and len(loss.replace(".", "").lstrip("0")) == 60
+    assert d["classes"][2]["feature_norm"] == "0" and d["classes"][2]["collapsed"] is True
+    assert all(isinstance(v, str) for v in d["directions"][0]["singular_values"])
