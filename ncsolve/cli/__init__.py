@@ -57,9 +57,31 @@ def _subcommand(name: str):
     return importlib.import_module(f".{name}", __name__)
 
 
+def _looks_negative(token: str) -> bool:
+    if not token.startswith("-") or token.startswith("--"):
+        return False
+    try:
+        float(token.split(",")[0])
+    except ValueError:
+        return False
+    return True
+
+
+def _attach_negative_numbers(argv: list[str]) -> list[str]:
+    """Let ``--lambda-w -1e-3`` reach the validator (which names the parameter)
+    instead of argparse reading -1e-3 as an unknown option."""
+    out: list[str] = []
+    for token in argv:
+        if out and out[-1].startswith("--") and "=" not in out[-1] and _looks_negative(token):
+            out[-1] = f"{out[-1]}={token}"
+        else:
+            out.append(token)
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``ncsolve`` console script; returns the exit status."""
-    argv = sys.argv[1:] if argv is None else list(argv)
+    argv = _attach_negative_numbers(sys.argv[1:] if argv is None else list(argv))
     command = next((a for a in argv if not a.startswith("-")), None)
     parser = build_parser(command if command in SUBCOMMANDS else None)
     args = parser.parse_args(argv)

@@ -1,0 +1,164 @@
+"""predict's public contract: validation, class-order invariance, JSON, the CLI."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ncsolve import Problem, ProblemError, predict
+from ncsolve.cli import main
+
+BAD_INPUT = [
+    # (keyword arguments, CLI arguments, parameter named in the message)
+    (dict(n=[5, -2]), ["--n", "5,-2"], "n (--n)"),
+    (dict(n=[5, 0]), ["--n", "5,0"], "n (--n)"),
+    (dict(n=[5, 2.5]), ["--n", "5,2.5"], "n (--n)"),
+    (dict(n="5,x"), ["--n", "5,x"], "n (--n)"),
+    (dict(n=[]), ["--n", ""], "n (--n)"),
+    (dict(n=[5], depth=0), ["--n", "5", "--depth", "0"], "depth (--depth)"),
+    (dict(n=[5], depth="two"), ["--n", "5", "--depth", "two"], "depth (--depth)"),
+    (dict(n=[5], lambda_w=-1e-3), ["--n", "5", "--lambda-w", "-1e-3"], "lambda_w (--lambda-w)"),
+    (dict(n=[5], lambda_w=0.0), ["--n", "5", "--lambda-w", "0"], "lambda_w (--lambda-w)"),
+    (dict(n=[5], lambda_w=float("nan")), ["--n", "5", "--lambda-w", "nan"], "lambda_w"),
+    (dict(n=[5], lambda_h=float("inf")), ["--n", "5", "--lambda-h", "inf"], "lambda_h"),
+    (dict(n=[5], depth=3, lambda_w=[1e-3, 1e-3]), ["--n", "5", "--depth", "3",
+                                                   "--lambda-w", "1e-3,1e-3"], "lambda_w"),
+    (dict(n=[5], depth=2, widths=[3]), ["--n", "5", "--depth", "2", "--widths", "3"], "widths"),
+    (dict(n=[5], widths=[0]), ["--n", "5", "--widths", "0"], "widths (--widths)"),
+    (dict(n=[5], bias="learned"), ["--n", "5", "--bias", "learned"], "bias (--bias)"),
+    (dict(n=[5], loss="hinge"), ["--n", "5", "--loss", "hinge"], "loss (--loss)"),
+]
+
+
+@pytest.mark.parametrize("kwargs,argv,param", BAD_INPUT)
+def test_bad_input_raises_one_documented_error(kwargs, argv, param):
+    with pytest.raises(ProblemError) as error:
+        predict(**kwargs)
+    assert isinstance(error.value, ValueError)
+    assert str(error.value).startswith(param)
+
+
+@pytest.mark.parametrize("kwargs,argv,param", BAD_INPUT)
+def test_bad_input_on_the_command_line(kwargs, argv, param, capsys):
+    status = main(["predict", *argv])
+    out, err = capsys.readouterr()
+    assert status == 2
+    assert out == ""
+    assert err.count("\n") == 1 and param in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("argv", [["predict"], ["predict", "--n", "3", "--bogus"], ["nope"]])
+def test_usage_errors_are_one_line_and_status_2(argv, capsys):
+    with pytest.raises(SystemExit) as stop:
+        main(argv)
+    out, err = capsys.readouterr()
+    assert stop.value.code == 2 and out == "" and err.count("\n") == 1
+
+
+def test_precision_out_of_range_is_refused(capsys):
+    assert main(["predict", "--n", "3,2", "--precision", "5"]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and "precision (--precision)" in err
+
+
+def test_problem_defaults_are_the_paper_setting():
+    p = Problem.build([200, 100, 50, 50], depth=3)
+    assert p.lambda_w == (5e-4,) * 3 and p.lambda_h == 5e-4 and p.bias == "none"
+    assert p.N == 400 and p.L == 4 and np.isclose(p.lbar, 5e-4)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.integers(1, 500), min_size=2, max_size=8), st.integers(1, 6),
+       st.sampled_from(["none", "free"]), st.floats(-4, -1), st.randoms(use_true_random=False))
+def test_result_does_not_depend_on_class_order(n, depth, bias, log_decay, random):
+    decay = 10.0**log_decay
+    perm = list(range(len(n)))
+    random.shuffle(perm)
+    a = predict(n=n, depth=depth, lambda_w=decay, lambda_h=decay, bias=bias)
+    b = predict(n=[n[i] for i in perm], depth=depth, lambda_w=decay, lambda_h=decay, bias=bias)
+    assert np.isclose(a.loss, b.loss, rtol=1e-12)
+    assert np.allclose(a.sigma, b.sigma, rtol=1e-12, atol=1e-12 * max(n))
+    for name in ("feature_norm", "classifier_norm", "output"):
+        x, y = getattr(a, name)[perm], getattr(b, name)
+        assert np.allclose(x, y, rtol=1e-9, atol=1e-12 * max(1.0, np.abs(x).max())), name
+    assert np.array_equal(a.collapsed[perm], b.collapsed)
+    ga, gb = a.gram_features()[np.ix_(perm, perm)], b.gram_features()
+    assert np.allclose(ga, gb, rtol=1e-9, atol=1e-12 * np.abs(ga).max())
+
+
+def test_json_contract(capsys):
+    assert main(["predict", "--n", "500,100,50", "--depth", "3", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    solution = predict(n=[500, 100, 50], depth=3)
+    assert data["loss"] == solution.loss  # full float precision survives JSON
+    assert data["unique"] is True and isinstance(data["geometry"], str)
+    assert [c["n"] for c in data["classes"]] == [500, 100, 50]
+    for c, k in zip(data["classes"], range(3)):
+        assert set(c) >= {"n", "feature_norm", "classifier_norm", "collapsed"}
+        assert c["feature_norm"] == solution.feature_norm[k]
+    for name in ("features", "classifier", "outputs"):
+        assert np.array_equal(np.array(data["gram"][name]), getattr(solution, f"gram_{name}")())
+    assert len(data["directions"]) == 3
+    assert all(len(d["singular_values"]) == 4 for d in data["directions"])
+    assert {"sigma", "z"} <= set(data["directions"][0])
+
+
+def test_balanced_free_bias_is_a_simplex_etf():
+    solution = predict(n=[100] * 4, depth=3, bias="free")
+    assert solution.geometry == "simplex ETF" and solution.unique
+    gram = solution.gram_features()
+    cosines = gram / np.sqrt(np.outer(np.diag(gram), np.diag(gram)))
+    off = cosines[~np.eye(4, dtype=bool)]
+    assert np.allclose(off, -1 / 3, atol=1e-12)
+    assert np.allclose(solution.feature_norm, solution.feature_norm[0], rtol=1e-12)
+
+
+def test_geometry_names():
+    assert predict(n=[10] * 3, depth=2).geometry == "orthogonal frame"
+    assert predict(n=[10, 5, 2], depth=2).geometry == "general orthogonal frame"
+    gof = predict(n=[500, 100, 50], depth=3, lambda_w=0.0095, lambda_h=0.0095)
+    assert "1 collapsed" in gof.geometry and list(gof.collapsed) == [False, False, True]
+    assert predict(n=[10, 5], depth=2, lambda_w=10.0, lambda_h=10.0).geometry == (
+        "collapsed to the origin")
+
+
+def test_text_output_names_the_geometry(capsys):
+    assert main(["predict", "--n", "500,100,50", "--depth", "3"]) == 0
+    out = capsys.readouterr().out
+    assert "general orthogonal frame" in out and "unique: yes" in out
+    assert out.count("\n") > 8
+
+
+def test_text_output_flags_the_window_and_non_uniqueness(capsys):
+    main(["predict", "--n", "500,100,50", "--depth", "3", "--lambda-w", "0.0095",
+          "--lambda-h", "0.0095"])
+    assert "only a local minimum" in capsys.readouterr().out
+    main(["predict", "--n", "5,5,5", "--depth", "2", "--widths", "2,2"])
+    assert "unique: NO" in capsys.readouterr().out
+
+
+def test_repr_and_str_are_readable():
+    solution = predict(n=[500, 100, 50], depth=3)
+    assert repr(solution).startswith("Solution(K=3")
+    assert "general orthogonal frame" in str(solution)
+
+
+def test_predict_does_not_import_sympy():
+    code = ("import sys; from ncsolve.cli import main; main(['predict', '--n', '3,2', "
+            "'--json']); assert 'sympy' not in sys.modules, 'sympy imported'; "
+            "assert 'scipy.optimize' not in sys.modules, 'scipy.optimize imported'")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+
+
+def test_console_script_runs_the_readme_example():
+    done = subprocess.run([sys.executable, "-m", "ncsolve", "predict", "--n", "500,100,50",
+                           "--depth", "3", "--json"], capture_output=True, text=True)
+    assert done.returncode == 0 and done.stderr == ""
+    assert json.loads(done.stdout)["geometry"] == "general orthogonal frame"
