@@ -119,13 +119,30 @@ class TheoryTarget:
         loss = float(np.sum((z - sigma) ** 2) / (2 * problem.N) + problem.c * np.sum(z**problem.q))
         return cls(features, classifiers, outputs, z, loss)
 
-    def distances(self, run: RunGeometry, normalized: bool = True) -> dict:
-        """Per-layer distances of a run's geometry to these targets."""
+    def distances(self, run: RunGeometry, normalized: bool = True,
+                  reference: "TheoryTarget | None" = None) -> dict:
+        """Per-layer distances of a run's geometry to these targets.
+
+        Normalized (shape) or relative Frobenius distances.  Where a target is zero
+        (every direction collapsed) the distance is the run's norm relative to the
+        same matrix of ``reference`` (normally the global minimizer), so that a run
+        at the origin is measured on the scale of the problem.
+        """
         dist = normalized_distance if normalized else relative_distance
+        reference = self if reference is None else reference
+
+        def one(measured, target, scale):
+            if np.linalg.norm(target) > 0 or np.linalg.norm(scale) == 0:
+                return dist(measured, target)
+            return float(np.linalg.norm(measured) / np.linalg.norm(scale))
+
         return {
-            "features": [dist(a, b) for a, b in zip(run.feature_grams, self.feature_grams)],
-            "classifier": [dist(a, b) for a, b in zip(run.classifier_grams, self.classifier_grams)],
-            "outputs": [dist(run.outputs, self.outputs)],
+            "features": [one(a, b, c) for a, b, c in
+                         zip(run.feature_grams, self.feature_grams, reference.feature_grams)],
+            "classifier": [one(a, b, c) for a, b, c in
+                           zip(run.classifier_grams, self.classifier_grams,
+                               reference.classifier_grams)],
+            "outputs": [one(run.outputs, self.outputs, reference.outputs)],
         }
 
 
@@ -329,8 +346,8 @@ def assess(
     theory_loss = float(solution.loss)
 
     geometry = measure(objective, x)
-    normalized = candidate.distances(geometry)
-    relative = candidate.distances(geometry, normalized=False)
+    normalized = candidate.distances(geometry, reference=best)
+    relative = candidate.distances(geometry, normalized=False, reference=best)
     to_global = best.distances(geometry)
     errors = {k: max(v) for k, v in normalized.items()}
     same_pattern = bool(np.array_equal(active, z_global > 0))
