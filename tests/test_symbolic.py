@@ -76,11 +76,38 @@ def test_float_and_precise_routes_agree(depth, bias):
             _close(fast.classifier_norm, slow.classifier_norm, f"classifier norm {tag}")
             _close(fast.output, slow.output, f"output {tag}")
         else:
-            for name in ("feature_norm", "classifier_norm", "output"):
+            for name in ("feature_norm", "classifier_norm", "output", "layer_feature_norms"):
                 a, b = np.asarray(getattr(fast, name)), np.asarray(getattr(slow, name), float)
                 assert np.allclose(a, b, rtol=1e-11, atol=1e-14), f"{name} {tag}"
+        if bias == "none":
+            _close(fast.layer_feature_norms, slow.layer_feature_norms, f"layer norms {tag}")
         assert list(fast.collapsed) == list(slow.collapsed), tag
         assert bool(fast.unique) == bool(slow.unique), tag
+        assert list(fast.state) == list(slow.state), tag
+        assert fast.geometry == slow.geometry, tag
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        dict(n=[5, 5, 2, 2], depth=2, lambda_w=1e-3, lambda_h=1e-3, bias="free"),
+        dict(n=[4, 4, 4], depth=3, lambda_w=1e-3, lambda_h=1e-3, widths=[2, 2, 2]),
+        dict(n=[9, 4, 1], depth=2, lambda_w=[1e-3, 4e-3], lambda_h=2e-3, bias="free", widths=[1, 3]),
+        dict(n=[30, 30, 30, 30], depth=4, lambda_w=2e-4, lambda_h=1e-4, bias="free"),
+    ],
+)
+def test_json_of_both_routes_has_the_same_keys_and_grams(kwargs):
+    _float_route()
+    fast = ncsolve.predict(**kwargs).to_dict(True)
+    slow = ncsolve.predict(**kwargs, precision=25).to_dict(True)
+    assert set(fast) <= set(slow)
+    for part in ("classes", "directions"):
+        for a, b in zip(fast[part], slow[part]):
+            assert set(a) <= set(b), part
+    assert fast["geometry"] == slow["geometry"] and fast["unique"] == slow["unique"]
+    for key in ("features", "classifier", "outputs"):
+        a, b = np.array(fast["gram"][key]), np.array(slow["gram"][key], dtype=float)
+        np.testing.assert_allclose(a, b, rtol=1e-11, atol=1e-13 * np.abs(a).max())
 
 
 # ---- high precision is self-consistent ------------------------------------------------

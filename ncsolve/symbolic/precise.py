@@ -21,6 +21,8 @@ each of its (at most two) positive roots is found by bracketed Newton steps.
 
 from __future__ import annotations
 
+import itertools
+import operator
 from dataclasses import dataclass, field
 from typing import Sequence
 
@@ -46,7 +48,7 @@ __all__ = [
 MIN_DIGITS = 15
 MAX_DIGITS = 1000
 GUARD_DIGITS = 12  # working precision = requested digits + guard
-GRAM_LIMIT = 12  # largest K for which K x K Grams are part of the result
+GRAM_LIMIT = 50  # largest K for which to_dict() includes the K x K Grams by default
 
 
 def check_precision(digits) -> int:
@@ -260,21 +262,16 @@ def target_directions(n: Sequence[int], bias: str) -> list[tuple]:
     -------
     list of (sigma, vector)
         ``sigma`` is the singular value of the target in that direction and
-        ``vector`` (list of mpf, class order) the unit eigenvector of ``G``.
+        ``vector`` the unit eigenvector of ``G`` as a sparse dict
+        ``{class index: entry}`` (nonzero entries only).
     """
     K = len(n)
     if bias == "none":
-        pairs = [(mpmath.sqrt(n[k]), _unit(K, k)) for k in range(K)]
+        pairs = [(mpmath.sqrt(n[k]), {k: mpf(1)}) for k in range(K)]
     else:
         pairs = _centered_pairs([int(v) for v in n])
     order = sorted(range(K), key=lambda i: -pairs[i][0])  # stable: ties keep input order
     return [pairs[i] for i in order]
-
-
-def _unit(K: int, k: int) -> list:
-    vector = [mpf(0)] * K
-    vector[k] = mpf(1)
-    return vector
 
 
 def _centered_pairs(n: list[int]) -> list[tuple]:
@@ -285,24 +282,22 @@ def _centered_pairs(n: list[int]) -> list[tuple]:
     weight = {d: mpf(len(members[d]) * d * d) / N for d in sizes}
     pairs = []
     for d in sizes:
-        pairs += [(mpmath.sqrt(d), v) for v in _helmert(K, members[d])]
-    pairs.append((mpf(0), [1 / mpmath.sqrt(K)] * K))
+        pairs += [(mpmath.sqrt(d), v) for v in _helmert(members[d])]
+    pairs.append((mpf(0), dict.fromkeys(range(K), 1 / mpmath.sqrt(K))))
     for left, right in zip(sizes, sizes[1:]):
         mu = _secular_root(sizes, weight, mpf(left), mpf(right))
         vector = [mpf(v) / (v - mu) for v in n]
         norm = mpmath.sqrt(mpmath.fsum(x * x for x in vector))
-        pairs.append((mpmath.sqrt(mu), [x / norm for x in vector]))
+        pairs.append((mpmath.sqrt(mu), {k: x / norm for k, x in enumerate(vector)}))
     return pairs
 
 
-def _helmert(K: int, group: list[int]) -> list[list]:
+def _helmert(group: list[int]) -> list[dict]:
     """Orthonormal basis of vectors supported on ``group`` that sum to zero."""
     basis = []
     for j in range(1, len(group)):
-        vector = [mpf(0)] * K
         scale = 1 / mpmath.sqrt(j * (j + 1))
-        for k in group[:j]:
-            vector[k] = scale
+        vector = dict.fromkeys(group[:j], scale)
         vector[group[j]] = -j * scale
         basis.append(vector)
     return basis
@@ -323,40 +318,42 @@ def _secular_root(sizes, weight, left, right):
 # ---- the whole minimizer ------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class PreciseSolution:
     """The global minimizer computed to ``precision`` significant digits.
 
-    Numbers are mpmath ``mpf`` (class order for per-class fields, decreasing
-    target singular value for per-direction fields); ``to_dict()`` renders them as
-    decimal strings with ``precision`` significant digits.
+    The same quantities as the float64 :class:`ncsolve.solution.Solution`, as
+    mpmath numbers: per-direction fields follow decreasing target singular
+    value, per-class fields the input order. ``to_dict()`` has the keys of
+    ``ncsolve predict --json`` with every number as a decimal string of
+    ``precision`` significant digits, plus ``precision`` and ``route``.
 
     Attributes
     ----------
     problem : Problem
     precision : int
         Requested significant digits.
-    sigma, z, z_local : tuple
-        Per direction: target singular value, global minimizer, nonzero local
-        minimum (None when there is none).
+    sigma, z : tuple of mpf
+        Per direction: target singular value and global-minimum output singular value.
+    z_local : tuple of (mpf or None)
+        Per direction: the nonzero local minimum, None where there is none.
     roots : tuple of tuple
-        Per direction: all positive stationary points.
+        Per direction: every positive stationary point, increasing.
+    state : tuple of str
+        Per direction: active, collapsed, window, tie, empty or capped.
     singular_values : tuple of tuple
-        Per direction: singular values of ``H, W_1, ..., W_M``.
-    critical_decay : tuple
-        Per direction: lbar above which the direction collapses.
-    directions : tuple of tuple
-        Unit eigenvectors of the target Gram (class order), one per direction.
-    feature_norm, classifier_norm, output : tuple
-        Per class: ``||hbar_k||``, ``||w_k||`` (row k of ``W_M ... W_1``) and the
-        own-class output ``(W hbar_k)_k`` (bias not included).
+        Per direction: singular values of H, W_1, ..., W_M.
+    critical_decay : tuple of mpf
+        Per direction: the lbar above which it is zero at the global minimum
+        (0 for empty and capped directions).
+    feature_norm, classifier_norm, output : tuple of mpf
+        Per class: ``||hbar_k||``, ``||w_k||`` (row k of ``W_M...W_1``) and the
+        output of the class mean on its own label (before any bias).
     collapsed : tuple of bool
-        Per class: the class-mean feature is zero.
-    feature_gram, classifier_gram, outputs : tuple of tuple
-        K x K matrices ``Hbar^T Hbar``, ``W W^T`` and ``W Hbar`` (class order).
+    layer_feature_norms : tuple of tuple
+        Row j: class-mean lengths of the features ``W_j...W_1 H`` (row 0 is H).
     loss : mpf
-    unique : bool
-    geometry : str
+    notes : tuple of str
     """
 
     problem: Problem
@@ -365,74 +362,64 @@ class PreciseSolution:
     z: tuple
     z_local: tuple
     roots: tuple
+    state: tuple
     singular_values: tuple
     critical_decay: tuple
-    directions: tuple
+    vectors: tuple
     feature_norm: tuple
     classifier_norm: tuple
     output: tuple
     collapsed: tuple
-    feature_gram: tuple
-    classifier_gram: tuple
-    outputs: tuple
+    layer_feature_norms: tuple
     loss: mpf
-    unique: bool
-    geometry: str
     notes: tuple = field(default=())
 
     @property
     def rank(self) -> int:
-        """Number of nonzero directions of the product."""
+        """Number of nonzero directions (rank of the product W_M...W_1 H)."""
         return sum(1 for v in self.z if v > 0)
 
-    def to_dict(self) -> dict:
-        """JSON-ready dictionary; numbers are decimal strings."""
-        d = self.precision
+    @property
+    def unique(self) -> bool:
+        return not any(note.startswith("non-unique") for note in self.notes)
 
-        def s(x):
-            return None if x is None else decimal_string(x, d)
+    @property
+    def geometry(self) -> str:
+        return _geometry(self.problem, self.rank)
 
-        classes = [
-            {
-                "n": int(self.problem.n[k]),
-                "feature_norm": s(self.feature_norm[k]),
-                "classifier_norm": s(self.classifier_norm[k]),
-                "output": s(self.output[k]),
-                "collapsed": bool(self.collapsed[k]),
-            }
-            for k in range(self.problem.K)
-        ]
-        directions = [
-            {
-                "sigma": s(self.sigma[i]),
-                "z": s(self.z[i]),
-                "z_local": s(self.z_local[i]),
-                "roots": [s(r) for r in self.roots[i]],
-                "singular_values": [s(v) for v in self.singular_values[i]],
-                "critical_decay": s(self.critical_decay[i]),
-            }
-            for i in range(len(self.sigma))
-        ]
-        out = {
-            "problem": self.problem.to_dict(),
-            "route": "high-precision (mpmath)",
-            "precision": d,
-            "loss": s(self.loss),
-            "unique": bool(self.unique),
-            "geometry": self.geometry,
-            "rank": self.rank,
-            "classes": classes,
-            "directions": directions,
-        }
-        if self.feature_gram:
-            out["gram"] = {
-                "features": [[s(x) for x in row] for row in self.feature_gram],
-                "classifiers": [[s(x) for x in row] for row in self.classifier_gram],
-                "outputs": [[s(x) for x in row] for row in self.outputs],
-            }
-        if self.notes:
-            out["notes"] = list(self.notes)
-        return out
+    @property
+    def bias_value(self) -> tuple | None:
+        """The learned bias n / N (free bias only)."""
+        if self.problem.bias == "none":
+            return None
+        with mpmath.workdps(self.precision + GUARD_DIGITS):
+            return tuple(mpf(int(v)) / self.problem.N for v in self.problem.n)
+
+    def _matrix(self, weights, left=None, right=None) -> list:
+        with mpmath.workdps(self.precision + GUARD_DIGITS):
+            return _sparse_gram(self.vectors, weights, self.problem.K, left, right)
+
+    def gram_features(self) -> list:
+        """Class-mean Gram ``Hbar^T Hbar`` (K x K, lists of mpf)."""
+        n = [int(v) for v in self.problem.n]
+        return self._matrix([(s * v[0]) ** 2 for s, v in zip(self.sigma, self.singular_values)], n, n)
+
+    def gram_classifier(self) -> list:
+        """Gram ``W W^T`` of the product ``W = W_M ... W_1`` (K x K)."""
+        return self._matrix([mpmath.fprod(v[1:]) ** 2 for v in self.singular_values])
+
+    def gram_outputs(self) -> list:
+        """Outputs ``W Hbar`` (K x K): column k is class k's mean output."""
+        n = [int(v) for v in self.problem.n]
+        return self._matrix([z * s for z, s in zip(self.z, self.sigma)], None, n)
+
+    def to_dict(self, grams: bool | None = None) -> dict:
+        """JSON-ready dictionary; numbers are decimal strings, missing values None.
+
+        ``grams`` includes the K x K Gram matrices; by default when K <= 50.
+        """
+        include = self.problem.K <= GRAM_LIMIT if grams is None else bool(grams)
+        return _solution_dict(self, include)
 
 
 def solve_precise(problem: Problem, precision: int) -> PreciseSolution:
@@ -462,7 +449,7 @@ def solve_precise(problem: Problem, precision: int) -> PreciseSolution:
 
 
 def _solve(problem: Problem, digits: int) -> PreciseSolution:
-    K, M, L = problem.K, problem.depth, problem.L
+    K, L = problem.K, problem.L
     n = [int(v) for v in problem.n]
     N = mpf(sum(n))
     lam_w = [exact_decimal(v) for v in problem.lambda_w]
@@ -472,22 +459,27 @@ def _solve(problem: Problem, digits: int) -> PreciseSolution:
     sigma = [p[0] for p in pairs]
     solved = [stationary_points(s, N, lbar, L) for s in sigma]
     z = [r.z for r in solved]
-    unique, notes = _rank_cap(z, sigma, problem.rank_cap)
-    unique = unique and not any(r.tie for r in solved)
-    if any(r.tie for r in solved):
-        notes.append("a direction sits on the phase boundary: 0 and its nonzero root are both global")
+    state = [r.state for r in solved]
+    notes = _phase_notes(solved) + _rank_cap(z, state, sigma, problem.rank_cap)
     root_l = [v ** (mpf(1) / L) if v > 0 else mpf(0) for v in z]
-    s_h = [mpmath.sqrt(lbar / lam_h) * r for r in root_l]
-    singular = [tuple([sh] + [mpmath.sqrt(lbar / lw) * r for lw in lam_w]) for sh, r in zip(s_h, root_l)]
-    vectors = [p[1] for p in pairs]
-    feature = _gram(vectors, [s**2 * h**2 for s, h in zip(sigma, s_h)], n, n)
-    classifier = _gram(vectors, [(v / h) ** 2 if v > 0 else mpf(0) for v, h in zip(z, s_h)], None, None)
-    outputs = _gram(vectors, [v * s for v, s in zip(z, sigma)], None, n)
-    feature_norm = [mpmath.sqrt(max(feature[k][k], 0)) for k in range(K)]
+    scales = [mpmath.sqrt(lbar / lam) for lam in [lam_h, *lam_w]]
+    singular = [tuple(r * sc for sc in scales) for r in root_l]
+    vectors = tuple(p[1] for p in pairs)
+    layers = [list(itertools.accumulate(sv, operator.mul)) for sv in singular]
+    layer_norms = tuple(
+        tuple(mpmath.sqrt(max(d, 0)) / n[k] for k, d in
+              enumerate(_sparse_diag(vectors, [(s * lv[j]) ** 2 for s, lv in zip(sigma, layers)], K)))
+        for j in range(problem.depth + 1)
+    )
+    classifier = _sparse_diag(vectors, [mpmath.fprod(sv[1:]) ** 2 for sv in singular], K)
+    outputs = _sparse_diag(vectors, [v * s for v, s in zip(z, sigma)], K)
+    feature_norm = layer_norms[0]
+    tiny = max(feature_norm, default=mpf(0)) * mpf(10) ** (-digits)
+    decay = [mpf(0) if st in ("empty", "capped") else critical_decay(s, N, L)
+             for s, st in zip(sigma, state)]
     q = mpf(2) / L
     loss = mpmath.fsum((v - s) ** 2 for v, s in zip(z, sigma)) / (2 * N)
     loss += (mpf(L) / 2) * lbar * mpmath.fsum(v**q for v in z if v > 0)
-    small = K <= GRAM_LIMIT
     return PreciseSolution(
         problem=problem,
         precision=digits,
@@ -495,69 +487,153 @@ def _solve(problem: Problem, digits: int) -> PreciseSolution:
         z=tuple(z),
         z_local=tuple(r.z_local for r in solved),
         roots=tuple(r.roots for r in solved),
+        state=tuple(state),
         singular_values=tuple(singular),
-        critical_decay=tuple(critical_decay(s, N, L) for s in sigma),
-        directions=tuple(tuple(v) for v in vectors),
-        feature_norm=tuple(feature_norm),
-        classifier_norm=tuple(mpmath.sqrt(max(classifier[k][k], 0)) for k in range(K)),
-        output=tuple(outputs[k][k] for k in range(K)),
-        collapsed=tuple(f == 0 for f in feature_norm),
-        feature_gram=_freeze(feature) if small else (),
-        classifier_gram=_freeze(classifier) if small else (),
-        outputs=_freeze(outputs) if small else (),
+        critical_decay=tuple(decay),
+        vectors=vectors,
+        feature_norm=feature_norm,
+        classifier_norm=tuple(mpmath.sqrt(max(d, 0)) for d in classifier),
+        output=tuple(d / n[k] for k, d in enumerate(outputs)),
+        collapsed=tuple(bool(f <= tiny) for f in feature_norm),
+        layer_feature_norms=layer_norms,
         loss=loss,
-        unique=unique,
-        geometry=_geometry(problem, z),
         notes=tuple(notes),
     )
 
 
-def _rank_cap(z: list, sigma: list, cap: int) -> tuple[bool, list]:
-    """Zero all but the ``cap`` largest-sigma nonzero directions (in place)."""
+def _phase_notes(solved: list) -> list[str]:
+    notes = []
+    for i, r in enumerate(solved):
+        if r.state == "tie":
+            notes.append(f"non-unique: direction {i} sits on the phase boundary; z = 0 and "
+                         f"z = {mpmath.nstr(r.z_local, 20)} give the same loss (0 is reported)")
+    window = [i for i, r in enumerate(solved) if r.state == "window"]
+    if window:
+        notes.append(f"{len(window)} direction(s) ({', '.join(map(str, window[:10]))}"
+                     f"{', ...' if len(window) > 10 else ''}) have a nonzero stationary point "
+                     "that is only a local minimum: the global minimizer sets them to 0")
+    return notes
+
+
+def _rank_cap(z: list, state: list, sigma: list, cap: int) -> list[str]:
+    """Keep the ``cap`` largest-sigma nonzero directions (mutates ``z`` and ``state``)."""
     alive = [i for i, v in enumerate(z) if v > 0]
     if len(alive) <= cap:
-        return True, []
-    unique = sigma[alive[cap - 1]] != sigma[alive[cap]] if cap > 0 else True
+        return []
     for i in alive[cap:]:
         z[i] = mpf(0)
-    note = f"the layer widths cap the rank at {cap}: {len(alive) - cap} nonzero direction(s) dropped"
-    if not unique:
-        note += "; tied singular values at the cap make the minimizer non-unique"
-    return unique, [note]
+        state[i] = "capped"
+    notes = [f"rank capped at {cap} by the layer widths: {len(alive) - cap} direction(s) set to 0"]
+    if cap > 0 and abs(sigma[alive[cap - 1]] - sigma[alive[cap]]) <= mpmath.mp.eps * 10 * sigma[alive[cap]]:
+        notes.append("non-unique: the rank cap cuts through equal singular values; any "
+                     f"{cap}-dimensional choice among them is optimal (one is reported)")
+    return notes
 
 
-def _gram(vectors, weights, left, right):
-    """``diag(1/left) A diag(weights) A^T diag(1/right)`` in class order (None = no scaling)."""
-    K = len(vectors[0]) if vectors else 0
-    active = [(w, v) for w, v in zip(weights, vectors) if w != 0]
-    out = []
-    for a in range(K):
-        row = []
-        for b in range(K):
-            value = mpmath.fsum(w * v[a] * v[b] for w, v in active) if active else mpf(0)
-            if left is not None:
-                value /= left[a]
-            if right is not None:
-                value /= right[b]
-            row.append(value)
-        out.append(row)
+def _sparse_diag(vectors, weights, K: int) -> list:
+    """Diagonal of ``A diag(weights) A^T`` (class order) from sparse columns."""
+    out = [mpf(0)] * K
+    for w, v in zip(weights, vectors):
+        if w == 0:
+            continue
+        for k, a in v.items():
+            out[k] += w * a * a
     return out
 
 
-def _freeze(matrix) -> tuple:
-    return tuple(tuple(row) for row in matrix)
+def _sparse_gram(vectors, weights, K: int, left=None, right=None) -> list:
+    """``diag(1/left) A diag(weights) A^T diag(1/right)`` as a K x K list of lists."""
+    out = [[mpf(0)] * K for _ in range(K)]
+    for w, v in zip(weights, vectors):
+        if w == 0:
+            continue
+        items = list(v.items())
+        for a, va in items:
+            row = out[a]
+            for b, vb in items:
+                row[b] += w * va * vb
+    for a in range(K):
+        for b in range(K):
+            if left is not None:
+                out[a][b] /= left[a]
+            if right is not None:
+                out[a][b] /= right[b]
+    return out
 
 
-def _geometry(problem: Problem, z: list) -> str:
-    """Name of the class-mean geometry (THEORY.md section 5)."""
-    alive = sum(1 for v in z if v > 0)
-    if alive == 0:
-        return "collapsed to zero"
-    full = problem.K - (1 if problem.bias == "free" else 0)
+def _geometry(problem: Problem, rank: int) -> str:
+    """The geometry label of the float route (THEORY.md section 5)."""
+    K = problem.K
+    if rank == 0:
+        return "collapsed to the origin"
+    if problem.bias == "none":
+        frame = "orthogonal frame" if problem.balanced else "general orthogonal frame"
+        return frame if rank == K else f"{frame} on {rank} of {K} classes ({K - rank} collapsed)"
+    full = K - 1
     if problem.balanced:
-        if alive < full:
-            return "partially collapsed"
-        return "orthogonal frame" if problem.bias == "none" else "simplex ETF"
-    if alive < full:
-        return "minority collapse"
-    return "general orthogonal frame" if problem.bias == "none" else "imbalanced with bias"
+        return "simplex ETF" if rank == full else f"rank-{rank} subspace of a simplex ETF"
+    label = "general (imbalanced, free bias)"
+    return label if rank == full else f"{label}, rank {rank} of {full}"
+
+
+def _solution_dict(sol: PreciseSolution, grams: bool) -> dict:
+    d, p = sol.precision, sol.problem
+
+    def s(x):
+        return None if x is None else decimal_string(x, d)
+
+    def matrix(rows):
+        return [[s(x) for x in row] for row in rows]
+
+    per_class_decay = None
+    if p.bias == "none":  # direction i is class (its one nonzero entry)
+        per_class_decay = [None] * p.K
+        for i, v in enumerate(sol.vectors):
+            per_class_decay[next(iter(v))] = sol.critical_decay[i]
+    classes = []
+    for k in range(p.K):
+        entry = {
+            "index": k,
+            "n": int(p.n[k]),
+            "feature_norm": s(sol.feature_norm[k]),
+            "classifier_norm": s(sol.classifier_norm[k]),
+            "output": s(sol.output[k]),
+            "collapsed": bool(sol.collapsed[k]),
+            "feature_norms_by_layer": [s(row[k]) for row in sol.layer_feature_norms],
+        }
+        if per_class_decay is not None:
+            entry["critical_decay"] = s(per_class_decay[k])
+        classes.append(entry)
+    directions = [
+        {
+            "index": i,
+            "sigma": s(sol.sigma[i]),
+            "z": s(sol.z[i]),
+            "z_local": s(sol.z_local[i]),
+            "state": sol.state[i],
+            "critical_decay": s(sol.critical_decay[i]),
+            "singular_values": [s(v) for v in sol.singular_values[i]],
+            "roots": [s(r) for r in sol.roots[i]],
+        }
+        for i in range(len(sol.sigma))
+    ]
+    bias = sol.bias_value
+    return {
+        "problem": p.to_dict(),
+        "route": "high-precision (mpmath)",
+        "precision": d,
+        "loss": s(sol.loss),
+        "unique": sol.unique,
+        "geometry": sol.geometry,
+        "rank": sol.rank,
+        "rank_cap": p.rank_cap,
+        "notes": list(sol.notes),
+        "bias_value": None if bias is None else [s(v) for v in bias],
+        "classes": classes,
+        "directions": directions,
+        "gram": {
+            "features": matrix(sol.gram_features()),
+            "classifier": matrix(sol.gram_classifier()),
+            "outputs": matrix(sol.gram_outputs()),
+        } if grams else None,
+    }
