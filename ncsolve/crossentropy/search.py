@@ -1,0 +1,242 @@
+"""Numerical global search of the reduced K x K cross-entropy problem.
+
+Local minimizations run L-BFGS on the smooth factor form X D^(1/2) = A_L ... A_1
+(:class:`~ncsolve.crossentropy.reduced.FactorObjective`), from
+
+* every leading structured candidate (balanced factors, slightly perturbed), and
+* random starts, half at the scale of the simplex ETF and half small (the
+  regime gradient descent on the full model starts from).
+
+Each end point is polished: logits are centred (cross-entropy ignores a common
+shift of a column, the penalty can only drop), singular values that are numerically
+vanishing are cut, and the cut point is re-balanced and minimized again.  The
+reported value is the exact reduced objective, never the factor-form value.
+The cost depends on K, the depth and the number of starts only -- not on N or the
+layer widths (they enter through the class weights and the rank cap).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.optimize import minimize
+
+from .candidates import Candidate
+from .reduced import RANK_RTOL, FactorObjective, ReducedCE
+
+__all__ = ["LocalMinimum", "local_search", "polish", "refine", "global_search", "width_ladder"]
+
+CUT_LEVELS = (1e-3, 1e-5, 1e-7, 1e-9)  # relative singular-value levels tried when cutting
+EXPLORE_GTOL = 1e-7  # gradient tolerance of exploratory runs (refined runs use 1e-11)
+LADDER = (3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 2)  # factor widths of random starts, in order
+FULL_WIDTH_UP_TO = 24  # candidate-seeded runs use the full width up to this many classes
+
+
+@dataclass(frozen=True)
+class LocalMinimum:
+    """End point of one local minimization.
+
+    Attributes
+    ----------
+    start : str
+        Where the run started ("candidate: <name>" or "random start <i>").
+    objective : float
+        Exact reduced objective at the end point.
+    rank : int
+        Rank of the logit matrix.
+    X : ndarray, shape (K, K)
+        Logit matrix (columns centred).
+    b : ndarray or None
+        Free bias (mean zero) or None.
+    iterations : int
+        L-BFGS iterations used (all passes).
+    """
+
+    start: str
+    objective: float
+    rank: int
+    X: np.ndarray
+    b: np.ndarray | None
+    iterations: int
+
+
+def _lbfgs(fo: FactorObjective, theta: np.ndarray, maxiter: int,
+           gtol: float = 1e-11) -> tuple[np.ndarray, int]:
+    options = dict(maxiter=maxiter, maxfun=2 * maxiter, gtol=gtol, ftol=1e-16, maxcor=10)
+    out = minimize(fo, theta, jac=True, method="L-BFGS-B", options=options)
+    return out.x, int(out.nit)
+
+
+def _centre(X: np.ndarray) -> np.ndarray:
+    return X - X.mean(axis=0, keepdims=True)
+
+
+def _cut(red: ReducedCE, X: np.ndarray, level: float) -> np.ndarray:
+    """X with the singular directions of X D^(1/2) below ``level`` (relative) removed."""
+    U, s, Vt = np.linalg.svd(X * red.root_n[None, :])
+    keep = s > level * s[0] if s[0] > 0 else np.zeros_like(s, dtype=bool)
+    Y = (U[:, keep] * s[keep]) @ Vt[keep]
+    return Y / red.root_n[None, :]
+
+
+def _score(red: ReducedCE, X: np.ndarray, b: np.ndarray | None) -> tuple[float, np.ndarray | None]:
+    if red.bias:
+        b = red.best_bias(X, b)
+    return red.value(X, b), b
+
+
+def _cut_best(red: ReducedCE, X: np.ndarray,
+              b: np.ndarray | None) -> tuple[np.ndarray, np.ndarray | None, float]:
+    """X or a cut of it (vanishing singular directions removed), whichever scores lower."""
+    best_X, (best_v, best_b) = X, _score(red, X, b)
+    for level in CUT_LEVELS:
+        Xc = _cut(red, X, level)
+        v, bc = _score(red, Xc, best_b)
+        if v < best_v:
+            best_X, best_v, best_b = Xc, v, bc
+    return best_X, best_b, best_v
+
+
+def polish(red: ReducedCE, X: np.ndarray, b: np.ndarray | None,
+           maxiter: int = 2000) -> tuple[np.ndarray, np.ndarray | None, float, int]:
+    """Centre, cut vanishing directions, re-balance at the found rank and minimize again.
+
+    Returns
+    -------
+    X, b, value, iterations
+        The polished logits and bias, the exact objective and the iterations used.
+    """
+    best_X, best_b, best_v = _cut_best(red, _centre(X), b)
+    rank = red.rank(best_X)
+    if rank == 0:
+        return best_X, best_b, best_v, 0
+    fo = FactorObjective(red, rank)
+    theta, its = _lbfgs(fo, fo.balanced_point(best_X, best_b), maxiter, 1e-11)
+    X2, b2 = fo.logits(theta)
+    X2 = _centre(X2)
+    v2, b2 = _score(red, X2, b2)
+    if v2 < best_v:
+        return X2, b2, v2, its
+    return best_X, best_b, best_v, its
+
+
+def local_search(red: ReducedCE, theta: np.ndarray, width: int, start: str,
+                 maxiter: int = 1500, gtol: float = EXPLORE_GTOL) -> LocalMinimum:
+    """L-BFGS on the factor form of the given width from ``theta`` (a coarse tolerance).
+
+    The end point is centred and its vanishing directions cut, but not yet
+    re-minimized; :func:`refine` does that for the runs worth it.
+    """
+    fo = FactorObjective(red, width)
+    theta, its = _lbfgs(fo, theta, maxiter, gtol)
+    X, b = fo.logits(theta)
+    X, b, value = _cut_best(red, _centre(X), b)
+    return LocalMinimum(start, value, red.rank(X), X, b, its)
+
+
+def refine(red: ReducedCE, run: LocalMinimum, maxiter: int = 4000) -> LocalMinimum:
+    """Re-balance a run's end point at its rank and minimize to a tight tolerance."""
+    X, b, value, its = polish(red, run.X, run.b, maxiter)
+    if value >= run.objective:
+        return run
+    return LocalMinimum(run.start, value, red.rank(X), X, b, run.iterations + its)
+
+
+def _seeds(candidates: list[Candidate], count: int) -> list[Candidate]:
+    """The ``count`` best non-origin candidates with distinct objectives."""
+    chosen: list[Candidate] = []
+    for cand in sorted(candidates, key=lambda c: c.objective):
+        if cand.scale == 0.0:
+            continue
+        if any(abs(cand.objective - c.objective) <= 1e-12 * max(1.0, c.objective) for c in chosen):
+            continue
+        chosen.append(cand)
+        if len(chosen) == count:
+            break
+    return chosen
+
+
+def width_ladder(rank_cap: int, count: int) -> list[int]:
+    """Factor widths of the random starts: small widths first, the full width included.
+
+    Low widths are cheap and reach the low-rank structures that a strong
+    low-rank bias favours; the full width mimics gradient descent on the full
+    model (first for small rank caps, last for large ones, where it is the
+    most expensive run).  The list cycles when ``count`` exceeds the number of
+    widths.
+    """
+    small = [w for w in LADDER if w < rank_cap]
+    order = [rank_cap] + small if rank_cap <= FULL_WIDTH_UP_TO else small + [rank_cap]
+    return [order[i % len(order)] for i in range(count)]
+
+
+def _seed_width(red: ReducedCE, rank: int) -> int:
+    """Width for a run started at a candidate of the given rank (room to grow)."""
+    if red.K <= FULL_WIDTH_UP_TO:
+        return red.rank_cap
+    return min(red.rank_cap, max(rank + 2 + rank // 4, 2))
+
+
+def global_search(red: ReducedCE, candidates: list[Candidate], restarts: int = 8,
+                  seeds: int = 3, seed: int = 0, maxiter: int = 1500,
+                  refine_best: int = 3) -> list[LocalMinimum]:
+    """Local minimizations from the leading candidates and from random starts.
+
+    Parameters
+    ----------
+    red : ReducedCE
+        The reduced problem.
+    candidates : list of Candidate
+        Structured candidates; the ``seeds`` best (non-origin) start a run each.
+    restarts : int
+        Number of random starts (widths from :func:`width_ladder`, scales
+        alternating between the candidates' scale and 1/20 of it).
+    seeds : int
+        Number of candidates used as starting points.
+    seed : int
+        Seed of the random generator.
+    maxiter : int
+        L-BFGS iteration budget of one run.
+    refine_best : int
+        Number of best distinct end points re-minimized to a tight tolerance.
+
+    Returns
+    -------
+    list of LocalMinimum
+        One per run, candidate-seeded runs first.
+    """
+    rng = np.random.default_rng(seed)
+    runs = []
+    for cand in _seeds(candidates, seeds):
+        fo = FactorObjective(red, _seed_width(red, cand.rank))
+        theta = fo.balanced_point(cand.X, cand.b, rng=rng, noise=1e-3)
+        runs.append(local_search(red, theta, fo.width, f"candidate: {cand.name}", maxiter))
+    typical = _typical_singular_value(red, candidates)
+    for i, width in enumerate(width_ladder(red.rank_cap, int(restarts))):
+        fo = FactorObjective(red, width)
+        scale = typical if i % 2 == 0 else 0.05 * typical
+        theta = fo.random_point(rng, scale)
+        runs.append(local_search(red, theta, width, f"random start {i + 1} (width {width})",
+                                 maxiter))
+    order = sorted(range(len(runs)), key=lambda j: runs[j].objective)
+    done: list[float] = []
+    for j in order:
+        if len(done) >= refine_best:
+            break
+        if any(abs(runs[j].objective - v) <= 1e-9 * max(1.0, v) for v in done):
+            continue
+        runs[j] = refine(red, runs[j], 4 * maxiter)
+        done.append(runs[j].objective)
+    return runs
+def _typical_singular_value(red: ReducedCE, candidates: list[Candidate]) -> float:
+    """Largest singular value of X D^(1/2) over the candidates (a scale for random starts)."""
+    top = [red.singular_values(c.X)[0] for c in candidates if c.scale > 0]
+    if top:
+        return float(max(top))
+    return float(8.0 * np.sqrt(np.mean(np.asarray(red.problem.n, float))))
+
+
+def rank_tolerance() -> float:
+    """Relative tolerance below which singular values count as zero."""
+    return RANK_RTOL

@@ -1,0 +1,215 @@
+"""solve(problem): candidates, search, certificate, read-off -> CESolution."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..problem import Problem, ProblemError
+from . import certificate
+from .candidates import Candidate, origin_decay, structured_candidates
+from .reduced import ReducedCE
+from .result import CandidateSummary, CESolution, RunSummary, read_off
+from .search import LocalMinimum, global_search
+
+__all__ = ["solve", "SAME_RTOL", "PROOF_RTOL"]
+
+SAME_RTOL = 1e-7  # objectives this close (relative) count as the same local minimum
+PROOF_RTOL = 1e-9  # depth 1: a duality gap below this (relative) makes the answer "proved"
+ETF_NAME = "simplex ETF"
+
+
+def solve(problem: Problem, restarts: int = 8, seeds: int = 3, seed: int = 0) -> CESolution:
+    """Best minimizer of the deep linear UFM with cross-entropy, and how certain it is.
+
+    Parameters
+    ----------
+    problem : Problem
+        A validated problem (any loss field; cross-entropy is solved).
+    restarts : int
+        Random starts of the global search of the reduced K x K problem.
+    seeds : int
+        Number of structured candidates that also start a local search.
+    seed : int
+        Seed of the random starts (the answer is deterministic for a given seed).
+
+    Returns
+    -------
+    CESolution
+
+    Raises
+    ------
+    ProblemError
+        For invalid ``restarts`` or ``seeds``.
+    """
+    for name, value in (("restarts", restarts), ("seeds", seeds)):
+        if int(value) != value or value < 0:
+            raise ProblemError(f"{name} (--{name}): must be a non-negative integer, got {value!r}")
+    from ..descent import blas_threads
+
+    red = ReducedCE(problem)
+    with blas_threads(1):
+        candidates = structured_candidates(red)
+        runs = global_search(red, candidates, restarts=int(restarts), seeds=int(seeds),
+                             seed=seed) if problem.K > 1 else []
+        return _assemble(red, candidates, runs, int(restarts))
+
+
+def _assemble(red: ReducedCE, candidates: list[Candidate], runs: list[LocalMinimum],
+              restarts: int) -> CESolution:
+    problem = red.problem
+    best = _best(candidates, runs)
+    X, b = best.X, best.b
+    value = red.value(X, b)
+    tol = SAME_RTOL * max(1.0, abs(value))
+    rank = red.rank(X)
+    cand_summaries = _candidate_summaries(red, candidates)
+    run_summaries = tuple(RunSummary(r.start, r.objective, r.rank, r.iterations) for r in runs)
+    runner = _runner_up(value, tol, cand_summaries, run_summaries)
+    certainty, reason, dual_gap = _certainty(red, X, b, value)
+    geometry = _geometry(red, X, rank, best, candidates, value, tol)
+    etf = next((c for c in candidates if c.name == ETF_NAME), None)
+    best_decay = max([c.origin_decay for c in cand_summaries] + [origin_decay(red, X)])
+    ce_value = red.ce(X, b)[0]
+    return CESolution(
+        problem=problem, objective=value, ce_loss=ce_value, penalty=value - ce_value,
+        logits=X, bias=b, logit_rank=rank, certainty=certainty, certainty_reason=reason,
+        restarts=restarts, hits=sum(abs(r.objective - value) <= tol for r in runs),
+        runner_up=runner, gap=None if runner is None else runner.objective - value,
+        duality_gap=dual_gap, geometry=geometry, unique=_unique(red, X, rank),
+        candidates=cand_summaries, runs=run_summaries,
+        etf_scale=math.nan if etf is None else etf.scale,
+        etf_objective=math.nan if etf is None else etf.objective,
+        origin_decay_etf=_etf_decay(red, cand_summaries),
+        origin_decay_best=best_decay,
+        origin_decay_proved=certificate.origin_proof_decay(red),
+        layers=read_off(problem, X, rank),
+        class_loss=red.class_losses(X, b), margin=_margins(X, b),
+        notes=_notes(red, X, b, rank, certainty),
+    )
+
+
+# ---- choosing and ranking -------------------------------------------------------------
+
+
+def _best(candidates: list[Candidate], runs: list[LocalMinimum]):
+    pool = list(candidates) + list(runs)
+    return min(pool, key=lambda item: item.objective)
+
+
+def _candidate_summaries(red: ReducedCE, candidates: list[Candidate]):
+    out = [CandidateSummary(c.name, c.rank, c.objective, c.scale,
+                            origin_decay(red, c.X) if c.scale > 0 else 0.0)
+           for c in candidates]
+    return tuple(sorted(out, key=lambda c: c.objective))
+
+
+def _runner_up(value, tol, candidates, runs):
+    """Best candidate or run whose objective is strictly above the reported one."""
+    above = [item for item in (*candidates, *runs) if item.objective > value + tol]
+    return min(above, key=lambda item: item.objective) if above else None
+
+
+def _certainty(red: ReducedCE, X, b, value) -> tuple[str, str, float | None]:
+    if red.rank(X) == 0 and certificate.origin_is_proved(red):
+        bound = certificate.origin_proof_decay(red)
+        return ("proved",
+                f"the origin is a global minimizer: lbar = {red.lbar:.6g} >= {bound:.6g} "
+                "(bound from convexity of cross-entropy and sum sigma^q >= (sum sigma)^q)",
+                None)
+    if red.L == 2:
+        gap = value - certificate.dual_bound(red, X, b)
+        if gap <= PROOF_RTOL * max(1.0, abs(value)):
+            return ("proved",
+                    "depth 1: the reduced problem is convex (cross-entropy is convex in the "
+                    "logits, the penalty is c times the nuclear norm of X D^(1/2)); a "
+                    f"dual-feasible point certifies the objective to within {max(gap, 0.0):.2g}",
+                    gap)
+        return ("best found",
+                f"depth 1 is convex but the duality gap {gap:.3g} is not small "
+                "(solver tolerance or rank cap)", gap)
+    return ("best found",
+            f"depth {red.problem.depth} >= 2: the reduced problem is not convex; the best of "
+            "the structured candidates and the numerical search is reported", None)
+
+
+def _geometry(red, X, rank, best, candidates, value, tol) -> str:
+    K = red.K
+    if rank == 0:
+        return "collapsed to the origin (all logits zero)"
+    for cand in candidates:
+        if cand.scale > 0 and abs(cand.objective - value) <= tol and cand.rank == rank:
+            return cand.name
+    start = getattr(best, "start", "")
+    if start.startswith("candidate: "):
+        name = start[len("candidate: "):]
+        source = next((c for c in candidates if c.name == name), None)
+        if source is not None and source.rank == rank:
+            return f"{name}, adjusted to the class sizes" if not red.problem.balanced else \
+                f"{name}, deformed"
+    if rank == K - 1:
+        return f"rank {rank} (full) logit frame found by search"
+    return f"rank-{rank} logit structure found by search (no named pattern matches)"
+
+
+def _unique(red: ReducedCE, X, rank) -> bool | None:
+    """False when a class permutation of a balanced minimizer gives another minimizer."""
+    if rank == 0:
+        return True
+    if not red.problem.balanced:
+        return None
+    K = red.K
+    off = X[~np.eye(K, dtype=bool)]
+    symmetric = np.allclose(np.diag(X), X[0, 0], rtol=1e-6, atol=1e-9) and np.allclose(
+        off, off[0], rtol=1e-6, atol=1e-9)
+    return None if symmetric else False
+
+
+def _etf_decay(red, summaries) -> float:
+    etf = next((c for c in summaries if c.name == ETF_NAME), None)
+    if etf is not None and etf.origin_decay > 0:
+        return etf.origin_decay
+    from .candidates import simplex_pattern
+
+    return origin_decay(red, simplex_pattern(red.K)) if red.K > 1 else 0.0
+
+
+def _margins(X: np.ndarray, b) -> np.ndarray:
+    Z = X if b is None else X + b[:, None]
+    K = Z.shape[0]
+    own = np.diag(Z)
+    other = np.where(np.eye(K, dtype=bool), -np.inf, Z).max(axis=0) if K > 1 else own
+    return own - other
+
+
+# ---- notes -------------------------------------------------------------------------------
+
+
+def _notes(red: ReducedCE, X, b, rank, certainty) -> tuple[str, ...]:
+    notes = []
+    if red.bias:
+        gain = red.ce(X, None)[0] - red.ce(X, b)[0]
+        text = ("free bias: cross-entropy is unchanged when the same constant is added to "
+                "every logit, so only the bias modulo the all-ones vector matters (it is "
+                "reported with mean zero) and the logits X are centred. ")
+        if gain > 1e-12 * max(1.0, red.value(X, b)):
+            text += (f"The rest of the bias is a real degree of freedom: at this minimizer "
+                     f"setting it to zero would raise the objective by {gain:.6g}.")
+        else:
+            text += ("Here the optimal bias is zero (up to that constant), so the free bias "
+                     "changes nothing.")
+        notes.append(text)
+    else:
+        notes.append("bias-free model: logits X are centred (a common shift of a class's "
+                     "logits does not change cross-entropy and can only raise the penalty)")
+    if red.rank_cap < red.K:
+        notes.append(f"rank capped at {red.rank_cap} by the layer widths")
+    if _unique(red, X, rank) is False:
+        notes.append("not unique: permuting the classes gives other minimizers with the same "
+                     "objective (the structure is not symmetric under all class permutations)")
+    if certainty != "proved" and red.problem.depth >= 2:
+        notes.append("depth >= 2: lower-rank logit structures can beat the simplex ETF "
+                     "(Garrod & Keating, NeurIPS 2025; Sukenik et al. 2024); the answer is the "
+                     "best of the candidates and the search, not a proof")
+    return tuple(notes)
