@@ -76,7 +76,7 @@ def format_text(report) -> str:
     lines += [
         "",
         "reduced objective of one direction (z: singular value of the product, "
-        "sigma: of the target)",
+        "sigma: of the target, N_total: number of samples)",
         f"  g(z) = {report.objective}",
         "stationarity g'(z) = 0",
         f"  g'(z) = {report.derivative}",
@@ -188,7 +188,9 @@ def format_latex(report) -> str:
     import sympy as sp
 
     m = report.model
-    names = {sp.Symbol("lbar", positive=True): r"\bar{\lambda}"}
+    from ..symbolic.expressions import SYMBOLS
+
+    names = {SYMBOLS["lbar"]: r"\bar{\lambda}", SYMBOLS["N"]: "N"}
 
     def tex(expr) -> str:
         return sp.latex(expr, symbol_names=names)

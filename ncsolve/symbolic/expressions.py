@@ -40,7 +40,7 @@ SYMBOLS = {
     "w": sp.Symbol("w", **_pos),
     "x": sp.Symbol("x", **_pos),
     "sigma": sp.Symbol("sigma", **_pos),
-    "N": sp.Symbol("N", **_pos),
+    "N": sp.Symbol("N_total", **_pos),  # not "N": sympify reads N as sympy.N
     "n_k": sp.Symbol("n_k", **_pos),
     "lambda_H": sp.Symbol("lambda_H", **_pos),
     "lambda_W": sp.Symbol("lambda_W", **_pos),

@@ -69,8 +69,8 @@ def check_precision(digits) -> int:
     except (TypeError, ValueError):
         raise ProblemError(f"precision (--precision): {allowed}, got {digits!r}") from None
     if not MIN_DIGITS <= value <= MAX_DIGITS:
-        hint = "use the float64 route (omit --precision)" if value < MIN_DIGITS else "ask for fewer"
-        raise ProblemError(f"precision (--precision): {allowed}, got {value} ({hint})")
+        hint = "; for float64 results omit --precision" if value < MIN_DIGITS else ""
+        raise ProblemError(f"precision (--precision): {allowed}, got {value}{hint}")
     return value
 
 
