@@ -63,6 +63,23 @@ def _positive_int(item, param: str, what: str) -> int:
     return result
 
 
+def _class_sizes(n) -> np.ndarray:
+    """Validated class sizes as a read-only int64 array (vectorized for numeric arrays)."""
+    array = None if isinstance(n, str) else np.asarray(n) if not np.isscalar(n) else None
+    if array is not None and array.ndim == 1 and array.dtype.kind in "iuf" and array.size:
+        values = array.astype(np.float64)
+        if np.all(np.isfinite(values) & (values >= 1) & (values == np.round(values))):
+            counts = array.astype(np.int64)
+            counts.setflags(write=False)
+            return counts
+    sizes = [_positive_int(v, "n", "every class size") for v in _split(n, "n")]
+    if not sizes:
+        raise _fail("n", "give at least one class size, e.g. 500,100,50")
+    counts = np.asarray(sizes, dtype=np.int64)
+    counts.setflags(write=False)
+    return counts
+
+
 def _positive_float(item, param: str) -> float:
     try:
         if isinstance(item, (bool, np.bool_)):
@@ -132,9 +149,7 @@ class Problem:
         ProblemError
             With a message naming the parameter and what is allowed.
         """
-        sizes = [_positive_int(v, "n", "every class size") for v in _split(n, "n")]
-        if not sizes:
-            raise _fail("n", "give at least one class size, e.g. 500,100,50")
+        counts = _class_sizes(n)
         m = _positive_int(depth, "depth", "the depth (number of layers)")
         decays = [_positive_float(v, "lambda_w") for v in _split(lambda_w, "lambda_w")]
         if len(decays) == 1:
@@ -154,8 +169,6 @@ class Problem:
                     f"give exactly depth={m} widths d_1,...,d_M (d_1 is the feature width), "
                     f"got {len(width_list)}",
                 )
-        counts = np.asarray(sizes, dtype=np.int64)
-        counts.setflags(write=False)
         return cls(
             n=counts,
             depth=m,

@@ -114,33 +114,32 @@ class Solution:
 
     @cached_property
     def _class_diagonals(self) -> np.ndarray:
-        """One batched pass over the spectrum: squared class-mean lengths at every
-        layer, squared classifier row lengths, and own-label outputs."""
+        """One batched pass over the spectrum: squared class-mean lengths of H,
+        squared classifier row lengths, and own-label outputs."""
         sigma = self.sigma
-        columns = np.hstack([
-            (sigma[:, None] * self._layer_values()) ** 2,
-            self._classifier_values()[:, :1] ** 2,
-            (self.z * sigma)[:, None],
-        ])
+        columns = np.stack([
+            (sigma * self.singular_values[:, 0]) ** 2,
+            self._classifier_values()[:, 0] ** 2,
+            self.z * sigma,
+        ], axis=1)
         return self.spectrum.diag(columns)
 
     @cached_property
-    def layer_feature_norms(self) -> np.ndarray:
-        n = self.problem.n.astype(float)
-        squares = self._class_diagonals[:, : self.problem.depth + 1]
-        return (np.sqrt(np.maximum(squares, 0.0)) / n[:, None]).T
-
-    @property
     def feature_norm(self) -> np.ndarray:
-        return self.layer_feature_norms[0]
+        return np.sqrt(np.maximum(self._class_diagonals[:, 0], 0.0)) / self.problem.n
 
     @cached_property
     def classifier_norm(self) -> np.ndarray:
-        return np.sqrt(np.maximum(self._class_diagonals[:, -2], 0.0))
+        return np.sqrt(np.maximum(self._class_diagonals[:, 1], 0.0))
 
     @cached_property
     def output(self) -> np.ndarray:
-        return self._class_diagonals[:, -1] / self.problem.n
+        return self._class_diagonals[:, 2] / self.problem.n
+
+    @cached_property
+    def layer_feature_norms(self) -> np.ndarray:
+        squares = self.spectrum.diag((self.sigma[:, None] * self._layer_values()) ** 2)
+        return (np.sqrt(np.maximum(squares, 0.0)) / self.problem.n[:, None]).T
 
     @cached_property
     def collapsed(self) -> np.ndarray:
@@ -229,12 +228,13 @@ def solve(problem: Problem) -> Solution:
     spectrum = target_spectrum(problem.n, problem.bias)
     minima = scalar.minimize(spectrum.sigma, problem.N, problem.c, problem.q)
     z, state, residual = minima.z.copy(), minima.state.astype(object), minima.residual.copy()
-    notes = _phase_notes(spectrum.sigma, minima)
+    notes = _phase_notes(problem, spectrum.sigma, minima)
     notes += _apply_rank_cap(problem.rank_cap, spectrum.sigma, z, state, residual)
     return Solution(problem, spectrum, z, minima.z_local, state.astype(str), residual, notes)
 
 
-def _phase_notes(sigma: np.ndarray, minima: scalar.DirectionMinima) -> tuple[str, ...]:
+def _phase_notes(problem: Problem, sigma: np.ndarray,
+                 minima: scalar.DirectionMinima) -> tuple[str, ...]:
     notes = []
     for i in np.flatnonzero(minima.state == scalar.TIE):
         notes.append(
@@ -242,12 +242,17 @@ def _phase_notes(sigma: np.ndarray, minima: scalar.DirectionMinima) -> tuple[str
             f"z = {minima.z_local[i]:.17g} give the same loss (0 is reported)"
         )
     window = np.flatnonzero(minima.state == scalar.WINDOW)
-    if window.size:
+    excess = (scalar.objective(minima.z_local[window], sigma[window], problem.N, problem.c,
+                               problem.q) - sigma[window] ** 2 / (2.0 * problem.N))
+    for i, extra in zip(window[:5], excess[:5]):
         notes.append(
-            f"{window.size} direction(s) ({_list(window)}) have a nonzero stationary point "
-            "that is only a local minimum: the global minimizer sets them to 0 "
-            "(choosing the largest root would be wrong here)"
+            f"direction {i}: the nonzero stationary point z = {minima.z_local[i]:.10g} is only "
+            f"a local minimum (loss higher by {extra:.3g}); the global minimizer sets it to 0, "
+            "so the largest root would be the wrong answer here"
         )
+    if window.size > 5:
+        notes.append(f"{window.size - 5} more direction(s) in the same window "
+                     f"({_list(window[5:])})")
     return tuple(notes)
 
 
