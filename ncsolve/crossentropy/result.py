@@ -244,6 +244,46 @@ class CESolution:
         """Outputs W Hbar (K x K) = the logit matrix without bias; column k is class k."""
         return self.logits
 
+    def full_parameters(self, widths=None) -> tuple[np.ndarray, tuple[np.ndarray, ...],
+                                                    np.ndarray | None]:
+        """Parameters (H, (W_1, ..., W_M), b) of the full model at this minimizer.
+
+        Built by factor balancing from the SVD of X D^(1/2); samples are ordered
+        class by class.  Evaluating the full objective there gives ``objective``.
+
+        Parameters
+        ----------
+        widths : sequence of int, optional
+            Widths d_1..d_M (each >= ``logit_rank``); default ``problem.widths`` or K.
+
+        Returns
+        -------
+        H : ndarray, shape (d_1, N)
+        weights : tuple of ndarray
+            W_1 (d_2 x d_1), ..., W_M (K x d_M).
+        b : ndarray or None
+        """
+        p = self.problem
+        d = tuple(widths) if widths is not None else (p.widths or (p.K,) * p.depth)
+        r = self.logit_rank
+        if len(d) != p.depth or min(d) < r:
+            raise ValueError(f"widths must be {p.depth} values >= the logit rank {r}, got {d}")
+        root_n = np.sqrt(np.asarray(p.n, dtype=float))
+        U, _, Vt = np.linalg.svd(self.logits * root_n[None, :])
+        U, V = U[:, :r], Vt[:r].T
+        lay = self.layers
+
+        def frame(dim: int) -> np.ndarray:
+            return np.eye(dim, r)
+
+        means = frame(d[0]) @ (lay.feature_sv[:, None] * (V / root_n[:, None]).T)
+        H = np.repeat(means, np.asarray(p.n), axis=1)
+        weights = []
+        for j, sv in enumerate(lay.weight_sv):
+            left = U if j == p.depth - 1 else frame(d[j + 1])
+            weights.append((left * sv) @ frame(d[j]).T)
+        return H, tuple(weights), None if self.bias is None else self.bias.copy()
+
     # ---- serialization --------------------------------------------------------------------
 
     def to_dict(self, grams: bool | None = None) -> dict:

@@ -16,7 +16,8 @@ from .search import LocalMinimum, global_search
 __all__ = ["solve", "SAME_RTOL", "PROOF_RTOL"]
 
 SAME_RTOL = 1e-7  # objectives this close (relative) count as the same local minimum
-PROOF_RTOL = 1e-9  # depth 1: a duality gap below this (relative) makes the answer "proved"
+PROOF_RTOL = 1e-7  # depth 1: a duality gap below this (relative) makes the answer "proved"
+TIE_RTOL = 1e-12  # objectives this close are rounding-equal: the lower rank is reported
 ETF_NAME = "simplex ETF"
 
 
@@ -59,7 +60,7 @@ def solve(problem: Problem, restarts: int = 8, seeds: int = 3, seed: int = 0) ->
 def _assemble(red: ReducedCE, candidates: list[Candidate], runs: list[LocalMinimum],
               restarts: int) -> CESolution:
     problem = red.problem
-    best = _best(candidates, runs)
+    best = _best(red, candidates, runs)
     X, b = best.X, best.b
     value = red.value(X, b)
     tol = SAME_RTOL * max(1.0, abs(value))
@@ -93,9 +94,14 @@ def _assemble(red: ReducedCE, candidates: list[Candidate], runs: list[LocalMinim
 # ---- choosing and ranking -------------------------------------------------------------
 
 
-def _best(candidates: list[Candidate], runs: list[LocalMinimum]):
+def _best(red: ReducedCE, candidates: list[Candidate], runs: list[LocalMinimum]):
+    """Lowest objective; the origin when it is proved optimal; lower rank on rounding ties."""
+    if certificate.origin_is_proved(red):
+        return next(c for c in candidates if c.rank == 0)
     pool = list(candidates) + list(runs)
-    return min(pool, key=lambda item: item.objective)
+    low = min(item.objective for item in pool)
+    ties = [item for item in pool if item.objective <= low + TIE_RTOL * max(1.0, abs(low))]
+    return min(ties, key=lambda item: (item.rank, item.objective))
 
 
 def _candidate_summaries(red: ReducedCE, candidates: list[Candidate]):

@@ -1,0 +1,310 @@
+"""Cross-entropy: predict's answer against direct minimization of the full objective.
+
+The arbiter is L-BFGS on the full, un-reduced objective (ncsolve.objective /
+ncsolve.descent) from several random starts.  The reduced solver must
+(1) be attained: the full objective at the read-off parameters equals the
+reported objective and is a critical point there, and (2) never be beaten: no
+full-problem restart ends below it.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+from contextlib import redirect_stderr, redirect_stdout
+
+import numpy as np
+import pytest
+
+from ncsolve.api import predict
+from ncsolve.crossentropy import CESolution, solve
+from ncsolve.crossentropy.candidates import (
+    cross_polytope_pattern, fit_scale, polygon_pattern, product_pattern, simplex_pattern,
+)
+from ncsolve.crossentropy.certificate import dual_bound, origin_proof_decay
+from ncsolve.crossentropy.reduced import FactorObjective, ReducedCE
+from ncsolve.descent import minimize_lbfgs
+from ncsolve.objective import FullObjective
+from ncsolve.problem import Problem, ProblemError
+
+REL = 1e-9  # relative slack when comparing objectives
+
+
+def full_restarts(problem: Problem, restarts: int, widths=None, scale: float = 0.3):
+    """Objectives (and results) of L-BFGS on the full objective from random starts."""
+    f = FullObjective(problem, widths)
+    runs = [minimize_lbfgs(f, seed=s, init_scale=scale, gtol=1e-10, maxiter=6000, polish=2)
+            for s in range(restarts)]
+    return sorted(runs, key=lambda r: r.loss)
+
+
+def class_means(run) -> np.ndarray:
+    """Class-mean features (d_1 x K) of a full-problem run."""
+    p = run.params
+    n = run.problem.n
+    edges = np.concatenate([[0], np.cumsum(n)])
+    return np.stack([p.H[:, a:b].mean(axis=1) for a, b in zip(edges[:-1], edges[1:])], axis=1)
+
+
+def ce_problem(n, depth, decay=5e-4, bias="none", widths=None, lambda_h=None) -> Problem:
+    return Problem.build(n, depth, decay, decay if lambda_h is None else lambda_h, bias, "ce",
+                         widths)
+
+
+# ---- the reduced objective and its candidates -----------------------------------------
+
+
+def test_etf_formula_matches_reduced_objective():
+    """f(rho) = log(1 + (K-1) e^-rho) + c (K-1) (rho sqrt n)^q on X = rho (I - 11^T/K)."""
+    for K, n, depth in ((3, 7, 1), (5, 20, 2), (4, 50, 3)):
+        problem = ce_problem([n] * K, depth, 1e-3)
+        red = ReducedCE(problem)
+        for rho in (0.3, 2.0, 9.5):
+            formula = math.log1p((K - 1) * math.exp(-rho)) + problem.c * (K - 1) * (
+                rho * math.sqrt(n)) ** problem.q
+            assert red.value(rho * simplex_pattern(K)) == pytest.approx(formula, rel=1e-13)
+
+
+def test_square_beats_etf_by_one_variable_formulas():
+    """THEORY.md 6 example: the square (rank 2) beats the ETF at K=4, n=50, depth 3."""
+    red = ReducedCE(ce_problem([50] * 4, 3))
+    etf = fit_scale(red, simplex_pattern(4))
+    square = fit_scale(red, cross_polytope_pattern(4) / 2.0)
+    assert etf[1] == pytest.approx(0.023491536826, abs=1e-11)
+    assert square[1] == pytest.approx(0.021671116232, abs=1e-11)
+
+
+def test_patterns_have_the_stated_ranks():
+    red = ReducedCE(ce_problem([3] * 12, 2))
+    assert red.rank(simplex_pattern(12)) == 11
+    assert red.rank(polygon_pattern(12)) == 2
+    assert red.rank(cross_polytope_pattern(12)) == 6
+    assert red.rank(product_pattern((2, 2, 3))) == 4
+
+
+def test_factor_form_gradient_and_balance():
+    """Factor-form gradient against finite differences; balanced factors give F exactly."""
+    from scipy.optimize import approx_fprime
+
+    for bias in ("none", "free"):
+        red = ReducedCE(ce_problem([5, 3, 7, 2], 3, 1e-2, bias))
+        fo = FactorObjective(red, 3)
+        theta = np.random.default_rng(1).standard_normal(fo.size)
+        value, grad = fo(theta)
+        numeric = approx_fprime(theta, lambda t: fo(t)[0], 1e-7)
+        assert np.max(np.abs(grad - numeric)) < 1e-6
+        X, b = fo.logits(theta)
+        b = red.best_bias(X) if red.bias else None
+        assert fo(fo.balanced_point(X, b))[0] == pytest.approx(red.value(X, b), rel=1e-9)
+        assert value >= red.value(X, b if red.bias else None) - 1e-12
+
+
+# ---- predict against the full problem ---------------------------------------------------
+
+
+def assert_attained(sol: CESolution, widths=None):
+    """The read-off full parameters reproduce the objective and are a critical point."""
+    f = FullObjective(sol.problem, widths)
+    H, weights, b = sol.full_parameters(widths)
+    value, grad = f(f.pack(H, weights, b))
+    assert value == pytest.approx(sol.objective, rel=1e-12, abs=1e-14)
+    assert np.max(np.abs(grad)) < 1e-6
+
+
+@pytest.mark.parametrize("bias", ["none", "free"])
+def test_depth1_balanced_is_the_proved_etf(bias):
+    problem = ce_problem([6] * 4, 1, 5e-3, bias)
+    sol = solve(problem)
+    assert sol.certainty == "proved"
+    assert sol.geometry == "simplex ETF"
+    assert sol.logit_rank == 3
+    assert -1e-12 <= sol.duality_gap < 1e-7
+    assert_attained(sol)
+    runs = full_restarts(problem, 3)
+    assert runs[0].loss >= sol.objective * (1 - REL)
+    assert runs[0].loss == pytest.approx(sol.objective, rel=1e-7)
+    # the ETF is unique up to rotation: Grams of class means and classifier match
+    means = class_means(runs[0])
+    assert np.allclose(means.T @ means, sol.gram_features(), rtol=0, atol=1e-5)
+    W = runs[0].params.product()
+    assert np.allclose(W @ W.T, sol.gram_classifier(), rtol=0, atol=1e-4)
+
+
+def test_k4_depth3_reports_the_rank2_structure_not_the_etf():
+    """K=4, n=50, depth 3, decays 5e-4: a rank-2 structure beats the ETF (THEORY.md 6)."""
+    problem = ce_problem([50] * 4, 3)
+    sol = solve(problem)
+    assert sol.geometry != "simplex ETF"
+    assert sol.logit_rank == 2
+    assert sol.certainty == "best found"
+    assert sol.objective == pytest.approx(0.0216711162315, abs=1e-12)
+    assert sol.etf_objective - sol.objective > 1.8e-3
+    assert {c.name for c in sol.candidates} >= {"simplex ETF", "square (cross-polytope in 2D)"}
+    assert sol.runner_up is not None and sol.gap > 0
+    assert_attained(sol)
+    runs = full_restarts(problem, 4)
+    assert all(r.loss >= sol.objective * (1 - REL) for r in runs)
+    assert runs[0].loss == pytest.approx(sol.objective, rel=1e-7)  # the full problem finds it
+    product = runs[0].params.product() @ class_means(runs[0])
+    assert np.sum(np.linalg.svd(product, compute_uv=False) > 1e-4) == 2
+
+
+CASES = [
+    # (class sizes, depth, decay, bias)
+    ([5, 5, 5], 1, 1e-2, "none"),
+    ([9, 4, 2], 1, 1e-2, "free"),
+    ([4, 4, 4, 4], 2, 5e-3, "free"),
+    ([8, 5, 3, 2], 2, 5e-3, "none"),
+    ([6, 6, 6, 6, 6], 3, 2e-3, "none"),
+    ([10, 6, 3, 3], 3, 2e-3, "free"),
+    ([5, 5, 5, 5], 4, 1e-3, "none"),
+    ([12, 6, 4, 2, 2], 4, 1e-3, "none"),
+]
+
+
+@pytest.mark.parametrize("n, depth, decay, bias", CASES)
+def test_predict_never_above_full_restarts(n, depth, decay, bias):
+    problem = ce_problem(n, depth, decay, bias)
+    sol = predict(n, depth, decay, decay, bias, "ce")
+    assert_attained(sol)
+    runs = full_restarts(problem, 4)
+    assert runs[0].loss >= sol.objective - REL * abs(sol.objective), (
+        f"full restart reached {runs[0].loss!r} below predict's {sol.objective!r}")
+    if depth == 1:
+        assert sol.certainty == "proved"
+        assert runs[0].loss == pytest.approx(sol.objective, rel=1e-7)
+    else:
+        assert sol.certainty == "best found"
+        assert sol.restarts > 0 and len(sol.runs) > sol.restarts
+
+
+def test_narrow_width_caps_the_rank():
+    problem = ce_problem([6] * 5, 2, 2e-3, widths=[2, 2])
+    sol = solve(problem)
+    assert sol.logit_rank <= 2
+    assert all(c.rank <= 2 for c in sol.candidates)
+    assert_attained(sol, widths=(2, 2))
+    runs = full_restarts(problem, 4, widths=(2, 2))
+    assert runs[0].loss >= sol.objective * (1 - REL)
+
+
+def test_depth1_imbalanced_readoff_matches_full_minimizer():
+    """Depth 1 is convex: the full minimizer's Grams match the read-off."""
+    problem = ce_problem([9, 4, 2], 1, 1e-2)
+    sol = solve(problem)
+    assert sol.certainty == "proved"
+    run = full_restarts(problem, 2)[0]
+    means = class_means(run)
+    assert np.allclose(means.T @ means, sol.gram_features(), atol=1e-5)
+    outputs = run.params.product() @ means
+    assert np.allclose(outputs - outputs.mean(axis=0), sol.logits, atol=1e-4)
+
+
+def test_dual_bound_is_a_lower_bound():
+    red = ReducedCE(ce_problem([9, 4, 2], 1, 1e-2, "free"))
+    sol = solve(red.problem)
+    rough = sol.logits * 0.7
+    assert dual_bound(red, rough) <= sol.objective + 1e-12
+    assert dual_bound(red, sol.logits, sol.bias) == pytest.approx(sol.objective, abs=1e-7)
+    with pytest.raises(ValueError):
+        dual_bound(ReducedCE(ce_problem([3, 3], 2)), sol.logits)
+
+
+@pytest.mark.parametrize("depth", [1, 3])
+def test_heavy_decay_gives_the_proved_origin(depth):
+    base = ReducedCE(ce_problem([5, 5, 5], depth, 1.0))
+    decay = 1.01 * origin_proof_decay(base)
+    problem = ce_problem([5, 5, 5], depth, decay)
+    sol = solve(problem)
+    assert sol.logit_rank == 0 and sol.certainty == "proved"
+    assert sol.objective == pytest.approx(math.log(3), rel=1e-14)
+    assert sol.collapsed.all()
+    runs = full_restarts(problem, 2, scale=1.0)
+    assert runs[0].loss >= math.log(3) * (1 - REL)
+
+
+def test_depth1_origin_threshold_is_exact():
+    """Depth 1 balanced: the origin wins exactly above lbar = 1 / (K sqrt(n))."""
+    K, n = 4, 9
+    red = ReducedCE(ce_problem([n] * K, 1))
+    assert origin_proof_decay(red) == pytest.approx(1 / (K * math.sqrt(n)), rel=1e-12)
+    below = solve(ce_problem([n] * K, 1, 0.98 / (K * math.sqrt(n))))
+    above = solve(ce_problem([n] * K, 1, 1.02 / (K * math.sqrt(n))))
+    assert below.logit_rank == 3 and above.logit_rank == 0
+
+
+def test_free_bias_learns_the_prior_when_it_helps():
+    """A free bias is not a no-op for imbalanced classes: it lowers the objective."""
+    n = [40, 5, 5]
+    with_bias = solve(ce_problem(n, 2, 2e-2, "free"))
+    without = solve(ce_problem(n, 2, 2e-2, "none"))
+    assert with_bias.objective < without.objective - 1e-3
+    assert with_bias.bias is not None and abs(with_bias.bias.sum()) < 1e-10
+    assert any("bias" in note for note in with_bias.notes)
+
+
+def test_class_order_does_not_change_the_objective():
+    a = solve(ce_problem([9, 4, 2, 6], 2, 5e-3))
+    b = solve(ce_problem([2, 6, 9, 4], 2, 5e-3))
+    assert a.objective == pytest.approx(b.objective, rel=1e-9)
+
+
+# ---- output contract ---------------------------------------------------------------------
+
+
+def run_cli(*argv: str) -> tuple[int, str, str]:
+    from ncsolve.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with redirect_stdout(out), redirect_stderr(err):
+        code = main(list(argv))
+    return code, out.getvalue(), err.getvalue()
+
+
+def test_json_contract():
+    code, out, err = run_cli("predict", "--n", "50,50,50,50", "--depth", "3", "--loss", "ce",
+                             "--json")
+    assert code == 0, err
+    data = json.loads(out)
+    for key in ("loss", "certainty", "geometry", "classes", "logit_rank", "candidates", "gram",
+                "logits", "notes", "gap_to_runner_up", "restarts"):
+        assert key in data
+    assert data["certainty"] == "best found"
+    assert data["logit_rank"] == 2
+    assert data["loss"] == pytest.approx(0.0216711162315, abs=1e-12)
+    assert len(data["classes"]) == 4
+    for entry in data["classes"]:
+        assert {"n", "feature_norm", "classifier_norm", "collapsed"} <= set(entry)
+    assert all({"name", "objective"} <= set(c) for c in data["candidates"])
+    assert len(data["gram"]["features"]) == 4 and len(data["gram"]["outputs"][0]) == 4
+
+
+def test_json_free_bias_is_explained_and_text_report_runs():
+    code, out, _ = run_cli("predict", "--n", "8,4,2", "--depth", "2", "--bias", "free",
+                           "--loss", "ce", "--json")
+    data = json.loads(out)
+    assert code == 0 and data["bias_value"] is not None
+    assert any("same constant" in note for note in data["notes"])
+    code, text, _ = run_cli("predict", "--n", "8,4,2", "--depth", "1", "--loss", "ce")
+    assert code == 0
+    assert "certainty: proved" in text and "candidates" in text and "per class" in text
+
+
+@pytest.mark.parametrize("argv", [
+    ["--n", "5,0,3"], ["--n", "5,x"], ["--depth", "0"], ["--lambda-w", "-1"],
+    ["--depth", "2", "--lambda-w", "1e-3,1e-3,1e-3"], ["--depth", "2", "--widths", "3"],
+    ["--bias", "maybe"],
+])
+def test_bad_input_is_one_line_and_status_2(argv):
+    args = ["predict", "--loss", "ce"] + (argv if "--n" in argv else ["--n", "5,4"] + argv)
+    code, out, err = run_cli(*args)
+    assert code == 2 and out == ""
+    assert err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_bad_solver_options():
+    with pytest.raises(ProblemError, match="restarts"):
+        solve(ce_problem([3, 3], 2), restarts=-1)
+    with pytest.raises(ProblemError):
+        predict([3, -1], loss="ce")
