@@ -27,8 +27,22 @@ def _fail(param: str, message: str) -> ProblemError:
     return ProblemError(f"{param} ({flag}): {message}")
 
 
+def _read_list(path: str, param: str) -> str:
+    """The numbers in a text file (separated by commas, spaces or newlines)."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            text = handle.read()
+    except OSError as error:
+        raise _fail(param, f"cannot read {path!r} ({error.strerror or error}); "
+                    "give numbers, or @FILE with numbers separated by commas or spaces") from None
+    return ",".join(text.replace(",", " ").split())
+
+
 def _split(value, param: str) -> list:
-    """Accept a sequence or a comma-separated string (as typed on the command line)."""
+    """Accept a sequence, a comma-separated string (as typed on the command line),
+    or ``@FILE`` naming a text file of numbers."""
+    if isinstance(value, str) and value.startswith("@"):
+        value = _read_list(value[1:], param)
     if isinstance(value, str):
         parts = [p.strip() for p in value.split(",")]
         if not value.strip() or any(p == "" for p in parts):

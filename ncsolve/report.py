@@ -9,50 +9,38 @@ import numpy as np
 TABLE_ROWS = 12  # rows shown at each end of a long table
 
 
-def _float(value) -> float | None:
-    value = float(value)
-    return value if math.isfinite(value) else None
-
-
-def _floats(values) -> list:
-    return [_float(v) for v in np.ravel(values)]
-
-
-def _matrix(matrix: np.ndarray) -> list:
-    return [[float(v) for v in row] for row in matrix]
+def _column(values) -> list:
+    """A float array as a JSON-ready list (nan and inf become None)."""
+    values = np.asarray(values, dtype=float)
+    if np.all(np.isfinite(values)):
+        return values.tolist()
+    return np.where(np.isfinite(values), values, None).tolist()
 
 
 def solution_dict(sol, grams: bool) -> dict:
     """The JSON contract of ``ncsolve predict --json`` (see docs/cli.md)."""
     p = sol.problem
-    layers = sol.layer_feature_norms.T
-    per_class_decay = sol.spectrum.diag(sol.critical_decay) if p.bias == "none" else None
-    classes = []
-    for k in range(p.K):
-        entry = {
-            "index": k,
-            "n": int(p.n[k]),
-            "feature_norm": float(sol.feature_norm[k]),
-            "classifier_norm": float(sol.classifier_norm[k]),
-            "output": float(sol.output[k]),
-            "collapsed": bool(sol.collapsed[k]),
-            "feature_norms_by_layer": _floats(layers[k]),
-        }
-        if per_class_decay is not None:
-            entry["critical_decay"] = _float(per_class_decay[k])
-        classes.append(entry)
-    directions = [
-        {
-            "index": i,
-            "sigma": float(sol.sigma[i]),
-            "z": float(sol.z[i]),
-            "z_local": _float(sol.z_local[i]),
-            "state": str(sol.state[i]),
-            "critical_decay": _float(sol.critical_decay[i]),
-            "singular_values": _floats(sol.singular_values[i]),
-        }
-        for i in range(p.K)
-    ]
+    K = p.K
+    class_columns = {
+        "index": list(range(K)),
+        "n": p.n.tolist(),
+        "feature_norm": _column(sol.feature_norm),
+        "classifier_norm": _column(sol.classifier_norm),
+        "output": _column(sol.output),
+        "collapsed": sol.collapsed.tolist(),
+        "feature_norms_by_layer": _column(sol.layer_feature_norms.T),
+    }
+    if p.bias == "none":
+        class_columns["critical_decay"] = _column(sol.spectrum.diag(sol.critical_decay))
+    direction_columns = {
+        "index": list(range(K)),
+        "sigma": _column(sol.sigma),
+        "z": _column(sol.z),
+        "z_local": _column(sol.z_local),
+        "state": sol.state.tolist(),
+        "critical_decay": _column(sol.critical_decay),
+        "singular_values": _column(sol.singular_values),
+    }
     out = {
         "problem": p.to_dict(),
         "loss": float(sol.loss),
@@ -61,20 +49,25 @@ def solution_dict(sol, grams: bool) -> dict:
         "rank": sol.rank,
         "rank_cap": p.rank_cap,
         "notes": list(sol.notes),
-        "bias_value": None if sol.bias_value is None else _floats(sol.bias_value),
-        "classes": classes,
-        "directions": directions,
+        "bias_value": None if sol.bias_value is None else _column(sol.bias_value),
+        "classes": _records(class_columns),
+        "directions": _records(direction_columns),
     }
     out["gram"] = (
         {
-            "features": _matrix(sol.gram_features()),
-            "classifier": _matrix(sol.gram_classifier()),
-            "outputs": _matrix(sol.gram_outputs()),
+            "features": sol.gram_features().tolist(),
+            "classifier": sol.gram_classifier().tolist(),
+            "outputs": sol.gram_outputs().tolist(),
         }
         if grams
         else None
     )
     return out
+
+
+def _records(columns: dict) -> list[dict]:
+    keys = list(columns)
+    return [dict(zip(keys, row)) for row in zip(*columns.values())]
 
 
 def _rows(count: int) -> list[int | None]:

@@ -21,7 +21,8 @@ import sys
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--n", required=True, metavar="N1,N2,...",
-                        help="samples per class, comma-separated (K = number of classes)")
+                        help="samples per class, comma-separated, or @FILE with one count per line "
+                        "or separated by spaces/commas (K = number of classes)")
     parser.add_argument("--depth", default="1", metavar="M",
                         help="number of linear layers after the features (default 1: plain UFM)")
     parser.add_argument("--lambda-w", default="5e-4", metavar="X|X1,...,XM",
