@@ -1,0 +1,123 @@
+"""How fast is ncsolve.predict against per-class sympy root finding?
+
+The published experiment code of the paper finds each class's singular value
+by building the stationarity equation in its own variable x,
+
+    b (x^M + 1)^2 - M n_k x^(M-1) = 0,   b = M N (N lambda_W^M lambda_H)^(1/M),
+
+handing it to ``sympy.solve`` and keeping the largest real positive root (then
+``z = sqrt(n_k) x^M / (1 + x^M)``). :func:`sympy_root_selection` re-implements
+that procedure (in this project's own code) so the benchmark suite can time it;
+note that it also inherits its flaw: inside the phase window the largest root
+is only a local minimum, and the class is in fact collapsed.
+
+Run as a script (not a pytest file):
+
+    python benchmarks/bench_sympy_route.py                # K = 40, depth 6
+    python benchmarks/bench_sympy_route.py --classes 8 --depth 3
+    python benchmarks/bench_sympy_route.py --sample 4     # time 4 classes, extrapolate to K
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+import time
+from typing import Sequence
+
+
+def sympy_root_selection(n: Sequence[int], depth: int, lambda_w: float, lambda_h: float,
+                         classes: Sequence[int] | None = None) -> dict:
+    """Per-class roots the way the paper's experiment code selects them.
+
+    Parameters
+    ----------
+    n : sequence of int
+        Class sizes (bias-free model, one decay for every layer).
+    depth : int
+        M, the number of weight layers.
+    lambda_w, lambda_h : float
+        Weight and feature decays.
+    classes : sequence of int, optional
+        Only solve these class indices (for timing a sample); default all.
+
+    Returns
+    -------
+    dict
+        ``x``: the largest real positive root per solved class (None when there is
+        none), ``z``: the matching output singular value (0.0 when none),
+        ``classes``: the solved indices, ``seconds``: wall time of the root finding.
+    """
+    import sympy as sp
+
+    M, N = int(depth), int(sum(n))
+    b = M * N * (N * lambda_w**M * lambda_h) ** (1.0 / M)
+    x = sp.Symbol("x")
+    chosen = range(len(n)) if classes is None else list(classes)
+    xs, zs = [], []
+    start = time.perf_counter()
+    for k in chosen:
+        polynomial = b * (x**M + 1) ** 2 - M * int(n[k]) * x ** (M - 1)
+        candidates = [complex(r) for r in sp.solve(polynomial, x)]
+        positive = [c.real for c in candidates if abs(c.imag) <= 1e-12 * max(1.0, abs(c)) and c.real > 0]
+        best = max(positive) if positive else None
+        xs.append(best)
+        zs.append(0.0 if best is None else math.sqrt(n[k]) * best**M / (1.0 + best**M))
+    return {"x": xs, "z": zs, "classes": list(chosen), "seconds": time.perf_counter() - start}
+
+
+def class_sizes(K: int, largest: int = 500, ratio: float = 0.92) -> list[int]:
+    """A long-tailed imbalanced problem: n_k = largest * ratio^k (at least 1)."""
+    return [max(1, round(largest * ratio**k)) for k in range(K)]
+
+
+def _predict_seconds(n, depth, lam_w, lam_h, repeats: int = 50):
+    import ncsolve
+
+    ncsolve.predict(n, depth, lam_w, lam_h)  # warm imports
+    start = time.perf_counter()
+    for _ in range(repeats):
+        result = ncsolve.predict(n, depth, lam_w, lam_h)
+    return (time.perf_counter() - start) / repeats, result
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--classes", type=int, default=40, help="K (default 40)")
+    parser.add_argument("--depth", type=int, default=6, help="M (default 6)")
+    parser.add_argument("--lambda-w", type=float, default=5e-4)
+    parser.add_argument("--lambda-h", type=float, default=5e-4)
+    parser.add_argument("--sample", type=int, default=None,
+                        help="solve only this many classes (spread over K) and extrapolate")
+    args = parser.parse_args(argv)
+    n = class_sizes(args.classes)
+    K = len(n)
+    predict_s, result = _predict_seconds(n, args.depth, args.lambda_w, args.lambda_h)
+    chosen = None
+    if args.sample is not None and args.sample < K:
+        chosen = sorted({round(i * (K - 1) / max(args.sample - 1, 1)) for i in range(args.sample)})
+    print(f"K = {K}, depth = {args.depth}, lambda_W = {args.lambda_w}, lambda_H = {args.lambda_h}, "
+          f"n = {n[0]}..{n[-1]}", flush=True)
+    baseline = sympy_root_selection(n, args.depth, args.lambda_w, args.lambda_h, chosen)
+    solved = len(baseline["classes"])
+    sympy_s = baseline["seconds"] * K / solved
+    label = "measured" if solved == K else f"extrapolated from {solved} classes"
+    print(f"sympy.solve per class, largest root: {sympy_s:.3f} s ({label}; "
+          f"{baseline['seconds'] / solved:.3f} s per class)")
+    print(f"ncsolve.predict (float64, all K):    {predict_s * 1e3:.3f} ms")
+    print(f"speed-up: {sympy_s / predict_s:.3g}x (target >= 1000x)")
+    disagree = []
+    for k, z in zip(baseline["classes"], baseline["z"]):
+        exact = float(result.spectrum.diag(result.z)[k])
+        if abs(z - exact) > 1e-8 * max(1.0, abs(exact)):
+            disagree.append((k, n[k], z, exact))
+    for k, size, z, exact in disagree:
+        print(f"  class {k} (n = {size}): largest root gives z = {z:.10g}, global minimizer z = {exact:.10g}")
+    if not disagree:
+        print("largest-root answers agree with the global minimizer on every solved class")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
