@@ -140,27 +140,74 @@ class CenteredSpectrum(Spectrum):
         scale = self.weights / self.counts
         return (per_size * scale[:, None])[self.group]
 
-    def _deflated_diag(self, w: np.ndarray) -> np.ndarray:
-        """Diagonal of the Helmert-basis part: member p of a size group of m gets
-        ``w_p p/(p+1) + sum_{j>p} w_j / (j(j+1))`` (w_j on Helmert vector j)."""
+    def _helmert_tables(self, w: np.ndarray):
+        """Flat per-(size group, Helmert index j) tables, group g at ``start[g] + j``:
+        ``tail`` holds ``sum_{j' >= j} w_j' / (j'(j'+1))`` within the group and
+        ``own`` holds ``w_j j / (j+1)`` (both zero where no direction is deflated)."""
         K = self.size
+        start = np.concatenate([[0], np.cumsum(self.counts + 1)])
         deflated = np.flatnonzero(self.kind == 1)
-        out = np.zeros((K, w.shape[1]))
-        if deflated.size == 0:
-            return out
         grp, j = np.divmod(self.ref[deflated], K)
         j = j + 1
-        # per (group, j): weight / (j (j+1)), summed for j > p by a reverse cumsum
-        maxm = int(self.counts.max())
-        table = np.zeros((self.sizes.size, maxm + 1, w.shape[1]))
-        table[grp, j] = w[deflated] / (j * (j + 1.0))[:, None]
-        tail = np.cumsum(table[:, ::-1], axis=1)[:, ::-1]  # tail[g, p] = sum_{j>=p}
-        p = self.rank_in_group
-        out += tail[self.group, p + 1]
-        own = np.zeros((self.sizes.size, maxm + 1, w.shape[1]))
-        own[grp, j] = w[deflated] * (j / (j + 1.0))[:, None]
-        out += own[self.group, p]
+        at = start[grp] + j
+        table = np.zeros((start[-1], w.shape[1]))
+        table[at] = w[deflated] / (j * (j + 1.0))[:, None]
+        suffix = np.cumsum(table[::-1], axis=0)[::-1]  # sum over this row and all after
+        suffix = np.vstack([suffix, np.zeros((1, w.shape[1]))])
+        group_of_row = np.repeat(np.arange(self.sizes.size), self.counts + 1)
+        tail = suffix[:-1] - suffix[start[1:]][group_of_row]
+        own = np.zeros_like(table)
+        own[at] = w[deflated] * (j / (j + 1.0))[:, None]
+        return start, tail, own
+
+    def _deflated_diag(self, w: np.ndarray) -> np.ndarray:
+        """Diagonal of the Helmert-basis part: member p of a size group gets
+        ``w_p p/(p+1) + sum_{j>p} w_j / (j(j+1))`` (w_j on Helmert vector j)."""
+        if not np.any(self.kind == 1):
+            return np.zeros((self.size, w.shape[1]))
+        start, tail, own = self._helmert_tables(w)
+        at = start[self.group] + self.rank_in_group
+        return tail[at + 1] + own[at]
+
+    def matrix(self, weights):
+        """``A diag(w) A^T`` in O(S^2 + K^2): the secular part through partial
+        fractions of Cauchy sums, the deflated part block by block."""
+        w = np.asarray(weights, dtype=float)
+        per_root = np.zeros(self.sizes.size)
+        secular = self.kind == 0
+        per_root[self.ref[secular]] = w[secular] / self.norms[self.ref[secular]]
+        first = np.zeros(self.sizes.size)  # r_g = sum_i u_i / (d_g - mu_i)
+        second = np.zeros(self.sizes.size)  # sum_i u_i / (d_g - mu_i)^2
+        for rows in _row_blocks(self.sizes.size, self.sizes.size):
+            inv = 1.0 / self._gaps(rows)
+            first += per_root[rows] @ inv
+            inv *= inv
+            second += per_root[rows] @ inv
+        d = self.sizes
+        with np.errstate(divide="ignore", invalid="ignore"):
+            pair = (first[:, None] - first[None, :]) / (d[None, :] - d[:, None])
+        np.fill_diagonal(pair, second)
+        scale = np.sqrt(self.weights / self.counts)[self.group]
+        out = pair[np.ix_(self.group, self.group)] * scale[:, None] * scale[None, :]
+        if np.any(self.kind == 1):
+            self._add_deflated_blocks(out, w)
         return out
+
+    def _add_deflated_blocks(self, out: np.ndarray, w: np.ndarray) -> None:
+        """Within a size group, the Helmert part has entry ``-w_r/(r+1) + tail_{r+1}``
+        at members (p, r), p < r (it depends on the later member only)."""
+        start, tail, own = self._helmert_tables(w[:, None])
+        diag = self._deflated_diag(w[:, None])[:, 0]
+        for g in np.flatnonzero(self.counts > 1):
+            members = np.flatnonzero(self.group == g)
+            members = members[np.argsort(self.rank_in_group[members])]
+            r = np.arange(members.size)
+            later = np.zeros(members.size)
+            rows = start[g] + r
+            later[1:] = (-own[rows[1:], 0] / r[1:] + tail[rows[1:] + 1, 0])
+            block = later[np.maximum.outer(r, r)]
+            np.fill_diagonal(block, diag[members])
+            out[np.ix_(members, members)] += block
 
     def vectors(self):
         K = self.size
