@@ -24,7 +24,7 @@ import argparse
 import math
 import sys
 import time
-from typing import Sequence
+from collections.abc import Sequence
 
 
 def sympy_root_selection(n: Sequence[int], depth: int, lambda_w: float, lambda_h: float,

@@ -28,7 +28,7 @@ from ncsolve.symbolic.expressions import (
 )
 from ncsolve.symbolic.precise import stationary_points
 
-WINDOW = dict(n=[500, 100, 50], depth=3, lambda_w=0.0095, lambda_h=0.0095)
+WINDOW = {"n": [500, 100, 50], "depth": 3, "lambda_w": 0.0095, "lambda_h": 0.0095}
 
 # ---- float64 route versus the high-precision route ------------------------------------
 
@@ -90,10 +90,10 @@ def test_float_and_precise_routes_agree(depth, bias):
 @pytest.mark.parametrize(
     "kwargs",
     [
-        dict(n=[5, 5, 2, 2], depth=2, lambda_w=1e-3, lambda_h=1e-3, bias="free"),
-        dict(n=[4, 4, 4], depth=3, lambda_w=1e-3, lambda_h=1e-3, widths=[2, 2, 2]),
-        dict(n=[9, 4, 1], depth=2, lambda_w=[1e-3, 4e-3], lambda_h=2e-3, bias="free", widths=[1, 3]),
-        dict(n=[30, 30, 30, 30], depth=4, lambda_w=2e-4, lambda_h=1e-4, bias="free"),
+        {"n": [5, 5, 2, 2], "depth": 2, "lambda_w": 1e-3, "lambda_h": 1e-3, "bias": "free"},
+        {"n": [4, 4, 4], "depth": 3, "lambda_w": 1e-3, "lambda_h": 1e-3, "widths": [2, 2, 2]},
+        {"n": [9, 4, 1], "depth": 2, "lambda_w": [1e-3, 4e-3], "lambda_h": 2e-3, "bias": "free", "widths": [1, 3]},
+        {"n": [30, 30, 30, 30], "depth": 4, "lambda_w": 2e-4, "lambda_h": 1e-4, "bias": "free"},
     ],
 )
 def test_json_of_both_routes_has_the_same_keys_and_grams(kwargs):

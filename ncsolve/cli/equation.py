@@ -75,17 +75,17 @@ def format_text(report) -> str:
         lines.append(f"numbers: {given}")
     lines += [
         "",
-        "reduced objective of one direction (z: singular value of the product, "
-        "sigma: of the target, N_total: number of samples)",
+        ("reduced objective of one direction (z: singular value of the product, "
+        "sigma: of the target, N_total: number of samples)"),
         f"  g(z) = {report.objective}",
         "stationarity g'(z) = 0",
         f"  g'(z) = {report.derivative}",
         f"  <=> {_equation(report.stationarity)}",
         f"polynomial form (z = t**{m.L})",
-        f"  {report.polynomial} = 0",
+        f"  {sp.sstr(report.polynomial, order='rev-lex')} = 0",
     ]
     if m.reduction != 1:
-        lines.append(f"  in w = t**{m.reduction}: {report.polynomial_w} = 0 "
+        lines.append(f"  in w = t**{m.reduction}: {sp.sstr(report.polynomial_w, order='rev-lex')} = 0 "
                      f"(degree {sp.degree(report.polynomial_w, sp.Symbol('w', positive=True))})")
     lines += ["root structure", "  " + _structure(report)]
     t = report.thresholds
@@ -200,11 +200,11 @@ def format_latex(report) -> str:
         rf"g(z) &= {tex(report.objective)}",
         rf"g'(z) &= {tex(report.derivative)} = 0",
         rf"\iff\quad {tex(report.stationarity.lhs)} &= {tex(report.stationarity.rhs)}",
-        rf"z = t^{{{m.L}}}:\quad {tex(report.polynomial)} &= 0",
-        rf"\text{{nonzero stationary point}} &\iff {tex(t['existence'])}"
-        rf"\quad\left({tex(t['existence_decay'])}\right)",
-        rf"\text{{nonzero root global}} &\iff {tex(t['global'])}"
-        rf"\quad\left({tex(t['global_decay'])}\right)",
+        rf"z = t^{{{m.L}}}:\quad {sp.latex(report.polynomial, order='rev-lex', symbol_names=names)} &= 0",
+        (rf"\text{{nonzero stationary point}} &\iff {tex(t['existence'])}"
+        rf"\quad\left({tex(t['existence_decay'])}\right)"),
+        (rf"\text{{nonzero root global}} &\iff {tex(t['global'])}"
+        rf"\quad\left({tex(t['global_decay'])}\right)"),
     ]
     if m.depth > 1:
         rows.insert(4, rf"z_m = {tex(report.peak)},\quad z_c &= {tex(report.crossing)}")

@@ -30,7 +30,11 @@ _EXPORTS = {
     "exact_roots": "expressions",
 }
 
-__all__ = sorted(_EXPORTS)
+__all__ = [  # noqa: RUF022 - grouped by module
+    "solve_precise", "PreciseSolution", "stationary_points", "DirectionRoots", "check_precision",
+    "ReducedModel", "reduced_model", "full_objective", "FullObjectiveExpr",
+    "paper_parametrization", "exact_roots",
+]
 
 
 def __getattr__(name: str):

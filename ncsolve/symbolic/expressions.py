@@ -16,21 +16,21 @@ print as (``0.0095`` becomes ``19/2000``).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from math import gcd
-from typing import Sequence
 
 import sympy as sp
 
 __all__ = [
     "SYMBOLS",
-    "ReducedModel",
-    "reduced_model",
     "FullObjectiveExpr",
+    "ReducedModel",
+    "as_rational",
+    "exact_roots",
     "full_objective",
     "paper_parametrization",
-    "exact_roots",
-    "as_rational",
+    "reduced_model",
 ]
 
 _pos = {"positive": True}

@@ -23,8 +23,8 @@ from __future__ import annotations
 
 import itertools
 import operator
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Sequence
 
 import mpmath
 from mpmath import mpf
@@ -32,17 +32,17 @@ from mpmath import mpf
 from ..problem import Problem, ProblemError
 
 __all__ = [
-    "MIN_DIGITS",
     "MAX_DIGITS",
+    "MIN_DIGITS",
+    "DirectionRoots",
+    "PreciseSolution",
     "check_precision",
     "exact_decimal",
-    "DirectionRoots",
-    "stationary_points",
-    "global_threshold",
     "existence_threshold",
-    "target_directions",
-    "PreciseSolution",
+    "global_threshold",
     "solve_precise",
+    "stationary_points",
+    "target_directions",
 ]
 
 MIN_DIGITS = 15
@@ -84,7 +84,7 @@ def decimal_string(value, digits: int) -> str:
     if value == 0:
         return "0"
     text = mpmath.nstr(value, digits, min_fixed=-6, max_fixed=digits + 1, strip_zeros=True)
-    return text[:-2] if text.endswith(".0") else text
+    return text.removesuffix(".0")
 
 
 # ---- one direction ------------------------------------------------------------------
@@ -284,7 +284,7 @@ def _centered_pairs(n: list[int]) -> list[tuple]:
     for d in sizes:
         pairs += [(mpmath.sqrt(d), v) for v in _helmert(members[d])]
     pairs.append((mpf(0), dict.fromkeys(range(K), 1 / mpmath.sqrt(K))))
-    for left, right in zip(sizes, sizes[1:]):
+    for left, right in itertools.pairwise(sizes):
         mu = _secular_root(sizes, weight, mpf(left), mpf(right))
         vector = [mpf(v) / (v - mu) for v in n]
         norm = mpmath.sqrt(mpmath.fsum(x * x for x in vector))

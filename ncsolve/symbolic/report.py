@@ -153,10 +153,10 @@ class EquationReport:
             "derivative": str(self.derivative),
             "stationarity": str(self.stationarity_all),
             "stationarity_general": str(self.stationarity),
-            "polynomial": str(self.polynomial),
+            "polynomial": sp.sstr(self.polynomial, order="rev-lex"),
             "polynomial_symbol": "t",
             "substitution": f"z = t**{m.L}",
-            "polynomial_reduced": str(self.polynomial_w),
+            "polynomial_reduced": sp.sstr(self.polynomial_w, order="rev-lex"),
             "polynomial_reduced_symbol": "w",
             "reduced_substitution": f"z = w**{sp.Rational(m.L, m.reduction)}",
             "peak": str(self.peak),
@@ -197,7 +197,7 @@ class EquationReport:
             {
                 "sigma": num(r.sigma),
                 "stationarity": str(r.stationarity),
-                "polynomial": str(r.polynomial),
+                "polynomial": sp.sstr(r.polynomial, order="rev-lex"),
                 "roots": [num(v) for v in r.roots],
                 "kinds": list(r.kinds),
                 "z": num(r.z),
@@ -266,20 +266,20 @@ def equation_report(
     )
     paper = paper_parametrization(model.depth) if model.equal_decays else None
     general = model.numeric
-    report = dict(
-        model=model,
-        precision=digits,
-        objective=general(model.objective()),
-        derivative=general(model.derivative()),
-        stationarity=general(model.stationarity()),
-        polynomial=sp.expand(general(model.polynomial())),
-        polynomial_w=sp.expand(general(model.polynomial(variable="w"))),
-        thresholds=model.thresholds(),
-        peak=model.peak(),
-        crossing=model.crossing(),
-        symbolic_roots=exact_roots(model, SYMBOLS["sigma"]) if model.depth in (1, 3) else None,
-        paper=paper,
-    )
+    report = {
+        "model": model,
+        "precision": digits,
+        "objective": general(model.objective()),
+        "derivative": general(model.derivative()),
+        "stationarity": general(model.stationarity()),
+        "polynomial": sp.expand(general(model.polynomial())),
+        "polynomial_w": sp.expand(general(model.polynomial(variable="w"))),
+        "thresholds": model.thresholds(),
+        "peak": model.peak(),
+        "crossing": model.crossing(),
+        "symbolic_roots": exact_roots(model, SYMBOLS["sigma"]) if model.depth in (1, 3) else None,
+        "paper": paper,
+    }
     if n is None:
         return EquationReport(**report, notes=tuple(notes))
     rows, classes = _rows(model, problem, digits)
