@@ -245,8 +245,8 @@ def test_free_bias_learns_the_prior_when_it_helps():
 
 
 def test_class_order_does_not_change_the_objective():
-    a = solve(ce_problem([9, 4, 2, 6], 2, 5e-3))
-    b = solve(ce_problem([2, 6, 9, 4], 2, 5e-3))
+    a = solve(ce_problem([9, 4, 2], 2, 5e-3))
+    b = solve(ce_problem([2, 9, 4], 2, 5e-3))
     assert a.objective == pytest.approx(b.objective, rel=1e-9)
 
 

@@ -66,8 +66,10 @@ def _search_line(sol) -> str:
     if not runs:
         return "search: none (one class)"
     ranks = sorted({r.rank for r in sol.runs})
-    return (f"search: {runs} local minimizations ({sol.restarts} random restarts + "
-            f"{runs - sol.restarts} from candidates); {sol.hits} reached the reported "
+    seeded = sum(r.start.startswith("candidate") for r in sol.runs)
+    hops = sum(r.start.startswith("hop") for r in sol.runs)
+    return (f"search: {runs} local minimizations ({seeded} from candidates, {sol.restarts} "
+            f"random starts, {hops} basin hops); {sol.hits} reached the reported "
             f"objective; ranks reached: {', '.join(map(str, ranks))}")
 
 

@@ -253,7 +253,7 @@ def structured_candidates(red: ReducedCE) -> list[Candidate]:
     return out
 
 
-def origin_decay(red: ReducedCE, X: np.ndarray, grid: int = 200) -> float:
+def origin_decay(red: ReducedCE, X: np.ndarray, grid: int = 80) -> float:
     """Decay lbar above which the origin beats every positive multiple of the pattern X.
 
     With S = sum_i sigma_i(X D^(1/2))^q, some a > 0 has f(a) < H0 (the origin
@@ -273,8 +273,11 @@ def origin_decay(red: ReducedCE, X: np.ndarray, grid: int = 200) -> float:
     S = float(np.sum(spectrum[spectrum > 1e-12 * spectrum[0]] ** red.q))
     h0 = red.origin_value()
 
+    state = {"b": None}
+
     def ratio(a: float) -> float:
-        b = red.best_bias(a * G) if red.bias else None
+        b = red.best_bias(a * G, state["b"]) if red.bias else None
+        state["b"] = b
         return (h0 - red.ce(a * G, b)[0]) / (a ** red.q * S)
 
     scales = np.geomspace(1e-6, 400.0, grid)

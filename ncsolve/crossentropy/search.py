@@ -30,6 +30,7 @@ __all__ = ["LocalMinimum", "local_search", "polish", "refine", "global_search", 
 CUT_LEVELS = (1e-3, 1e-5, 1e-7, 1e-9)  # relative singular-value levels tried when cutting
 EXPLORE_GTOL = 1e-7  # gradient tolerance of exploratory runs (refined runs use 1e-11)
 LADDER = (3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 2)  # factor widths of random starts, in order
+PERMUTED_FROM = 3  # every third random start permutes the classes of one of this many leaders
 FULL_WIDTH_UP_TO = 24  # candidate-seeded runs use the full width up to this many classes
 
 
@@ -180,7 +181,7 @@ def _seed_width(red: ReducedCE, rank: int) -> int:
 
 def global_search(red: ReducedCE, candidates: list[Candidate], restarts: int = 8,
                   seeds: int = 3, seed: int = 0, maxiter: int = 1500,
-                  refine_best: int = 3) -> list[LocalMinimum]:
+                  refine_best: int = 3, hops: int | None = None) -> list[LocalMinimum]:
     """Local minimizations from the leading candidates and from random starts.
 
     Parameters
@@ -200,6 +201,10 @@ def global_search(red: ReducedCE, candidates: list[Candidate], restarts: int = 8
         L-BFGS iteration budget of one run.
     refine_best : int
         Number of best distinct end points re-minimized to a tight tolerance.
+    hops : int, optional
+        Basin-hopping steps from the best end point so far (default
+        ``restarts // 2``): two classes swapped or the factors jittered by 10%,
+        then a local search; the hop is kept when it lowers the objective.
 
     Returns
     -------
@@ -213,12 +218,20 @@ def global_search(red: ReducedCE, candidates: list[Candidate], restarts: int = 8
         theta = fo.balanced_point(cand.X, cand.b, rng=rng, noise=1e-3)
         runs.append(local_search(red, theta, fo.width, f"candidate: {cand.name}", maxiter))
     typical = _typical_singular_value(red, candidates)
-    for i, width in enumerate(width_ladder(red.rank_cap, int(restarts))):
+    leaders = _seeds(candidates, PERMUTED_FROM)
+    widths = width_ladder(red.rank_cap, int(restarts))
+    for i, width in enumerate(widths):
+        if leaders and i % 3 == 2:
+            cand = leaders[(i // 3) % len(leaders)]
+            label = f"random start {i + 1} (classes of '{cand.name}' permuted)"
+            runs.append(_permuted_run(red, cand, rng, label, maxiter))
+            continue
         fo = FactorObjective(red, width)
         scale = typical if i % 2 == 0 else 0.05 * typical
         theta = fo.random_point(rng, scale)
         runs.append(local_search(red, theta, width, f"random start {i + 1} (width {width})",
                                  maxiter))
+    runs += _hops(red, runs, rng, int(restarts) // 2 if hops is None else int(hops), maxiter)
     order = sorted(range(len(runs)), key=lambda j: runs[j].objective)
     done: list[float] = []
     for j in order:
@@ -229,6 +242,49 @@ def global_search(red: ReducedCE, candidates: list[Candidate], restarts: int = 8
         runs[j] = refine(red, runs[j], 4 * maxiter)
         done.append(runs[j].objective)
     return runs
+def _hops(red: ReducedCE, runs: list[LocalMinimum], rng: np.random.Generator, count: int,
+          maxiter: int) -> list[LocalMinimum]:
+    """Basin hopping from the best run: perturb, minimize, keep improvements."""
+    if not runs or count <= 0:
+        return []
+    best = min(runs, key=lambda r: r.objective)
+    out = []
+    for i in range(count):
+        if best.rank == 0:
+            break
+        X = best.X.copy()
+        if i % 2 == 0 and red.K > 2:
+            a, b = rng.choice(red.K, size=2, replace=False)
+            perm = np.arange(red.K)
+            perm[[a, b]] = perm[[b, a]]
+            X = X[np.ix_(perm, perm)]
+            label = f"hop {i + 1} (classes {a} and {b} swapped)"
+        else:
+            label = f"hop {i + 1} (factors jittered)"
+        fo = FactorObjective(red, _seed_width(red, best.rank))
+        noise = 0.02 if i % 2 == 0 else 0.1
+        theta = fo.balanced_point(X, best.b, rng=rng, noise=noise)
+        run = local_search(red, theta, fo.width, label, maxiter)
+        out.append(run)
+        if run.objective < best.objective:
+            best = run
+    return out
+
+
+def _permuted_run(red: ReducedCE, cand: Candidate, rng: np.random.Generator, label: str,
+                  maxiter: int) -> LocalMinimum:
+    """Local search from a candidate whose classes are randomly re-assigned to its vertices.
+
+    For imbalanced classes the placement of classes on a structure matters (which
+    classes are antipodal, grouped or neighbours); this explores it.
+    """
+    perm = rng.permutation(red.K)
+    X = cand.X[np.ix_(perm, perm)] * np.exp(0.2 * rng.standard_normal())
+    fo = FactorObjective(red, _seed_width(red, cand.rank))
+    theta = fo.balanced_point(X, None, rng=rng, noise=0.05)
+    return local_search(red, theta, fo.width, label, maxiter)
+
+
 def _typical_singular_value(red: ReducedCE, candidates: list[Candidate]) -> float:
     """Largest singular value of X D^(1/2) over the candidates (a scale for random starts)."""
     top = [red.singular_values(c.X)[0] for c in candidates if c.scale > 0]

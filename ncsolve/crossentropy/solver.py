@@ -13,23 +13,32 @@ from .reduced import ReducedCE
 from .result import CandidateSummary, CESolution, RunSummary, read_off
 from .search import LocalMinimum, global_search
 
-__all__ = ["solve", "SAME_RTOL", "PROOF_RTOL"]
+__all__ = ["solve", "default_restarts", "SAME_RTOL", "PROOF_RTOL"]
 
 SAME_RTOL = 1e-7  # objectives this close (relative) count as the same local minimum
 PROOF_RTOL = 1e-7  # depth 1: a duality gap below this (relative) makes the answer "proved"
+RESTART_BUDGET = 480  # default random starts ~ RESTART_BUDGET / K ...
+MAX_RESTARTS = 48  # ... at most this many
 TIE_RTOL = 1e-12  # objectives this close are rounding-equal: the lower rank is reported
 ETF_NAME = "simplex ETF"
 
 
-def solve(problem: Problem, restarts: int = 8, seeds: int = 3, seed: int = 0) -> CESolution:
+def default_restarts(K: int) -> int:
+    """Random starts used by default: many for few classes (cheap), 8 from K = 60 on."""
+    return int(min(MAX_RESTARTS, max(8, RESTART_BUDGET // max(K, 1))))
+
+
+def solve(problem: Problem, restarts: int | None = None, seeds: int = 3,
+          seed: int = 0) -> CESolution:
     """Best minimizer of the deep linear UFM with cross-entropy, and how certain it is.
 
     Parameters
     ----------
     problem : Problem
         A validated problem (any loss field; cross-entropy is solved).
-    restarts : int
-        Random starts of the global search of the reduced K x K problem.
+    restarts : int, optional
+        Random starts of the global search of the reduced K x K problem;
+        default :func:`default_restarts` (48 for K <= 10, 8 for K >= 60).
     seeds : int
         Number of structured candidates that also start a local search.
     seed : int
@@ -44,6 +53,8 @@ def solve(problem: Problem, restarts: int = 8, seeds: int = 3, seed: int = 0) ->
     ProblemError
         For invalid ``restarts`` or ``seeds``.
     """
+    if restarts is None:
+        restarts = default_restarts(problem.K)
     for name, value in (("restarts", restarts), ("seeds", seeds)):
         if int(value) != value or value < 0:
             raise ProblemError(f"{name} (--{name}): must be a non-negative integer, got {value!r}")
