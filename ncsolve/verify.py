@@ -619,25 +619,29 @@ def plot_report(report: VerifyReport, path: str, run: int | None = None) -> None
     if not snaps:
         raise ValueError("the run has no recorded trajectory; pass record_every to verify()")
     steps = np.array([s.step for s in snaps])
-    floor = 1e-16
+
+    def positive(values):
+        values = np.asarray(values, dtype=float)
+        return np.where(values > 0, values, np.nan)  # exact zeros cannot be drawn on a log axis
 
     def series(key):
-        return np.maximum(np.array([s.data[key] for s in snaps], dtype=float), floor)
+        return positive([s.data[key] for s in snaps])
 
     theory_loss = float(report.solution.loss)
-    gap = np.maximum([objective_gap(s.loss, theory_loss) for s in snaps], floor)
+    gap = positive([objective_gap(s.loss, theory_loss) for s in snaps])
     p = report.problem
-    fig, axes = plt.subplots(1, 4, figsize=(15, 3.6), constrained_layout=True)
-    panels = [("nc1", "NC1  tr(Σ_W Σ_B⁺)/K"), ("features", "class-mean Gram vs theory"),
-              ("classifier", "classifier Gram vs theory")]
+    fig, grid = plt.subplots(2, 2, figsize=(10, 7), constrained_layout=True)
+    axes = grid.ravel()
+    panels = [("nc1", "NC1 = tr(Σ_W Σ_B⁺)/K"), ("features", "class-mean Gram: distance to theory"),
+              ("classifier", "classifier Gram: distance to theory")]
     for ax, (key, title) in zip(axes, panels):
         values = series(key)
         for j in range(values.shape[1]):
             ax.plot(steps, values[:, j], label=f"layer {j}")
         ax.set_title(title)
     axes[3].plot(steps, series("outputs"), label="output matrix")
-    axes[3].plot(steps, gap, label="objective gap", linestyle="--")
-    axes[3].set_title("outputs and objective vs theory")
+    axes[3].plot(steps, gap, label="relative objective gap", linestyle="--")
+    axes[3].set_title("output matrix and objective: gap to theory")
     for ax in axes:
         ax.set_yscale("log")
         ax.set_xlabel("iteration")
@@ -645,8 +649,8 @@ def plot_report(report: VerifyReport, path: str, run: int | None = None) -> None
         ax.legend(fontsize=8)
     fig.suptitle(
         f"n = {','.join(str(int(v)) for v in p.n)}, depth {p.depth}, bias {p.bias}, "
-        f"widths {','.join(str(d) for d in report.widths)}: {chosen.method} "
-        f"(seed {chosen.seed}) → {chosen.status}"
+        f"widths {','.join(str(d) for d in report.widths)}\n{chosen.method} "
+        f"(seed {chosen.seed}) → {chosen.status}; distances are normalized Frobenius"
     )
     fig.savefig(path, dpi=120)
     plt.close(fig)
