@@ -138,7 +138,7 @@ def _loaded_openblas() -> list[tuple[Any, Any]]:
     pairs = []
     for path in sorted(p for p in paths if os.path.isfile(p)):
         try:
-            lib = ctypes.CDLL(path, mode=getattr(os, "RTLD_NOLOAD", 0) | ctypes.RTLD_GLOBAL)
+            lib = ctypes.CDLL(path, mode=getattr(os, "RTLD_NOLOAD", 0) | ctypes.RTLD_LOCAL)
         except OSError:
             continue
         for get_name, set_name in zip(_GET_NAMES, _SET_NAMES):
@@ -265,7 +265,11 @@ def minimize_lbfgs(
     seed : int, optional
         Seed of the N(0, init_scale^2) start (ignored when ``x0`` is given).
     init_scale : float
-        Standard deviation of the random start.
+        Standard deviation of the random start.  The paper's 0.1 suits its setting
+        (width 64, N = 400); on small problems a start that small often ends at a
+        lower-rank critical point (the origin is a local minimum for depth >= 2).
+        For checking closed forms, ``init_scale=1.0``, widths 2K and a few seeds
+        reached the global minimum in nearly every run we tried.
     x0 : ndarray, optional
         Flat starting vector (layout of :class:`~ncsolve.objective.FullObjective`).
     gtol : float
