@@ -150,6 +150,8 @@ def test_bad_options_name_the_flag(kwargs, flag):
 
 
 def test_blas_thread_limit_is_restored():
+    import scipy.optimize  # noqa: F401  - load scipy's own BLAS first
+
     before = [get() for get, _ in _loaded_openblas()]
     with blas_threads(1):
         inside = [get() for get, _ in _loaded_openblas()]
