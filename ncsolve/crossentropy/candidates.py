@@ -15,6 +15,8 @@ and classifier rows aligned, as factor balancing suggests):
   (K = 4 gives the square);
 * ``simplex product`` -- classes indexed by tuples (i_1, ..., i_m), K = K_1 ... K_m,
   v = concatenated simplex vertices, rank sum (K_i - 1) (e.g. the cube for K = 8);
+* ``icosahedron`` (K = 12) and ``dodecahedron`` (K = 20) -- rank-3 spherical
+  codes that the search finds at depth >= 3;
 * ``grouped simplex`` -- classes merged into g groups that share one simplex
   vertex, rank g - 1 (partial collapse: members of a group are not separated).
 
@@ -95,6 +97,32 @@ def product_pattern(factors: tuple[int, ...]) -> np.ndarray:
     return G
 
 
+def _gram_of_rows(V: np.ndarray) -> np.ndarray:
+    V = V / np.linalg.norm(V, axis=1)[:, None]
+    return V @ V.T
+
+
+def icosahedron_pattern() -> np.ndarray:
+    """Gram of the 12 vertices of a regular icosahedron (rank 3)."""
+    phi = (1.0 + math.sqrt(5.0)) / 2.0
+    rows = []
+    for s1 in (1.0, -1.0):
+        for s2 in (1.0, -1.0):
+            rows += [(0.0, s1, s2 * phi), (s1, s2 * phi, 0.0), (s2 * phi, 0.0, s1)]
+    return _gram_of_rows(np.array(rows))
+
+
+def dodecahedron_pattern() -> np.ndarray:
+    """Gram of the 20 vertices of a regular dodecahedron (rank 3)."""
+    phi = (1.0 + math.sqrt(5.0)) / 2.0
+    rows = [(a, b, c) for a in (1.0, -1.0) for b in (1.0, -1.0) for c in (1.0, -1.0)]
+    for s1 in (1.0, -1.0):
+        for s2 in (1.0, -1.0):
+            rows += [(0.0, s1 / phi, s2 * phi), (s1 / phi, s2 * phi, 0.0),
+                     (s2 * phi, 0.0, s1 / phi)]
+    return _gram_of_rows(np.array(rows))
+
+
 def grouped_pattern(groups: np.ndarray) -> np.ndarray:
     """Simplex over groups; classes with the same group label share a vertex."""
     g = int(groups.max()) + 1
@@ -144,6 +172,10 @@ def patterns(n: np.ndarray, rank_cap: int) -> list[tuple[str, np.ndarray]]:
     if K >= 4 and K % 2 == 0 and K // 2 <= rank_cap:
         name = "square (cross-polytope in 2D)" if K == 4 else f"cross-polytope in {K // 2}D"
         out.append((name, cross_polytope_pattern(K)))
+    if K == 12 and rank_cap >= 3:
+        out.append(("icosahedron", icosahedron_pattern()))
+    if K == 20 and rank_cap >= 3:
+        out.append(("dodecahedron", dodecahedron_pattern()))
     for parts in factorizations(K):
         if len(parts) < 2 or parts == (2, 2) or sum(p - 1 for p in parts) > rank_cap:
             continue

@@ -28,7 +28,7 @@ from .reduced import RANK_RTOL, FactorObjective, ReducedCE
 __all__ = ["LocalMinimum", "local_search", "polish", "refine", "global_search", "width_ladder"]
 
 CUT_LEVELS = (1e-3, 1e-5, 1e-7, 1e-9)  # relative singular-value levels tried when cutting
-EXPLORE_GTOL = 1e-7  # gradient tolerance of exploratory runs (refined runs use 1e-11)
+EXPLORE_GTOL = 1e-6  # gradient tolerance of exploratory runs (refined runs use 1e-11)
 LADDER = (3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 2)  # factor widths of random starts, in order
 PERMUTED_FROM = 3  # every third random start permutes the classes of one of this many leaders
 FULL_WIDTH_UP_TO = 24  # candidate-seeded runs use the full width up to this many classes

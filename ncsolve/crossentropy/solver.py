@@ -15,10 +15,11 @@ from .search import LocalMinimum, global_search
 
 __all__ = ["solve", "default_restarts", "SAME_RTOL", "PROOF_RTOL"]
 
-SAME_RTOL = 1e-7  # objectives this close (relative) count as the same local minimum
+SAME_RTOL = 1e-6  # objectives this close (relative) count as the same local minimum
 PROOF_RTOL = 1e-7  # depth 1: a duality gap below this (relative) makes the answer "proved"
 RESTART_BUDGET = 480  # default random starts ~ RESTART_BUDGET / K ...
 MAX_RESTARTS = 48  # ... at most this many
+THRESHOLD_LEADERS = 5  # origin thresholds are computed for this many leading candidates
 TIE_RTOL = 1e-12  # objectives this close are rounding-equal: the lower rank is reported
 ETF_NAME = "simplex ETF"
 
@@ -82,7 +83,8 @@ def _assemble(red: ReducedCE, candidates: list[Candidate], runs: list[LocalMinim
     certainty, reason, dual_gap = _certainty(red, X, b, value)
     geometry = _geometry(red, X, rank, best, candidates, value, tol)
     etf = next((c for c in candidates if c.name == ETF_NAME), None)
-    best_decay = max([c.origin_decay for c in cand_summaries] + [origin_decay(red, X)])
+    best_decay = max([c.origin_decay for c in cand_summaries if c.origin_decay >= 0]
+                     + [origin_decay(red, X)])
     ce_value = red.ce(X, b)[0]
     return CESolution(
         problem=problem, objective=value, ce_loss=ce_value, penalty=value - ce_value,
@@ -116,10 +118,14 @@ def _best(red: ReducedCE, candidates: list[Candidate], runs: list[LocalMinimum])
 
 
 def _candidate_summaries(red: ReducedCE, candidates: list[Candidate]):
-    out = [CandidateSummary(c.name, c.rank, c.objective, c.scale,
-                            origin_decay(red, c.X) if c.scale > 0 else 0.0)
-           for c in candidates]
-    return tuple(sorted(out, key=lambda c: c.objective))
+    """Summaries, best first; origin thresholds for the ETF and the leading candidates only."""
+    ordered = sorted(candidates, key=lambda c: c.objective)
+    out = []
+    for i, c in enumerate(ordered):
+        wanted = c.scale > 0 and (i < THRESHOLD_LEADERS or c.name == ETF_NAME)
+        decay = origin_decay(red, c.X) if wanted else math.nan
+        out.append(CandidateSummary(c.name, c.rank, c.objective, c.scale, decay))
+    return tuple(out)
 
 
 def _runner_up(value, tol, candidates, runs):
