@@ -27,7 +27,7 @@ from ncsolve.objective import FullObjective
 from ncsolve.problem import Problem
 from ncsolve.solution import solve
 
-PAPER = dict(n=[200, 100, 50, 50], depth=3, lambda_w=5e-4, lambda_h=5e-4)
+PAPER = {"n": [200, 100, 50, 50], "depth": 3, "lambda_w": 5e-4, "lambda_h": 5e-4}
 
 
 def gram_error(objective, x, solution) -> float:

@@ -18,8 +18,9 @@ import ctypes
 import os
 import sys
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import numpy as np
 
@@ -27,9 +28,9 @@ from .objective import FullObjective, Parameters
 from .problem import Problem, ProblemError
 
 __all__ = [
+    "METHODS",
     "DescentResult",
     "Snapshot",
-    "METHODS",
     "blas_threads",
     "descend",
     "gradient_descent",
@@ -316,7 +317,8 @@ def minimize_lbfgs(
     started = time.perf_counter()
     if record_every:
         trajectory.append(_snapshot(objective, x, 0, recorder))
-    options = dict(maxiter=maxiter, maxfun=4 * maxiter, gtol=gtol, ftol=0.0, maxcor=maxcor)
+    options = {"maxiter": maxiter, "maxfun": 4 * maxiter, "gtol": gtol, "ftol": 0.0,
+               "maxcor": maxcor}
     best_loss, message = np.inf, ""
     with blas_threads(threads):
         for _ in range(1 + max(int(polish), 0)):

@@ -34,7 +34,7 @@ import numpy as np
 
 from .problem import Problem, ProblemError
 
-__all__ = ["FullObjective", "Parameters", "default_widths", "class_labels"]
+__all__ = ["FullObjective", "Parameters", "class_labels", "default_widths"]
 
 
 def default_widths(problem: Problem, width: int | None = None) -> tuple[int, ...]:

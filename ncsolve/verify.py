@@ -41,7 +41,7 @@ from .metrics import (
 from .objective import FullObjective, default_widths
 from .problem import Problem, ProblemError
 
-__all__ = ["Tolerances", "RunReport", "VerifyReport", "TheoryTarget", "assess", "verify"]
+__all__ = ["RunReport", "TheoryTarget", "Tolerances", "VerifyReport", "assess", "verify"]
 
 STATUSES = ("global", "local", "not-converged")
 GRAMS = ("features", "classifier", "outputs")
@@ -120,7 +120,7 @@ class TheoryTarget:
         return cls(features, classifiers, outputs, z, loss)
 
     def distances(self, run: RunGeometry, normalized: bool = True,
-                  reference: "TheoryTarget | None" = None) -> dict:
+                  reference: TheoryTarget | None = None) -> dict:
         """Per-layer distances of a run's geometry to these targets.
 
         Normalized (shape) or relative Frobenius distances.  Where a target is zero

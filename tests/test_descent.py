@@ -57,7 +57,7 @@ def test_lbfgs_with_a_collapsed_class(bias):
     problem = Problem.build([12, 4, 1], depth=3, lambda_w=0.03, lambda_h=0.03, bias=bias)
     solution = solve(problem)
     assert np.count_nonzero(solution.z) == (2 if bias == "none" else 1)
-    runs, best = _best_lbfgs(problem, (6, 6, 6))
+    _, best = _best_lbfgs(problem, (6, 6, 6))
     assert best.loss == pytest.approx(solution.loss, rel=1e-9)
     assert _gram_errors(problem, best, solution) < 1e-6
 
@@ -67,7 +67,7 @@ def test_lbfgs_with_a_narrow_layer():
     problem = Problem.build([8, 5, 3, 2], depth=2, lambda_w=0.005, lambda_h=0.005)
     solution = solve(Problem.build([8, 5, 3, 2], depth=2, lambda_w=0.005, lambda_h=0.005,
                                    widths=[6, 2]))
-    runs, best = _best_lbfgs(problem, (6, 2), restarts=8)
+    _, best = _best_lbfgs(problem, (6, 2), restarts=8)
     assert np.count_nonzero(solution.z) == 2
     assert best.loss == pytest.approx(solution.loss, rel=1e-9)
     assert _gram_errors(problem, best, solution) < 1e-6

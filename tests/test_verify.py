@@ -13,7 +13,7 @@ from ncsolve.problem import Problem, ProblemError
 from ncsolve.solution import solve
 from ncsolve.verify import Tolerances, assess, critical_point, verify
 
-WINDOW = dict(n=[500, 100, 50], depth=3, lambda_w=0.0095, lambda_h=0.0095)  # THEORY.md 3
+WINDOW = {"n": [500, 100, 50], "depth": 3, "lambda_w": 0.0095, "lambda_h": 0.0095}
 
 
 @pytest.mark.parametrize("bias", ["none", "free"])

@@ -190,23 +190,23 @@ def format_report(report) -> str:
     p, best, sol = report.problem, report.best_run, report.solution
     runs = report.runs
     decays = ",".join(f"{v:g}" for v in p.lambda_w)
+    options = ", ".join(f"{k} {v:g}" for k, v in report.options.items())
+    unique = "" if getattr(sol, "unique", True) else "  (not unique)"
+    matched = "the global minimizer" if best.candidate_global else "another critical point"
+    converged = "converged" if best.converged else "not converged"
+    classes = f"  (collapsed classes: {_join(best.collapsed)})" if p.bias == "none" else ""
     lines = [
-        f"problem: n = {_join(list(p.n))}, depth {p.depth}, widths {_join(report.widths)}, "
-        f"bias {p.bias}, lambda_w {decays}, lambda_h {p.lambda_h:g}",
-        f"descent: {report.method}, {len(runs)} run(s), "
-        + ", ".join(f"{k} {v:g}" for k, v in report.options.items()),
+        (f"problem: n = {_join(list(p.n))}, depth {p.depth}, widths {_join(report.widths)}, "
+         f"bias {p.bias}, lambda_w {decays}, lambda_h {p.lambda_h:g}"),
+        f"descent: {report.method}, {len(runs)} run(s), {options}",
         "",
-        f"theory:  global minimum {sol.loss:.15g}"
-        + ("" if getattr(sol, "unique", True) else "  (not unique)"),
+        f"theory:  global minimum {sol.loss:.15g}{unique}",
         f"best run (seed {best.seed}): {best.status.upper()}",
         f"  objective        {best.loss:.15g}   relative gap {best.gap:+.2e}",
-        f"  matched point    {best.candidate_loss:.15g}   "
-        + ("(the global minimizer)" if best.candidate_global else "(another critical point)"),
-        f"  gradient norm    {best.grad_norm:.2e} "
-        + ("(converged)" if best.converged else "(not converged)")
-        + f" after {best.steps} steps, {best.elapsed:.2f} s",
-        f"  zero directions  {_join(best.collapsed_directions)}"
-        + (f"  (collapsed classes: {_join(best.collapsed)})" if p.bias == "none" else ""),
+        f"  matched point    {best.candidate_loss:.15g}   ({matched})",
+        (f"  gradient norm    {best.grad_norm:.2e} ({converged}) after {best.steps} steps, "
+         f"{best.elapsed:.2f} s"),
+        f"  zero directions  {_join(best.collapsed_directions)}{classes}",
         "",
         "  direction    sigma      z theory   z local    z run",
     ]
