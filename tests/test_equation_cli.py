@@ -112,7 +112,7 @@ def test_text_output_names_everything(capsys):
     code, out, _ = run(capsys, *WINDOW)
     assert code == 0
     for phrase in ("g(z) =", "stationarity", "polynomial form", "thresholds",
-                   "paper's parametrization", "class 3: n = 50", "collapsed: z = 0 is global"):
+                   "paper's parametrization", "class 2: n = 50", "collapsed: z = 0 is global"):
         assert phrase in out
 
 

@@ -11,6 +11,8 @@ TABLE_DIGITS = 24  # up to this precision values fit a table; above, one value p
 def format_precise(result) -> str:
     """A table per class and per direction, and one summary line.
 
+    Indices start at 0, as in ``ncsolve predict`` and its notes.
+
     Parameters
     ----------
     result : ncsolve.symbolic.PreciseSolution
@@ -30,24 +32,24 @@ def format_precise(result) -> str:
     head = (f"global minimizer to {d} significant digits (high-precision route): "
             f"depth {p.depth}, bias {p.bias}, N = {p.N}, K = {p.K}")
     class_rows = [
-        [str(k + 1), str(int(p.n[k])), num(result.feature_norm[k]), num(result.classifier_norm[k]),
+        [str(k), str(int(p.n[k])), num(result.feature_norm[k]), num(result.classifier_norm[k]),
          num(result.output[k]), "yes" if result.collapsed[k] else "no"]
         for k in range(p.K)
     ]
     direction_rows = [
-        [str(i + 1), num(result.sigma[i]), num(result.z[i]), num(result.z_local[i]),
-         num(result.critical_decay[i])]
+        [str(i), num(result.sigma[i]), num(result.z[i]), result.state[i],
+         num(result.z_local[i]), num(result.critical_decay[i])]
         for i in range(len(result.sigma))
     ]
     out = [head, "", "classes"]
     out += _block(["class", "n", "||hbar_k||", "||w_k||", "output", "collapsed"], class_rows, d)
     out += ["", "directions (decreasing target singular value sigma)"]
-    out += _block(["dir", "sigma", "z (global)", "z (nonzero local min)", "critical lbar"],
+    out += _block(["dir", "sigma", "z (global)", "state", "z (nonzero local min)", "critical lbar"],
                   direction_rows, d)
     layers = ["H"] + [f"W_{j}" for j in range(1, p.depth + 1)]
     out += ["", "singular values per direction: " + ", ".join(layers)]
     for i, values in enumerate(result.singular_values):
-        out.append(f"  {i + 1}: " + ", ".join(num(v) for v in values))
+        out.append(f"  {i}: " + ", ".join(num(v) for v in values))
     out.append("")
     out.append(_summary(result, num))
     out += [f"note: {note}" for note in result.notes]

@@ -167,10 +167,12 @@ def critical_decay(sigma, N, L):
 def _bracketed_newton(f, df, lo, hi, increasing: bool, start=None, max_iter: int = 20000):
     """Root of a monotone ``f`` on the open interval (lo, hi) by safeguarded Newton steps.
 
-    The endpoints are never evaluated (poles are allowed there). Precision is the
-    caller's ``mpmath.mp`` working precision.
+    The endpoints are never evaluated (poles are allowed there). A Newton step
+    that leaves the bracket is replaced by bisection; the iteration stops when a
+    step falls below 256 ulps of the working precision (``mpmath.mp``), which the
+    guard digits of the callers absorb.
     """
-    eps = mpmath.mp.eps
+    eps = 256 * mpmath.mp.eps
     x = (lo + hi) / 2 if start is None else start
     for _ in range(max_iter):
         fx = f(x)
@@ -181,13 +183,16 @@ def _bracketed_newton(f, df, lo, hi, increasing: bool, start=None, max_iter: int
         else:
             lo = x
         slope = df(x)
-        new = x - fx / slope if slope != 0 else None
-        if new is None or not lo < new < hi:
-            new = (lo + hi) / 2
-        tol = 4 * eps * max(abs(new), eps)
-        if abs(new - x) <= tol or hi - lo <= tol:
-            return new
-        x = new
+        if slope != 0:
+            step = fx / slope
+            if abs(step) <= eps * abs(x):
+                return x - step
+            if lo < x - step < hi:
+                x = x - step
+                continue
+        x = (lo + hi) / 2
+        if hi - lo <= eps * abs(x):
+            return x
     raise ArithmeticError("root bracketing did not converge")  # pragma: no cover
 
 

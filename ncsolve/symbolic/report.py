@@ -35,7 +35,7 @@ class RootReport:
     Attributes
     ----------
     label : str
-        "class 1" ... or "direction 1" ...
+        "class 0" ... or "direction 0" ... (0-based, as in predict)
     n : int or None
         Class size (bias-free), None for a direction.
     sigma, sigma_exact
@@ -322,7 +322,7 @@ def _row(model, problem, k, sigma_exact, sigma, found, N, lbar, lam_h, digits) -
     if model.equal_decays and bias_free:
         paper_x = tuple((r / (sigma - r)) ** (mpmath.mpf(1) / M) for r in found.roots)
     return RootReport(
-        label=f"{'class' if bias_free else 'direction'} {k + 1}",
+        label=f"{'class' if bias_free else 'direction'} {k}",
         n=int(problem.n[k]) if bias_free else None,
         sigma=sigma,
         sigma_exact=sigma_exact,
