@@ -25,7 +25,7 @@ from .precise import (
 
 __all__ = ["EquationReport", "RootReport", "equation_report"]
 
-EXACT_DISPLAY_LIMIT = 600  # longest exact root (characters) worth printing
+EXACT_CLASS_LIMIT = 12  # distinct class sizes up to which roots in radicals are derived
 
 
 @dataclass(frozen=True)
@@ -283,6 +283,9 @@ def equation_report(
     if n is None:
         return EquationReport(**report, notes=tuple(notes))
     rows, classes = _rows(model, problem, digits)
+    if model.depth <= 3 and problem.bias == "none" and len(set(model.sigmas)) > EXACT_CLASS_LIMIT:
+        notes.append(f"roots in radicals are derived for at most {EXACT_CLASS_LIMIT} distinct "
+                     "class sizes; the decimals are correct to the requested digits either way")
     return EquationReport(**report, rows=rows, classes=classes, notes=tuple(notes))
 
 
@@ -292,10 +295,12 @@ def _rows(model: ReducedModel, problem: Problem, digits: int):
         lbar = mpmath.root(lam_h * mpmath.fprod(exact_decimal(v) for v in problem.lambda_w), model.L)
         N = mpmath.mpf(problem.N)
         rows = []
+        radicals = {} if len(set(model.sigmas)) <= EXACT_CLASS_LIMIT else None
         for k, sigma_exact in enumerate(model.sigmas):
             sigma = mpmath.mpf(str(sp.N(sigma_exact, digits + GUARD_DIGITS + 5)))
             found = stationary_points(sigma, N, lbar, model.L)
-            rows.append(_row(model, problem, k, sigma_exact, sigma, found, N, lbar, lam_h, digits))
+            rows.append(_row(model, problem, k, sigma_exact, sigma, found, N, lbar, lam_h, digits,
+                             radicals))
         classes = ()
         if problem.bias == "free":
             solution = solve_precise(problem, digits)
@@ -303,7 +308,8 @@ def _rows(model: ReducedModel, problem: Problem, digits: int):
     return tuple(rows), classes
 
 
-def _row(model, problem, k, sigma_exact, sigma, found, N, lbar, lam_h, digits) -> RootReport:
+def _row(model, problem, k, sigma_exact, sigma, found, N, lbar, lam_h, digits,
+         radicals: dict | None) -> RootReport:
     L, M = model.L, model.depth
     bias_free = problem.bias == "none"
     kinds = _kinds(found.roots, L)
@@ -314,8 +320,10 @@ def _row(model, problem, k, sigma_exact, sigma, found, N, lbar, lam_h, digits) -
             s_h = mpmath.sqrt(lbar / lam_h) * found.z ** (mpmath.mpf(1) / L)
             feature = s_h / mpmath.sqrt(int(problem.n[k]))
     exact = None
-    if sigma_exact != 0 and (bias_free and M <= 3):
-        candidates = exact_roots(model, sigma_exact, digits)
+    if radicals is not None and sigma_exact != 0 and bias_free and M <= 3:
+        if sigma_exact not in radicals:
+            radicals[sigma_exact] = exact_roots(model, sigma_exact, digits)
+        candidates = radicals[sigma_exact]
         if candidates is not None and len(candidates) == len(found.roots):
             exact = tuple(candidates)
     paper_x = ()
