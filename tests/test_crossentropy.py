@@ -10,6 +10,7 @@ full-problem restart ends below it.
 from __future__ import annotations
 
 import io
+import itertools
 import json
 import math
 from contextlib import redirect_stderr, redirect_stdout
@@ -20,7 +21,11 @@ import pytest
 from ncsolve.api import predict
 from ncsolve.crossentropy import CESolution, solve
 from ncsolve.crossentropy.candidates import (
-    cross_polytope_pattern, fit_scale, polygon_pattern, product_pattern, simplex_pattern,
+    cross_polytope_pattern,
+    fit_scale,
+    polygon_pattern,
+    product_pattern,
+    simplex_pattern,
 )
 from ncsolve.crossentropy.certificate import dual_bound, origin_proof_decay
 from ncsolve.crossentropy.reduced import FactorObjective, ReducedCE
@@ -44,7 +49,7 @@ def class_means(run) -> np.ndarray:
     p = run.params
     n = run.problem.n
     edges = np.concatenate([[0], np.cumsum(n)])
-    return np.stack([p.H[:, a:b].mean(axis=1) for a, b in zip(edges[:-1], edges[1:])], axis=1)
+    return np.stack([p.H[:, a:b].mean(axis=1) for a, b in itertools.pairwise(edges)], axis=1)
 
 
 def ce_problem(n, depth, decay=5e-4, bias="none", widths=None, lambda_h=None) -> Problem:
@@ -92,7 +97,7 @@ def test_factor_form_gradient_and_balance():
         fo = FactorObjective(red, 3)
         theta = np.random.default_rng(1).standard_normal(fo.size)
         value, grad = fo(theta)
-        numeric = approx_fprime(theta, lambda t: fo(t)[0], 1e-7)
+        numeric = approx_fprime(theta, lambda t, f=fo: f(t)[0], 1e-7)
         assert np.max(np.abs(grad - numeric)) < 1e-6
         X, b = fo.logits(theta)
         b = red.best_bias(X) if red.bias else None
@@ -160,6 +165,9 @@ CASES = [
     ([10, 6, 3, 3], 3, 2e-3, "free"),
     ([5, 5, 5, 5], 4, 1e-3, "none"),
     ([12, 6, 4, 2, 2], 4, 1e-3, "none"),
+    ([7, 5, 3, 2, 2], 2, 3e-3, "free"),
+    ([4, 4, 4, 4, 4, 4], 3, 1e-3, "free"),
+    ([9, 7, 5, 3, 2, 1], 4, 4e-3, "none"),
 ]
 
 
@@ -187,6 +195,26 @@ def test_narrow_width_caps_the_rank():
     assert_attained(sol, widths=(2, 2))
     runs = full_restarts(problem, 4, widths=(2, 2))
     assert runs[0].loss >= sol.objective * (1 - REL)
+
+
+def test_depth1_with_a_binding_rank_cap_is_not_claimed_proved():
+    """Width 2 < K-1 at depth 1: the rank constraint makes the problem non-convex."""
+    problem = ce_problem([6] * 4, 1, 5e-3, widths=[2])
+    sol = solve(problem)
+    assert sol.logit_rank <= 2 and sol.certainty == "best found"
+    assert sol.duality_gap > 1e-6
+    assert sol.objective > solve(ce_problem([6] * 4, 1, 5e-3)).objective
+    runs = full_restarts(problem, 4, widths=(2,))
+    assert runs[0].loss >= sol.objective * (1 - REL)
+
+
+def test_k12_depth3_finds_the_icosahedron():
+    """Twelve balanced classes at depth 3: a rank-3 spherical code beats the ETF by 29%."""
+    sol = solve(ce_problem([50] * 12, 3))
+    assert sol.geometry == "icosahedron" and sol.logit_rank == 3
+    assert sol.objective == pytest.approx(0.0612962051836, abs=1e-11)
+    assert sol.objective < 0.72 * sol.etf_objective
+    assert_attained(sol)
 
 
 def test_depth1_imbalanced_readoff_matches_full_minimizer():

@@ -82,6 +82,10 @@ def _certainty_lines(sol) -> list[str]:
     return lines
 
 
+def _origin_objective(sol) -> float:
+    return next(c.objective for c in sol.candidates if c.rank == 0)
+
+
 def format_ce(sol) -> str:
     """Readable report: objective, certainty, geometry, per-class table, candidates.
 
@@ -101,16 +105,16 @@ def format_ce(sol) -> str:
         f"cross-entropy, K={p.K} classes, N={p.N}, depth={p.depth}, bias={p.bias}, "
         f"lambda_W=({decays}), lambda_H={p.lambda_h:g}"
         + (f", widths={','.join(map(str, p.widths))}" if p.widths else ""),
-        f"objective (loss): {sol.objective:.15g}   (cross-entropy {sol.ce_loss:.10g} + "
-        f"penalty {sol.penalty:.10g})",
+        (f"objective (loss): {sol.objective:.15g}   (cross-entropy {sol.ce_loss:.10g} + "
+         f"penalty {sol.penalty:.10g})"),
         f"geometry: {sol.geometry}; logit rank {sol.logit_rank} (cap {p.rank_cap})",
         *_certainty_lines(sol),
         _search_line(sol),
-        f"simplex ETF: rho = {_g(sol.etf_scale, 10)}, objective {_g(sol.etf_objective, 12)}; "
-        f"the origin beats it for lbar > {_g(sol.origin_decay_etf, 6)}",
-        f"origin (objective {_g(next(c.objective for c in sol.candidates if c.rank == 0), 10)}):"
-        f" best found above lbar = {_g(sol.origin_decay_best, 6)}, proved above lbar = "
-        f"{_g(sol.origin_decay_proved, 6)} (lbar now {p.lbar:.6g})",
+        (f"simplex ETF: rho = {_g(sol.etf_scale, 10)}, objective {_g(sol.etf_objective, 12)};"
+         f" the origin beats it for lbar > {_g(sol.origin_decay_etf, 6)}"),
+        (f"origin (objective {_g(_origin_objective(sol), 10)}): best found above lbar = "
+         f"{_g(sol.origin_decay_best, 6)}, proved above lbar = "
+         f"{_g(sol.origin_decay_proved, 6)} (lbar now {p.lbar:.6g})"),
         "",
         "per class (feature = ||class-mean feature||, classifier = row of W_M...W_1):",
         *_table(["class", "n", "feature", "classifier", "CE", "margin", "collapsed",

@@ -17,4 +17,4 @@ report       JSON
 from .result import CESolution
 from .solver import solve
 
-__all__ = ["solve", "CESolution"]
+__all__ = ["CESolution", "solve"]

@@ -33,7 +33,7 @@ from scipy.optimize import minimize_scalar
 
 from .reduced import ReducedCE
 
-__all__ = ["Candidate", "patterns", "fit_scale", "structured_candidates", "origin_candidate"]
+__all__ = ["Candidate", "fit_scale", "origin_candidate", "patterns", "structured_candidates"]
 
 MAX_GROUPS = 8  # grouped-simplex candidates are built for g = 2..MAX_GROUPS and g = K-1
 
@@ -132,7 +132,7 @@ def grouped_pattern(groups: np.ndarray) -> np.ndarray:
 def factorizations(K: int, smallest: int = 2) -> list[tuple[int, ...]]:
     """All non-decreasing tuples of integers >= 2 whose product is K (K itself included)."""
     out = [(K,)] if K >= smallest else []
-    for f in range(smallest, int(math.isqrt(K)) + 1):
+    for f in range(smallest, math.isqrt(K) + 1):
         if K % f == 0:
             out += [(f, *rest) for rest in factorizations(K // f, f)]
     return out

@@ -32,7 +32,7 @@ import numpy as np
 
 from .reduced import ReducedCE, softmax_columns
 
-__all__ = ["dual_bound", "origin_proof_decay", "origin_is_proved"]
+__all__ = ["dual_bound", "origin_is_proved", "origin_proof_decay"]
 
 
 def _entropy(P: np.ndarray) -> np.ndarray:

@@ -28,7 +28,7 @@ import numpy as np
 
 from ..problem import Problem
 
-__all__ = ["ReducedCE", "FactorObjective", "softmax_columns", "RANK_RTOL"]
+__all__ = ["RANK_RTOL", "FactorObjective", "ReducedCE", "softmax_columns"]
 
 RANK_RTOL = 1e-12  # singular values below this times the largest are treated as zero
 
@@ -312,8 +312,7 @@ class FactorObjective:
 
     def random_point(self, rng: np.random.Generator, singular: float) -> np.ndarray:
         """Random factors whose product has singular values of order ``singular``."""
-        red, r, L = self.reduced, self.width, self.reduced.L
-        per = max(singular, 1e-12) ** (1.0 / L)
+        per = max(singular, 1e-12) ** (1.0 / self.reduced.L)
         factors = []
         for rows, cols in self.shapes:
             G = rng.standard_normal((rows, cols))

@@ -25,7 +25,7 @@ def _matrix(M: np.ndarray) -> list[list[float]]:
 def _summary(item) -> dict | None:
     if item is None:
         return None
-    name = getattr(item, "name", None) or getattr(item, "start")
+    name = getattr(item, "name", None) or item.start
     return {"name": name, "objective": float(item.objective), "rank": int(item.rank)}
 
 

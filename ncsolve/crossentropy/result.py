@@ -23,7 +23,7 @@ import numpy as np
 
 from ..problem import Problem
 
-__all__ = ["CESolution", "CandidateSummary", "RunSummary", "Layers", "read_off"]
+__all__ = ["CESolution", "CandidateSummary", "Layers", "RunSummary", "read_off"]
 
 GRAM_LIMIT = 1000  # K x K matrices go into the JSON by default only up to this many classes
 COLLAPSE_RTOL = 1e-9  # a class whose feature norm is below this times the largest is collapsed
@@ -31,7 +31,12 @@ COLLAPSE_RTOL = 1e-9  # a class whose feature norm is below this times the large
 
 @dataclass(frozen=True)
 class CandidateSummary:
-    """One structured candidate: name, rank, objective at its best scale and that scale."""
+    """One structured candidate: name, rank, objective at its best scale and that scale.
+
+    ``origin_decay`` is the decay lbar above which the origin beats every multiple
+    of the candidate (nan when not computed: only the ETF and the leading
+    candidates get one).
+    """
 
     name: str
     rank: int

@@ -23,9 +23,9 @@ import numpy as np
 from scipy.optimize import minimize
 
 from .candidates import Candidate
-from .reduced import RANK_RTOL, FactorObjective, ReducedCE
+from .reduced import FactorObjective, ReducedCE
 
-__all__ = ["LocalMinimum", "local_search", "polish", "refine", "global_search", "width_ladder"]
+__all__ = ["LocalMinimum", "global_search", "local_search", "polish", "refine", "width_ladder"]
 
 CUT_LEVELS = (1e-3, 1e-5, 1e-7, 1e-9)  # relative singular-value levels tried when cutting
 EXPLORE_GTOL = 1e-6  # gradient tolerance of exploratory runs (refined runs use 1e-11)
@@ -64,7 +64,8 @@ class LocalMinimum:
 
 def _lbfgs(fo: FactorObjective, theta: np.ndarray, maxiter: int,
            gtol: float = 1e-11) -> tuple[np.ndarray, int]:
-    options = dict(maxiter=maxiter, maxfun=2 * maxiter, gtol=gtol, ftol=1e-16, maxcor=10)
+    options = {"maxiter": maxiter, "maxfun": 2 * maxiter, "gtol": gtol, "ftol": 1e-16,
+               "maxcor": 10}
     out = minimize(fo, theta, jac=True, method="L-BFGS-B", options=options)
     return out.x, int(out.nit)
 
@@ -292,7 +293,3 @@ def _typical_singular_value(red: ReducedCE, candidates: list[Candidate]) -> floa
         return float(max(top))
     return float(8.0 * np.sqrt(np.mean(np.asarray(red.problem.n, float))))
 
-
-def rank_tolerance() -> float:
-    """Relative tolerance below which singular values count as zero."""
-    return RANK_RTOL

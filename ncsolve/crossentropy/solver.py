@@ -13,7 +13,7 @@ from .reduced import ReducedCE
 from .result import CandidateSummary, CESolution, RunSummary, read_off
 from .search import LocalMinimum, global_search
 
-__all__ = ["solve", "default_restarts", "SAME_RTOL", "PROOF_RTOL"]
+__all__ = ["PROOF_RTOL", "SAME_RTOL", "default_restarts", "solve"]
 
 SAME_RTOL = 1e-6  # objectives this close (relative) count as the same local minimum
 PROOF_RTOL = 1e-7  # depth 1: a duality gap below this (relative) makes the answer "proved"
@@ -137,24 +137,23 @@ def _runner_up(value, tol, candidates, runs):
 def _certainty(red: ReducedCE, X, b, value) -> tuple[str, str, float | None]:
     if red.rank(X) == 0 and certificate.origin_is_proved(red):
         bound = certificate.origin_proof_decay(red)
-        return ("proved",
-                f"the origin is a global minimizer: lbar = {red.lbar:.6g} >= {bound:.6g} "
-                "(bound from convexity of cross-entropy and sum sigma^q >= (sum sigma)^q)",
-                None)
+        reason = (f"the origin is a global minimizer: lbar = {red.lbar:.6g} >= {bound:.6g} "
+                  "(bound from convexity of cross-entropy and sum sigma^q >= (sum sigma)^q)")
+        return "proved", reason, None
     if red.L == 2:
         gap = value - certificate.dual_bound(red, X, b)
         if gap <= PROOF_RTOL * max(1.0, abs(value)):
-            return ("proved",
-                    "depth 1: the reduced problem is convex (cross-entropy is convex in the "
-                    "logits, the penalty is c times the nuclear norm of X D^(1/2)); a "
-                    f"dual-feasible point certifies the objective to within {max(gap, 0.0):.2g}",
-                    gap)
-        return ("best found",
-                f"depth 1 is convex but the duality gap {gap:.3g} is not small "
-                "(solver tolerance or rank cap)", gap)
-    return ("best found",
-            f"depth {red.problem.depth} >= 2: the reduced problem is not convex; the best of "
-            "the structured candidates and the numerical search is reported", None)
+            reason = ("depth 1: the reduced problem is convex (cross-entropy is convex in the "
+                      "logits, the penalty is c times the nuclear norm of X D^(1/2)); a "
+                      "dual-feasible point certifies the objective to within "
+                      f"{max(gap, 0.0):.2g}")
+            return "proved", reason, gap
+        reason = (f"depth 1 is convex but the duality gap {gap:.3g} is not small "
+                  "(solver tolerance, or a rank cap that binds)")
+        return "best found", reason, gap
+    reason = (f"depth {red.problem.depth} >= 2: the reduced problem is not convex; the best "
+              "of the structured candidates and the numerical search is reported")
+    return "best found", reason, None
 
 
 def _geometry(red, X, rank, best, candidates, value, tol) -> str:
@@ -172,6 +171,8 @@ def _geometry(red, X, rank, best, candidates, value, tol) -> str:
             return f"{name}, adjusted to the class sizes" if not red.problem.balanced else \
                 f"{name}, deformed"
     if rank == K - 1:
+        if not red.problem.balanced:
+            return f"full-rank ({rank}) frame: the simplex ETF adjusted to the class sizes"
         return f"rank {rank} (full) logit frame found by search"
     return f"rank-{rank} logit structure found by search (no named pattern matches)"
 
