@@ -195,6 +195,18 @@ def test_exact_roots_in_radicals_match_high_precision(depth):
                 assert abs(mpmath.mpf(str(value)) - r) <= mpmath.mpf(10) ** -48 * r
 
 
+def test_radicals_beyond_degree_four_when_the_polynomial_factors():
+    """Depth 5, sigma = 2, N lbar = 1: w^5 - 2 w^2 + 1 = (w - 1)(w^4 + w^3 + w^2 - w - 1)."""
+    model = reduced_model(5, [4, 996], 0.001, 0.001)
+    exact = exact_roots(model, model.sigmas[0], digits=40)
+    with mpmath.workdps(50):
+        found = stationary_points(2, 1000, mpmath.mpf("0.001"), 6)
+        assert len(exact) == len(found.roots) == 2 and 1 in exact
+        for e, r in zip(exact, found.roots):
+            assert abs(mpmath.mpf(str(sp.re(sp.N(e, 50)))) - r) < mpmath.mpf(10) ** -40
+    assert exact_roots(reduced_model(5, [500, 100], 0.001, 0.001), sp.sqrt(500)) is None
+
+
 def test_symbolic_cubic_roots_contain_the_numeric_ones():
     """Depth 3 with symbolic parameters: the Cardano roots, evaluated, include both positive roots."""
     model = reduced_model(3)

@@ -295,7 +295,8 @@ def exact_roots(model: ReducedModel, sigma, digits: int = 30, max_degree: int = 
 
     The polynomial in w (lowest degree: M for odd M, 2M for even M) goes to
     ``sympy.roots`` when its degree is at most ``max_degree`` (depths 1, 2, 3
-    with numbers; depths 1 and 3 with symbolic parameters). With numbers, roots
+    with numbers; depths 1 and 3 with symbolic parameters), or at any degree
+    when its coefficients are rational (sympy then factors it over Q). With numbers, roots
     that are not real and positive (checked at ``digits``) are dropped and the
     rest are returned as exact expressions in z, increasing. With symbolic
     parameters every root of the cubic/linear polynomial is returned (which of
@@ -305,10 +306,14 @@ def exact_roots(model: ReducedModel, sigma, digits: int = 30, max_degree: int = 
     poly_expr = model.numeric(model.polynomial(sigma, "w"))
     symbolic = bool(poly_expr.free_symbols - {w})
     poly = sp.Poly(poly_expr, w)
-    if poly.degree() > (3 if symbolic else max_degree):
+    rational = poly.get_domain().is_QQ or poly.get_domain().is_ZZ
+    if poly.degree() > (3 if symbolic else max_degree) and not rational:
         return None
+    # beyond degree 4 sympy succeeds only when the rational polynomial factors;
+    # partial answers are fine: positive roots it cannot express are missed and
+    # the caller compares the count with the numeric roots
     found = sp.roots(poly, cubics=True, quartics=True, multiple=True)
-    if len(found) < poly.degree():
+    if not found or (symbolic and len(found) < poly.degree()):
         return None
     z_of = model.z_of("w")
     if symbolic:

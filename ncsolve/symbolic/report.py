@@ -283,7 +283,7 @@ def equation_report(
     if n is None:
         return EquationReport(**report, notes=tuple(notes))
     rows, classes = _rows(model, problem, digits)
-    if model.depth <= 3 and problem.bias == "none" and len(set(model.sigmas)) > EXACT_CLASS_LIMIT:
+    if problem.bias == "none" and len(set(model.sigmas)) > EXACT_CLASS_LIMIT:
         notes.append(f"roots in radicals are derived for at most {EXACT_CLASS_LIMIT} distinct "
                      "class sizes; the decimals are correct to the requested digits either way")
     return EquationReport(**report, rows=rows, classes=classes, notes=tuple(notes))
@@ -320,7 +320,7 @@ def _row(model, problem, k, sigma_exact, sigma, found, N, lbar, lam_h, digits,
             s_h = mpmath.sqrt(lbar / lam_h) * found.z ** (mpmath.mpf(1) / L)
             feature = s_h / mpmath.sqrt(int(problem.n[k]))
     exact = None
-    if radicals is not None and sigma_exact != 0 and bias_free and M <= 3:
+    if radicals is not None and sigma_exact != 0 and bias_free:
         if sigma_exact not in radicals:
             radicals[sigma_exact] = exact_roots(model, sigma_exact, digits)
         candidates = radicals[sigma_exact]
