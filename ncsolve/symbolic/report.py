@@ -245,6 +245,7 @@ def equation_report(
         For invalid input (validated exactly as ``predict`` does).
     """
     digits = check_precision(precision)
+    bias_free = str(bias).strip().lower() == "none"
     filled_w = lambda_w if lambda_w is not None else DEFAULT_DECAY
     filled_h = lambda_h if lambda_h is not None else DEFAULT_DECAY
     problem = Problem.build(n if n is not None else [1], depth, filled_w, filled_h, bias, "mse")
@@ -264,7 +265,8 @@ def equation_report(
         problem.bias,
         digits,
     )
-    paper = paper_parametrization(model.depth) if model.equal_decays else None
+    # the paper's x form is stated for the bias-free model with equal decays
+    paper = paper_parametrization(model.depth) if model.equal_decays and bias_free else None
     general = model.numeric
     report = {
         "model": model,
