@@ -124,7 +124,7 @@ def polish(red: ReducedCE, X: np.ndarray, b: np.ndarray | None,
 
 
 def local_search(red: ReducedCE, theta: np.ndarray, width: int, start: str,
-                 maxiter: int = 1500, gtol: float = EXPLORE_GTOL) -> LocalMinimum:
+                 maxiter: int = 1000, gtol: float = EXPLORE_GTOL) -> LocalMinimum:
     """L-BFGS on the factor form of the given width from ``theta`` (a coarse tolerance).
 
     The end point is centred and its vanishing directions cut, but not yet
@@ -181,7 +181,7 @@ def _seed_width(red: ReducedCE, rank: int) -> int:
 
 
 def global_search(red: ReducedCE, candidates: list[Candidate], restarts: int = 8,
-                  seeds: int = 3, seed: int = 0, maxiter: int = 1500,
+                  seeds: int = 3, seed: int = 0, maxiter: int = 1000,
                   refine_best: int = 3, hops: int | None = None) -> list[LocalMinimum]:
     """Local minimizations from the leading candidates and from random starts.
 
