@@ -90,10 +90,11 @@ def _score(red: ReducedCE, X: np.ndarray, b: np.ndarray | None) -> tuple[float, 
 
 def _cut_best(red: ReducedCE, X: np.ndarray,
               b: np.ndarray | None) -> tuple[np.ndarray, np.ndarray | None, float]:
-    """X or a cut of it (vanishing singular directions removed), whichever scores lower."""
+    """X or a cut of it (vanishing singular directions removed, or all of them), whichever
+    scores lower."""
     best_X, (best_v, best_b) = X, _score(red, X, b)
-    for level in CUT_LEVELS:
-        Xc = _cut(red, X, level)
+    for level in (*CUT_LEVELS, np.inf):  # np.inf cuts everything: the origin
+        Xc = _cut(red, X, level) if np.isfinite(level) else np.zeros_like(X)
         v, bc = _score(red, Xc, best_b)
         if v < best_v:
             best_X, best_v, best_b = Xc, v, bc
