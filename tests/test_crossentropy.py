@@ -176,7 +176,7 @@ def test_predict_never_above_full_restarts(n, depth, decay, bias):
     problem = ce_problem(n, depth, decay, bias)
     sol = predict(n, depth, decay, decay, bias, "ce")
     assert_attained(sol)
-    runs = full_restarts(problem, 4)
+    runs = full_restarts(problem, 6)
     assert runs[0].loss >= sol.objective - REL * abs(sol.objective), (
         f"full restart reached {runs[0].loss!r} below predict's {sol.objective!r}")
     if depth == 1:

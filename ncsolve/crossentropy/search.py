@@ -193,8 +193,10 @@ def global_search(red: ReducedCE, candidates: list[Candidate], restarts: int = 8
     candidates : list of Candidate
         Structured candidates; the ``seeds`` best (non-origin) start a run each.
     restarts : int
-        Number of random starts (widths from :func:`width_ladder`, scales
-        alternating between the candidates' scale and 1/20 of it).
+        Number of random starts.  Every third one re-assigns the classes of one
+        of the leading candidates at random; the others are random factors at
+        the widths of :func:`width_ladder`, their scale alternating between the
+        candidates' scale and 1/20 of it.
     seeds : int
         Number of candidates used as starting points.
     seed : int
@@ -244,6 +246,8 @@ def global_search(red: ReducedCE, candidates: list[Candidate], restarts: int = 8
         runs[j] = refine(red, runs[j], 4 * maxiter)
         done.append(runs[j].objective)
     return runs
+
+
 def _hops(red: ReducedCE, runs: list[LocalMinimum], rng: np.random.Generator, count: int,
           maxiter: int) -> list[LocalMinimum]:
     """Basin hopping from the best run: perturb, minimize, keep improvements."""
