@@ -13,9 +13,9 @@ is only a local minimum, and the class is in fact collapsed.
 
 Run as a script (not a pytest file):
 
-    python benchmarks/bench_sympy_route.py                # K = 40, depth 6
-    python benchmarks/bench_sympy_route.py --classes 8 --depth 3
-    python benchmarks/bench_sympy_route.py --sample 4     # time 4 classes, extrapolate to K
+    python benchmarks/bench_sympy_route.py                # K = 40, depth 6; 4 classes timed
+    python benchmarks/bench_sympy_route.py --all          # every class (about 40 minutes)
+    python benchmarks/bench_sympy_route.py --classes 8 --depth 3 --all
 """
 
 from __future__ import annotations
@@ -88,14 +88,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--depth", type=int, default=6, help="M (default 6)")
     parser.add_argument("--lambda-w", type=float, default=5e-4)
     parser.add_argument("--lambda-h", type=float, default=5e-4)
-    parser.add_argument("--sample", type=int, default=None,
-                        help="solve only this many classes (spread over K) and extrapolate")
+    parser.add_argument("--sample", type=int, default=4,
+                        help="solve only this many classes (spread over K) and extrapolate "
+                        "the sympy time to all K (default 4: about a minute per class at depth 6)")
+    parser.add_argument("--all", action="store_true",
+                        help="solve every class (K = 40 at depth 6 takes about 40 minutes)")
     args = parser.parse_args(argv)
     n = class_sizes(args.classes)
     K = len(n)
     predict_s, result = _predict_seconds(n, args.depth, args.lambda_w, args.lambda_h)
     chosen = None
-    if args.sample is not None and args.sample < K:
+    if not args.all and args.sample < K:
         chosen = sorted({round(i * (K - 1) / max(args.sample - 1, 1)) for i in range(args.sample)})
     print(f"K = {K}, depth = {args.depth}, lambda_W = {args.lambda_w}, lambda_H = {args.lambda_h}, "
           f"n = {n[0]}..{n[-1]}", flush=True)
