@@ -283,7 +283,16 @@ class RunReport:
             "steps": int(self.steps),
             "elapsed": float(self.elapsed),
             "message": self.message,
+            "trajectory": [_snapshot_dict(s) for s in self.trajectory],
         }
+
+
+def _snapshot_dict(snapshot) -> dict:
+    out = {"step": int(snapshot.step), "loss": float(snapshot.loss),
+           "grad_norm": float(snapshot.grad_norm)}
+    if isinstance(snapshot.data, dict):
+        out.update(snapshot.data)
+    return out
 
 
 def _zero_classes(target: TheoryTarget) -> np.ndarray:
