@@ -100,6 +100,16 @@ def test_a_partial_collapse_inside_a_degenerate_eigenspace_is_matched():
     assert report.loss == pytest.approx(solution.with_z(z).loss, rel=1e-9)
 
 
+def test_a_narrow_layer_cutting_an_eigenspace_is_global_in_any_basis():
+    # balanced, width 2 < K = 4: any 2 of the 4 equivalent directions are optimal
+    problem = Problem.build([4, 4, 4, 4], depth=2, lambda_w=0.005, lambda_h=0.005)
+    report = verify(problem, [4, 2], restarts=3, init_scale=1.0)
+    assert not report.solution.unique
+    assert [r.status for r in report.runs] == ["global"] * 3
+    assert all(r.collapsed_directions == [2, 3] for r in report.runs)
+    assert max(report.best_run.relative_errors.values()) < 1e-6
+
+
 def test_a_short_run_is_not_converged():
     problem = Problem.build([5, 3, 2], depth=2, lambda_w=0.01, lambda_h=0.01)
     report = verify(problem, 4, method="momentum", steps=5, init_scale=0.5)
