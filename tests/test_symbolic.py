@@ -15,6 +15,8 @@ import mpmath
 import numpy as np
 import pytest
 import sympy as sp
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import ncsolve
 from ncsolve import Problem, ProblemError
@@ -401,3 +403,43 @@ def test_to_dict_numbers_are_decimal_strings_at_the_precision():
     assert isinstance(loss, str) and len(loss.replace(".", "").lstrip("0")) == 60
     assert d["classes"][2]["feature_norm"] == "0" and d["classes"][2]["collapsed"] is True
     assert all(isinstance(v, str) for v in d["directions"][0]["singular_values"])
+
+
+# ---- properties -----------------------------------------------------------------------
+
+@settings(max_examples=60, deadline=None)
+@given(
+    sigma=st.floats(0.1, 100.0),
+    N=st.integers(1, 10_000),
+    log_lbar=st.floats(-7.0, 0.0),
+    L=st.integers(2, 9),
+)
+def test_roots_are_stationary_and_the_phase_rule_picks_the_lowest(sigma, N, log_lbar, L):
+    lbar = 10.0**log_lbar
+    with mpmath.workdps(40):
+        found = stationary_points(repr(sigma), N, repr(lbar), L)
+        s, lb = mpmath.mpf(repr(sigma)), mpmath.mpf(repr(lbar))
+        q = mpmath.mpf(2) / L
+        for r in found.roots:
+            residual = r ** (1 - q) * (s - r) - N * lb
+            assert abs(residual) <= mpmath.mpf(10) ** -30 * N * lb
+        candidates = [found.g0, *found.values]
+        best = min(candidates)
+        chosen = found.g0 if found.z == 0 else found.values[-1]
+        assert chosen - best <= mpmath.mpf(10) ** -30 * max(best, 1)
+
+
+@settings(max_examples=15, deadline=None)
+@given(
+    n=st.lists(st.integers(1, 60), min_size=2, max_size=5),
+    depth=st.integers(1, 5),
+    bias=st.sampled_from(["none", "free"]),
+    data=st.data(),
+)
+def test_precise_loss_is_invariant_to_class_order(n, depth, bias, data):
+    order = data.draw(st.permutations(range(len(n))))
+    first = solve_precise(Problem.build(n, depth, 3e-3, 2e-3, bias), 30)
+    second = solve_precise(Problem.build([n[i] for i in order], depth, 3e-3, 2e-3, bias), 30)
+    assert abs(first.loss - second.loss) <= mpmath.mpf(10) ** -28 * max(first.loss, 1)
+    for k, i in enumerate(order):
+        assert abs(second.feature_norm[k] - first.feature_norm[i]) <= mpmath.mpf(10) ** -25
