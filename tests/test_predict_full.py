@@ -142,3 +142,22 @@ def _start_at(objective: FullObjective, solution) -> np.ndarray:
         weights.append(W)
     x = objective.pack(H, weights)
     return x + 1e-4 * np.random.default_rng(0).standard_normal(x.size)
+
+
+def test_tie_at_the_phase_boundary_is_reported_and_real():
+    """At the critical decay of the smallest class, keeping it and collapsing it are
+    both global: predict says 'non-unique', and the full problem reaches both."""
+    probe = predict(n=(20, 4, 2), depth=3)
+    decay = float(probe.critical_decay[2])  # geometric-mean decay of the phase boundary
+    solution = predict(n=(20, 4, 2), depth=3, lambda_w=decay, lambda_h=decay)
+    assert not solution.unique and solution.state[2] == "tie"
+    assert any("phase boundary" in note for note in solution.notes)
+    kept = solution.with_z(np.where(np.isnan(solution.z_local), 0.0, solution.z_local))
+    assert kept.loss == pytest.approx(solution.loss, rel=1e-12)
+
+    objective = FullObjective(solution.problem)
+    runs, _ = best_of(solution.problem, seeds=(), x0s=[_start_at(objective, kept),
+                                                         _start_at(objective, solution)])
+    assert runs[0].loss == pytest.approx(solution.loss, rel=1e-9)
+    assert runs[1].loss == pytest.approx(solution.loss, rel=1e-9)
+    assert run_grams(runs[0])["features"][2, 2] > 1e-3 > run_grams(runs[1])["features"][2, 2]
