@@ -61,7 +61,7 @@ class Snapshot:
     data: Any = None
 
 
-@dataclass(eq=False)
+@dataclass(frozen=True, eq=False)
 class DescentResult:
     """Outcome of one run.
 
