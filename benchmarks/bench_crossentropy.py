@@ -8,6 +8,13 @@ layer widths (same K, N x 100, widths 512).  Prints a Markdown table; the
 figures recorded in docs/crossentropy.md come from it.  Not part of the tests.
 
     python benchmarks/bench_crossentropy.py [--quick] [--depth 3]
+    python benchmarks/bench_crossentropy.py --against-full 40 [--seed 1]
+
+``--against-full COUNT`` instead draws COUNT random small problems (K = 3..7,
+depth 1..4, balanced or imbalanced, both bias modes, sometimes narrow widths,
+decays 10^-3.5 .. 10^-1.3) and compares predict's objective with the best of 8
+L-BFGS runs on the full objective (ncsolve.objective / ncsolve.descent); a
+line ends in "!!!" when a full run went below predict.
 """
 
 from __future__ import annotations
@@ -44,11 +51,49 @@ def row(label: str, problem: Problem, repeats: int) -> str:
             f"{sol.hits}/{len(sol.runs)} |")
 
 
+def against_full(count: int, seed: int) -> None:
+    """Random small problems: predict against 8 full-model L-BFGS restarts."""
+    from ncsolve.descent import minimize_lbfgs
+    from ncsolve.objective import FullObjective
+
+    rng = np.random.default_rng(seed)
+    below = 0
+    for _ in range(count):
+        K, depth = int(rng.integers(3, 8)), int(rng.integers(1, 5))
+        bias = str(rng.choice(["none", "free"]))
+        if rng.random() < 0.6:
+            n = rng.integers(1, 12, size=K)
+        else:
+            n = np.full(K, int(rng.integers(2, 10)))
+        decay = float(10 ** rng.uniform(-3.5, -1.3))
+        widths = [int(rng.integers(1, K))] * depth if rng.random() < 0.2 else None
+        problem = Problem.build(n, depth, decay, decay, bias, "ce", widths)
+        started = time.perf_counter()
+        sol = solve(problem)
+        seconds = time.perf_counter() - started
+        f = FullObjective(problem)
+        full = min(minimize_lbfgs(f, seed=s, init_scale=(0.1, 0.5, 1.0, 2.0)[s % 4], gtol=1e-10,
+                                  maxiter=8000, polish=2).loss for s in range(8))
+        diff = (full - sol.objective) / max(1.0, abs(sol.objective))
+        below += diff < -1e-9
+        print(f"K={K} n={n.tolist()} depth={depth} bias={bias} decay={decay!r} widths={widths} "
+              f"predict={sol.objective:.10f} rank={sol.logit_rank} {sol.certainty} "
+              f"full={full:.10f} rel.diff={diff:.2e} {seconds:.2f}s"
+              + (" !!!" if diff < -1e-9 else ""), flush=True)
+    print(f"{below} of {count} problems had a full run below predict")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="K = 10 and 50 only, one repeat")
     parser.add_argument("--depth", type=int, default=3)
+    parser.add_argument("--against-full", type=int, metavar="COUNT",
+                        help="compare with full-model restarts on COUNT random small problems")
+    parser.add_argument("--seed", type=int, default=1, help="seed of --against-full")
     args = parser.parse_args()
+    if args.against_full:
+        against_full(args.against_full, args.seed)
+        return
     sizes = (10, 50) if args.quick else (10, 50, 100)
     repeats = 1 if args.quick else 2
     print("| case | K | N | depth | bias | wall s | CPU s | objective | rank | ETF objective "
