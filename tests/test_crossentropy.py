@@ -187,6 +187,19 @@ def test_predict_never_above_full_restarts(n, depth, decay, bias):
         assert sol.restarts > 0 and len(sol.runs) > sol.restarts
 
 
+def test_unequal_layer_decays():
+    """Only the geometric mean enters the reduced problem; the read-off uses each decay."""
+    problem = Problem.build([7, 4, 4, 2], 3, (2e-3, 5e-4, 1e-3), 3e-4, "free", "ce")
+    sol = solve(problem)
+    assert_attained(sol)
+    H, weights, _ = sol.full_parameters()
+    norms = [problem.lambda_h * np.vdot(H, H)] + [
+        lam * np.vdot(W, W) for lam, W in zip(problem.lambda_w, weights)]
+    assert np.allclose(norms, norms[0], rtol=1e-10)  # balanced: equal decay terms
+    runs = full_restarts(problem, 6)
+    assert runs[0].loss >= sol.objective * (1 - REL)
+
+
 def test_narrow_width_caps_the_rank():
     problem = ce_problem([6] * 5, 2, 2e-3, widths=[2, 2])
     sol = solve(problem)

@@ -19,7 +19,7 @@ def _floats(values) -> list:
 
 
 def _matrix(M: np.ndarray) -> list[list[float]]:
-    return [[float(v) for v in row] for row in np.asarray(M)]
+    return [[float(v) + 0.0 for v in row] for row in np.asarray(M)]  # + 0.0: no "-0.0"
 
 
 def _summary(item) -> dict | None:
