@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .problem import DEFAULT_DECAY, Problem
+from .problem import DEFAULT_DECAY, Problem, ProblemError
 
 
 def predict(
@@ -48,6 +48,9 @@ def predict(
         For invalid input; the message names the parameter and what is allowed.
     """
     problem = Problem.build(n, depth, lambda_w, lambda_h, bias, loss, widths)
+    if problem.loss == "ce" and precision is not None:
+        raise ProblemError("precision (--precision): the high-precision route is for "
+                           "loss mse only; leave it out with --loss ce")
     if problem.loss == "ce":
         from .crossentropy import solve as solve_ce
 

@@ -162,3 +162,8 @@ def test_console_script_runs_the_readme_example():
                            "--depth", "3", "--json"], capture_output=True, text=True)
     assert done.returncode == 0 and done.stderr == ""
     assert json.loads(done.stdout)["geometry"] == "general orthogonal frame"
+
+
+def test_precision_with_cross_entropy_is_refused():
+    with pytest.raises(ProblemError, match=r"^precision \(--precision\)"):
+        predict(n=[3, 2], loss="ce", precision=30)

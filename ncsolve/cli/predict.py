@@ -51,17 +51,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def _precision(value):
     if value is None:
         return None
-    from ..problem import ProblemError
+    from ..symbolic.precise import check_precision  # mpmath only, not sympy
 
-    try:
-        digits = int(value)
-    except ValueError:
-        raise ProblemError(f"precision (--precision): must be a whole number of digits "
-                           f"between 15 and 1000, got {value!r}") from None
-    if not 15 <= digits <= 1000:
-        raise ProblemError(f"precision (--precision): must be between 15 and 1000 digits, "
-                           f"got {digits}")
-    return digits
+    return check_precision(value)
 
 
 def run(args: argparse.Namespace) -> int:
