@@ -36,7 +36,7 @@ def _gram_errors(problem, result, solution):
     return max(errors)
 
 
-@pytest.mark.parametrize("depth", [1, 2, 3, 4])
+@pytest.mark.parametrize("depth", [1, 2, 3, 4, 5, 6])
 @pytest.mark.parametrize("bias", ["none", "free"])
 @pytest.mark.parametrize("kind", ["balanced", "imbalanced"])
 def test_lbfgs_reaches_the_predicted_global_minimizer(kind, bias, depth):
