@@ -6,6 +6,8 @@ the runs below know nothing of the theory, so agreement checks both.
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ncsolve.descent import (
     _loaded_openblas,
@@ -158,3 +160,20 @@ def test_blas_thread_limit_is_restored():
     after = [get() for get, _ in _loaded_openblas()]
     assert after == before
     assert all(count == 1 for count in inside)
+
+
+@settings(max_examples=15, deadline=None)
+@given(
+    n=st.lists(st.integers(1, 8), min_size=2, max_size=4),
+    depth=st.integers(1, 3),
+    log_decay=st.floats(-3.0, -1.0),
+    bias=st.sampled_from(["none", "free"]),
+    seed=st.integers(0, 1000),
+)
+def test_no_run_goes_below_the_closed_form(n, depth, log_decay, bias, seed):
+    # the closed form is the global minimum, so it bounds every run from below
+    problem = Problem.build(n, depth=depth, lambda_w=10**log_decay, lambda_h=10**log_decay,
+                            bias=bias)
+    solution = solve(problem)
+    result = minimize_lbfgs(problem, (len(n) + 1,) * depth, seed=seed, init_scale=1.0)
+    assert result.loss >= solution.loss - 1e-12 * max(abs(solution.loss), 1.0)
