@@ -125,6 +125,28 @@ def _plot_path(path: str) -> str:
     return path
 
 
+def _memory_limit() -> float:
+    """Half of the physical memory in bytes (8 GB when it cannot be read)."""
+    try:
+        return 0.5 * os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):
+        return 8e9
+
+
+def _check_size(problem: Problem) -> None:
+    """Refuse models whose parameter vectors would not fit in memory."""
+    d = problem.widths
+    count = d[0] * problem.N + sum(a * b for a, b in zip(d, d[1:])) + problem.K * (d[-1] + 1)
+    needed = 8.0 * count * 30  # L-BFGS keeps about 30 vectors of this length
+    if needed > _memory_limit():
+        blame = "n" if d[0] * problem.N >= count / 2 else "width"
+        raise _fail(
+            blame,
+            f"the full model has {count:.3g} parameters and would need about "
+            f"{needed / 1e9:.3g} GB; use smaller class sizes or a smaller --width",
+        )
+
+
 def _settings(args) -> dict:
     """Validated settings from the parsed arguments (raises ProblemError)."""
     method = str(args.method).strip().lower()
@@ -138,6 +160,7 @@ def _settings(args) -> dict:
         width = DEFAULT_WIDTH if args.width is None else _integer(args.width, "width", 1)
         widths = [width] * _integer(depth, "depth", 1)
     problem = Problem.build(args.n, depth, args.lambda_w, args.lambda_h, args.bias, "mse", widths)
+    _check_size(problem)
     steps = DEFAULT_STEPS[method] if args.steps is None else _integer(args.steps, "steps", 1)
     options = {"steps": steps, "init_scale": _number(args.init_scale, "init_scale")}
     if method != "lbfgs":
