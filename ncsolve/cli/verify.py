@@ -18,6 +18,7 @@ examples:
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import math
 import os
@@ -136,7 +137,7 @@ def _memory_limit() -> float:
 def _check_size(problem: Problem) -> None:
     """Refuse models whose parameter vectors would not fit in memory."""
     d = problem.widths
-    count = d[0] * problem.N + sum(a * b for a, b in zip(d, d[1:])) + problem.K * (d[-1] + 1)
+    count = d[0] * problem.N + sum(a * b for a, b in itertools.pairwise(d)) + problem.K * (d[-1] + 1)
     needed = 8.0 * count * 30  # L-BFGS keeps about 30 vectors of this length
     if needed > _memory_limit():
         blame = "n" if d[0] * problem.N >= count / 2 else "width"
