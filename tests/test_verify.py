@@ -11,7 +11,7 @@ from ncsolve.metrics import nc1
 from ncsolve.objective import FullObjective
 from ncsolve.problem import Problem, ProblemError
 from ncsolve.solution import solve
-from ncsolve.verify import Tolerances, assess, critical_point, verify
+from ncsolve.verify import TheoryTarget, Tolerances, assess, critical_point, verify
 
 WINDOW = {"n": [500, 100, 50], "depth": 3, "lambda_w": 0.0095, "lambda_h": 0.0095}
 
@@ -126,6 +126,25 @@ def test_trajectory_of_nc1_and_distances():
         assert set(snap.data) >= {"nc1", "features", "classifier", "outputs"}
         assert len(snap.data["nc1"]) == len(snap.data["features"]) == 2
     assert snaps[-1].data["nc1"][0] < snaps[0].data["nc1"][0]
+
+
+@pytest.mark.parametrize("bias", ["none", "free"])
+@pytest.mark.parametrize("n", [[7, 7, 7, 7], [500, 100, 50], [9, 4, 4, 1]])
+def test_candidate_grams_agree_with_the_solution(n, bias):
+    # verify builds candidate Grams itself (so it can rotate degenerate eigenspaces);
+    # in the theory's own basis they must equal ncsolve.solution's
+    problem = Problem.build(n, depth=3, lambda_w=[0.004, 0.006, 0.009], lambda_h=0.005, bias=bias)
+    solution = solve(problem)
+    for z in (solution.z, np.nan_to_num(solution.z_local), np.zeros(problem.K)):
+        other = solution.with_z(z)
+        target = TheoryTarget.build(problem, solution.directions(), solution.sigma, z)
+        assert target.loss == pytest.approx(other.loss, rel=1e-12)
+        scale = np.abs(solution.gram_features(0)).max()
+        for j in range(problem.depth):
+            assert np.allclose(target.feature_grams[j], other.gram_features(j), atol=1e-12 * scale)
+            assert np.allclose(target.classifier_grams[j], other.gram_classifier(j),
+                               rtol=1e-10, atol=1e-12)
+        assert np.allclose(target.outputs, other.gram_outputs(), atol=1e-12)
 
 
 def test_nc1_against_the_covariance_definition():
