@@ -41,10 +41,19 @@ from .metrics import (
 from .objective import FullObjective, default_widths
 from .problem import Problem, ProblemError
 
-__all__ = ["RunReport", "TheoryTarget", "Tolerances", "VerifyReport", "assess", "verify"]
+__all__ = [
+    "RunReport",
+    "TheoryTarget",
+    "Tolerances",
+    "VerifyReport",
+    "assess",
+    "critical_point",
+    "plot_report",
+    "problem_with_widths",
+    "verify",
+]
 
 STATUSES = ("global", "local", "not-converged")
-GRAMS = ("features", "classifier", "outputs")
 
 
 @dataclass(frozen=True)
