@@ -1,6 +1,6 @@
 """The theory against gradient methods on the full problem.
 
-A run of :mod:`ncsolve.descent` ends at some point ``x``.  The theory (THEORY.md
+A run of :mod:`ncsolve.descent` ends at some point ``x``.  The theory (docs/theory.md,
 sections 2-5) says that every critical point of interest has the same singular
 directions as the target and, in each direction i, a product singular value
 that is either 0 or the nonzero local minimum ``z_local_i`` of that direction's
@@ -10,7 +10,7 @@ builds the matching *candidate* critical point, and compares the run with it:
 * ``global``: the run matches the candidate and the candidate is a global minimizer;
 * ``local``: the run matches another critical point of the theory (some
   directions zero that the global minimizer keeps, or the reverse in the window
-  of THEORY.md section 3);
+  of docs/theory.md, section 3);
 * ``not-converged``: the run matches no candidate within tolerance.
 
 Directions with equal target singular values form an eigenspace in which the
@@ -94,7 +94,7 @@ def _target_gram(problem: Problem) -> np.ndarray:
 
 @dataclass(frozen=True, eq=False)
 class TheoryTarget:
-    """Grams of one critical point of the theory, in class order (THEORY.md section 5).
+    """Grams of one critical point of the theory, in class order (docs/theory.md, section 5).
 
     Built from directions ``A`` (columns), target singular values ``sigma`` and
     product singular values ``z``; every Gram is invariant to the internal
@@ -681,7 +681,7 @@ def critical_point(solution, objective: FullObjective, z=None) -> np.ndarray:
     """Parameters at a critical point of the theory, in the layout of ``objective``.
 
     The point has product ``W_M ... W_1 H = A diag(z) V^T`` (``V`` the right singular
-    vectors of the target), balanced factors (THEORY.md section 2a), every sample
+    vectors of the target), balanced factors (docs/theory.md, section 2), every sample
     on its class mean, and the optimal bias ``n / N`` when the bias is free.  Useful
     to start descent at, or next to, a chosen critical point.
 
