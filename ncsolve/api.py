@@ -14,6 +14,8 @@ def predict(
     loss="mse",
     widths=None,
     precision=None,
+    restarts=None,
+    seed=None,
 ):
     """Exact global minimizer of the regularized deep linear unconstrained feature model.
 
@@ -36,6 +38,10 @@ def predict(
     precision : int, optional
         Digits for the symbolic/high-precision route (15..1000, MSE only); the
         default is the float64 closed form.
+    restarts, seed : int, optional
+        Cross-entropy only: random starts of the search of the reduced problem
+        (default depends on K) and their seed (default 0). More restarts make a
+        "best found" answer more certain.
 
     Returns
     -------
@@ -54,7 +60,12 @@ def predict(
     if problem.loss == "ce":
         from .crossentropy import solve as solve_ce
 
-        return solve_ce(problem)
+        restarts = None if restarts is None else _whole(restarts, "restarts")
+        return solve_ce(problem, restarts=restarts, seed=0 if seed is None else _whole(seed, "seed"))
+    for name, value in (("restarts", restarts), ("seed", seed)):
+        if value is not None:
+            raise ProblemError(f"{name} (--{name}): only used by the cross-entropy search "
+                               "(--loss ce); the MSE answer is exact without it")
     if precision is not None:
         from .symbolic import solve_precise
 
@@ -62,3 +73,15 @@ def predict(
     from .solution import solve
 
     return solve(problem)
+
+
+def _whole(value, name: str) -> int:
+    """A non-negative integer given as a number or a string."""
+    text = str(value).strip()
+    try:
+        number = int(float(text)) if text.lower().endswith(".0") else int(text)
+    except ValueError:
+        number = -1
+    if number < 0 or isinstance(value, bool):
+        raise ProblemError(f"{name} (--{name}): must be a non-negative integer, got {value!r}")
+    return number

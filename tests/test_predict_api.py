@@ -167,3 +167,20 @@ def test_console_script_runs_the_readme_example():
 def test_precision_with_cross_entropy_is_refused():
     with pytest.raises(ProblemError, match=r"^precision \(--precision\)"):
         predict(n=[3, 2], loss="ce", precision=30)
+
+
+@pytest.mark.parametrize("argv,param", [
+    (["--n", "50,50,50", "--restarts", "4"], "restarts (--restarts)"),
+    (["--n", "50,50,50", "--loss", "ce", "--restarts", "x"], "restarts (--restarts)"),
+    (["--n", "50,50,50", "--loss", "ce", "--seed", "-1"], "seed (--seed)"),
+])
+def test_search_options_are_checked(argv, param, capsys):
+    assert main(["predict", *argv]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.count("\n") == 1 and param in err
+
+
+def test_cross_entropy_search_options_reach_the_solver():
+    few = predict(n=[50, 50, 50], depth=2, loss="ce", restarts=2, seed=1)
+    many = predict(n=[50, 50, 50], depth=2, loss="ce", restarts=6, seed=1)
+    assert len(few.runs) < len(many.runs)

@@ -39,6 +39,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--precision", default=None, metavar="DIGITS",
                         help="use the symbolic/high-precision route with this many digits "
                         "(15..1000, MSE only; slower)")
+    parser.add_argument("--restarts", default=None, metavar="R",
+                        help="cross-entropy only: random starts of the search (default "
+                        "depends on K); more restarts, more certainty")
+    parser.add_argument("--seed", default=None, metavar="S",
+                        help="cross-entropy only: seed of the search (default 0)")
     parser.add_argument("--json", action="store_true",
                         help="print one JSON object (full float precision) instead of tables")
     grams = parser.add_mutually_exclusive_group()
@@ -61,7 +66,8 @@ def run(args: argparse.Namespace) -> int:
 
     result = predict(n=args.n, depth=args.depth, lambda_w=args.lambda_w,
                      lambda_h=args.lambda_h, bias=args.bias, loss=args.loss,
-                     widths=args.widths, precision=_precision(args.precision))
+                     widths=args.widths, precision=_precision(args.precision),
+                     restarts=args.restarts, seed=args.seed)
     if args.json:
         data = result.to_dict(args.grams) if args.grams is not None else result.to_dict()
         text = json.dumps(data, allow_nan=False)
