@@ -16,6 +16,18 @@ from . import scalar
 from .problem import Problem
 from .spectral import Spectrum, target_spectrum
 
+def _frozen_array(method):
+    """``cached_property`` whose array is read-only, so a caller cannot corrupt the cache."""
+
+    def compute(self):
+        array = method(self)
+        array.setflags(write=False)
+        return array
+
+    compute.__doc__ = method.__doc__
+    return cached_property(compute)
+
+
 CAPPED = "capped"  # nonzero on its own, but cut by the rank cap of narrow layers
 GRAM_LIMIT = 1000  # classes up to which to_dict() includes the K x K Gram matrices
 _TIE = 1e-12
@@ -70,6 +82,10 @@ class Solution:
     residual: np.ndarray
     notes: tuple[str, ...] = field(default=())
 
+    def __post_init__(self):
+        for array in (self.z, self.z_local, self.state, self.residual):
+            array.setflags(write=False)
+
     # ---- per direction ---------------------------------------------------------------
 
     @property
@@ -87,14 +103,14 @@ class Solution:
         fit = float(np.sum(self.residual**2)) / (2.0 * p.N)
         return fit + p.c * float(np.sum(self.z**p.q))
 
-    @cached_property
+    @_frozen_array
     def singular_values(self) -> np.ndarray:
         p = self.problem
         root = self.z ** (1.0 / p.L)
         scales = np.sqrt(p.lbar / np.array((p.lambda_h, *p.lambda_w)))
         return root[:, None] * scales[None, :]
 
-    @cached_property
+    @_frozen_array
     def critical_decay(self) -> np.ndarray:
         decay = scalar.critical_decay(self.sigma, self.problem.N, self.problem.L)
         decay[(self.state == CAPPED) | (self.state == scalar.EMPTY)] = 0.0
@@ -112,7 +128,7 @@ class Solution:
 
     # ---- per class -------------------------------------------------------------------
 
-    @cached_property
+    @_frozen_array
     def _class_diagonals(self) -> np.ndarray:
         """One batched pass over the spectrum: squared class-mean lengths of H,
         squared classifier row lengths, and own-label outputs."""
@@ -124,24 +140,24 @@ class Solution:
         ], axis=1)
         return self.spectrum.diag(columns)
 
-    @cached_property
+    @_frozen_array
     def feature_norm(self) -> np.ndarray:
         return np.sqrt(np.maximum(self._class_diagonals[:, 0], 0.0)) / self.problem.n
 
-    @cached_property
+    @_frozen_array
     def classifier_norm(self) -> np.ndarray:
         return np.sqrt(np.maximum(self._class_diagonals[:, 1], 0.0))
 
-    @cached_property
+    @_frozen_array
     def output(self) -> np.ndarray:
         return self._class_diagonals[:, 2] / self.problem.n
 
-    @cached_property
+    @_frozen_array
     def layer_feature_norms(self) -> np.ndarray:
         squares = self.spectrum.diag((self.sigma[:, None] * self._layer_values()) ** 2)
         return (np.sqrt(np.maximum(squares, 0.0)) / self.problem.n[:, None]).T
 
-    @cached_property
+    @_frozen_array
     def collapsed(self) -> np.ndarray:
         norm = self.feature_norm
         return norm <= _TIE * max(float(norm.max(initial=0.0)), np.finfo(float).tiny)
@@ -184,7 +200,7 @@ class Solution:
     def with_z(self, z) -> "Solution":
         """The critical point of the same problem with output singular values ``z``
         (for example the global ``z`` with some directions set to 0)."""
-        z = np.asarray(z, dtype=float)
+        z = np.array(z, dtype=float)  # a copy: the result freezes its arrays
         if z.shape != self.z.shape or np.any(z < 0):
             raise ValueError(f"z must be {self.z.size} non-negative values")
         state = np.where(z > 0, scalar.ACTIVE, scalar.COLLAPSED)
