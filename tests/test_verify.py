@@ -1,17 +1,28 @@
 """`ncsolve verify`: which critical point of the theory a run reached."""
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
 
 from ncsolve.cli import main
+from ncsolve.crossentropy import solve as solve_ce
 from ncsolve.descent import minimize_lbfgs
-from ncsolve.metrics import nc1
+from ncsolve.metrics import measure, nc1
 from ncsolve.objective import FullObjective
-from ncsolve.problem import Problem, ProblemError
+from ncsolve.problem import Problem
 from ncsolve.solution import solve
-from ncsolve.verify import TheoryTarget, Tolerances, assess, critical_point, verify
+from ncsolve.verify import (
+    CETarget,
+    TheoryTarget,
+    Tolerances,
+    assess,
+    assess_ce,
+    class_permutations,
+    critical_point,
+    verify,
+)
 
 WINDOW = {"n": [500, 100, 50], "depth": 3, "lambda_w": 0.0095, "lambda_h": 0.0095}
 
@@ -162,9 +173,174 @@ def test_nc1_against_the_covariance_definition():
     assert nc1(means[:, labels], n) == pytest.approx(0.0, abs=1e-20)
 
 
-def test_verify_refuses_cross_entropy():
-    with pytest.raises(ProblemError, match="loss"):
-        verify(Problem.build([3, 2], loss="ce"), 2)
+# ---- cross-entropy -----------------------------------------------------------------------
+#
+# The references below do not come from ncsolve: closed-form one-variable structures
+# (simplex ETF, the square for K = 4) minimized with scipy here, and a depth-1
+# cross-entropy model written out in this file and minimized with scipy's L-BFGS.
+
+
+def _scalar_minimum(f) -> float:
+    from scipy.optimize import minimize_scalar
+
+    grid = np.linspace(0.05, 60.0, 4000)
+    start = grid[np.argmin([f(a) for a in grid])]
+    res = minimize_scalar(f, bracket=(start - 0.02, start, start + 0.02), tol=1e-12)
+    return float(res.fun)
+
+
+def _etf_objective(K, n, depth, lam):
+    """Balanced simplex ETF with margin rho: X D^(1/2) has K-1 singular values rho sqrt(n)."""
+    L = depth + 1
+    c, q = L / 2 * lam, 2 / L
+    return _scalar_minimum(
+        lambda r: np.log1p((K - 1) * np.exp(-r)) + c * (K - 1) * (r * np.sqrt(n)) ** q)
+
+
+def _square_objective(n, depth, lam):
+    """K = 4 on the corners of a square: logits a/2 (1, 0, -1, 0) around it.
+
+    Cross-entropy log(1 + 2 e^(-a/2) + e^(-a)) = 2 log(1 + e^(-a/2)); the circulant
+    a/2 (1, 0, -1, 0) has eigenvalues 0, a, 0, a, so X D^(1/2) has two singular values
+    a sqrt(n).
+    """
+    L = depth + 1
+    c, q = L / 2 * lam, 2 / L
+    return _scalar_minimum(
+        lambda a: 2 * np.log1p(np.exp(-a / 2)) + c * 2 * (a * np.sqrt(n)) ** q)
+
+
+def _own_depth1_minimum(n, lam, bias, seeds=range(6)):
+    """Depth-1 CE model f = mean CE(W H + b) + lam/2 (|W|^2 + |H|^2), minimized directly."""
+    from scipy.optimize import minimize
+    from scipy.special import logsumexp, softmax
+
+    n = np.asarray(n)
+    K, N, d = n.size, int(n.sum()), n.size
+    Y = np.repeat(np.eye(K), n, axis=1)
+
+    def f(v):
+        W, H = v[:K * d].reshape(K, d), v[K * d:K * d + d * N].reshape(d, N)
+        b = v[K * d + d * N:] if bias == "free" else np.zeros(K)
+        Z = W @ H + b[:, None]
+        value = np.mean(logsumexp(Z, axis=0) - np.sum(Z * Y, axis=0))
+        value += lam / 2 * (np.sum(W**2) + np.sum(H**2))
+        G = (softmax(Z, axis=0) - Y) / N
+        grads = [G @ H.T + lam * W, W.T @ G + lam * H]
+        if bias == "free":
+            grads.append(G.sum(axis=1))
+        return value, np.concatenate([g.ravel() for g in grads])
+
+    size = K * d + d * N + (K if bias == "free" else 0)
+    best = np.inf
+    for seed in seeds:
+        v0 = np.random.default_rng(100 + seed).standard_normal(size)
+        res = minimize(f, v0, jac=True, method="L-BFGS-B",
+                       options={"gtol": 1e-12, "ftol": 0.0, "maxiter": 5000})
+        best = min(best, float(res.fun))
+    return best
+
+
+def _assert_global_ce(report):
+    best = report.best_run
+    assert report.status == "global" and report.exit_code == 0
+    assert best.converged and not report.beats_theory
+    assert max(best.errors.values()) < 1e-6
+
+
+@pytest.mark.parametrize("n, bias", [([10, 10, 10], "none"), ([12, 6, 3], "none"),
+                                     ([12, 6, 3], "free")])
+def test_ce_depth_one_runs_reach_the_proved_minimum(n, bias):
+    lam = 5e-3
+    problem = Problem.build(n, depth=1, lambda_w=lam, lambda_h=lam, bias=bias, loss="ce")
+    report = verify(problem, 3, restarts=2, init_scale=1.0)
+    if len(set(n)) == 1:
+        reference = _etf_objective(len(n), n[0], 1, lam)
+    else:
+        reference = _own_depth1_minimum(n, lam, bias)
+    assert report.solution.certainty == "proved"
+    assert report.to_dict()["theory_loss"] == pytest.approx(reference, rel=1e-8)
+    assert report.best_run.loss == pytest.approx(reference, rel=1e-8)
+    _assert_global_ce(report)
+    assert all(r.status == "global" for r in report.runs)
+
+
+def test_ce_depth_three_square_is_reached_and_global():
+    lam = 5e-4
+    problem = Problem.build([50] * 4, depth=3, lambda_w=lam, lambda_h=lam, loss="ce")
+    report = verify(problem, 4, restarts=3)
+    square, etf = _square_objective(50, 3, lam), _etf_objective(4, 50, 3, lam)
+    assert square == pytest.approx(0.0216711, abs=1e-7) and square < etf
+    data = report.to_dict()
+    assert data["certainty"] == "best found" and report.solution.logit_rank == 2
+    assert data["theory_loss"] == pytest.approx(square, rel=1e-9)
+    assert data["loss"] == pytest.approx(square, rel=1e-9)
+    assert report.best_run.logit_rank == 2
+    _assert_global_ce(report)
+    assert any("not proved" in note for note in data["notes"])
+
+
+def test_ce_run_from_near_the_origin_is_never_global():
+    problem = Problem.build([50] * 4, depth=3, loss="ce")
+    report = verify(problem, 4, init_scale=1e-3)
+    run = report.best_run
+    assert run.status in ("local", "not-converged") and report.exit_code == 1
+    assert run.loss == pytest.approx(np.log(4), rel=1e-6)  # every logit zero
+    assert run.logit_rank == 0 and run.collapsed == [0, 1, 2, 3]
+
+
+def test_ce_a_run_below_the_answer_is_reported():
+    # pretend the search ended 1% too high: a run that reaches the real minimum beats it
+    problem = Problem.build([20, 20, 20], depth=2, loss="ce")
+    honest = solve_ce(problem)
+    missed = replace(honest, objective=honest.objective * 1.01)
+    report = verify(problem, 6, solution=missed)
+    data = report.to_dict()
+    assert data["status"] == "global" and data["beats_theory"] is True
+    assert report.exit_code == 1
+    assert data["loss"] < data["theory_loss"]
+    assert any("missed" in note for note in data["notes"])
+
+
+def _relabeled(objective, H, weights, perm):
+    """Full parameters in which run class k carries theory class perm[k] (balanced n)."""
+    n = objective.problem.n
+    means = H[:, np.cumsum(n) - 1]  # every sample sits on its class mean
+    W_last = weights[-1][perm]
+    return objective.pack(np.repeat(means[:, perm], n, axis=1), (*weights[:-1], W_last))
+
+
+def test_ce_grams_are_compared_up_to_relabeling_equal_size_classes():
+    problem = Problem.build([50] * 4, depth=3, loss="ce", widths=[4, 4, 4])
+    solution = solve_ce(problem)
+    objective = FullObjective(problem, (4, 4, 4))
+    H, weights, _ = solution.full_parameters()
+    x = _relabeled(objective, H, weights, np.array([1, 0, 2, 3]))
+
+    report = assess_ce(solution, objective, x)
+    assert report.status == "global" and report.comparison == "permutation"
+    assert max(report.errors.values()) < 1e-10
+    identity_only = assess_ce(solution, objective, x, perms=np.arange(4)[None])
+    assert max(identity_only.errors.values()) > 0.1  # the square is not symmetric
+    spectra = assess_ce(solution, objective, x, perms=None)
+    assert spectra.comparison == "spectrum" and max(spectra.errors.values()) < 1e-10
+    perms = class_permutations([3, 2, 3])
+    assert perms.tolist() == [[0, 1, 2], [2, 1, 0]]
+    assert class_permutations([5] * 9) is None
+
+
+@pytest.mark.parametrize("bias", ["none", "free"])
+def test_ce_target_grams_are_those_of_the_full_parameters(bias):
+    problem = Problem.build([9, 5, 5, 2], depth=3, lambda_w=[4e-3, 6e-3, 9e-3], lambda_h=5e-3,
+                            bias=bias, loss="ce", widths=[5, 5, 5])
+    solution = solve_ce(problem, restarts=8)
+    objective = FullObjective(problem, (5, 5, 5))
+    x = objective.pack(*solution.full_parameters())
+    assert objective.value(x) == pytest.approx(solution.objective, rel=1e-12)
+    run, target = measure(objective, x), CETarget.from_solution(solution)
+    for a, b in zip([*run.feature_grams, *run.classifier_grams, run.outputs],
+                    [*target.feature_grams, *target.classifier_grams, target.outputs]):
+        assert np.allclose(a, b, rtol=1e-10, atol=1e-12 * np.abs(b).max())
 
 
 def test_tolerances_decide_the_match():
@@ -189,6 +365,29 @@ def test_cli_json(capsys):
     assert [r["seed"] for r in data["restarts"]] == [0, 1, 2]
 
 
+def test_cli_cross_entropy_json_has_the_contract_keys(capsys):
+    code = main(["verify", "--n", "20,20,20", "--depth", "2", "--loss", "ce", "--width", "6",
+                 "--json", "--quiet"])
+    data = json.loads(capsys.readouterr().out)
+    assert {"status", "loss", "theory_loss", "errors", "collapsed", "restarts",
+            "certainty", "beats_theory"} <= set(data)
+    assert set(data["errors"]) == {"features", "classifier", "outputs"}
+    for run in data["restarts"]:
+        assert {"seed", "status", "loss", "collapsed"} <= set(run)
+    assert data["certainty"] == "best found" and data["problem"]["loss"] == "ce"
+    # K = 3, depth 2: the simplex ETF (docs/crossentropy.md, table)
+    assert data["theory_loss"] == pytest.approx(_etf_objective(3, 20, 2, 5e-4), rel=1e-9)
+    assert code == (0 if data["status"] == "global" else 1)
+
+
+def test_cli_cross_entropy_text_report(capsys):
+    code = main(["verify", "--n", "50,50,50,50", "--depth", "3", "--loss", "ce", "--width", "4",
+                 "--restarts", "2", "--quiet"])
+    out = capsys.readouterr().out
+    assert code == 0 and "GLOBAL" in out and "best found" in out
+    assert "relabeling" in out and "runs:" in out
+
+
 def test_cli_text_report_and_exit_status_for_a_local_run(capsys):
     code = main(["verify", "--n", "5,3,2", "--depth", "3", "--width", "4", "--lambda-w", "0.01",
                  "--lambda-h", "0.01", "--init-scale", "0.001", "--quiet"])
@@ -211,6 +410,8 @@ def test_cli_text_report_and_exit_status_for_a_local_run(capsys):
         (["--n", "3,2", "--bias", "learned"], "--bias"),
         (["--n", "3,2", "--momentum", "1.5", "--method", "momentum"], "--momentum"),
         (["--n", "3,2", "--lambda-w", "-1"], "--lambda-w"),
+        (["--n", "3,2", "--loss", "hinge"], "--loss"),
+        (["--n", "3,2", "--grad-tol", "0"], "--grad-tol"),
     ],
 )
 def test_cli_bad_input_is_one_line_and_exit_2(capsys, argv, flag):

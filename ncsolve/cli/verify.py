@@ -1,18 +1,23 @@
 """Train the full deep linear model by gradient methods and compare with the theory.
 
-Every run starts from weights and features drawn N(0, init_scale^2) and is then
-matched against the critical points of the theory: each direction of the target
-either collapsed to zero or at its nonzero local minimum.  The report says which
-one the run reached, whether it is the global minimizer, and how far the run's
-Grams are from it.
+Every run starts from weights and features drawn N(0, init_scale^2).  With the
+squared loss it is then matched against the critical points of the theory: each
+direction of the target either collapsed to zero or at its nonzero local minimum.
+The report says which one the run reached, whether it is the global minimizer,
+and how far the run's Grams are from it.  With --loss ce the run is compared with
+ncsolve's cross-entropy answer (proved at depth 1, the best found by a search at
+depth >= 2): by its objective, its gradient norm and its Grams up to relabeling
+classes of equal size; a run below ncsolve's answer is reported as such.
 
-exit status: 0 when the best run reached the global minimizer within tolerance,
-1 otherwise, 2 for bad input.
+exit status: 0 when the best run reached the global minimizer within tolerance
+(for cross-entropy: and no run went below ncsolve's answer), 1 otherwise, 2 for
+bad input.
 
 examples:
   ncsolve verify --n 200,100,50,50 --depth 3 --width 64
   ncsolve verify --n 100,100,100,100 --depth 3 --bias free --restarts 5 --json
   ncsolve verify --n 200,100,50,50 --depth 3 --method momentum --plot nc.png
+  ncsolve verify --n 50,50,50,50 --depth 3 --width 4 --loss ce --restarts 4
 """
 
 from __future__ import annotations
@@ -23,6 +28,8 @@ import json
 import math
 import os
 import sys
+
+import numpy as np
 
 from ..problem import DEFAULT_DECAY, Problem, ProblemError
 
@@ -47,6 +54,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                        help="feature decay (default 5e-4)")
     model.add_argument("--bias", default="none", metavar="{none,free}",
                        help="bias-free model or a learned, unregularized bias (default none)")
+    model.add_argument("--loss", default="mse", metavar="{mse,ce}",
+                       help="squared loss (closed form, default) or softmax cross-entropy "
+                            "(compared with ncsolve's cross-entropy answer)")
 
     run = parser.add_argument_group("descent")
     run.add_argument("--method", default="lbfgs", metavar="{lbfgs,gd,momentum}",
@@ -67,6 +77,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                        help="relative objective tolerance for a match (1e-6)")
     check.add_argument("--gram-tol", default="1e-3", metavar="X",
                        help="normalized Gram distance tolerance for a match (1e-3)")
+    check.add_argument("--grad-tol", default="1e-6", metavar="X",
+                       help="gradient norm of a converged run (1e-6); decides the status "
+                            "for --loss ce, is only reported for mse")
 
     out = parser.add_argument_group("output")
     out.add_argument("--json", action="store_true", help="print the report as JSON")
@@ -160,7 +173,8 @@ def _settings(args) -> dict:
     if widths is None:
         width = DEFAULT_WIDTH if args.width is None else _integer(args.width, "width", 1)
         widths = [width] * _integer(depth, "depth", 1)
-    problem = Problem.build(args.n, depth, args.lambda_w, args.lambda_h, args.bias, "mse", widths)
+    problem = Problem.build(args.n, depth, args.lambda_w, args.lambda_h, args.bias, args.loss,
+                            widths)
     _check_size(problem)
     steps = DEFAULT_STEPS[method] if args.steps is None else _integer(args.steps, "steps", 1)
     options = {"steps": steps, "init_scale": _number(args.init_scale, "init_scale")}
@@ -180,6 +194,7 @@ def _settings(args) -> dict:
         "restarts": _integer(args.restarts, "restarts", 1),
         "loss_rtol": _number(args.loss_rtol, "loss_rtol"),
         "gram_tol": _number(args.gram_tol, "gram_tol"),
+        "grad_tol": _number(args.grad_tol, "grad_tol"),
         "record_every": record_every,
         "plot": plot,
     }
@@ -255,6 +270,63 @@ def format_report(report) -> str:
     return "\n".join(lines)
 
 
+def _layer_table(best, depth: int, title: str) -> list[str]:
+    lines = ["", f"  {title}", "  layer   features   classifier   NC1"]
+    errs = best.layer_errors
+    for j in range(depth):
+        nc1 = best.nc1[j] if j < len(best.nc1) else float("nan")
+        lines.append(f"  {j:5d}   {_fmt(errs['features'][j]):>8}   {_fmt(errs['classifier'][j]):>10}"
+                     f"   {_fmt(nc1)}")
+    lines.append(f"  outputs: {_fmt(best.errors['outputs'])}")
+    return lines
+
+
+def _ce_theory_line(sol) -> str:
+    unique = "; not unique (class relabelings)" if sol.unique is False else ""
+    return (f"theory:  {sol.certainty} {sol.objective:.15g}  ({sol.geometry}, logit rank "
+            f"{sol.logit_rank}{unique})")
+
+
+def format_ce_report(report) -> str:
+    """The human-readable report of ``ncsolve verify --loss ce``."""
+    p, best, sol = report.problem, report.best_run, report.solution
+    decays = ",".join(f"{v:g}" for v in p.lambda_w)
+    options = ", ".join(f"{k} {v:g}" for k, v in report.options.items())
+    converged = "converged" if best.converged else "not converged"
+    verdict = best.status.upper() + ("  (BELOW ncsolve's answer)" if best.beats_theory else "")
+    lines = [
+        (f"problem: n = {_join(list(p.n))}, depth {p.depth}, widths {_join(report.widths)}, "
+         f"bias {p.bias}, lambda_w {decays}, lambda_h {p.lambda_h:g}, loss ce"),
+        f"descent: {report.method}, {len(report.runs)} run(s), {options}",
+        "",
+        _ce_theory_line(sol),
+        f"         {sol.certainty_reason}",
+        f"best run (seed {best.seed}): {verdict}",
+        f"  objective        {best.loss:.15g}   relative gap {best.gap:+.2e}",
+        (f"  gradient norm    {best.grad_norm:.2e} ({converged}) after {best.steps} steps, "
+         f"{best.elapsed:.2f} s"),
+        f"  logit rank       {best.logit_rank}   (theory {sol.logit_rank})",
+        f"  collapsed        {_join(best.collapsed)}   (theory {_join(list(np.flatnonzero(sol.collapsed)))})",
+    ]
+    if best.matched:
+        lines.append(f"  same objective as {best.matched}")
+    lines += _layer_table(best, p.depth, "distance to ncsolve's answer (normalized Frobenius), NC1, by layer")
+    lines.append(f"  comparison: {report.comparison}")
+    if best.permutation is not None and best.permutation != sorted(best.permutation):
+        lines.append(f"  run class k compared with theory class: {_join(best.permutation)}")
+    if len(report.runs) > 1:
+        lines += ["", "runs:", "  seed  status          objective            gap        logit rank"]
+        for r in report.runs:
+            mark = "  below ncsolve's answer" if r.beats_theory else ""
+            lines.append(f"  {r.seed!s:>4}  {r.status:<14}  {r.loss:.12g}  {r.gap:+.2e}  "
+                         f"{r.logit_rank}{mark}")
+        lines.append("summary: " + "; ".join(
+            f"{row['count']} x {row['status']} (objective {row['loss']:.7g}, logit rank "
+            f"{row['logit_rank']})" for row in report.summary()))
+    lines += [f"note: {text}" for text in report.notes()]
+    return "\n".join(lines)
+
+
 def run(args) -> int:
     """Execute ``ncsolve verify``; returns the exit status."""
     settings = _settings(args)
@@ -264,7 +336,8 @@ def run(args) -> int:
         settings["problem"], settings["problem"].widths, method=settings["method"],
         restarts=settings["restarts"], seed=settings["seed"],
         record_every=settings["record_every"],
-        tolerances=Tolerances(loss_rtol=settings["loss_rtol"], gram_tol=settings["gram_tol"]),
+        tolerances=Tolerances(loss_rtol=settings["loss_rtol"], gram_tol=settings["gram_tol"],
+                              grad_tol=settings["grad_tol"]),
         progress=False if args.quiet else None, **settings["options"],
     )
     if settings["plot"]:
@@ -272,7 +345,9 @@ def run(args) -> int:
     if args.json:
         sys.stdout.write(json.dumps(_clean(report.to_dict()), indent=2) + "\n")
     else:
-        sys.stdout.write(format_report(report) + "\n")
+        ce = report.problem.loss == "ce"
+        text = format_ce_report(report) if ce else format_report(report)
+        sys.stdout.write(text + "\n")
         if settings["plot"]:
             sys.stdout.write(f"figure written to {settings['plot']}\n")
     return report.exit_code
