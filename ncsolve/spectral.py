@@ -4,7 +4,10 @@ With a bias-free model the target is Y and ``G = Y Y^T = D = diag(n)``. With a
 free bias it is the centred ``Y (I - 11^T/N)`` and ``G = D - n n^T / N``, a
 diagonal matrix minus a rank-one term. Its eigenpairs come from the secular
 equation ``1 = sum_g w_g / (d_g - mu)`` over the distinct class sizes ``d_g``
-(``w_g = m_g d_g^2 / N`` for ``m_g`` classes of that size). A size shared by
+(``w_g = m_g d_g^2 / N`` for ``m_g`` classes of that size). Because
+``sum_g m_g d_g = N``, that equation equals ``-(mu/N) sum_g m_g d_g / (d_g - mu)``,
+so the nonzero eigenvalues solve ``sum_g m_g d_g / (d_g - mu) = 0``: no constant
+term, hence no cancellation against 1 when the sizes span many decades. A size shared by
 ``m_g`` classes contributes ``m_g - 1`` eigenvalues exactly equal to ``d_g``
 (exact deflation), so the work scales with the number of distinct sizes ``S``:
 O(S^2) time and O(S) memory, never a K x K matrix unless one is asked for.
@@ -240,8 +243,7 @@ def _centered_spectrum(n: np.ndarray) -> CenteredSpectrum:
     K = n.size
     sizes, group, counts = np.unique(n, return_inverse=True, return_counts=True)
     d = sizes.astype(float)
-    w = counts * d**2 / float(n.sum())
-    origin, tau = _secular_roots(d, w)
+    origin, tau = _secular_roots(d, counts * d)
     weights = _loewner_weights(d, origin, tau)
     norms = np.empty(d.size)
     for rows in _row_blocks(d.size, d.size):
@@ -284,20 +286,22 @@ def _row_blocks(rows: int, cols: int):
         yield slice(start, min(rows, start + step))
 
 
-def _gap_block(d, origin, tau, rows, poles=slice(None)):
-    """``d_g - mu_i`` for roots ``rows`` (axis 0) and poles ``poles`` (axis 1).
+def _gap_block(d, origin, tau, rows):
+    """``d_g - mu_i`` for roots ``rows`` (axis 0) and every pole g (axis 1).
 
     The pole differences are exact (class sizes are integers), so subtracting
     the offset last keeps the gap to the nearest pole accurate."""
-    gap = d[None, poles] - d[origin[rows], None]
+    gap = d[None, :] - d[origin[rows], None]
     gap -= tau[rows, None]
     return gap
 
 
 def _secular_roots(d: np.ndarray, w: np.ndarray, max_iter: int = 80):
-    """Roots of ``f(mu) = 1 - sum_g w_g / (d_g - mu)`` for ``D - v v^T``.
+    """Eigenvalues of ``D - n n^T / N`` from ``f(mu) = -sum_g w_g / (d_g - mu) = 0``
+    with ``w_g = m_g d_g`` (see the module docstring).
 
-    Root 0 is mu = 0 (the constant vector); root i >= 1 lies in (d_{i-1}, d_i).
+    Root 0 is mu = 0 (the constant vector); root i >= 1 lies in (d_{i-1}, d_i),
+    where f decreases from +inf to -inf.
     Each root is stored as (origin pole, offset), the origin being the nearer
     pole. The iteration keeps the origin's term exact and models the rest by
     ``c + s / (d_other - mu)`` matched in value and slope (the fixed-weight
@@ -338,8 +342,22 @@ def _secular_roots(d: np.ndarray, w: np.ndarray, max_iter: int = 80):
         if active.size == 0:
             break
         f, rest, slope = _secular_value(d, w, origin[i[active]], t[active], origin[i[active]])
+    t = _newton_polish(d, w, origin[i], t, lo, hi)
     tau[1:] = t
     return origin, tau
+
+
+def _newton_polish(d, w, origin, t, lo, hi, steps: int = 1):
+    """A Newton step on f from the converged offsets. The rational model loses
+    digits when the neighbouring pole on the far side is remote (its weight and
+    constant grow huge and cancel); near the root plain Newton is accurate."""
+    for _ in range(steps):
+        f, rest, slope = _secular_value(d, w, origin, t, origin)
+        derivative = -(slope + w[origin] / (t * t))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            new = t - f / derivative
+        t = np.where((new > lo) & (new < hi) & np.isfinite(new), new, t)
+    return t
 
 
 def _secular_value(d, w, origin, t, exact):
@@ -354,18 +372,18 @@ def _secular_value(d, w, origin, t, exact):
         inv *= inv
         slope = inv @ w
         own = w[exact[rows]] / ((d[exact[rows]] - d[origin[rows]]) - t[rows])
-        out[:, rows] = (1.0 - rest - own, rest, slope)
+        out[:, rows] = (-rest - own, rest, slope)
     return out
 
 
 def _fixed_weight_step(w_origin, delta, t, rest, slope):
-    """Step from offset t to the root of ``1 + w_origin / x - c - s / (delta - x)``,
+    """Step from offset t to the root of ``w_origin / x - c - s / (delta - x)``,
     where ``c + s/(delta - x)`` matches the other poles' sum in value and slope."""
     gap = delta - t
     s = slope * gap * gap
     c = rest - s / gap
-    a = -(1.0 - c)
-    b = (1.0 - c) * delta - w_origin - s
+    a = c
+    b = -c * delta - w_origin - s
     k = w_origin * delta
     disc = np.sqrt(np.maximum(b * b - 4 * a * k, 0.0))
     big = np.where(b >= 0, -b - disc, -b + disc)
