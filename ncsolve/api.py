@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .problem import DEFAULT_DECAY, Problem, ProblemError
+from .problem import DEFAULT_DECAY, Problem, ProblemError, whole_number
 
 
 def predict(
@@ -60,8 +60,9 @@ def predict(
     if problem.loss == "ce":
         from .crossentropy import solve as solve_ce
 
-        restarts = None if restarts is None else _whole(restarts, "restarts")
-        return solve_ce(problem, restarts=restarts, seed=0 if seed is None else _whole(seed, "seed"))
+        restarts = None if restarts is None else whole_number(restarts, "restarts", "", low=0)
+        seed = 0 if seed is None else whole_number(seed, "seed", "", low=0)
+        return solve_ce(problem, restarts=restarts, seed=seed)
     for name, value in (("restarts", restarts), ("seed", seed)):
         if value is not None:
             raise ProblemError(f"{name} (--{name}): only used by the cross-entropy search "
@@ -73,15 +74,3 @@ def predict(
     from .solution import solve
 
     return solve(problem)
-
-
-def _whole(value, name: str) -> int:
-    """A non-negative integer given as a number or a string."""
-    text = str(value).strip()
-    try:
-        number = int(float(text)) if text.lower().endswith(".0") else int(text)
-    except ValueError:
-        number = -1
-    if number < 0 or isinstance(value, bool):
-        raise ProblemError(f"{name} (--{name}): must be a non-negative integer, got {value!r}")
-    return number

@@ -16,6 +16,8 @@ import numpy as np
 BIAS_MODES = ("none", "free")
 LOSSES = ("mse", "ce")
 DEFAULT_DECAY = 5e-4  # the paper's synthetic setting (lambda_W = lambda_H = 5e-4)
+MAX_SAMPLES = 2**53  # class sizes and N are exact in float64 up to here
+MAX_DEPTH = 1000
 
 
 class ProblemError(ValueError):
@@ -56,40 +58,63 @@ def _split(value, param: str) -> list:
         raise _fail(param, f"expected a number or a list of numbers, got {value!r}") from None
 
 
-def _positive_int(item, param: str, what: str) -> int:
+def whole_number(item, param: str, what: str, low: int = 1, high: int | None = None) -> int:
+    """An integer in [low, high] given as a number or as text ("3", "3.0", "1e3").
+
+    Raises
+    ------
+    ProblemError
+        Naming ``param`` and the allowed range.
+    """
+    subject = f"{what} " if what else ""
+    kind = "a positive integer" if low == 1 else f"an integer >= {low}"
+    if high is not None:
+        kind = f"an integer from {low} to {high}"
     if isinstance(item, str):
         try:
             number = float(item) if any(c in item for c in ".eE") else int(item)
         except ValueError:
-            raise _fail(param, f"{what} must be a positive integer, got {item!r}") from None
+            raise _fail(param, f"{subject}must be {kind}, got {item!r}") from None
     elif isinstance(item, (Real, np.number)) and not isinstance(item, (bool, np.bool_)):
         number = item
     else:
-        raise _fail(param, f"{what} must be a positive integer, got {item!r}")
+        raise _fail(param, f"{subject}must be {kind}, got {item!r}")
     if isinstance(number, (Integral, np.integer)):
         result = int(number)
     elif math.isfinite(float(number)) and float(number).is_integer():
         result = int(float(number))
     else:
-        raise _fail(param, f"{what} must be a positive integer, got {item!r}")
-    if result < 1:
-        raise _fail(param, f"{what} must be a positive integer (>= 1), got {result}")
+        raise _fail(param, f"{subject}must be {kind}, got {item!r}")
+    if result < low or (high is not None and result > high):
+        raise _fail(param, f"{subject}must be {kind}, got {result}")
     return result
 
 
+def _positive_int(item, param: str, what: str) -> int:
+    """A positive integer (kept for callers of the earlier name)."""
+    return whole_number(item, param, what)
+
+
 def _class_sizes(n) -> np.ndarray:
-    """Validated class sizes as a read-only int64 array (vectorized for numeric arrays)."""
+    """Validated class sizes as a read-only int64 array (vectorized for numeric arrays).
+
+    Sizes and their total must stay below 2^53, where float64 counts exactly."""
     array = None if isinstance(n, str) else np.asarray(n) if not np.isscalar(n) else None
     if array is not None and array.ndim == 1 and array.dtype.kind in "iuf" and array.size:
         values = array.astype(np.float64)
-        if np.all(np.isfinite(values) & (values >= 1) & (values == np.round(values))):
-            counts = array.astype(np.int64)
-            counts.setflags(write=False)
-            return counts
-    sizes = [_positive_int(v, "n", "every class size") for v in _split(n, "n")]
+        ok = np.isfinite(values) & (values >= 1) & (values <= MAX_SAMPLES)
+        if np.all(ok & (values == np.round(values))):
+            return _with_total_checked(array.astype(np.int64))
+    sizes = [whole_number(v, "n", "every class size", high=MAX_SAMPLES) for v in _split(n, "n")]
     if not sizes:
         raise _fail("n", "give at least one class size, e.g. 500,100,50")
-    counts = np.asarray(sizes, dtype=np.int64)
+    return _with_total_checked(np.asarray(sizes, dtype=np.int64))
+
+
+def _with_total_checked(counts: np.ndarray) -> np.ndarray:
+    if sum(counts.tolist()) > MAX_SAMPLES:
+        raise _fail("n", f"the total number of samples must be at most 2^53 = {MAX_SAMPLES} "
+                    "(where float64 counts exactly)")
     counts.setflags(write=False)
     return counts
 
@@ -164,7 +189,7 @@ class Problem:
             With a message naming the parameter and what is allowed.
         """
         counts = _class_sizes(n)
-        m = _positive_int(depth, "depth", "the depth (number of layers)")
+        m = whole_number(depth, "depth", "the depth (number of layers)", high=MAX_DEPTH)
         decays = [_positive_float(v, "lambda_w") for v in _split(lambda_w, "lambda_w")]
         if len(decays) == 1:
             decays = decays * m
@@ -176,7 +201,7 @@ class Problem:
         h_decay = _positive_float(lambda_h, "lambda_h")
         width_list = None
         if widths is not None:
-            width_list = [_positive_int(v, "widths", "every width") for v in _split(widths, "widths")]
+            width_list = [whole_number(v, "widths", "every width") for v in _split(widths, "widths")]
             if len(width_list) != m:
                 raise _fail(
                     "widths",

@@ -120,9 +120,11 @@ def _gap_root(beta: np.ndarray, q: float, max_iter: int = 200) -> np.ndarray:
     target = np.log(beta)
     for _ in range(max_iter):
         h = (1.0 - q) * np.log1p(-v) + np.log(v) - target
-        slope = 1.0 / v - (1.0 - q) / (1.0 - v)
-        step = -h / slope
-        v_new = v + np.where(slope > 0, step, 0.0)
+        # h'(v) = (1/v) * scaled, written so that a subnormal v cannot overflow
+        scaled = 1.0 - (1.0 - q) * v / (1.0 - v)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            step = -h * v / scaled
+        v_new = v + np.where(scaled > 0, step, 0.0)
         v_new = np.minimum(v_new, 1.0 - (1.0 - q) / (2.0 - q))
         converged = np.abs(v_new - v) <= 4 * np.finfo(float).eps * v
         v = v_new

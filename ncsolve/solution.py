@@ -132,12 +132,12 @@ class Solution:
     def _class_diagonals(self) -> np.ndarray:
         """One batched pass over the spectrum: squared class-mean lengths of H,
         squared classifier row lengths, and own-label outputs."""
-        sigma = self.sigma
-        columns = np.stack([
-            (sigma * self.singular_values[:, 0]) ** 2,
-            self._classifier_values()[:, 0] ** 2,
-            self.z * sigma,
-        ], axis=1)
+        p, sigma = self.problem, self.sigma
+        # H has z^(1/L) sqrt(lbar/lambda_H) and the product of all L factors is z, so
+        # the product classifier has z^(1-1/L) sqrt(lambda_H/lbar): no per-layer work
+        feature = self.z ** (1.0 / p.L) * np.sqrt(p.lbar / p.lambda_h)
+        classifier = self.z ** (1.0 - 1.0 / p.L) * np.sqrt(p.lambda_h / p.lbar)
+        columns = np.stack([(sigma * feature) ** 2, classifier**2, self.z * sigma], axis=1)
         return self.spectrum.diag(columns)
 
     @_frozen_array
@@ -244,15 +244,21 @@ def solve(problem: Problem) -> Solution:
     spectrum = target_spectrum(problem.n, problem.bias)
     minima = scalar.minimize(spectrum.sigma, problem.N, problem.c, problem.q)
     z, state, residual = minima.z.copy(), minima.state.astype(object), minima.residual.copy()
-    notes = _phase_notes(problem, spectrum.sigma, minima)
-    notes += _apply_rank_cap(problem.rank_cap, spectrum.sigma, z, state, residual)
+    notes = _apply_rank_cap(problem.rank_cap, spectrum.sigma, z, state, residual)
+    notes = _phase_notes(problem, spectrum.sigma, minima, state) + notes
     return Solution(problem, spectrum, z, minima.z_local, state.astype(str), residual, notes)
 
 
-def _phase_notes(problem: Problem, sigma: np.ndarray,
-                 minima: scalar.DirectionMinima) -> tuple[str, ...]:
+def _phase_notes(problem: Problem, sigma: np.ndarray, minima: scalar.DirectionMinima,
+                 state: np.ndarray) -> tuple[str, ...]:
+    """Notes on ties and window directions; ``state`` is after the rank cap, which
+    settles a tie whose direction has no free slot (mutated: such ties become capped)."""
     notes = []
-    for i in np.flatnonzero(minima.state == scalar.TIE):
+    free_slots = problem.rank_cap - int(np.count_nonzero(state == scalar.ACTIVE))
+    for rank, i in enumerate(np.flatnonzero(minima.state == scalar.TIE)):
+        if rank >= free_slots:
+            state[i] = CAPPED
+            continue
         notes.append(
             f"non-unique: direction {i} sits on the phase boundary; z = 0 and "
             f"z = {minima.z_local[i]:.17g} give the same loss (0 is reported)"

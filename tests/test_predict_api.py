@@ -33,6 +33,11 @@ BAD_INPUT = [
     (dict(n=[5], widths=[0]), ["--n", "5", "--widths", "0"], "widths (--widths)"),
     (dict(n=[5], bias="learned"), ["--n", "5", "--bias", "learned"], "bias (--bias)"),
     (dict(n=[5], loss="hinge"), ["--n", "5", "--loss", "hinge"], "loss (--loss)"),
+    (dict(n=[5 * 10**18] * 2), ["--n", "5000000000000000000,5000000000000000000"], "n (--n)"),
+    (dict(n=[1e20]), ["--n", "1e20"], "n (--n)"),
+    (dict(n=[2**52, 2**52, 2]), ["--n", f"{2**52},{2**52},2"], "n (--n)"),  # N > 2^53
+    (dict(n=[5], depth=10**9), ["--n", "5", "--depth", "1e9"], "depth (--depth)"),
+    (dict(n="@/nonexistent/sizes.txt"), ["--n", "@/nonexistent/sizes.txt"], "n (--n)"),
 ]
 
 
@@ -184,3 +189,23 @@ def test_cross_entropy_search_options_reach_the_solver():
     few = predict(n=[50, 50, 50], depth=2, loss="ce", restarts=2, seed=1)
     many = predict(n=[50, 50, 50], depth=2, loss="ce", restarts=6, seed=1)
     assert len(few.runs) < len(many.runs)
+
+
+def test_extreme_decays_are_quiet_and_finite():
+    for decay in ("1e-320", "1e-300", "1e300"):
+        done = subprocess.run([sys.executable, "-m", "ncsolve", "predict", "--n", "1000000000,5",
+                               "--depth", "3", "--lambda-w", decay, "--lambda-h", decay,
+                               "--json"], capture_output=True, text=True)
+        assert done.returncode == 0 and done.stderr == "", done.stderr
+        assert np.isfinite(json.loads(done.stdout)["loss"])
+
+
+def test_class_sizes_from_a_file(tmp_path):
+    path = tmp_path / "sizes.txt"
+    path.write_text("500\n100, 50\n")
+    assert predict(n=f"@{path}", depth=3).loss == predict(n=[500, 100, 50], depth=3).loss
+
+
+def test_integer_options_accept_the_same_spellings():
+    assert predict(n="500,1e2,50.0", depth="3.0").problem.n.tolist() == [500, 100, 50]
+    assert predict(n=[50, 50], loss="ce", seed="1e1", restarts="2").loss > 0

@@ -161,3 +161,16 @@ def test_tie_at_the_phase_boundary_is_reported_and_real():
     assert runs[0].loss == pytest.approx(solution.loss, rel=1e-9)
     assert runs[1].loss == pytest.approx(solution.loss, rel=1e-9)
     assert run_grams(runs[0])["features"][2, 2] > 1e-3 > run_grams(runs[1])["features"][2, 2]
+
+
+def test_a_tie_without_a_free_rank_slot_is_not_a_tie():
+    """With width 1 the one slot goes to the largest class, so the smallest class's
+    phase-boundary tie cannot be realized: the minimizer is unique again."""
+    decay = float(predict(n=(20, 4, 2), depth=3).critical_decay[2])
+    capped = predict(n=(20, 4, 2), depth=3, lambda_w=decay, lambda_h=decay, widths=(1, 1, 1))
+    assert capped.unique and list(capped.state) == ["active", "capped", "capped"]
+    runs, best = best_of(capped.problem, (1, 1, 1), seeds=range(4))
+    assert best.loss == pytest.approx(capped.loss, rel=LOSS_RTOL)
+    measured, target = run_grams(best), theory_grams(capped)
+    for name in target:
+        assert relative_error(measured[name], target[name]) < GRAM_RTOL, name
