@@ -330,7 +330,10 @@ def _row(model, problem, k, sigma_exact, sigma, found, N, lbar, lam_h, digits,
             exact = tuple(candidates)
     paper_x = ()
     if model.equal_decays and bias_free:
-        paper_x = tuple((r / (sigma - r)) ** (mpmath.mpf(1) / M) for r in found.roots)
+        # x^M = z / (sigma - z); at a decay so small that z equals sigma to the working
+        # precision, x is beyond any number the precision can tell apart: infinity
+        paper_x = tuple((r / (sigma - r)) ** (mpmath.mpf(1) / M) if r < sigma else mpmath.inf
+                        for r in found.roots)
     return RootReport(
         label=f"{'class' if bias_free else 'direction'} {k}",
         n=int(problem.n[k]) if bias_free else None,
