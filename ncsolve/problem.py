@@ -201,7 +201,8 @@ class Problem:
         h_decay = _positive_float(lambda_h, "lambda_h")
         width_list = None
         if widths is not None:
-            width_list = [whole_number(v, "widths", "every width") for v in _split(widths, "widths")]
+            width_list = [whole_number(v, "widths", "every width")
+                          for v in _split(widths, "widths")]
             if len(width_list) != m:
                 raise _fail(
                     "widths",

@@ -80,7 +80,6 @@ def test_singular_values_of_every_layer_match_the_run():
         measured = np.sort(np.linalg.svd(matrix, compute_uv=False))[::-1][: solution.problem.K]
         assert np.allclose(measured, solution.singular_values[:, j], rtol=1e-6, atol=1e-8), j
     for j in range(solution.problem.depth + 1):
-        from fullproblem import class_means
 
         means = class_means(params.layer_features(j), solution.problem.n)
         assert np.allclose(np.linalg.norm(means, axis=0), solution.layer_feature_norms[j],
