@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from .metrics import vector_norm
 from .objective import FullObjective, Parameters
 from .problem import Problem, ProblemError
 
@@ -233,7 +234,7 @@ def _objective(problem: Problem, widths) -> FullObjective:
 def _snapshot(objective: FullObjective, x: np.ndarray, step: int, recorder) -> Snapshot:
     value, grad = objective(x)
     data = recorder(x) if recorder is not None else None
-    return Snapshot(step, value, float(np.linalg.norm(grad)), data)
+    return Snapshot(step, value, vector_norm(grad), data)
 
 
 # ---- methods ---------------------------------------------------------------------------
@@ -333,7 +334,7 @@ def minimize_lbfgs(
     if record_every and (not trajectory or trajectory[-1].step != counter["iters"]):
         trajectory.append(_snapshot(objective, x, counter["iters"], recorder))
     return DescentResult(
-        x=x, objective=objective, loss=value, grad_norm=float(np.linalg.norm(grad)),
+        x=x, objective=objective, loss=value, grad_norm=vector_norm(grad),
         steps=counter["iters"], evaluations=counter["evals"], method="lbfgs",
         seed=None if x0 is not None else seed, message=message,
         elapsed=time.perf_counter() - started, trajectory=trajectory,
@@ -397,13 +398,13 @@ def gradient_descent(
         while True:
             if record_every and step % record_every == 0:
                 data = recorder(x) if recorder is not None else None
-                trajectory.append(Snapshot(step, value, float(np.linalg.norm(grad)), data))
+                trajectory.append(Snapshot(step, value, vector_norm(grad), data))
             if not np.isfinite(value):
                 message = f"diverged at step {step} (lower --lr)"
                 break
             if step >= steps:
                 break
-            if gtol > 0 and np.linalg.norm(grad) <= gtol:
+            if gtol > 0 and vector_norm(grad) <= gtol:
                 message = f"gradient norm below {gtol:g} at step {step}"
                 break
             velocity *= momentum
@@ -416,9 +417,9 @@ def gradient_descent(
     bar.close()
     if record_every and trajectory[-1].step != step:
         data = recorder(x) if recorder is not None else None
-        trajectory.append(Snapshot(step, value, float(np.linalg.norm(grad)), data))
+        trajectory.append(Snapshot(step, value, vector_norm(grad), data))
     return DescentResult(
-        x=x, objective=objective, loss=float(value), grad_norm=float(np.linalg.norm(grad)),
+        x=x, objective=objective, loss=float(value), grad_norm=vector_norm(grad),
         steps=step, evaluations=step + 1, method=method,
         seed=None if x0 is not None else seed, message=message,
         elapsed=time.perf_counter() - started, trajectory=trajectory,

@@ -18,14 +18,19 @@ import numpy as np
 from .objective import FullObjective
 
 __all__ = [
+    "LOSS_FLOOR",
     "RunGeometry",
     "class_means",
+    "loss_scale",
     "measure",
     "nc1",
     "normalized_distance",
     "objective_gap",
     "relative_distance",
+    "vector_norm",
 ]
+
+LOSS_FLOOR = 1e-8  # losses below this fraction of loss_scale count as zero in relative terms
 
 
 def _starts(n: np.ndarray) -> np.ndarray:
@@ -52,7 +57,9 @@ def nc1(features: np.ndarray, n, rtol: float = 1e-6) -> float:
         Singular values of the centred class means below ``rtol`` times the largest
         are treated as zero in the pseudo-inverse of Sigma_B. Optimizers leave
         collapsed directions at about 1e-8 of the largest, not at 0; a smaller
-        cutoff would divide rounding noise by their square.
+        cutoff would divide rounding noise by their square.  The spread as a whole
+        counts as zero when its largest singular value is at most ``rtol`` times
+        the root-mean-square norm of the samples.
 
     Returns
     -------
@@ -60,26 +67,56 @@ def nc1(features: np.ndarray, n, rtol: float = 1e-6) -> float:
         ``tr(Sigma_W Sigma_B^+) / K`` with ``Sigma_W`` the within-class covariance
         (average over all N samples) and ``Sigma_B`` the covariance of the K class
         means around the global mean (average over classes).  0 means exact
-        collapse onto the class means; inf when all class means coincide.
+        collapse onto the class means.  nan (undefined) when the class means do
+        not spread (one class, all class means equal, features that are zero) or
+        when the features are not finite.
     """
     n = np.asarray(n, dtype=np.int64)
-    K = n.size
     means = class_means(features, n)
-    spread = means - features.mean(axis=1, keepdims=True)
+    with np.errstate(over="ignore", invalid="ignore"):
+        spread = means - features.mean(axis=1, keepdims=True)
+    if not np.all(np.isfinite(spread)):
+        return float("nan")  # overflowed features (a diverging run)
     U, s, _ = np.linalg.svd(spread, full_matrices=False)
-    keep = s > rtol * s.max() if s.size and s.max() > 0 else np.zeros(s.size, bool)
-    if not keep.any():
-        return float("inf")
+    if not _spreads(s, features, rtol):
+        return float("nan")
+    keep = s > rtol * s[0]
     within = features - np.repeat(means, n, axis=1)
-    projected = U[:, keep].T @ within  # components of the deviations along Sigma_B's range
-    # Sigma_B = spread spread^T / K, so Sigma_B^+ = K U diag(1/s^2) U^T on its range.
-    trace = K * np.sum(np.sum(projected**2, axis=1) / s[keep] ** 2) / n.sum()
-    return float(trace / K)
+    # Sigma_B = spread spread^T / K, so Sigma_B^+ = K U diag(1/s^2) U^T on its range;
+    # dividing before squaring keeps tiny (but resolved) spreads from underflowing.
+    scaled = (U[:, keep].T @ within) / s[keep, None]
+    return float(np.sum(scaled**2) / n.sum())
+
+
+def _spreads(s: np.ndarray, features: np.ndarray, rtol: float) -> bool:
+    """Whether the class means spread: largest singular value above rtol x RMS sample norm."""
+    if not s.size or not np.isfinite(s[0]) or s[0] <= 0:
+        return False
+    rms = vector_norm(features) / np.sqrt(max(features.shape[1], 1))
+    return bool(s[0] > rtol * rms)
+
+
+def vector_norm(values: np.ndarray) -> float:
+    """Frobenius norm that does not overflow for entries near the float64 limit.
+
+    ``np.linalg.norm`` squares the entries and gives inf (with a warning) above
+    about 1e154; here they are scaled by the largest first.  inf or nan entries
+    give inf or nan, silently.
+    """
+    values = np.asarray(values, dtype=float).ravel()
+    with np.errstate(over="ignore", invalid="ignore"):
+        plain = float(np.linalg.norm(values))
+        if np.isfinite(plain) or not values.size:
+            return plain
+        largest = float(np.max(np.abs(values)))
+    if not np.isfinite(largest):
+        return largest
+    return largest * float(np.linalg.norm(values / largest))
 
 
 def _unit(matrix: np.ndarray) -> np.ndarray:
-    norm = np.linalg.norm(matrix)
-    return matrix / norm if norm > 0 else matrix
+    norm = vector_norm(matrix)
+    return matrix / norm if 0 < norm < np.inf else matrix
 
 
 def normalized_distance(measured: np.ndarray, target: np.ndarray) -> float:
@@ -93,15 +130,36 @@ def normalized_distance(measured: np.ndarray, target: np.ndarray) -> float:
 
 def relative_distance(measured: np.ndarray, target: np.ndarray) -> float:
     """``||A - B||_F / ||B||_F`` (the absolute distance ``||A||_F`` when B is zero)."""
-    scale = np.linalg.norm(target)
-    gap = np.linalg.norm(np.asarray(measured) - np.asarray(target))
-    return float(gap / scale if scale > 0 else gap)
+    scale = vector_norm(target)
+    with np.errstate(over="ignore", invalid="ignore"):
+        gap = vector_norm(np.asarray(measured) - np.asarray(target))
+        return float(gap / scale if scale > 0 else gap)
 
 
-def objective_gap(loss: float, theory_loss: float) -> float:
-    """Relative gap ``(loss - theory_loss) / |theory_loss|`` (negative would refute the theory)."""
-    scale = abs(theory_loss)
-    return float((loss - theory_loss) / scale if scale > 0 else loss - theory_loss)
+def loss_scale(objective: FullObjective) -> float:
+    """The problem's own unit of objective: its value with every parameter zero.
+
+    That is ``||Y||^2 / (2N) = 1/2`` for the squared loss (bias zero too) and
+    ``log K`` for cross-entropy; 1 when it is zero (cross-entropy with one class).
+    Every candidate's objective is at most this value, so it is the natural yardstick
+    when the theory's objective itself is zero or tiny.
+    """
+    value = float(objective.value(np.zeros(objective.size)))
+    return value if np.isfinite(value) and value > 0 else 1.0
+
+
+def objective_gap(loss: float, theory_loss: float, scale: float = 1.0) -> float:
+    """Relative gap ``(loss - theory_loss) / max(|theory_loss|, LOSS_FLOOR * scale)``.
+
+    Always a ratio: relative to the theory's objective, except that an objective
+    below ``LOSS_FLOOR`` (1e-8) of ``scale`` (normally :func:`loss_scale`) is
+    replaced by that floor, so a theoretical minimum of 0 gives a finite gap
+    measured on the problem's scale instead of a division by zero.  Negative
+    values beyond rounding would refute the theory.
+    """
+    denominator = max(abs(float(theory_loss)), LOSS_FLOOR * float(scale))
+    with np.errstate(over="ignore", invalid="ignore"):
+        return float((np.float64(loss) - theory_loss) / denominator)
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,7 @@ of classes of equal size (:func:`align`).  A run below the answer is reported wi
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import math
 from collections import Counter
@@ -39,15 +40,19 @@ import numpy as np
 
 from . import descent as _descent
 from .metrics import (
+    LOSS_FLOOR,
     RunGeometry,
     class_means,
+    loss_scale,
     measure,
     normalized_distance,
     objective_gap,
     relative_distance,
+    vector_norm,
 )
 from .objective import FullObjective, default_widths
 from .problem import Problem, ProblemError
+from .report import _column as _floats
 
 __all__ = [
     "Alignment",
@@ -71,6 +76,17 @@ __all__ = [
 STATUSES = ("global", "local", "not-converged")
 
 
+def _worst(values) -> float:
+    """The largest value, nan if any is nan (``max`` would depend on the order)."""
+    values = np.asarray(list(values), dtype=float)
+    return float(np.max(values)) if values.size else 0.0
+
+
+def _loss_tolerance(reference: float, rtol: float, scale: float) -> float:
+    """Absolute objective tolerance: ``rtol`` relative to ``reference``, floored on the problem's scale."""
+    return rtol * max(abs(float(reference)), LOSS_FLOOR * scale)
+
+
 @dataclass(frozen=True)
 class Tolerances:
     """When a run counts as having reached a critical point of the theory.
@@ -78,10 +94,14 @@ class Tolerances:
     Attributes
     ----------
     loss_rtol : float
-        Largest relative difference between the run's objective and the candidate's.
+        Largest difference between the run's objective and the candidate's, relative
+        to the candidate's objective, or to ``LOSS_FLOOR`` (1e-8) times the objective
+        at the origin (:func:`ncsolve.metrics.loss_scale`) when the candidate's is
+        smaller (a minimum of 0 or nearly 0).
     gram_tol : float
         Largest normalized Frobenius distance of any Gram (any layer) or of the
-        output matrix to the candidate's.
+        output matrix to the candidate's (for a zero target: the run's norm on the
+        problem's scale, see :meth:`TheoryTarget.distances`).
     grad_tol : float
         Gradient norm at or below which the run is reported as converged (only
         reported for the squared loss; part of the status for cross-entropy).
@@ -123,51 +143,88 @@ class TheoryTarget:
     loss: float
 
     @classmethod
-    def build(cls, problem: Problem, A: np.ndarray, sigma: np.ndarray, z: np.ndarray):
+    def build(cls, problem: Problem, A: np.ndarray, sigma: np.ndarray, z: np.ndarray,
+              gram: np.ndarray | None = None):
+        """The critical point with product singular values ``z`` in directions ``A``.
+
+        ``gram`` replaces the target Gram ``G`` of the problem (used by :meth:`unit`).
+        """
         z = np.maximum(np.asarray(z, dtype=float), 0.0)
         sigma = np.asarray(sigma, dtype=float)
         L = problem.L
         decays = (problem.lambda_h, *problem.lambda_w)
         live = sigma > 0
+        G = _target_gram(problem) if gram is None else gram
         # C^T = diag(1/sigma) A^T G D^{-1}: class-space coordinates of the features
-        Ct = (A[:, live].T @ _target_gram(problem)) / problem.n / sigma[live, None]
+        Ct = (A[:, live].T @ G) / problem.n / sigma[live, None]
         features, classifiers = [], []
         scale = 1.0
         for j in range(problem.depth):
-            scale *= math.sqrt(problem.lbar / decays[j])
-            s = scale * z ** ((j + 1) / L)  # singular values of the layer-j features
-            r = z ** (1 - (j + 1) / L) / scale  # ... of the classifier W_M ... W_{j+1}
-            features.append(Ct.T @ (s[live, None] ** 2 * Ct))
-            classifiers.append(A @ (r[:, None] ** 2 * A.T))
+            scale *= math.sqrt(problem.lbar) / math.sqrt(decays[j])
+            # decays many orders apart put a Gram outside float64: it becomes inf
+            # or 0, and no run can match it (its distances are nan)
+            with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+                s = scale * z ** ((j + 1) / L)  # singular values of the layer-j features
+                r = z ** (1 - (j + 1) / L) / scale  # ... of the classifier W_M ... W_{j+1}
+                features.append(Ct.T @ (s[live, None] ** 2 * Ct))
+                classifiers.append(A @ (r[:, None] ** 2 * A.T))
         outputs = A[:, live] @ (z[live, None] * Ct)
         loss = float(np.sum((z - sigma) ** 2) / (2 * problem.N) + problem.c * np.sum(z**problem.q))
         return cls(features, classifiers, outputs, z, loss)
 
-    def distances(self, run: RunGeometry, normalized: bool = True,
-                  reference: TheoryTarget | None = None) -> dict:
+    @classmethod
+    def unit(cls, problem: Problem) -> TheoryTarget:
+        """The natural size of every matrix of ``problem``: a model that outputs the labels.
+
+        The balanced point without bias whose product is exactly ``Y`` (one direction
+        per class, ``z_k = sigma_k = sqrt(n_k)``).  Its matrices are never zero, so
+        they give a scale even when every critical point is the origin (for example
+        one class with a free bias).
+        """
+        root = np.sqrt(problem.n.astype(float))
+        return cls.build(problem, np.eye(problem.K), root, root, gram=np.diag(root**2))
+
+    def matrices(self) -> dict:
+        """The matrices by kind: per-layer lists for "features" and "classifier", "outputs"."""
+        return {"features": self.feature_grams, "classifier": self.classifier_grams,
+                "outputs": [self.outputs]}
+
+    def distances(self, run: RunGeometry, normalized: bool = True, scales=()) -> dict:
         """Per-layer distances of a run's geometry to these targets.
 
-        Normalized (shape) or relative Frobenius distances.  Where a target is zero
-        (every direction collapsed) the distance is the run's norm relative to the
-        same matrix of ``reference`` (normally the global minimizer), so that a run
-        at the origin is measured on the scale of the problem.
+        Normalized (shape) or relative Frobenius distances.  Where a target matrix
+        is zero (every direction collapsed) neither is defined; the distance is then
+        the run's norm divided by the norm of the same matrix of the first of
+        ``scales`` where it is nonzero (normally the global minimizer, then
+        :meth:`unit`), so that a run at the origin is measured on the scale of the
+        problem and a run at rounding size counts as a match.
         """
         dist = normalized_distance if normalized else relative_distance
-        reference = self if reference is None else reference
+        runs = {"features": run.feature_grams, "classifier": run.classifier_grams,
+                "outputs": [run.outputs]}
+        fallbacks = [t.matrices() for t in scales]
+        out = {}
+        for kind, targets in self.matrices().items():
+            out[kind] = []
+            for j, (measured, target) in enumerate(zip(runs[kind], targets)):
+                if np.any(target):
+                    out[kind].append(dist(measured, target))
+                else:
+                    out[kind].append(_against_scale(measured, [f[kind][j] for f in fallbacks]))
+        return out
 
-        def one(measured, target, scale):
-            if np.linalg.norm(target) > 0 or np.linalg.norm(scale) == 0:
-                return dist(measured, target)
-            return float(np.linalg.norm(measured) / np.linalg.norm(scale))
 
-        return {
-            "features": [one(a, b, c) for a, b, c in
-                         zip(run.feature_grams, self.feature_grams, reference.feature_grams)],
-            "classifier": [one(a, b, c) for a, b, c in
-                           zip(run.classifier_grams, self.classifier_grams,
-                               reference.classifier_grams)],
-            "outputs": [one(run.outputs, self.outputs, reference.outputs)],
-        }
+def _against_scale(measured: np.ndarray, references: list) -> float:
+    """``||measured|| / ||reference||`` for the first nonzero, finite reference.
+
+    Without one, 0 for a zero run and 1 otherwise.
+    """
+    size = vector_norm(measured)
+    for reference in references:
+        norm = vector_norm(reference)
+        if 0 < norm < np.inf:
+            return size / norm
+    return float(size > 0)
 
 
 def _groups(sigma: np.ndarray, rtol: float = 1e-9) -> list[np.ndarray]:
@@ -214,10 +271,6 @@ def _run_directions(problem, Z: np.ndarray, A: np.ndarray, sigma: np.ndarray):
 # ---- reports ---------------------------------------------------------------------------
 
 
-def _floats(values) -> list:
-    return [None if not np.isfinite(v) else float(v) for v in np.asarray(values, dtype=float)]
-
-
 @dataclass(frozen=True, eq=False)
 class RunReport:
     """How one run compares with the theory.
@@ -233,7 +286,9 @@ class RunReport:
     candidate_loss : float
         Objective of the matched critical point of the theory.
     gap : float
-        Relative gap of ``loss`` to the global minimum.
+        Relative gap of ``loss`` to the global minimum
+        (:func:`ncsolve.metrics.objective_gap`, on the problem's scale when the
+        minimum is 0).
     grad_norm : float
         Gradient norm at the end of the run.
     converged : bool
@@ -253,10 +308,13 @@ class RunReport:
         Largest normalized distances to the global minimizer (differs from
         ``errors`` when the run is at another critical point).
     nc1 : list of float
-        NC1 of the features at every layer.
+        NC1 of the features at every layer (nan where undefined: the class means
+        do not spread).
     misalignment : float
         Off-diagonal part of the run's outputs in the theory's directions (0 at a
         critical point of the theory).
+    notes : list of str
+        Remarks on the run, e.g. that it diverged (then every geometric field is nan).
     """
 
     status: str
@@ -282,6 +340,12 @@ class RunReport:
     elapsed: float
     message: str
     trajectory: list = field(default_factory=list)
+    notes: list = field(default_factory=list)
+
+    @property
+    def diverged(self) -> bool:
+        """True when the run's objective is not finite."""
+        return not np.isfinite(self.loss)
 
     def to_dict(self) -> dict:
         return {
@@ -307,6 +371,7 @@ class RunReport:
             "steps": int(self.steps),
             "elapsed": float(self.elapsed),
             "message": self.message,
+            "notes": list(self.notes),
             "trajectory": [_snapshot_dict(s) for s in self.trajectory],
         }
 
@@ -360,9 +425,16 @@ def assess(
     RunReport
     """
     problem = objective.problem
-    loss, grad = objective(x)
+    with np.errstate(over="ignore", invalid="ignore"):  # a diverged run overflows here
+        loss, grad = objective(x)
     if grad_norm is None:
-        grad_norm = float(np.linalg.norm(grad))
+        grad_norm = vector_norm(grad)
+    run = {"seed": seed, "method": method, "loss": float(loss), "grad_norm": float(grad_norm),
+           "converged": bool(grad_norm <= tolerances.grad_tol), "steps": steps,
+           "elapsed": elapsed, "message": message}
+    scale = loss_scale(objective)
+    if not np.isfinite(loss):
+        return _diverged_report(solution, problem, objective.M, scale, run)
     sigma = np.asarray(solution.sigma, dtype=float)
     z_local = np.asarray(solution.z_local, dtype=float)
     z_global = np.asarray(solution.z, dtype=float)
@@ -376,36 +448,72 @@ def assess(
     z_candidate = np.where(active, np.nan_to_num(z_local), 0.0)
     candidate = TheoryTarget.build(problem, basis, sigma, z_candidate)
     best = TheoryTarget.build(problem, A, sigma, z_global)
+    scales = (best, TheoryTarget.unit(problem))
     theory_loss = float(solution.loss)
 
     geometry = measure(objective, x)
-    normalized = candidate.distances(geometry, reference=best)
-    relative = candidate.distances(geometry, normalized=False, reference=best)
-    to_global = best.distances(geometry)
-    errors = {k: max(v) for k, v in normalized.items()}
+    normalized = candidate.distances(geometry, scales=scales)
+    relative = candidate.distances(geometry, normalized=False, scales=scales)
+    to_global = best.distances(geometry, scales=scales)
+    errors = {k: _worst(v) for k, v in normalized.items()}
     same_pattern = bool(np.array_equal(active, z_global > 0))
     candidate_global = same_pattern or (
         not bool(getattr(solution, "unique", True))
-        and abs(candidate.loss - theory_loss) <= 1e-10 * max(abs(theory_loss), 1e-300)
+        and abs(candidate.loss - theory_loss) <= _loss_tolerance(theory_loss, 1e-10, scale)
     )
-    matches = (
-        np.isfinite(loss)
-        and abs(loss - candidate.loss) <= tolerances.loss_rtol * max(abs(candidate.loss), 1e-300)
-        and max(errors.values()) <= tolerances.gram_tol
-    )
+    tol = _loss_tolerance(candidate.loss, tolerances.loss_rtol, scale)
+    decays = _decay_size(problem)
+    checked = errors if decays > tol else {"outputs": errors["outputs"]}
+    matches = abs(loss - candidate.loss) <= tol and _worst(checked.values()) <= tolerances.gram_tol
     status = ("global" if candidate_global else "local") if matches else "not-converged"
+    notes = [] if decays > tol else [_invisible_decays_note(decays, tol)]
     zero = np.flatnonzero(~active)
     collapsed = zero if problem.bias == "free" else _zero_classes(candidate)
     return RunReport(
-        status=status, seed=seed, method=method, loss=float(loss),
-        candidate_loss=candidate.loss, gap=objective_gap(loss, theory_loss),
-        grad_norm=float(grad_norm), converged=bool(grad_norm <= tolerances.grad_tol),
+        status=status, candidate_loss=candidate.loss,
+        gap=objective_gap(loss, theory_loss, scale),
         z_run=z_run, z_candidate=z_candidate, candidate_global=candidate_global,
         collapsed_directions=[int(i) for i in zero], collapsed=[int(i) for i in collapsed],
-        errors=errors, relative_errors={k: max(v) for k, v in relative.items()},
-        layer_errors=normalized, global_errors={k: max(v) for k, v in to_global.items()},
-        nc1=list(geometry.nc1), misalignment=misalignment, steps=steps, elapsed=elapsed,
-        message=message,
+        errors=errors, relative_errors={k: _worst(v) for k, v in relative.items()},
+        layer_errors=normalized, global_errors={k: _worst(v) for k, v in to_global.items()},
+        nc1=list(geometry.nc1), misalignment=misalignment, notes=notes, **run,
+    )
+
+
+def _decay_size(problem: Problem) -> float:
+    """What the decays add to the objective of a balanced model that outputs the labels.
+
+    ``c * sum_k sqrt(n_k)^q``: the decay term at ``z = sigma = sqrt(n)``, the largest
+    any critical point of the problem needs (up to the bias).  When even this is
+    below the loss tolerance, the objective cannot tell how the product is split
+    among the layers.
+    """
+    return float(problem.c * np.sum(np.sqrt(problem.n.astype(float)) ** problem.q))
+
+
+def _invisible_decays_note(decays: float, tol: float) -> str:
+    return (f"the decays add at most {decays:.2g} to the objective of a balanced model, less "
+            f"than the loss tolerance {tol:.2g}: within tolerance the objective does not fix how "
+            "the product is split among the layers, so only the objective and the outputs "
+            "decide the match (feature and classifier Grams, NC1: shown, not checked)")
+
+
+def _diverged_report(solution, problem: Problem, depth: int, scale: float, run: dict) -> RunReport:
+    """The report of a run whose objective is inf or nan: not-converged, no geometry."""
+    K, nan = problem.K, float("nan")
+    layers = {"features": [nan] * depth, "classifier": [nan] * depth, "outputs": [nan]}
+    worst = {k: nan for k in layers}
+    message = run["message"]
+    what = f"the run {message}" if message.startswith("diverged") else \
+        f"the run diverged (objective {run['loss']})"
+    note = f"{what}; it matches no critical point"
+    return RunReport(
+        status="not-converged", candidate_loss=nan,
+        gap=objective_gap(run["loss"], float(solution.loss), scale),
+        z_run=np.full(K, nan), z_candidate=np.full(K, nan), candidate_global=False,
+        collapsed_directions=[], collapsed=[], errors=dict(worst), relative_errors=dict(worst),
+        layer_errors=layers, global_errors=dict(worst), nc1=[nan] * depth, misalignment=nan,
+        notes=[note], **run,
     )
 
 
@@ -482,6 +590,7 @@ class VerifyReport:
             "relative_errors": best.relative_errors,
             "collapsed": list(best.collapsed),
             "theory_collapsed": _theory_collapsed(solution, self.problem),
+            "notes": list(best.notes),
             "best_seed": best.seed,
             "grad_norm": float(best.grad_norm),
             "converged": bool(best.converged),
@@ -517,11 +626,16 @@ def _theory_collapsed(solution, problem: Problem) -> list:
 
 
 def _recorder(objective: FullObjective, target: TheoryTarget):
-    """Per-snapshot measurements for trajectories: NC1 and distances to the global minimizer."""
+    """Per-snapshot measurements for trajectories: NC1 and distances to the global minimizer.
+
+    Values that overflow (a diverging run) are recorded as inf or nan.
+    """
+    scales = (TheoryTarget.unit(objective.problem),)
 
     def record(x: np.ndarray) -> dict:
-        geometry = measure(objective, x)
-        out = target.distances(geometry)
+        with np.errstate(all="ignore"):  # a diverging run overflows: inf/nan are recorded
+            geometry = measure(objective, x)
+            out = target.distances(geometry, scales=scales)
         out["outputs"] = out["outputs"][0]
         out["nc1"] = list(geometry.nc1)
         return out
@@ -661,13 +775,15 @@ def plot_report(report: VerifyReport, path: str, run: int | None = None) -> None
 
     def positive(values):
         values = np.asarray(values, dtype=float)
-        return np.where(values > 0, values, np.nan)  # exact zeros cannot be drawn on a log axis
+        # exact zeros cannot be drawn on a log axis, nor inf/nan of a diverging run
+        return np.where(np.isfinite(values) & (values > 0), values, np.nan)
 
     def series(key):
         return positive([s.data[key] for s in snaps])
 
     theory_loss = float(report.solution.loss)
-    gap = positive([objective_gap(s.loss, theory_loss) for s in snaps])
+    scale = loss_scale(FullObjective(report.problem, report.widths))
+    gap = positive([objective_gap(s.loss, theory_loss, scale) for s in snaps])
     p = report.problem
     fig, grid = plt.subplots(2, 2, figsize=(10, 7), constrained_layout=True)
     axes = grid.ravel()
@@ -1020,11 +1136,11 @@ class CERunReport:
 
 
 def _ce_status(loss: float, target: float, converged: bool, geometry_ok: bool,
-               rtol: float) -> tuple[str, bool]:
+               rtol: float, scale: float) -> tuple[str, bool]:
     """(status, beats_theory) from the objective, the gradient and the Grams."""
     if not np.isfinite(loss):
         return "not-converged", False
-    tol = rtol * max(abs(target), 1e-300)
+    tol = _loss_tolerance(target, rtol, scale)
     beats = bool(loss < target - tol)
     if not converged:
         return "not-converged", beats
@@ -1050,9 +1166,9 @@ def _collapsed_classes(feature_gram: np.ndarray, solution) -> list:
     return [int(k) for k in np.flatnonzero(norms <= threshold)]
 
 
-def _matched_configuration(solution, loss: float, rtol: float) -> str | None:
+def _matched_configuration(solution, loss: float, rtol: float, scale: float) -> str | None:
     """The candidate or search end point of ncsolve with the run's objective, if any."""
-    tol = rtol * max(abs(loss), 1e-300)
+    tol = _loss_tolerance(loss, rtol, scale)
     for cand in solution.candidates:
         if abs(cand.objective - loss) <= tol:
             return f"candidate: {cand.name} (rank {cand.rank})"
@@ -1074,9 +1190,9 @@ def _ce_notes(status: str, beats: bool, solution, gap: float, alignment: Alignme
     elif status == "global" and solution.certainty != "proved":
         notes.append("the run attains ncsolve's best found; that this is the global minimum "
                      "is not proved (certainty: best found)")
-    if status == "not-converged" and loss_matches and max(errors.values()) > tolerances.gram_tol:
+    if status == "not-converged" and loss_matches and _worst(errors.values()) > tolerances.gram_tol:
         notes.append("the objective matches but the geometry does not (largest distance "
-                     f"{max(errors.values()):.2e} > gram_tol, comparison: {alignment.method})")
+                     f"{_worst(errors.values()):.2e} > gram_tol, comparison: {alignment.method})")
     return notes
 
 
@@ -1127,32 +1243,42 @@ def assess_ce(
     CERunReport
     """
     problem = objective.problem
-    loss, grad = objective(x)
+    with np.errstate(over="ignore", invalid="ignore"):  # a diverged run overflows here
+        loss, grad = objective(x)
     if grad_norm is None:
-        grad_norm = float(np.linalg.norm(grad))
+        grad_norm = vector_norm(grad)
     target = CETarget.from_solution(solution) if target is None else target
     perms = class_permutations(problem.n) if isinstance(perms, str) else perms
-    geometry = measure(objective, x)
-    alignment = align(geometry, target, perms)
-    errors = {k: max(v) for k, v in alignment.normalized.items()}
+    diverged = not np.isfinite(loss)
+    # the geometry of a diverged run is inf/nan; it is reported, not used
+    with np.errstate(all="ignore") if diverged else contextlib.nullcontext():
+        geometry = measure(objective, x)
+        alignment = align(geometry, target, perms)
+        s, rank = _logit_spectrum(problem, geometry.outputs,
+                                  float(np.max(solution.layers.s, initial=0.0)))
+        collapsed = _collapsed_classes(geometry.feature_grams[0], solution)
+    errors = {k: _worst(v) for k, v in alignment.normalized.items()}
     theory = float(solution.objective)
+    scale = loss_scale(objective)
     converged = bool(grad_norm <= tolerances.grad_tol)
-    geometry_ok = not alignment.comparable or max(errors.values()) <= tolerances.gram_tol
-    status, beats = _ce_status(float(loss), theory, converged, geometry_ok, tolerances.loss_rtol)
-    gap = objective_gap(loss, theory)
-    s, rank = _logit_spectrum(problem, geometry.outputs, float(np.max(solution.layers.s, initial=0.0)))
+    geometry_ok = not alignment.comparable or _worst(errors.values()) <= tolerances.gram_tol
+    status, beats = _ce_status(float(loss), theory, converged, geometry_ok, tolerances.loss_rtol,
+                               scale)
+    gap = objective_gap(loss, theory, scale)
     loss_matches = bool(abs(gap) <= tolerances.loss_rtol)
+    notes = _ce_notes(status, beats, solution, gap, alignment, errors, tolerances, loss_matches)
+    if diverged:
+        notes.append(f"the run diverged ({message or f'objective {loss}'})")
     return CERunReport(
         status=status, beats_theory=beats, seed=seed, method=method, loss=float(loss), gap=gap,
         grad_norm=float(grad_norm), converged=converged, logit_rank=rank, singular_values=s,
-        collapsed=_collapsed_classes(geometry.feature_grams[0], solution),
+        collapsed=collapsed,
         matched=None if status == "global" else
-        _matched_configuration(solution, float(loss), tolerances.loss_rtol),
-        errors=errors, relative_errors={k: max(v) for k, v in alignment.relative.items()},
+        _matched_configuration(solution, float(loss), tolerances.loss_rtol, scale),
+        errors=errors, relative_errors={k: _worst(v) for k, v in alignment.relative.items()},
         layer_errors=alignment.normalized, comparison=alignment.method,
         permutation=alignment.permutation, nc1=list(geometry.nc1),
-        notes=_ce_notes(status, beats, solution, gap, alignment, errors, tolerances, loss_matches),
-        steps=steps, elapsed=elapsed, message=message,
+        notes=notes, steps=steps, elapsed=elapsed, message=message,
     )
 
 
@@ -1283,8 +1409,9 @@ def _ce_recorder(objective: FullObjective, target: CETarget, perms):
     """Per-snapshot NC1 and distances to the answer (aligned afresh at every snapshot)."""
 
     def record(x: np.ndarray) -> dict:
-        geometry = measure(objective, x)
-        out = dict(align(geometry, target, perms).normalized)
+        with np.errstate(all="ignore"):  # a diverging run overflows: inf/nan are recorded
+            geometry = measure(objective, x)
+            out = dict(align(geometry, target, perms).normalized)
         out["outputs"] = out["outputs"][0]
         out["nc1"] = list(geometry.nc1)
         return out

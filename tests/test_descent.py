@@ -109,11 +109,23 @@ def test_trajectory_recording_and_recorder():
     assert lb.trajectory[-1].loss == pytest.approx(lb.loss, rel=1e-12)
 
 
-def test_divergence_is_reported_not_raised():
+@pytest.mark.filterwarnings("error::RuntimeWarning")
+@pytest.mark.parametrize("record_every", [None, 1])
+def test_divergence_is_reported_not_raised(record_every):
+    # overflow is expected here and handled: no RuntimeWarning may escape
     problem = Problem.build([3, 2], depth=2)
-    result = gradient_descent(problem, (2, 2), lr=1e3, steps=200, init_scale=1.0)
+    result = gradient_descent(problem, (2, 2), lr=1e3, steps=200, init_scale=1.0,
+                              record_every=record_every)
     assert not result.finite
     assert "diverged" in result.message
+
+
+@pytest.mark.filterwarnings("error::RuntimeWarning")
+def test_gradient_norms_near_the_float_limit_do_not_overflow():
+    # decay 1e300 on weights of size 0.1: every gradient entry is about 1e299
+    problem = Problem.build([3, 2], depth=1, lambda_w=1e300)
+    result = minimize_lbfgs(problem, (2,), maxiter=5)
+    assert np.isfinite(result.grad_norm) and result.grad_norm > 1e298
 
 
 def test_early_stop_on_gradient_norm():

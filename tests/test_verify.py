@@ -8,8 +8,8 @@ import pytest
 
 from ncsolve.cli import main
 from ncsolve.crossentropy import solve as solve_ce
-from ncsolve.descent import minimize_lbfgs
-from ncsolve.metrics import measure, nc1
+from ncsolve.descent import gradient_descent, minimize_lbfgs
+from ncsolve.metrics import loss_scale, measure, nc1, objective_gap, vector_norm
 from ncsolve.objective import FullObjective
 from ncsolve.problem import Problem
 from ncsolve.solution import solve
@@ -171,6 +171,81 @@ def test_nc1_against_the_covariance_definition():
     expected = np.trace(within @ np.linalg.pinv(between)) / 3
     assert nc1(H, n) == pytest.approx(expected, rel=1e-10)
     assert nc1(means[:, labels], n) == pytest.approx(0.0, abs=1e-20)
+    # the same geometry at 1e-160: squaring the spread would underflow
+    assert nc1(1e-160 * H, n) == pytest.approx(expected, rel=1e-10)
+
+
+def test_nc1_is_undefined_when_the_class_means_do_not_spread():
+    rng = np.random.default_rng(1)
+    H = rng.standard_normal((4, 6))
+    assert np.isnan(nc1(H, [6]))  # one class: the spread is rounding of the mean
+    assert np.isnan(nc1(np.zeros((4, 6)), [3, 3]))
+    common = np.repeat(rng.standard_normal((4, 1)), 6, axis=1)
+    assert np.isnan(nc1(common + 1e-12 * rng.standard_normal((4, 6)), [2, 4]))
+    assert np.isnan(nc1(np.full((4, 6), np.inf), [3, 3]))
+
+
+def test_objective_gap_is_relative_with_a_floor_on_the_problem_scale():
+    assert objective_gap(1.5, 1.0) == pytest.approx(0.5)
+    # a minimum of 0: relative to 1e-8 of the scale, never a bare difference
+    assert objective_gap(1e-22, 0.0, 0.5) == pytest.approx(1e-22 / 5e-9)
+    assert objective_gap(1e-22, 1e-300, 0.5) == pytest.approx(1e-22 / 5e-9)
+    assert objective_gap(0.0, 0.0, 0.5) == 0.0
+    assert loss_scale(FullObjective(Problem.build([4, 2], depth=2, bias="free"), (3, 3))) == 0.5
+    assert vector_norm(np.array([3e200, 4e200])) == pytest.approx(5e200)
+
+
+# ---- zero or tiny theoretical minimum, extreme inputs --------------------------------------
+
+
+@pytest.mark.parametrize("depth", [1, 2])
+def test_one_class_with_a_free_bias_is_global(depth):
+    # the bias fits everything: the minimum is 0 and every matrix of the minimizer is zero
+    problem = Problem.build([5], depth=depth, bias="free")
+    report = verify(problem, 4, init_scale=0.5)
+    run, data = report.best_run, report.to_dict()
+    assert report.solution.loss == 0.0 and run.loss < 1e-15
+    assert run.status == "global" and report.exit_code == 0
+    assert 0 <= run.gap < 1e-6
+    assert max(run.errors.values()) < 1e-6 and max(run.relative_errors.values()) < 1e-6
+    assert all(np.isnan(v) for v in run.nc1)  # one class: NC1 is undefined
+    assert data["best"]["nc1"] == [None] * depth
+    json.dumps(data, allow_nan=False)
+
+
+def test_a_zero_target_far_from_rounding_size_is_not_a_match():
+    # start at the origin's scale of the problem instead: one step does not get there
+    problem = Problem.build([5], depth=1, bias="free")
+    report = verify(problem, 4, method="gd", steps=1, init_scale=0.5)
+    assert report.status == "not-converged"
+    assert max(report.best_run.errors.values()) > 1e-2
+
+
+def test_tiny_decays_are_judged_on_the_problem_scale():
+    problem = Problem.build([10, 5], depth=1, lambda_w=1e-300, lambda_h=1e-300)
+    report = verify(problem, 8)
+    run = report.best_run
+    assert report.solution.loss < 1e-290
+    assert run.status == "global" and report.exit_code == 0
+    assert abs(run.gap) < 1e-6
+    assert np.allclose(run.z_run, report.solution.z, rtol=1e-9)
+    assert any("not fix how the product is split" in note for note in run.notes)
+
+
+@pytest.mark.parametrize("decay, status", [(1e-300, "global"), (1e-3, "not-converged")])
+def test_the_split_among_layers_is_checked_only_when_the_decays_show_in_the_objective(
+        decay, status):
+    # the global minimizer with H stretched along one axis and W shrunk along it: the
+    # same product and outputs, another split; only the decays can tell
+    problem = Problem.build([10, 5], depth=1, lambda_w=decay, lambda_h=decay)
+    solution, objective = solve(problem), FullObjective(problem, (4,))
+    params = objective.split(critical_point(solution, objective))
+    stretch = np.array([2.0, 1.0, 1.0, 1.0])
+    x = objective.pack(stretch[:, None] * params.H, [params.weights[0] / stretch])
+    report = assess(solution, objective, x)
+    assert report.errors["outputs"] < 1e-12 and report.errors["features"] > 1e-3
+    assert report.status == status
+    assert bool(report.notes) == (status == "global")
 
 
 # ---- cross-entropy -----------------------------------------------------------------------
@@ -344,10 +419,25 @@ def test_ce_target_grams_are_those_of_the_full_parameters(bias):
 
 
 def test_tolerances_decide_the_match():
+    # a short momentum run near the global minimizer, judged under tolerances just
+    # above and just below its own errors
     problem = Problem.build([5, 3, 2], depth=2, lambda_w=0.01, lambda_h=0.01)
-    report = verify(problem, 4, method="momentum", steps=300, init_scale=0.5,
-                    tolerances=Tolerances(loss_rtol=1e2, gram_tol=2.0))
-    assert report.status in ("global", "local")
+    solution, objective = solve(problem), FullObjective(problem, (4, 4))
+    run = gradient_descent(objective, lr=0.1, momentum=0.9, steps=300, init_scale=0.5)
+
+    def status(loss_rtol, gram_tol):
+        tolerances = Tolerances(loss_rtol=loss_rtol, gram_tol=gram_tol)
+        return assess(solution, objective, run.x, tolerances).status
+
+    report = assess(solution, objective, run.x, Tolerances(loss_rtol=1e-2, gram_tol=1e-1))
+    loss_error = abs(report.loss - report.candidate_loss) / report.candidate_loss
+    gram_error = max(report.errors.values())
+    assert report.status == "global" and report.candidate_global
+    assert 1e-6 < loss_error < 1e-2 and 1e-4 < gram_error < 1e-1  # not yet at rounding level
+    assert status(2 * loss_error, 2 * gram_error) == "global"
+    assert status(loss_error / 2, 2 * gram_error) == "not-converged"
+    assert status(2 * loss_error, gram_error / 2) == "not-converged"
+    assert status(1e-6, 1e-3) == "not-converged"  # the defaults
 
 
 # ---- command line ----------------------------------------------------------------------
@@ -420,6 +510,41 @@ def test_cli_bad_input_is_one_line_and_exit_2(capsys, argv, flag):
     assert code == 2 and captured.out == ""
     lines = captured.err.strip().splitlines()
     assert len(lines) == 1 and flag in lines[0] and "Traceback" not in captured.err
+
+
+@pytest.mark.filterwarnings("error::RuntimeWarning")
+def test_cli_diverged_run_is_not_converged_without_warnings(capfd):
+    code = main(["verify", "--n", "10,5", "--method", "momentum", "--lr", "100", "--quiet"])
+    captured = capfd.readouterr()
+    assert code == 1 and captured.err == ""
+    assert "NOT-CONVERGED" in captured.out and "matched point    none (the run diverged)" in captured.out
+    assert "note: the run diverged at step" in captured.out
+    code = main(["verify", "--n", "10,5", "--method", "gd", "--lr", "100", "--quiet", "--json",
+                 "--record-every", "1"])
+    captured = capfd.readouterr()
+    data = json.loads(captured.out)
+    assert code == 1 and captured.err == ""
+    assert data["status"] == "not-converged" and data["loss"] is None
+    assert any("diverged" in note for note in data["notes"])
+
+
+@pytest.mark.filterwarnings("error::RuntimeWarning")
+@pytest.mark.parametrize("argv, code", [
+    (["--n", "10,5", "--lambda-w", "1e300"], 1),
+    (["--n", "10,5", "--depth", "50", "--width", "4"], 1),
+    (["--n", "5", "--bias", "free"], 0),
+    (["--n", "10,5", "--lambda-w", "1e-300", "--lambda-h", "1e-300"], 0),
+])
+def test_cli_extreme_but_valid_input_prints_no_warnings(capfd, argv, code):
+    assert main(["verify", *argv, "--quiet"]) == code
+    captured = capfd.readouterr()
+    assert captured.err == "" and "best run" in captured.out
+
+
+def test_cli_undefined_nc1_is_spelled_out(capsys):
+    assert main(["verify", "--n", "5", "--bias", "free", "--width", "4", "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "GLOBAL" in out and "undefined" in out and "e+29" not in out
 
 
 def test_cli_plot(tmp_path, capsys):

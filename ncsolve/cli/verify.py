@@ -31,7 +31,7 @@ import sys
 
 import numpy as np
 
-from ..problem import DEFAULT_DECAY, Problem, ProblemError
+from ..problem import DEFAULT_DECAY, Problem, _fail, _positive_float, whole_number
 
 METHODS = ("lbfgs", "gd", "momentum")
 DEFAULT_WIDTH = 64  # the paper's synthetic experiments
@@ -45,9 +45,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                        help="samples per class, e.g. 200,100,50,50")
     model.add_argument("--depth", default="1", metavar="M", help="number of linear layers (default 1)")
     model.add_argument("--width", default=None, metavar="D",
-                       help=f"width of every layer (default {DEFAULT_WIDTH}, as in the paper)")
+                       help=f"one width d for every layer, d_1 = ... = d_M = D (default "
+                            f"{DEFAULT_WIDTH}, the paper's setting)")
     model.add_argument("--widths", default=None, metavar="D1,...,DM",
-                       help="per-layer widths d_1..d_M instead of --width")
+                       help="the widths d_1..d_M of the M layers, one per layer (d_1 is the "
+                            "feature dimension); instead of --width")
     model.add_argument("--lambda-w", default=str(DEFAULT_DECAY), metavar="X[,X...]",
                        help="weight decay, one value or one per layer (default 5e-4)")
     model.add_argument("--lambda-h", default=str(DEFAULT_DECAY), metavar="X",
@@ -74,7 +76,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
     check = parser.add_argument_group("comparison")
     check.add_argument("--loss-rtol", default="1e-6", metavar="X",
-                       help="relative objective tolerance for a match (1e-6)")
+                       help="relative objective tolerance for a match (1e-6); relative to "
+                            "at least 1e-8 of the objective at the origin, so that a minimum "
+                            "of 0 is handled")
     check.add_argument("--gram-tol", default="1e-3", metavar="X",
                        help="normalized Gram distance tolerance for a match (1e-3)")
     check.add_argument("--grad-tol", default="1e-6", metavar="X",
@@ -95,34 +99,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 # ---- input checks ----------------------------------------------------------------------
 
 
-def _fail(param: str, message: str) -> ProblemError:
-    return ProblemError(f"{param} (--{param.replace('_', '-')}): {message}")
-
-
-def _number(text: str, param: str, *, low: float = 0.0, strict: bool = True,
-            high: float | None = None) -> float:
-    try:
-        value = float(text)
-    except (TypeError, ValueError):
-        raise _fail(param, f"expected a number, got {text!r}") from None
-    ok = math.isfinite(value) and (value > low if strict else value >= low)
-    if high is not None:
-        ok = ok and value < high
-    if not ok:
-        bound = f"> {low:g}" if strict else f">= {low:g}"
-        extra = f" and < {high:g}" if high is not None else ""
-        raise _fail(param, f"must be a finite number {bound}{extra}, got {text!r}")
-    return value
-
-
 def _integer(text: str, param: str, low: int) -> int:
+    return whole_number(text, param, "", low=low)
+
+
+def _momentum(text: str) -> float:
+    """The heavy-ball coefficient, a number in [0, 1)."""
     try:
         value = float(text)
     except (TypeError, ValueError):
-        raise _fail(param, f"expected an integer, got {text!r}") from None
-    if not (math.isfinite(value) and value.is_integer() and value >= low):
-        raise _fail(param, f"must be an integer >= {low}, got {text!r}")
-    return int(value)
+        value = float("nan")
+    if not 0.0 <= value < 1.0:
+        raise _fail("momentum", f"must be a number in [0, 1), got {text!r}")
+    return value
 
 
 def _plot_path(path: str) -> str:
@@ -177,11 +166,11 @@ def _settings(args) -> dict:
                             widths)
     _check_size(problem)
     steps = DEFAULT_STEPS[method] if args.steps is None else _integer(args.steps, "steps", 1)
-    options = {"steps": steps, "init_scale": _number(args.init_scale, "init_scale")}
+    options = {"steps": steps, "init_scale": _positive_float(args.init_scale, "init_scale")}
     if method != "lbfgs":
-        options["lr"] = _number(args.lr, "lr")
+        options["lr"] = _positive_float(args.lr, "lr")
     if method == "momentum":
-        options["momentum"] = _number(args.momentum, "momentum", strict=False, high=1.0)
+        options["momentum"] = _momentum(args.momentum)
     record_every = None if args.record_every is None else _integer(args.record_every, "record_every", 1)
     plot = None if args.plot is None else _plot_path(args.plot)
     if plot is not None and record_every is None:
@@ -192,9 +181,9 @@ def _settings(args) -> dict:
         "options": options,
         "seed": _integer(args.seed, "seed", 0),
         "restarts": _integer(args.restarts, "restarts", 1),
-        "loss_rtol": _number(args.loss_rtol, "loss_rtol"),
-        "gram_tol": _number(args.gram_tol, "gram_tol"),
-        "grad_tol": _number(args.grad_tol, "grad_tol"),
+        "loss_rtol": _positive_float(args.loss_rtol, "loss_rtol"),
+        "gram_tol": _positive_float(args.gram_tol, "gram_tol"),
+        "grad_tol": _positive_float(args.grad_tol, "grad_tol"),
         "record_every": record_every,
         "plot": plot,
     }
@@ -224,6 +213,18 @@ def _fmt(x: float) -> str:
     return "nan" if x is None or not math.isfinite(x) else f"{x:.3g}"
 
 
+def _fmt_nc1(x: float) -> str:
+    """NC1 is nan where it is undefined (the class means do not spread)."""
+    return "undefined" if x is None or math.isnan(x) else _fmt(x)
+
+
+def _matched_line(best) -> str:
+    if best.diverged:
+        return "  matched point    none (the run diverged)"
+    matched = "the global minimizer" if best.candidate_global else "another critical point"
+    return f"  matched point    {best.candidate_loss:.15g}   ({matched})"
+
+
 def format_report(report) -> str:
     """The human-readable report of ``ncsolve verify``."""
     p, best, sol = report.problem, report.best_run, report.solution
@@ -231,7 +232,6 @@ def format_report(report) -> str:
     decays = ",".join(f"{v:g}" for v in p.lambda_w)
     options = ", ".join(f"{k} {v:g}" for k, v in report.options.items())
     unique = "" if getattr(sol, "unique", True) else "  (not unique)"
-    matched = "the global minimizer" if best.candidate_global else "another critical point"
     converged = "converged" if best.converged else "not converged"
     classes = f"  (collapsed classes: {_join(best.collapsed)})" if p.bias == "none" else ""
     lines = [
@@ -242,7 +242,7 @@ def format_report(report) -> str:
         f"theory:  global minimum {sol.loss:.15g}{unique}",
         f"best run (seed {best.seed}): {best.status.upper()}",
         f"  objective        {best.loss:.15g}   relative gap {best.gap:+.2e}",
-        f"  matched point    {best.candidate_loss:.15g}   ({matched})",
+        _matched_line(best),
         (f"  gradient norm    {best.grad_norm:.2e} ({converged}) after {best.steps} steps, "
          f"{best.elapsed:.2f} s"),
         f"  zero directions  {_join(best.collapsed_directions)}{classes}",
@@ -251,14 +251,8 @@ def format_report(report) -> str:
     ]
     for i, (s, zt, zl, zr) in enumerate(zip(sol.sigma, sol.z, sol.z_local, best.z_run)):
         lines.append(f"  {i:9d}  {s:9.4g}  {zt:9.4g}  {zl:9.4g}  {zr:9.4g}")
-    lines += ["", "  distance to the matched point (normalized Frobenius), NC1, by layer",
-              "  layer   features   classifier   NC1"]
-    errs = best.layer_errors
-    for j in range(p.depth):
-        nc1 = best.nc1[j] if j < len(best.nc1) else float("nan")
-        lines.append(f"  {j:5d}   {_fmt(errs['features'][j]):>8}   {_fmt(errs['classifier'][j]):>10}"
-                     f"   {_fmt(nc1)}")
-    lines.append(f"  outputs: {_fmt(best.errors['outputs'])}")
+    lines += _layer_table(best, p.depth, "distance to the matched point (normalized Frobenius), "
+                                         "NC1, by layer")
     if len(runs) > 1:
         lines += ["", "runs:", "  seed  status          objective            gap        zero directions"]
         for r in runs:
@@ -267,6 +261,7 @@ def format_report(report) -> str:
         lines.append("summary: " + "; ".join(
             f"{row['count']} x {row['status']} (zero directions: "
             f"{_join(row['collapsed_directions'])})" for row in report.summary()))
+    lines += [f"note: {text}" for text in best.notes]
     return "\n".join(lines)
 
 
@@ -276,7 +271,7 @@ def _layer_table(best, depth: int, title: str) -> list[str]:
     for j in range(depth):
         nc1 = best.nc1[j] if j < len(best.nc1) else float("nan")
         lines.append(f"  {j:5d}   {_fmt(errs['features'][j]):>8}   {_fmt(errs['classifier'][j]):>10}"
-                     f"   {_fmt(nc1)}")
+                     f"   {'nan' if getattr(best, 'diverged', False) else _fmt_nc1(nc1)}")
     lines.append(f"  outputs: {_fmt(best.errors['outputs'])}")
     return lines
 
