@@ -206,3 +206,32 @@ def test_console_script_end_to_end():
                           capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["classes"][2]["collapsed"] is True
+
+
+# ---- tiny decays: g from the gap sigma - z, not from a cancelling subtraction ---------------
+
+TINY = ["--depth", "3", "--n", "10,5", "--lambda-w", "1e-300", "--lambda-h", "1e-300"]
+
+
+def test_g_at_decay_1e_300_is_consistent_with_the_float_loss(capsys):
+    import ncsolve
+
+    data = _json(capsys, *TINY)
+    loss = ncsolve.predict([10, 5], 3, 1e-300, 1e-300).loss
+    g = [mpmath.mpf(row["loss_at_roots"][-1]) for row in data["classes"]]
+    assert all(row["phase"] == "active" for row in data["classes"])
+    assert not any("exact_roots" in row for row in data["classes"])  # 300-digit radicals skipped
+    assert abs(float(sum(g)) - loss) <= 1e-13 * loss
+    assert all(1e-301 < v < 1e-299 for v in g)
+    x = [mpmath.mpf(row["paper_x"][-1]) for row in data["classes"]]
+    assert all(mpmath.isfinite(v) and v > 1e99 for v in x)  # x^3 = z / (sigma - z) ~ 1e300
+
+
+def test_text_at_decay_1e_300_prints_g_of_order_the_decay(capsys):
+    import re
+
+    code, out, _ = run(capsys, *TINY)
+    assert code == 0
+    g = [mpmath.mpf(v) for v in re.findall(r"global minimizer z = \S+ \(g = (\S+) <", out)]
+    assert len(g) == 2 and all(1e-301 < v < 1e-299 for v in g)
+    assert "inf" not in out

@@ -443,3 +443,94 @@ def test_precise_loss_is_invariant_to_class_order(n, depth, bias, data):
     assert abs(first.loss - second.loss) <= mpmath.mpf(10) ** -28 * max(first.loss, 1)
     for k, i in enumerate(order):
         assert abs(second.feature_norm[k] - first.feature_norm[i]) <= mpmath.mpf(10) ** -25
+
+
+# ---- cancellation: sigma - z at tiny decays, the secular function ----------------------
+
+TINY = [1e-300, 1e-200, 1e-100, 1e-50, 1e-20, 1e-8, 1e-3, 1e-1]
+
+
+@pytest.mark.parametrize("decay", TINY)
+@pytest.mark.parametrize("depth", [1, 2, 3, 5])
+def test_precise_loss_matches_float_loss_at_every_decay(depth, decay):
+    kwargs = {"n": [10, 5], "depth": depth, "lambda_w": decay, "lambda_h": decay}
+    expected = ncsolve.predict(**kwargs).loss
+    got = float(ncsolve.predict(**kwargs, precision=30).loss)
+    assert abs(got - expected) <= 1e-13 * expected, (got, expected)
+
+
+@pytest.mark.parametrize("depth", [2, 3, 8])
+def test_precise_loss_at_decay_1e_300_is_the_penalty_to_30_digits(depth):
+    # z = sigma (1 - O(1e-300)): the fit term is O(1e-600), the loss is c sum sigma^q
+    result = ncsolve.predict([10, 5], depth, 1e-300, 1e-300, precision=30)
+    with mpmath.workdps(50):
+        L = mpmath.mpf(depth + 1)
+        exact = L / 2 * mpmath.mpf("1e-300") * sum(mpmath.mpf(n) ** (1 / L) for n in (10, 5))
+        assert abs(result.loss - exact) <= mpmath.mpf(10) ** -29 * exact
+
+
+@pytest.mark.parametrize("depth", [1, 3, 6])
+def test_residual_has_full_digits_at_tiny_decays(depth):
+    # at 700 digits the subtraction sigma - z keeps about 400 digits: a reference
+    low = solve_precise(Problem.build([10, 5], depth, 1e-300, 1e-300), 30)
+    high = solve_precise(Problem.build([10, 5], depth, 1e-300, 1e-300), 700)
+    with mpmath.workdps(720):
+        for r, s, z in zip(low.residual, high.sigma, high.z):
+            reference = s - z
+            assert reference > 0 and abs(r - reference) <= mpmath.mpf(10) ** -29 * reference
+
+
+def test_gaps_of_both_roots_are_sigma_minus_root():
+    with mpmath.workdps(700):
+        reference = stationary_points(3, 10, mpmath.mpf("1e-300"), 4)
+    with mpmath.workdps(40):
+        found = stationary_points(3, 10, mpmath.mpf("1e-300"), 4)
+        assert len(found.gaps) == 2 and found.residual == found.gaps[-1]
+        for gap, root in zip(found.gaps, reference.roots):
+            exact = 3 - root
+            assert abs(gap - exact) <= mpmath.mpf(10) ** -38 * exact
+        g = found.values[-1]
+        assert abs(g - reference.values[-1]) <= mpmath.mpf(10) ** -38 * g
+
+
+def test_secular_roots_keep_their_digits_when_one_class_dominates():
+    # 1 - w_d / (d - mu) cancels to ~1e-16 for the class of 2^52 samples
+    problem = Problem.build([1, 2, 2**52], 2, 1e-30, 1e-30, "free")
+    low, high = solve_precise(problem, 15), solve_precise(problem, 60)
+    tol = mpmath.mpf(10) ** -16
+    for a, b in zip(low.sigma, high.sigma):
+        assert abs(a - b) <= tol * b
+    for a, b in zip(low.feature_norm, high.feature_norm):
+        assert abs(a - b) <= tol * b
+    assert abs(low.loss - high.loss) <= tol * high.loss
+
+
+# ---- text and repr ------------------------------------------------------------------
+
+
+def test_precise_result_prints_readably():
+    result = ncsolve.predict(**WINDOW, precision=20)
+    text = str(result)
+    assert text.startswith("global minimizer to 20 significant digits")
+    assert "loss = 0.18374161094277238171" in text
+    assert repr(result) == (
+        "PreciseSolution(K=3, depth=3, bias='none', precision=20, loss=0.183742, rank=2, "
+        "geometry='general orthogonal frame on 2 of 3 classes (1 collapsed)', unique=True)"
+    )
+
+
+def test_package_text_needs_no_command_line_code():
+    import subprocess
+    import sys
+
+    code = ("import sys, ncsolve\n"
+            "text = str(ncsolve.predict([3, 2], 2, precision=20))\n"
+            "assert 'significant digits' in text\n"
+            "assert not any(m.startswith('ncsolve.cli') for m in sys.modules), 'cli imported'\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    from ncsolve.cli.precise_report import format_precise
+    from ncsolve.symbolic.text import format_precise as package_format
+
+    assert format_precise is package_format

@@ -1,77 +1,12 @@
-"""Plain-text rendering of ``ncsolve predict --precision DIGITS`` (a PreciseSolution).
+"""Plain text of ``ncsolve predict --precision DIGITS``.
 
-No mathematics and no sympy: the result object carries mpmath numbers.
+The renderer lives in the package (:mod:`ncsolve.symbolic.text`) so that
+``str()`` of a precise result needs no command-line code; this module only
+re-exports it for the CLI.
 """
 
 from __future__ import annotations
 
-TABLE_DIGITS = 24  # up to this precision values fit a table; above, one value per line
+from ..symbolic.text import TABLE_DIGITS, format_precise
 
-
-def format_precise(result) -> str:
-    """A table per class and per direction, and one summary line.
-
-    Indices start at 0, as in ``ncsolve predict`` and its notes.
-
-    Parameters
-    ----------
-    result : ncsolve.symbolic.PreciseSolution
-
-    Returns
-    -------
-    str
-    """
-    from ..symbolic.precise import decimal_string
-
-    d = result.precision
-
-    def num(x) -> str:
-        return "-" if x is None else decimal_string(x, d)
-
-    p = result.problem
-    head = (f"global minimizer to {d} significant digits (high-precision route): "
-            f"depth {p.depth}, bias {p.bias}, N = {p.N}, K = {p.K}")
-    class_rows = [
-        [str(k), str(int(p.n[k])), num(result.feature_norm[k]), num(result.classifier_norm[k]),
-         num(result.output[k]), "yes" if result.collapsed[k] else "no"]
-        for k in range(p.K)
-    ]
-    direction_rows = [
-        [str(i), num(result.sigma[i]), num(result.z[i]), result.state[i],
-         num(result.z_local[i]), num(result.critical_decay[i])]
-        for i in range(len(result.sigma))
-    ]
-    out = [head, "", "classes"]
-    out += _block(["class", "n", "||hbar_k||", "||w_k||", "output", "collapsed"], class_rows, d)
-    out += ["", "directions (decreasing target singular value sigma)"]
-    out += _block(["dir", "sigma", "z (global)", "state", "z (nonzero local min)", "critical decay"],
-                  direction_rows, d)
-    layers = ["H"] + [f"W_{j}" for j in range(1, p.depth + 1)]
-    out += ["", "singular values per direction: " + ", ".join(layers)]
-    for i, values in enumerate(result.singular_values):
-        out.append(f"  {i}: " + ", ".join(num(v) for v in values))
-    out.append("")
-    out.append(_summary(result, num))
-    out += [f"note: {note}" for note in result.notes]
-    return "\n".join(out)
-
-
-def _summary(result, num) -> str:
-    unique = "unique" if result.unique else "NOT unique"
-    return (f"loss = {num(result.loss)}; geometry: {result.geometry}; rank {result.rank}; "
-            f"minimizer {unique} (up to rotations)")
-
-
-def _block(header: list[str], rows: list[list[str]], digits: int) -> list[str]:
-    """An aligned table for short numbers, else one ``name = value`` line per entry."""
-    if digits <= TABLE_DIGITS:
-        widths = [max(len(h), *(len(r[j]) for r in rows)) if rows else len(h)
-                  for j, h in enumerate(header)]
-        line = "  ".join(h.ljust(w) for h, w in zip(header, widths))
-        body = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
-        return ["  " + line.rstrip(), *("  " + b for b in body)]
-    out = []
-    for r in rows:
-        out.append(f"  {header[0]} {r[0]}:")
-        out += [f"    {h} = {c}" for h, c in zip(header[1:], r[1:])]
-    return out
+__all__ = ["TABLE_DIGITS", "format_precise"]

@@ -113,14 +113,6 @@ class ReducedModel:
     def equal_decays(self) -> bool:
         return len(set(self.layer_decays)) == 1
 
-    @property
-    def all_numbers(self) -> bool:
-        """True when every parameter except sigma and z is a number."""
-        return not (self.parameter_symbols() - set(self.values))
-
-    def parameter_symbols(self) -> set:
-        return {SYMBOLS["N"], SYMBOLS["lambda_H"], *self.layer_decays}
-
     def numeric(self, expr):
         """Substitute every given number into ``expr`` (an equation stays unevaluated)."""
         if isinstance(expr, sp.Equality):
@@ -223,9 +215,6 @@ class ReducedModel:
         """Stationarity of direction/class ``k`` with all given numbers substituted."""
         return self.numeric(self.stationarity(self.sigmas[k]))
 
-    def class_polynomial(self, k: int, variable: str = "t") -> sp.Expr:
-        return sp.expand(self.numeric(self.polynomial(self.sigmas[k], variable)))
-
 
 def reduced_model(
     depth: int,
@@ -289,6 +278,17 @@ def _target_sigmas(n: tuple, bias: str, digits: int) -> tuple:
 
 # ---- exact roots ----------------------------------------------------------------------
 
+# sympy factors a polynomial before solving it, and with numbers of hundreds of
+# digits (decays like 1e-300) that takes seconds per class; radicals carrying
+# such numbers are unreadable anyway, so they are not derived
+MAX_RADICAL_DIGITS = 60
+
+
+def _integer_digits(expr) -> int:
+    """Most decimal digits of any numerator or denominator in ``expr``."""
+    return max((len(str(abs(part))) for v in expr.atoms(sp.Rational) for part in (v.p, v.q)),
+               default=0)
+
 
 def exact_roots(model: ReducedModel, sigma, digits: int = 30, max_degree: int = 4) -> list | None:
     """Positive stationary points z in radicals, or None when sympy finds none.
@@ -300,7 +300,8 @@ def exact_roots(model: ReducedModel, sigma, digits: int = 30, max_degree: int = 
     that are not real and positive (checked at ``digits``) are dropped and the
     rest are returned as exact expressions in z, increasing. With symbolic
     parameters every root of the cubic/linear polynomial is returned (which of
-    them are positive depends on the parameters).
+    them are positive depends on the parameters). None as well when a number
+    in the polynomial has more than ``MAX_RADICAL_DIGITS`` digits.
     """
     w = SYMBOLS["w"]
     poly_expr = model.numeric(model.polynomial(sigma, "w"))
@@ -308,6 +309,8 @@ def exact_roots(model: ReducedModel, sigma, digits: int = 30, max_degree: int = 
     poly = sp.Poly(poly_expr, w)
     rational = poly.get_domain().is_QQ or poly.get_domain().is_ZZ
     if poly.degree() > (3 if symbolic else max_degree) and not rational:
+        return None
+    if _integer_digits(poly_expr) > MAX_RADICAL_DIGITS:
         return None
     # beyond degree 4 sympy succeeds only when the rational polynomial factors;
     # partial answers are fine: positive roots it cannot express are missed and

@@ -17,6 +17,12 @@ The scalar problem of a direction with target singular value ``sigma`` is
 
 which is monotone on each side of the peak ``t_m`` of the left-hand side, so
 each of its (at most two) positive roots is found by bracketed Newton steps.
+
+The gap ``sigma - z`` of a root is never formed by subtraction: at tiny decays
+z equals sigma to the working precision and the difference would cancel (to
+0 at decay 1e-300). The equation itself gives it to the relative precision of
+z, ``sigma - z = N lbar / z^(1-q)``; the fit term ``(sigma - z)^2 / (2N)`` of g
+and of the loss, and the paper's ``x = (z / (sigma - z))^(1/M)``, use it.
 """
 
 from __future__ import annotations
@@ -111,6 +117,8 @@ class DirectionRoots:
         ``g`` at each root, in the order of ``roots``.
     g0 : mpf
         ``g(0) = sigma^2 / (2N)``.
+    gaps : tuple of mpf
+        ``sigma - root`` for each root, computed without cancellation.
     """
 
     sigma: mpf
@@ -120,6 +128,12 @@ class DirectionRoots:
     tie: bool
     values: tuple
     g0: mpf
+    gaps: tuple = ()
+
+    @property
+    def residual(self) -> mpf:
+        """``sigma - z`` at the global minimizer, without cancellation."""
+        return self.gaps[-1] if self.z != 0 else self.sigma
 
     @property
     def state(self) -> str:
@@ -133,10 +147,15 @@ class DirectionRoots:
         return "window" if self.z_local is not None else "collapsed"
 
 
-def reduced_value(z, sigma, N, lbar, L):
-    """``g(z) = (z - sigma)^2/(2N) + (L/2) lbar z^(2/L)``."""
+def reduced_value(z, sigma, N, lbar, L, gap=None):
+    """``g(z) = (z - sigma)^2/(2N) + (L/2) lbar z^(2/L)``.
+
+    ``gap``, when given, is ``sigma - z`` computed without cancellation and is
+    used for the fit term instead of the difference.
+    """
     penalty = 0 if z == 0 else (mpf(L) / 2) * lbar * z ** (mpf(2) / L)
-    return (z - sigma) ** 2 / (2 * N) + penalty
+    gap = sigma - z if gap is None else gap
+    return gap**2 / (2 * N) + penalty
 
 
 def existence_threshold(sigma, N, L):
@@ -215,8 +234,10 @@ def stationary_points(sigma, N, lbar, L: int) -> DirectionRoots:
     """
     sigma, N, lbar = mpf(sigma), mpf(N), mpf(lbar)
     g0 = sigma**2 / (2 * N)
-    roots = _positive_roots(sigma, N, lbar, L)
-    values = tuple(reduced_value(r, sigma, N, lbar, L) for r in roots)
+    pairs = _positive_roots(sigma, N, lbar, L)
+    roots = tuple(r for r, _ in pairs)
+    gaps = tuple(gap for _, gap in pairs)
+    values = tuple(reduced_value(r, sigma, N, lbar, L, gap) for r, gap in pairs)
     z_local = roots[-1] if roots else None
     z, tie = mpf(0), False
     if z_local is not None:
@@ -226,24 +247,39 @@ def stationary_points(sigma, N, lbar, L: int) -> DirectionRoots:
         tie = L > 2 and abs(gap) <= 10 * mpmath.mp.eps * bound
         if gap > 0 and not tie:
             z = z_local
-    return DirectionRoots(sigma, roots, z, z_local, tie, values, g0)
+    return DirectionRoots(sigma, roots, z, z_local, tie, values, g0, gaps)
 
 
 def _positive_roots(sigma, N, lbar, L) -> tuple:
+    """Pairs ``(root, sigma - root)`` of the positive stationary points, increasing."""
     rhs = N * lbar  # N c q
     if sigma <= 0:
         return ()
     if L == 2:  # soft threshold: sigma - z = N lbar
         z = sigma - rhs
-        return (z,) if z > 0 else ()
+        return ((z, rhs),) if z > 0 else ()
     q = mpf(2) / L
     z_peak = (1 - q) * sigma / (2 - q)
     peak = z_peak ** (1 - q) * (sigma - z_peak)
     if peak < rhs:
         return ()
-    t_peak = z_peak ** (mpf(1) / L)
     if peak == rhs:
-        return (z_peak,)
+        return ((z_peak, sigma / (2 - q)),)
+    return tuple((z, _gap(z, rhs, q)) for z in _polynomial_roots(sigma, rhs, z_peak, L))
+
+
+def _gap(z, rhs, q):
+    """``sigma - z`` of a root, from the equation itself: ``z^(1-q) (sigma - z) = N lbar``.
+
+    Near sigma (tiny decays) the subtraction would cancel, down to 0 when z
+    equals sigma to the working precision; the quotient keeps the relative
+    precision of z."""
+    return rhs / z ** (1 - q)
+
+
+def _polynomial_roots(sigma, rhs, z_peak, L) -> tuple:
+    """Both roots z of ``p(t) = t^(L-2) (t^L - sigma) + N lbar``, ``z = t^L``, one on each
+    side of the peak (p decreases before it and increases after it)."""
 
     def p(t):
         return t ** (L - 2) * (t**L - sigma) + rhs
@@ -251,6 +287,7 @@ def _positive_roots(sigma, N, lbar, L) -> tuple:
     def dp(t):
         return t ** (L - 3) * ((2 * L - 2) * t**L - (L - 2) * sigma)
 
+    t_peak = z_peak ** (mpf(1) / L)
     t_top = sigma ** (mpf(1) / L)
     large = _bracketed_newton(p, dp, t_peak, t_top, increasing=True)
     small = _bracketed_newton(p, dp, mpf(0), t_peak, increasing=False, start=t_peak / 2)
@@ -280,21 +317,33 @@ def target_directions(n: Sequence[int], bias: str) -> list[tuple]:
 
 
 def _centered_pairs(n: list[int]) -> list[tuple]:
-    """Eigenpairs of ``D - n n^T / N`` from its secular equation (plus Helmert vectors)."""
+    """Eigenpairs of ``D - n n^T / N`` from its secular equation (plus Helmert vectors).
+
+    The secular function ``1 - sum_d w_d / (d - mu)`` cancels when one class
+    holds most samples (its ``w_d / (d - mu)`` is then close to 1): up to
+    ``log10 N`` digits are lost, and bought back by as many extra working
+    digits while the secular roots and their vectors are formed.
+    """
     K, N = len(n), sum(n)
     sizes = sorted(set(n))
     members = {d: [k for k in range(K) if n[k] == d] for d in sizes}
-    weight = {d: mpf(len(members[d]) * d * d) / N for d in sizes}
     pairs = []
     for d in sizes:
         pairs += [(mpmath.sqrt(d), v) for v in _helmert(members[d])]
     pairs.append((mpf(0), dict.fromkeys(range(K), 1 / mpmath.sqrt(K))))
-    for left, right in itertools.pairwise(sizes):
-        mu = _secular_root(sizes, weight, mpf(left), mpf(right))
-        vector = [mpf(v) / (v - mu) for v in n]
-        norm = mpmath.sqrt(mpmath.fsum(x * x for x in vector))
-        pairs.append((mpmath.sqrt(mu), {k: x / norm for k, x in enumerate(vector)}))
-    return pairs
+    with mpmath.workdps(mpmath.mp.dps + len(str(N)) + 2):
+        weight = {d: mpf(len(members[d]) * d * d) / N for d in sizes}
+        secular = [_secular_pair(n, sizes, weight, left, right)
+                   for left, right in itertools.pairwise(sizes)]
+    return pairs + [(+sigma, {k: +x for k, x in unit.items()}) for sigma, unit in secular]
+
+
+def _secular_pair(n: list[int], sizes, weight, left: int, right: int) -> tuple:
+    """``(sqrt(mu), unit eigenvector)`` for the secular root mu in (left, right)."""
+    origin, offset = _secular_root(sizes, weight, left, right)
+    vector = [mpf(v) / ((v - origin) - offset) for v in n]
+    norm = mpmath.sqrt(mpmath.fsum(x * x for x in vector))
+    return mpmath.sqrt(origin + offset), {k: x / norm for k, x in enumerate(vector)}
 
 
 def _helmert(group: list[int]) -> list[dict]:
@@ -308,16 +357,30 @@ def _helmert(group: list[int]) -> list[dict]:
     return basis
 
 
-def _secular_root(sizes, weight, left, right):
-    """The root of ``1 - sum_d w_d / (d - mu)`` between two neighbouring sizes."""
+def _secular_root(sizes, weight, left: int, right: int) -> tuple:
+    """The root ``mu`` of ``1 - sum_d w_d / (d - mu)`` between two neighbouring sizes.
 
-    def f(mu):
-        return 1 - mpmath.fsum(weight[d] / (d - mu) for d in sizes)
+    Returned as ``(origin, offset)`` with ``mu = origin + offset`` and
+    ``origin`` the nearer of the two sizes: ``d - mu = (d - origin) - offset``
+    then has no cancellation, even when mu lies within rounding of a size
+    (a tiny class among huge ones), where ``d - mu`` formed from mu would lose
+    most of its digits.
+    """
 
-    def df(mu):
-        return -mpmath.fsum(weight[d] / (d - mu) ** 2 for d in sizes)
+    def secular(shifts):
+        def f(offset):
+            return 1 - mpmath.fsum(weight[d] / (shift - offset) for d, shift in shifts)
 
-    return _bracketed_newton(f, df, left, right, increasing=False)
+        def df(offset):
+            return -mpmath.fsum(weight[d] / (shift - offset) ** 2 for d, shift in shifts)
+
+        return f, df
+
+    half = mpf(right - left) / 2
+    f, _ = secular([(d, mpf(d - left)) for d in sizes])
+    origin, lo, hi = (right, -half, mpf(0)) if f(half) > 0 else (left, mpf(0), half)
+    f, df = secular([(d, mpf(d - origin)) for d in sizes])
+    return origin, _bracketed_newton(f, df, lo, hi, increasing=False)
 
 
 # ---- the whole minimizer ------------------------------------------------------------
@@ -342,6 +405,9 @@ class PreciseSolution:
         Per direction: target singular value and global-minimum output singular value.
     z_local : tuple of (mpf or None)
         Per direction: the nonzero local minimum, None where there is none.
+    residual : tuple of mpf
+        Per direction: ``sigma - z``, computed without cancellation (from the
+        relative gap of the root, not by subtraction).
     roots : tuple of tuple
         Per direction: every positive stationary point, increasing.
     state : tuple of str
@@ -366,6 +432,7 @@ class PreciseSolution:
     sigma: tuple
     z: tuple
     z_local: tuple
+    residual: tuple
     roots: tuple
     state: tuple
     singular_values: tuple
@@ -426,6 +493,19 @@ class PreciseSolution:
         include = self.problem.K <= GRAM_LIMIT if grams is None else bool(grams)
         return _solution_dict(self, include)
 
+    def __repr__(self) -> str:
+        p = self.problem
+        return (
+            f"PreciseSolution(K={p.K}, depth={p.depth}, bias={p.bias!r}, "
+            f"precision={self.precision}, loss={mpmath.nstr(self.loss, 6)}, rank={self.rank}, "
+            f"geometry={self.geometry!r}, unique={self.unique})"
+        )
+
+    def __str__(self) -> str:
+        from .text import format_precise
+
+        return format_precise(self)
+
 
 def solve_precise(problem: Problem, precision: int) -> PreciseSolution:
     """The global minimizer of an MSE problem to ``precision`` significant digits.
@@ -465,7 +545,8 @@ def _solve(problem: Problem, digits: int) -> PreciseSolution:
     solved = [stationary_points(s, N, lbar, L) for s in sigma]
     z = [r.z for r in solved]
     state = [r.state for r in solved]
-    notes = _phase_notes(solved) + _rank_cap(z, state, sigma, problem.rank_cap)
+    residual = [r.residual for r in solved]
+    notes = _phase_notes(solved) + _rank_cap(z, state, residual, sigma, problem.rank_cap)
     root_l = [v ** (mpf(1) / L) if v > 0 else mpf(0) for v in z]
     scales = [mpmath.sqrt(lbar / lam) for lam in [lam_h, *lam_w]]
     singular = [tuple(r * sc for sc in scales) for r in root_l]
@@ -482,15 +563,14 @@ def _solve(problem: Problem, digits: int) -> PreciseSolution:
     tiny = max(feature_norm, default=mpf(0)) * mpf(10) ** (-digits)
     decay = [mpf(0) if st in ("empty", "capped") else critical_decay(s, N, L)
              for s, st in zip(sigma, state)]
-    q = mpf(2) / L
-    loss = mpmath.fsum((v - s) ** 2 for v, s in zip(z, sigma)) / (2 * N)
-    loss += (mpf(L) / 2) * lbar * mpmath.fsum(v**q for v in z if v > 0)
+    loss = _loss(z, residual, N, lbar, L)
     return PreciseSolution(
         problem=problem,
         precision=digits,
         sigma=tuple(sigma),
         z=tuple(z),
         z_local=tuple(r.z_local for r in solved),
+        residual=tuple(residual),
         roots=tuple(r.roots for r in solved),
         state=tuple(state),
         singular_values=tuple(singular),
@@ -520,14 +600,22 @@ def _phase_notes(solved: list) -> list[str]:
     return notes
 
 
-def _rank_cap(z: list, state: list, sigma: list, cap: int) -> list[str]:
-    """Keep the ``cap`` largest-sigma nonzero directions (mutates ``z`` and ``state``)."""
+def _loss(z: list, residual: list, N, lbar, L: int):
+    """``sum_i residual_i^2 / (2N) + (L/2) lbar sum_i z_i^(2/L)`` (no cancelling difference)."""
+    fit = mpmath.fsum(r**2 for r in residual) / (2 * N)
+    q = mpf(2) / L
+    return fit + (mpf(L) / 2) * lbar * mpmath.fsum(v**q for v in z if v > 0)
+
+
+def _rank_cap(z: list, state: list, residual: list, sigma: list, cap: int) -> list[str]:
+    """Keep the ``cap`` largest-sigma nonzero directions (mutates ``z``, ``state``, ``residual``)."""
     alive = [i for i, v in enumerate(z) if v > 0]
     if len(alive) <= cap:
         return []
     for i in alive[cap:]:
         z[i] = mpf(0)
         state[i] = "capped"
+        residual[i] = sigma[i]
     notes = [f"rank capped at {cap} by the layer widths: {len(alive) - cap} direction(s) set to 0"]
     if cap > 0 and abs(sigma[alive[cap - 1]] - sigma[alive[cap]]) <= mpmath.mp.eps * 10 * sigma[alive[cap]]:
         notes.append("non-unique: the rank cap cuts through equal singular values; any "

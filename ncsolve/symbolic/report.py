@@ -330,10 +330,7 @@ def _row(model, problem, k, sigma_exact, sigma, found, N, lbar, lam_h, digits,
             exact = tuple(candidates)
     paper_x = ()
     if model.equal_decays and bias_free:
-        # x^M = z / (sigma - z); at a decay so small that z equals sigma to the working
-        # precision, x is beyond any number the precision can tell apart: infinity
-        paper_x = tuple((r / (sigma - r)) ** (mpmath.mpf(1) / M) if r < sigma else mpmath.inf
-                        for r in found.roots)
+        paper_x = tuple(_paper_x(r, gap, M) for r, gap in zip(found.roots, found.gaps))
     return RootReport(
         label=f"{'class' if bias_free else 'direction'} {k}",
         n=int(problem.n[k]) if bias_free else None,
@@ -352,6 +349,12 @@ def _row(model, problem, k, sigma_exact, sigma, found, N, lbar, lam_h, digits,
         exact=exact,
         paper_x=paper_x,
     )
+
+
+def _paper_x(root, gap, M: int):
+    """The paper's ``x = (z / (sigma - z))^(1/M)``, from the gap ``sigma - z`` computed
+    without cancellation (it stays finite however small the decays are)."""
+    return (root / gap) ** (mpmath.mpf(1) / M) if gap > 0 else mpmath.inf
 
 
 def _kinds(roots: tuple, L: int) -> tuple:
