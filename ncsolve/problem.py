@@ -244,11 +244,12 @@ class Problem:
     @cached_property
     def lbar(self) -> float:
         """Geometric mean of all L decays (lambda_H and every lambda_W)."""
-        product = math.prod(self.lambda_w) * self.lambda_h
-        if 0.0 < product < math.inf:
-            return product ** (1.0 / self.L)
-        logs = math.log(self.lambda_h) + sum(math.log(x) for x in self.lambda_w)
-        return math.exp(logs / self.L)
+        # mantissas and binary exponents apart, so that decays such as 1e-300 give
+        # their geometric mean to rounding, with no underflow of the product
+        parts = [math.frexp(x) for x in (self.lambda_h, *self.lambda_w)]
+        mantissa = math.prod(m for m, _ in parts)  # >= 2^-L: no underflow for L <= 1001
+        whole, remainder = divmod(sum(e for _, e in parts), self.L)
+        return math.ldexp(mantissa ** (1.0 / self.L) * 2.0 ** (remainder / self.L), whole)
 
     @property
     def c(self) -> float:
