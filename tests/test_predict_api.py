@@ -209,3 +209,17 @@ def test_class_sizes_from_a_file(tmp_path):
 def test_integer_options_accept_the_same_spellings():
     assert predict(n="500,1e2,50.0", depth="3.0").problem.n.tolist() == [500, 100, 50]
     assert predict(n=[50, 50], loss="ce", seed="1e1", restarts="2").loss > 0
+
+
+@pytest.mark.parametrize("depth,lambda_w,lambda_h", [
+    (3, 1e-300, 1e-300), (8, 1e-300, 1e-300), (1000, 1e-300, 1e-300), (2, 1e300, 1e-300),
+    (3, (1e-3, 5e-3, 2e-2), 3e-3), (50, 0.0095, 0.0095),
+])
+def test_geometric_mean_of_decays_to_rounding(depth, lambda_w, lambda_h):
+    import mpmath
+
+    p = Problem.build([3], depth, lambda_w, lambda_h)
+    with mpmath.workdps(50):
+        exact = (mpmath.mpf(p.lambda_h) * mpmath.fprod(map(mpmath.mpf, p.lambda_w))) ** (
+            mpmath.mpf(1) / p.L)
+        assert abs((p.lbar - exact) / exact) < 4e-16
