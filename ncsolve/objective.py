@@ -34,7 +34,7 @@ import numpy as np
 
 from .problem import Problem, ProblemError
 
-__all__ = ["FullObjective", "Parameters", "class_labels", "default_widths"]
+__all__ = ["FullObjective", "Parameters", "class_labels", "default_widths", "softmax_cross_entropy"]
 
 
 def default_widths(problem: Problem, width: int | None = None) -> tuple[int, ...]:
@@ -64,6 +64,42 @@ def default_widths(problem: Problem, width: int | None = None) -> tuple[int, ...
 def class_labels(n: np.ndarray) -> np.ndarray:
     """Label of every sample when samples are ordered class by class, shape (N,)."""
     return np.repeat(np.arange(len(n)), np.asarray(n, dtype=np.int64))
+
+
+def softmax_cross_entropy(Z: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Softmax cross-entropy of every logit column and its gradient, without cancellation.
+
+    With d_j = z_j - z_k (k the label of the column), CE = log(1 + sum_{j != k} e^(d_j)).
+    When the own logit is the largest this is ``log1p`` of a sum of terms <= 1, so
+    losses far below the rounding unit of 1 (margins above ~37) keep full
+    relative precision; otherwise it is a shifted log-sum-exp.  The gradient is
+    p_j for j != k and p_k - 1 = -sum_{j != k} p_j, again without forming 1 - p_k.
+
+    Parameters
+    ----------
+    Z : ndarray, shape (K, m)
+        Logits, one column per sample (or class).
+    labels : ndarray of int, shape (m,)
+        The correct class of every column.
+
+    Returns
+    -------
+    losses : ndarray, shape (m,)
+        CE of every column (0 for a single class).
+    grad : ndarray, shape (K, m)
+        Gradient of each column's loss with respect to its logits (softmax minus one-hot).
+    """
+    cols = np.arange(Z.shape[1])
+    D = Z - Z[labels, cols]
+    D[labels, cols] = -np.inf  # the own term e^0 = 1 is handled separately
+    shift = np.maximum(D.max(axis=0, initial=-np.inf), 0.0)
+    expo = np.exp(D - shift)
+    others = expo.sum(axis=0)
+    own = np.exp(-shift)
+    losses = np.where(shift > 0, shift + np.log(own + others), np.log1p(others))
+    grad = expo / (own + others)
+    grad[labels, cols] = -grad.sum(axis=0)
+    return losses, grad
 
 
 @dataclass(frozen=True)
@@ -198,14 +234,9 @@ class FullObjective:
     def data_loss(self, out: np.ndarray) -> tuple[float, np.ndarray]:
         """Loss of outputs (K x N) and its gradient with respect to them."""
         if self.loss_name == "ce":
-            shifted = out - out.max(axis=0)
-            expo = np.exp(shifted)
-            total = expo.sum(axis=0)
-            value = np.sum(np.log(total) - shifted[self.labels, np.arange(self.N)]) / self.N
-            grad = expo / total
-            grad -= self.Y
+            losses, grad = softmax_cross_entropy(out, self.labels)
             grad /= self.N
-            return float(value), grad
+            return float(np.sum(losses)) / self.N, grad
         resid = out - self.Y
         return float(np.vdot(resid, resid)) / (2 * self.N), resid / self.N
 

@@ -15,8 +15,10 @@ import json
 import math
 from contextlib import redirect_stderr, redirect_stdout
 
+import mpmath
 import numpy as np
 import pytest
+from scipy.optimize import minimize_scalar
 
 from ncsolve.api import predict
 from ncsolve.crossentropy import CESolution, solve
@@ -34,6 +36,8 @@ from ncsolve.objective import FullObjective
 from ncsolve.problem import Problem, ProblemError
 
 REL = 1e-9  # relative slack when comparing objectives
+
+pytestmark = pytest.mark.filterwarnings("error::RuntimeWarning")
 
 
 def full_restarts(problem: Problem, restarts: int, widths=None, scale: float = 0.3):
@@ -71,13 +75,56 @@ def test_etf_formula_matches_reduced_objective():
             assert red.value(rho * simplex_pattern(K)) == pytest.approx(formula, rel=1e-13)
 
 
+def etf_formula(K: int, n: int, c: float, q: float) -> float:
+    """min over rho of log(1 + (K-1) e^-rho) + c (K-1) (rho sqrt n)^q (THEORY.md 6), by scipy."""
+    f = lambda rho: math.log1p((K - 1) * math.exp(-rho)) + c * (K - 1) * (rho * math.sqrt(n)) ** q
+    return minimize_scalar(f, bounds=(0.1, 60.0), method="bounded",
+                           options={"xatol": 1e-12}).fun
+
+
+def square_formula(n: int, c: float, q: float) -> float:
+    """The square (K = 4): classes at +-e_1, +-e_2, logits s times the Gram, by scipy.
+
+    Each class has margin s over its two neighbours and 2 s over the opposite
+    class, so CE = log(1 + 2 e^-s + e^-2s) = 2 log(1 + e^-s).  The Gram of the
+    four unit vectors is V V^T with V^T V = 2 I, so X D^(1/2) has two singular
+    values 2 s sqrt(n).
+    """
+    f = lambda s: 2 * math.log1p(math.exp(-s)) + 2 * c * (2 * s * math.sqrt(n)) ** q
+    return minimize_scalar(f, bounds=(0.1, 60.0), method="bounded",
+                           options={"xatol": 1e-12}).fun
+
+
+def icosahedron_formula(n: int, c: float, q: float) -> float:
+    """The icosahedron (K = 12), logits s times the Gram of its unit vertices, by scipy.
+
+    Every vertex has 5 neighbours at cosine 1/sqrt 5, 5 at -1/sqrt 5 and its
+    antipode at -1; the 12 unit vertices form a tight frame (V^T V = 4 I), so
+    X D^(1/2) has three singular values 4 s sqrt(n).
+    """
+    r = 1 / math.sqrt(5)
+
+    def f(s):
+        ce = math.log1p(5 * math.exp(-s * (1 - r)) + 5 * math.exp(-s * (1 + r)) + math.exp(-2 * s))
+        return ce + 3 * c * (4 * s * math.sqrt(n)) ** q
+
+    return minimize_scalar(f, bounds=(0.1, 60.0), method="bounded",
+                           options={"xatol": 1e-12}).fun
+
+
+# THEORY.md 6 (K = 4, n = 50, depth 3, decays 5e-4): published to 6 digits
+THEORY_ETF, THEORY_RANK2 = 0.023492, 0.021671
+
+
 def test_square_beats_etf_by_one_variable_formulas():
     """THEORY.md 6 example: the square (rank 2) beats the ETF at K=4, n=50, depth 3."""
-    red = ReducedCE(ce_problem([50] * 4, 3))
-    etf = fit_scale(red, simplex_pattern(4))
-    square = fit_scale(red, cross_polytope_pattern(4) / 2.0)
-    assert etf[1] == pytest.approx(0.023491536826, abs=1e-11)
-    assert square[1] == pytest.approx(0.021671116232, abs=1e-11)
+    problem = ce_problem([50] * 4, 3)
+    red = ReducedCE(problem)
+    etf = fit_scale(red, simplex_pattern(4))[1]
+    square = fit_scale(red, cross_polytope_pattern(4) / 2.0)[1]
+    assert etf == pytest.approx(etf_formula(4, 50, problem.c, problem.q), rel=1e-11)
+    assert square == pytest.approx(square_formula(50, problem.c, problem.q), rel=1e-11)
+    assert round(etf, 6) == THEORY_ETF and round(square, 6) == THEORY_RANK2
 
 
 def test_patterns_have_the_stated_ranks():
@@ -143,7 +190,8 @@ def test_k4_depth3_reports_the_rank2_structure_not_the_etf():
     assert sol.geometry != "simplex ETF"
     assert sol.logit_rank == 2
     assert sol.certainty == "best found"
-    assert sol.objective == pytest.approx(0.0216711162315, abs=1e-12)
+    assert sol.objective == pytest.approx(square_formula(50, problem.c, problem.q), rel=1e-11)
+    assert round(sol.objective, 6) == THEORY_RANK2 and round(sol.etf_objective, 6) == THEORY_ETF
     assert sol.etf_objective - sol.objective > 1.8e-3
     assert {c.name for c in sol.candidates} >= {"simplex ETF", "square (cross-polytope in 2D)"}
     assert sol.runner_up is not None and sol.gap > 0
@@ -223,9 +271,13 @@ def test_depth1_with_a_binding_rank_cap_is_not_claimed_proved():
 
 def test_k12_depth3_finds_the_icosahedron():
     """Twelve balanced classes at depth 3: a rank-3 spherical code beats the ETF by 29%."""
-    sol = solve(ce_problem([50] * 12, 3))
+    problem = ce_problem([50] * 12, 3)
+    sol = solve(problem)
     assert sol.geometry == "icosahedron" and sol.logit_rank == 3
-    assert sol.objective == pytest.approx(0.0612962051836, abs=1e-11)
+    assert sol.objective == pytest.approx(icosahedron_formula(50, problem.c, problem.q),
+                                          rel=1e-11)
+    assert sol.etf_objective == pytest.approx(etf_formula(12, 50, problem.c, problem.q),
+                                              rel=1e-11)
     assert sol.objective < 0.72 * sol.etf_objective
     assert_attained(sol)
 
@@ -313,7 +365,7 @@ def test_json_contract():
         assert key in data
     assert data["certainty"] == "best found"
     assert data["logit_rank"] == 2
-    assert data["loss"] == pytest.approx(0.0216711162315, abs=1e-12)
+    assert round(data["loss"], 6) == THEORY_RANK2
     assert len(data["classes"]) == 4
     for entry in data["classes"]:
         assert {"n", "feature_norm", "classifier_norm", "collapsed"} <= set(entry)
@@ -349,3 +401,131 @@ def test_bad_solver_options():
         solve(ce_problem([3, 3], 2), restarts=-1)
     with pytest.raises(ProblemError):
         predict([3, -1], loss="ce")
+
+
+def test_too_many_restarts_are_refused():
+    with pytest.raises(ProblemError, match=r"restarts \(--restarts\): at most"):
+        solve(ce_problem([10, 5], 2), restarts=10**9)
+    code, out, err = run_cli("predict", "--loss", "ce", "--n", "10,5", "--depth", "2",
+                             "--restarts", "1000000000")
+    assert code == 2 and out == "" and "restarts" in err
+
+
+# ---- tiny decays: losses far below the rounding unit of 1 -------------------------------
+
+
+def depth1_two_class_optimum(n0: int, n1: int, decay: str) -> tuple[mpmath.mpf, mpmath.mpf]:
+    """Global minimum and margin of the bias-free depth-1 problem with K = 2, in mpmath.
+
+    With centred columns, X = (1, -1)^T (m0/2, -m1/2) for margins m0, m1, so
+    F(m0, m1) = w0 log(1 + e^-m0) + w1 log(1 + e^-m1) + c sqrt((n0 m0^2 + n1 m1^2) / 2),
+    convex (c = lbar at depth 1).  Its stationarity conditions read
+    sigmoid(-m_k) / m_k = c N / (2 R) for both k, and sigmoid(-m)/m is strictly
+    decreasing, so m0 = m1 = m: a 1-D problem log(1 + e^-m) + c sqrt(N/2) m,
+    minimized here by a root of its derivative at 50 digits.  The 2-D gradient
+    is checked to vanish there, which (by convexity) makes it the global minimum.
+    """
+    mpmath.mp.dps = 50
+    c, N = mpmath.mpf(decay), n0 + n1
+    w0, w1 = mpmath.mpf(n0) / N, mpmath.mpf(n1) / N
+
+    def F(m0, m1):
+        penalty = c * mpmath.sqrt((n0 * m0**2 + n1 * m1**2) / 2)
+        return w0 * mpmath.log1p(mpmath.exp(-m0)) + w1 * mpmath.log1p(mpmath.exp(-m1)) + penalty
+
+    f = lambda m: F(m, m)
+    m = mpmath.findroot(lambda m: mpmath.diff(f, m), mpmath.log(1 / (c * mpmath.sqrt(N / 2))))
+    scale = abs(mpmath.diff(lambda x: w0 * mpmath.log1p(mpmath.exp(-x)), m))
+    for k in range(2):
+        partial = mpmath.diff(F, (m, m), tuple(int(i == k) for i in range(2)))
+        assert abs(partial) < mpmath.mpf(10) ** -40 * scale
+    return f(m), m
+
+
+@pytest.mark.parametrize("decay", ["1e-8", "1e-14", "1e-300"])
+def test_tiny_decays_depth1_match_an_independent_optimum(decay):
+    """CE = log(1 + e^-m) for margins m > 37 is below the rounding unit of 1: it must not vanish."""
+    expected, margin = depth1_two_class_optimum(10, 5, decay)
+    sol = predict([10, 5], 1, float(decay), float(decay), loss="ce")
+    assert sol.objective == pytest.approx(float(expected), rel=1e-12)
+    assert sol.ce_loss == pytest.approx(float(mpmath.log1p(mpmath.exp(-margin))), rel=1e-6)
+    assert sol.etf_scale == pytest.approx(float(margin), rel=1e-6)
+    assert sol.duality_gap >= 0 and sol.certainty == "proved"
+    assert sol.duality_gap <= 1e-7 * sol.objective
+
+
+@pytest.mark.parametrize("bias", ["none", "free"])
+@pytest.mark.parametrize("n", [[10, 5], [9, 4, 2]])
+def test_tiny_decay_duality_gap_is_never_negative(n, bias):
+    for decay in (1e-10, 1e-200):
+        sol = solve(ce_problem(n, 1, decay, bias), restarts=4)
+        assert sol.duality_gap >= 0, (decay, sol.duality_gap)
+        assert sol.objective > 0 and sol.ce_loss > 0
+        if sol.certainty == "proved":
+            assert sol.duality_gap <= 1e-7 * sol.objective
+
+
+def test_negative_or_relatively_large_gap_is_not_a_proof():
+    from ncsolve.crossentropy.solver import _gap_verdict
+
+    assert _gap_verdict(0.0, 1e-297)[0] == "proved"
+    assert _gap_verdict(1e-306, 1e-297)[0] == "proved"
+    certainty, reason = _gap_verdict(-1e-310, 1e-297)
+    assert certainty == "best found" and "negative" in reason
+    assert _gap_verdict(-2e-15, 5e-7)[0] == "best found"
+    assert _gap_verdict(1e-9, 1e-8)[0] == "best found"  # relative, not absolute, tolerance
+
+
+def test_best_bias_in_the_saturated_regime_matches_scipy():
+    """Large logits (saturated softmax, some classes misclassified): Newton stays finite."""
+    from scipy.optimize import minimize
+
+    red = ReducedCE(ce_problem([4, 3, 2, 1], 2, 1e-3, "free"))
+    X = 300.0 * np.random.default_rng(3).standard_normal((4, 4))
+    b = red.best_bias(X)
+    best = min(minimize(lambda v: red.ce(X, v)[0], b0, method="Nelder-Mead",
+                        options={"xatol": 1e-10, "fatol": 1e-14, "maxiter": 20000}).fun
+               for b0 in (np.zeros(4), b, 50 * np.ones(4) * [1, -1, 1, -1]))
+    assert np.all(np.isfinite(b))
+    assert red.ce(X, b)[0] <= best * (1 + 1e-12) + 1e-12
+
+
+def test_scale_grid_reaches_the_margins_of_tiny_decays():
+    red = ReducedCE(ce_problem([10, 5], 1, 1e-300))
+    scale, value, _ = fit_scale(red, simplex_pattern(2))
+    assert 680 < scale < 700 and value < 1e-296
+
+
+# ---- reports -----------------------------------------------------------------------------
+
+
+def test_single_class_is_the_origin_and_says_so():
+    sol = predict([7], 3, loss="ce")
+    assert sol.objective == 0 and sol.logit_rank == 0 and sol.certainty == "proved"
+    assert "single class" in sol.certainty_reason
+    text = str(sol)
+    assert "single class" in text and "rho" not in text and "beats" not in text
+
+
+def test_package_does_not_import_the_cli_layer():
+    import ast
+    from pathlib import Path
+
+    import ncsolve.crossentropy as package
+    from ncsolve.cli import ce_report
+    from ncsolve.crossentropy.text import format_ce
+
+    for path in Path(package.__file__).parent.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom):
+                assert "cli" not in (node.module or "").split("."), path.name
+    assert ce_report.format_ce is format_ce
+
+
+def test_text_header_and_per_class_precision():
+    sol = solve(ce_problem([50] * 4, 3, bias="free"), restarts=6)
+    text = str(sol)
+    assert "lambda_W = 0.0005 (all 3 layers)" in text and "(0.0005, 0.0005" not in text
+    table = text.split("per class")[1].split("candidates")[0].splitlines()[2:6]
+    rows = sorted(tuple(line.split()[2:6]) for line in table)
+    assert rows[0] == rows[1] and rows[2] == rows[3]  # the two pairs of symmetric classes

@@ -140,3 +140,36 @@ def test_never_builds_n_by_n_arrays():
     f = FullObjective(problem, (4, 4))
     value, grad = f(f.random_point(np.random.default_rng(0)))
     assert np.isfinite(value) and grad.shape == (f.size,)
+
+
+def test_cross_entropy_keeps_precision_at_large_margins():
+    """CE = log(1 + sum e^(z_j - z_k)) against 50-digit mpmath, margins up to 800 of either sign."""
+    import mpmath
+
+    from ncsolve.objective import softmax_cross_entropy
+
+    mpmath.mp.dps = 50
+    Z = np.array([[0.0, 40.0, 700.0, -800.0, 3.0],
+                  [5.0, 0.0, 0.0, 0.0, 3.0],
+                  [-3.0, 1.0, 10.0, 2.0, 3.0]])
+    labels = np.array([1, 0, 0, 2, 2])
+    losses, grad = softmax_cross_entropy(Z, labels)
+    for i, k in enumerate(labels):
+        col = [mpmath.mpf(float(v)) for v in Z[:, i]]
+        total = mpmath.fsum(mpmath.exp(v - col[k]) for v in col)
+        assert losses[i] == pytest.approx(float(mpmath.log(total)), rel=1e-14)
+        others = [mpmath.exp(col[j] - col[k]) / total for j in range(3) if j != k]
+        for j in range(3):
+            p = mpmath.exp(col[j] - col[k]) / total
+            exact = float(-mpmath.fsum(others) if j == k else p)  # p_k - 1 without cancellation
+            assert grad[j, i] == pytest.approx(exact, rel=1e-13, abs=1e-320)
+
+
+def test_full_ce_objective_does_not_lose_tiny_losses():
+    problem = Problem.build([2, 1], depth=1, lambda_w=1e-3, lambda_h=1e-3, loss="ce")
+    f = FullObjective(problem, (2,))
+    out = np.array([[50.0, 50.0, -50.0], [-50.0, -50.0, 50.0]])
+    value, grad = f.data_loss(out)
+    assert value == pytest.approx(np.log1p(np.exp(-100.0)), rel=1e-14)
+    assert grad[0, 0] == pytest.approx(-np.exp(-100.0) / 3, rel=1e-13)
+    assert np.allclose(grad.sum(axis=0), 0.0, atol=1e-320)

@@ -12,6 +12,7 @@ certificate  what is proved: depth-1 duality gap, origin threshold
 result       CESolution and the read-off of every layer from the logits
 solver       solve(problem)
 report       JSON
+text         the text report (format_ce)
 """
 
 from .result import CESolution

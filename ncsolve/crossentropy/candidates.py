@@ -33,9 +33,13 @@ from scipy.optimize import minimize_scalar
 
 from .reduced import ReducedCE
 
-__all__ = ["Candidate", "fit_scale", "origin_candidate", "patterns", "structured_candidates"]
+__all__ = ["Candidate", "fit_scale", "origin_candidate", "patterns", "scale_cap",
+           "structured_candidates"]
 
 MAX_GROUPS = 8  # grouped-simplex candidates are built for g = 2..MAX_GROUPS and g = K-1
+MIN_SCALE_CAP = 400.0  # the scale grid of fit_scale reaches at least this far (logit units)
+SCALE_CAP_FACTOR = 8.0  # ... and this many times log(K / c), the natural margin
+MAX_SCALE = 1e7  # the grid is never extended beyond this scale
 
 
 @dataclass(frozen=True)
@@ -204,8 +208,20 @@ def _normalize(G: np.ndarray) -> np.ndarray:
     return G / spread if spread > 0 else G
 
 
+def scale_cap(red: ReducedCE) -> float:
+    """Largest scale of the first grid of :func:`fit_scale` (logit units).
+
+    At the best scale the cross-entropy saving of a larger margin m, about
+    e^(-m), balances the marginal penalty, which is of order c; so optimal
+    margins are about log(1/c) + log K.  The cap is a safe multiple of that
+    (at least 400): at decay 1e-300 margins near 690 are needed.
+    """
+    natural = math.log(red.K) + math.log(1.0 / red.c)
+    return max(MIN_SCALE_CAP, SCALE_CAP_FACTOR * natural)
+
+
 def fit_scale(red: ReducedCE, G: np.ndarray, grid: int = 100,
-              top: float = 400.0) -> tuple[float, float, np.ndarray | None]:
+              top: float | None = None) -> tuple[float, float, np.ndarray | None]:
     """Best positive scale of the pattern G.
 
     Parameters
@@ -216,8 +232,9 @@ def fit_scale(red: ReducedCE, G: np.ndarray, grid: int = 100,
         A normalized pattern.
     grid : int
         Points of the logarithmic grid in (1e-3, ``top``).
-    top : float
-        Largest scale tried (logit units).
+    top : float, optional
+        Largest scale of the first grid (logit units), default :func:`scale_cap`.
+        When f still decreases there, the grid is extended upwards.
 
     Returns
     -------
@@ -243,21 +260,31 @@ def fit_scale(red: ReducedCE, G: np.ndarray, grid: int = 100,
 
     # The grid is bias-free (cheap); the bias only moves the minimum a little,
     # and the refinement below uses the exact objective on a wider bracket.
-    scales = np.geomspace(1e-3, top, grid)
-    values = np.array([f(a, False) for a in scales])
-    interior = [i for i in range(1, grid - 1)
+    scales, values = _scale_grid(lambda a: f(a, False), grid, top or scale_cap(red))
+    interior = [i for i in range(1, scales.size - 1)
                 if values[i] <= values[i - 1] and values[i] <= values[i + 1]]
     if not interior:
         return 0.0, red.origin_value(), _origin_bias(red)
     i = min(interior, key=lambda j: values[j])
     width = 3 if red.bias else 1
-    lo, hi = scales[max(i - width, 0)], scales[min(i + width, grid - 1)]
+    lo, hi = scales[max(i - width, 0)], scales[min(i + width, scales.size - 1)]
     state["b"] = None
     res = minimize_scalar(f, bounds=(lo, hi), method="bounded",
                           options={"xatol": 1e-13 * scales[i], "maxiter": 500})
     best_a = float(res.x)
     b = red.best_bias(best_a * G) if red.bias else None
     return best_a, red.ce(best_a * G, b)[0] + weight * best_a ** red.q, b
+
+
+def _scale_grid(f, grid: int, top: float) -> tuple[np.ndarray, np.ndarray]:
+    """f on a log grid in (1e-3, top); extended upwards while f still falls at its end."""
+    scales = np.geomspace(1e-3, top, grid)
+    values = np.array([f(a) for a in scales])
+    while values[-1] < values[-2] and scales[-1] < MAX_SCALE:
+        more = scales[-1] * np.geomspace(1.0, 16.0, grid // 4 + 1)[1:]
+        scales = np.concatenate([scales, more])
+        values = np.concatenate([values, [f(a) for a in more]])
+    return scales, values
 
 
 def _origin_bias(red: ReducedCE) -> np.ndarray | None:

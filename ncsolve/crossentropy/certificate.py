@@ -30,16 +30,53 @@ from __future__ import annotations
 
 import numpy as np
 
-from .reduced import ReducedCE, softmax_columns
+from .reduced import ReducedCE
 
 __all__ = ["dual_bound", "origin_is_proved", "origin_proof_decay"]
 
+ROUNDING_ULPS = 4  # the dual bound is lowered by this many ulps per class: a safe bound
 
-def _entropy(P: np.ndarray) -> np.ndarray:
-    """Shannon entropy of every column of a column-stochastic matrix."""
+
+def _entropy_near_vertex(Delta: np.ndarray) -> np.ndarray:
+    """Shannon entropy of every column of I + Delta, without cancellation.
+
+    Column k of I + Delta is a probability vector p with p_j = Delta_jk >= 0 for
+    j != k and p_k = 1 - s, s = sum_{j != k} Delta_jk.  Its own term
+    -(1 - s) log(1 - s) is evaluated as -(1 - s) log1p(-s), so the entropy keeps
+    full relative precision when p is close to e_k (large margins), where
+    forming p_k first would round 1 - s to 1 and lose the term entirely.
+    """
+    off = Delta.copy()
+    np.fill_diagonal(off, 0.0)
     with np.errstate(divide="ignore", invalid="ignore"):
-        terms = np.where(P > 0, P * np.log(np.where(P > 0, P, 1.0)), 0.0)
-    return -terms.sum(axis=0)
+        others = np.where(off > 0, off * np.log(np.where(off > 0, off, 1.0)), 0.0).sum(axis=0)
+        s = off.sum(axis=0)
+        own = np.where(s < 1.0, (1.0 - s) * np.log1p(-np.minimum(s, 1.0)), 0.0)
+    return -(others + own)
+
+
+def _bias_feasible(G: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """Move the dual point onto the free-bias constraint sum_k w_k (p_k - e_k) = 0.
+
+    Column k of G is p_k - e_k.  At an optimal bias its weighted row sums
+    r = G w vanish; a bias accurate to rounding leaves a tiny r, and even a tiny
+    violation invalidates the bound (the dual objective is unbounded off the
+    constraint).  The off-diagonal entries of row j are scaled by (1 - alpha_j)
+    and the mass moved to the own-class entries, which keeps every column a
+    probability vector minus e_k; alpha solves the K x K linear system for
+    G w = 0.  The correction is of the order of r, so it changes the bound by
+    rounding only.  If it would not be small, G is returned unchanged.
+    """
+    off = G.copy()
+    np.fill_diagonal(off, 0.0)
+    A = np.diag(off @ w) - w[:, None] * off.T
+    alpha = np.linalg.lstsq(A, G @ w, rcond=None)[0]
+    if not np.all(np.abs(alpha) <= 0.5):
+        return G
+    moved = alpha[:, None] * off
+    out = G - moved
+    out[np.diag_indices_from(out)] = -(off - moved).sum(axis=0)
+    return out
 
 
 def dual_bound(red: ReducedCE, X: np.ndarray, b: np.ndarray | None = None) -> float:
@@ -57,7 +94,9 @@ def dual_bound(red: ReducedCE, X: np.ndarray, b: np.ndarray | None = None) -> fl
     Returns
     -------
     float
-        sum_k w_k Entropy(p_k) at the dual-feasible point built from X.
+        sum_k w_k Entropy(p_k) at the dual-feasible point built from X, lowered
+        by ``ROUNDING_ULPS * K`` ulps so that rounding in the sum cannot lift it
+        above the true dual value.
 
     Raises
     ------
@@ -68,13 +107,14 @@ def dual_bound(red: ReducedCE, X: np.ndarray, b: np.ndarray | None = None) -> fl
         raise ValueError("the dual bound is for depth 1 (nuclear-norm penalty) only")
     if red.bias:
         b = red.best_bias(X, b)
-    Z = X if not red.bias else X + b[:, None]
-    P, _ = softmax_columns(Z)
-    eye = np.eye(red.K)
-    lam = (P - eye) * red.w[None, :]
+    _, G = red.ce_terms(X, b if red.bias else None)  # G = P - I, accurate near I
+    if red.bias:
+        G = _bias_feasible(G, red.w)
+    lam = G * red.w[None, :]
     norm = float(np.linalg.norm(lam / red.root_n[None, :], 2))
     t = 1.0 if norm <= red.c else red.c / norm
-    return float(red.w @ _entropy(t * P + (1.0 - t) * eye))
+    value = float(red.w @ _entropy_near_vertex(t * G))
+    return value - ROUNDING_ULPS * red.K * np.finfo(float).eps * abs(value)
 
 
 def origin_proof_decay(red: ReducedCE) -> float:

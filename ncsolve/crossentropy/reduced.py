@@ -26,32 +26,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..objective import softmax_cross_entropy
 from ..problem import Problem
 
-__all__ = ["RANK_RTOL", "FactorObjective", "ReducedCE", "softmax_columns"]
+__all__ = ["RANK_RTOL", "FactorObjective", "ReducedCE"]
 
 RANK_RTOL = 1e-12  # singular values below this times the largest are treated as zero
-
-
-def softmax_columns(Z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Column-wise softmax probabilities and log-sum-exp of a logit matrix.
-
-    Parameters
-    ----------
-    Z : ndarray, shape (K, m)
-        Logits, one column per class (or sample).
-
-    Returns
-    -------
-    P : ndarray, shape (K, m)
-        Softmax of every column.
-    lse : ndarray, shape (m,)
-        log sum_j exp(Z_jk) for every column k.
-    """
-    top = Z.max(axis=0)
-    expo = np.exp(Z - top)
-    total = expo.sum(axis=0)
-    return expo / total, top + np.log(total)
+BIAS_GTOL = 4 * np.finfo(float).eps  # bias gradient at rounding level: this x K x term size
+MAX_BIAS_STEP = 16.0  # longest first Newton step for the bias (logit units); doubles on runs
 
 
 class ReducedCE:
@@ -91,8 +73,9 @@ class ReducedCE:
 
     # ---- the data term ------------------------------------------------------------------
 
-    def ce(self, X: np.ndarray, b: np.ndarray | None = None) -> tuple[float, np.ndarray]:
-        """Weighted cross-entropy of the class logits and its gradient in the logits.
+    def ce_terms(self, X: np.ndarray,
+                 b: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Per-class cross-entropy and its unweighted gradient, computed without cancellation.
 
         Parameters
         ----------
@@ -103,59 +86,102 @@ class ReducedCE:
 
         Returns
         -------
+        losses : ndarray, shape (K,)
+            CE(X e_k + b, k) = log(1 + sum_{j != k} exp(z_j - z_k)), accurate also
+            when it is far below the rounding unit (large margins).
+        G : ndarray, shape (K, K)
+            Column k: softmax of class k's logits minus e_k; its own entry is
+            -sum_{j != k} p_j, so it keeps full relative precision too.
+        """
+        Z = X if b is None else X + b[:, None]
+        return softmax_cross_entropy(Z, self._diag)
+
+    def ce(self, X: np.ndarray, b: np.ndarray | None = None) -> tuple[float, np.ndarray]:
+        """Weighted cross-entropy of the class logits and its gradient in the logits.
+
+        Returns
+        -------
         value : float
             sum_k w_k CE(X e_k + b, k).
         grad : ndarray, shape (K, K)
             Gradient with respect to X (its row sums give the gradient in b).
         """
-        Z = X if b is None else X + b[:, None]
-        P, lse = softmax_columns(Z)
-        value = float(self.w @ (lse - Z[self._diag, self._diag]))
-        P[self._diag, self._diag] -= 1.0
-        P *= self.w[None, :]
-        return value, P
+        losses, G = self.ce_terms(X, b)
+        G *= self.w[None, :]
+        return float(self.w @ losses), G
 
     def class_losses(self, X: np.ndarray, b: np.ndarray | None = None) -> np.ndarray:
         """Cross-entropy CE(X e_k + b, k) of every class, shape (K,)."""
-        Z = X if b is None else X + b[:, None]
-        _, lse = softmax_columns(Z)
-        return lse - Z[self._diag, self._diag]
+        return self.ce_terms(X, b)[0]
+
+    def _bias_model(self, X: np.ndarray,
+                    b: np.ndarray) -> tuple[float, np.ndarray, np.ndarray, float]:
+        """CE value, gradient, (regularized) Hessian in the bias, and the gradient's scale.
+
+        The scale, the largest |w_k (p_jk - delta_jk)|, is the size of the terms
+        summed into the gradient: a gradient below a few ulps of it is rounding.
+
+        The Hessian of one column is diag(p) - p p^T.  Its diagonal
+        p_i (1 - p_i) is formed as p_i times the sum of the other probabilities
+        for the largest p_i, so no entry is a difference of numbers close to 1
+        (saturated softmax, large margins).  The all-ones direction, along which
+        CE is constant, gets the Hessian's own scale, so the Newton system is
+        well conditioned at any magnitude.
+        """
+        Z = X + b[:, None]
+        losses, G = self.ce_terms(X, b)
+        grad = G @ self.w
+        P = np.exp(Z - Z.max(axis=0))
+        P /= P.sum(axis=0)
+        hess = -(P * self.w[None, :]) @ P.T
+        np.fill_diagonal(hess, (P * _complement(P)) @ self.w)
+        scale = max(float(np.trace(hess)) / self.K, np.finfo(float).tiny)
+        hess += scale * (np.full((self.K, self.K), 1.0 / self.K) + 1e-14 * np.eye(self.K))
+        return float(self.w @ losses), grad, hess, float(np.max(np.abs(G))) * float(self.w.max())
 
     def best_bias(self, X: np.ndarray, b0: np.ndarray | None = None) -> np.ndarray:
         """The optimal free bias for fixed logits X (mean-zero representative).
 
         The data term is convex in b and invariant along the all-ones vector;
         Newton's method with backtracking on the complement converges in a few
-        steps.
+        steps.  It stops when the gradient is at rounding level relative to
+        the terms it sums, so tiny losses (large margins) are handled like
+        ordinary ones, and the optimality condition sum_k w_k (p_k - e_k) = 0,
+        which the depth-1 dual certificate relies on, holds to rounding.
 
         Returns
         -------
         ndarray, shape (K,)
         """
         b = np.zeros(self.K) if b0 is None else np.array(b0, dtype=float)
-        value = self.ce(X, b)[0]
-        ones = np.full((self.K, self.K), 1.0 / self.K)
+        model = self._bias_model(X, b)
+        limit = MAX_BIAS_STEP
         for _ in range(60):
-            P, _ = softmax_columns(X + b[:, None])
-            grad = P @ self.w - self.w
-            hess = np.diag(P @ self.w + 1e-14) - (P * self.w[None, :]) @ P.T + ones
-            if np.max(np.abs(grad)) < 1e-15:
+            value, grad, hess, size = model
+            if not np.max(np.abs(grad)) > BIAS_GTOL * self.K * size:  # rounding level (or nan)
                 break
-            step = np.linalg.solve(hess, grad)
+            step, capped = _newton_step(hess, grad, limit)
+            limit = 2.0 * limit if capped else MAX_BIAS_STEP  # trust grows on long runs
             decrement = float(grad @ step)
-            if decrement < 1e-24:
+            trial = self._bias_step(X, b, step, value, decrement) if decrement > 0 else None
+            if trial is None:
                 break
-            t = 1.0
-            while t > 1e-6:
-                trial = b - t * step
-                trial_value = self.ce(X, trial)[0]
-                if trial_value <= value - 0.25 * t * decrement or decrement < 1e-14:
-                    break
-                t *= 0.5
-            else:
-                break
-            b, value = trial, trial_value
+            new = self._bias_model(X, trial)
+            if decrement < 1e-13 * value and np.max(np.abs(new[1])) >= np.max(np.abs(grad)):
+                break  # only rounding left: the gradient no longer shrinks
+            b, model = trial, new
         return b - b.mean()
+
+    def _bias_step(self, X, b, step, value, decrement) -> np.ndarray | None:
+        """Backtracking (Armijo) along the Newton step; None when no step decreases CE."""
+        t = 1.0
+        while t > 1e-6:
+            trial = b - t * step
+            trial_value = self.ce(X, trial)[0]
+            if trial_value <= value - 0.25 * t * decrement or decrement < 1e-13 * value:
+                return trial
+            t *= 0.5
+        return None
 
     # ---- the penalty --------------------------------------------------------------------
 
@@ -204,6 +230,42 @@ class ReducedCE:
         b = np.log(self.w) - np.mean(np.log(self.w)) if self.bias else None
         _, grad = self.ce(np.zeros((self.K, self.K)), b)
         return float(np.linalg.norm(grad / self.root_n[None, :], 2))
+
+
+def _complement(P: np.ndarray) -> np.ndarray:
+    """1 - P for a column-stochastic P, exact also where an entry is close to 1.
+
+    For the largest entry of each column, 1 - p is the sum of the other entries.
+    """
+    out = 1.0 - P
+    cols = np.arange(P.shape[1])
+    top = P.argmax(axis=0)
+    rest = P.copy()
+    rest[top, cols] = 0.0
+    out[top, cols] = rest.sum(axis=0)
+    return out
+
+
+def _newton_step(hess: np.ndarray, grad: np.ndarray, limit: float) -> tuple[np.ndarray, bool]:
+    """Newton direction for the bias, at most ``limit`` long in every entry.
+
+    A saturated softmax has a nearly singular Hessian (CE is almost linear in
+    b there); the cap keeps the step finite and the line search meaningful.
+
+    Returns
+    -------
+    step : ndarray
+    capped : bool
+        Whether the cap shortened the step.
+    """
+    with np.errstate(over="ignore", invalid="ignore"):
+        step = np.linalg.solve(hess, grad)
+    if not np.all(np.isfinite(step)):
+        step = grad.copy()
+    longest = float(np.max(np.abs(step), initial=0.0))
+    if longest > limit:
+        return step * (limit / longest), True
+    return step, False
 
 
 @dataclass

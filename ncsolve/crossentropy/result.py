@@ -309,6 +309,6 @@ class CESolution:
                 f"geometry={self.geometry!r}, certainty={self.certainty!r})")
 
     def __str__(self) -> str:
-        from ..cli.ce_report import format_ce
+        from .text import format_ce
 
         return format_ce(self)

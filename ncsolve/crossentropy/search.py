@@ -64,9 +64,24 @@ class LocalMinimum:
 
 def _lbfgs(fo: FactorObjective, theta: np.ndarray, maxiter: int,
            gtol: float = 1e-11) -> tuple[np.ndarray, int]:
+    """L-BFGS from ``theta``; ``gtol`` is relative to the starting objective.
+
+    scipy's gradient tolerance is absolute.  Objectives scale with the decay
+    (about 1e-297 at decay 1e-300), so the objective is divided by its starting
+    value when that is below 1; ordinary problems (objective of order 1) are
+    unaffected.
+    """
+    unit = min(1.0, fo(theta)[0])
+    if not unit > 0:
+        return theta, 0
+
+    def scaled(t: np.ndarray) -> tuple[float, np.ndarray]:
+        value, grad = fo(t)
+        return value / unit, grad / unit
+
     options = {"maxiter": maxiter, "maxfun": 2 * maxiter, "gtol": gtol, "ftol": 1e-16,
                "maxcor": 10}
-    out = minimize(fo, theta, jac=True, method="L-BFGS-B", options=options)
+    out = minimize(scaled, theta, jac=True, method="L-BFGS-B", options=options)
     return out.x, int(out.nit)
 
 
@@ -152,7 +167,7 @@ def _seeds(candidates: list[Candidate], count: int) -> list[Candidate]:
     for cand in sorted(candidates, key=lambda c: c.objective):
         if cand.scale == 0.0:
             continue
-        if any(abs(cand.objective - c.objective) <= 1e-12 * max(1.0, c.objective) for c in chosen):
+        if any(abs(cand.objective - c.objective) <= 1e-12 * c.objective for c in chosen):
             continue
         chosen.append(cand)
         if len(chosen) == count:
@@ -241,7 +256,7 @@ def global_search(red: ReducedCE, candidates: list[Candidate], restarts: int = 8
     for j in order:
         if len(done) >= refine_best:
             break
-        if any(abs(runs[j].objective - v) <= 1e-9 * max(1.0, v) for v in done):
+        if any(abs(runs[j].objective - v) <= 1e-9 * v for v in done):
             continue
         runs[j] = refine(red, runs[j], 4 * maxiter)
         done.append(runs[j].objective)

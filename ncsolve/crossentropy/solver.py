@@ -8,15 +8,18 @@ import numpy as np
 
 from ..problem import Problem, ProblemError
 from . import certificate
-from .candidates import Candidate, origin_decay, structured_candidates
+from .candidates import Candidate, origin_candidate, origin_decay, structured_candidates
 from .reduced import ReducedCE
 from .result import CandidateSummary, CESolution, RunSummary, read_off
 from .search import LocalMinimum, global_search
 
 __all__ = ["PROOF_RTOL", "SAME_RTOL", "default_restarts", "solve"]
 
-SAME_RTOL = 1e-6  # objectives this close (relative) count as the same local minimum
+SAME_RTOL = 1e-6  # objectives this close (relative to the value) count as the same minimum
 PROOF_RTOL = 1e-7  # depth 1: a duality gap below this (relative) makes the answer "proved"
+PROOF_ATOL = 1e3 * np.finfo(float).tiny  # absolute floor of that tolerance, far below any objective
+NEGATIVE_GAP_ULPS = 4  # a duality gap below -this many ulps of the objective is inconsistent
+MAX_RESTARTS_ALLOWED = 100_000  # larger restart counts would run for days
 RESTART_BUDGET = 480  # default random starts ~ RESTART_BUDGET / K ...
 MAX_RESTARTS = 48  # ... at most this many
 THRESHOLD_LEADERS = 5  # origin thresholds are computed for this many leading candidates
@@ -56,17 +59,32 @@ def solve(problem: Problem, restarts: int | None = None, seeds: int = 3,
     """
     if restarts is None:
         restarts = default_restarts(problem.K)
-    for name, value in (("restarts", restarts), ("seeds", seeds)):
-        if int(value) != value or value < 0:
-            raise ProblemError(f"{name} (--{name}): must be a non-negative integer, got {value!r}")
+    _check_counts(restarts, seeds)
     from ..descent import blas_threads
 
     red = ReducedCE(problem)
+    if problem.K == 1:
+        return _assemble(red, [origin_candidate(red)], [], int(restarts))
     with blas_threads(1):
         candidates = structured_candidates(red)
         runs = global_search(red, candidates, restarts=int(restarts), seeds=int(seeds),
-                             seed=seed) if problem.K > 1 else []
+                             seed=seed)
         return _assemble(red, candidates, runs, int(restarts))
+
+
+def _check_counts(restarts, seeds) -> None:
+    """Raise ProblemError unless both are non-negative integers of a sensible size."""
+    for name, value in (("restarts", restarts), ("seeds", seeds)):
+        try:
+            ok = int(value) == value and value >= 0
+        except (TypeError, ValueError, OverflowError):
+            ok = False
+        if not ok:
+            raise ProblemError(f"{name} (--{name}): must be a non-negative integer, got {value!r}")
+        if value > MAX_RESTARTS_ALLOWED:
+            raise ProblemError(
+                f"{name} (--{name}): at most {MAX_RESTARTS_ALLOWED} (each one is a local "
+                f"minimization), got {value!r}")
 
 
 def _assemble(red: ReducedCE, candidates: list[Candidate], runs: list[LocalMinimum],
@@ -75,7 +93,7 @@ def _assemble(red: ReducedCE, candidates: list[Candidate], runs: list[LocalMinim
     best = _best(red, candidates, runs)
     X, b = best.X, best.b
     value = red.value(X, b)
-    tol = SAME_RTOL * max(1.0, abs(value))
+    tol = SAME_RTOL * abs(value)
     rank = red.rank(X)
     cand_summaries = _candidate_summaries(red, candidates)
     run_summaries = tuple(RunSummary(r.start, r.objective, r.rank, r.iterations) for r in runs)
@@ -113,7 +131,7 @@ def _best(red: ReducedCE, candidates: list[Candidate], runs: list[LocalMinimum])
         return next(c for c in candidates if c.rank == 0)
     pool = list(candidates) + list(runs)
     low = min(item.objective for item in pool)
-    ties = [item for item in pool if item.objective <= low + TIE_RTOL * max(1.0, abs(low))]
+    ties = [item for item in pool if item.objective <= low + TIE_RTOL * abs(low)]
     return min(ties, key=lambda item: (item.rank, item.objective))
 
 
@@ -135,6 +153,8 @@ def _runner_up(value, tol, candidates, runs):
 
 
 def _certainty(red: ReducedCE, X, b, value) -> tuple[str, str, float | None]:
+    if red.K == 1:
+        return "proved", SINGLE_CLASS_REASON, None
     if red.rank(X) == 0 and certificate.origin_is_proved(red):
         bound = certificate.origin_proof_decay(red)
         reason = (f"the origin is a global minimizer: lbar = {red.lbar:.6g} >= {bound:.6g} "
@@ -142,18 +162,35 @@ def _certainty(red: ReducedCE, X, b, value) -> tuple[str, str, float | None]:
         return "proved", reason, None
     if red.L == 2:
         gap = value - certificate.dual_bound(red, X, b)
-        if gap <= PROOF_RTOL * max(1.0, abs(value)):
-            reason = ("depth 1: the reduced problem is convex (cross-entropy is convex in the "
-                      "logits, the penalty is c times the nuclear norm of X D^(1/2)); a "
-                      "dual-feasible point certifies the objective to within "
-                      f"{max(gap, 0.0):.2g}")
-            return "proved", reason, gap
-        reason = (f"depth 1 is convex but the duality gap {gap:.3g} is not small "
-                  "(solver tolerance, or a rank cap that binds)")
-        return "best found", reason, gap
+        return (*_gap_verdict(gap, value), gap)
     reason = (f"depth {red.problem.depth} >= 2: the reduced problem is not convex; the best "
               "of the structured candidates and the numerical search is reported")
     return "best found", reason, None
+
+
+SINGLE_CLASS_REASON = ("a single class: cross-entropy is 0 for any logits, so only the "
+                       "penalty counts and the origin (all parameters zero, objective 0) is "
+                       "the unique global minimizer")
+
+
+def _gap_verdict(gap: float, value: float) -> tuple[str, str]:
+    """Certainty and reason from a depth-1 duality gap (primal minus a safe dual bound).
+
+    The proof tolerance is relative to the objective (with a floor far below any
+    attainable objective), so it means the same at every decay.  A gap below
+    minus a few ulps of the objective cannot happen for an exact primal value: it
+    signals a numerical inconsistency and proves nothing.
+    """
+    if gap < -NEGATIVE_GAP_ULPS * np.spacing(abs(value)):
+        return "best found", (f"depth 1 is convex, but the duality gap {gap:.3g} is negative "
+                              "beyond rounding: a numerical inconsistency, so nothing is proved")
+    if gap <= PROOF_RTOL * abs(value) + PROOF_ATOL:
+        return "proved", ("depth 1: the reduced problem is convex (cross-entropy is convex in "
+                          "the logits, the penalty is c times the nuclear norm of X D^(1/2)); "
+                          "a dual-feasible point certifies the objective to within "
+                          f"{max(gap, 0.0):.2g} ({max(gap, 0.0) / abs(value):.2g} relative)")
+    return "best found", (f"depth 1 is convex but the duality gap {gap:.3g} is not small "
+                          "(solver tolerance, or a rank cap that binds)")
 
 
 def _geometry(red, X, rank, best, candidates, value, tol) -> str:
@@ -196,7 +233,7 @@ def _etf_decay(red, summaries) -> float:
         return etf.origin_decay
     from .candidates import simplex_pattern
 
-    return origin_decay(red, simplex_pattern(red.K)) if red.K > 1 else 0.0
+    return origin_decay(red, simplex_pattern(red.K)) if red.K > 1 else math.nan
 
 
 def _margins(X: np.ndarray, b) -> np.ndarray:
@@ -217,7 +254,7 @@ def _notes(red: ReducedCE, X, b, rank, certainty) -> tuple[str, ...]:
         text = ("free bias: cross-entropy is unchanged when the same constant is added to "
                 "every logit, so only the bias modulo the all-ones vector matters (it is "
                 "reported with mean zero) and the logits X are centred. ")
-        if gain > 1e-12 * max(1.0, red.value(X, b)):
+        if gain > 1e-12 * red.value(X, b):
             text += (f"The rest of the bias is a real degree of freedom: at this minimizer "
                      f"setting it to zero would raise the objective by {gain:.6g}.")
         else:
