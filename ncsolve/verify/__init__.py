@@ -1,0 +1,70 @@
+"""The theory against gradient methods on the full problem.
+
+A run of :mod:`ncsolve.descent` ends at some point ``x``.  The theory (docs/theory.md,
+sections 2-5) says that every critical point of interest has the same singular
+directions as the target and, in each direction i, a product singular value
+that is either 0 or the nonzero local minimum ``z_local_i`` of that direction's
+scalar problem.  :func:`assess` reads off the run's value in every direction,
+builds the matching *candidate* critical point, and compares the run with it:
+
+* ``global``: the run matches the candidate and the candidate is a global minimizer;
+* ``local``: the run matches another critical point of the theory (some
+  directions zero that the global minimizer keeps, or the reverse in the window
+  of docs/theory.md, section 3);
+* ``not-converged``: the run matches no candidate within tolerance.
+
+Directions with equal target singular values form an eigenspace in which the
+theory does not fix a basis; there the theory's basis is rotated to the run's
+own before comparing, so a run that kept any k of m equivalent directions is
+compared with the candidate that keeps exactly those.
+
+:func:`verify` runs descent from one or more seeds and assesses every run.
+
+Cross-entropy has no closed form.  There the theory is ncsolve's answer
+(:func:`ncsolve.crossentropy.solve`: proved at depth 1 and for the origin, the best
+found by a search otherwise) and :func:`assess_ce` judges a run by its gradient
+norm, its objective against the answer's and its Grams after the best relabeling
+of classes of equal size (:func:`align`).  A run below the answer is reported with
+``beats_theory``: ncsolve's search missed it.
+
+Modules: :mod:`.mse` (the MSE theory targets and :func:`assess`), :mod:`.ce`
+(cross-entropy), :mod:`.report` (the report and JSON shared by both), :mod:`.common`
+(tolerances and running descent), :mod:`.run` (:func:`verify`), :mod:`.plot`
+(:func:`plot_report`).
+"""
+
+from .ce import (  # noqa: F401  (the constants stay importable from here)
+    COLLAPSE_FRACTION,
+    PERMUTATION_LIMIT,
+    RANK_RTOL,
+    Alignment,
+    CERunReport,
+    CETarget,
+    CEVerifyReport,
+    align,
+    assess_ce,
+    class_permutations,
+)
+from .common import STATUSES, Tolerances, problem_with_widths  # noqa: F401  (STATUSES, too)
+from .mse import RunReport, TheoryTarget, VerifyReport, assess, critical_point
+from .plot import plot_report
+from .run import verify
+
+__all__ = [
+    "Alignment",
+    "CERunReport",
+    "CETarget",
+    "CEVerifyReport",
+    "RunReport",
+    "TheoryTarget",
+    "Tolerances",
+    "VerifyReport",
+    "align",
+    "assess",
+    "assess_ce",
+    "class_permutations",
+    "critical_point",
+    "plot_report",
+    "problem_with_widths",
+    "verify",
+]

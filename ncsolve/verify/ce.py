@@ -1,0 +1,554 @@
+"""Cross-entropy: ncsolve's answer against gradient-method runs.
+
+There is no closed form: the theory side is :func:`ncsolve.crossentropy.solve`, whose
+answer is "proved" at depth 1 (and for the origin) and the best of a search otherwise.
+A run is judged by its objective against that answer, by its gradient norm, and by its
+Grams after the best relabeling of classes of equal size (minimizers such as the square
+of K = 4 are not unique under class permutations).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import math
+from collections import Counter
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..metrics import (
+    RunGeometry,
+    loss_scale,
+    measure,
+    normalized_distance,
+    objective_gap,
+    relative_distance,
+)
+from ..objective import FullObjective
+from ..problem import Problem
+from ..report import _column as _floats
+from .common import (
+    Tolerances,
+    _descend_and_assess,
+    _evaluate,
+    _loss_tolerance,
+    _recorder,
+    _worst,
+    problem_with_widths,
+)
+from .report import ComparisonReport, _run_identity, _run_timing, _trajectory_dicts
+
+PERMUTATION_LIMIT = 40320  # class relabelings tried exhaustively (8!); beyond it: spectra
+RANK_RTOL = 1e-6  # a run's singular value of X D^(1/2) below this times the theory's largest is zero
+COLLAPSE_FRACTION = 1e-3  # a class mean shorter than this times the theory's longest is collapsed
+
+
+@dataclass(frozen=True, eq=False)
+class CETarget:
+    """Class-space matrices of a cross-entropy answer at every layer.
+
+    Read off from the logit matrix X by factor balancing (docs/crossentropy.md,
+    section 1).  With ``X D^(1/2) = U diag(s) V^T``, the features after layer j have
+    class-mean Gram ``D^(-1/2) V diag(t_j^2) V^T D^(-1/2)`` with ``t_j`` the singular
+    values of H times those of ``W_1 .. W_j``; the classifier ``W_M ... W_{j+1}`` has
+    Gram ``U diag(r_j^2) U^T`` with ``r_j`` the product of the singular values of
+    ``W_{j+1} .. W_M``; the outputs (no bias) are X.
+    """
+
+    feature_grams: list
+    classifier_grams: list
+    outputs: np.ndarray
+
+    @classmethod
+    def from_solution(cls, solution) -> CETarget:
+        """The matrices of a :class:`ncsolve.crossentropy.CESolution`."""
+        p = solution.problem
+        r = int(solution.logit_rank)
+        root_n = np.sqrt(np.asarray(p.n, dtype=float))
+        U, _, Vt = np.linalg.svd(np.asarray(solution.logits) * root_n[None, :])
+        U, Vs = U[:, :r], Vt[:r].T / root_n[:, None]
+        weights = np.array([np.asarray(w, dtype=float)[:r] for w in solution.layers.weight_sv])
+        t = np.asarray(solution.layers.feature_sv, dtype=float)[:r]
+        features, classifiers = [], []
+        for j in range(p.depth):
+            if j:
+                t = t * weights[j - 1]
+            rest = np.prod(weights[j:], axis=0)
+            features.append((Vs * t**2) @ Vs.T)
+            classifiers.append((U * rest**2) @ U.T)
+        return cls(features, classifiers, np.array(solution.logits, dtype=float))
+
+    @property
+    def is_zero(self) -> bool:
+        """True for the origin (every matrix zero)."""
+        return not np.any(self.outputs) and not np.any(self.feature_grams[0])
+
+
+def class_permutations(n, limit: int = PERMUTATION_LIMIT) -> np.ndarray | None:
+    """Relabelings of the classes that keep every class size, identity first.
+
+    Parameters
+    ----------
+    n : sequence of int
+        Class sizes.
+    limit : int
+        Largest number of relabelings to enumerate.
+
+    Returns
+    -------
+    ndarray of shape (P, K) or None
+        Row ``perm``: run class k is compared with theory class ``perm[k]``.
+        None when there are more than ``limit``.
+    """
+    n = np.asarray(n)
+    groups = [np.flatnonzero(n == size) for size in np.unique(n)]
+    if math.prod(math.factorial(len(g)) for g in groups) > limit:
+        return None
+    rows = []
+    for images in itertools.product(*(itertools.permutations(g) for g in groups)):
+        perm = np.empty(n.size, dtype=int)
+        for g, image in zip(groups, images):
+            perm[g] = image
+        rows.append(perm)
+    return np.array(rows)
+
+
+def _matrix_pairs(run: RunGeometry, target: CETarget) -> list[tuple[str, np.ndarray, np.ndarray]]:
+    """(kind, run matrix, theory matrix) for every layer's Grams and the outputs."""
+    pairs = [("features", a, b) for a, b in zip(run.feature_grams, target.feature_grams)]
+    pairs += [("classifier", a, b) for a, b in zip(run.classifier_grams, target.classifier_grams)]
+    pairs.append(("outputs", run.outputs, target.outputs))
+    return pairs
+
+
+def _unit(matrix: np.ndarray) -> np.ndarray:
+    norm = np.linalg.norm(matrix)
+    return matrix / norm if norm > 0 else matrix
+
+
+def _best_permutation(pairs, perms: np.ndarray) -> np.ndarray:
+    """The relabeling with the smallest sum of squared normalized distances over all pairs."""
+    total = np.zeros(len(perms))
+    rows, cols = perms[:, :, None], perms[:, None, :]
+    for _, run, theory in pairs:
+        moved = _unit(theory)[rows, cols]
+        total += np.sum((_unit(run)[None] - moved) ** 2, axis=(1, 2))
+    return perms[int(np.argmin(total))]
+
+
+def _spectrum(matrix: np.ndarray, kind: str) -> np.ndarray:
+    if kind == "outputs":
+        return np.linalg.svd(matrix, compute_uv=False)
+    return np.sort(np.linalg.eigvalsh(0.5 * (matrix + matrix.T)))[::-1]
+
+
+def _spectral_distance(run: np.ndarray, theory: np.ndarray, kind: str, normalized: bool) -> float:
+    if normalized:
+        return float(np.linalg.norm(_spectrum(_unit(run), kind) - _spectrum(_unit(theory), kind)))
+    scale = np.linalg.norm(theory)
+    gap = np.linalg.norm(_spectrum(run, kind) - _spectrum(theory, kind))
+    return float(gap / scale if scale > 0 else gap)
+
+
+@dataclass(frozen=True)
+class Alignment:
+    """Distances of a run's class-space matrices to a cross-entropy answer.
+
+    Attributes
+    ----------
+    method : {"permutation", "spectrum", "none"}
+        "permutation": Frobenius distances after the relabeling of equal-size classes
+        that fits best (one relabeling for all matrices); "spectrum": distances
+        between sorted spectra (too many relabelings to try); "none": the answer is
+        the origin, and the numbers are the run's own norms.
+    permutation : list of int or None
+        Run class k was compared with theory class ``permutation[k]``.
+    normalized, relative : dict
+        Per-layer lists for "features", "classifier", "outputs": normalized (shape)
+        and relative (scale included) distances.
+    """
+
+    method: str
+    permutation: list | None
+    normalized: dict
+    relative: dict
+
+    @property
+    def comparable(self) -> bool:
+        return self.method != "none"
+
+
+def align(run: RunGeometry, target: CETarget, perms: np.ndarray | None) -> Alignment:
+    """Compare a run with a cross-entropy answer up to relabeling equal-size classes.
+
+    Parameters
+    ----------
+    run : RunGeometry
+        From :func:`ncsolve.metrics.measure`.
+    target : CETarget
+    perms : ndarray or None
+        From :func:`class_permutations`; None selects the spectral comparison.
+    """
+    pairs = _matrix_pairs(run, target)
+    normalized = {"features": [], "classifier": [], "outputs": []}
+    relative = {"features": [], "classifier": [], "outputs": []}
+    if target.is_zero:
+        for kind, a, _ in pairs:
+            normalized[kind].append(float(np.linalg.norm(a)))
+            relative[kind].append(float(np.linalg.norm(a)))
+        return Alignment("none", None, normalized, relative)
+    if perms is None:
+        for kind, a, b in pairs:
+            normalized[kind].append(_spectral_distance(a, b, kind, True))
+            relative[kind].append(_spectral_distance(a, b, kind, False))
+        return Alignment("spectrum", None, normalized, relative)
+    perm = _best_permutation(pairs, perms)
+    for kind, a, b in pairs:
+        moved = b[np.ix_(perm, perm)]
+        normalized[kind].append(normalized_distance(a, moved))
+        relative[kind].append(relative_distance(a, moved))
+    return Alignment("permutation", [int(k) for k in perm], normalized, relative)
+
+
+@dataclass(frozen=True, eq=False)
+class CERunReport:
+    """How one cross-entropy run compares with ncsolve's answer.
+
+    Attributes
+    ----------
+    status : {"global", "local", "not-converged"}
+        See :func:`assess_ce`.
+    beats_theory : bool
+        The run's objective is below the answer's by more than the loss tolerance.
+    loss, gap : float
+        The run's objective and its relative gap to the answer's.
+    grad_norm : float
+    converged : bool
+        ``grad_norm <= Tolerances.grad_tol``.
+    logit_rank : int
+        Rank of the run's mean logits (no bias) scaled by D^(1/2).
+    singular_values : ndarray
+        Singular values of those logits, descending.
+    collapsed : list of int
+        Classes whose class-mean feature is (numerically) zero.
+    matched : str or None
+        A configuration of ncsolve's search with the run's objective, when there is one
+        (e.g. a structured candidate at a local run).
+    errors, relative_errors, layer_errors : dict
+        Largest normalized and relative distances over layers, and the normalized
+        distances per layer, after :func:`align`.
+    comparison : str
+        The alignment method ("permutation", "spectrum" or "none").
+    permutation : list of int or None
+        The relabeling used.
+    nc1 : list of float
+    notes : list of str
+    """
+
+    status: str
+    beats_theory: bool
+    seed: int | None
+    method: str
+    loss: float
+    gap: float
+    grad_norm: float
+    converged: bool
+    logit_rank: int
+    singular_values: np.ndarray
+    collapsed: list
+    matched: str | None
+    errors: dict
+    relative_errors: dict
+    layer_errors: dict
+    comparison: str
+    permutation: list | None
+    nc1: list
+    notes: list
+    steps: int
+    elapsed: float
+    message: str
+    trajectory: list = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return {
+            **_run_identity(self),
+            "beats_theory": bool(self.beats_theory),
+            "loss": float(self.loss),
+            "gap": float(self.gap),
+            "grad_norm": float(self.grad_norm),
+            "converged": bool(self.converged),
+            "collapsed": list(self.collapsed),
+            "logit_rank": int(self.logit_rank),
+            "singular_values": _floats(self.singular_values),
+            "matched": self.matched,
+            "errors": self.errors,
+            "relative_errors": self.relative_errors,
+            "layer_errors": self.layer_errors,
+            "comparison": self.comparison,
+            "permutation": self.permutation,
+            "nc1": _floats(self.nc1),
+            "notes": list(self.notes),
+            **_run_timing(self),
+            "trajectory": _trajectory_dicts(self),
+        }
+
+
+def _ce_status(loss: float, target: float, converged: bool, geometry_ok: bool,
+               rtol: float, scale: float) -> tuple[str, bool]:
+    """(status, beats_theory) from the objective, the gradient and the Grams."""
+    if not np.isfinite(loss):
+        return "not-converged", False
+    tol = _loss_tolerance(target, rtol, scale)
+    beats = bool(loss < target - tol)
+    if not converged:
+        return "not-converged", beats
+    if beats:
+        return "global", True
+    if loss > target + tol:
+        return "local", False
+    return ("global" if geometry_ok else "not-converged"), False
+
+
+def _logit_spectrum(problem: Problem, outputs: np.ndarray, reference: float):
+    """Singular values of outputs D^(1/2) and their numerical rank against ``reference``."""
+    root_n = np.sqrt(np.asarray(problem.n, dtype=float))
+    s = np.linalg.svd(outputs * root_n[None, :], compute_uv=False)
+    scale = reference if reference > 0 else float(s.max(initial=0.0))
+    return s, int(np.sum(s > RANK_RTOL * scale)) if scale > 0 else 0
+
+
+def _collapsed_classes(feature_gram: np.ndarray, solution) -> list:
+    norms = np.sqrt(np.maximum(np.diag(feature_gram), 0.0))
+    reference = float(np.max(solution.feature_norm, initial=0.0))
+    threshold = COLLAPSE_FRACTION * reference if reference > 0 else 1e-6  # theory at the origin
+    return [int(k) for k in np.flatnonzero(norms <= threshold)]
+
+
+def _matched_configuration(solution, loss: float, rtol: float, scale: float) -> str | None:
+    """The candidate or search end point of ncsolve with the run's objective, if any."""
+    tol = _loss_tolerance(loss, rtol, scale)
+    for cand in solution.candidates:
+        if abs(cand.objective - loss) <= tol:
+            return f"candidate: {cand.name} (rank {cand.rank})"
+    for run in solution.runs:
+        if abs(run.objective - loss) <= tol:
+            return f"an end point of ncsolve's search (rank {run.rank})"
+    return None
+
+
+def _ce_notes(status: str, beats: bool, solution, gap: float, alignment: Alignment,
+              errors: dict, tolerances: Tolerances, loss_matches: bool) -> list:
+    notes = []
+    if beats and solution.certainty == "proved":
+        notes.append(f"this run is lower than an objective ncsolve reports as proved "
+                     f"(relative gap {gap:+.2e}): a bug in ncsolve or a tolerance problem")
+    elif beats:
+        notes.append(f"this run is lower than ncsolve's best found (relative gap {gap:+.2e}); "
+                     "the CE search missed it")
+    elif status == "global" and solution.certainty != "proved":
+        notes.append("the run attains ncsolve's best found; that this is the global minimum "
+                     "is not proved (certainty: best found)")
+    if status == "not-converged" and loss_matches and _worst(errors.values()) > tolerances.gram_tol:
+        notes.append("the objective matches but the geometry does not (largest distance "
+                     f"{_worst(errors.values()):.2e} > gram_tol, comparison: {alignment.method})")
+    return notes
+
+
+def assess_ce(
+    solution,
+    objective: FullObjective,
+    x: np.ndarray,
+    tolerances: Tolerances = Tolerances(),
+    *,
+    grad_norm: float | None = None,
+    seed: int | None = None,
+    method: str = "",
+    steps: int = 0,
+    elapsed: float = 0.0,
+    message: str = "",
+    target: CETarget | None = None,
+    perms: np.ndarray | None | str = "auto",
+) -> CERunReport:
+    """Compare the parameters ``x`` of a cross-entropy model with ncsolve's answer.
+
+    Status: "global" when the gradient norm is within ``tolerances.grad_tol`` and the
+    objective is within ``tolerances.loss_rtol`` (relative) of ``solution.objective``
+    with every Gram and the outputs within ``tolerances.gram_tol`` after
+    :func:`align`, or when a converged run is lower than the answer by more than the
+    tolerance (then ``beats_theory`` is True: ncsolve's search missed it); "local"
+    when a converged run is higher; "not-converged" otherwise.
+
+    Parameters
+    ----------
+    solution : ncsolve.crossentropy.CESolution
+        The answer for ``objective.problem`` (with its widths).
+    objective : FullObjective
+        Layout and objective of ``x`` (loss "ce").
+    x : ndarray
+        Flat parameter vector.
+    tolerances : Tolerances
+    grad_norm : float, optional
+        Gradient norm at ``x`` (computed when omitted).
+    seed, method, steps, elapsed, message
+        Copied into the report.
+    target : CETarget, optional
+        ``CETarget.from_solution(solution)``, to save recomputing it.
+    perms : ndarray, None or "auto"
+        Class relabelings to try (:func:`class_permutations`); None for spectra.
+
+    Returns
+    -------
+    CERunReport
+    """
+    problem = objective.problem
+    loss, grad_norm = _evaluate(objective, x, grad_norm)
+    target = CETarget.from_solution(solution) if target is None else target
+    perms = class_permutations(problem.n) if isinstance(perms, str) else perms
+    diverged = not np.isfinite(loss)
+    # the geometry of a diverged run is inf/nan; it is reported, not used
+    with np.errstate(all="ignore") if diverged else contextlib.nullcontext():
+        geometry = measure(objective, x)
+        alignment = align(geometry, target, perms)
+        s, rank = _logit_spectrum(problem, geometry.outputs,
+                                  float(np.max(solution.layers.s, initial=0.0)))
+        collapsed = _collapsed_classes(geometry.feature_grams[0], solution)
+    errors = {k: _worst(v) for k, v in alignment.normalized.items()}
+    theory = float(solution.objective)
+    scale = loss_scale(objective)
+    converged = bool(grad_norm <= tolerances.grad_tol)
+    geometry_ok = not alignment.comparable or _worst(errors.values()) <= tolerances.gram_tol
+    status, beats = _ce_status(float(loss), theory, converged, geometry_ok, tolerances.loss_rtol,
+                               scale)
+    gap = objective_gap(loss, theory, scale)
+    loss_matches = bool(abs(gap) <= tolerances.loss_rtol)
+    notes = _ce_notes(status, beats, solution, gap, alignment, errors, tolerances, loss_matches)
+    if diverged:
+        notes.append(f"the run diverged ({message or f'objective {loss}'})")
+    return CERunReport(
+        status=status, beats_theory=beats, seed=seed, method=method, loss=float(loss), gap=gap,
+        grad_norm=float(grad_norm), converged=converged, logit_rank=rank, singular_values=s,
+        collapsed=collapsed,
+        matched=None if status == "global" else
+        _matched_configuration(solution, float(loss), tolerances.loss_rtol, scale),
+        errors=errors, relative_errors={k: _worst(v) for k, v in alignment.relative.items()},
+        layer_errors=alignment.normalized, comparison=alignment.method,
+        permutation=alignment.permutation, nc1=list(geometry.nc1),
+        notes=notes, steps=steps, elapsed=elapsed, message=message,
+    )
+
+
+def _comparison_text(method: str, perms) -> str:
+    if method == "permutation":
+        return (f"Frobenius distances after the best of {len(perms)} relabeling(s) of classes "
+                "of equal size (one relabeling for all matrices)")
+    if method == "spectrum":
+        return "distances between sorted spectra (too many class relabelings to try)"
+    return "none: the answer is the origin; errors are the run's own Frobenius norms"
+
+
+@dataclass(frozen=True, eq=False)
+class CEVerifyReport(ComparisonReport):
+    """ncsolve's cross-entropy answer versus one or more descent runs.
+
+    The attributes of :class:`~ncsolve.verify.report.ComparisonReport`, with
+    ``solution`` a :class:`ncsolve.crossentropy.CESolution` and ``runs`` a list of
+    :class:`CERunReport`, and:
+
+    Attributes
+    ----------
+    comparison : str
+        How the Grams were compared (see :func:`align`).
+    """
+
+    comparison: str
+
+    @property
+    def beats_theory(self) -> bool:
+        return any(r.beats_theory for r in self.runs)
+
+    @property
+    def exit_code(self) -> int:
+        """0 when the best run reached ncsolve's answer and no run went below it, else 1."""
+        return 0 if self.status == "global" and not self.beats_theory else 1
+
+    def summary(self) -> list[dict]:
+        """Runs grouped by status, objective (7 digits) and logit rank."""
+        def key(r):
+            return r.status, f"{r.loss:.7g}", r.logit_rank
+
+        counts = Counter(key(r) for r in self.runs)
+        return [{"status": status, "loss": float(loss), "logit_rank": rank, "count": count}
+                for (status, loss, rank), count in counts.most_common()]
+
+    def notes(self) -> list:
+        out = list(self.best_run.notes)
+        lower = [r.seed for r in self.runs if r.beats_theory and r is not self.best_run]
+        if lower:
+            out.append(f"runs with seeds {', '.join(map(str, lower))} are also below ncsolve's answer")
+        return out
+
+    def _theory_loss(self) -> float:
+        return float(self.solution.objective)
+
+    def _outcome_dict(self) -> dict:
+        best, sol = self.best_run, self.solution
+        return {
+            "certainty": sol.certainty,
+            "beats_theory": bool(self.beats_theory),
+            "notes": self.notes(),
+            "errors": best.errors,
+            "relative_errors": best.relative_errors,
+            "comparison": self.comparison,
+            "collapsed": list(best.collapsed),
+            "theory_collapsed": [int(k) for k in np.flatnonzero(sol.collapsed)],
+            "logit_rank": int(best.logit_rank),
+        }
+
+    def _theory_dict(self) -> dict:
+        return _ce_theory_dict(self.solution)
+
+
+def _ce_theory_dict(sol) -> dict:
+    runner = sol.runner_up
+    return {
+        "objective": float(sol.objective),
+        "certainty": sol.certainty,
+        "certainty_reason": sol.certainty_reason,
+        "geometry": sol.geometry,
+        "logit_rank": int(sol.logit_rank),
+        "unique": sol.unique,
+        "singular_values": _floats(sol.layers.s),
+        "etf_objective": None if not np.isfinite(sol.etf_objective) else float(sol.etf_objective),
+        "runner_up": None if runner is None else {
+            "name": getattr(runner, "name", None) or getattr(runner, "start", ""),
+            "objective": float(runner.objective)},
+        "search_restarts": int(sol.restarts),
+        "hits": int(sol.hits),
+    }
+
+
+def _ce_recorder(objective: FullObjective, target: CETarget, perms):
+    """Per-snapshot NC1 and distances to the answer (aligned afresh at every snapshot)."""
+    return _recorder(objective, lambda geometry: dict(align(geometry, target, perms).normalized))
+
+
+def _verify_ce(objective: FullObjective, method: str, settings: dict, options: dict,
+               tolerances: Tolerances, solution) -> CEVerifyReport:
+    """The cross-entropy branch of :func:`ncsolve.verify.verify`."""
+    problem = objective.problem
+    if solution is None:
+        from ..crossentropy import solve
+
+        solution = solve(problem_with_widths(problem, objective.widths))
+    target = CETarget.from_solution(solution)
+    perms = class_permutations(problem.n)
+    recorder = _ce_recorder(objective, target, perms) if settings["record_every"] else None
+    runs, best = _descend_and_assess(objective, assess_ce, solution, tolerances, recorder,
+                                     method, settings, options, target=target, perms=perms)
+    method_used = runs[0].comparison if runs else "none"
+    return CEVerifyReport(
+        problem=problem, widths=objective.widths, method=method, options=dict(options),
+        solution=solution, tolerances=tolerances, runs=runs, best=best,
+        comparison=_comparison_text(method_used, perms),
+    )

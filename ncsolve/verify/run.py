@@ -1,0 +1,71 @@
+"""``verify``: descent on the full problem, every run compared with the theory."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..objective import FullObjective, default_widths
+from ..problem import Problem, ProblemError
+from .ce import CEVerifyReport, _verify_ce
+from .common import Tolerances
+from .mse import VerifyReport, _verify_mse
+
+
+def verify(
+    problem: Problem,
+    widths=None,
+    *,
+    method: str = "lbfgs",
+    restarts: int = 1,
+    seed: int = 0,
+    record_every: int | None = None,
+    tolerances: Tolerances = Tolerances(),
+    solution=None,
+    progress: bool | None = False,
+    **options,
+) -> VerifyReport | CEVerifyReport:
+    """Run descent on the full problem and compare every run with the theory.
+
+    Parameters
+    ----------
+    problem : Problem
+        An MSE or a cross-entropy problem (``problem.loss``); for cross-entropy
+        the theory is :func:`ncsolve.crossentropy.solve` and the report a
+        :class:`CEVerifyReport` (see :func:`assess_ce`).
+    widths : sequence of int or int, optional
+        Layer widths d_1..d_M, or one width for all layers (default: problem.widths,
+        else K).
+    method : {"lbfgs", "gd", "momentum"}
+        Descent method (see :func:`ncsolve.descent.descend`).
+    restarts : int
+        Number of runs, seeds ``seed, seed+1, ...``.
+    seed : int
+        First seed.
+    record_every : int, optional
+        Record NC1 and the distances to the global minimizer every this many steps;
+        each run's ``trajectory`` then holds ``Snapshot`` objects with dict data.
+    tolerances : Tolerances
+        Matching thresholds.
+    solution : Solution or CESolution, optional
+        The theory's answer (computed with ``ncsolve.solution.solve``, or
+        ``ncsolve.crossentropy.solve`` for cross-entropy, when omitted).
+    progress : bool or None
+        Progress on stderr (None: only when stderr is a terminal).
+    **options
+        Passed to the descent method (lr, momentum, steps, init_scale, maxiter, ...).
+
+    Returns
+    -------
+    VerifyReport or CEVerifyReport
+    """
+    if problem.loss not in ("mse", "ce"):
+        raise ProblemError(f"loss (--loss): must be mse or ce, got {problem.loss!r}")
+    if widths is None or isinstance(widths, (int, np.integer)):
+        widths = default_widths(problem, widths)
+    objective = FullObjective(problem, widths)
+    if "steps" in options and method == "lbfgs":
+        options["maxiter"] = options.pop("steps")
+    settings = {"restarts": restarts, "seed": seed, "record_every": record_every,
+                "progress": progress}
+    branch = _verify_ce if problem.loss == "ce" else _verify_mse
+    return branch(objective, method, settings, options, tolerances, solution)
