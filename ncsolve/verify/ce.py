@@ -406,13 +406,8 @@ def assess_ce(
     target = CETarget.from_solution(solution) if target is None else target
     perms = class_permutations(problem.n) if isinstance(perms, str) else perms
     diverged = not np.isfinite(loss)
-    # the geometry of a diverged run is inf/nan; it is reported, not used
-    with np.errstate(all="ignore") if diverged else contextlib.nullcontext():
-        geometry = measure(objective, x)
-        alignment = align(geometry, target, perms)
-        s, rank = _logit_spectrum(problem, geometry.outputs,
-                                  float(np.max(solution.layers.s, initial=0.0)))
-        collapsed = _collapsed_classes(geometry.feature_grams[0], solution)
+    geometry, alignment, (s, rank), collapsed = _ce_geometry(solution, objective, x, target,
+                                                             perms, diverged)
     errors = {k: _worst(v) for k, v in alignment.normalized.items()}
     theory = float(solution.objective)
     scale = loss_scale(objective)
@@ -436,6 +431,19 @@ def assess_ce(
         permutation=alignment.permutation, nc1=list(geometry.nc1),
         notes=notes, steps=steps, elapsed=elapsed, message=message,
     )
+
+
+def _ce_geometry(solution, objective: FullObjective, x: np.ndarray, target: CETarget, perms,
+                 diverged: bool):
+    """The run's geometry, its alignment with the answer, logit spectrum and collapsed classes."""
+    # the geometry of a diverged run is inf/nan; it is reported, not used
+    with np.errstate(all="ignore") if diverged else contextlib.nullcontext():
+        geometry = measure(objective, x)
+        alignment = align(geometry, target, perms)
+        spectrum = _logit_spectrum(objective.problem, geometry.outputs,
+                                   float(np.max(solution.layers.s, initial=0.0)))
+        collapsed = _collapsed_classes(geometry.feature_grams[0], solution)
+    return geometry, alignment, spectrum, collapsed
 
 
 def _comparison_text(method: str, perms) -> str:

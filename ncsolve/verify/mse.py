@@ -354,48 +354,69 @@ def assess(
     if not np.isfinite(loss):
         return _diverged_report(solution, problem, objective.M, scale, run)
     sigma = np.asarray(solution.sigma, dtype=float)
-    z_local = np.asarray(solution.z_local, dtype=float)
-    z_global = np.asarray(solution.z, dtype=float)
     A = np.asarray(solution.directions(), dtype=float)
-    params = objective.split(x)
-    Z = params.product() @ params.H
-    z_run, basis, misalignment = _run_directions(problem, Z, A, sigma)
-
-    active = np.isfinite(z_local) & (z_run > tolerances.zero_fraction * np.nan_to_num(z_local))
-    active &= _rank_allowed(active, objective.widths, problem.K)
-    z_candidate = np.where(active, np.nan_to_num(z_local), 0.0)
+    z_run, basis, misalignment = _run_directions(problem, _product(objective, x), A, sigma)
+    active = _active_directions(solution, objective, z_run, tolerances)
+    z_candidate = np.where(active, np.nan_to_num(np.asarray(solution.z_local, dtype=float)), 0.0)
     candidate = TheoryTarget.build(problem, basis, sigma, z_candidate)
-    best = TheoryTarget.build(problem, A, sigma, z_global)
+    best = TheoryTarget.build(problem, A, sigma, np.asarray(solution.z, dtype=float))
     scales = (best, TheoryTarget.unit(problem))
-    theory_loss = float(solution.loss)
 
     geometry = measure(objective, x)
     normalized = candidate.distances(geometry, scales=scales)
     relative = candidate.distances(geometry, normalized=False, scales=scales)
     to_global = best.distances(geometry, scales=scales)
     errors = {k: _worst(v) for k, v in normalized.items()}
-    same_pattern = bool(np.array_equal(active, z_global > 0))
-    candidate_global = same_pattern or (
-        not bool(getattr(solution, "unique", True))
-        and abs(candidate.loss - theory_loss) <= _loss_tolerance(theory_loss, 1e-10, scale)
-    )
-    tol = _loss_tolerance(candidate.loss, tolerances.loss_rtol, scale)
-    decays = _decay_size(problem)
-    checked = errors if decays > tol else {"outputs": errors["outputs"]}
-    matches = abs(loss - candidate.loss) <= tol and _worst(checked.values()) <= tolerances.gram_tol
+    candidate_global = _candidate_is_global(solution, active, candidate.loss, scale)
+    matches, notes = _matches(problem, float(loss), candidate.loss, errors, tolerances, scale)
     status = ("global" if candidate_global else "local") if matches else "not-converged"
-    notes = [] if decays > tol else [_invisible_decays_note(decays, tol)]
     zero = np.flatnonzero(~active)
     collapsed = zero if problem.bias == "free" else _zero_classes(candidate)
     return RunReport(
         status=status, candidate_loss=candidate.loss,
-        gap=objective_gap(loss, theory_loss, scale),
+        gap=objective_gap(loss, float(solution.loss), scale),
         z_run=z_run, z_candidate=z_candidate, candidate_global=candidate_global,
         collapsed_directions=[int(i) for i in zero], collapsed=[int(i) for i in collapsed],
         errors=errors, relative_errors={k: _worst(v) for k, v in relative.items()},
         layer_errors=normalized, global_errors={k: _worst(v) for k, v in to_global.items()},
         nc1=list(geometry.nc1), misalignment=misalignment, notes=notes, **run,
     )
+
+
+def _product(objective: FullObjective, x: np.ndarray) -> np.ndarray:
+    """The run's output matrix without bias, ``W_M ... W_1 H``."""
+    params = objective.split(x)
+    return params.product() @ params.H
+
+
+def _active_directions(solution, objective: FullObjective, z_run: np.ndarray,
+                       tolerances: Tolerances) -> np.ndarray:
+    """Directions the run keeps: above ``zero_fraction`` of ``z_local``, capped by the rank."""
+    z_local = np.asarray(solution.z_local, dtype=float)
+    active = np.isfinite(z_local) & (z_run > tolerances.zero_fraction * np.nan_to_num(z_local))
+    return active & _rank_allowed(active, objective.widths, objective.problem.K)
+
+
+def _candidate_is_global(solution, active: np.ndarray, candidate_loss: float,
+                         scale: float) -> bool:
+    """The candidate keeps the global minimizer's directions, or ties it when that is not unique."""
+    theory_loss = float(solution.loss)
+    same_pattern = bool(np.array_equal(active, np.asarray(solution.z, dtype=float) > 0))
+    return same_pattern or (
+        not bool(getattr(solution, "unique", True))
+        and abs(candidate_loss - theory_loss) <= _loss_tolerance(theory_loss, 1e-10, scale)
+    )
+
+
+def _matches(problem: Problem, loss: float, candidate_loss: float, errors: dict,
+             tolerances: Tolerances, scale: float) -> tuple[bool, list]:
+    """Whether the run is at the candidate, and the notes on how that was judged."""
+    tol = _loss_tolerance(candidate_loss, tolerances.loss_rtol, scale)
+    decays = _decay_size(problem)
+    checked = errors if decays > tol else {"outputs": errors["outputs"]}
+    matches = abs(loss - candidate_loss) <= tol and _worst(checked.values()) <= tolerances.gram_tol
+    notes = [] if decays > tol else [_invisible_decays_note(decays, tol)]
+    return matches, notes
 
 
 def _decay_size(problem: Problem) -> float:
