@@ -141,6 +141,7 @@ def test_latex_output(capsys):
         (["--depth", "2", "--precision", "14"], "precision (--precision)"),
         (["--depth", "2", "--precision", "1001"], "precision (--precision)"),
         (["--depth", "2", "--precision", "many"], "precision (--precision)"),
+        (["--depth", "2", "--bias", "maybe"], "bias (--bias)"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(capsys, argv, fragment):
@@ -149,8 +150,7 @@ def test_bad_input_is_one_line_and_exit_2(capsys, argv, fragment):
     assert err.count("\n") == 1 and fragment in err and "Traceback" not in err
 
 
-@pytest.mark.parametrize("argv", [["--n", "3"], ["--depth", "2", "--bias", "maybe"],
-                                  ["--depth", "2", "--latex", "--json"]])
+@pytest.mark.parametrize("argv", [["--n", "3"], ["--depth", "2", "--latex", "--json"]])
 def test_usage_errors_exit_2(capsys, argv):
     with pytest.raises(SystemExit) as stop:
         main(["equation", *argv])

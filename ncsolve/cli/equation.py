@@ -18,22 +18,14 @@ from __future__ import annotations
 import argparse
 import json
 
+from .options import add_model_options
+
 DEFAULT_DIGITS = 20
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Flags of ``ncsolve equation`` (names as in predict)."""
-    parser.add_argument("--depth", required=True, metavar="M",
-                        help="number of linear layers M >= 1 after the features")
-    parser.add_argument("--n", metavar="N1,N2,...",
-                        help="class sizes; without them the equations stay symbolic")
-    parser.add_argument("--lambda-w", dest="lambda_w", metavar="L or L1,...,LM",
-                        help="weight decay, one value or M values (layer 1 first); "
-                        "symbolic when omitted without --n")
-    parser.add_argument("--lambda-h", dest="lambda_h", metavar="L",
-                        help="feature decay; symbolic when omitted without --n")
-    parser.add_argument("--bias", default="none", choices=("none", "free"),
-                        help="bias-free model or a learned, unregularized bias (default: none)")
+    add_model_options(parser, symbolic=True, loss=False, widths=False)
     parser.add_argument("--precision", default=str(DEFAULT_DIGITS), metavar="DIGITS",
                         help=f"significant digits of every number, 15..1000 (default: {DEFAULT_DIGITS})")
     output = parser.add_mutually_exclusive_group()

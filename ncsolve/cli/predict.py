@@ -18,24 +18,11 @@ import argparse
 import json
 import sys
 
+from .options import add_model_options
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--n", required=True, metavar="N1,N2,...",
-                        help="samples per class, comma-separated, or @FILE with one count per line "
-                        "or separated by spaces/commas (K = number of classes)")
-    parser.add_argument("--depth", default="1", metavar="M",
-                        help="number of linear layers after the features (default 1: plain UFM)")
-    parser.add_argument("--lambda-w", default="5e-4", metavar="X|X1,...,XM",
-                        help="weight decay, one value or one per layer, layer 1 first "
-                        "(default 5e-4)")
-    parser.add_argument("--lambda-h", default="5e-4", metavar="X",
-                        help="feature decay (default 5e-4)")
-    parser.add_argument("--bias", default="none", metavar="none|free",
-                        help="bias-free model, or a learned unregularized bias (default none)")
-    parser.add_argument("--loss", default="mse", metavar="mse|ce",
-                        help="squared error or cross-entropy (default mse)")
-    parser.add_argument("--widths", default=None, metavar="D1,...,DM",
-                        help="feature widths d_1..d_M (default: wide enough for full rank)")
+    add_model_options(parser)
     parser.add_argument("--precision", default=None, metavar="DIGITS",
                         help="use the symbolic/high-precision route with this many digits "
                         "(15..1000, MSE only; slower)")

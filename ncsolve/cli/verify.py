@@ -31,7 +31,8 @@ import sys
 
 import numpy as np
 
-from ..problem import DEFAULT_DECAY, Problem, _fail, _positive_float, whole_number
+from ..problem import Problem, _fail, _positive_float, whole_number
+from .options import add_model_options
 
 METHODS = ("lbfgs", "gd", "momentum")
 DEFAULT_WIDTH = 64  # the paper's synthetic experiments
@@ -41,24 +42,10 @@ DEFAULT_STEPS = {"lbfgs": 20000, "gd": 30000, "momentum": 30000}
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``ncsolve verify``."""
     model = parser.add_argument_group("model")
-    model.add_argument("--n", required=True, metavar="N1,N2,...",
-                       help="samples per class, e.g. 200,100,50,50")
-    model.add_argument("--depth", default="1", metavar="M", help="number of linear layers (default 1)")
+    add_model_options(model)
     model.add_argument("--width", default=None, metavar="D",
                        help=f"one width d for every layer, d_1 = ... = d_M = D (default "
-                            f"{DEFAULT_WIDTH}, the paper's setting)")
-    model.add_argument("--widths", default=None, metavar="D1,...,DM",
-                       help="the widths d_1..d_M of the M layers, one per layer (d_1 is the "
-                            "feature dimension); instead of --width")
-    model.add_argument("--lambda-w", default=str(DEFAULT_DECAY), metavar="X[,X...]",
-                       help="weight decay, one value or one per layer (default 5e-4)")
-    model.add_argument("--lambda-h", default=str(DEFAULT_DECAY), metavar="X",
-                       help="feature decay (default 5e-4)")
-    model.add_argument("--bias", default="none", metavar="{none,free}",
-                       help="bias-free model or a learned, unregularized bias (default none)")
-    model.add_argument("--loss", default="mse", metavar="{mse,ce}",
-                       help="squared loss (closed form, default) or softmax cross-entropy "
-                            "(compared with ncsolve's cross-entropy answer)")
+                            f"{DEFAULT_WIDTH}, the paper's setting); --widths sets each layer")
 
     run = parser.add_argument_group("descent")
     run.add_argument("--method", default="lbfgs", metavar="{lbfgs,gd,momentum}",
