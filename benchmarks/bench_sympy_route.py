@@ -60,7 +60,8 @@ def sympy_root_selection(n: Sequence[int], depth: int, lambda_w: float, lambda_h
     for k in chosen:
         polynomial = b * (x**M + 1) ** 2 - M * int(n[k]) * x ** (M - 1)
         candidates = [complex(r) for r in sp.solve(polynomial, x)]
-        positive = [c.real for c in candidates if abs(c.imag) <= 1e-12 * max(1.0, abs(c)) and c.real > 0]
+        positive = [c.real for c in candidates
+                    if abs(c.imag) <= 1e-12 * max(1.0, abs(c)) and c.real > 0]
         best = max(positive) if positive else None
         xs.append(best)
         zs.append(0.0 if best is None else math.sqrt(n[k]) * best**M / (1.0 + best**M))
@@ -116,7 +117,8 @@ def main(argv: list[str] | None = None) -> int:
         if abs(z - exact) > 1e-8 * max(1.0, abs(exact)):
             disagree.append((k, n[k], z, exact))
     for k, size, z, exact in disagree:
-        print(f"  class {k} (n = {size}): largest root gives z = {z:.10g}, global minimizer z = {exact:.10g}")
+        print(f"  class {k} (n = {size}): largest root gives z = {z:.10g}, "
+              f"global minimizer z = {exact:.10g}")
     if not disagree:
         print("largest-root answers agree with the global minimizer on every solved class")
     return 0

@@ -221,7 +221,8 @@ def _start(objective: FullObjective, seed, init_scale: float, x0) -> np.ndarray:
             raise ValueError(f"x0 must have {objective.size} entries, got {x.size}")
         return x
     if not (np.isfinite(init_scale) and init_scale > 0):
-        raise ProblemError(f"init_scale (--init-scale): must be a positive number, got {init_scale!r}")
+        raise ProblemError("init_scale (--init-scale): must be a positive number, "
+                           f"got {init_scale!r}")
     return objective.random_point(np.random.default_rng(seed), init_scale)
 
 
@@ -465,7 +466,8 @@ def descend(
         One per run, in seed order.
     """
     if method not in METHODS:
-        raise ProblemError(f"method (--method): must be one of {', '.join(METHODS)}; got {method!r}")
+        raise ProblemError(f"method (--method): must be one of {', '.join(METHODS)}; "
+                           f"got {method!r}")
     if int(restarts) != restarts or restarts < 1:
         raise ProblemError(f"restarts (--restarts): must be a positive integer, got {restarts!r}")
     objective = _objective(problem, widths)

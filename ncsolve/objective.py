@@ -205,7 +205,10 @@ class FullObjective:
         return Parameters(H=blocks[0], weights=tuple(blocks[1:]), b=b)
 
     def pack(self, H: np.ndarray, weights, b: np.ndarray | None = None) -> np.ndarray:
-        """Flat vector from arrays; ``b`` defaults to zero with a free bias and is ignored without."""
+        """Flat vector from arrays.
+
+        ``b`` defaults to zero with a free bias and is ignored without.
+        """
         parts = [np.asarray(H, dtype=float)] + [np.asarray(W, dtype=float) for W in weights]
         if self.has_bias:
             parts.append(np.zeros(self.K) if b is None else np.asarray(b, dtype=float))

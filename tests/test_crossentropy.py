@@ -77,7 +77,8 @@ def test_etf_formula_matches_reduced_objective():
 
 def etf_formula(K: int, n: int, c: float, q: float) -> float:
     """min over rho of log(1 + (K-1) e^-rho) + c (K-1) (rho sqrt n)^q (THEORY.md 6), by scipy."""
-    f = lambda rho: math.log1p((K - 1) * math.exp(-rho)) + c * (K - 1) * (rho * math.sqrt(n)) ** q
+    def f(rho):
+        return math.log1p((K - 1) * math.exp(-rho)) + c * (K - 1) * (rho * math.sqrt(n)) ** q
     return minimize_scalar(f, bounds=(0.1, 60.0), method="bounded",
                            options={"xatol": 1e-12}).fun
 
@@ -90,7 +91,8 @@ def square_formula(n: int, c: float, q: float) -> float:
     four unit vectors is V V^T with V^T V = 2 I, so X D^(1/2) has two singular
     values 2 s sqrt(n).
     """
-    f = lambda s: 2 * math.log1p(math.exp(-s)) + 2 * c * (2 * s * math.sqrt(n)) ** q
+    def f(s):
+        return 2 * math.log1p(math.exp(-s)) + 2 * c * (2 * s * math.sqrt(n)) ** q
     return minimize_scalar(f, bounds=(0.1, 60.0), method="bounded",
                            options={"xatol": 1e-12}).fun
 
@@ -433,7 +435,8 @@ def depth1_two_class_optimum(n0: int, n1: int, decay: str) -> tuple[mpmath.mpf, 
         penalty = c * mpmath.sqrt((n0 * m0**2 + n1 * m1**2) / 2)
         return w0 * mpmath.log1p(mpmath.exp(-m0)) + w1 * mpmath.log1p(mpmath.exp(-m1)) + penalty
 
-    f = lambda m: F(m, m)
+    def f(m):
+        return F(m, m)
     m = mpmath.findroot(lambda m: mpmath.diff(f, m), mpmath.log(1 / (c * mpmath.sqrt(N / 2))))
     scale = abs(mpmath.diff(lambda x: w0 * mpmath.log1p(mpmath.exp(-x)), m))
     for k in range(2):

@@ -16,7 +16,8 @@ CASES = [
 
 
 def _problem(n, depth, decays, bias, loss):
-    return Problem.build(n, depth=depth, lambda_w=list(decays), lambda_h=0.015, bias=bias, loss=loss)
+    return Problem.build(n, depth=depth, lambda_w=list(decays), lambda_h=0.015, bias=bias,
+                         loss=loss)
 
 
 def _random(f, rng, scale=0.6):

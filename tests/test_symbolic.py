@@ -94,7 +94,8 @@ def test_float_and_precise_routes_agree(depth, bias):
     [
         {"n": [5, 5, 2, 2], "depth": 2, "lambda_w": 1e-3, "lambda_h": 1e-3, "bias": "free"},
         {"n": [4, 4, 4], "depth": 3, "lambda_w": 1e-3, "lambda_h": 1e-3, "widths": [2, 2, 2]},
-        {"n": [9, 4, 1], "depth": 2, "lambda_w": [1e-3, 4e-3], "lambda_h": 2e-3, "bias": "free", "widths": [1, 3]},
+        {"n": [9, 4, 1], "depth": 2, "lambda_w": [1e-3, 4e-3], "lambda_h": 2e-3, "bias": "free",
+         "widths": [1, 3]},
         {"n": [30, 30, 30, 30], "depth": 4, "lambda_w": 2e-4, "lambda_h": 1e-4, "bias": "free"},
     ],
 )
@@ -117,7 +118,10 @@ def test_json_of_both_routes_has_the_same_keys_and_grams(kwargs):
 
 @pytest.mark.parametrize("depth", [2, 3, 4, 5, 8])
 def test_stationarity_residual_at_50_digits(depth):
-    """Parse the printed equation with sympy, substitute the printed roots, evaluate at 90 digits."""
+    """Parse the printed equation with sympy, substitute the printed roots.
+
+    The residual is evaluated at 90 digits.
+    """
     from ncsolve.symbolic.report import equation_report
 
     report = equation_report(depth, [500, 100, 50, 7], 2e-3, 1e-3, "none", precision=50).to_dict()
@@ -210,7 +214,10 @@ def test_radicals_beyond_degree_four_when_the_polynomial_factors():
 
 
 def test_symbolic_cubic_roots_contain_the_numeric_ones():
-    """Depth 3 with symbolic parameters: the Cardano roots, evaluated, include both positive roots."""
+    """Depth 3 with symbolic parameters.
+
+    The Cardano roots, evaluated, include both positive roots.
+    """
     model = reduced_model(3)
     roots = exact_roots(model, SYMBOLS["sigma"])
     values = {SYMBOLS["sigma"]: 10, SYMBOLS["N"]: 650, SYMBOLS["lambda_H"]: sp.Rational(19, 2000),
@@ -262,7 +269,8 @@ def test_symbolic_thresholds_match_the_numeric_phase():
 def test_paper_equation_is_derived_and_equivalent(depth):
     paper = paper_parametrization(depth)
     assert paper["derived"], "dF/ds = 0 did not reduce to the paper's equation"
-    assert paper["equivalent"], "x^M = z/(sigma - z) did not map the paper's equation onto the z form"
+    assert paper["equivalent"], ("x^M = z/(sigma - z) did not map the paper's equation "
+                                 "onto the z form")
 
 
 def test_equivalence_check_can_fail():

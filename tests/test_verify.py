@@ -82,7 +82,8 @@ def test_the_largest_root_in_the_phase_window_is_local_not_global():
     assert report.status == "local"
     assert report.collapsed == [] and report.collapsed_directions == []
     assert report.loss > solution.loss * (1 + 1e-6)
-    assert report.candidate_loss == pytest.approx(solution.with_z(report.z_candidate).loss, rel=1e-12)
+    assert report.candidate_loss == pytest.approx(solution.with_z(report.z_candidate).loss,
+                                                  rel=1e-12)
     assert report.loss == pytest.approx(report.candidate_loss, rel=1e-9)
 
 
@@ -517,7 +518,8 @@ def test_cli_diverged_run_is_not_converged_without_warnings(capfd):
     code = main(["verify", "--n", "10,5", "--method", "momentum", "--lr", "100", "--quiet"])
     captured = capfd.readouterr()
     assert code == 1 and captured.err == ""
-    assert "NOT-CONVERGED" in captured.out and "matched point    none (the run diverged)" in captured.out
+    assert ("NOT-CONVERGED" in captured.out
+            and "matched point    none (the run diverged)" in captured.out)
     assert "note: the run diverged at step" in captured.out
     code = main(["verify", "--n", "10,5", "--method", "gd", "--lr", "100", "--quiet", "--json",
                  "--record-every", "1"])

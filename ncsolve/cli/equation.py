@@ -27,7 +27,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Flags of ``ncsolve equation`` (names as in predict)."""
     add_model_options(parser, symbolic=True, loss=False, widths=False)
     parser.add_argument("--precision", default=str(DEFAULT_DIGITS), metavar="DIGITS",
-                        help=f"significant digits of every number, 15..1000 (default: {DEFAULT_DIGITS})")
+                        help="significant digits of every number, 15..1000 "
+                             f"(default: {DEFAULT_DIGITS})")
     output = parser.add_mutually_exclusive_group()
     output.add_argument("--latex", action="store_true", help="print LaTeX ready for a paper")
     output.add_argument("--json", action="store_true", help="print one JSON object")
@@ -77,7 +78,8 @@ def format_text(report) -> str:
         f"  {sp.sstr(report.polynomial, order='rev-lex')} = 0",
     ]
     if m.reduction != 1:
-        lines.append(f"  in w = t**{m.reduction}: {sp.sstr(report.polynomial_w, order='rev-lex')} = 0 "
+        lines.append(f"  in w = t**{m.reduction}: "
+                     f"{sp.sstr(report.polynomial_w, order='rev-lex')} = 0 "
                      f"(degree {sp.degree(report.polynomial_w, sp.Symbol('w', positive=True))})")
     lines += ["root structure", "  " + _structure(report)]
     t = report.thresholds
@@ -92,10 +94,12 @@ def format_text(report) -> str:
             "the paper's parametrization (equal decays; derived from the per-class objective)",
             f"  {_equation(p['equation_display'])},  b = {p['b_display']}",
             f"  z = {p['z_of_x']},  ||hbar_k||**2 = {p['feature_norm_sq']}",
-            "  equivalent to the z form: " + ("yes (checked by sympy)" if p["equivalent"] else "NOT CONFIRMED"),
+            "  equivalent to the z form: "
+            + ("yes (checked by sympy)" if p["equivalent"] else "NOT CONFIRMED"),
         ]
     if report.symbolic_roots is not None:
-        lines.append("exact roots in z (all branches; which are real and positive depends on sigma)")
+        lines.append("exact roots in z (all branches; "
+                     "which are real and positive depends on sigma)")
         lines += [f"  z = {r}" for r in report.symbolic_roots]
     if report.rows:
         lines += ["", *_rows_text(report)]
@@ -130,11 +134,13 @@ def _rows_text(report) -> list[str]:
     lines = []
     for row in report.rows:
         head = f"{row.label}: "
-        head += f"n = {row.n}, sigma = {num(row.sigma)}" if row.n is not None else f"sigma = {num(row.sigma)}"
+        head += (f"n = {row.n}, sigma = {num(row.sigma)}" if row.n is not None
+                 else f"sigma = {num(row.sigma)}")
         lines.append(head)
         lines.append(f"  stationarity: {_equation(row.stationarity)}")
         if row.exact is not None and sum(len(str(e)) for e in row.exact) <= 600:
-            note = "  (real; the imaginary parts cancel)" if any(e.has(sp.I) for e in row.exact) else ""
+            note = ("  (real; the imaginary parts cancel)"
+                    if any(e.has(sp.I) for e in row.exact) else "")
             for e in row.exact:
                 lines.append(f"  exact root: z = {e}{note}")
         if row.roots:
@@ -155,7 +161,8 @@ def _rows_text(report) -> list[str]:
 
 def _verdict(row, num) -> str:
     if row.phase == "active":
-        text = f"global minimizer z = {num(row.z)} (g = {num(row.values[-1])} < g(0) = {num(row.g0)})"
+        text = (f"global minimizer z = {num(row.z)} "
+                f"(g = {num(row.values[-1])} < g(0) = {num(row.g0)})")
     elif row.phase == "tie":
         text = f"phase boundary: z = 0 and z = {num(row.roots[-1])} are both global (not unique)"
     elif row.phase == "window":
@@ -192,7 +199,8 @@ def format_latex(report) -> str:
         rf"g(z) &= {tex(report.objective)}",
         rf"g'(z) &= {tex(report.derivative)} = 0",
         rf"\iff\quad {tex(report.stationarity.lhs)} &= {tex(report.stationarity.rhs)}",
-        rf"z = t^{{{m.L}}}:\quad {sp.latex(report.polynomial, order='rev-lex', symbol_names=names)} &= 0",
+        (rf"z = t^{{{m.L}}}:\quad "
+         rf"{sp.latex(report.polynomial, order='rev-lex', symbol_names=names)} &= 0"),
         (rf"\text{{nonzero stationary point}} &\iff {tex(t['existence'])}"
         rf"\quad\left({tex(t['existence_decay'])}\right)"),
         (rf"\text{{nonzero root global}} &\iff {tex(t['global'])}"

@@ -126,7 +126,8 @@ def _memory_limit() -> float:
 def _check_size(problem: Problem) -> None:
     """Refuse models whose parameter vectors would not fit in memory."""
     d = problem.widths
-    count = d[0] * problem.N + sum(a * b for a, b in itertools.pairwise(d)) + problem.K * (d[-1] + 1)
+    count = (d[0] * problem.N + sum(a * b for a, b in itertools.pairwise(d))
+             + problem.K * (d[-1] + 1))
     needed = 8.0 * count * 30  # L-BFGS keeps about 30 vectors of this length
     if needed > _memory_limit():
         blame = "n" if d[0] * problem.N >= count / 2 else "width"
@@ -158,7 +159,8 @@ def _settings(args) -> dict:
         options["lr"] = _positive_float(args.lr, "lr")
     if method == "momentum":
         options["momentum"] = _momentum(args.momentum)
-    record_every = None if args.record_every is None else _integer(args.record_every, "record_every", 1)
+    record_every = (None if args.record_every is None
+                    else _integer(args.record_every, "record_every", 1))
     plot = None if args.plot is None else _plot_path(args.plot)
     if plot is not None and record_every is None:
         record_every = 1 if method == "lbfgs" else max(1, steps // 300)
@@ -241,7 +243,8 @@ def format_report(report) -> str:
     lines += _layer_table(best, p.depth, "distance to the matched point (normalized Frobenius), "
                                          "NC1, by layer")
     if len(runs) > 1:
-        lines += ["", "runs:", "  seed  status          objective            gap        zero directions"]
+        lines += ["", "runs:",
+                  "  seed  status          objective            gap        zero directions"]
         for r in runs:
             lines.append(f"  {r.seed!s:>4}  {r.status:<14}  {r.loss:.12g}  {r.gap:+.2e}  "
                          f"{_join(r.collapsed_directions)}")
@@ -257,7 +260,8 @@ def _layer_table(best, depth: int, title: str) -> list[str]:
     errs = best.layer_errors
     for j in range(depth):
         nc1 = best.nc1[j] if j < len(best.nc1) else float("nan")
-        lines.append(f"  {j:5d}   {_fmt(errs['features'][j]):>8}   {_fmt(errs['classifier'][j]):>10}"
+        lines.append(f"  {j:5d}   {_fmt(errs['features'][j]):>8}   "
+                     f"{_fmt(errs['classifier'][j]):>10}"
                      f"   {'nan' if getattr(best, 'diverged', False) else _fmt_nc1(nc1)}")
     lines.append(f"  outputs: {_fmt(best.errors['outputs'])}")
     return lines
@@ -288,11 +292,13 @@ def format_ce_report(report) -> str:
         (f"  gradient norm    {best.grad_norm:.2e} ({converged}) after {best.steps} steps, "
          f"{best.elapsed:.2f} s"),
         f"  logit rank       {best.logit_rank}   (theory {sol.logit_rank})",
-        f"  collapsed        {_join(best.collapsed)}   (theory {_join(list(np.flatnonzero(sol.collapsed)))})",
+        (f"  collapsed        {_join(best.collapsed)}   "
+         f"(theory {_join(list(np.flatnonzero(sol.collapsed)))})"),
     ]
     if best.matched:
         lines.append(f"  same objective as {best.matched}")
-    lines += _layer_table(best, p.depth, "distance to ncsolve's answer (normalized Frobenius), NC1, by layer")
+    lines += _layer_table(best, p.depth, "distance to ncsolve's answer (normalized Frobenius), "
+                                         "NC1, by layer")
     lines.append(f"  comparison: {report.comparison}")
     if best.permutation is not None and best.permutation != sorted(best.permutation):
         lines.append(f"  run class k compared with theory class: {_join(best.permutation)}")

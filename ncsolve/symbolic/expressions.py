@@ -496,7 +496,8 @@ def full_objective(
     weights = []
     shapes = [(widths[j + 1], widths[j]) for j in range(M - 1)] + [(K, widths[-1])]
     for j, (rows, cols) in enumerate(shapes, start=1):
-        weights.append(sp.Matrix(rows, cols, lambda r, c, j=j: sp.Symbol(f"W{j}_{r}_{c}", real=True)))
+        weights.append(sp.Matrix(rows, cols,
+                                 lambda r, c, j=j: sp.Symbol(f"W{j}_{r}_{c}", real=True)))
     b = sp.Matrix(K, 1, lambda i, _: sp.Symbol(f"b_{i}", real=True)) if bias == "free" else None
     labels = [k for k in range(K) for _ in range(n[k])]
     Y = sp.Matrix(K, N, lambda i, j: 1 if labels[j] == i else 0)

@@ -474,7 +474,8 @@ class PreciseSolution:
     def gram_features(self) -> list:
         """Class-mean Gram ``Hbar^T Hbar`` (K x K, lists of mpf)."""
         n = [int(v) for v in self.problem.n]
-        return self._matrix([(s * v[0]) ** 2 for s, v in zip(self.sigma, self.singular_values)], n, n)
+        return self._matrix([(s * v[0]) ** 2 for s, v in zip(self.sigma, self.singular_values)],
+                            n, n)
 
     def gram_classifier(self) -> list:
         """Gram ``W W^T`` of the product ``W = W_M ... W_1`` (K x K)."""
@@ -528,7 +529,8 @@ def solve_precise(problem: Problem, precision: int) -> PreciseSolution:
     """
     digits = check_precision(precision)
     if problem.loss != "mse":
-        raise ProblemError("precision (--precision): the high-precision route covers --loss mse only")
+        raise ProblemError("precision (--precision): "
+                           "the high-precision route covers --loss mse only")
     with mpmath.workdps(digits + GUARD_DIGITS):
         return _solve(problem, digits)
 
@@ -554,7 +556,8 @@ def _solve(problem: Problem, digits: int) -> PreciseSolution:
     layers = [list(itertools.accumulate(sv, operator.mul)) for sv in singular]
     layer_norms = tuple(
         tuple(mpmath.sqrt(max(d, 0)) / n[k] for k, d in
-              enumerate(_sparse_diag(vectors, [(s * lv[j]) ** 2 for s, lv in zip(sigma, layers)], K)))
+              enumerate(_sparse_diag(vectors,
+                                     [(s * lv[j]) ** 2 for s, lv in zip(sigma, layers)], K)))
         for j in range(problem.depth + 1)
     )
     classifier = _sparse_diag(vectors, [mpmath.fprod(sv[1:]) ** 2 for sv in singular], K)
@@ -608,7 +611,10 @@ def _loss(z: list, residual: list, N, lbar, L: int):
 
 
 def _rank_cap(z: list, state: list, residual: list, sigma: list, cap: int) -> list[str]:
-    """Keep the ``cap`` largest-sigma nonzero directions (mutates ``z``, ``state``, ``residual``)."""
+    """Keep the ``cap`` largest-sigma nonzero directions.
+
+    Mutates ``z``, ``state`` and ``residual``.
+    """
     alive = [i for i, v in enumerate(z) if v > 0]
     if len(alive) <= cap:
         return []
@@ -617,7 +623,8 @@ def _rank_cap(z: list, state: list, residual: list, sigma: list, cap: int) -> li
         state[i] = "capped"
         residual[i] = sigma[i]
     notes = [f"rank capped at {cap} by the layer widths: {len(alive) - cap} direction(s) set to 0"]
-    if cap > 0 and abs(sigma[alive[cap - 1]] - sigma[alive[cap]]) <= mpmath.mp.eps * 10 * sigma[alive[cap]]:
+    if cap > 0 and (abs(sigma[alive[cap - 1]] - sigma[alive[cap]])
+                    <= mpmath.mp.eps * 10 * sigma[alive[cap]]):
         notes.append("non-unique: the rank cap cuts through equal singular values; any "
                      f"{cap}-dimensional choice among them is optimal (one is reported)")
     return notes

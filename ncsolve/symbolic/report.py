@@ -101,7 +101,10 @@ class RootReport:
 
 @dataclass(frozen=True)
 class EquationReport:
-    """The reduced problem of a depth, its thresholds, and per-class roots when numbers are given."""
+    """The reduced problem of a depth, its thresholds, and per-class roots.
+
+    The per-class roots are present when numbers are given.
+    """
 
     model: ReducedModel
     precision: int
@@ -294,7 +297,8 @@ def equation_report(
 def _rows(model: ReducedModel, problem: Problem, digits: int):
     with mpmath.workdps(digits + GUARD_DIGITS):
         lam_h = exact_decimal(problem.lambda_h)
-        lbar = mpmath.root(lam_h * mpmath.fprod(exact_decimal(v) for v in problem.lambda_w), model.L)
+        lbar = mpmath.root(lam_h * mpmath.fprod(exact_decimal(v) for v in problem.lambda_w),
+                           model.L)
         N = mpmath.mpf(problem.N)
         rows = []
         radicals = {} if len(set(model.sigmas)) <= EXACT_CLASS_LIMIT else None

@@ -48,7 +48,8 @@ def format_precise(result) -> str:
     out = [head, "", "classes"]
     out += _block(["class", "n", "||hbar_k||", "||w_k||", "output", "collapsed"], class_rows, d)
     out += ["", "directions (decreasing target singular value sigma)"]
-    out += _block(["dir", "sigma", "z (global)", "state", "z (nonzero local min)", "critical decay"],
+    out += _block(["dir", "sigma", "z (global)", "state", "z (nonzero local min)",
+                   "critical decay"],
                   direction_rows, d)
     layers = ["H"] + [f"W_{j}" for j in range(1, p.depth + 1)]
     out += ["", "singular values per direction: " + ", ".join(layers)]

@@ -40,7 +40,8 @@ from .common import (
 from .report import ComparisonReport, _run_identity, _run_timing, _trajectory_dicts
 
 PERMUTATION_LIMIT = 40320  # class relabelings tried exhaustively (8!); beyond it: spectra
-RANK_RTOL = 1e-6  # a run's singular value of X D^(1/2) below this times the theory's largest is zero
+# a run's singular value of X D^(1/2) below this times the theory's largest is zero
+RANK_RTOL = 1e-6
 COLLAPSE_FRACTION = 1e-3  # a class mean shorter than this times the theory's longest is collapsed
 
 
@@ -493,7 +494,8 @@ class CEVerifyReport(ComparisonReport):
         out = list(self.best_run.notes)
         lower = [r.seed for r in self.runs if r.beats_theory and r is not self.best_run]
         if lower:
-            out.append(f"runs with seeds {', '.join(map(str, lower))} are also below ncsolve's answer")
+            out.append(f"runs with seeds {', '.join(map(str, lower))} "
+                       "are also below ncsolve's answer")
         return out
 
     def _theory_loss(self) -> float:

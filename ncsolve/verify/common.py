@@ -21,7 +21,10 @@ def _worst(values) -> float:
 
 
 def _loss_tolerance(reference: float, rtol: float, scale: float) -> float:
-    """Absolute objective tolerance: ``rtol`` relative to ``reference``, floored on the problem's scale."""
+    """Absolute objective tolerance.
+
+    ``rtol`` relative to ``reference``, floored on the problem's scale.
+    """
     return rtol * max(abs(float(reference)), LOSS_FLOOR * scale)
 
 
