@@ -62,6 +62,9 @@ class RootReport:
         The positive roots in radicals (same order as ``roots``), when found.
     paper_x : tuple of mpf
         The paper's x for each root (equal decays only).
+    phase : str
+        As in :mod:`ncsolve.scalar`: active, window, tie, collapsed or empty
+        (taken from the direction's stationary points, not decided again here).
     """
 
     label: str
@@ -80,23 +83,12 @@ class RootReport:
     critical_decay: object
     exact: tuple | None
     paper_x: tuple = ()
+    phase: str = ""
 
     @property
     def collapsed(self) -> bool:
         return self.z == 0
 
-    @property
-    def phase(self) -> str:
-        """As in :mod:`ncsolve.scalar`: "active" (the nonzero root is global),
-        "window" (it exists but 0 is global), "tie" (both global; z is reported
-        as 0), "collapsed" (no nonzero stationary point) or "empty" (sigma = 0)."""
-        if self.sigma == 0:
-            return "empty"
-        if self.tie:
-            return "tie"
-        if self.z != 0:
-            return "active"
-        return "window" if self.roots else "collapsed"
 
 
 @dataclass(frozen=True)
@@ -352,6 +344,7 @@ def _row(model, problem, k, sigma_exact, sigma, found, N, lbar, lam_h, digits,
         critical_decay=critical_decay(sigma, N, L),
         exact=exact,
         paper_x=paper_x,
+        phase=found.state,
     )
 
 
