@@ -90,11 +90,6 @@ def whole_number(item, param: str, what: str, low: int = 1, high: int | None = N
     return result
 
 
-def _positive_int(item, param: str, what: str) -> int:
-    """A positive integer (kept for callers of the earlier name)."""
-    return whole_number(item, param, what)
-
-
 def _class_sizes(n) -> np.ndarray:
     """Validated class sizes as a read-only int64 array (vectorized for numeric arrays).
 
