@@ -9,6 +9,13 @@ figures recorded in docs/crossentropy.md come from it.  Not part of the tests.
 
     python benchmarks/bench_crossentropy.py [--quick] [--depth 3]
     python benchmarks/bench_crossentropy.py --against-full 40 [--seed 1]
+    python benchmarks/bench_crossentropy.py --compare /tmp/ce-old [--repeats 2]
+
+``--compare OLD`` times the default answer of this tree against the ncsolve
+found at OLD (e.g. a ``git worktree add /tmp/ce-old <commit>``) in one run:
+K = 10 and 30, depths 2 and 3, both bias modes, balanced and imbalanced.  Each
+solve runs in a fresh interpreter (imports excluded from the timing), old and
+new alternating; the table gives the best CPU time of each and the ratio.
 
 ``--against-full COUNT`` instead draws COUNT random small problems (K = 3..7,
 depth 1..4, balanced or imbalanced, both bias modes, sometimes narrow widths,
@@ -47,7 +54,7 @@ def row(label: str, problem: Problem, repeats: int) -> str:
     wall, cpu, sol = timed(problem, repeats)
     etf = sol.etf_objective
     return (f"| {label} | {problem.K} | {problem.N} | {problem.depth} | {problem.bias} | "
-            f"{wall:.2f} | {cpu:.2f} | {sol.objective:.8f} | {sol.logit_rank} | {etf:.8f} | "
+            f"{wall:.2f} | {cpu:.2f} | {sol.loss:.8f} | {sol.logit_rank} | {etf:.8f} | "
             f"{sol.hits}/{len(sol.runs)} |")
 
 
@@ -74,13 +81,66 @@ def against_full(count: int, seed: int) -> None:
         f = FullObjective(problem)
         full = min(minimize_lbfgs(f, seed=s, init_scale=(0.1, 0.5, 1.0, 2.0)[s % 4], gtol=1e-10,
                                   maxiter=8000, polish=2).loss for s in range(8))
-        diff = (full - sol.objective) / max(1.0, abs(sol.objective))
+        diff = (full - sol.loss) / max(1.0, abs(sol.loss))
         below += diff < -1e-9
         print(f"K={K} n={n.tolist()} depth={depth} bias={bias} decay={decay!r} widths={widths} "
-              f"predict={sol.objective:.10f} rank={sol.logit_rank} {sol.certainty} "
+              f"predict={sol.loss:.10f} rank={sol.logit_rank} {sol.certainty} "
               f"full={full:.10f} rel.diff={diff:.2e} {seconds:.2f}s"
               + (" !!!" if diff < -1e-9 else ""), flush=True)
     print(f"{below} of {count} problems had a full run below predict")
+
+
+CHILD = """
+import json, sys, time
+from ncsolve.crossentropy import solve
+from ncsolve.problem import Problem
+n, depth, bias = json.loads(sys.argv[1])
+problem = Problem.build(n, depth, 5e-4, 5e-4, bias, "ce")
+started, cpu = time.perf_counter(), time.process_time()
+sol = solve(problem)
+cpu, wall = time.process_time() - cpu, time.perf_counter() - started
+print(json.dumps({"cpu": cpu, "wall": wall, "loss": float(sol.loss),
+                  "module": __import__("ncsolve").__file__}))
+"""
+
+
+def child_run(tree: str, n, depth: int, bias: str) -> dict:
+    """One default solve in a fresh interpreter importing ncsolve from ``tree``."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    tree = os.path.abspath(tree)
+    env = dict(os.environ, PYTHONPATH=tree)
+    # run in the tree: "python -c" puts the working directory first on sys.path
+    out = subprocess.run([sys.executable, "-c", CHILD, json.dumps([list(n), depth, bias])],
+                         env=env, cwd=tree, capture_output=True, text=True, check=True)
+    return json.loads(out.stdout)
+
+
+def compare(old: str, repeats: int) -> None:
+    """Old tree against this one, same cases, alternating, best CPU time of ``repeats``."""
+    import os
+
+    new = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    print("| K | classes | depth | bias | old CPU s | new CPU s | old/new | old loss | new loss |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for K in (10, 30):
+        for label, n in (("balanced", [50] * K), ("imbalanced", list(range(10, 10 + K)))):
+            for depth in (2, 3):
+                for bias in ("none", "free"):
+                    times = {"old": [], "new": []}
+                    loss = {}
+                    for _ in range(repeats):
+                        for name, tree in (("old", old), ("new", new)):
+                            res = child_run(tree, n, depth, bias)
+                            times[name].append(res["cpu"])
+                            loss[name] = res["loss"]
+                    t_old, t_new = min(times["old"]), min(times["new"])
+                    print(f"| {K} | {label} | {depth} | {bias} | {t_old:.2f} | {t_new:.2f} | "
+                          f"{t_old / t_new:.1f} | {loss['old']:.8f} | {loss['new']:.8f} |",
+                          flush=True)
 
 
 def main() -> None:
@@ -90,7 +150,13 @@ def main() -> None:
     parser.add_argument("--against-full", type=int, metavar="COUNT",
                         help="compare with full-model restarts on COUNT random small problems")
     parser.add_argument("--seed", type=int, default=1, help="seed of --against-full")
+    parser.add_argument("--compare", metavar="OLD",
+                        help="time against the ncsolve tree at OLD (same cases, one run)")
+    parser.add_argument("--repeats", type=int, default=2, help="repeats of --compare")
     args = parser.parse_args()
+    if args.compare:
+        compare(args.compare, args.repeats)
+        return
     if args.against_full:
         against_full(args.against_full, args.seed)
         return

@@ -86,40 +86,34 @@ def minimize_stack(fun: BatchObjective, x0: np.ndarray, maxiter: int, gtol: floa
     st = _State(x_out[live], f[live] / unit[live], g[live] / unit[live, None], unit[live],
                 live, maxcor, None if mask is None else mask[live])
     for it in range(maxiter):
-        d = -_direction(st.g, st.s_hist, st.y_hist, st.rho, st.gamma, st.slot)
+        d = _direction(st.g, st.s_hist, st.y_hist, st.rho, st.gamma, st.slot, st.pairs)
+        d *= -1.0
         gd = _dot(st.g, d)
         bad = ~(gd < 0)
         if bad.any():  # not a descent direction: steepest descent, history dropped
             d[bad] = -st.g[bad]
             gd[bad] = -_dot(st.g[bad], st.g[bad])
-            st.rho[bad] = 0.0
-            st.s_hist[bad] = 0.0
-            st.y_hist[bad] = 0.0
-            st.pairs[bad] = 0
-        t = np.ones(st.ids.size)
-        fresh = st.pairs == 0
-        t[fresh] = np.minimum(1.0, 1.0 / np.sqrt(-gd[fresh]))
+            st.forget(bad)
+        t = np.where(st.pairs == 0, np.minimum(1.0, 1.0 / np.sqrt(-gd)), 1.0)
         done, f_new, g_new, t = _line_search(fun, st.x, st.f, gd, d, t, st.unit)
         if st.mask is not None:
             g_new *= st.mask
-        step = t[:, None] * d
-        step[~done] = 0.0
+        step = d
+        step *= t[:, None]
+        y = g_new
+        y -= st.g
+        if not done.all():
+            step[~done] = 0.0
+            y[~done] = 0.0
+            f_new[~done] = st.f[~done]
         st.x += step
-        y = g_new - st.g
-        y[~done] = 0.0
+        st.g += y  # the new gradient where a step was taken, the old one elsewhere
         sy, yy = _dot(step, y), _dot(y, y)
-        good = done & (sy > 1e-10 * yy)
-        st.s_hist[:, st.slot] = step * good[:, None]
-        st.y_hist[:, st.slot] = y * good[:, None]
-        st.rho[:, st.slot] = np.where(good, 1.0 / np.where(good, sy, 1.0), 0.0)
-        st.gamma = np.where(good, sy / np.where(good, yy, 1.0), st.gamma)
-        st.pairs += good
-        st.slot = (st.slot + 1) % maxcor
-        f_new = np.where(done, f_new, st.f)
+        good = sy > 1e-10 * yy  # False where no step was taken (sy = yy = 0)
+        st.store(step, y, good, sy, yy)
         decrease = st.f - f_new
         scale = np.maximum(np.maximum(np.abs(st.f), np.abs(f_new)), 1.0)
         st.f = f_new
-        st.g[done] = g_new[done]
         finished = ~done | (np.abs(st.g).max(axis=1) <= gtol) | (decrease <= FTOL * scale)
         nit_out[st.ids[done]] = it + 1
         if it + 1 == maxiter:
@@ -148,14 +142,38 @@ class _State:
         self.slot = 0
 
     def keep(self, mask: np.ndarray) -> None:
+        """Drop the rows where ``mask`` is False (finished starts)."""
         for name in ("x", "f", "g", "unit", "ids", "gamma", "pairs", "s_hist", "y_hist",
                      "rho"):
             setattr(self, name, getattr(self, name)[mask])
         if self.mask is not None:
             self.mask = self.mask[mask]
 
+    def forget(self, rows: np.ndarray) -> None:
+        """Drop the history of some starts (zero vectors, rho = 0)."""
+        self.rho[rows] = 0.0
+        self.s_hist[rows] = 0.0
+        self.y_hist[rows] = 0.0
+        self.pairs[rows] = 0
 
-def _direction(g, s_hist, y_hist, rho, gamma, slot) -> np.ndarray:
+    def store(self, step, y, good, sy, yy) -> None:
+        """Write the new pair into the current slot (zeros where it is rejected)."""
+        j = self.slot
+        if good.all():
+            self.s_hist[:, j] = step
+            self.y_hist[:, j] = y
+            self.rho[:, j] = 1.0 / sy
+            self.gamma = sy / yy
+        else:
+            self.s_hist[:, j] = step * good[:, None]
+            self.y_hist[:, j] = y * good[:, None]
+            self.rho[:, j] = np.where(good, 1.0 / np.where(good, sy, 1.0), 0.0)
+            self.gamma = np.where(good, sy / np.where(good, yy, 1.0), self.gamma)
+        self.pairs += good
+        self.slot = (j + 1) % self.rho.shape[1]
+
+
+def _direction(g, s_hist, y_hist, rho, gamma, slot, pairs) -> np.ndarray:
     """H g for every start, from the compact form of the L-BFGS matrix.
 
     With the stored pairs oldest first as rows of S and Y (m x n), R the upper
@@ -165,61 +183,79 @@ def _direction(g, s_hist, y_hist, rho, gamma, slot) -> np.ndarray:
         H g = gamma g + S^T p - gamma Y^T x,   x = R^-1 S g,
         p = R^-T ((D + gamma Y Y^T) x - gamma Y g).
 
-    A few stacked matrix products and two m x m solves replace the 4m vector
+    A few stacked matrix products and one small inverse replace the 4m vector
     operations of the two-loop recursion.  Empty or rejected slots hold zero
     vectors; their diagonal entry of R is set to 1, which decouples them.
     History arrays are (S, maxcor, n) and (S, maxcor) in slot order; only the
     small m x m quantities are put in time order.
     """
+    if not pairs.any():
+        return gamma[:, None] * g
     m = rho.shape[1]
     order = (slot + np.arange(m)) % m  # slot is the next one written: the oldest pair
     valid = rho[:, order] != 0
-    gcol = g[:, :, None]
-    a = (s_hist @ gcol)[:, order]
-    c = (y_hist @ gcol)[:, order]
-    yt = np.swapaxes(y_hist, 1, 2)
-    SY = (s_hist @ yt)[:, order][:, :, order]
-    YY = (y_hist @ yt)[:, order][:, :, order]
-    R = np.triu(SY)
-    diag = np.where(valid, np.diagonal(SY, axis1=1, axis2=2), 0.0)
-    idx = np.arange(m)
-    R[:, idx, idx] = np.where(valid, diag, 1.0)
-    x = np.linalg.solve(R, a)
-    inner = diag[..., None] * x + gamma[:, None, None] * (YY @ x - c)
-    p = np.linalg.solve(np.swapaxes(R, 1, 2), inner)
-    coef = np.empty((g.shape[0], 1, m))
+    a = np.matmul(s_hist, g[:, :, None])[:, order]
+    c = np.matmul(y_hist, g[:, :, None])[:, order]
+    yt = y_hist.transpose(0, 2, 1)
+    SY = np.matmul(s_hist, yt)[:, order][:, :, order]
+    YY = np.matmul(y_hist, yt)[:, order][:, :, order]
+    diag = SY.diagonal(axis1=1, axis2=2) * valid
+    R = SY * _upper(m)
+    R.reshape(-1, m * m)[:, :: m + 1] = np.where(valid, diag, 1.0)
+    Rinv = np.linalg.inv(R)
+    x = np.matmul(Rinv, a)
+    inner = diag[..., None] * x + gamma[:, None, None] * (np.matmul(YY, x) - c)
+    p = np.matmul(Rinv.transpose(0, 2, 1), inner)
+    coef = np.empty((g.shape[0], 2, m))
     coef[:, 0, order] = p[..., 0]
-    out = (coef @ s_hist)[:, 0]
-    coef[:, 0, order] = x[..., 0] * gamma[:, None]
-    out -= (coef @ y_hist)[:, 0]
+    coef[:, 1, order] = x[..., 0] * -gamma[:, None]
+    out = np.matmul(coef[:, :1], s_hist)[:, 0]
+    out += np.matmul(coef[:, 1:], y_hist)[:, 0]
     out += gamma[:, None] * g
     return out
 
 
+_UPPER: dict[int, np.ndarray] = {}
+
+
+def _upper(m: int) -> np.ndarray:
+    """The m x m upper-triangular mask (diagonal included), cached."""
+    if m not in _UPPER:
+        _UPPER[m] = np.triu(np.ones((m, m)))
+    return _UPPER[m]
+
+
 def _line_search(fun, x, f, gd, d, t, unit):
-    """Backtracking Armijo search along d for every row; returns acceptance and the new state."""
-    S = x.shape[0]
-    done = np.zeros(S, dtype=bool)
-    f_new = np.empty(S)
-    g_new = np.empty_like(x)
-    todo = np.arange(S)
+    """Backtracking Armijo search along d for every row; returns acceptance and the new state.
+
+    The first trial is the full step t for every row; rows that fail shrink
+    their step by quadratic interpolation (kept in [0.1 t, 0.5 t]) and try again.
+    """
+    ft, gt = fun(x + t[:, None] * d)
+    ft = ft / unit
+    accept = ft <= f + ARMIJO * t * gd  # False for nan
+    g_new = gt / unit[:, None]
+    if accept.all():
+        return accept, ft, g_new, t
+    f_new = ft
+    todo = np.flatnonzero(~accept)
     for _ in range(MAX_BACKTRACKS):
-        if todo.size == 0:
-            break
         tt = t[todo]
+        curv = ft[~accept] - f[todo] - tt * gd[todo]
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            trial = -gd[todo] * tt ** 2 / (2.0 * curv)
+        trial = np.where(np.isfinite(trial), trial, 0.1 * tt)
+        tt = np.clip(trial, 0.1 * tt, 0.5 * tt)
+        t[todo] = tt
         ft, gt = fun(x[todo] + tt[:, None] * d[todo])
         ft = ft / unit[todo]
-        accept = np.isfinite(ft) & (ft <= f[todo] + ARMIJO * tt * gd[todo])
+        accept = ft <= f[todo] + ARMIJO * tt * gd[todo]
         hit = todo[accept]
-        done[hit] = True
         f_new[hit] = ft[accept]
         g_new[hit] = gt[accept] / unit[hit, None]
-        miss = ~accept
-        # quadratic interpolation of the step, kept in [0.1 t, 0.5 t]
-        curv = ft[miss] - f[todo[miss]] - tt[miss] * gd[todo[miss]]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            trial = -gd[todo[miss]] * tt[miss] ** 2 / (2.0 * curv)
-        trial = np.where(np.isfinite(trial), trial, 0.1 * tt[miss])
-        t[todo[miss]] = np.clip(trial, 0.1 * tt[miss], 0.5 * tt[miss])
-        todo = todo[miss]
+        todo = todo[~accept]
+        if todo.size == 0:
+            break
+    done = np.ones(x.shape[0], dtype=bool)
+    done[todo] = False
     return done, f_new, g_new, t

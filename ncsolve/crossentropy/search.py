@@ -29,12 +29,12 @@ __all__ = ["LocalMinimum", "Start", "cut_best", "global_search", "local_search",
            "refine_runs", "run_starts", "width_ladder"]
 
 CUT_LEVELS = (1e-3, 1e-5, 1e-7, 1e-9)  # relative singular-value levels tried when cutting
-EXPLORE_GTOL = 1e-6  # gradient tolerance of exploratory runs
+EXPLORE_GTOL = 1e-4  # gradient tolerance of exploratory runs
 REFINE_GTOL = 1e-11  # gradient tolerance of refined runs
 LADDER = (3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 2)  # factor widths of random starts, in order
 PERMUTED_FROM = 3  # every third random start permutes the classes of one of this many leaders
 FULL_WIDTH_UP_TO = 24  # candidate-seeded runs use the full width up to this many classes
-STACK_WIDTH = 32  # starts up to this width run in one stack (zero-padded)
+PAD_RATIO = 3.0  # narrower starts join a wider stack up to this factor-size ratio
 HOP_ROUND = 12  # basin hops run in rounds of this many, each round from the best so far
 
 
@@ -129,20 +129,15 @@ def run_starts(red: ReducedCE, starts: list[Start], maxiter: int = 1000,
                gtol: float = EXPLORE_GTOL) -> list[LocalMinimum]:
     """Local minimizations from every start, stacked (one L-BFGS pass per stack).
 
-    Starts up to width ``STACK_WIDTH`` share one stack, narrower ones embedded
-    as zero-padded, masked factors (:meth:`FactorObjective.embed`), so the
-    per-call overhead is paid once for all of them; wider ones are stacked by
-    width.  End points are centred and their vanishing directions cut
+    Starts of similar widths share one stack (:func:`_width_groups`), the
+    narrower ones embedded as zero-padded, masked factors
+    (:meth:`FactorObjective.embed`), so the per-call overhead is paid once for
+    all of them.  End points are centred and their vanishing directions cut
     (:func:`cut_best`), but not yet re-minimized; :func:`refine_runs` does that
     for the runs worth it.  The result is in the order of ``starts``.
     """
     out: list[LocalMinimum | None] = [None] * len(starts)
-    widths = {s.width for s in starts}
-    narrow = [w for w in widths if w <= STACK_WIDTH]
-    groups = {w: [w] for w in widths if w > STACK_WIDTH}
-    if narrow:
-        groups[max(narrow)] = narrow
-    for width, members in groups.items():
+    for width, members in _width_groups(red, {s.width for s in starts}).items():
         group = [i for i, s in enumerate(starts) if s.width in members]
         fo = FactorObjective(red, width)
         padded = [fo.embed(starts[i].theta, starts[i].width) for i in group]
@@ -155,6 +150,26 @@ def run_starts(red: ReducedCE, starts: list[Start], maxiter: int = 1000,
             out[i] = LocalMinimum(starts[i].label, float(values[j]), int(ranks[j]), X[j],
                                   None if b is None else b[j], int(nit[j]))
     return out
+
+
+def _width_groups(red: ReducedCE, widths: set[int]) -> dict[int, list[int]]:
+    """Widths that share a stack, keyed by the stack's width.
+
+    Consecutive widths join while the padded factor vector stays at most
+    ``PAD_RATIO`` times the narrowest member's: padding costs arithmetic, a
+    separate stack costs per-call overhead.
+    """
+    groups: dict[int, list[int]] = {}
+    members: list[int] = []
+    for w in sorted(widths):
+        if members and FactorObjective(red, w).size > PAD_RATIO * FactorObjective(
+                red, members[0]).size:
+            groups[members[-1]] = members
+            members = []
+        members.append(w)
+    if members:
+        groups[members[-1]] = members
+    return groups
 
 
 def local_search(red: ReducedCE, theta: np.ndarray, width: int, start: str,
