@@ -35,6 +35,9 @@ LADDER = (3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 2)  # factor widths of random star
 PERMUTED_FROM = 3  # every third random start permutes the classes of one of this many leaders
 FULL_WIDTH_UP_TO = 24  # candidate-seeded runs use the full width up to this many classes
 PAD_RATIO = 3.0  # narrower starts join a wider stack up to this factor-size ratio
+SWAP_LIMIT = 48  # class exchanges tried per round of swap_descent (all of them up to K = 10)
+SWAP_ROUNDS = 4  # rounds of swap_descent
+SWAP_GAIN = 1e-9  # relative improvement that moves swap_descent to a new centre
 HOP_ROUND = 12  # basin hops run in rounds of this many, each round from the best so far
 
 
@@ -303,7 +306,59 @@ def global_search(red: ReducedCE, candidates: list[Candidate], restarts: int = 8
     starts += random_starts(red, candidates, rng, int(restarts))
     runs = run_starts(red, starts, maxiter)
     runs += _hops(red, runs, rng, int(restarts) // 2 if hops is None else int(hops), maxiter)
+    runs += swap_descent(red, runs, rng, maxiter)
     return refine_leaders(red, runs, refine_best, 4 * maxiter)
+
+
+def _swapped(X: np.ndarray, b: np.ndarray | None, i: int, j: int):
+    """Logits (and bias) with classes i and j exchanged: each takes the other's place."""
+    perm = np.arange(X.shape[0])
+    perm[[i, j]] = perm[[j, i]]
+    return X[np.ix_(perm, perm)], (None if b is None else b[perm])
+
+
+def swap_descent(red: ReducedCE, runs: list[LocalMinimum], rng: np.random.Generator,
+                 maxiter: int, limit: int = SWAP_LIMIT,
+                 rounds: int = SWAP_ROUNDS) -> list[LocalMinimum]:
+    """Local search over the placement of classes: exchange two classes, re-minimize.
+
+    For imbalanced classes the minima of a structure differ by which class
+    sits where (which classes are neighbours, antipodal or merged).  From the
+    best run, every exchange of two classes (a random ``limit`` of them for
+    many classes) is minimized in one stack; an improvement becomes the new
+    centre and the next round starts from it, until no exchange improves or
+    after ``rounds`` rounds.
+
+    Returns
+    -------
+    list of LocalMinimum
+        Every run made.
+    """
+    if not runs or red.K < 3:
+        return []
+    best = min(runs, key=lambda r: r.objective)
+    pairs = [(i, j) for i in range(red.K) for j in range(i + 1, red.K)]
+    out: list[LocalMinimum] = []
+    for round_ in range(rounds):
+        if best.rank == 0:
+            break
+        chosen = pairs
+        if len(pairs) > limit:
+            chosen = [pairs[k] for k in np.sort(rng.choice(len(pairs), limit, replace=False))]
+        width = min(red.rank_cap, best.rank + 1)
+        fo = FactorObjective(red, width)
+        starts = []
+        for i, j in chosen:
+            X, b = _swapped(best.X, best.b, i, j)
+            starts.append(Start(f"exchange {round_ + 1} (classes {i} and {j})", width,
+                                fo.balanced_point(X, b, rng=rng, noise=0.01)))
+        found = run_starts(red, starts, maxiter)
+        out += found
+        top = min(found, key=lambda r: r.objective)
+        if not top.objective < best.objective - SWAP_GAIN * abs(best.objective):
+            break
+        best = top
+    return out
 
 
 def random_starts(red: ReducedCE, candidates: list[Candidate], rng: np.random.Generator,
@@ -356,17 +411,15 @@ def _hops(red: ReducedCE, runs: list[LocalMinimum], rng: np.random.Generator, co
         fo = FactorObjective(red, width)
         starts = []
         for i in range(first, min(first + HOP_ROUND, count)):
-            X = best.X
+            X, bias = best.X, best.b
             if i % 2 == 0 and red.K > 2:
                 a, b = rng.choice(red.K, size=2, replace=False)
-                perm = np.arange(red.K)
-                perm[[a, b]] = perm[[b, a]]
-                X = X[np.ix_(perm, perm)]
+                X, bias = _swapped(X, best.b, a, b)
                 label = f"hop {i + 1} (classes {a} and {b} swapped)"
             else:
                 label = f"hop {i + 1} (factors jittered)"
             noise = 0.02 if i % 2 == 0 else 0.1
-            starts.append(Start(label, width, fo.balanced_point(X, best.b, rng=rng,
+            starts.append(Start(label, width, fo.balanced_point(X, bias, rng=rng,
                                                                 noise=noise)))
         found = run_starts(red, starts, maxiter)
         out += found
