@@ -64,6 +64,9 @@ def predict(
     if problem.loss == "ce" and precision is not None:
         raise ProblemError("precision (--precision): the high-precision route is for "
                            "loss mse only; leave it out with --loss ce")
+    if problem.loss == "ce" and problem.bias == "regularized":
+        raise ProblemError("bias (--bias): a regularized bias is solved for loss mse so far; "
+                           "use --loss mse, or --bias none|free with --loss ce")
     if problem.loss == "ce":
         from .crossentropy import solve as solve_ce
 
