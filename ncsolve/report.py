@@ -132,8 +132,10 @@ def _class_rows(sol) -> tuple[list[str], list]:
     return header, rows
 
 
-def _direction_rows(sol) -> tuple[list[str], list]:
+def _direction_rows(sol, decay=None) -> tuple[list[str], list]:
+    """The direction table; ``decay`` replaces ``sol.direction_critical_decay``."""
     p = sol.problem
+    decay = sol.direction_critical_decay if decay is None else decay
     header = ["direction", "sigma", "z", "z_local", "state", "critical_decay", "s(H)"]
     header += [f"s(W{j})" for j in range(1, p.depth + 1)] if p.depth <= 6 else ["s(W1) ..."]
     rows = []
@@ -143,7 +145,7 @@ def _direction_rows(sol) -> tuple[list[str], list]:
             continue
         values = sol.singular_values[i] if p.depth <= 6 else sol.singular_values[i, :2]
         rows.append([str(i), _g(sol.sigma[i]), _g(sol.z[i]), _g(sol.z_local[i]),
-                     str(sol.direction_state[i]), _g(sol.direction_critical_decay[i]),
+                     str(sol.direction_state[i]), _g(decay[i]),
                      *(_g(v) for v in values)])
     return header, rows
 
