@@ -52,9 +52,9 @@ def timed(problem: Problem, repeats: int):
 
 def row(label: str, problem: Problem, repeats: int) -> str:
     wall, cpu, sol = timed(problem, repeats)
-    etf = sol.etf_objective
+    etf = sol.etf_loss
     return (f"| {label} | {problem.K} | {problem.N} | {problem.depth} | {problem.bias} | "
-            f"{wall:.2f} | {cpu:.2f} | {sol.loss:.8f} | {sol.logit_rank} | {etf:.8f} | "
+            f"{wall:.2f} | {cpu:.2f} | {sol.loss:.8f} | {sol.rank} | {etf:.8f} | "
             f"{sol.hits}/{len(sol.runs)} |")
 
 
@@ -84,7 +84,7 @@ def against_full(count: int, seed: int) -> None:
         diff = (full - sol.loss) / max(1.0, abs(sol.loss))
         below += diff < -1e-9
         print(f"K={K} n={n.tolist()} depth={depth} bias={bias} decay={decay!r} widths={widths} "
-              f"predict={sol.loss:.10f} rank={sol.logit_rank} {sol.certainty} "
+              f"predict={sol.loss:.10f} rank={sol.rank} {sol.certainty} "
               f"full={full:.10f} rel.diff={diff:.2e} {seconds:.2f}s"
               + (" !!!" if diff < -1e-9 else ""), flush=True)
     print(f"{below} of {count} problems had a full run below predict")
