@@ -66,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _text(result, args) -> str:
-    if args.loss.strip().lower() == "ce":
+    if args.loss.strip().lower() == "ce" and args.bias.strip().lower() != "regularized":
         from .ce_report import format_ce
 
         return format_ce(result)
