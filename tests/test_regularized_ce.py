@@ -47,8 +47,8 @@ def test_depth_one_limits_are_the_free_and_bias_free_answers():
     for lambda_b, bias in ((1e-9, "free"), (1e9, "none")):
         limit = predict(**base, bias=bias)
         solution = predict(**base, bias="regularized", lambda_b=lambda_b)
-        assert abs(solution.loss - limit.objective) <= 1e-6 * limit.objective
-        expected = np.zeros(3) if limit.bias is None else limit.bias
+        assert abs(solution.loss - limit.loss) <= 1e-6 * limit.loss
+        expected = np.zeros(3) if limit.bias_value is None else limit.bias_value
         assert np.max(np.abs(solution.bias_value - expected)) <= 1e-3
 
 

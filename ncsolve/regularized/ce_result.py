@@ -9,7 +9,7 @@ import numpy as np
 
 from ..crossentropy.result import GRAM_LIMIT, CESolution, Layers, read_off
 from ..problem import Problem
-from ..report import _column, _decays, _g, _records, _rows, _table
+from ..report import _column, _g, _records, _rows, _table, header_lines, summary_line
 from .crossentropy import CEPoint, RegularizedCE
 
 
@@ -189,17 +189,14 @@ class RegularizedCESolution:
             str(k), str(p.n[k]), _g(self.feature_norm[k]), _g(self.classifier_norm[k]),
             _g(self.output[k]), _g(self.bias_value[k]), _g(self.class_loss[k]),
             _g(self.margin[k]), "yes" if self.collapsed[k] else "no"] for k in _rows(p.K)]
+        model, decays = header_lines(p, "cross-entropy")
         lines = [
-            f"cross-entropy, depth {p.depth}, K = {p.K} classes, N = {p.N} samples, bias "
-            f"regularized (lambda_b = {_g(p.lambda_b)})"
-            + (f", widths {','.join(map(str, p.widths))}" if p.widths else ""),
-            _decays(p),
-            f"loss {self.loss:.12g} (cross-entropy {self.ce_loss:.6g}, bias penalty "
-            f"{self.bias_penalty:.3g})   rank {self.rank}   geometry: {self.geometry}   "
-            f"certainty: {self.certainty}",
-            f"limits: free bias {self.limit_losses[0]:.10g}, bias-free "
-            f"{self.limit_losses[1]:.10g}; position between the free-bias (0) and bias-free "
-            f"(1) geometry: {position}",
+            model.replace("bias regularized", f"bias regularized (lambda_b = {_g(p.lambda_b)})"),
+            decays,
+            summary_line(self),
+            f"cross-entropy {self.ce_loss:.6g}, bias penalty {self.bias_penalty:.3g}; limits: "
+            f"free bias {self.limit_losses[0]:.10g}, bias-free {self.limit_losses[1]:.10g}",
+            f"position between the free-bias (0) and bias-free (1) geometry: {position}",
             "",
             *_table(header, rows, p.K),
         ]

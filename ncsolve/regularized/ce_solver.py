@@ -61,7 +61,7 @@ def _searches(rce: RegularizedCE, limits: dict, width: int, restarts: int,
     points = []
     for bias, name in (("free", "free-bias answer"), ("none", "bias-free answer")):
         limit = limits[bias]
-        b = np.zeros(rce.K) if limit.bias is None else limit.bias
+        b = np.zeros(rce.K) if limit.bias_value is None else limit.bias_value
         theta = rce.balanced_start(limit.logits, b, width)
         points.append(rce.descend(f"{name} (lambda_b -> {'0' if bias == 'free' else 'inf'})",
                                   theta, width))
@@ -105,6 +105,6 @@ def _assemble(rce: RegularizedCE, best: CEPoint, points: list[CEPoint], limits: 
     return RegularizedCESolution(
         problem=problem, reduced=rce, best=best, certainty=certainty, notes=tuple(notes),
         duality_gap=gap, runs=tuple(sorted(points, key=lambda p: p.loss)),
-        limit_losses=(float(limits["free"].objective), float(limits["none"].objective)),
+        limit_losses=(float(limits["free"].loss), float(limits["none"].loss)),
         limit_grams=(limits["free"].layers.feature_gram, limits["none"].layers.feature_gram),
         origin_decay_proved=origin_decay)
