@@ -128,6 +128,27 @@ def dodecahedron_pattern() -> np.ndarray:
     return _gram_of_rows(np.array(rows))
 
 
+def line_pattern(order: np.ndarray) -> np.ndarray:
+    """Rank 1: class order[i] at position i of K equally spaced points of [-1, 1], G = v v^T.
+
+    With a free bias b_j = -a v_j^2 / 2 the logits a (v_j v_k - v_j^2 / 2) =
+    a (v_k^2 - (v_j - v_k)^2) / 2 are largest for j = k: one direction
+    separates every class, the bias does the rest.
+    """
+    K = order.size
+    v = np.empty(K)
+    v[order] = np.linspace(-1.0, 1.0, K)
+    return np.outer(v, v)
+
+
+def _line_orders(n: np.ndarray) -> list[tuple[str, np.ndarray]]:
+    """Class orders along the line: the largest classes at the ends, or in the middle."""
+    by_size = np.argsort(-n, kind="stable")
+    ends = np.concatenate([by_size[0::2], by_size[1::2][::-1]])
+    middle = np.concatenate([by_size[1::2][::-1], by_size[0::2]])
+    return [("largest at the ends", ends), ("largest in the middle", middle)]
+
+
 def grouped_pattern(groups: np.ndarray) -> np.ndarray:
     """Simplex over groups; classes with the same group label share a vertex."""
     g = int(groups.max()) + 1
@@ -159,8 +180,12 @@ def _minority_groups(n: np.ndarray, g: int) -> np.ndarray:
     return groups
 
 
-def patterns(n: np.ndarray, rank_cap: int) -> list[tuple[str, np.ndarray]]:
+def patterns(n: np.ndarray, rank_cap: int,
+             bias: bool = False) -> list[tuple[str, np.ndarray]]:
     """Named logit patterns for class sizes ``n`` whose rank fits ``rank_cap``.
+
+    bias : bool
+        With a free bias, the classes-on-a-line patterns (rank 1) are added.
 
     Returns
     -------
@@ -186,6 +211,9 @@ def patterns(n: np.ndarray, rank_cap: int) -> list[tuple[str, np.ndarray]]:
             continue
         label = " x ".join(str(p) for p in parts)
         out.append((f"simplex product {label}", product_pattern(parts)))
+    if bias and K >= 3:
+        out += [(f"classes on a line ({label}, rank 1 with the bias)", line_pattern(order))
+                for label, order in _line_orders(n)]
     sizes = sorted(set(range(2, min(MAX_GROUPS, K - 1) + 1)) | ({K - 1} if K > 2 else set()))
     for g in sizes:
         if g - 1 > rank_cap:
@@ -268,15 +296,22 @@ def _nested_grid(f, lo: np.ndarray, hi: np.ndarray, points: int = NESTED_POINTS,
     return best_a, best_v
 
 
-def fit_scales(red: ReducedCE, G: np.ndarray, grid: int = 100,
-               top: float | None = None) -> tuple[np.ndarray, np.ndarray, list]:
-    """Best positive scale of every pattern of a stack G (C, K, K); see :func:`fit_scale`."""
+def fit_scales(red: ReducedCE, G: np.ndarray, grid: int = 100, top: float | None = None,
+               biased: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, list]:
+    """Best positive scale of every pattern of a stack G (C, K, K); see :func:`fit_scale`.
+
+    ``biased`` (C,) marks patterns whose grid is evaluated with the optimal bias
+    (those that separate classes only with it, such as classes on a line).
+    """
     G = np.asarray(G, dtype=float).reshape(-1, red.K, red.K)
     C = G.shape[0]
     weight = red.c * _spectral_weight(red, G)
     top = top or scale_cap(red)
     scales = np.broadcast_to(np.geomspace(1e-3, top, grid), (C, grid))
-    values = _scaled_ce(red, G, scales, False)[0] + weight[:, None] * scales ** red.q
+    values = _scaled_ce(red, G, scales, False)[0]
+    if red.bias and biased is not None and np.any(biased):
+        values[biased] = _scaled_ce(red, G[biased], scales[biased], True)[0]
+    values += weight[:, None] * scales ** red.q
     out_a, out_v, out_b = np.zeros(C), np.full(C, red.origin_value()), [_origin_bias(red)] * C
     lo, hi, which = [], [], []
     width = 3 if red.bias else 1
@@ -312,8 +347,8 @@ def fit_scales(red: ReducedCE, G: np.ndarray, grid: int = 100,
     return out_a, out_v, out_b
 
 
-def fit_scale(red: ReducedCE, G: np.ndarray, grid: int = 100,
-              top: float | None = None) -> tuple[float, float, np.ndarray | None]:
+def fit_scale(red: ReducedCE, G: np.ndarray, grid: int = 100, top: float | None = None,
+              biased: bool = False) -> tuple[float, float, np.ndarray | None]:
     """Best positive scale of the pattern G.
 
     Parameters
@@ -327,6 +362,9 @@ def fit_scale(red: ReducedCE, G: np.ndarray, grid: int = 100,
     top : float, optional
         Largest scale of the first grid (logit units), default :func:`scale_cap`.
         When f still decreases there, the grid is extended upwards.
+    biased : bool
+        Evaluate the grid with the optimal bias too (for patterns that separate
+        classes only with it); by default the grid is bias-free.
 
     Returns
     -------
@@ -345,7 +383,7 @@ def fit_scale(red: ReducedCE, G: np.ndarray, grid: int = 100,
     and the refinement, nested grids on a bracket of a few grid cells (wider
     with a bias), uses the exact objective.
     """
-    a, v, b = fit_scales(red, G[None], grid, top)
+    a, v, b = fit_scales(red, G[None], grid, top, np.array([biased]))
     return float(a[0]), float(v[0]), b[0]
 
 
@@ -377,12 +415,13 @@ def origin_candidate(red: ReducedCE) -> Candidate:
 def structured_candidates(red: ReducedCE) -> list[Candidate]:
     """Every structured candidate of :func:`patterns` at its best scale, plus the origin."""
     out = [origin_candidate(red)]
-    named = patterns(red.problem.n, red.rank_cap)
+    named = patterns(red.problem.n, red.rank_cap, red.bias)
     if not named:
         return out
     G = np.stack([_normalize(P) for _, P in named])
     ranks = red.rank(G)
-    scales, values, biases = fit_scales(red, G)
+    biased = np.array(["with the bias" in name for name, _ in named])
+    scales, values, biases = fit_scales(red, G, biased=biased)
     for (name, _), g, rank, a, v, b in zip(named, G, ranks, scales, values, biases):
         out.append(Candidate(name, int(rank), float(v), float(a), a * g, b))
     return out

@@ -32,6 +32,7 @@ __all__ = ["RANK_RTOL", "FactorObjective", "ReducedCE"]
 
 RANK_RTOL = 1e-12  # singular values below this times the largest are treated as zero
 BIAS_GTOL = 4 * np.finfo(float).eps  # bias gradient at rounding level: this x K x term size
+PROFILE_RTOL = 1e-8  # bias accuracy inside a profiled evaluation (relative gradient)
 MAX_BIAS_STEP = 16.0  # longest first Newton step for the bias (logit units); doubles on runs
 
 
@@ -166,7 +167,8 @@ class ReducedCE:
         size = np.abs(G).max(axis=(-2, -1)) * float(self.w.max())
         return losses @ self.w, grad, hess, size
 
-    def best_bias(self, X: np.ndarray, b0: np.ndarray | None = None) -> np.ndarray:
+    def best_bias(self, X: np.ndarray, b0: np.ndarray | None = None,
+                  rtol: float | None = None) -> np.ndarray:
         """The optimal free bias for fixed logits X (mean-zero representative).
 
         The data term is convex in b and invariant along the all-ones vector;
@@ -182,6 +184,10 @@ class ReducedCE:
             Logits, or a stack of them (solved together, each on its own).
         b0 : ndarray, shape (K,) or (S, K), optional
             Starting bias (default zero).
+        rtol : float, optional
+            Stop when the gradient is below this times the size of its terms
+            (default: rounding level, ``BIAS_GTOL * K``).  The search's inner
+            evaluations use a looser one; every reported value uses the default.
 
         Returns
         -------
@@ -196,10 +202,11 @@ class ReducedCE:
         todo = np.arange(S)
         model = self._bias_model(Xs, b)
         limit = np.full(S, MAX_BIAS_STEP)
+        tol = BIAS_GTOL * self.K if rtol is None else max(rtol, BIAS_GTOL * self.K)
         for _ in range(60):
             value, grad, hess, size = model
             gmax = np.abs(grad).max(axis=-1)
-            live = gmax > BIAS_GTOL * self.K * size  # False at rounding level (or nan)
+            live = gmax > tol * size  # False at rounding level (or nan)
             step, capped = _newton_step(hess, grad, limit[todo])
             decrement = np.einsum("ij,ij->i", grad, step)
             live &= decrement > 0
@@ -391,13 +398,17 @@ class FactorObjective:
 
     reduced: ReducedCE
     width: int
+    profile: bool = False
 
     def __post_init__(self):
         K, r, L = self.reduced.K, self.width, self.reduced.L
+        # profiled: the free bias is not a variable but optimized at every evaluation
+        self.has_bias = self.reduced.bias and not self.profile
+        self._warm = None  # biases of the last profiled call: the start of the next one
         self.shapes = [(r, K)] + [(r, r)] * (L - 2) + [(K, r)]
         sizes = [a * b for a, b in self.shapes]
         self.offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(int)
-        self.size = int(self.offsets[-1]) + (K if self.reduced.bias else 0)
+        self.size = int(self.offsets[-1]) + (K if self.has_bias else 0)
 
     def split(self, theta: np.ndarray) -> tuple[list[np.ndarray], np.ndarray | None]:
         """Factors A_1..A_L and the bias (or None) of a flat vector or a stack (S, size).
@@ -410,13 +421,13 @@ class FactorObjective:
             theta[..., self.offsets[i]: self.offsets[i + 1]].reshape(*lead, *shape)
             for i, shape in enumerate(self.shapes)
         ]
-        b = theta[..., self.offsets[-1]:] if self.reduced.bias else None
+        b = theta[..., self.offsets[-1]:] if self.has_bias else None
         return factors, b
 
     def pack(self, factors, b: np.ndarray | None = None) -> np.ndarray:
         """Flat vector from factors (and bias, default zero)."""
         parts = [np.asarray(A, dtype=float).ravel() for A in factors]
-        if self.reduced.bias:
+        if self.has_bias:
             parts.append(np.zeros(self.reduced.K) if b is None else np.asarray(b, float))
         return np.concatenate(parts)
 
@@ -442,7 +453,13 @@ class FactorObjective:
         prefix = [factors[0]]  # prefix[j] = A_{j+1} ... A_1
         for A in factors[1:]:
             prefix.append(A @ prefix[-1])
-        value, GX, gb = red.data_term(prefix[-1] / red.root_n, b)
+        X = prefix[-1] / red.root_n
+        if self.profile and red.bias:  # variable projection: the gradient in b vanishes
+            warm = self._warm if self._warm is not None and len(self._warm) == len(X) else None
+            b = self._warm = red.best_bias(X, warm, PROFILE_RTOL)
+        value, GX, gb = red.data_term(X, b)
+        if not self.has_bias:
+            gb = None
         upstream = GX / red.root_n  # gradient in A_L ... A_{j+1} times the rest
         grad = np.empty_like(theta)
         for j in range(len(factors) - 1, -1, -1):
@@ -469,7 +486,7 @@ class FactorObjective:
         mask : ndarray, shape (size,)
             1 on the narrower blocks (and the bias), 0 on the padding.
         """
-        small = FactorObjective(self.reduced, width)
+        small = FactorObjective(self.reduced, width, self.profile)
         factors, b = small.split(theta)
         big = [np.zeros(shape) for shape in self.shapes]
         ones = [np.zeros(shape) for shape in self.shapes]

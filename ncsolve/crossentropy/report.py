@@ -90,8 +90,12 @@ def solution_dict(sol, grams: bool) -> dict:
         ],
         "runs": [
             {"start": r.start, "loss": float(r.loss), "rank": r.rank,
-             "iterations": r.iterations}
+             "iterations": r.iterations, "batch": r.batch}
             for r in sol.runs
+        ],
+        "batches": [
+            {"batch": s.batch, "loss": float(s.loss), "hits": s.hits, "runs": s.runs}
+            for s in sol.batches
         ],
     }
     out["logits"] = _matrix(sol.logits.T) if grams else None

@@ -23,7 +23,7 @@ import numpy as np
 
 from ..problem import Problem
 
-__all__ = ["CESolution", "CandidateSummary", "Layers", "RunSummary", "read_off"]
+__all__ = ["BatchSummary", "CESolution", "CandidateSummary", "Layers", "RunSummary", "read_off"]
 
 GRAM_LIMIT = 1000  # K x K matrices go into the JSON by default only up to this many classes
 COLLAPSE_RTOL = 1e-9  # a class whose feature norm is below this times the largest is collapsed
@@ -53,6 +53,21 @@ class RunSummary:
     loss: float
     rank: int
     iterations: int
+    batch: int = 0
+
+
+@dataclass(frozen=True)
+class BatchSummary:
+    """One independent batch of the search: its best objective and how many runs reached it.
+
+    ``hits`` counts the batch's runs that ended within ``HIT_RTOL`` of the
+    reported objective (after refinement), ``runs`` all of its runs.
+    """
+
+    batch: int
+    loss: float
+    hits: int
+    runs: int
 
 
 @dataclass(frozen=True)
@@ -133,7 +148,8 @@ class CESolution:
     restarts : int
         Random starts of the search (besides the candidate-seeded runs).
     hits : int
-        Search runs that ended at the reported objective.
+        Search runs that ended at the reported objective (within 1e-9 relative,
+        after refinement).
     runner_up : CandidateSummary or RunSummary or None
         Best configuration with a strictly higher objective.
     gap : float or None
@@ -164,6 +180,8 @@ class CESolution:
         Per-class cross-entropy and logit margin (own logit minus the largest other).
     notes : tuple of str
         Remarks (bias, uniqueness, rank cap).
+    batches : tuple of BatchSummary
+        The two independent batches of the search (empty when nothing was searched).
     """
 
     problem: Problem
@@ -193,6 +211,7 @@ class CESolution:
     class_loss: np.ndarray
     margin: np.ndarray
     notes: tuple[str, ...] = field(default=())
+    batches: tuple[BatchSummary, ...] = field(default=())
 
     # ---- convenience ----------------------------------------------------------------------
 

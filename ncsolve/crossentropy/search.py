@@ -17,6 +17,7 @@ layer widths (they enter through the class weights and the rank cap).
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -25,8 +26,9 @@ from .candidates import Candidate
 from .lbfgs import minimize_stack
 from .reduced import RANK_RTOL, FactorObjective, ReducedCE
 
-__all__ = ["LocalMinimum", "Start", "cut_best", "global_search", "local_search", "polish", "refine",
-           "refine_runs", "run_starts", "width_ladder"]
+__all__ = ["LocalMinimum", "Start", "continuation", "cut_best", "global_search", "local_search",
+           "polish", "refine", "refine_near", "refine_runs", "run_starts", "swap_descent",
+           "two_batches", "width_ladder"]
 
 CUT_LEVELS = (1e-3, 1e-5, 1e-7, 1e-9)  # relative singular-value levels tried when cutting
 EXPLORE_GTOL = 1e-4  # gradient tolerance of exploratory runs
@@ -35,8 +37,14 @@ LADDER = (3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 2)  # factor widths of random star
 PERMUTED_FROM = 3  # every third random start permutes the classes of one of this many leaders
 FULL_WIDTH_UP_TO = 24  # candidate-seeded runs use the full width up to this many classes
 PAD_RATIO = 3.0  # narrower starts join a wider stack up to this factor-size ratio
+PROFILE_BIAS = False  # optimize a free bias inside every evaluation (variable projection)
+NEAR_RTOL = 1e-3  # runs this close to the best (relative) are refined before counting hits
+NEAR_MAX = 32  # ... at most this many
+NEAR_MAXITER = 300  # iteration budget of runs started next to a minimum (hops, exchanges)
+DECAY_STEPS = (1.5, 1 / 1.5)  # nearby decays of continuation
 SWAP_LIMIT = 48  # class exchanges tried per round of swap_descent (all of them up to K = 10)
 SWAP_ROUNDS = 4  # rounds of swap_descent
+SWAP_CENTRES = 1  # swap_descent starts from this many distinct best runs
 SWAP_GAIN = 1e-9  # relative improvement that moves swap_descent to a new centre
 HOP_ROUND = 12  # basin hops run in rounds of this many, each round from the best so far
 
@@ -59,6 +67,11 @@ class LocalMinimum:
         Free bias (mean zero) or None.
     iterations : int
         L-BFGS iterations used (all passes).
+    batch : int
+        Independent batch of starts it belongs to (1 or 2; 0: shared final stage).
+    refined : bool
+        Whether it was re-minimized to the tight tolerance (its objective is then
+        accurate to rounding, not only to the exploratory tolerance).
     """
 
     start: str
@@ -67,6 +80,8 @@ class LocalMinimum:
     X: np.ndarray
     b: np.ndarray | None
     iterations: int
+    batch: int = 0
+    refined: bool = False
 
 
 @dataclass(frozen=True)
@@ -76,6 +91,19 @@ class Start:
     label: str
     width: int
     theta: np.ndarray
+
+
+def factor_form(red: ReducedCE, width: int) -> FactorObjective:
+    """The factor form the search runs on: with a free bias, the bias is profiled out.
+
+    Each evaluation then optimizes the bias exactly for the current logits
+    (:meth:`ReducedCE.best_bias`; the gradient in the factors is unchanged,
+    since the one in b vanishes there).  The free bias has no penalty, so as a
+    plain variable it makes the problem very ill-conditioned where the softmax
+    saturates (rank-1 structures with a bias): L-BFGS then needed hundreds of
+    iterations for what now takes tens.
+    """
+    return FactorObjective(red, width, profile=PROFILE_BIAS)
 
 
 def _centre(X: np.ndarray) -> np.ndarray:
@@ -117,7 +145,8 @@ def cut_best(red: ReducedCE, X: np.ndarray, b: np.ndarray | None):
     penalty = red.c * np.sum(np.where(keep, s[:, None, :], 0.0) ** red.q, axis=-1)
     flat = options.reshape(-1, K, K)
     if red.bias:
-        bias = red.best_bias(flat, np.repeat(b, levels.size, axis=0)).reshape(S, -1, K)
+        b0 = None if b is None else np.repeat(b, levels.size, axis=0)
+        bias = red.best_bias(flat, b0).reshape(S, -1, K)
         values = red.ce(flat, bias.reshape(-1, K))[0].reshape(S, -1) + penalty
     else:
         bias = None
@@ -142,7 +171,7 @@ def run_starts(red: ReducedCE, starts: list[Start], maxiter: int = 1000,
     out: list[LocalMinimum | None] = [None] * len(starts)
     for width, members in _width_groups(red, {s.width for s in starts}).items():
         group = [i for i, s in enumerate(starts) if s.width in members]
-        fo = FactorObjective(red, width)
+        fo = factor_form(red, width)
         padded = [fo.embed(starts[i].theta, starts[i].width) for i in group]
         x0 = np.stack([p[0] for p in padded])
         mask = None if len(members) == 1 else np.stack([p[1] for p in padded])
@@ -165,7 +194,7 @@ def _width_groups(red: ReducedCE, widths: set[int]) -> dict[int, list[int]]:
     groups: dict[int, list[int]] = {}
     members: list[int] = []
     for w in sorted(widths):
-        if members and FactorObjective(red, w).size > PAD_RATIO * FactorObjective(
+        if members and factor_form(red, w).size > PAD_RATIO * factor_form(
                 red, members[0]).size:
             groups[members[-1]] = members
             members = []
@@ -191,7 +220,7 @@ def refine_runs(red: ReducedCE, runs: list[LocalMinimum],
     out = list(runs)
     for rank in sorted({r.rank for r in runs if r.rank > 0}):
         group = [i for i, r in enumerate(runs) if r.rank == rank]
-        fo = FactorObjective(red, rank)
+        fo = factor_form(red, rank)
         theta0 = np.stack([fo.balanced_point(runs[i].X, runs[i].b) for i in group])
         theta, _, nit = minimize_stack(fo, theta0, maxiter, REFINE_GTOL)
         X, b = fo.logits(theta)
@@ -201,9 +230,12 @@ def refine_runs(red: ReducedCE, runs: list[LocalMinimum],
         values = red.ce(X, b)[0] + red.penalty(X)
         for j, i in enumerate(group):
             if values[j] < runs[i].objective:
-                out[i] = LocalMinimum(runs[i].start, float(values[j]), red.rank(X[j]), X[j],
-                                      None if b is None else b[j],
-                                      runs[i].iterations + int(nit[j]))
+                out[i] = dataclasses.replace(
+                    runs[i], objective=float(values[j]), rank=red.rank(X[j]), X=X[j],
+                    b=None if b is None else b[j], iterations=runs[i].iterations + int(nit[j]),
+                    refined=True)
+            else:
+                out[i] = dataclasses.replace(runs[i], refined=True)
     return out
 
 
@@ -242,7 +274,7 @@ def _seeds(candidates: list[Candidate], count: int) -> list[Candidate]:
     return chosen
 
 
-def width_ladder(rank_cap: int, count: int) -> list[int]:
+def width_ladder(rank_cap: int, count: int, bias: bool = False) -> list[int]:
     """Factor widths of the random starts: small widths first, the full width included.
 
     Low widths are cheap and reach the low-rank structures that a strong
@@ -252,6 +284,8 @@ def width_ladder(rank_cap: int, count: int) -> list[int]:
     widths.
     """
     small = [w for w in LADDER if w < rank_cap]
+    if bias and rank_cap > 1:
+        small.append(1)  # with a free bias, classes on a line (rank 1) can all be separated
     order = [rank_cap] + small if rank_cap <= FULL_WIDTH_UP_TO else small + [rank_cap]
     return [order[i % len(order)] for i in range(count)]
 
@@ -264,8 +298,9 @@ def _seed_width(red: ReducedCE, rank: int) -> int:
 
 
 def global_search(red: ReducedCE, candidates: list[Candidate], restarts: int = 8,
-                  seeds: int = 3, seed: int = 0, maxiter: int = 1000,
-                  refine_best: int = 3, hops: int | None = None) -> list[LocalMinimum]:
+                  seeds: int = 3, seed=0, maxiter: int = 1000,
+                  refine_best: int = 3, hops: int | None = None,
+                  extra: tuple[Start, ...] = ()) -> list[LocalMinimum]:
     """Local minimizations from the leading candidates and from random starts.
 
     Parameters
@@ -281,8 +316,8 @@ def global_search(red: ReducedCE, candidates: list[Candidate], restarts: int = 8
         candidates' scale and 1/20 of it.
     seeds : int
         Number of candidates used as starting points.
-    seed : int
-        Seed of the random generator.
+    seed : int or tuple of int
+        Seed of the random generator (anything ``numpy.random.default_rng`` takes).
     maxiter : int
         L-BFGS iteration budget of one run.
     refine_best : int
@@ -291,6 +326,10 @@ def global_search(red: ReducedCE, candidates: list[Candidate], restarts: int = 8
         Basin-hopping steps from the best end point so far (default
         ``restarts // 2``), in rounds of ``HOP_ROUND``: two classes swapped or
         the factors jittered by 2-10%, then a local search.
+    extra : tuple of Start
+        More starting points (answers of nearby problems), run with the others.
+
+    After the hops, :func:`swap_descent` exchanges classes of the best point.
 
     Returns
     -------
@@ -300,13 +339,15 @@ def global_search(red: ReducedCE, candidates: list[Candidate], restarts: int = 8
     rng = np.random.default_rng(seed)
     starts = []
     for cand in _seeds(candidates, seeds):
-        fo = FactorObjective(red, _seed_width(red, cand.rank))
+        fo = factor_form(red, _seed_width(red, cand.rank))
         theta = fo.balanced_point(cand.X, cand.b, rng=rng, noise=1e-3)
         starts.append(Start(f"candidate: {cand.name}", fo.width, theta))
     starts += random_starts(red, candidates, rng, int(restarts))
+    starts += list(extra)
     runs = run_starts(red, starts, maxiter)
-    runs += _hops(red, runs, rng, int(restarts) // 2 if hops is None else int(hops), maxiter)
-    runs += swap_descent(red, runs, rng, maxiter)
+    near = min(maxiter, NEAR_MAXITER)
+    runs += _hops(red, runs, rng, int(restarts) // 2 if hops is None else int(hops), near)
+    runs += swap_descent(red, runs, rng, near)
     return refine_leaders(red, runs, refine_best, 4 * maxiter)
 
 
@@ -318,16 +359,16 @@ def _swapped(X: np.ndarray, b: np.ndarray | None, i: int, j: int):
 
 
 def swap_descent(red: ReducedCE, runs: list[LocalMinimum], rng: np.random.Generator,
-                 maxiter: int, limit: int = SWAP_LIMIT,
-                 rounds: int = SWAP_ROUNDS) -> list[LocalMinimum]:
+                 maxiter: int, limit: int = SWAP_LIMIT, rounds: int = SWAP_ROUNDS,
+                 centres: int = SWAP_CENTRES) -> list[LocalMinimum]:
     """Local search over the placement of classes: exchange two classes, re-minimize.
 
     For imbalanced classes the minima of a structure differ by which class
-    sits where (which classes are neighbours, antipodal or merged).  From the
-    best run, every exchange of two classes (a random ``limit`` of them for
-    many classes) is minimized in one stack; an improvement becomes the new
-    centre and the next round starts from it, until no exchange improves or
-    after ``rounds`` rounds.
+    sits where (which classes are neighbours, antipodal or merged).  From each
+    of the ``centres`` best runs with distinct objectives, every exchange of
+    two classes (a random ``limit`` of them for many classes) is minimized in
+    one stack; an improvement becomes the new centre and the next round starts
+    from it, until no exchange improves or after ``rounds`` rounds.
 
     Returns
     -------
@@ -336,17 +377,30 @@ def swap_descent(red: ReducedCE, runs: list[LocalMinimum], rng: np.random.Genera
     """
     if not runs or red.K < 3:
         return []
-    best = min(runs, key=lambda r: r.objective)
+    leaders: list[LocalMinimum] = []
+    for run in sorted(runs, key=lambda r: r.objective):
+        if len(leaders) == centres:
+            break
+        if run.rank > 0 and not any(abs(run.objective - r.objective) <= 1e-6 * abs(r.objective)
+                                    for r in leaders):
+            leaders.append(run)
+    out: list[LocalMinimum] = []
+    for best in leaders:
+        out += _exchange_rounds(red, best, rng, maxiter, limit, rounds)
+    return out
+
+
+def _exchange_rounds(red: ReducedCE, best: LocalMinimum, rng: np.random.Generator,
+                     maxiter: int, limit: int, rounds: int) -> list[LocalMinimum]:
+    """The rounds of :func:`swap_descent` from one centre."""
     pairs = [(i, j) for i in range(red.K) for j in range(i + 1, red.K)]
     out: list[LocalMinimum] = []
     for round_ in range(rounds):
-        if best.rank == 0:
-            break
         chosen = pairs
         if len(pairs) > limit:
             chosen = [pairs[k] for k in np.sort(rng.choice(len(pairs), limit, replace=False))]
         width = min(red.rank_cap, best.rank + 1)
-        fo = FactorObjective(red, width)
+        fo = factor_form(red, width)
         starts = []
         for i, j in chosen:
             X, b = _swapped(best.X, best.b, i, j)
@@ -361,6 +415,79 @@ def swap_descent(red: ReducedCE, runs: list[LocalMinimum], rng: np.random.Genera
     return out
 
 
+def two_batches(red: ReducedCE, candidates: list[Candidate], restarts: int, seeds: int,
+                seed: int, extra: tuple[Start, ...] = (),
+                maxiter: int = 1000) -> list[LocalMinimum]:
+    """Two independent searches, a shared final stage, and near-best runs refined.
+
+    The random starts are split between two calls of :func:`global_search`
+    whose generators are seeded with (seed, 1) and (seed, 2); their runs carry
+    ``batch`` 1 and 2, so a caller can tell whether both found the same best
+    point.  Then the best point of each batch is carried through the nearby
+    problems of :func:`continuation` (batch 0), and every run within
+    ``NEAR_RTOL`` of the best (up to ``NEAR_MAX``) is refined, so that the
+    runs counted as reaching the best are counted on accurate objectives.
+    """
+    runs: list[LocalMinimum] = []
+    for batch, count in ((1, restarts - restarts // 2), (2, restarts // 2)):
+        found = global_search(red, candidates, restarts=count, seeds=seeds, seed=(seed, batch),
+                              extra=extra, maxiter=maxiter)
+        runs += [dataclasses.replace(r, batch=batch) for r in found]
+    tops = [min((r for r in runs if r.batch == k), key=lambda r: r.objective) for k in (1, 2)]
+    runs += continuation(red, tops, maxiter)
+    return refine_near(red, runs, 4 * maxiter)
+
+
+def refine_near(red: ReducedCE, runs: list[LocalMinimum], maxiter: int,
+                rtol: float = NEAR_RTOL, most: int = NEAR_MAX) -> list[LocalMinimum]:
+    """Refine (:func:`refine_runs`) the unrefined runs within ``rtol`` of the best."""
+    if not runs:
+        return runs
+    low = min(r.objective for r in runs)
+    near = sorted((i for i, r in enumerate(runs)
+                   if not r.refined and r.objective <= low + rtol * abs(low)),
+                  key=lambda i: runs[i].objective)[:most]
+    out = list(runs)
+    for i, run in zip(near, refine_runs(red, [runs[i] for i in near], maxiter)):
+        out[i] = run
+    return out
+
+
+def continuation(red: ReducedCE, tops: list[LocalMinimum], maxiter: int,
+                 factors: tuple[float, ...] = DECAY_STEPS) -> list[LocalMinimum]:
+    """Carry points through the same problem at nearby decays and back.
+
+    Each point is minimized at every decay times ``factors`` (all layer and
+    feature decays scaled together), then the end point at the problem's own
+    decay.  A larger decay can merge directions and classes that a local
+    search alone keeps apart, a smaller one can separate them; the return trip
+    lands in a basin next to the one the point came from.
+    """
+    starts: list[Start] = []
+    distinct = []
+    for run in tops:
+        if run.rank > 0 and not any(abs(run.objective - d.objective) <= 1e-12 * abs(
+                d.objective) for d in distinct):
+            distinct.append(run)
+    for run in distinct:
+        width = min(red.rank_cap, run.rank + 1)
+        for factor in factors:
+            near = ReducedCE(_scaled_decays(red.problem, factor))
+            fo = factor_form(near, width)
+            theta, _, _ = minimize_stack(fo, fo.balanced_point(run.X, run.b)[None], maxiter,
+                                         EXPLORE_GTOL)
+            X, b = fo.logits(theta[0])
+            starts.append(Start(f"continuation (decay x{factor:g} and back)", width,
+                                factor_form(red, width).balanced_point(X, b)))
+    return run_starts(red, starts, maxiter) if starts else []
+
+
+def _scaled_decays(problem, factor: float):
+    """The problem with every layer decay and the feature decay times ``factor``."""
+    return dataclasses.replace(problem, lambda_w=tuple(factor * v for v in problem.lambda_w),
+                               lambda_h=factor * problem.lambda_h)
+
+
 def random_starts(red: ReducedCE, candidates: list[Candidate], rng: np.random.Generator,
                   count: int) -> list[Start]:
     """Random factors at the widths of :func:`width_ladder`; every third start permutes the
@@ -368,13 +495,13 @@ def random_starts(red: ReducedCE, candidates: list[Candidate], rng: np.random.Ge
     typical = _typical_singular_value(red, candidates)
     leaders = _seeds(candidates, PERMUTED_FROM)
     out = []
-    for i, width in enumerate(width_ladder(red.rank_cap, count)):
+    for i, width in enumerate(width_ladder(red.rank_cap, count, red.bias)):
         if leaders and i % 3 == 2:
             cand = leaders[(i // 3) % len(leaders)]
             label = f"random start {i + 1} (classes of '{cand.name}' permuted)"
             out.append(_permuted_start(red, cand, rng, label))
             continue
-        fo = FactorObjective(red, width)
+        fo = factor_form(red, width)
         scale = typical if i % 2 == 0 else 0.05 * typical
         out.append(Start(f"random start {i + 1} (width {width})", width,
                          fo.random_point(rng, scale)))
@@ -408,7 +535,7 @@ def _hops(red: ReducedCE, runs: list[LocalMinimum], rng: np.random.Generator, co
         if best.rank == 0:
             break
         width = _seed_width(red, best.rank)
-        fo = FactorObjective(red, width)
+        fo = factor_form(red, width)
         starts = []
         for i in range(first, min(first + HOP_ROUND, count)):
             X, bias = best.X, best.b
@@ -436,7 +563,7 @@ def _permuted_start(red: ReducedCE, cand: Candidate, rng: np.random.Generator,
     """
     perm = rng.permutation(red.K)
     X = cand.X[np.ix_(perm, perm)] * np.exp(0.2 * rng.standard_normal())
-    fo = FactorObjective(red, _seed_width(red, cand.rank))
+    fo = factor_form(red, _seed_width(red, cand.rank))
     return Start(label, fo.width, fo.balanced_point(X, None, rng=rng, noise=0.05))
 
 

@@ -11,24 +11,27 @@ from ..problem import Problem, ProblemError
 from . import certificate
 from .candidates import (
     Candidate,
+    _normalize,
+    fit_scale,
     origin_candidate,
     origin_decay,
     origin_decays,
     structured_candidates,
 )
 from .reduced import ReducedCE
-from .result import CandidateSummary, CESolution, RunSummary, read_off
-from .search import LocalMinimum, global_search
+from .result import BatchSummary, CandidateSummary, CESolution, RunSummary, read_off
+from .search import LocalMinimum, Start, factor_form, global_search, two_batches
 
 __all__ = ["PROOF_RTOL", "SAME_RTOL", "default_restarts", "solve"]
 
 SAME_RTOL = 1e-6  # objectives this close (relative to the value) count as the same minimum
+HIT_RTOL = 1e-9  # a refined run this close to the reported objective reached it
 PROOF_RTOL = 1e-7  # depth 1: a duality gap below this (relative) makes the answer "proved"
 PROOF_ATOL = 1e3 * np.finfo(float).tiny  # absolute floor of that tolerance, far below any objective
 NEGATIVE_GAP_ULPS = 4  # a duality gap below -this many ulps of the objective is inconsistent
 MAX_RESTARTS_ALLOWED = 100_000  # larger restart counts would run for days
-RESTART_BUDGET = 480  # default random starts ~ RESTART_BUDGET / K ...
-MAX_RESTARTS = 48  # ... at most this many
+RESTART_BUDGET = 320  # default random starts ~ RESTART_BUDGET / K (both batches) ...
+MAX_RESTARTS = 32  # ... at most this many
 THRESHOLD_LEADERS = 5  # origin thresholds are computed for this many leading candidates
 TIE_RTOL = 1e-12  # objectives this close are rounding-equal: the lower rank is reported
 ETF_NAME = "simplex ETF"
@@ -72,9 +75,52 @@ def solve(problem: Problem, restarts: int | None = None, seeds: int = 3,
         return _assemble(red, [origin_candidate(red)], [], int(restarts))
     with _one_blas_thread():
         candidates = structured_candidates(red)
-        runs = global_search(red, candidates, restarts=int(restarts), seeds=int(seeds),
-                             seed=seed)
+        candidates += nearby_candidates(red, int(restarts), int(seeds), seed)
+        extra = tuple(_start_from(red, c) for c in candidates if c.name in NEARBY)
+        runs = two_batches(red, candidates, int(restarts), int(seeds), seed, extra)
         return _assemble(red, candidates, runs, int(restarts))
+
+
+NEARBY = ("MSE answer, rescaled", "bias-free answer")
+
+
+def nearby_candidates(red: ReducedCE, restarts: int, seeds: int, seed: int) -> list[Candidate]:
+    """Answers of nearby problems, as candidates of this one.
+
+    * The squared-loss answer of the same problem (its outputs W Hbar, centred),
+      at its best scale: it knows which classes collapse under the same decays.
+    * With a free bias, the bias-free answer (a bias-free search with half the
+      random starts), with its optimal bias: every bias-free point is feasible,
+      so the free-bias answer is never above it.
+    """
+    import dataclasses
+
+    from ..solution import solve as solve_mse
+
+    out = []
+    mse = solve_mse(dataclasses.replace(red.problem, loss="mse"))
+    G = mse.gram_outputs()
+    G = G - G.mean(axis=0, keepdims=True)
+    if np.any(G):
+        G = _normalize(G)
+        scale, value, b = fit_scale(red, G)
+        if scale > 0:
+            out.append(Candidate(NEARBY[0], red.rank(G), value, scale, scale * G, b))
+    if red.bias:
+        none = ReducedCE(dataclasses.replace(red.problem, bias="none"))
+        runs = global_search(none, structured_candidates(none), restarts=max(restarts // 2, 4),
+                             seeds=seeds, seed=(seed, 3))
+        top = min(runs, key=lambda r: r.objective)
+        if top.rank > 0:
+            b = red.best_bias(top.X)
+            out.append(Candidate(NEARBY[1], top.rank, red.value(top.X, b), 1.0, top.X, b))
+    return out
+
+
+def _start_from(red: ReducedCE, cand: Candidate) -> Start:
+    """A full-width start at a candidate (balanced factors)."""
+    fo = factor_form(red, red.rank_cap)
+    return Start(f"candidate: {cand.name}", fo.width, fo.balanced_point(cand.X, cand.b))
 
 
 def _one_blas_thread():
@@ -115,9 +161,11 @@ def _assemble(red: ReducedCE, candidates: list[Candidate], runs: list[LocalMinim
     tol = SAME_RTOL * abs(value)
     rank = red.rank(X)
     cand_summaries, answer_decay = _candidate_summaries(red, candidates, X)
-    run_summaries = tuple(RunSummary(r.start, r.objective, r.rank, r.iterations) for r in runs)
+    run_summaries = tuple(RunSummary(r.start, r.objective, r.rank, r.iterations, r.batch)
+                          for r in runs)
     runner = _runner_up(value, tol, cand_summaries, run_summaries)
-    certainty, reason, dual_gap = _certainty(red, X, b, value)
+    batches = _batches(runs, value)
+    certainty, reason, dual_gap = _certainty(red, X, b, value, batches)
     geometry = _geometry(red, X, rank, best, candidates, value, tol)
     etf = next((c for c in candidates if c.name == ETF_NAME), None)
     best_decay = max([c.origin_decay for c in cand_summaries if c.origin_decay >= 0]
@@ -126,7 +174,7 @@ def _assemble(red: ReducedCE, candidates: list[Candidate], runs: list[LocalMinim
     return CESolution(
         problem=problem, loss=value, ce_loss=ce_value, penalty=value - ce_value,
         logits=X, bias_value=b, rank=rank, certainty=certainty, certainty_reason=reason,
-        restarts=restarts, hits=sum(abs(r.objective - value) <= tol for r in runs),
+        restarts=restarts, hits=sum(_hit(r.objective, value) for r in runs),
         runner_up=runner, gap=None if runner is None else runner.loss - value,
         duality_gap=dual_gap, geometry=geometry, unique=_unique(red, X, rank),
         candidates=cand_summaries, runs=run_summaries,
@@ -137,8 +185,23 @@ def _assemble(red: ReducedCE, candidates: list[Candidate], runs: list[LocalMinim
         origin_decay_proved=certificate.origin_proof_decay(red),
         layers=read_off(problem, X, rank),
         class_loss=red.class_losses(X, b), margin=_margins(X, b),
-        notes=_notes(red, X, b, rank, certainty),
+        notes=_notes(red, X, b, rank, certainty, batches), batches=batches,
     )
+
+
+def _hit(objective: float, value: float) -> bool:
+    return abs(objective - value) <= HIT_RTOL * abs(value)
+
+
+def _batches(runs: list[LocalMinimum], value: float) -> tuple[BatchSummary, ...]:
+    """Best objective and hits of each independent batch (1 and 2) of the search."""
+    out = []
+    for k in (1, 2):
+        mine = [r for r in runs if r.batch == k]
+        if mine:
+            out.append(BatchSummary(k, min(r.objective for r in mine),
+                                    sum(_hit(r.objective, value) for r in mine), len(mine)))
+    return tuple(out)
 
 
 # ---- choosing and ranking -------------------------------------------------------------
@@ -177,7 +240,7 @@ def _runner_up(value, tol, candidates, runs):
     return min(above, key=lambda item: item.loss) if above else None
 
 
-def _certainty(red: ReducedCE, X, b, value) -> tuple[str, str, float | None]:
+def _certainty(red: ReducedCE, X, b, value, batches=()) -> tuple[str, str, float | None]:
     if red.K == 1:
         return "proved", SINGLE_CLASS_REASON, None
     if red.rank(X) == 0 and certificate.origin_is_proved(red):
@@ -189,8 +252,24 @@ def _certainty(red: ReducedCE, X, b, value) -> tuple[str, str, float | None]:
         gap = value - certificate.dual_bound(red, X, b)
         return (*_gap_verdict(gap, value), gap)
     reason = (f"depth {red.problem.depth} >= 2: the reduced problem is not convex; the best "
-              "of the structured candidates and the numerical search is reported")
+              "of the structured candidates and the numerical search is reported. "
+              + _batch_verdict(batches, value))
     return "best found", reason, None
+
+
+def _batch_verdict(batches, value: float) -> str:
+    """What the two independent batches of starts say about the reported point."""
+    if len(batches) < 2:
+        return ""
+    parts = [f"batch {s.batch}: {s.hits} of {s.runs} runs reached it" for s in batches]
+    text = "Two independent batches of starts (" + "; ".join(parts) + ")"
+    missed = [s for s in batches if not _hit(s.loss, value)]
+    if not missed:
+        return text + " both found this point."
+    worse = "; ".join(f"batch {s.batch} ended at best {s.loss:.10g} "
+                      f"({(s.loss - value) / abs(value):.2g} relative above)" for s in missed)
+    return (text + f" disagree: {worse}. The lower point is reported; more restarts "
+            "(--restarts) may find a lower one still.")
 
 
 SINGLE_CLASS_REASON = ("a single class: cross-entropy is 0 for any logits, so only the "
@@ -223,6 +302,8 @@ def _geometry(red, X, rank, best, candidates, value, tol) -> str:
     if rank == 0:
         return "collapsed to the origin (all logits zero)"
     for cand in candidates:
+        if cand.name in NEARBY:
+            continue
         if cand.scale > 0 and abs(cand.objective - value) <= tol and cand.rank == rank:
             return cand.name
     start = getattr(best, "start", "")
@@ -272,7 +353,7 @@ def _margins(X: np.ndarray, b) -> np.ndarray:
 # ---- notes -------------------------------------------------------------------------------
 
 
-def _notes(red: ReducedCE, X, b, rank, certainty) -> tuple[str, ...]:
+def _notes(red: ReducedCE, X, b, rank, certainty, batches=()) -> tuple[str, ...]:
     notes = []
     if red.bias:
         gain = red.ce(X, None)[0] - red.ce(X, b)[0]
@@ -294,6 +375,10 @@ def _notes(red: ReducedCE, X, b, rank, certainty) -> tuple[str, ...]:
     if _unique(red, X, rank) is False:
         notes.append("not unique: permuting the classes gives other minimizers with the same "
                      "objective (the structure is not symmetric under all class permutations)")
+    value = red.value(X, b)
+    if certainty != "proved" and any(not _hit(s.loss, value) for s in batches):
+        notes.append("the two independent batches of the search disagree (see certainty): "
+                     "the answer is the better of them, and a larger --restarts may improve it")
     if certainty != "proved" and red.problem.depth >= 2:
         notes.append("depth >= 2: lower-rank logit structures can beat the simplex ETF "
                      "(Garrod & Keating, NeurIPS 2025; Sukenik et al. 2024); the answer is the "

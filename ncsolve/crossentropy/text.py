@@ -58,9 +58,13 @@ def _search_line(sol) -> str:
     ranks = sorted({r.rank for r in sol.runs})
     seeded = sum(r.start.startswith("candidate") for r in sol.runs)
     hops = sum(r.start.startswith("hop") for r in sol.runs)
+    swaps = sum(r.start.startswith("exchange") for r in sol.runs)
+    batches = "; ".join(f"batch {b.batch}: best {b.loss:.10g}, {b.hits} of {b.runs} runs there"
+                        for b in sol.batches)
     return (f"search: {runs} local minimizations ({seeded} from candidates, {sol.restarts} "
-            f"random starts, {hops} basin hops); {sol.hits} reached the reported "
-            f"loss; ranks reached: {', '.join(map(str, ranks))}")
+            f"random starts, {hops} basin hops, {swaps} class exchanges); {sol.hits} reached "
+            f"the reported loss; ranks reached: {', '.join(map(str, ranks))}"
+            + (f"\n  independent batches: {batches}" if batches else ""))
 
 
 def _certainty_lines(sol) -> list[str]:
