@@ -30,7 +30,7 @@ DATA = json.loads((Path(__file__).parent / "data" / "ce_old_answers.json").read_
 PROBLEMS = DATA["problems"]  # 30 problems: K = 3-5, n_k = 1-8, depth 2-4, both bias modes
 FULL_RTOL = 1e-7  # predict may be at most this far (relative) above a full-problem run
 SEED_RTOL = 1e-9  # seeds must agree to this (relative)
-AGREE_DEFAULT = 8  # problems whose seeds 1 and 2 are checked in the default run (all: slow)
+AGREE_DEFAULT = 5  # problems whose seeds 1 and 2 are checked in the default run (all: slow)
 
 pytestmark = pytest.mark.filterwarnings("error::RuntimeWarning")
 
@@ -138,7 +138,8 @@ def test_disagreeing_batches_are_said():
     assert "both found this point" in _batch_verdict(same, 0.5)
     apart = (BatchSummary(1, 0.5, 3, 40), BatchSummary(2, 0.5001, 0, 40))
     text = _batch_verdict(apart, 0.5)
-    assert "disagree" in text and "batch 2 ended at best 0.5001" in text and "0.0002 relative" in text
+    assert "disagree" in text and "batch 2 ended at best 0.5001" in text
+    assert "0.0002 relative" in text
 
 
 # ---- pieces of the faster search -------------------------------------------------------
