@@ -26,7 +26,7 @@ import json
 import os
 import sys
 
-from .options import add_convention_options, convention_given
+from .options import add_convention_options, convention_given, convention_settings
 
 PLOT_FORMATS = (".png", ".pdf", ".svg", ".eps", ".ps", ".jpg", ".jpeg", ".tif", ".tiff")
 
@@ -46,7 +46,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="bias mode (default: free if the file has a last-layer bias)")
     parser.add_argument("--loss", default="mse", metavar="mse|ce",
                         help="the training loss: squared error or cross-entropy (default mse)")
-    add_convention_options(parser)
+    add_convention_options(parser, bias_decay=True)
     parser.add_argument("--collapse-threshold", default="1e-3", metavar="T",
                         help="a class is collapsed when its class-mean length is at most T "
                         "times the largest (default 1e-3)")
@@ -118,11 +118,8 @@ def run(args: argparse.Namespace) -> int:
         labels = integer_labels(model.labels, "labels")
         options = {"convention": conventions.training_decays(
             num_classes=int(labels.max()) + 1 if labels.size else 1,
-            num_samples=int(labels.size), depth=len(model.weights),
-            weight_decay=args.weight_decay, loss=args.loss,
-            loss_reduction=args.loss_reduction, feature_decay=args.feature_decay,
-            batch_size=args.batch_size, feature_decay_scope=args.feature_decay_scope,
-            optimizer=args.optimizer, bias_decay=args.bias_decay,
+            num_samples=int(labels.size), depth=len(model.weights), loss=args.loss,
+            bias_decay=args.bias_decay, **convention_settings(args),
             last_bias=model.biases is not None and model.biases[-1] is not None)}
     result = model.measure(bias=args.bias, loss=args.loss, collapse_threshold=threshold,
                            gap_tolerance=tolerance, restarts=args.restarts, seed=args.seed,

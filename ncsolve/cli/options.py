@@ -44,7 +44,7 @@ def add_model_options(parser, *, symbolic: bool = False, loss: bool = True,
 
 
 
-def add_convention_options(parser) -> None:
+def add_convention_options(parser, *, bias_decay: bool = False) -> None:
     """--weight-decay, --loss-reduction, --feature-decay, ...: decays from what a training
     script set (mapped by ncsolve.measure.conventions; docs/measure.md)."""
     group = parser.add_argument_group(
@@ -66,8 +66,9 @@ def add_convention_options(parser) -> None:
                        "on all of H at every step")
     group.add_argument("--optimizer", default="sgd", metavar="sgd|adam|adamw",
                        help="adamw is refused: its decoupled decay is not an L2 penalty")
-    group.add_argument("--no-bias-decay", dest="bias_decay", action="store_false",
-                       help="weight_decay does not reach the last-layer bias")
+    if bias_decay:
+        group.add_argument("--no-bias-decay", dest="bias_decay", action="store_false",
+                           help="weight_decay does not reach the last-layer bias")
 
 
 CONVENTION_FLAGS = ("weight_decay", "feature_decay", "batch_size")
@@ -76,3 +77,10 @@ CONVENTION_FLAGS = ("weight_decay", "feature_decay", "batch_size")
 def convention_given(args) -> bool:
     """Whether any training-convention option was set on the command line."""
     return any(getattr(args, name, None) is not None for name in CONVENTION_FLAGS)
+
+
+def convention_settings(args) -> dict:
+    """The training-convention options as keywords of ``training_decays``."""
+    return {"weight_decay": args.weight_decay, "feature_decay": args.feature_decay,
+            "loss_reduction": args.loss_reduction, "batch_size": args.batch_size,
+            "feature_decay_scope": args.feature_decay_scope, "optimizer": args.optimizer}

@@ -18,11 +18,14 @@ import argparse
 import json
 import sys
 
-from .options import add_model_options
+from .options import (add_convention_options, add_model_options, convention_given,
+                      convention_settings)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_model_options(parser)
+    parser.set_defaults(lambda_w=None, lambda_h=None)  # 5e-4 unless a convention maps them
+    add_convention_options(parser)
     parser.add_argument("--precision", default=None, metavar="DIGITS",
                         help="use the symbolic/high-precision route with this many digits "
                         "(15..1000, MSE only; slower)")
@@ -49,17 +52,27 @@ def _precision(value):
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..api import predict
+    from ..api import predict, training_convention
 
-    result = predict(n=args.n, depth=args.depth, lambda_w=args.lambda_w,
-                     lambda_h=args.lambda_h, bias=args.bias, loss=args.loss,
+    mapping = None
+    lambda_w, lambda_h = args.lambda_w, args.lambda_h
+    if convention_given(args):
+        mapping = training_convention(args.n, args.depth, args.loss, lambda_w, lambda_h,
+                                      **convention_settings(args))
+        lambda_w, lambda_h = mapping.decays()
+    result = predict(n=args.n, depth=args.depth, lambda_w=lambda_w,
+                     lambda_h=lambda_h, bias=args.bias, loss=args.loss,
                      widths=args.widths, precision=_precision(args.precision),
                      restarts=args.restarts, seed=args.seed)
     if args.json:
         data = result.to_dict(args.grams) if args.grams is not None else result.to_dict()
+        if mapping is not None:
+            data["convention"] = mapping.to_dict()
         text = json.dumps(data, allow_nan=False)
     else:
         text = _text(result, args)
+        if mapping is not None:
+            text += "\n" + str(mapping)
     sys.stdout.write(text + "\n")
     return 0
 

@@ -43,11 +43,11 @@ from ..problem import ProblemError, whole_number
 
 __all__ = ["LOSS_REDUCTIONS", "OPTIMIZERS", "TrainingConvention", "training_decays"]
 
-# name -> (losses it applies to, r(B) as a function of B and K, what it is)
+# name -> (losses it applies to, what it is)
 LOSS_REDUCTIONS = {
-    "mean": ("mse ce", "nn.MSELoss() (mean over the B K entries) or nn.CrossEntropyLoss() "
-             "(mean over the B samples)"),
-    "sum": ("mse ce", "reduction='sum': the sum over the batch"),
+    "mean": ("mse ce", "the mean (nn.MSELoss() over the B x K entries, nn.CrossEntropyLoss() "
+             "over the B samples)"),
+    "sum": ("mse ce", "reduction='sum' over the batch"),
     "half-mean": ("mse", "nn.MSELoss() / 2 (the paper's imbalanced-data script)"),
     "ufm": ("mse", "1/(2B) ||Z - Y||^2: the objective's own scaling (the paper's 1/(2N))"),
 }
@@ -88,6 +88,10 @@ class TrainingConvention:
     scale: float
     settings: dict
     notes: tuple[str, ...]
+
+    def decays(self) -> tuple[tuple[float, ...], float | None]:
+        """(lambda_w, lambda_h)."""
+        return self.lambda_w, self.lambda_h
 
     def to_dict(self) -> dict:
         return {"lambda_w": list(self.lambda_w), "lambda_h": self.lambda_h,
@@ -206,8 +210,12 @@ def training_decays(*, num_classes: int, num_samples: int, depth: int, weight_de
     if fd is not None:
         lambda_h = s * fd * (B / N if scope == "batch" else 1.0)
     lambda_b = s * wd[-1] if (last_bias and bias_decay and wd[-1] > 0) else None
-    notes = [f"{LOSS_REDUCTIONS[reduction][1]} with {optimizer} weight_decay: ncsolve's "
-             f"objective is {s:.6g} x the training objective, lambda_W = {s:.6g} x weight_decay"]
+    what = LOSS_REDUCTIONS[reduction][1]
+    if reduction == "mean":
+        what = ("nn.MSELoss() (mean over the B x K entries)" if loss == "mse"
+                else "nn.CrossEntropyLoss() (mean over the B samples)")
+    notes = [f"{what} with {optimizer} weight_decay: ncsolve's objective is {s:.6g} x the "
+             f"training objective, lambda_W = {s:.6g} x weight_decay"]
     if fd is not None:
         where = (f"on each batch of B = {B} of N = {N} samples: lambda_H = {s:.6g} x fd x B/N"
                  if scope == "batch" else f"on all of H at every step: lambda_H = {s:.6g} x fd")

@@ -96,6 +96,10 @@ def load(path, depth: int | None = None) -> TrainedModel:
 
 
 def _read_npz(name: str) -> dict:
+    with open(name, "rb") as handle:
+        if handle.read(4) != b"PK\x03\x04":
+            raise ProblemError(f"{name}: not a readable .npz file (not a zip archive of .npy "
+                               "arrays, as numpy.savez writes)")
     try:
         with np.load(name, allow_pickle=False) as data:
             return {key: data[key] for key in data.files}
@@ -187,7 +191,7 @@ def _model(name: str, arrays: dict, depth: int | None) -> TrainedModel:
     if numbered:
         weights, biases, mapping = _numbered(name, arrays, numbered)
     else:
-        weights, biases, mapping = _state_dict(name, arrays, features.shape[1], labels, depth)
+        weights, biases, mapping = _state_dict(name, arrays, features.shape[1], depth)
     if depth is not None and len(weights) != depth:
         weights, biases = weights[-depth:], biases[-depth:]
     return TrainedModel(name, features, labels, tuple(weights),
@@ -205,7 +209,7 @@ def _numbered(name, arrays, keys):
     return weights, biases, []
 
 
-def _state_dict(name, arrays, width, labels, depth):
+def _state_dict(name, arrays, width, depth):
     keys = sorted((k for k, v in arrays.items() if k.endswith("weight") and v.ndim == 2
                    and k not in ("features", "test_features")), key=_natural)
     if not keys:
@@ -213,13 +217,12 @@ def _state_dict(name, arrays, width, labels, depth):
         raise ProblemError(f"{name}: no head layers: expected W1..WM, or a state_dict with "
                            f"2-D '*.weight' entries (found {found})")
     shapes = [arrays[k].shape for k in keys]
-    K = int(np.max(labels)) + 1 if np.size(labels) else 0
-    start = _chain_start(shapes, width, K, depth)
+    start = _chain_start(shapes, width, depth)
     if start is None:
         listed = ", ".join(f"{k} {s[0]}x{s[1]}" for k, s in zip(keys, shapes))
         raise ProblemError(f"{name}: the state_dict's Linear weights ({listed}) do not chain "
-                           f"from the feature width {width} to K = {K} outputs (each "
-                           "layer is out x in, W1 acting on the features)")
+                           f"from the feature width {width} to the outputs (each layer is "
+                           "out x in, W1 acting on the features)")
     keys = keys[start:]
     weights = [arrays[k] for k in keys]
     bias_keys = [k[: -len("weight")] + "bias" for k in keys]
@@ -230,13 +233,13 @@ def _state_dict(name, arrays, width, labels, depth):
     return weights, biases, mapping
 
 
-def _chain_start(shapes, width, K, depth):
-    """First index from which the weights chain width -> ... -> K (the last run)."""
+def _chain_start(shapes, width, depth):
+    """First index from which the weights chain from the feature width to the last layer."""
     for start in range(len(shapes)):
         if depth is not None and len(shapes) - start != depth:
             continue
         run = shapes[start:]
-        ok = run[0][1] == width and run[-1][0] == K and all(
+        ok = run[0][1] == width and all(
             run[i + 1][1] == run[i][0] for i in range(len(run) - 1))
         if ok:
             return start

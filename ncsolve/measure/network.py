@@ -87,7 +87,7 @@ def measure(features, labels=None, weights=None, biases=None, *, depth=None, lam
     in_memory = not isinstance(features, (ClassAccumulator, ClassStatistics))
     if in_memory:
         X, y = _training_arrays(features, labels)
-        K = _num_classes(num_classes, y)
+        K = _num_classes(num_classes, y, weights)
     else:
         K = features.K
     head = None
@@ -150,6 +150,11 @@ def _training_arrays(features, labels, fname="features", lname="labels", num_cla
     if X.ndim != 2:
         raise ProblemError(f"{fname}: expected a 2-D array (samples x width; rows are "
                            f"samples), got shape {X.shape}")
+    size = np.shape(labels)[0] if np.ndim(labels) else None
+    if size is not None and X.shape[0] != size and X.shape[1] == size:
+        raise ProblemError(f"{fname}: expected N x d with one row per sample (N = {size} "
+                           f"labels), got shape {X.shape}, the theory's d x N layout: pass "
+                           "its transpose")
     X = float_matrix(X, fname, columns=width, layout=" (rows are samples)")
     y = integer_labels(labels, lname, size=X.shape[0], num_classes=num_classes)
     if not y.size:
@@ -157,15 +162,25 @@ def _training_arrays(features, labels, fname="features", lname="labels", num_cla
     return X, y
 
 
-def _num_classes(num_classes, labels) -> int:
+def _num_classes(num_classes, labels, weights) -> int:
+    """K: given, else the rows of the last layer, else the largest label + 1."""
+    if num_classes is None and weights is not None and len(weights):
+        name = f"W{len(weights)}"
+        last = as_numpy(weights[-1], name)
+        if last.ndim == 2 and labels.max() >= last.shape[0]:
+            raise ProblemError(f"{name}: has {last.shape[0]} rows but the labels go up to "
+                               f"{labels.max()}: the last layer needs one row per class "
+                               f"(K = {labels.max() + 1}), or the labels must be "
+                               f"0..{last.shape[0] - 1}")
+        num_classes = last.shape[0] if last.ndim == 2 else None
     if num_classes is None:
         return int(labels.max()) + 1
     from ..problem import whole_number
 
     K = whole_number(num_classes, "num_classes", "the number of classes")
     if labels.max() >= K:
-        raise ProblemError(f"labels: must be 0..{K - 1} for num_classes = {K}, "
-                           f"found {labels.max()}")
+        raise ProblemError(f"labels: labels must be integers 0..{K - 1} (K = {K}, the rows "
+                           f"of the last layer or num_classes), found {labels.max()}")
     return K
 
 
