@@ -2,7 +2,28 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Literal, overload
+
 from .problem import DEFAULT_DECAY, Problem, ProblemError, whole_number
+
+if TYPE_CHECKING:  # the result modules are imported only when they are used
+    from .crossentropy.result import CESolution
+    from .solution import Solution
+    from .symbolic.precise import PreciseSolution
+
+
+@overload
+def predict(n, depth=..., lambda_w=..., lambda_h=..., bias=..., loss: Literal["mse"] = ...,
+            widths=..., precision: None = ..., restarts: None = ...,
+            seed: None = ...) -> Solution: ...
+@overload
+def predict(n, depth=..., lambda_w=..., lambda_h=..., bias=..., loss: Literal["mse"] = ...,
+            widths=..., *, precision: int, restarts: None = ...,
+            seed: None = ...) -> PreciseSolution: ...
+@overload
+def predict(n, depth=..., lambda_w=..., lambda_h=..., bias=..., *, loss: Literal["ce"],
+            widths=..., precision: None = ..., restarts: int | None = ...,
+            seed: int | None = ...) -> CESolution: ...
 
 
 def predict(
@@ -13,17 +34,21 @@ def predict(
     bias="none",
     loss="mse",
     widths=None,
-    precision=None,
-    restarts=None,
-    seed=None,
+    precision: int | None = None,
+    restarts: int | None = None,
+    seed: int | None = None,
+    lambda_b=None,
+    ratio=None,
     **training,
-):
+) -> Solution | PreciseSolution | CESolution:
     """Exact global minimizer of the regularized deep linear unconstrained feature model.
 
     Parameters
     ----------
-    n : sequence of int or str
-        Samples per class, e.g. ``[500, 100, 50]`` or ``"500,100,50"``.
+    n : sequence of int, str or Profile
+        Samples per class, e.g. ``[500, 100, 50]`` or ``"500,100,50"``; or an
+        imbalance profile from :func:`ncsolve.sweep.profile`, evaluated at ``ratio``
+        (sizes rounded down, at least 1; docs/phase.md).
     depth : int
         Number of linear layers M >= 1 after the features (1 is the plain UFM).
     lambda_w : float or sequence of float
@@ -31,8 +56,9 @@ def predict(
         (default 5e-4, the paper's synthetic setting).
     lambda_h : float
         Decay of the free features H (default 5e-4).
-    bias : {"none", "free"}
-        Bias-free model, or a learned, unregularized bias.
+    bias : {"none", "free", "regularized"}
+        Bias-free model, a learned unregularized bias, or a learned bias with the
+        penalty ``lambda_b/2 ||b||^2`` (what weight decay on every parameter trains).
     loss : {"mse", "ce"}
         Squared error or softmax cross-entropy.
     widths : sequence of int, optional
@@ -40,35 +66,55 @@ def predict(
     precision : int, optional
         Digits for the symbolic/high-precision route (15..1000, MSE only); the
         default is the float64 closed form.
+    lambda_b : float, optional
+        Decay of the bias; required with ``bias="regularized"``, refused otherwise.
     restarts, seed : int, optional
         Cross-entropy only: random starts of the search of the reduced problem
         (default depends on K) and their seed (default 0). More restarts make a
         "best found" answer more certain.
+    ratio : float, optional
+        Imbalance ratio n_max / n_min (>= 1) at which a profile ``n`` is evaluated.
     **training
         What a training script set, instead of ``lambda_w``/``lambda_h``:
         ``weight_decay``, ``feature_decay``, ``loss_reduction``, ``batch_size``,
-        ``feature_decay_scope``, ``optimizer`` (see
-        :func:`ncsolve.measure.training_decays` and docs/measure.md).
+        ``feature_decay_scope``, ``optimizer`` (mapped by
+        :func:`ncsolve.measure.training_decays`; docs/measure.md).
 
     Returns
     -------
-    Solution
-        Immutable result; ``to_dict()`` gives the JSON of ``ncsolve predict --json``.
+    Solution or PreciseSolution or CESolution
+        ``Solution`` (the float64 closed form) for ``loss="mse"``; ``PreciseSolution``
+        when ``precision`` is given; ``CESolution`` for ``loss="ce"``. All three
+        follow :class:`ncsolve.result.Result`: the same core fields (``loss``,
+        ``certainty``, ``unique``, ``geometry``, ``notes``, ``rank``, ``bias_value``,
+        per class ``feature_norm``, ``classifier_norm``, ``output``, ``collapsed``),
+        ``to_dict()`` giving the JSON of ``ncsolve predict --json`` and ``str()`` its
+        text.
 
     Raises
     ------
     ProblemError
         For invalid input; the message names the parameter and what is allowed.
     """
+    if ratio is not None or hasattr(n, "sizes"):
+        from .sweep.profiles import profile_sizes
+
+        n = profile_sizes(n, ratio)
     if training:
         lambda_w, lambda_h = training_convention(n, depth, loss, lambda_w, lambda_h,
                                                  **training).decays()
     lambda_w = DEFAULT_DECAY if lambda_w is None else lambda_w
     lambda_h = DEFAULT_DECAY if lambda_h is None else lambda_h
-    problem = Problem.build(n, depth, lambda_w, lambda_h, bias, loss, widths)
+    problem = Problem.build(n, depth, lambda_w, lambda_h, bias, loss, widths, lambda_b)
+    if problem.bias == "regularized" and precision is not None:
+        raise ProblemError("precision (--precision): the high-precision route has no "
+                           "regularized bias; leave --precision out with --bias regularized")
     if problem.loss == "ce" and precision is not None:
         raise ProblemError("precision (--precision): the high-precision route is for "
                            "loss mse only; leave it out with --loss ce")
+    if problem.loss == "ce" and problem.bias == "regularized":
+        raise ProblemError("bias (--bias): a regularized bias is solved for loss mse so far; "
+                           "use --loss mse, or --bias none|free with --loss ce")
     if problem.loss == "ce":
         from .crossentropy import solve as solve_ce
 
@@ -79,6 +125,10 @@ def predict(
         if value is not None:
             raise ProblemError(f"{name} (--{name}): only used by the cross-entropy search "
                                "(--loss ce); the MSE answer is exact without it")
+    if problem.bias == "regularized":
+        from .regularized import solve as solve_regularized
+
+        return solve_regularized(problem)
     if precision is not None:
         from .symbolic import solve_precise
 

@@ -140,7 +140,7 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys):
     unsafe.write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{not json")
     _bad(capsys, unsafe, expect="not a readable .safetensors")
     _bad(capsys, good_path := _saved(tmp_path), "--plot", tmp_path / "x.gif",
-         expect="unknown figure format")
+         expect="the file must end in")
     _bad(capsys, good_path, "--weight-decay", "1e-3", "--lambda-w", "1e-3", expect="not both")
     _bad(capsys, good_path, "--weight-decay", "1e-3", "--optimizer", "adamw",
          expect="AdamW's decoupled weight decay is not an L2 penalty")

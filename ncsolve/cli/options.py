@@ -3,19 +3,18 @@ metavars and help read the same in ``predict``, ``equation`` and ``verify``."""
 
 from __future__ import annotations
 
-
 from ..problem import DEFAULT_DECAY
 
 
 def add_model_options(parser, *, symbolic: bool = False, loss: bool = True,
-                      widths: bool = True) -> None:
+                      widths: bool = True, n_required: bool = True) -> None:
     """--n, --depth, --lambda-w, --lambda-h, --bias (and --loss, --widths).
 
     With ``symbolic`` (``ncsolve equation``) the class sizes and decays are
     optional and stay symbols when left out, and the depth is required.
     """
     parser.add_argument(
-        "--n", required=not symbolic, metavar="N1,N2,...",
+        "--n", required=n_required and not symbolic, metavar="N1,N2,...",
         help="samples per class, comma-separated, or @FILE of counts separated by spaces, "
         "commas or newlines (K = number of classes)"
         + ("; without it the equations stay symbolic" if symbolic else ""))
@@ -30,8 +29,14 @@ def add_model_options(parser, *, symbolic: bool = False, loss: bool = True,
         help=f"weight decay, one value or one per layer, layer 1 first ({when_omitted})")
     parser.add_argument("--lambda-h", default=decay_default, metavar="X",
                         help=f"feature decay ({when_omitted})")
-    parser.add_argument("--bias", default="none", metavar="none|free",
-                        help="bias-free model, or a learned unregularized bias (default none)")
+    parser.add_argument("--bias", default="none", metavar="none|free|regularized",
+                        help="bias-free model, a learned unregularized bias, or a learned "
+                        "bias with decay --lambda-b (default none)")
+    if not symbolic:
+        parser.add_argument("--lambda-b", default=None, metavar="X",
+                            help="decay of the bias, lambda_b/2 ||b||^2 (with --bias "
+                            "regularized only; the weight decay when it decays every "
+                            "parameter)")
     if loss:
         parser.add_argument("--loss", default="mse", metavar="mse|ce",
                             help="squared error or softmax cross-entropy (default mse)")
@@ -41,7 +46,39 @@ def add_model_options(parser, *, symbolic: bool = False, loss: bool = True,
                             "of the features); narrow layers cap the rank")
 
 
+def add_profile_options(parser, *, ratio_help: str | None = None,
+                        ratio_default: str | None = None) -> None:
+    """--profile, --ratio, --classes, --minority, --largest (docs/phase.md)."""
+    parser.add_argument(
+        "--profile", default=None, metavar="step|exp|scaled",
+        help="class sizes from an imbalance profile instead of --n: step (two groups, "
+        "Fang et al. 2021), exp (long-tailed, Cao et al. 2019), scaled (the sizes of --n "
+        "with their imbalance rescaled to --ratio)")
+    parser.add_argument(
+        "--ratio", default=ratio_default, metavar="RHO",
+        help=ratio_help or "imbalance ratio n_max/n_min >= 1 of the profile")
+    parser.add_argument("--classes", default=None, metavar="K",
+                        help="profile step/exp: number of classes (default 10)")
+    parser.add_argument("--minority", default=None, metavar="K_MIN",
+                        help="profile step: number of minority classes (default K // 2)")
+    parser.add_argument("--largest", default=None, metavar="N_MAX",
+                        help="profile step/exp: size of the largest class (default 5000)")
 
+
+def profile_from_args(args):
+    """The Profile named by the options, or None without --profile (then the
+    profile-only options must be absent)."""
+    from ..sweep.profiles import profile
+
+    if args.profile is None:
+        for name in ("classes", "minority", "largest"):
+            if getattr(args, name, None) is not None:
+                from ..problem import ProblemError
+
+                raise ProblemError(f"{name} (--{name}): only used with --profile step|exp")
+        return None
+    return profile(args.profile, classes=args.classes, minority=args.minority,
+                   largest=args.largest, n=args.n)
 
 
 def add_convention_options(parser, *, bias_decay: bool = False) -> None:

@@ -110,7 +110,7 @@ def measure(features, labels=None, weights=None, biases=None, *, depth=None, lam
                           y if in_memory else None, K, loss, collapse_threshold)
     decays = _decays(convention, lambda_w, lambda_h, lambda_b,
                      None if head is None else head.depth)
-    bias, theory_bias = _bias_modes(bias, head, decays["lambda_b"], notes)
+    bias, theory_bias = _bias_modes(bias, head, decays["lambda_b"], loss, notes)
     if head is not None and head.hidden_biases:
         notes.append("the head has hidden-layer biases; the theory's model has none: they "
                      "are measured in the layer features and the objective, not predicted")
@@ -227,7 +227,7 @@ def _non_negative(value, name: str) -> float:
     return number
 
 
-def _bias_modes(bias, head, lambda_b, notes) -> tuple[str, str]:
+def _bias_modes(bias, head, lambda_b, loss, notes) -> tuple[str, str]:
     """(the mode of the measured model, the closest mode the theory has)."""
     last = head is not None and head.biases[-1] is not None
     if bias is None:
@@ -242,12 +242,15 @@ def _bias_modes(bias, head, lambda_b, notes) -> tuple[str, str]:
         notes.append("the model has a last-layer bias but the theory is bias-free (--bias "
                      "none): the bias is kept in the outputs and the objective")
     theory_bias = bias
-    if bias == "regularized" and "regularized" not in BIAS_MODES:
+    if bias == "regularized" and lambda_b is None:
+        raise ProblemError("lambda_b (--lambda-b): a regularized bias needs its decay")
+    if bias == "regularized" and ("regularized" not in BIAS_MODES or loss == "ce"):
         theory_bias = "free"
-        notes.append("the last-layer bias is decayed (lambda_b = "
-                     f"{lambda_b if lambda_b is not None else 'unknown'}); this version of "
-                     "the theory has no regularized bias, so the closest mode, a free bias, "
-                     "is used for the prediction")
+        why = ("the cross-entropy theory has no regularized bias" if loss == "ce"
+               else "this version of the theory has no regularized bias")
+        notes.append(f"the last-layer bias is decayed (lambda_b = {lambda_b:.4g}) but {why}: "
+                     "the closest mode, a free bias, is used for the prediction, and the "
+                     "bias decay stays in the measured objective")
     return bias, theory_bias
 
 
@@ -315,9 +318,9 @@ def fit_feature_decay(stats, head, lambda_w, bias="none", loss="mse", lambda_b=N
 
 
 def _centred(means, counts, bias):
-    """Class means around the origin (bias-free) or around the global mean (with a bias,
-    which absorbs any common shift)."""
-    if bias == "none":
+    """Class means around the global mean with a free bias (which absorbs any common
+    shift of the features at no cost), else around the origin."""
+    if bias != "free":
         return means
     return means - (counts @ means) / counts.sum()
 

@@ -79,17 +79,26 @@ def layer_targets(solution) -> LayerTargets:
         cum = np.cumprod(sv, axis=1)
         values = [_descending(cum[:, j], K) for j in range(M)]
         norms = np.asarray(solution.layer_feature_norms)
-        w = sv[:, 1:]
-        classifier = [np.sqrt(np.maximum(solution.spectrum.diag(np.prod(w[:, j:], axis=1) ** 2),
-                                         0.0)) for j in range(M)]
+        classifier = [np.sqrt(np.maximum(_classifier_diagonal(solution, j), 0.0))
+                      for j in range(M)]
         trace = float(np.sum(solution.output))
     return LayerTargets(np.array(values), weights, norms, np.array(classifier), trace)
+
+
+def _classifier_diagonal(solution, layer: int) -> np.ndarray:
+    """Squared row lengths of W_M ... W_{layer+1}: from the spectrum when the solution
+    has one (O(K) bias-free), else the diagonal of its K x K classifier Gram."""
+    spectrum = getattr(solution, "spectrum", None)
+    if spectrum is None:
+        return np.diag(solution.gram_classifier(layer)).copy()
+    w = np.asarray(solution.singular_values)[:, 1:]
+    return spectrum.diag(np.prod(w[:, layer:], axis=1) ** 2)
 
 
 def _ce_vectors(solution):
     root_n = np.sqrt(np.asarray(solution.problem.n, dtype=float))
     U, _, Vt = np.linalg.svd(solution.logits * root_n[None, :])
-    r = solution.logit_rank
+    r = solution.rank
     return U[:, :r], Vt[:r].T, r
 
 
