@@ -19,10 +19,15 @@ COLLAPSED = "collapsed"  # no nonzero stationary point: 0 is the only minimum
 WINDOW = "window"  # a nonzero local minimum exists, but 0 is strictly better
 TIE = "tie"  # 0 and the nonzero minimum are both global (to working precision)
 EMPTY = "empty"  # sigma = 0: the target has nothing in this direction
+CAPPED = "capped"  # nonzero on its own, but cut by the rank cap of narrow layers
+# states travel as int8 codes (index into STATES) and become strings only when shown
+STATES = (ACTIVE, COLLAPSED, WINDOW, TIE, EMPTY, CAPPED)
+CODE = {name: np.int8(code) for code, name in enumerate(STATES)}
+_NAMES = np.array(STATES)  # fixed-width strings, no object arrays
 TIE_TOLERANCE = 1e-12  # relative distance to the phase boundary treated as a tie
-STATE_DTYPE = np.dtype("<U9")  # fixed-width state strings ("collapsed" is the longest)
 MAX_ITER = 60  # Newton passes of gap_root; the benchmarks check that none reaches it
 _EPS = float(np.finfo(float).eps)
+_RUNS_FROM = 64  # directions from which minimize looks for runs of equal values
 _NOISE = 4.0 * _EPS  # rounding level of h relative to the sum of its terms' sizes
 
 
@@ -39,8 +44,9 @@ class DirectionMinima:
         The nonzero local minimum z+, or nan where none exists.
     residual : ndarray
         ``sigma - z``, computed without cancellation.
-    state : ndarray of str (fixed width, ``STATE_DTYPE``)
-        One of ``active``, ``collapsed``, ``window``, ``tie``, ``empty``.
+    code : ndarray of int8
+        State of each direction as an index into :data:`STATES`; ``state`` gives
+        the names ``active``, ``collapsed``, ``window``, ``tie``, ``empty``.
     iterations : int
         Newton passes of the root finder (0 for depth 1, the soft threshold).
     """
@@ -48,8 +54,17 @@ class DirectionMinima:
     z: np.ndarray
     z_local: np.ndarray
     residual: np.ndarray
-    state: np.ndarray
+    code: np.ndarray
     iterations: int = 0
+
+    @property
+    def state(self) -> np.ndarray:
+        return state_names(self.code)
+
+
+def state_names(code: np.ndarray) -> np.ndarray:
+    """State codes as a fixed-width string array."""
+    return _NAMES[code]
 
 
 def phase_boundary(sigma: np.ndarray, q: float) -> np.ndarray:
@@ -58,7 +73,7 @@ def phase_boundary(sigma: np.ndarray, q: float) -> np.ndarray:
     ``(2(1-q)/(2-q))^(1-q) sigma^(2-q) / (2-q)``; for q = 1 this is ``sigma``.
     """
     sigma = np.asarray(sigma, dtype=float)
-    return (2.0 * (1.0 - q) / (2.0 - q)) ** (1.0 - q) * sigma ** (2.0 - q) / (2.0 - q)
+    return _phase_boundary(sigma ** (2.0 - q), q)
 
 
 def existence_boundary(sigma: np.ndarray, q: float) -> np.ndarray:
@@ -69,7 +84,17 @@ def existence_boundary(sigma: np.ndarray, q: float) -> np.ndarray:
     sigma = np.asarray(sigma, dtype=float)
     if q == 1.0:
         return sigma.copy()
-    return ((1.0 - q) / (2.0 - q)) ** (1.0 - q) * sigma ** (2.0 - q) / ((2.0 - q) * q)
+    return _existence_boundary(sigma ** (2.0 - q), q)
+
+
+def _phase_boundary(power: np.ndarray, q: float) -> np.ndarray:
+    """:func:`phase_boundary` from ``power = sigma^(2-q)``."""
+    return (2.0 * (1.0 - q) / (2.0 - q)) ** (1.0 - q) * power / (2.0 - q)
+
+
+def _existence_boundary(power: np.ndarray, q: float) -> np.ndarray:
+    """:func:`existence_boundary` (q < 1) from ``power = sigma^(2-q)``."""
+    return ((1.0 - q) / (2.0 - q)) ** (1.0 - q) * power / ((2.0 - q) * q)
 
 
 def objective(z: np.ndarray, sigma: np.ndarray, N: int, c: float, q: float) -> np.ndarray:
@@ -79,41 +104,68 @@ def objective(z: np.ndarray, sigma: np.ndarray, N: int, c: float, q: float) -> n
 
 
 def minimize(sigma: np.ndarray, N: int, c: float, q: float) -> DirectionMinima:
-    """Exact global minimizer of g for every entry of ``sigma`` (vectorized)."""
+    """Exact global minimizer of g for every entry of ``sigma`` (vectorized).
+
+    Runs of equal consecutive values (a sorted spectrum repeats every class size
+    that several classes share) are solved once and broadcast.
+    """
     sigma = np.asarray(sigma, dtype=float)
-    Nc = N * c
-    if q == 1.0:
-        return _soft_threshold(sigma, Nc)
+    solve = _soft_threshold if q == 1.0 else _minimize
+    runs = _runs(sigma)
+    if runs is None:
+        return solve(sigma, N * c, q)
+    first, index = runs
+    small = solve(sigma[first], N * c, q)
+    return DirectionMinima(z=small.z[index], z_local=small.z_local[index],
+                           residual=small.residual[index], code=small.code[index],
+                           iterations=small.iterations)
+
+
+def _runs(sigma: np.ndarray):
+    """The first entry of each run of equal consecutive values and every entry's run,
+    or None when runs would not halve the work."""
+    if sigma.ndim != 1 or sigma.size < _RUNS_FROM:
+        return None
+    change = sigma[1:] != sigma[:-1]
+    runs = int(np.count_nonzero(change)) + 1
+    if 2 * runs > sigma.size:
+        return None
+    starts = np.empty(sigma.size, dtype=bool)
+    starts[0], starts[1:] = True, change
+    return np.flatnonzero(starts), np.cumsum(starts) - 1
+
+
+def _minimize(sigma: np.ndarray, Nc: float, q: float) -> DirectionMinima:
     positive = sigma > 0
     z_local = np.full(sigma.shape, np.nan)
     residual = sigma.copy()
-    exists = positive & (Nc <= existence_boundary(sigma, q))
-    gap, iterations = gap_root(Nc * q / sigma[exists] ** (2.0 - q), q)  # (sigma - z+) / sigma
+    power = sigma ** (2.0 - q)
+    exists = positive & (Nc <= _existence_boundary(power, q))
+    gap, iterations = gap_root(Nc * q / power[exists], q)  # (sigma - z+) / sigma
     z_local[exists] = sigma[exists] * (1.0 - gap)
     ratio = np.full(sigma.shape, np.inf)
-    ratio[positive] = Nc / phase_boundary(sigma[positive], q)
+    ratio[positive] = Nc / _phase_boundary(power[positive], q)
     tie = exists & (np.abs(ratio - 1.0) <= TIE_TOLERANCE)
     active = exists & (ratio < 1.0) & ~tie
-    state = np.full(sigma.shape, COLLAPSED, dtype=STATE_DTYPE)
-    state[~positive] = EMPTY
-    state[exists] = WINDOW
-    state[active] = ACTIVE
-    state[tie] = TIE
+    code = np.where(positive, CODE[COLLAPSED], CODE[EMPTY])
+    code[exists] = CODE[WINDOW]
+    code[active] = CODE[ACTIVE]
+    code[tie] = CODE[TIE]
     z = np.where(active, z_local, 0.0)
     residual[exists] = np.where(active[exists], sigma[exists] * gap, sigma[exists])
-    return DirectionMinima(z=z, z_local=z_local, residual=residual, state=state,
+    return DirectionMinima(z=z, z_local=z_local, residual=residual, code=code,
                            iterations=iterations)
 
 
-def _soft_threshold(sigma: np.ndarray, Nc: float) -> DirectionMinima:
+def _soft_threshold(sigma: np.ndarray, Nc: float, q: float = 1.0) -> DirectionMinima:
     z = np.maximum(sigma - Nc, 0.0)
     active = z > 0
-    state = np.where(active, ACTIVE, np.where(sigma > 0, COLLAPSED, EMPTY)).astype(STATE_DTYPE)
+    code = np.where(active, CODE[ACTIVE], np.where(sigma > 0, CODE[COLLAPSED], CODE[EMPTY]))
     return DirectionMinima(
         z=z,
         z_local=np.where(active, z, np.nan),
         residual=np.where(active, Nc, sigma),
-        state=state,
+        code=code,
     )
 
 

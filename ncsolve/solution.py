@@ -28,7 +28,12 @@ def _frozen_array(method):
     return cached_property(compute)
 
 
-CAPPED = "capped"  # nonzero on its own, but cut by the rank cap of narrow layers
+def _power(z: np.ndarray, exponent: float) -> np.ndarray:
+    """``z ** exponent`` for z >= 0, evaluated only where z > 0 (pow of 0 is slow)."""
+    return np.power(z, exponent, where=z > 0, out=np.zeros(z.shape))
+
+
+CAPPED = scalar.CAPPED  # nonzero on its own, but cut by the rank cap of narrow layers
 GRAM_LIMIT = 1000  # classes up to which to_dict() includes the K x K Gram matrices
 _TIE = 1e-12
 
@@ -57,6 +62,8 @@ class Solution:
         nonzero local minimum of each direction (nan where none exists).
     state : ndarray of str, shape (K,)
         ``active``, ``collapsed``, ``window``, ``tie``, ``empty`` or ``capped``.
+    code : ndarray of int8, shape (K,)
+        The same states as indices into ``scalar.STATES`` (cheap to compare at large K).
     critical_decay : ndarray, shape (K,)
         Per direction, the geometric mean of all decays above which it is zero
         at the global minimum, everything else fixed (0 where it is zero at any
@@ -78,13 +85,19 @@ class Solution:
     spectrum: Spectrum
     z: np.ndarray
     z_local: np.ndarray
-    state: np.ndarray
+    code: np.ndarray
     residual: np.ndarray
     notes: tuple[str, ...] = field(default=())
 
     def __post_init__(self):
-        for array in (self.z, self.z_local, self.state, self.residual):
+        for array in (self.z, self.z_local, self.code, self.residual):
             array.setflags(write=False)
+
+    @_frozen_array
+    def state(self) -> np.ndarray:
+        """Per direction: ``active``, ``collapsed``, ``window``, ``tie``, ``empty`` or
+        ``capped`` (decoded from the int8 ``code``, an index into ``scalar.STATES``)."""
+        return scalar.state_names(self.code)
 
     # ---- per direction ---------------------------------------------------------------
 
@@ -101,19 +114,19 @@ class Solution:
     def loss(self) -> float:
         p = self.problem
         fit = float(np.sum(self.residual**2)) / (2.0 * p.N)
-        return fit + p.c * float(np.sum(self.z**p.q))
+        return fit + p.c * float(np.sum(_power(self.z, p.q)))
 
     @_frozen_array
     def singular_values(self) -> np.ndarray:
         p = self.problem
-        root = self.z ** (1.0 / p.L)
+        root = _power(self.z, 1.0 / p.L)
         scales = np.sqrt(p.lbar / np.array((p.lambda_h, *p.lambda_w)))
         return root[:, None] * scales[None, :]
 
     @_frozen_array
     def critical_decay(self) -> np.ndarray:
         decay = scalar.critical_decay(self.sigma, self.problem.N, self.problem.L)
-        decay[(self.state == CAPPED) | (self.state == scalar.EMPTY)] = 0.0
+        decay[(self.code == scalar.CODE[CAPPED]) | (self.code == scalar.CODE[scalar.EMPTY])] = 0.0
         return decay
 
     def _layer_values(self) -> np.ndarray:
@@ -135,9 +148,12 @@ class Solution:
         p, sigma = self.problem, self.sigma
         # H has z^(1/L) sqrt(lbar/lambda_H) and the product of all L factors is z, so
         # the product classifier has z^(1-1/L) sqrt(lambda_H/lbar): no per-layer work
-        feature = self.z ** (1.0 / p.L) * np.sqrt(p.lbar / p.lambda_h)
-        classifier = self.z ** (1.0 - 1.0 / p.L) * np.sqrt(p.lambda_h / p.lbar)
-        columns = np.stack([(sigma * feature) ** 2, classifier**2, self.z * sigma], axis=1)
+        feature = _power(self.z, 1.0 / p.L) * np.sqrt(p.lbar / p.lambda_h)
+        classifier = _power(self.z, 1.0 - 1.0 / p.L) * np.sqrt(p.lambda_h / p.lbar)
+        columns = np.empty((sigma.size, 3))
+        np.square(sigma * feature, out=columns[:, 0])
+        np.square(classifier, out=columns[:, 1])
+        np.multiply(self.z, sigma, out=columns[:, 2])
         return self.spectrum.diag(columns)
 
     @_frozen_array
@@ -203,8 +219,8 @@ class Solution:
         z = np.array(z, dtype=float)  # a copy: the result freezes its arrays
         if z.shape != self.z.shape or np.any(z < 0):
             raise ValueError(f"z must be {self.z.size} non-negative values")
-        state = np.where(z > 0, scalar.ACTIVE, scalar.COLLAPSED)
-        return Solution(self.problem, self.spectrum, z, self.z_local, state, self.sigma - z)
+        code = np.where(z > 0, scalar.CODE[scalar.ACTIVE], scalar.CODE[scalar.COLLAPSED])
+        return Solution(self.problem, self.spectrum, z, self.z_local, code, self.sigma - z)
 
     # ---- output -----------------------------------------------------------------------
 
@@ -243,32 +259,33 @@ def solve(problem: Problem) -> Solution:
     """The exact global minimizer of an MSE problem."""
     spectrum = target_spectrum(problem.n, problem.bias)
     minima = scalar.minimize(spectrum.sigma, problem.N, problem.c, problem.q)
-    z, state, residual = minima.z.copy(), minima.state.astype(object), minima.residual.copy()
-    notes = _apply_rank_cap(problem.rank_cap, spectrum.sigma, z, state, residual)
-    notes = _phase_notes(problem, spectrum.sigma, minima, state) + notes
-    return Solution(problem, spectrum, z, minima.z_local, state.astype(str), residual, notes)
+    z, code, residual = minima.z, minima.code, minima.residual  # ours: edited in place
+    ties = np.flatnonzero(code == scalar.CODE[scalar.TIE])  # before the cap edits code
+    window = np.flatnonzero(code == scalar.CODE[scalar.WINDOW])
+    notes = _apply_rank_cap(problem.rank_cap, spectrum.sigma, z, code, residual)
+    notes = _phase_notes(problem, spectrum.sigma, minima.z_local, ties, window, code) + notes
+    return Solution(problem, spectrum, z, minima.z_local, code, residual, notes)
 
 
-def _phase_notes(problem: Problem, sigma: np.ndarray, minima: scalar.DirectionMinima,
-                 state: np.ndarray) -> tuple[str, ...]:
-    """Notes on ties and window directions; ``state`` is after the rank cap, which
+def _phase_notes(problem: Problem, sigma: np.ndarray, z_local: np.ndarray, ties: np.ndarray,
+                 window: np.ndarray, code: np.ndarray) -> tuple[str, ...]:
+    """Notes on tie and window directions; ``code`` is after the rank cap, which
     settles a tie whose direction has no free slot (mutated: such ties become capped)."""
     notes = []
-    free_slots = problem.rank_cap - int(np.count_nonzero(state == scalar.ACTIVE))
-    for rank, i in enumerate(np.flatnonzero(minima.state == scalar.TIE)):
+    free_slots = problem.rank_cap - int(np.count_nonzero(code == scalar.CODE[scalar.ACTIVE]))
+    for rank, i in enumerate(ties):
         if rank >= free_slots:
-            state[i] = CAPPED
+            code[i] = scalar.CODE[CAPPED]
             continue
         notes.append(
             f"non-unique: direction {i} sits on the phase boundary; z = 0 and "
-            f"z = {minima.z_local[i]:.17g} give the same loss (0 is reported)"
+            f"z = {z_local[i]:.17g} give the same loss (0 is reported)"
         )
-    window = np.flatnonzero(minima.state == scalar.WINDOW)
-    excess = (scalar.objective(minima.z_local[window], sigma[window], problem.N, problem.c,
+    excess = (scalar.objective(z_local[window], sigma[window], problem.N, problem.c,
                                problem.q) - sigma[window] ** 2 / (2.0 * problem.N))
     for i, extra in zip(window[:5], excess[:5]):
         notes.append(
-            f"direction {i}: the nonzero stationary point z = {minima.z_local[i]:.10g} is only "
+            f"direction {i}: the nonzero stationary point z = {z_local[i]:.10g} is only "
             f"a local minimum (loss higher by {extra:.3g}); the global minimizer sets it to 0, "
             "so the largest root would be the wrong answer here"
         )
@@ -278,7 +295,7 @@ def _phase_notes(problem: Problem, sigma: np.ndarray, minima: scalar.DirectionMi
     return tuple(notes)
 
 
-def _apply_rank_cap(cap, sigma, z, state, residual) -> tuple[str, ...]:
+def _apply_rank_cap(cap, sigma, z, code, residual) -> tuple[str, ...]:
     """Keep the ``cap`` directions with the largest sigma (mutates the arrays)."""
     nonzero = np.flatnonzero(z > 0)
     if nonzero.size <= cap:
@@ -286,7 +303,7 @@ def _apply_rank_cap(cap, sigma, z, state, residual) -> tuple[str, ...]:
     cut = nonzero[cap:]
     z[cut] = 0.0
     residual[cut] = sigma[cut]
-    state[cut] = CAPPED
+    code[cut] = scalar.CODE[CAPPED]
     notes = [f"rank capped at {cap} by the layer widths: {cut.size} direction(s) set to 0"]
     if cap > 0 and abs(sigma[cap - 1] - sigma[cap]) <= _TIE * sigma[cap - 1]:
         notes.append(
