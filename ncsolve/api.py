@@ -16,6 +16,7 @@ def predict(
     precision=None,
     restarts=None,
     seed=None,
+    lambda_b=None,
 ):
     """Exact global minimizer of the regularized deep linear unconstrained feature model.
 
@@ -29,8 +30,9 @@ def predict(
         Weight decay: one value for every layer, or M values with layer 1 first.
     lambda_h : float
         Decay of the free features H.
-    bias : {"none", "free"}
-        Bias-free model, or a learned, unregularized bias.
+    bias : {"none", "free", "regularized"}
+        Bias-free model, a learned unregularized bias, or a learned bias with the
+        penalty ``lambda_b/2 ||b||^2`` (what weight decay on every parameter trains).
     loss : {"mse", "ce"}
         Squared error or softmax cross-entropy.
     widths : sequence of int, optional
@@ -38,6 +40,8 @@ def predict(
     precision : int, optional
         Digits for the symbolic/high-precision route (15..1000, MSE only); the
         default is the float64 closed form.
+    lambda_b : float, optional
+        Decay of the bias; required with ``bias="regularized"``, refused otherwise.
     restarts, seed : int, optional
         Cross-entropy only: random starts of the search of the reduced problem
         (default depends on K) and their seed (default 0). More restarts make a
@@ -53,10 +57,16 @@ def predict(
     ProblemError
         For invalid input; the message names the parameter and what is allowed.
     """
-    problem = Problem.build(n, depth, lambda_w, lambda_h, bias, loss, widths)
+    problem = Problem.build(n, depth, lambda_w, lambda_h, bias, loss, widths, lambda_b)
+    if problem.bias == "regularized" and precision is not None:
+        raise ProblemError("precision (--precision): the high-precision route has no "
+                           "regularized bias; leave --precision out with --bias regularized")
     if problem.loss == "ce" and precision is not None:
         raise ProblemError("precision (--precision): the high-precision route is for "
                            "loss mse only; leave it out with --loss ce")
+    if problem.loss == "ce" and problem.bias == "regularized":
+        raise ProblemError("bias (--bias): a regularized bias is solved for loss mse so far; "
+                           "use --loss mse, or --bias none|free with --loss ce")
     if problem.loss == "ce":
         from .crossentropy import solve as solve_ce
 
@@ -67,6 +77,10 @@ def predict(
         if value is not None:
             raise ProblemError(f"{name} (--{name}): only used by the cross-entropy search "
                                "(--loss ce); the MSE answer is exact without it")
+    if problem.bias == "regularized":
+        from .regularized import solve as solve_regularized
+
+        return solve_regularized(problem)
     if precision is not None:
         from .symbolic import solve_precise
 

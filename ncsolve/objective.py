@@ -1,17 +1,18 @@
 """The full, un-reduced objective of the deep linear unconstrained feature model.
 
 For features ``H`` (d_1 x N), weights ``W_1`` (d_2 x d_1), ..., ``W_M`` (K x d_M)
-and an optional free bias ``b`` (K,), the objective is
+and an optional bias ``b`` (K,), the objective is
 
     f = loss(W_M ... W_1 H + b 1^T, Y)
-        + sum_j lambda_{W_j}/2 ||W_j||_F^2 + lambda_H/2 ||H||_F^2
+        + sum_j lambda_{W_j}/2 ||W_j||_F^2 + lambda_H/2 ||H||_F^2 [+ lambda_b/2 ||b||^2]
 
 with ``loss`` either ``1/(2N) ||. - Y||_F^2`` (MSE) or the mean softmax
-cross-entropy of the logit columns (CE).  Samples are ordered class by class, so
+cross-entropy of the logit columns (CE); the bias term is present with a
+regularized bias only (a free bias is not penalized).  Samples are ordered class by class, so
 the labels are implied by the class sizes ``n``.
 
 Everything works on one flat float64 parameter vector ``x = (H, W_1, ..., W_M, b)``
-(each block in C order; ``b`` only with a free bias), which is what scipy's
+(each block in C order; ``b`` only with a learned bias), which is what scipy's
 optimizers and the descent loops in :mod:`ncsolve.descent` move around.
 
 Cost.  The gradient is the exact gradient of the full objective, but products
@@ -113,7 +114,7 @@ class Parameters:
     weights : tuple of ndarray
         ``W_1`` (d_2 x d_1) ... ``W_M`` (K x d_M), layer 1 first.
     b : ndarray of shape (K,) or None
-        The free bias, or None for the bias-free model.
+        The bias (free or regularized), or None for the bias-free model.
     """
 
     H: np.ndarray
@@ -173,7 +174,8 @@ class FullObjective:
         self.labels = class_labels(problem.n)
         self.Y = np.zeros((self.K, self.N))
         self.Y[self.labels, np.arange(self.N)] = 1.0
-        self.has_bias = problem.bias == "free"
+        self.has_bias = problem.bias in ("free", "regularized")
+        self.lambda_b = problem.lambda_b if problem.bias == "regularized" else 0.0
         self.loss_name = problem.loss
         self.decays = np.asarray(problem.lambda_w, dtype=float)
         self.shapes = self._shapes()
@@ -207,7 +209,7 @@ class FullObjective:
     def pack(self, H: np.ndarray, weights, b: np.ndarray | None = None) -> np.ndarray:
         """Flat vector from arrays.
 
-        ``b`` defaults to zero with a free bias and is ignored without.
+        ``b`` defaults to zero with a learned bias and is ignored without.
         """
         parts = [np.asarray(H, dtype=float)] + [np.asarray(W, dtype=float) for W in weights]
         if self.has_bias:
@@ -244,11 +246,13 @@ class FullObjective:
         return float(np.vdot(resid, resid)) / (2 * self.N), resid / self.N
 
     def penalty(self, x: np.ndarray) -> float:
-        """The weight and feature decay terms."""
+        """The weight, feature and (regularized) bias decay terms."""
         p = self.split(x)
         total = self.problem.lambda_h * np.vdot(p.H, p.H)
         for lam, W in zip(self.decays, p.weights):
             total += lam * np.vdot(W, W)
+        if self.lambda_b:
+            total += self.lambda_b * np.vdot(p.b, p.b)
         return 0.5 * float(total)
 
     def value(self, x: np.ndarray) -> float:
@@ -283,6 +287,8 @@ class FullObjective:
         gH += self.problem.lambda_h * p.H
         if g.b is not None:
             np.sum(G, axis=1, out=g.b)
+            if self.lambda_b:
+                g.b[:] += self.lambda_b * p.b
         return value, grad
 
     __call__ = value_and_grad

@@ -13,7 +13,7 @@ from typing import Sequence
 
 import numpy as np
 
-BIAS_MODES = ("none", "free")
+BIAS_MODES = ("none", "free", "regularized")
 LOSSES = ("mse", "ce")
 DEFAULT_DECAY = 5e-4  # the paper's synthetic setting (lambda_W = lambda_H = 5e-4)
 MAX_SAMPLES = 2**53  # class sizes and N are exact in float64 up to here
@@ -126,6 +126,19 @@ def _positive_float(item, param: str) -> float:
     return value
 
 
+def _bias_decay(value, bias: str) -> float | None:
+    """lambda_b: required (positive, finite) with a regularized bias, refused otherwise."""
+    if bias != "regularized":
+        if value is not None:
+            raise _fail("lambda_b", "is the decay of a regularized bias; add --bias "
+                        "regularized (Python: bias='regularized') or leave it out")
+        return None
+    if value is None:
+        raise _fail("lambda_b", "a regularized bias needs its decay, e.g. --lambda-b 5e-4 "
+                    "(the weight decay when it is applied to every parameter)")
+    return _positive_float(value, "lambda_b")
+
+
 def _choice(value, param: str, allowed: Sequence[str]) -> str:
     text = str(value).strip().lower()
     if text not in allowed:
@@ -147,12 +160,15 @@ class Problem:
         Weight decay of each layer W_1 .. W_M (layer 1 acts on the features).
     lambda_h : float
         Decay of the free features H.
-    bias : {"none", "free"}
-        Bias-free model, or an unregularized learned bias.
+    bias : {"none", "free", "regularized"}
+        Bias-free model, an unregularized learned bias, or a learned bias with
+        the penalty lambda_b/2 ||b||^2.
     loss : {"mse", "ce"}
         Mean squared error or softmax cross-entropy.
     widths : tuple of int or None
         Feature widths d_1 .. d_M (d_1 is the width of H); None means wide enough.
+    lambda_b : float or None
+        Decay of the bias (bias "regularized" only; None otherwise).
 
     Build instances with :meth:`Problem.build`, which validates every field.
     """
@@ -164,6 +180,7 @@ class Problem:
     bias: str = "none"
     loss: str = "mse"
     widths: tuple[int, ...] | None = None
+    lambda_b: float | None = None
 
     @classmethod
     def build(
@@ -175,6 +192,7 @@ class Problem:
         bias="none",
         loss="mse",
         widths=None,
+        lambda_b=None,
     ) -> "Problem":
         """Validate raw input (numbers, sequences or comma-separated strings).
 
@@ -204,14 +222,16 @@ class Problem:
                     f"give exactly depth={m} widths d_1,...,d_M (d_1 is the feature width), "
                     f"got {len(width_list)}",
                 )
+        bias_mode = _choice(bias, "bias", BIAS_MODES)
         return cls(
             n=counts,
             depth=m,
             lambda_w=tuple(decays),
             lambda_h=h_decay,
-            bias=_choice(bias, "bias", BIAS_MODES),
+            bias=bias_mode,
             loss=_choice(loss, "loss", LOSSES),
             widths=None if width_list is None else tuple(width_list),
+            lambda_b=_bias_decay(lambda_b, bias_mode),
         )
 
     # ---- derived constants (THEORY.md section 1 shorthand) -------------------------
@@ -271,4 +291,5 @@ class Problem:
             "bias": self.bias,
             "loss": self.loss,
             "widths": None if self.widths is None else list(self.widths),
+            "lambda_b": self.lambda_b,
         }

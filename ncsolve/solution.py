@@ -30,7 +30,28 @@ def _frozen_array(method):
 
 def _power(z: np.ndarray, exponent: float) -> np.ndarray:
     """``z ** exponent`` for z >= 0, evaluated only where z > 0 (pow of 0 is slow)."""
+    z = np.asarray(z, dtype=float)
     return np.power(z, exponent, where=z > 0, out=np.zeros(z.shape))
+
+
+def factor_values(problem: Problem, z: np.ndarray) -> np.ndarray:
+    """(K, M + 1): per direction, the balanced singular values of H, W_1, ..., W_M
+    for output singular values ``z``."""
+    root = _power(z, 1.0 / problem.L)
+    scales = np.sqrt(problem.lbar / np.array((problem.lambda_h, *problem.lambda_w)))
+    return root[:, None] * scales[None, :]
+
+
+def feature_values(singular_values: np.ndarray) -> np.ndarray:
+    """(K, M + 1): singular values of the features W_j...W_1 H, j = 0..M."""
+    return np.cumprod(singular_values, axis=1)
+
+
+def classifier_values(singular_values: np.ndarray) -> np.ndarray:
+    """(K, M + 1): column j holds the singular values of W_M...W_{j+1}."""
+    w = singular_values[:, 1:]
+    tail = np.cumprod(w[:, ::-1], axis=1)[:, ::-1]
+    return np.hstack([tail, np.ones((w.shape[0], 1))])
 
 
 CAPPED = scalar.CAPPED  # nonzero on its own, but cut by the rank cap of narrow layers
@@ -118,10 +139,7 @@ class Solution:
 
     @_frozen_array
     def singular_values(self) -> np.ndarray:
-        p = self.problem
-        root = _power(self.z, 1.0 / p.L)
-        scales = np.sqrt(p.lbar / np.array((p.lambda_h, *p.lambda_w)))
-        return root[:, None] * scales[None, :]
+        return factor_values(self.problem, self.z)
 
     @_frozen_array
     def critical_decay(self) -> np.ndarray:
@@ -130,14 +148,10 @@ class Solution:
         return decay
 
     def _layer_values(self) -> np.ndarray:
-        """(K, M + 1): singular values of the features W_j...W_1 H, j = 0..M."""
-        return np.cumprod(self.singular_values, axis=1)
+        return feature_values(self.singular_values)
 
     def _classifier_values(self) -> np.ndarray:
-        """(K, M + 1): column j holds the singular values of W_M...W_{j+1}."""
-        w = self.singular_values[:, 1:]
-        tail = np.cumprod(w[:, ::-1], axis=1)[:, ::-1]
-        return np.hstack([tail, np.ones((w.shape[0], 1))])
+        return classifier_values(self.singular_values)
 
     # ---- per class -------------------------------------------------------------------
 

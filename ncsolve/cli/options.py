@@ -30,8 +30,14 @@ def add_model_options(parser, *, symbolic: bool = False, loss: bool = True,
         help=f"weight decay, one value or one per layer, layer 1 first ({when_omitted})")
     parser.add_argument("--lambda-h", default=decay_default, metavar="X",
                         help=f"feature decay ({when_omitted})")
-    parser.add_argument("--bias", default="none", metavar="none|free",
-                        help="bias-free model, or a learned unregularized bias (default none)")
+    parser.add_argument("--bias", default="none", metavar="none|free|regularized",
+                        help="bias-free model, a learned unregularized bias, or a learned "
+                        "bias with decay --lambda-b (default none)")
+    if not symbolic:
+        parser.add_argument("--lambda-b", default=None, metavar="X",
+                            help="decay of the bias, lambda_b/2 ||b||^2 (with --bias "
+                            "regularized only; the weight decay when it decays every "
+                            "parameter)")
     if loss:
         parser.add_argument("--loss", default="mse", metavar="mse|ce",
                             help="squared error or softmax cross-entropy (default mse)")

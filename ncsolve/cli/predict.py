@@ -10,6 +10,7 @@ examples:
   ncsolve predict --n 500,100,50 --depth 3
   ncsolve predict --n 100,100,100,100 --depth 3 --bias free --json
   ncsolve predict --n 500,100,50 --depth 3 --lambda-w 0.0095 --lambda-h 0.0095
+  ncsolve predict --n 100,100,100,100 --depth 3 --bias regularized --lambda-b 5e-4
 """
 
 from __future__ import annotations
@@ -54,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
     result = predict(n=args.n, depth=args.depth, lambda_w=args.lambda_w,
                      lambda_h=args.lambda_h, bias=args.bias, loss=args.loss,
                      widths=args.widths, precision=_precision(args.precision),
-                     restarts=args.restarts, seed=args.seed)
+                     restarts=args.restarts, seed=args.seed, lambda_b=args.lambda_b)
     if args.json:
         data = result.to_dict(args.grams) if args.grams is not None else result.to_dict()
         text = json.dumps(data, allow_nan=False)
