@@ -17,13 +17,16 @@ def predict(
     restarts=None,
     seed=None,
     lambda_b=None,
+    ratio=None,
 ):
     """Exact global minimizer of the regularized deep linear unconstrained feature model.
 
     Parameters
     ----------
-    n : sequence of int or str
-        Samples per class, e.g. ``[500, 100, 50]`` or ``"500,100,50"``.
+    n : sequence of int, str or Profile
+        Samples per class, e.g. ``[500, 100, 50]`` or ``"500,100,50"``; or an
+        imbalance profile from :func:`ncsolve.sweep.profile`, evaluated at ``ratio``
+        (sizes rounded down, at least 1; docs/phase.md).
     depth : int
         Number of linear layers M >= 1 after the features (1 is the plain UFM).
     lambda_w : float or sequence of float
@@ -46,6 +49,8 @@ def predict(
         Cross-entropy only: random starts of the search of the reduced problem
         (default depends on K) and their seed (default 0). More restarts make a
         "best found" answer more certain.
+    ratio : float, optional
+        Imbalance ratio n_max / n_min (>= 1) at which a profile ``n`` is evaluated.
 
     Returns
     -------
@@ -57,6 +62,10 @@ def predict(
     ProblemError
         For invalid input; the message names the parameter and what is allowed.
     """
+    if ratio is not None or hasattr(n, "sizes"):
+        from .sweep.profiles import profile_sizes
+
+        n = profile_sizes(n, ratio)
     problem = Problem.build(n, depth, lambda_w, lambda_h, bias, loss, widths, lambda_b)
     if problem.bias == "regularized" and precision is not None:
         raise ProblemError("precision (--precision): the high-precision route has no "

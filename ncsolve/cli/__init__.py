@@ -1,4 +1,4 @@
-"""Command line: ``ncsolve predict | equation | verify``.
+"""Command line: ``ncsolve predict | equation | verify | phase | sweep``.
 
 Argument parsing and output only; the mathematics lives in the package modules.
 Each subcommand is a module of this package with ``add_arguments(parser)`` and
@@ -18,6 +18,7 @@ SUBCOMMANDS = {
     "predict": "the exact global minimizer (singular values, class-mean lengths, Grams, loss)",
     "equation": "the symbolic objective, stationarity equation, thresholds and exact roots",
     "verify": "train the full model by gradient methods and compare with the theory",
+    "phase": "exact MSE phase boundaries of an imbalance profile (ratio x decay, depth)",
 }
 
 

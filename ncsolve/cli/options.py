@@ -3,19 +3,18 @@ metavars and help read the same in ``predict``, ``equation`` and ``verify``."""
 
 from __future__ import annotations
 
-
 from ..problem import DEFAULT_DECAY
 
 
 def add_model_options(parser, *, symbolic: bool = False, loss: bool = True,
-                      widths: bool = True) -> None:
+                      widths: bool = True, n_required: bool = True) -> None:
     """--n, --depth, --lambda-w, --lambda-h, --bias (and --loss, --widths).
 
     With ``symbolic`` (``ncsolve equation``) the class sizes and decays are
     optional and stay symbols when left out, and the depth is required.
     """
     parser.add_argument(
-        "--n", required=not symbolic, metavar="N1,N2,...",
+        "--n", required=n_required and not symbolic, metavar="N1,N2,...",
         help="samples per class, comma-separated, or @FILE of counts separated by spaces, "
         "commas or newlines (K = number of classes)"
         + ("; without it the equations stay symbolic" if symbolic else ""))
@@ -47,4 +46,36 @@ def add_model_options(parser, *, symbolic: bool = False, loss: bool = True,
                             "of the features); narrow layers cap the rank")
 
 
+def add_profile_options(parser, *, ratio_help: str | None = None,
+                        ratio_default: str | None = None) -> None:
+    """--profile, --ratio, --classes, --minority, --largest (docs/phase.md)."""
+    parser.add_argument(
+        "--profile", default=None, metavar="step|exp|scaled",
+        help="class sizes from an imbalance profile instead of --n: step (two groups, "
+        "Fang et al. 2021), exp (long-tailed, Cao et al. 2019), scaled (the sizes of --n "
+        "with their imbalance rescaled to --ratio)")
+    parser.add_argument(
+        "--ratio", default=ratio_default, metavar="RHO",
+        help=ratio_help or "imbalance ratio n_max/n_min >= 1 of the profile")
+    parser.add_argument("--classes", default=None, metavar="K",
+                        help="profile step/exp: number of classes (default 10)")
+    parser.add_argument("--minority", default=None, metavar="K_MIN",
+                        help="profile step: number of minority classes (default K // 2)")
+    parser.add_argument("--largest", default=None, metavar="N_MAX",
+                        help="profile step/exp: size of the largest class (default 5000)")
 
+
+def profile_from_args(args):
+    """The Profile named by the options, or None without --profile (then the
+    profile-only options must be absent)."""
+    from ..sweep.profiles import profile
+
+    if args.profile is None:
+        for name in ("classes", "minority", "largest"):
+            if getattr(args, name, None) is not None:
+                from ..problem import ProblemError
+
+                raise ProblemError(f"{name} (--{name}): only used with --profile step|exp")
+        return None
+    return profile(args.profile, classes=args.classes, minority=args.minority,
+                   largest=args.largest, n=args.n)

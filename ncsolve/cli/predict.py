@@ -11,6 +11,7 @@ examples:
   ncsolve predict --n 100,100,100,100 --depth 3 --bias free --json
   ncsolve predict --n 500,100,50 --depth 3 --lambda-w 0.0095 --lambda-h 0.0095
   ncsolve predict --n 100,100,100,100 --depth 3 --bias regularized --lambda-b 5e-4
+  ncsolve predict --profile exp --classes 10 --ratio 100 --depth 3   # CIFAR-10-LT sizes
 """
 
 from __future__ import annotations
@@ -19,11 +20,12 @@ import argparse
 import json
 import sys
 
-from .options import add_model_options
+from .options import add_model_options, add_profile_options, profile_from_args
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    add_model_options(parser)
+    add_model_options(parser, n_required=False)
+    add_profile_options(parser)
     parser.add_argument("--precision", default=None, metavar="DIGITS",
                         help="use the symbolic/high-precision route with this many digits "
                         "(15..1000, MSE only; slower)")
@@ -53,8 +55,15 @@ def _precision(value):
 def run(args: argparse.Namespace) -> int:
     from ..api import predict
 
-    result = predict(n=args.n, depth=args.depth, lambda_w=args.lambda_w,
-                     lambda_h=args.lambda_h, bias=args.bias, loss=args.loss,
+    family = profile_from_args(args)
+    if family is None and args.n is None:
+        from ..problem import ProblemError
+
+        raise ProblemError("n (--n): give the class sizes, e.g. --n 500,100,50, or an "
+                           "imbalance profile with --profile step|exp|scaled --ratio RHO")
+    result = predict(n=args.n if family is None else family, ratio=args.ratio,
+                     depth=args.depth, lambda_w=args.lambda_w, lambda_h=args.lambda_h,
+                     bias=args.bias, loss=args.loss,
                      widths=args.widths, precision=_precision(args.precision),
                      restarts=args.restarts, seed=args.seed, lambda_b=args.lambda_b)
     if args.json:

@@ -1,0 +1,93 @@
+"""Exact MSE phase boundaries of an imbalance profile: where each class (bias-free) or
+direction (free bias) collapses, in the (ratio, decay) plane or along depth.
+
+For each group of equal classes or directions, two curves in the geometric-mean
+decay lbar: critical_decay (above it the group is zero at the global minimum) and
+existence_decay (above it its nonzero stationary point is gone). Between them is
+the window, where the "largest root" is only a local minimum. The curves are the
+closed-form thresholds at every sampled ratio (certainty: exact), not a grid of
+predict calls. Regions: all classes kept, minority collapsed, window, all collapsed.
+
+examples:
+  ncsolve phase --profile step --classes 4 --largest 500 --depth 3 --plot phase.png
+  ncsolve phase --profile exp --classes 10 --ratio 1:1000:400 --depth 1,2,3,4 --bias free --json
+  ncsolve phase --profile exp --ratio 100 --depth 1:8:8 --plot depth.pdf
+  ncsolve phase --profile step --format csv --output phase.csv
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from .options import add_profile_options, profile_from_args
+
+DEFAULT_RATIOS = "1:1000:400"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--n", default=None, metavar="N1,N2,...",
+                        help="profile scaled: the explicit sizes whose imbalance is rescaled")
+    add_profile_options(parser, ratio_default=DEFAULT_RATIOS,
+                        ratio_help="imbalance ratios: a comma list or START:STOP:COUNT "
+                        f"(log-spaced; default {DEFAULT_RATIOS})")
+    parser.add_argument("--depth", default="3", metavar="M|M1,M2,...|A:B:COUNT",
+                        help="depth, or several depths (default 3)")
+    parser.add_argument("--bias", default="none", metavar="none|free",
+                        help="bias-free (curves per class group) or free bias (curves per "
+                        "direction group of D - n n^T/N); default none")
+    parser.add_argument("--integer-sizes", action="store_true",
+                        help="use the rounded-down integer sizes that predict and sweep use "
+                        "(default: the continuous profile)")
+    parser.add_argument("--format", default="text", metavar="text|json|csv",
+                        help="output format (default text); csv: one row per decay interval "
+                        "at each (ratio, depth), with its region and the curve above it")
+    parser.add_argument("--json", action="store_true", help="same as --format json")
+    parser.add_argument("--output", default=None, metavar="PATH",
+                        help="write the table to PATH instead of standard output")
+    parser.add_argument("--plot", default=None, metavar="PATH",
+                        help="draw the phase diagram (.png at 200 dpi, .pdf or .svg)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..problem import ProblemError
+    from ..sweep.grid import parse_values
+    from ..sweep.output import check_output, write_atomic
+
+    fmt = "json" if args.json else str(args.format).strip().lower()
+    if fmt not in ("text", "json", "csv"):
+        raise ProblemError(f"format (--format): must be one of text, json, csv; got "
+                           f"{args.format!r}")
+    if args.plot is not None:
+        from ..sweep.plot import check_path
+
+        check_path(args.plot)
+    if args.output is not None:
+        check_output(args.output)
+    family = profile_from_args(args) if args.profile is not None else None
+    if family is None:
+        raise ProblemError("profile (--profile): a phase map needs an imbalance profile: "
+                           "step, exp or scaled (with --n)")
+    ratios = parse_values(args.ratio, "ratio", scale="log", low=1.0)
+    depths = parse_values(args.depth, "depth", integer=True, low=1.0)
+    from ..sweep.phase import phase_map
+
+    pm = phase_map(family, ratios, [int(d) for d in depths], args.bias, args.integer_sizes)
+    if fmt == "json":
+        text = json.dumps(pm.to_dict(), allow_nan=False) + "\n"
+    elif fmt == "csv":
+        from ..sweep.output import csv_text
+
+        text = csv_text(pm.rows())
+    else:
+        text = str(pm) + "\n"
+    if args.plot is not None:
+        from ..sweep.plot import plot_phase, save
+
+        save(plot_phase(pm), args.plot)
+    if args.output is None:
+        sys.stdout.write(text)
+    else:
+        write_atomic(args.output, text)
+    return 0

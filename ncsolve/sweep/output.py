@@ -1,0 +1,190 @@
+"""Tables on disk: CSV and JSON lines written whole, appended point by point, resumable.
+
+A sweep's rows are written one grid point at a time, all rows of a point in a
+single ``os.write`` to a file opened for appending, so a killed run leaves whole
+points behind (at worst a torn last line, which the next run drops). A rerun
+with the same file reads the finished points back, checks that they belong to
+the same grid, and computes only the rest. When every point is done the file is
+rewritten in point order (atomically), so the final table does not depend on the
+order in which workers finished.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+import tempfile
+
+import numpy as np
+
+from ..problem import ProblemError
+
+FORMATS = ("csv", "jsonl", "parquet")
+
+
+def check_output(path: str, param: str = "output") -> None:
+    """Refuse an output path that cannot be written, before any work."""
+    folder = os.path.dirname(os.path.abspath(path))
+    if os.path.isdir(path):
+        raise ProblemError(f"{param} (--{param}): {path!r} is a folder; give a file name")
+    if not os.path.isdir(folder):
+        raise ProblemError(f"{param} (--{param}): folder {folder!r} does not exist")
+
+
+def write_atomic(path: str, text: str | bytes) -> None:
+    """Write the whole file or nothing: a temporary file in the same folder, then rename."""
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".ncsolve-", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(text.encode("utf-8") if isinstance(text, str) else text)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def cell(value) -> str:
+    """One CSV cell: floats with all digits (repr), booleans true/false, None empty."""
+    if value is None:
+        return ""
+    if isinstance(value, (bool, np.bool_)):
+        return "true" if value else "false"
+    if isinstance(value, (float, np.floating)):
+        return "" if not math.isfinite(value) else repr(float(value))
+    if isinstance(value, (int, np.integer)):
+        return str(int(value))
+    return str(value)
+
+
+def json_value(value):
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, (float, np.floating)):
+        return float(value) if math.isfinite(value) else None
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    return value
+
+
+def csv_text(rows: list[dict], columns: list[str] | None = None, header: bool = True) -> str:
+    """CSV of ``rows`` (dicts) with ``columns`` (default: the keys of the first row)."""
+    columns = list(rows[0]) if columns is None and rows else (columns or [])
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    if header:
+        writer.writerow(columns)
+    for row in rows:
+        writer.writerow([cell(row.get(c)) for c in columns])
+    return buffer.getvalue()
+
+
+def jsonl_text(rows: list[dict], columns: list[str]) -> str:
+    return "".join(json.dumps({c: json_value(r.get(c)) for c in columns}, allow_nan=False)
+                   + "\n" for r in rows)
+
+
+def format_from(path: str | None, fmt: str | None) -> str:
+    """The table format: given, or from the extension (csv by default)."""
+    if fmt is None:
+        ext = os.path.splitext(path or "")[1].lower().lstrip(".")
+        fmt = {"jsonl": "jsonl", "json": "jsonl", "parquet": "parquet"}.get(ext, "csv")
+    fmt = str(fmt).strip().lower()
+    if fmt not in FORMATS:
+        raise ProblemError(f"format (--format): must be one of {', '.join(FORMATS)}; got {fmt!r}")
+    if fmt == "parquet":
+        try:
+            import pyarrow  # noqa: F401
+        except ImportError:
+            raise ProblemError("format (--format): parquet needs pyarrow "
+                               "(pip install 'ncsolve[pandas]'); use csv or jsonl") from None
+        if path is None:
+            raise ProblemError("format (--format): parquet is binary; give --output PATH")
+    return fmt
+
+
+class AppendTable:
+    """An append-only table file (CSV or JSON lines) of sweep rows, point by point.
+
+    Parameters
+    ----------
+    path : str
+    fmt : {"csv", "jsonl"}
+    columns : list of str
+        Column order; a ``point`` column identifies the grid point of each row.
+    """
+
+    def __init__(self, path: str, fmt: str, columns: list[str]):
+        self.path, self.fmt, self.columns = path, fmt, list(columns)
+        self._fd: int | None = None
+
+    # ---- reading back ----------------------------------------------------------------
+
+    def read(self) -> list[dict]:
+        """Whole rows already in the file (a torn last line is left out), as strings
+        for CSV and JSON values for JSON lines."""
+        if not os.path.exists(self.path) or os.path.getsize(self.path) == 0:
+            return []
+        with open(self.path, encoding="utf-8", newline="") as handle:
+            text = handle.read()
+        if not text.endswith("\n"):
+            text = text[: text.rfind("\n") + 1]
+        if self.fmt == "jsonl":
+            return self._read_jsonl(text)
+        lines = list(csv.reader(io.StringIO(text)))
+        if not lines:
+            return []
+        if lines[0] != self.columns:
+            raise ProblemError(f"output (--output): {self.path!r} has other columns than "
+                               "this sweep; choose another file or delete it")
+        return [dict(zip(self.columns, line)) for line in lines[1:] if len(line) == len(
+            self.columns)]
+
+    def _read_jsonl(self, text: str) -> list[dict]:
+        rows = []
+        for line in text.splitlines():
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if list(row) != self.columns:
+                raise ProblemError(f"output (--output): {self.path!r} has other columns "
+                                   "than this sweep; choose another file or delete it")
+            rows.append(row)
+        return rows
+
+    def rewrite(self, rows: list[dict]) -> None:
+        """Replace the file by ``rows`` (atomically)."""
+        write_atomic(self.path, self.text(rows, header=True))
+
+    # ---- writing -----------------------------------------------------------------------
+
+    def text(self, rows: list[dict], header: bool = False) -> str:
+        if self.fmt == "jsonl":
+            return jsonl_text(rows, self.columns)
+        return csv_text(rows, self.columns, header=header)
+
+    def open(self) -> None:
+        fresh = not os.path.exists(self.path) or os.path.getsize(self.path) == 0
+        self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        if fresh and self.fmt == "csv":
+            self._write(self.text([], header=True))
+
+    def append(self, rows: list[dict]) -> None:
+        """Append the rows of one finished point in one write."""
+        self._write(self.text(rows))
+
+    def _write(self, text: str) -> None:
+        data = memoryview(text.encode("utf-8"))
+        while data:
+            written = os.write(self._fd, data)
+            data = data[written:]
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None

@@ -1,0 +1,352 @@
+"""Exact phase boundaries of the MSE model in the (ratio, decay) plane and along depth.
+
+For every class group (bias-free) or direction group (free bias) of a profile,
+two curves in the geometric-mean decay ``lbar``:
+
+* ``critical_decay``: above it the group is zero at the global minimum;
+* ``existence_decay``: above it its nonzero stationary point no longer exists.
+
+Between the two lies the *window*, where a nonzero local minimum exists but
+is not global (the "largest root" answer is wrong there). Both are the
+closed-form thresholds of :mod:`ncsolve.scalar` (THEORY.md section 3), so the
+curves are exact at every sampled ratio; nothing is bisected. The boundary
+depends on the decays only through ``lbar``: with per-layer decays held in any
+fixed ratio, ``lbar`` is proportional to their common scale.
+
+The thresholds are homogeneous in sigma: ``critical(sigma, N) =
+critical(sigma N^(-1/(2-q)), 1)``, which evaluates every ratio in one call.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .. import scalar
+from ..problem import MAX_DEPTH, ProblemError, whole_number
+from ..spectral import target_spectrum
+from .profiles import Profile
+
+KEPT = "all classes kept"
+MINORITY = "minority collapsed"
+WINDOW = "window"
+ALL = "all collapsed"
+REGIONS = (KEPT, MINORITY, WINDOW, ALL)
+
+
+@dataclass(frozen=True, eq=False)
+class Curve:
+    """One class group (bias-free) or direction group (free bias) along the ratios.
+
+    Attributes
+    ----------
+    name : str
+        "minority", "class 3", "within majority", "between groups", ...
+    classes : tuple of int
+        Bias-free: the classes of the group. Free bias: the classes the
+        directions live on (all classes for a between-group direction).
+    directions : tuple of int
+        Indices of the directions in predict's order (decreasing sigma) at ratios > 1.
+    multiplicity : int
+        Number of equal directions in the group.
+    sigma : ndarray, shape (P,)
+        Target singular value at each ratio.
+    critical_decay, existence_decay : ndarray, shape (D, P)
+        Per depth (rows) and ratio (columns).
+    """
+
+    name: str
+    classes: tuple[int, ...]
+    directions: tuple[int, ...]
+    multiplicity: int
+    sigma: np.ndarray
+    critical_decay: np.ndarray
+    existence_decay: np.ndarray
+
+
+@dataclass(frozen=True, eq=False)
+class Interval:
+    """A stretch of decay ``[low, high)`` at one (ratio, depth) with one phase."""
+
+    ratio: float
+    depth: int
+    low: float
+    high: float
+    region: str
+    active: tuple[str, ...]
+    window: tuple[str, ...]
+    collapsed: tuple[str, ...]
+    upper_boundary: str
+
+
+@dataclass(frozen=True, eq=False)
+class PhaseMap:
+    """Exact MSE phase boundaries for a profile, over ratios and depths.
+
+    Attributes
+    ----------
+    profile : Profile
+    bias : {"none", "free"}
+    ratios : ndarray, shape (P,)
+    depths : tuple of int
+    integer : bool
+        True when the rounded-down integer sizes were used (as ``predict`` and
+        ``sweep`` use them); False for the continuous profile.
+    sizes : ndarray, shape (P, K)
+        Class sizes at each ratio.
+    curves : tuple of Curve
+    notes : tuple of str
+    """
+
+    profile: Profile
+    bias: str
+    ratios: np.ndarray
+    depths: tuple[int, ...]
+    integer: bool
+    sizes: np.ndarray
+    curves: tuple[Curve, ...]
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def certainty(self) -> str:
+        return "exact"
+
+    def states(self, decay, depth_index: int = 0) -> np.ndarray:
+        """Phase of each curve at decays ``decay`` (shape (..., P)): 0 active,
+        1 window, 2 collapsed; result shape (C, ..., P)."""
+        decay = np.asarray(decay, dtype=float)
+        out = []
+        for c in self.curves:
+            crit, exist = c.critical_decay[depth_index], c.existence_decay[depth_index]
+            out.append(np.where(decay < crit, 0, np.where(decay < exist, 1, 2)))
+        return np.array(out)
+
+    def region_codes(self, decay, depth_index: int = 0) -> np.ndarray:
+        """Index into :data:`REGIONS` at decays ``decay`` (shape (..., P))."""
+        return region_of(self.states(decay, depth_index))
+
+    def intervals(self) -> list[Interval]:
+        """Every decay interval at every (ratio, depth), lowest decay first."""
+        out = []
+        for d, depth in enumerate(self.depths):
+            for p, ratio in enumerate(self.ratios):
+                out += self._column(d, depth, p, float(ratio))
+        return out
+
+    def _column(self, d, depth, p, ratio) -> list[Interval]:
+        edges = []
+        for c in self.curves:
+            edges.append((float(c.critical_decay[d, p]), f"critical_decay of {c.name}"))
+            if depth > 1:
+                edges.append((float(c.existence_decay[d, p]), f"existence_decay of {c.name}"))
+        merged: dict[float, list[str]] = {}
+        for value, name in sorted(edges):
+            merged.setdefault(value, []).append(name)
+        bounds = [0.0, *merged, np.inf]
+        names = ["; ".join(v) for v in merged.values()] + [""]
+        out = []
+        for low, high, upper in zip(bounds[:-1], bounds[1:], names):
+            if high <= low:
+                continue
+            probe = np.sqrt(low * high) if low > 0 and np.isfinite(high) else (
+                high / 2 if low == 0 else low * 2)
+            state = self.states(np.full(self.ratios.size, probe), d)[:, p]
+            group = [tuple(c.name for c, s in zip(self.curves, state) if s == k)
+                     for k in range(3)]
+            out.append(Interval(ratio, depth, low, high, REGIONS[int(region_of(state))],
+                                group[0], group[1], group[2], upper))
+        return out
+
+    def to_dict(self) -> dict:
+        """JSON-ready dictionary (the output of ``ncsolve phase --json``)."""
+        return {
+            "profile": self.profile.to_dict(),
+            "bias": self.bias,
+            "loss": "mse",
+            "certainty": self.certainty,
+            "decay": "lbar, the geometric mean of lambda_h and every lambda_w",
+            "integer_sizes": self.integer,
+            "ratio": _floats(self.ratios),
+            "depth": list(self.depths),
+            "curves": [_curve_dict(c, self.depths) for c in self.curves],
+            "regions": [_interval_dict(i) for i in self.intervals()],
+            "notes": list(self.notes),
+        }
+
+    def rows(self) -> list[dict]:
+        """The CSV table: one row per decay interval at each (ratio, depth)."""
+        return [_interval_dict(i, flat=True) | {"bias": self.bias}
+                for i in self.intervals()]
+
+    def __str__(self) -> str:
+        from .report import phase_text
+
+        return phase_text(self)
+
+
+def region_of(state: np.ndarray) -> np.ndarray:
+    """Region code from curve states (axis 0 over curves)."""
+    window = np.any(state == 1, axis=0)
+    kept = np.all(state == 0, axis=0)
+    gone = np.all(state == 2, axis=0)
+    code = np.where(kept, 0, np.where(gone, 3, 1))
+    return np.where(window, 2, code)
+
+
+def _floats(values) -> list:
+    return [float(v) if np.isfinite(v) else None for v in np.asarray(values, dtype=float)]
+
+
+def _curve_dict(c: Curve, depths) -> dict:
+    return {
+        "name": c.name, "classes": list(c.classes), "directions": list(c.directions),
+        "multiplicity": c.multiplicity, "sigma": _floats(c.sigma),
+        "critical_decay": {str(m): _floats(c.critical_decay[i]) for i, m in enumerate(depths)},
+        "existence_decay": {str(m): _floats(c.existence_decay[i])
+                            for i, m in enumerate(depths)},
+    }
+
+
+def _interval_dict(i: Interval, flat: bool = False) -> dict:
+    join = (lambda names: ";".join(names)) if flat else list
+    return {
+        "ratio": i.ratio, "depth": i.depth, "decay_low": i.low,
+        "decay_high": i.high if np.isfinite(i.high) else None,
+        "region": i.region, "active": join(i.active), "window": join(i.window),
+        "collapsed": join(i.collapsed), "upper_boundary": i.upper_boundary,
+    }
+
+
+# ---- computation ---------------------------------------------------------------------
+
+
+def check_depths(depths) -> tuple[int, ...]:
+    values = [depths] if np.isscalar(depths) or isinstance(depths, str) else list(depths)
+    out = tuple(whole_number(v, "depth", "every depth", high=MAX_DEPTH) for v in values)
+    if not out:
+        raise ProblemError("depth (--depth): give at least one depth")
+    return out
+
+
+def phase_map(profile: Profile, ratios, depths=3, bias: str = "none",
+              integer: bool = False) -> PhaseMap:
+    """Exact MSE phase boundaries of ``profile`` at ``ratios`` and ``depths``.
+
+    Parameters
+    ----------
+    profile : Profile
+        From :func:`ncsolve.sweep.profile`.
+    ratios : array of float
+        Imbalance ratios (each >= 1); sample densely for smooth curves.
+    depths : int or sequence of int
+    bias : {"none", "free"}
+    integer : bool
+        Use the rounded-down integer class sizes (those ``predict`` sees).
+
+    Returns
+    -------
+    PhaseMap
+    """
+    from .profiles import check_ratio
+
+    ratios = np.array([check_ratio(r) for r in np.atleast_1d(np.asarray(ratios, dtype=float))])
+    if ratios.size == 0:
+        raise ProblemError("ratio (--ratio): give at least one ratio")
+    depths = check_depths(depths)
+    bias = str(bias).strip().lower()
+    if bias not in ("none", "free"):
+        raise ProblemError(f"bias (--bias): must be one of none, free; got {bias!r} "
+                           "(phase maps are for the closed-form MSE model)")
+    sizes = profile.sizes(ratios, integer=integer)
+    groups = profile.groups()
+    group_sizes = np.stack([sizes[:, g[0]] for g in groups], axis=1)  # (P, S)
+    counts = np.array([g.size for g in groups])
+    N = sizes.sum(axis=1)
+    if bias == "none":
+        specs = _class_curves(profile, group_sizes)
+    else:
+        specs = _direction_curves(profile, group_sizes, counts)
+    curves = []
+    for name, classes, directions, mult, sigma in specs:
+        crit = np.empty((len(depths), ratios.size))
+        exist = np.empty_like(crit)
+        for i, depth in enumerate(depths):
+            crit[i], exist[i] = thresholds(sigma, N, depth + 1)
+        curves.append(Curve(name, classes, directions, mult, sigma, crit, exist))
+    notes = _notes(profile, bias, integer)
+    return PhaseMap(profile, bias, ratios, depths, bool(integer), sizes, tuple(curves), notes)
+
+
+def thresholds(sigma: np.ndarray, N: np.ndarray, L: int) -> tuple[np.ndarray, np.ndarray]:
+    """Critical and existence decays (lbar) for singular values ``sigma`` with
+    sample totals ``N`` (same shape), from :mod:`ncsolve.scalar`'s boundaries."""
+    q = 2.0 / L
+    scaled = np.asarray(sigma, dtype=float) * np.asarray(N, dtype=float) ** (-1.0 / (2.0 - q))
+    critical = scalar.critical_decay(scaled, 1, L)
+    existence = 2.0 * scalar.existence_boundary(scaled, q) / L
+    existence = np.where(scaled > 0, existence, np.nan)
+    return critical, existence
+
+
+def _class_curves(profile: Profile, group_sizes: np.ndarray):
+    """Bias-free: direction i is one class, sigma = sqrt(n_k)."""
+    order = 0
+    for g, (members, name) in enumerate(zip(profile.groups(), profile.group_names())):
+        directions = tuple(range(order, order + members.size))
+        order += members.size
+        yield name, tuple(int(m) for m in members), directions, int(members.size), \
+            np.sqrt(group_sizes[:, g])
+
+
+def _direction_curves(profile: Profile, group_sizes: np.ndarray, counts: np.ndarray):
+    """Free bias: the target ``D - n n^T / N`` has, per class group of m members,
+    m - 1 directions inside the group with eigenvalue exactly its size, and one
+    secular root per group (the last is 0: the all-ones direction)."""
+    groups, names = profile.groups(), profile.group_names()
+    roots = _secular_roots(group_sizes, counts)  # (P, S - 1), decreasing
+    S = len(groups)
+    every = tuple(range(profile.classes))
+    index = 0
+    for g in range(S):
+        if counts[g] > 1:
+            mult = int(counts[g]) - 1
+            yield (f"within {names[g]}", tuple(int(m) for m in groups[g]),
+                   tuple(range(index, index + mult)), mult, np.sqrt(group_sizes[:, g]))
+            index += mult
+        if g < S - 1:
+            name = "between groups" if S == 2 else f"between groups {g + 1}"
+            yield name, every, (index,), 1, roots[:, g]
+            index += 1
+
+
+def _secular_roots(group_sizes: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Singular values of the S - 1 nonzero secular directions at each ratio, from
+    :func:`ncsolve.spectral.target_spectrum`. Where the sizes of some groups coincide
+    (ratio 1) the spectrum deflates them; the missing roots equal the shared size."""
+    P, S = group_sizes.shape
+    out = np.empty((P, max(S - 1, 0)))
+    for p in range(P):
+        d = group_sizes[p]
+        spectrum = target_spectrum(np.repeat(d, counts), "free")
+        roots = list(spectrum.sigma[spectrum.kind == 0])
+        values, shared = np.unique(d, return_counts=True)
+        for value, copies in zip(values, shared):
+            roots += [np.sqrt(value)] * (int(copies) - 1)
+        out[p] = np.sort(roots)[::-1][:-1]
+    return out
+
+
+def _notes(profile: Profile, bias: str, integer: bool) -> tuple[str, ...]:
+    notes = [
+        "decay is lbar, the geometric mean of lambda_h and every lambda_w; the boundaries "
+        "depend on the decays only through it (per-layer decays in any fixed ratio)",
+        "exact: closed-form thresholds at every sampled ratio (THEORY.md section 3)",
+    ]
+    if not integer:
+        notes.append("continuous profile: real-valued class sizes; predict rounds them down "
+                     "(use integer sizes to match predict exactly)")
+    if bias == "free":
+        notes.append("free bias: curves are direction groups of D - n n^T/N, not classes; "
+                     "a class is zero only when every direction it lives on is")
+    return tuple(notes)
