@@ -136,6 +136,14 @@ class CenteredSpectrum(Spectrum):
         return _gap_block(self.sizes, self.origin, self.tau, rows)
 
     @cached_property
+    def kind(self) -> np.ndarray:
+        """(K,) int8: 0 where direction i is a secular root, 1 where it is a deflated
+        Helmert vector (eigenvalue equal to its group's size)."""
+        kind = np.ones(self.size, dtype=np.int8)
+        kind[self._secular] = 0
+        return kind
+
+    @cached_property
     def _secular(self) -> np.ndarray:
         """(S,): the direction of secular root g (the last of its block)."""
         return self.block + self.counts - 1
