@@ -14,7 +14,7 @@ import numpy as np
 
 from . import scalar
 from .problem import Problem
-from .spectral import Spectrum, target_spectrum
+from .spectral import DiagonalSpectrum, Spectrum, target_spectrum
 
 def _frozen_array(method):
     """``cached_property`` whose array is read-only, so a caller cannot corrupt the cache."""
@@ -81,11 +81,12 @@ class Solution:
     sigma, z, z_local : ndarray, shape (K,)
         Target singular value, global-minimum output singular value, and the
         nonzero local minimum of each direction (nan where none exists).
-    state : ndarray of str, shape (K,)
-        ``active``, ``collapsed``, ``window``, ``tie``, ``empty`` or ``capped``.
     code : ndarray of int8, shape (K,)
-        The same states as indices into ``scalar.STATES`` (cheap to compare at large K).
-    critical_decay : ndarray, shape (K,)
+        Per direction, the state as an index into ``scalar.STATES`` (cheap at large K).
+    direction_state : ndarray of str, shape (K,)
+        Per direction: ``active``, ``collapsed``, ``window``, ``tie``, ``empty``
+        or ``capped`` (beyond the rank cap of narrow layers: zero at every decay).
+    direction_critical_decay : ndarray, shape (K,)
         Per direction, the geometric mean of all decays above which it is zero
         at the global minimum, everything else fixed (0 where it is zero at any
         decay: capped or empty directions).
@@ -96,6 +97,12 @@ class Solution:
         output of the class mean on its own label (before any bias).
     collapsed : ndarray of bool, shape (K,)
         Per class: its class mean (hence its outputs) is zero.
+    critical_decay, state : ndarray, shape (K,)
+        Per class: the geometric-mean decay above which its class mean is zero,
+        and the state of its leading direction (the largest-sigma direction with
+        a component on the class; bias-free, the class's own direction).
+    certainty : str
+        ``"exact"``: the closed form is the global minimum.
     layer_feature_norms : ndarray, shape (M + 1, K)
         Row j: class-mean lengths of the features W_j...W_1 H (row 0 is H).
     bias_value : ndarray or None
@@ -109,15 +116,15 @@ class Solution:
     code: np.ndarray
     residual: np.ndarray
     notes: tuple[str, ...] = field(default=())
+    certainty: str = field(default="exact", init=False)
 
     def __post_init__(self):
         for array in (self.z, self.z_local, self.code, self.residual):
             array.setflags(write=False)
 
     @_frozen_array
-    def state(self) -> np.ndarray:
-        """Per direction: ``active``, ``collapsed``, ``window``, ``tie``, ``empty`` or
-        ``capped`` (decoded from the int8 ``code``, an index into ``scalar.STATES``)."""
+    def direction_state(self) -> np.ndarray:
+        """Per direction, the state named from the int8 ``code``."""
         return scalar.state_names(self.code)
 
     # ---- per direction ---------------------------------------------------------------
@@ -142,9 +149,10 @@ class Solution:
         return factor_values(self.problem, self.z)
 
     @_frozen_array
-    def critical_decay(self) -> np.ndarray:
+    def direction_critical_decay(self) -> np.ndarray:
         decay = scalar.critical_decay(self.sigma, self.problem.N, self.problem.L)
-        decay[(self.code == scalar.CODE[CAPPED]) | (self.code == scalar.CODE[scalar.EMPTY])] = 0.0
+        code = self.code
+        decay[(code == scalar.CODE[CAPPED]) | (code == scalar.CODE[scalar.EMPTY])] = 0.0
         return decay
 
     def _layer_values(self) -> np.ndarray:
@@ -192,6 +200,23 @@ class Solution:
         norm = self.feature_norm
         return norm <= _TIE * max(float(norm.max(initial=0.0)), np.finfo(float).tiny)
 
+    @_frozen_array
+    def _leading_direction(self) -> np.ndarray:
+        """Per class, the first direction (largest sigma) with a component on it.
+
+        Every direction ahead of it is zero on the class, so the class mean is zero
+        exactly when this direction is: its critical decay and state are the class's.
+        """
+        return leading_directions(self.spectrum)
+
+    @_frozen_array
+    def critical_decay(self) -> np.ndarray:
+        return self.direction_critical_decay[self._leading_direction]
+
+    @_frozen_array
+    def state(self) -> np.ndarray:
+        return scalar.state_names(self.code[self._leading_direction])
+
     @property
     def bias_value(self) -> np.ndarray | None:
         if self.problem.bias == "none":
@@ -234,6 +259,7 @@ class Solution:
         if z.shape != self.z.shape or np.any(z < 0):
             raise ValueError(f"z must be {self.z.size} non-negative values")
         code = np.where(z > 0, scalar.CODE[scalar.ACTIVE], scalar.CODE[scalar.COLLAPSED])
+        code[self.code == scalar.CODE[CAPPED]] = scalar.CODE[CAPPED]
         return Solution(self.problem, self.spectrum, z, self.z_local, code, self.sigma - z)
 
     # ---- output -----------------------------------------------------------------------
@@ -275,20 +301,46 @@ def solve(problem: Problem) -> Solution:
     spectrum = target_spectrum(problem.n, problem.bias)
     minima = scalar.minimize(spectrum.sigma, problem.N, problem.c, problem.q)
     z, code, residual = minima.z, minima.code, minima.residual  # ours: edited in place
-    ties = np.flatnonzero(code == scalar.CODE[scalar.TIE])  # before the cap edits code
-    window = np.flatnonzero(code == scalar.CODE[scalar.WINDOW])
     notes = _apply_rank_cap(problem.rank_cap, spectrum.sigma, z, code, residual)
-    notes = _phase_notes(problem, spectrum.sigma, minima.z_local, ties, window, code) + notes
+    notes = _phase_notes(problem, spectrum.sigma, minima.z_local, code) + notes
     return Solution(problem, spectrum, z, minima.z_local, code, residual, notes)
 
 
-def _phase_notes(problem: Problem, sigma: np.ndarray, z_local: np.ndarray, ties: np.ndarray,
-                 window: np.ndarray, code: np.ndarray) -> tuple[str, ...]:
-    """Notes on tie and window directions; ``code`` is after the rank cap, which
+def leading_directions(spectrum: Spectrum) -> np.ndarray:
+    """Per class, the index of the first direction with a nonzero component on it.
+
+    Bias-free, direction i is class ``order[i]``. Otherwise groups of equal sigma
+    are scanned from the largest, a few at a time (one batched ``diag`` of prefix
+    indicators per batch): a secular direction touches every class, so the scan
+    ends within the first groups.
+    """
+    K = spectrum.size
+    if isinstance(spectrum, DiagonalSpectrum):
+        return spectrum.diag(np.arange(K, dtype=float)).astype(np.intp)
+    sigma = spectrum.sigma
+    starts = np.flatnonzero(np.r_[True, sigma[1:] != sigma[:-1]])  # first of each group
+    leading = np.full(K, -1, dtype=np.intp)
+    done, batch = 0, 1
+    while done < starts.size and np.any(leading < 0):
+        cuts = starts[done:done + batch]
+        ends = np.r_[starts, K][done + 1:done + 1 + cuts.size]
+        prefix = (np.arange(K)[:, None] < ends[None, :]).astype(float)
+        touched = spectrum.diag(prefix) > 0.0  # (K classes, batch)
+        first = np.argmax(touched, axis=1)
+        new = (leading < 0) & touched.any(axis=1)
+        leading[new] = cuts[first[new]]
+        done, batch = done + cuts.size, 2 * batch
+    leading[leading < 0] = K - 1  # unreachable for an orthogonal A; kept total
+    return leading
+
+
+def _phase_notes(problem: Problem, sigma: np.ndarray, z_local: np.ndarray,
+                 code: np.ndarray) -> tuple[str, ...]:
+    """Notes on ties and window directions; ``code`` is after the rank cap, which
     settles a tie whose direction has no free slot (mutated: such ties become capped)."""
     notes = []
     free_slots = problem.rank_cap - int(np.count_nonzero(code == scalar.CODE[scalar.ACTIVE]))
-    for rank, i in enumerate(ties):
+    for rank, i in enumerate(np.flatnonzero(code == scalar.CODE[scalar.TIE])):
         if rank >= free_slots:
             code[i] = scalar.CODE[CAPPED]
             continue
@@ -296,6 +348,7 @@ def _phase_notes(problem: Problem, sigma: np.ndarray, z_local: np.ndarray, ties:
             f"non-unique: direction {i} sits on the phase boundary; z = 0 and "
             f"z = {z_local[i]:.17g} give the same loss (0 is reported)"
         )
+    window = np.flatnonzero(code == scalar.CODE[scalar.WINDOW])
     excess = (scalar.objective(z_local[window], sigma[window], problem.N, problem.c,
                                problem.q) - sigma[window] ** 2 / (2.0 * problem.N))
     for i, extra in zip(window[:5], excess[:5]):
@@ -311,15 +364,22 @@ def _phase_notes(problem: Problem, sigma: np.ndarray, z_local: np.ndarray, ties:
 
 
 def _apply_rank_cap(cap, sigma, z, code, residual) -> tuple[str, ...]:
-    """Keep the ``cap`` directions with the largest sigma (mutates the arrays)."""
-    nonzero = np.flatnonzero(z > 0)
-    if nonzero.size <= cap:
+    """Zero every direction after the first ``cap`` (mutates the arrays).
+
+    Critical decays increase with sigma, so a direction with ``cap`` larger ones
+    ahead of it can be nonzero only when they all are: the cap removes it at every
+    decay, and it is ``capped`` whatever its own phase.
+    """
+    beyond = np.flatnonzero(sigma[cap:] > 0) + cap
+    if beyond.size == 0:
         return ()
-    cut = nonzero[cap:]
-    z[cut] = 0.0
-    residual[cut] = sigma[cut]
-    code[cut] = scalar.CODE[CAPPED]
-    notes = [f"rank capped at {cap} by the layer widths: {cut.size} direction(s) set to 0"]
+    cut = int(np.count_nonzero(z[beyond] > 0))
+    z[beyond] = 0.0
+    residual[beyond] = sigma[beyond]
+    code[beyond] = scalar.CODE[CAPPED]
+    if cut == 0:
+        return ()
+    notes = [f"rank capped at {cap} by the layer widths: {cut} direction(s) set to 0"]
     if cap > 0 and abs(sigma[cap - 1] - sigma[cap]) <= _TIE * sigma[cap - 1]:
         notes.append(
             "non-unique: the rank cap cuts through equal singular values; any "
