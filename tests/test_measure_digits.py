@@ -147,3 +147,26 @@ def test_training_loss_maps_onto_the_objective(trained):
         epoch = float(sum(batches)) / len(batches)
     assert mapping.lambda_b is not None  # weight_decay reaches the bias too
     assert report.loss == pytest.approx(mapping.scale * epoch, rel=1e-6)
+
+
+def test_a_nonlinear_head_is_measured_layer_by_layer(trained):
+    """Backbone layer 2 + ReLU + the head as a two-layer nonlinear head: each layer from its
+    own features, NC1 as verify computes it, and no comparison with the linear theory."""
+    from ncsolve.metrics import nc1
+
+    loss, (net, x, y, _, _, _), _ = trained
+    with torch.no_grad():
+        inner = net.backbone[:2](x)              # layer 0: after the first ReLU (32 wide)
+        outer = net.backbone(x)                  # layer 1: after the second ReLU (16 wide)
+    second = net.backbone[2]
+    report = measure(inner, y, [second.weight, net.head.weight], [second.bias, net.head.bias],
+                     layer_features=[outer])
+    labels = y.numpy()
+    order = np.argsort(labels, kind="stable")
+    n = np.bincount(labels)
+    for layer, rows in zip(report.layers, (inner, outer)):
+        columns = rows.numpy().astype(np.float64)[order].T
+        assert layer.nc1 == pytest.approx(nc1(columns, n), rel=1e-10)
+    assert report.status == "metrics only" and report.theory is None
+    assert report.layers[0].self_duality is None and report.layers[1].self_duality is not None
+    assert any("nonlinearities" in note for note in report.notes)

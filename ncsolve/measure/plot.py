@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["TINY", "plot_measurement", "save_measurement"]
+__all__ = ["TINY", "plot_measurement", "plot_tracker", "save_measurement"]
 
 TINY = 1e-300  # floor for drawing exact zeros on log axes
 
@@ -109,3 +109,54 @@ def plot_measurement(measurement):
 def save_measurement(measurement, path: str, dpi: int = 200) -> None:
     """Draw :func:`plot_measurement` into ``path`` (format from the extension)."""
     plot_measurement(measurement).savefig(path, dpi=dpi)
+
+
+def plot_tracker(tracker):
+    """Metrics against epochs: NC1, the Gram distance to the theory, self-duality (one
+    curve per layer) and the relative objective gap with the output distance.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    if not tracker.records:
+        from ..problem import ProblemError
+
+        raise ProblemError("tracker: nothing recorded yet; call record() first")
+    epochs = np.asarray(tracker.epochs)
+    fig = _figure(11, 7.5)
+    axes = fig.subplots(2, 2).ravel()
+    panels = [("nc1", r"NC1 $=\mathrm{tr}(\Sigma_W\Sigma_B^{+})/K$", "within-class variability"),
+              ("gram_distance", "normalized distance", "class-mean Gram: distance to theory"),
+              ("self_duality", r"$\|W^\top/\|W\| - \bar H/\|\bar H\|\|_F$",
+               "self-duality (NC3)")]
+    for ax, (name, ylabel, title) in zip(axes, panels):
+        values = tracker.series(name)
+        for j in range(values.shape[1]):
+            line, = ax.plot(epochs, _positive(values[:, j]), "-o", markersize=3,
+                            label=f"layer {j}")
+            if name == "self_duality":
+                target = _positive(tracker.series("theory_self_duality")[:, j])
+                if np.any(np.isfinite(target)):
+                    ax.plot(epochs, target, ":", color=line.get_color(),
+                            label=f"layer {j}, global minimizer")
+        ax.set_yscale("log")
+        ax.set_ylabel(ylabel)
+        ax.set_title(title)
+    last = axes[3]
+    last.plot(epochs, _positive(np.abs(tracker.series("gap"))), "-o", markersize=3,
+              label="|relative objective gap|")
+    last.plot(epochs, _positive(tracker.series("output_distance")), "-s", markersize=3,
+              label=r"output matrix $W\bar H$: distance to theory")
+    station = tracker.series("stationarity")
+    if np.any(np.isfinite(station)):
+        last.plot(epochs, _positive(station), "--", label="relative gradient norm")
+    last.set_yscale("log")
+    last.set_ylabel("value")
+    last.set_title("distance to the global minimizer")
+    for ax in axes:
+        ax.set_xlabel("epoch")
+        if ax.lines:
+            ax.legend(fontsize=8)
+    fig.suptitle("Neural collapse during training, against the global minimizer")
+    return fig
