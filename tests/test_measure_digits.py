@@ -117,6 +117,13 @@ def test_metrics_equal_a_dense_computation(trained):
     gram = centred @ centred.T
     target = report.theory.gram_features()
     gram_distance = np.linalg.norm(gram / np.linalg.norm(gram) - target / np.linalg.norm(target))
+    around = means - centre
+    weights = np.array(SIZES) / N
+    projector = np.eye(K) - np.outer(np.ones(K), weights)  # class means minus their mean
+    target_c = projector @ target @ projector.T
+    gram_c = around @ around.T
+    centred_distance = np.linalg.norm(gram_c / np.linalg.norm(gram_c)
+                                      - target_c / np.linalg.norm(target_c))
     duality = np.linalg.norm(W.T / np.linalg.norm(W) - centred.T / np.linalg.norm(centred))
     T = test_features.numpy().astype(np.float64)
     nearest = np.argmin(((T[:, None, :] - means[None, :, :]) ** 2).sum(axis=2), axis=1)
@@ -124,6 +131,7 @@ def test_metrics_equal_a_dense_computation(trained):
     layer = report.layers[0]
     expected = {"nc1": nc1, "cdnv": cdnv, "equinorm": lengths.std() / lengths.mean(),
                 "classifier_equinorm": rows.std() / rows.mean(), "gram_distance": gram_distance,
+                "centred_gram_distance": centred_distance,
                 "self_duality": duality, "nc4": np.mean(nearest == network)}
     for name, value in expected.items():
         assert getattr(layer, name) == pytest.approx(value, rel=1e-9), name

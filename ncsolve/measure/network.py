@@ -411,9 +411,19 @@ def _layer(j, means, scatter, stats, head, bias, targets, theory, nc4, spread=No
             theory_singular_values=targets.feature_values[j],
             theory_weight_singular_values=targets.weight_values[j])
         if K <= GRAM_LIMIT:
-            row["gram_distance"] = metrics.normalized_distance(centred @ centred.T,
-                                                               feature_gram(theory, j))
+            target = feature_gram(theory, j)
+            row["gram_distance"] = metrics.normalized_distance(centred @ centred.T, target)
+            row["centred_gram_distance"] = metrics.normalized_distance(
+                around_mean @ around_mean.T, _centred_gram(target, n))
     return LayerMetrics(**row)
+
+
+def _centred_gram(gram: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """The Gram of the same class means taken around their sample-weighted global mean:
+    ``C^T G C`` with ``C = I - n 1^T / N``."""
+    weights = counts / counts.sum()
+    row = gram @ weights
+    return gram - row[:, None] - row[None, :] + weights @ row
 
 
 def _nc4(test, stats, head, layer_means, bias):
@@ -468,8 +478,10 @@ def _assemble(stats, head, theory, fit, decays, bias, loss, test, test_name, thr
     if theory is not None:
         certainty = getattr(theory, "certainty", "exact")
         if certainty != "exact":
-            notes.append(f"the cross-entropy theory is {certainty}: "
-                         f"{getattr(theory, 'certainty_reason', '')}".rstrip(": "))
+            kind = "cross-entropy" if loss == "ce" else f"{theory.problem.bias}-bias"
+            reason = getattr(theory, "certainty_reason", "")
+            notes.append(f"the {kind} theory's answer is {certainty}, not a closed form"
+                         + (f": {reason}" if reason else ""))
     return Measurement(
         problem=problem, n=n.copy(), classes=classes, layers=layers, loss=loss_value,
         theory_loss=theory_loss, gap=gap, stationarity=station, gradient_norm=grad_norm,
