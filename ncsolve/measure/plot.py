@@ -48,23 +48,30 @@ def _per_class(ax, m, field: str, label: str) -> None:
     ax.legend(fontsize=8)
 
 
+METRICS = [("nc1", None, "NC1"), ("cdnv", None, "CDNV"),
+           ("equinorm", "theory_equinorm", "equinorm\nmeans"),
+           ("classifier_equinorm", "theory_classifier_equinorm", "equinorm\nclassifier"),
+           ("gram_distance", None, "Gram\ndistance"),
+           ("centred_gram_distance", None, "centred\nGram dist."),
+           ("self_duality", "theory_self_duality", "self-\nduality")]
+
+
 def _per_layer(ax, m) -> None:
-    layers = np.array([lay.layer for lay in m.layers])
-    series = [("nc1", r"NC1 $=\mathrm{tr}(\Sigma_W\Sigma_B^{+})/K$", "-o"),
-              ("cdnv", "CDNV", "-s"), ("gram_distance", "class-mean Gram: distance to theory",
-                                       "-^"),
-              ("self_duality", "self-duality (NC3)", "-d")]
-    for name, label, style in series:
-        values = _positive([getattr(lay, name) for lay in m.layers])
-        if np.any(np.isfinite(values)):
-            ax.plot(layers, values, style, label=label)
-    theory = _positive([lay.theory_self_duality for lay in m.layers])
-    if np.any(np.isfinite(theory)):
-        ax.plot(layers, theory, ":d", color="0.4", label="self-duality at the global minimizer")
+    """Grouped bars: one group per metric, one bar per layer; the theory's value where
+    it is not zero (equinorm, self-duality of imbalanced frames) as a black tick."""
+    layers = len(m.layers)
+    width = 0.8 / layers
+    x = np.arange(len(METRICS))
+    for j, lay in enumerate(m.layers):
+        values = _positive([getattr(lay, name) for name, _, _ in METRICS])
+        offset = x - 0.4 + width * (j + 0.5)
+        ax.bar(offset, values, width=width * 0.9, label=f"layer {j}")
+        targets = _positive([None if t is None else getattr(lay, t) for _, t, _ in METRICS])
+        ax.plot(offset, targets, "_", color="black", markersize=14, markeredgewidth=2,
+                label="global minimizer" if j == 0 else None)
     ax.set_yscale("log")
-    ax.set_xticks(layers)
-    ax.set_xlabel("layer $j$ (features $W_j\\cdots W_1 H$)")
-    ax.set_ylabel("metric value")
+    ax.set_xticks(x, [label for _, _, label in METRICS], fontsize=7)
+    ax.set_ylabel("metric value (log scale)")
     ax.legend(fontsize=7)
 
 
@@ -76,7 +83,8 @@ def _singular(ax, m) -> None:
             ax.plot(np.arange(m.K), _positive(lay.theory_singular_values), "x",
                     color=line.get_color(), markersize=8, label=f"layer {lay.layer} theory")
     ax.set_yscale("log")
-    ax.set_xlabel("direction $i$ (largest first)")
+    ax.set_xticks(np.arange(m.K) if m.K <= 20 else ax.get_xticks())
+    ax.set_xlabel("direction $i$ (largest first; zeros not drawn)")
     ax.set_ylabel("singular value of the layer features")
     ax.legend(fontsize=7, ncol=2)
 
@@ -98,7 +106,7 @@ def plot_measurement(measurement):
         _per_class(axes[1], m, "classifier_norm", r"classifier row length $\|w_k\|$")
     axes[1].set_title(r"rows of $W_M\cdots W_1$")
     _per_layer(axes[2], m)
-    axes[2].set_title("neural-collapse metrics by layer")
+    axes[2].set_title("neural-collapse metrics by layer (bars: trained)")
     _singular(axes[3], m)
     axes[3].set_title("singular values by layer")
     gap = "" if m.gap is None else f", relative objective gap {m.gap:.2g}"
