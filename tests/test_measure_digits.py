@@ -178,3 +178,21 @@ def test_a_nonlinear_head_is_measured_layer_by_layer(trained):
     assert report.status == "metrics only" and report.theory is None
     assert report.layers[0].self_duality is None and report.layers[1].self_duality is not None
     assert any("nonlinearities" in note for note in report.notes)
+
+
+@pytest.mark.slow
+def test_cross_entropy_backbone_without_feature_decay_fits_lambda_h():
+    """A backbone trained with nn.CrossEntropyLoss and no feature decay: lambda_H is
+    fitted (each trial solves the CE theory), with its residual."""
+    torch.set_num_threads(1)
+    net, _, y, features, test_features, test_labels = _train("ce")
+    mapping = training_decays(num_classes=len(SIZES), num_samples=features.shape[0], depth=1,
+                              weight_decay=WD, loss="ce", last_bias=True)
+    assert mapping.lambda_h is None and mapping.scale == 1.0
+    report = measure(features, y, [net.head.weight], [net.head.bias], loss="ce",
+                     convention=mapping, restarts=1, test_features=test_features,
+                     test_labels=test_labels)
+    fit = report.lambda_h_fit
+    assert fit is not None and fit["value"] > 0 and np.isfinite(fit["residual"])
+    assert report.problem["lambda_h"] == fit["value"]
+    assert any("fitted" in note for note in report.notes)

@@ -230,3 +230,22 @@ def test_tracker_follows_a_training_loop_to_the_global_minimizer(tmp_path):
     figure = tracker.plot()
     assert all(ax.get_yscale() == "log" for ax in figure.axes)
     figure.savefig(tmp_path / "tracker.png", dpi=200)
+
+
+@pytest.mark.slow
+def test_the_theory_example_of_the_window_trained_by_torch(capsys, tmp_path):
+    """THEORY.md section 3: n = (500, 100, 50), depth 3, decays 0.0095: the smallest
+    class collapses at the global minimum; a run from near the largest root keeps it."""
+    n, depth, decay = (500, 100, 50), 3, 0.0095
+    solution = predict(n=n, depth=depth, lambda_w=decay, lambda_h=decay)
+    assert solution.state[2] == "window"
+    kept = solution.with_z(np.where(np.isnan(solution.z_local), 0.0, solution.z_local))
+    objective = FullObjective(solution.problem, widths=(4, 4, 4))
+    start = objective.split(critical_point(kept, objective))
+    H0 = start.H.T + 1e-3 * np.random.default_rng(2).standard_normal(start.H.T.shape)
+    H, labels, model, _ = train_ufm(n, depth, 4, decay, steps=4000, start=(H0, start.weights))
+    _save_all(tmp_path, H, labels, model)
+    report = _measure_cli(tmp_path / "run.pt", capsys, decay)
+    assert report["status"] == "critical point", report["summary"]
+    assert report["classes"][2]["collapsed"] is False
+    assert report["classes"][2]["theory_collapsed"] is True
