@@ -45,9 +45,9 @@ def timed(problem: Problem, repeats: int):
 
 def row(label: str, problem: Problem, repeats: int) -> str:
     wall, cpu, sol = timed(problem, repeats)
-    etf = sol.etf_objective
+    etf = sol.etf_loss
     return (f"| {label} | {problem.K} | {problem.N} | {problem.depth} | {problem.bias} | "
-            f"{wall:.2f} | {cpu:.2f} | {sol.objective:.8f} | {sol.logit_rank} | {etf:.8f} | "
+            f"{wall:.2f} | {cpu:.2f} | {sol.loss:.8f} | {sol.rank} | {etf:.8f} | "
             f"{sol.hits}/{len(sol.runs)} |")
 
 
@@ -74,10 +74,10 @@ def against_full(count: int, seed: int) -> None:
         f = FullObjective(problem)
         full = min(minimize_lbfgs(f, seed=s, init_scale=(0.1, 0.5, 1.0, 2.0)[s % 4], gtol=1e-10,
                                   maxiter=8000, polish=2).loss for s in range(8))
-        diff = (full - sol.objective) / max(1.0, abs(sol.objective))
+        diff = (full - sol.loss) / max(1.0, abs(sol.loss))
         below += diff < -1e-9
         print(f"K={K} n={n.tolist()} depth={depth} bias={bias} decay={decay!r} widths={widths} "
-              f"predict={sol.objective:.10f} rank={sol.logit_rank} {sol.certainty} "
+              f"predict={sol.loss:.10f} rank={sol.rank} {sol.certainty} "
               f"full={full:.10f} rel.diff={diff:.2e} {seconds:.2f}s"
               + (" !!!" if diff < -1e-9 else ""), flush=True)
     print(f"{below} of {count} problems had a full run below predict")

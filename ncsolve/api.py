@@ -2,7 +2,28 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Literal, overload
+
 from .problem import DEFAULT_DECAY, Problem, ProblemError, whole_number
+
+if TYPE_CHECKING:  # the result modules are imported only when they are used
+    from .crossentropy.result import CESolution
+    from .solution import Solution
+    from .symbolic.precise import PreciseSolution
+
+
+@overload
+def predict(n, depth=..., lambda_w=..., lambda_h=..., bias=..., loss: Literal["mse"] = ...,
+            widths=..., precision: None = ..., restarts: None = ...,
+            seed: None = ...) -> Solution: ...
+@overload
+def predict(n, depth=..., lambda_w=..., lambda_h=..., bias=..., loss: Literal["mse"] = ...,
+            widths=..., *, precision: int, restarts: None = ...,
+            seed: None = ...) -> PreciseSolution: ...
+@overload
+def predict(n, depth=..., lambda_w=..., lambda_h=..., bias=..., *, loss: Literal["ce"],
+            widths=..., precision: None = ..., restarts: int | None = ...,
+            seed: int | None = ...) -> CESolution: ...
 
 
 def predict(
@@ -13,12 +34,12 @@ def predict(
     bias="none",
     loss="mse",
     widths=None,
-    precision=None,
-    restarts=None,
-    seed=None,
+    precision: int | None = None,
+    restarts: int | None = None,
+    seed: int | None = None,
     lambda_b=None,
     ratio=None,
-):
+) -> Solution | PreciseSolution | CESolution:
     """Exact global minimizer of the regularized deep linear unconstrained feature model.
 
     Parameters
@@ -54,8 +75,14 @@ def predict(
 
     Returns
     -------
-    Solution
-        Immutable result; ``to_dict()`` gives the JSON of ``ncsolve predict --json``.
+    Solution or PreciseSolution or CESolution
+        ``Solution`` (the float64 closed form) for ``loss="mse"``; ``PreciseSolution``
+        when ``precision`` is given; ``CESolution`` for ``loss="ce"``. All three
+        follow :class:`ncsolve.result.Result`: the same core fields (``loss``,
+        ``certainty``, ``unique``, ``geometry``, ``notes``, ``rank``, ``bias_value``,
+        per class ``feature_norm``, ``classifier_norm``, ``output``, ``collapsed``),
+        ``to_dict()`` giving the JSON of ``ncsolve predict --json`` and ``str()`` its
+        text.
 
     Raises
     ------

@@ -35,7 +35,10 @@ import numpy as np
 
 from .problem import Problem, ProblemError
 
-__all__ = ["FullObjective", "Parameters", "class_labels", "default_widths", "softmax_cross_entropy"]
+__all__ = ["DEFAULT_WIDTH", "FullObjective", "Parameters", "class_labels", "default_widths",
+           "softmax_cross_entropy"]
+
+DEFAULT_WIDTH = 64  # verify's width of every layer (Python and CLI): the paper's setting
 
 
 def default_widths(problem: Problem, width: int | None = None) -> tuple[int, ...]:

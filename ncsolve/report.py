@@ -22,28 +22,29 @@ def solution_dict(sol, grams: bool) -> dict:
     p = sol.problem
     K = p.K
     class_columns = {
-        "index": list(range(K)),
+        "class": list(range(K)),
         "n": p.n.tolist(),
         "feature_norm": _column(sol.feature_norm),
         "classifier_norm": _column(sol.classifier_norm),
         "output": _column(sol.output),
         "collapsed": sol.collapsed.tolist(),
+        "critical_decay": _column(sol.critical_decay),
+        "state": sol.state.tolist(),
         "feature_norms_by_layer": _column(sol.layer_feature_norms.T),
     }
-    if p.bias == "none":
-        class_columns["critical_decay"] = _column(sol.spectrum.diag(sol.critical_decay))
     direction_columns = {
-        "index": list(range(K)),
+        "direction": list(range(K)),
         "sigma": _column(sol.sigma),
         "z": _column(sol.z),
         "z_local": _column(sol.z_local),
-        "state": sol.state.tolist(),
-        "critical_decay": _column(sol.critical_decay),
+        "state": sol.direction_state.tolist(),
+        "critical_decay": _column(sol.direction_critical_decay),
         "singular_values": _column(sol.singular_values),
     }
     out = {
         "problem": p.to_dict(),
         "loss": float(sol.loss),
+        "certainty": sol.certainty,
         "unique": bool(sol.unique),
         "geometry": sol.geometry,
         "rank": sol.rank,
@@ -95,43 +96,57 @@ def _g(value: float, digits: int = 6) -> str:
 
 def _decays(p) -> str:
     if len(set(p.lambda_w)) == 1:
-        weights = f"lambda_W = {_g(p.lambda_w[0])} (all {p.depth} layers)"
+        weights = f"lambda_w = {_g(p.lambda_w[0])} (all {p.depth} layers)"
     else:
-        weights = "lambda_W = " + ", ".join(_g(x) for x in p.lambda_w) + " (layer 1 first)"
-    return f"{weights}; lambda_H = {_g(p.lambda_h)}; geometric mean {_g(p.lbar)}"
+        weights = "lambda_w = " + ", ".join(_g(x) for x in p.lambda_w) + " (layer 1 first)"
+    return f"{weights}; lambda_h = {_g(p.lambda_h)}; geometric mean {_g(p.lbar)}"
+
+
+def header_lines(p, loss_name: str) -> list[str]:
+    """The first two lines of every report: the model and its decays (MSE and CE alike)."""
+    widths = f", widths {','.join(map(str, p.widths))}" if p.widths else ""
+    return [f"{loss_name}, depth {p.depth}, K = {p.K} classes, N = {p.N} samples, "
+            f"bias {p.bias}{widths}", _decays(p)]
+
+
+def summary_line(sol, loss: str | None = None) -> str:
+    """loss, rank, geometry, uniqueness and certainty on one line (MSE and CE alike)."""
+    unique = {True: "yes", False: "NO", None: "unknown"}[sol.unique]
+    loss = f"{sol.loss:.12g}" if loss is None else loss
+    return (f"loss {loss}   rank {sol.rank} (cap {sol.problem.rank_cap})   "
+            f"geometry: {sol.geometry}   unique: {unique}   certainty: {sol.certainty}")
 
 
 def _class_rows(sol) -> tuple[list[str], list]:
     p = sol.problem
-    decay = sol.spectrum.diag(sol.critical_decay) if p.bias == "none" else None
-    header = ["class", "n", "||hbar_k||", "||w_k||", "output", "collapsed"]
-    if decay is not None:
-        header.insert(5, "critical decay")
+    header = ["class", "n", "feature_norm", "classifier_norm", "output", "critical_decay",
+              "state", "collapsed"]
     rows = []
     for k in _rows(p.K):
         if k is None:
             rows.append(None)
             continue
-        row = [str(k), str(p.n[k]), _g(sol.feature_norm[k]), _g(sol.classifier_norm[k]),
-               _g(sol.output[k]), "yes" if sol.collapsed[k] else "no"]
-        if decay is not None:
-            row.insert(5, _g(decay[k]))
-        rows.append(row)
+        rows.append([str(k), str(p.n[k]), _g(sol.feature_norm[k]), _g(sol.classifier_norm[k]),
+                     _g(sol.output[k]), _g(sol.critical_decay[k]), str(sol.state[k]),
+                     "yes" if sol.collapsed[k] else "no"])
     return header, rows
 
 
-def _direction_rows(sol) -> tuple[list[str], list]:
+def _direction_rows(sol, decay=None) -> tuple[list[str], list]:
+    """The direction table; ``decay`` replaces ``sol.direction_critical_decay``."""
     p = sol.problem
-    header = ["dir", "sigma", "z", "state", "critical decay", "s(H)"]
-    header += [f"s(W{j})" for j in range(1, p.depth + 1)] if p.depth <= 6 else ["s(W_j) ..."]
+    decay = sol.direction_critical_decay if decay is None else decay
+    header = ["direction", "sigma", "z", "z_local", "state", "critical_decay", "s(H)"]
+    header += [f"s(W{j})" for j in range(1, p.depth + 1)] if p.depth <= 6 else ["s(W1) ..."]
     rows = []
     for i in _rows(p.K):
         if i is None:
             rows.append(None)
             continue
         values = sol.singular_values[i] if p.depth <= 6 else sol.singular_values[i, :2]
-        rows.append([str(i), _g(sol.sigma[i]), _g(sol.z[i]), str(sol.state[i]),
-                     _g(sol.critical_decay[i]), *(_g(v) for v in values)])
+        rows.append([str(i), _g(sol.sigma[i]), _g(sol.z[i]), _g(sol.z_local[i]),
+                     str(sol.direction_state[i]), _g(decay[i]),
+                     *(_g(v) for v in values)])
     return header, rows
 
 
@@ -139,11 +154,8 @@ def solution_text(sol) -> str:
     """The readable report of ``ncsolve predict``."""
     p = sol.problem
     lines = [
-        f"MSE, depth {p.depth}, K = {p.K} classes, N = {p.N} samples, bias {p.bias}"
-        + (f", widths {','.join(map(str, p.widths))}" if p.widths else ""),
-        _decays(p),
-        f"loss {sol.loss:.12g}   rank {sol.rank} (cap {p.rank_cap})   geometry: {sol.geometry}"
-        f"   unique: {'yes' if sol.unique else 'NO'}",
+        *header_lines(p, "MSE"),
+        summary_line(sol),
         "",
         *_table(*_class_rows(sol), p.K),
         "",

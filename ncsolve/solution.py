@@ -14,7 +14,7 @@ import numpy as np
 
 from . import scalar
 from .problem import Problem
-from .spectral import Spectrum, target_spectrum
+from .spectral import DiagonalSpectrum, Spectrum, target_spectrum
 
 def _frozen_array(method):
     """``cached_property`` whose array is read-only, so a caller cannot corrupt the cache."""
@@ -75,9 +75,10 @@ class Solution:
     sigma, z, z_local : ndarray, shape (K,)
         Target singular value, global-minimum output singular value, and the
         nonzero local minimum of each direction (nan where none exists).
-    state : ndarray of str, shape (K,)
-        ``active``, ``collapsed``, ``window``, ``tie``, ``empty`` or ``capped``.
-    critical_decay : ndarray, shape (K,)
+    direction_state : ndarray of str, shape (K,)
+        Per direction: ``active``, ``collapsed``, ``window``, ``tie``, ``empty``
+        or ``capped`` (beyond the rank cap of narrow layers: zero at every decay).
+    direction_critical_decay : ndarray, shape (K,)
         Per direction, the geometric mean of all decays above which it is zero
         at the global minimum, everything else fixed (0 where it is zero at any
         decay: capped or empty directions).
@@ -88,6 +89,12 @@ class Solution:
         output of the class mean on its own label (before any bias).
     collapsed : ndarray of bool, shape (K,)
         Per class: its class mean (hence its outputs) is zero.
+    critical_decay, state : ndarray, shape (K,)
+        Per class: the geometric-mean decay above which its class mean is zero,
+        and the state of its leading direction (the largest-sigma direction with
+        a component on the class; bias-free, the class's own direction).
+    certainty : str
+        ``"exact"``: the closed form is the global minimum.
     layer_feature_norms : ndarray, shape (M + 1, K)
         Row j: class-mean lengths of the features W_j...W_1 H (row 0 is H).
     bias_value : ndarray or None
@@ -98,12 +105,13 @@ class Solution:
     spectrum: Spectrum
     z: np.ndarray
     z_local: np.ndarray
-    state: np.ndarray
+    direction_state: np.ndarray
     residual: np.ndarray
     notes: tuple[str, ...] = field(default=())
+    certainty: str = field(default="exact", init=False)
 
     def __post_init__(self):
-        for array in (self.z, self.z_local, self.state, self.residual):
+        for array in (self.z, self.z_local, self.direction_state, self.residual):
             array.setflags(write=False)
 
     # ---- per direction ---------------------------------------------------------------
@@ -128,9 +136,10 @@ class Solution:
         return factor_values(self.problem, self.z)
 
     @_frozen_array
-    def critical_decay(self) -> np.ndarray:
+    def direction_critical_decay(self) -> np.ndarray:
         decay = scalar.critical_decay(self.sigma, self.problem.N, self.problem.L)
-        decay[(self.state == CAPPED) | (self.state == scalar.EMPTY)] = 0.0
+        state = self.direction_state
+        decay[(state == CAPPED) | (state == scalar.EMPTY)] = 0.0
         return decay
 
     def _layer_values(self) -> np.ndarray:
@@ -175,6 +184,23 @@ class Solution:
         norm = self.feature_norm
         return norm <= _TIE * max(float(norm.max(initial=0.0)), np.finfo(float).tiny)
 
+    @_frozen_array
+    def _leading_direction(self) -> np.ndarray:
+        """Per class, the first direction (largest sigma) with a component on it.
+
+        Every direction ahead of it is zero on the class, so the class mean is zero
+        exactly when this direction is: its critical decay and state are the class's.
+        """
+        return leading_directions(self.spectrum)
+
+    @_frozen_array
+    def critical_decay(self) -> np.ndarray:
+        return self.direction_critical_decay[self._leading_direction]
+
+    @_frozen_array
+    def state(self) -> np.ndarray:
+        return self.direction_state[self._leading_direction]
+
     @property
     def bias_value(self) -> np.ndarray | None:
         if self.problem.bias == "none":
@@ -217,6 +243,7 @@ class Solution:
         if z.shape != self.z.shape or np.any(z < 0):
             raise ValueError(f"z must be {self.z.size} non-negative values")
         state = np.where(z > 0, scalar.ACTIVE, scalar.COLLAPSED)
+        state[self.direction_state == CAPPED] = CAPPED
         return Solution(self.problem, self.spectrum, z, self.z_local, state, self.sigma - z)
 
     # ---- output -----------------------------------------------------------------------
@@ -262,13 +289,41 @@ def solve(problem: Problem) -> Solution:
     return Solution(problem, spectrum, z, minima.z_local, state.astype(str), residual, notes)
 
 
+def leading_directions(spectrum: Spectrum) -> np.ndarray:
+    """Per class, the index of the first direction with a nonzero component on it.
+
+    Bias-free, direction i is class ``order[i]``. Otherwise groups of equal sigma
+    are scanned from the largest, a few at a time (one batched ``diag`` of prefix
+    indicators per batch): a secular direction touches every class, so the scan
+    ends within the first groups.
+    """
+    K = spectrum.size
+    if isinstance(spectrum, DiagonalSpectrum):
+        return spectrum.diag(np.arange(K, dtype=float)).astype(np.intp)
+    sigma = spectrum.sigma
+    starts = np.flatnonzero(np.r_[True, sigma[1:] != sigma[:-1]])  # first of each group
+    leading = np.full(K, -1, dtype=np.intp)
+    done, batch = 0, 1
+    while done < starts.size and np.any(leading < 0):
+        cuts = starts[done:done + batch]
+        ends = np.r_[starts, K][done + 1:done + 1 + cuts.size]
+        prefix = (np.arange(K)[:, None] < ends[None, :]).astype(float)
+        touched = spectrum.diag(prefix) > 0.0  # (K classes, batch)
+        first = np.argmax(touched, axis=1)
+        new = (leading < 0) & touched.any(axis=1)
+        leading[new] = cuts[first[new]]
+        done, batch = done + cuts.size, 2 * batch
+    leading[leading < 0] = K - 1  # unreachable for an orthogonal A; kept total
+    return leading
+
+
 def _phase_notes(problem: Problem, sigma: np.ndarray, minima: scalar.DirectionMinima,
                  state: np.ndarray) -> tuple[str, ...]:
     """Notes on ties and window directions; ``state`` is after the rank cap, which
     settles a tie whose direction has no free slot (mutated: such ties become capped)."""
     notes = []
     free_slots = problem.rank_cap - int(np.count_nonzero(state == scalar.ACTIVE))
-    for rank, i in enumerate(np.flatnonzero(minima.state == scalar.TIE)):
+    for rank, i in enumerate(np.flatnonzero(state == scalar.TIE)):
         if rank >= free_slots:
             state[i] = CAPPED
             continue
@@ -276,7 +331,7 @@ def _phase_notes(problem: Problem, sigma: np.ndarray, minima: scalar.DirectionMi
             f"non-unique: direction {i} sits on the phase boundary; z = 0 and "
             f"z = {minima.z_local[i]:.17g} give the same loss (0 is reported)"
         )
-    window = np.flatnonzero(minima.state == scalar.WINDOW)
+    window = np.flatnonzero(state == scalar.WINDOW)
     excess = (scalar.objective(minima.z_local[window], sigma[window], problem.N, problem.c,
                                problem.q) - sigma[window] ** 2 / (2.0 * problem.N))
     for i, extra in zip(window[:5], excess[:5]):
@@ -292,15 +347,22 @@ def _phase_notes(problem: Problem, sigma: np.ndarray, minima: scalar.DirectionMi
 
 
 def _apply_rank_cap(cap, sigma, z, state, residual) -> tuple[str, ...]:
-    """Keep the ``cap`` directions with the largest sigma (mutates the arrays)."""
-    nonzero = np.flatnonzero(z > 0)
-    if nonzero.size <= cap:
+    """Zero every direction after the first ``cap`` (mutates the arrays).
+
+    Critical decays increase with sigma, so a direction with ``cap`` larger ones
+    ahead of it can be nonzero only when they all are: the cap removes it at every
+    decay, and it is ``capped`` whatever its own phase.
+    """
+    beyond = np.flatnonzero(sigma[cap:] > 0) + cap
+    if beyond.size == 0:
         return ()
-    cut = nonzero[cap:]
-    z[cut] = 0.0
-    residual[cut] = sigma[cut]
-    state[cut] = CAPPED
-    notes = [f"rank capped at {cap} by the layer widths: {cut.size} direction(s) set to 0"]
+    cut = int(np.count_nonzero(z[beyond] > 0))
+    z[beyond] = 0.0
+    residual[beyond] = sigma[beyond]
+    state[beyond] = CAPPED
+    if cut == 0:
+        return ()
+    notes = [f"rank capped at {cap} by the layer widths: {cut} direction(s) set to 0"]
     if cap > 0 and abs(sigma[cap - 1] - sigma[cap]) <= _TIE * sigma[cap - 1]:
         notes.append(
             "non-unique: the rank cap cuts through equal singular values; any "

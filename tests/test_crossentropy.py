@@ -162,7 +162,7 @@ def assert_attained(sol: CESolution, widths=None):
     f = FullObjective(sol.problem, widths)
     H, weights, b = sol.full_parameters(widths)
     value, grad = f(f.pack(H, weights, b))
-    assert value == pytest.approx(sol.objective, rel=1e-12, abs=1e-14)
+    assert value == pytest.approx(sol.loss, rel=1e-12, abs=1e-14)
     assert np.max(np.abs(grad)) < 1e-6
 
 
@@ -172,12 +172,12 @@ def test_depth1_balanced_is_the_proved_etf(bias):
     sol = solve(problem)
     assert sol.certainty == "proved"
     assert sol.geometry == "simplex ETF"
-    assert sol.logit_rank == 3
+    assert sol.rank == 3
     assert -1e-12 <= sol.duality_gap < 1e-7
     assert_attained(sol)
     runs = full_restarts(problem, 3)
-    assert runs[0].loss >= sol.objective * (1 - REL)
-    assert runs[0].loss == pytest.approx(sol.objective, rel=1e-7)
+    assert runs[0].loss >= sol.loss * (1 - REL)
+    assert runs[0].loss == pytest.approx(sol.loss, rel=1e-7)
     # the ETF is unique up to rotation: Grams of class means and classifier match
     means = class_means(runs[0])
     assert np.allclose(means.T @ means, sol.gram_features(), rtol=0, atol=1e-5)
@@ -190,17 +190,17 @@ def test_k4_depth3_reports_the_rank2_structure_not_the_etf():
     problem = ce_problem([50] * 4, 3)
     sol = solve(problem)
     assert sol.geometry != "simplex ETF"
-    assert sol.logit_rank == 2
+    assert sol.rank == 2
     assert sol.certainty == "best found"
-    assert sol.objective == pytest.approx(square_formula(50, problem.c, problem.q), rel=1e-11)
-    assert round(sol.objective, 6) == THEORY_RANK2 and round(sol.etf_objective, 6) == THEORY_ETF
-    assert sol.etf_objective - sol.objective > 1.8e-3
+    assert sol.loss == pytest.approx(square_formula(50, problem.c, problem.q), rel=1e-11)
+    assert round(sol.loss, 6) == THEORY_RANK2 and round(sol.etf_loss, 6) == THEORY_ETF
+    assert sol.etf_loss - sol.loss > 1.8e-3
     assert {c.name for c in sol.candidates} >= {"simplex ETF", "square (cross-polytope in 2D)"}
     assert sol.runner_up is not None and sol.gap > 0
     assert_attained(sol)
     runs = full_restarts(problem, 4)
-    assert all(r.loss >= sol.objective * (1 - REL) for r in runs)
-    assert runs[0].loss == pytest.approx(sol.objective, rel=1e-7)  # the full problem finds it
+    assert all(r.loss >= sol.loss * (1 - REL) for r in runs)
+    assert runs[0].loss == pytest.approx(sol.loss, rel=1e-7)  # the full problem finds it
     product = runs[0].params.product() @ class_means(runs[0])
     assert np.sum(np.linalg.svd(product, compute_uv=False) > 1e-4) == 2
 
@@ -227,11 +227,11 @@ def test_predict_never_above_full_restarts(n, depth, decay, bias):
     sol = predict(n, depth, decay, decay, bias, "ce")
     assert_attained(sol)
     runs = full_restarts(problem, 6)
-    assert runs[0].loss >= sol.objective - REL * abs(sol.objective), (
-        f"full restart reached {runs[0].loss!r} below predict's {sol.objective!r}")
+    assert runs[0].loss >= sol.loss - REL * abs(sol.loss), (
+        f"full restart reached {runs[0].loss!r} below predict's {sol.loss!r}")
     if depth == 1:
         assert sol.certainty == "proved"
-        assert runs[0].loss == pytest.approx(sol.objective, rel=1e-7)
+        assert runs[0].loss == pytest.approx(sol.loss, rel=1e-7)
     else:
         assert sol.certainty == "best found"
         assert sol.restarts > 0 and len(sol.runs) > sol.restarts
@@ -247,40 +247,40 @@ def test_unequal_layer_decays():
         lam * np.vdot(W, W) for lam, W in zip(problem.lambda_w, weights)]
     assert np.allclose(norms, norms[0], rtol=1e-10)  # balanced: equal decay terms
     runs = full_restarts(problem, 6)
-    assert runs[0].loss >= sol.objective * (1 - REL)
+    assert runs[0].loss >= sol.loss * (1 - REL)
 
 
 def test_narrow_width_caps_the_rank():
     problem = ce_problem([6] * 5, 2, 2e-3, widths=[2, 2])
     sol = solve(problem)
-    assert sol.logit_rank <= 2
+    assert sol.rank <= 2
     assert all(c.rank <= 2 for c in sol.candidates)
     assert_attained(sol, widths=(2, 2))
     runs = full_restarts(problem, 4, widths=(2, 2))
-    assert runs[0].loss >= sol.objective * (1 - REL)
+    assert runs[0].loss >= sol.loss * (1 - REL)
 
 
 def test_depth1_with_a_binding_rank_cap_is_not_claimed_proved():
     """Width 2 < K-1 at depth 1: the rank constraint makes the problem non-convex."""
     problem = ce_problem([6] * 4, 1, 5e-3, widths=[2])
     sol = solve(problem)
-    assert sol.logit_rank <= 2 and sol.certainty == "best found"
+    assert sol.rank <= 2 and sol.certainty == "best found"
     assert sol.duality_gap > 1e-6
-    assert sol.objective > solve(ce_problem([6] * 4, 1, 5e-3)).objective
+    assert sol.loss > solve(ce_problem([6] * 4, 1, 5e-3)).loss
     runs = full_restarts(problem, 4, widths=(2,))
-    assert runs[0].loss >= sol.objective * (1 - REL)
+    assert runs[0].loss >= sol.loss * (1 - REL)
 
 
 def test_k12_depth3_finds_the_icosahedron():
     """Twelve balanced classes at depth 3: a rank-3 spherical code beats the ETF by 29%."""
     problem = ce_problem([50] * 12, 3)
     sol = solve(problem)
-    assert sol.geometry == "icosahedron" and sol.logit_rank == 3
-    assert sol.objective == pytest.approx(icosahedron_formula(50, problem.c, problem.q),
+    assert sol.geometry == "icosahedron" and sol.rank == 3
+    assert sol.loss == pytest.approx(icosahedron_formula(50, problem.c, problem.q),
                                           rel=1e-11)
-    assert sol.etf_objective == pytest.approx(etf_formula(12, 50, problem.c, problem.q),
+    assert sol.etf_loss == pytest.approx(etf_formula(12, 50, problem.c, problem.q),
                                               rel=1e-11)
-    assert sol.objective < 0.72 * sol.etf_objective
+    assert sol.loss < 0.72 * sol.etf_loss
     assert_attained(sol)
 
 
@@ -300,8 +300,8 @@ def test_dual_bound_is_a_lower_bound():
     red = ReducedCE(ce_problem([9, 4, 2], 1, 1e-2, "free"))
     sol = solve(red.problem)
     rough = sol.logits * 0.7
-    assert dual_bound(red, rough) <= sol.objective + 1e-12
-    assert dual_bound(red, sol.logits, sol.bias) == pytest.approx(sol.objective, abs=1e-7)
+    assert dual_bound(red, rough) <= sol.loss + 1e-12
+    assert dual_bound(red, sol.logits, sol.bias_value) == pytest.approx(sol.loss, abs=1e-7)
     with pytest.raises(ValueError):
         dual_bound(ReducedCE(ce_problem([3, 3], 2)), sol.logits)
 
@@ -312,8 +312,8 @@ def test_heavy_decay_gives_the_proved_origin(depth):
     decay = 1.01 * origin_proof_decay(base)
     problem = ce_problem([5, 5, 5], depth, decay)
     sol = solve(problem)
-    assert sol.logit_rank == 0 and sol.certainty == "proved"
-    assert sol.objective == pytest.approx(math.log(3), rel=1e-14)
+    assert sol.rank == 0 and sol.certainty == "proved"
+    assert sol.loss == pytest.approx(math.log(3), rel=1e-14)
     assert sol.collapsed.all()
     runs = full_restarts(problem, 2, scale=1.0)
     assert runs[0].loss >= math.log(3) * (1 - REL)
@@ -326,7 +326,7 @@ def test_depth1_origin_threshold_is_exact():
     assert origin_proof_decay(red) == pytest.approx(1 / (K * math.sqrt(n)), rel=1e-12)
     below = solve(ce_problem([n] * K, 1, 0.98 / (K * math.sqrt(n))))
     above = solve(ce_problem([n] * K, 1, 1.02 / (K * math.sqrt(n))))
-    assert below.logit_rank == 3 and above.logit_rank == 0
+    assert below.rank == 3 and above.rank == 0
 
 
 def test_free_bias_learns_the_prior_when_it_helps():
@@ -334,15 +334,15 @@ def test_free_bias_learns_the_prior_when_it_helps():
     n = [40, 5, 5]
     with_bias = solve(ce_problem(n, 2, 2e-2, "free"))
     without = solve(ce_problem(n, 2, 2e-2, "none"))
-    assert with_bias.objective < without.objective - 1e-3
-    assert with_bias.bias is not None and abs(with_bias.bias.sum()) < 1e-10
+    assert with_bias.loss < without.loss - 1e-3
+    assert with_bias.bias_value is not None and abs(with_bias.bias_value.sum()) < 1e-10
     assert any("bias" in note for note in with_bias.notes)
 
 
 def test_class_order_does_not_change_the_objective():
     a = solve(ce_problem([9, 4, 2], 2, 5e-3))
     b = solve(ce_problem([2, 9, 4], 2, 5e-3))
-    assert a.objective == pytest.approx(b.objective, rel=1e-9)
+    assert a.loss == pytest.approx(b.loss, rel=1e-9)
 
 
 # ---- output contract ---------------------------------------------------------------------
@@ -362,16 +362,16 @@ def test_json_contract():
                              "--json")
     assert code == 0, err
     data = json.loads(out)
-    for key in ("loss", "certainty", "geometry", "classes", "logit_rank", "candidates", "gram",
+    for key in ("loss", "certainty", "geometry", "classes", "rank", "candidates", "gram",
                 "logits", "notes", "gap_to_runner_up", "restarts"):
         assert key in data
     assert data["certainty"] == "best found"
-    assert data["logit_rank"] == 2
+    assert data["rank"] == 2
     assert round(data["loss"], 6) == THEORY_RANK2
     assert len(data["classes"]) == 4
     for entry in data["classes"]:
         assert {"n", "feature_norm", "classifier_norm", "collapsed"} <= set(entry)
-    assert all({"name", "objective"} <= set(c) for c in data["candidates"])
+    assert all({"name", "loss"} <= set(c) for c in data["candidates"])
     assert len(data["gram"]["features"]) == 4 and len(data["gram"]["outputs"][0]) == 4
 
 
@@ -450,11 +450,11 @@ def test_tiny_decays_depth1_match_an_independent_optimum(decay):
     """CE = log(1 + e^-m) for margins m > 37 is below the rounding unit of 1: it must not vanish."""
     expected, margin = depth1_two_class_optimum(10, 5, decay)
     sol = predict([10, 5], 1, float(decay), float(decay), loss="ce")
-    assert sol.objective == pytest.approx(float(expected), rel=1e-12)
+    assert sol.loss == pytest.approx(float(expected), rel=1e-12)
     assert sol.ce_loss == pytest.approx(float(mpmath.log1p(mpmath.exp(-margin))), rel=1e-6)
     assert sol.etf_scale == pytest.approx(float(margin), rel=1e-6)
     assert sol.duality_gap >= 0 and sol.certainty == "proved"
-    assert sol.duality_gap <= 1e-7 * sol.objective
+    assert sol.duality_gap <= 1e-7 * sol.loss
 
 
 @pytest.mark.parametrize("bias", ["none", "free"])
@@ -463,9 +463,9 @@ def test_tiny_decay_duality_gap_is_never_negative(n, bias):
     for decay in (1e-10, 1e-200):
         sol = solve(ce_problem(n, 1, decay, bias), restarts=4)
         assert sol.duality_gap >= 0, (decay, sol.duality_gap)
-        assert sol.objective > 0 and sol.ce_loss > 0
+        assert sol.loss > 0 and sol.ce_loss > 0
         if sol.certainty == "proved":
-            assert sol.duality_gap <= 1e-7 * sol.objective
+            assert sol.duality_gap <= 1e-7 * sol.loss
 
 
 def test_negative_or_relatively_large_gap_is_not_a_proof():
@@ -504,7 +504,7 @@ def test_scale_grid_reaches_the_margins_of_tiny_decays():
 
 def test_single_class_is_the_origin_and_says_so():
     sol = predict([7], 3, loss="ce")
-    assert sol.objective == 0 and sol.logit_rank == 0 and sol.certainty == "proved"
+    assert sol.loss == 0 and sol.rank == 0 and sol.certainty == "proved"
     assert "single class" in sol.certainty_reason
     text = str(sol)
     assert "single class" in text and "rho" not in text and "beats" not in text
@@ -528,7 +528,7 @@ def test_package_does_not_import_the_cli_layer():
 def test_text_header_and_per_class_precision():
     sol = solve(ce_problem([50] * 4, 3, bias="free"), restarts=6)
     text = str(sol)
-    assert "lambda_W = 0.0005 (all 3 layers)" in text and "(0.0005, 0.0005" not in text
+    assert "lambda_w = 0.0005 (all 3 layers)" in text and "(0.0005, 0.0005" not in text
     table = text.split("per class")[1].split("candidates")[0].splitlines()[2:6]
     rows = sorted(tuple(line.split()[2:6]) for line in table)
     assert rows[0] == rows[1] and rows[2] == rows[3]  # the two pairs of symmetric classes

@@ -52,7 +52,7 @@ def test_json_contract_with_numbers(capsys):
     # the documented phase-window example: a nonzero root exists, yet class 3 collapses
     assert [c["collapsed"] for c in classes] == [False, False, True]
     assert classes[2]["z"] == "0" and len(classes[2]["roots"]) == 2
-    assert classes[2]["phase"] == "window"
+    assert classes[2]["state"] == "window"
     assert classes[0]["z"] == classes[0]["roots"][-1]
 
 
@@ -219,7 +219,7 @@ def test_g_at_decay_1e_300_is_consistent_with_the_float_loss(capsys):
     data = _json(capsys, *TINY)
     loss = ncsolve.predict([10, 5], 3, 1e-300, 1e-300).loss
     g = [mpmath.mpf(row["loss_at_roots"][-1]) for row in data["classes"]]
-    assert all(row["phase"] == "active" for row in data["classes"])
+    assert all(row["state"] == "active" for row in data["classes"])
     assert not any("exact_roots" in row for row in data["classes"])  # 300-digit radicals skipped
     assert abs(float(sum(g)) - loss) <= 1e-13 * loss
     assert all(1e-301 < v < 1e-299 for v in g)

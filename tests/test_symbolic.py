@@ -519,8 +519,9 @@ def test_secular_roots_keep_their_digits_when_one_class_dominates():
 def test_precise_result_prints_readably():
     result = ncsolve.predict(**WINDOW, precision=20)
     text = str(result)
-    assert text.startswith("global minimizer to 20 significant digits")
-    assert "loss = 0.18374161094277238171" in text
+    assert text.startswith("MSE, depth 3, K = 3 classes")
+    assert "certainty: exact (20 significant digits, high-precision route)" in text
+    assert "loss 0.18374161094277238171 " in text
     assert repr(result) == (
         "PreciseSolution(K=3, depth=3, bias='none', precision=20, loss=0.183742, rank=2, "
         "geometry='general orthogonal frame on 2 of 3 classes (1 collapsed)', unique=True)"

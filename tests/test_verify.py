@@ -39,8 +39,8 @@ def test_global_runs_are_reported_global(n, bias):
     assert data["loss"] == pytest.approx(solution.loss, rel=1e-9)
     assert max(data["errors"].values()) < 1e-6
     assert data["collapsed"] == data["theory_collapsed"]
-    assert len(data["restarts"]) == 4
-    for run in data["restarts"]:
+    assert len(data["runs"]) == 4
+    for run in data["runs"]:
         assert {"seed", "status", "loss", "collapsed"} <= set(run)
         assert run["status"] in ("global", "local", "not-converged")
     assert sum(row["count"] for row in data["summary"]) == 4
@@ -54,7 +54,7 @@ def test_a_run_from_the_origin_region_is_local_with_everything_collapsed(depth, 
     report = verify(problem, 6, init_scale=1e-3)
     run = report.best_run
     assert run.status == "local" and report.exit_code == 1
-    assert run.collapsed_directions == [0, 1, 2]
+    assert run.zero_directions == [0, 1, 2]
     if bias == "none":
         assert run.collapsed == [0, 1, 2]
     # the origin's objective is ||Yt||^2 / (2N), computed here by hand
@@ -80,7 +80,7 @@ def test_the_largest_root_in_the_phase_window_is_local_not_global():
     assert list(np.flatnonzero(solution.collapsed)) == [2]
     assert np.isfinite(solution.z_local[2]) and solution.z[2] == 0
     assert report.status == "local"
-    assert report.collapsed == [] and report.collapsed_directions == []
+    assert report.collapsed == [] and report.zero_directions == []
     assert report.loss > solution.loss * (1 + 1e-6)
     assert report.candidate_loss == pytest.approx(solution.with_z(report.z_candidate).loss,
                                                   rel=1e-12)
@@ -107,7 +107,7 @@ def test_a_partial_collapse_inside_a_degenerate_eigenspace_is_matched():
     result = minimize_lbfgs(objective, x0=start)
     report = assess(solution, objective, result.x)
     assert report.status == "local"
-    assert report.collapsed_directions == [2]
+    assert report.zero_directions == [2]
     assert max(report.relative_errors.values()) < 1e-6
     assert report.loss == pytest.approx(solution.with_z(z).loss, rel=1e-9)
 
@@ -118,7 +118,7 @@ def test_a_narrow_layer_cutting_an_eigenspace_is_global_in_any_basis():
     report = verify(problem, [4, 2], restarts=3, init_scale=1.0)
     assert not report.solution.unique
     assert [r.status for r in report.runs] == ["global"] * 3
-    assert all(r.collapsed_directions == [2, 3] for r in report.runs)
+    assert all(r.zero_directions == [2, 3] for r in report.runs)
     assert max(report.best_run.relative_errors.values()) < 1e-6
 
 
@@ -348,10 +348,10 @@ def test_ce_depth_three_square_is_reached_and_global():
     square, etf = _square_objective(50, 3, lam), _etf_objective(4, 50, 3, lam)
     assert square == pytest.approx(0.0216711, abs=1e-7) and square < etf
     data = report.to_dict()
-    assert data["certainty"] == "best found" and report.solution.logit_rank == 2
+    assert data["certainty"] == "best found" and report.solution.rank == 2
     assert data["theory_loss"] == pytest.approx(square, rel=1e-9)
     assert data["loss"] == pytest.approx(square, rel=1e-9)
-    assert report.best_run.logit_rank == 2
+    assert report.best_run.rank == 2
     _assert_global_ce(report)
     assert any("not proved" in note for note in data["notes"])
 
@@ -362,14 +362,14 @@ def test_ce_run_from_near_the_origin_is_never_global():
     run = report.best_run
     assert run.status in ("local", "not-converged") and report.exit_code == 1
     assert run.loss == pytest.approx(np.log(4), rel=1e-6)  # every logit zero
-    assert run.logit_rank == 0 and run.collapsed == [0, 1, 2, 3]
+    assert run.rank == 0 and run.collapsed == [0, 1, 2, 3]
 
 
 def test_ce_a_run_below_the_answer_is_reported():
     # pretend the search ended 1% too high: a run that reaches the real minimum beats it
     problem = Problem.build([20, 20, 20], depth=2, loss="ce")
     honest = solve_ce(problem)
-    missed = replace(honest, objective=honest.objective * 1.01)
+    missed = replace(honest, loss=honest.loss * 1.01)
     report = verify(problem, 6, solution=missed)
     data = report.to_dict()
     assert data["status"] == "global" and data["beats_theory"] is True
@@ -412,7 +412,7 @@ def test_ce_target_grams_are_those_of_the_full_parameters(bias):
     solution = solve_ce(problem, restarts=8)
     objective = FullObjective(problem, (5, 5, 5))
     x = objective.pack(*solution.full_parameters())
-    assert objective.value(x) == pytest.approx(solution.objective, rel=1e-12)
+    assert objective.value(x) == pytest.approx(solution.loss, rel=1e-12)
     run, target = measure(objective, x), CETarget.from_solution(solution)
     for a, b in zip([*run.feature_grams, *run.classifier_grams, run.outputs],
                     [*target.feature_grams, *target.classifier_grams, target.outputs]):
@@ -453,17 +453,17 @@ def test_cli_json(capsys):
     assert data["theory_loss"] == pytest.approx(
         solve(Problem.build([6, 3, 2], depth=2, lambda_w=0.01, lambda_h=0.01)).loss, rel=1e-14)
     assert {"features", "classifier", "outputs"} <= set(data["errors"])
-    assert [r["seed"] for r in data["restarts"]] == [0, 1, 2]
+    assert [r["seed"] for r in data["runs"]] == [0, 1, 2]
 
 
 def test_cli_cross_entropy_json_has_the_contract_keys(capsys):
     code = main(["verify", "--n", "20,20,20", "--depth", "2", "--loss", "ce", "--width", "6",
                  "--json", "--quiet"])
     data = json.loads(capsys.readouterr().out)
-    assert {"status", "loss", "theory_loss", "errors", "collapsed", "restarts",
+    assert {"status", "loss", "theory_loss", "errors", "collapsed", "runs",
             "certainty", "beats_theory"} <= set(data)
     assert set(data["errors"]) == {"features", "classifier", "outputs"}
-    for run in data["restarts"]:
+    for run in data["runs"]:
         assert {"seed", "status", "loss", "collapsed"} <= set(run)
     assert data["certainty"] == "best found" and data["problem"]["loss"] == "ce"
     # K = 3, depth 2: the simplex ETF (docs/crossentropy.md, table)

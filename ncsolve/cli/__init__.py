@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 from ..problem import ProblemError
@@ -88,15 +89,43 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     module = _subcommand(args.command)
     try:
-        return int(module.run(args) or 0)
+        status = int(module.run(args) or 0)
+        sys.stdout.flush()  # a full disk or a closed pipe shows here, not at exit
+        return status
     except ProblemError as error:
-        sys.stderr.write(f"ncsolve {args.command}: error: {error}\n")
-        return 2
+        return _refuse(args.command, str(error))
     except KeyboardInterrupt:
         sys.stderr.write(f"ncsolve {args.command}: interrupted\n")
         return 130
     except BrokenPipeError:
+        _silence_stdout()
         return 0
+    except OSError as error:
+        if not _is_stdout_error(error):
+            raise
+        _silence_stdout()
+        return _refuse(args.command, f"cannot write the output ({error.strerror or error})")
+
+
+def _refuse(command: str, message: str) -> int:
+    """One line on stderr, exit status 2."""
+    line = " ".join(message.split())
+    sys.stderr.write(f"ncsolve {command}: error: {line}\n")
+    return 2
+
+
+def _is_stdout_error(error: OSError) -> bool:
+    """An error of writing to stdout (ENOSPC on /dev/full, EIO, ...), not of a file we read."""
+    return error.filename is None
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null, so that the interpreter's last flush cannot fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):  # not a real file (pytest capture): nothing to do
+        pass
 
 
 if __name__ == "__main__":  # pragma: no cover

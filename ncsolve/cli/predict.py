@@ -69,18 +69,6 @@ def run(args: argparse.Namespace) -> int:
         data = result.to_dict(args.grams) if args.grams is not None else result.to_dict()
         text = json.dumps(data, allow_nan=False)
     else:
-        text = _text(result, args)
+        text = str(result)  # every result type renders its own report
     sys.stdout.write(text + "\n")
     return 0
-
-
-def _text(result, args) -> str:
-    if args.loss.strip().lower() == "ce":
-        from .ce_report import format_ce
-
-        return format_ce(result)
-    if args.precision is not None:
-        from .precise_report import format_precise
-
-        return format_precise(result)
-    return str(result)

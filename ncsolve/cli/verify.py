@@ -25,17 +25,15 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
-import math
 import os
 import sys
 
-import numpy as np
 
+from ..objective import DEFAULT_WIDTH  # one default for Python and the CLI
 from ..problem import Problem, _fail, _positive_float, whole_number
 from .options import add_model_options
 
 METHODS = ("lbfgs", "gd", "momentum")
-DEFAULT_WIDTH = 64  # the paper's synthetic experiments
 DEFAULT_STEPS = {"lbfgs": 20000, "gd": 30000, "momentum": 30000}
 
 
@@ -181,140 +179,6 @@ def _settings(args) -> dict:
 # ---- output ----------------------------------------------------------------------------
 
 
-def _clean(value):
-    """JSON-safe copy: numpy scalars to Python, non-finite floats to None."""
-    if isinstance(value, dict):
-        return {str(k): _clean(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_clean(v) for v in value]
-    if hasattr(value, "tolist"):
-        return _clean(value.tolist())
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
-
-
-def _join(values) -> str:
-    return ",".join(str(v) for v in values) if len(values) else "none"
-
-
-def _fmt(x: float) -> str:
-    return "nan" if x is None or not math.isfinite(x) else f"{x:.3g}"
-
-
-def _fmt_nc1(x: float) -> str:
-    """NC1 is nan where it is undefined (the class means do not spread)."""
-    return "undefined" if x is None or math.isnan(x) else _fmt(x)
-
-
-def _matched_line(best) -> str:
-    if best.diverged:
-        return "  matched point    none (the run diverged)"
-    matched = "the global minimizer" if best.candidate_global else "another critical point"
-    return f"  matched point    {best.candidate_loss:.15g}   ({matched})"
-
-
-def format_report(report) -> str:
-    """The human-readable report of ``ncsolve verify``."""
-    p, best, sol = report.problem, report.best_run, report.solution
-    runs = report.runs
-    decays = ",".join(f"{v:g}" for v in p.lambda_w)
-    options = ", ".join(f"{k} {v:g}" for k, v in report.options.items())
-    unique = "" if getattr(sol, "unique", True) else "  (not unique)"
-    converged = "converged" if best.converged else "not converged"
-    classes = f"  (collapsed classes: {_join(best.collapsed)})" if p.bias == "none" else ""
-    lines = [
-        (f"problem: n = {_join(list(p.n))}, depth {p.depth}, widths {_join(report.widths)}, "
-         f"bias {p.bias}, lambda_w {decays}, lambda_h {p.lambda_h:g}"),
-        f"descent: {report.method}, {len(runs)} run(s), {options}",
-        "",
-        f"theory:  global minimum {sol.loss:.15g}{unique}",
-        f"best run (seed {best.seed}): {best.status.upper()}",
-        f"  objective        {best.loss:.15g}   relative gap {best.gap:+.2e}",
-        _matched_line(best),
-        (f"  gradient norm    {best.grad_norm:.2e} ({converged}) after {best.steps} steps, "
-         f"{best.elapsed:.2f} s"),
-        f"  zero directions  {_join(best.collapsed_directions)}{classes}",
-        "",
-        "  direction    sigma      z theory   z local    z run",
-    ]
-    for i, (s, zt, zl, zr) in enumerate(zip(sol.sigma, sol.z, sol.z_local, best.z_run)):
-        lines.append(f"  {i:9d}  {s:9.4g}  {zt:9.4g}  {zl:9.4g}  {zr:9.4g}")
-    lines += _layer_table(best, p.depth, "distance to the matched point (normalized Frobenius), "
-                                         "NC1, by layer")
-    if len(runs) > 1:
-        lines += ["", "runs:",
-                  "  seed  status          objective            gap        zero directions"]
-        for r in runs:
-            lines.append(f"  {r.seed!s:>4}  {r.status:<14}  {r.loss:.12g}  {r.gap:+.2e}  "
-                         f"{_join(r.collapsed_directions)}")
-        lines.append("summary: " + "; ".join(
-            f"{row['count']} x {row['status']} (zero directions: "
-            f"{_join(row['collapsed_directions'])})" for row in report.summary()))
-    lines += [f"note: {text}" for text in best.notes]
-    return "\n".join(lines)
-
-
-def _layer_table(best, depth: int, title: str) -> list[str]:
-    lines = ["", f"  {title}", "  layer   features   classifier   NC1"]
-    errs = best.layer_errors
-    for j in range(depth):
-        nc1 = best.nc1[j] if j < len(best.nc1) else float("nan")
-        lines.append(f"  {j:5d}   {_fmt(errs['features'][j]):>8}   "
-                     f"{_fmt(errs['classifier'][j]):>10}"
-                     f"   {'nan' if getattr(best, 'diverged', False) else _fmt_nc1(nc1)}")
-    lines.append(f"  outputs: {_fmt(best.errors['outputs'])}")
-    return lines
-
-
-def _ce_theory_line(sol) -> str:
-    unique = "; not unique (class relabelings)" if sol.unique is False else ""
-    return (f"theory:  {sol.certainty} {sol.objective:.15g}  ({sol.geometry}, logit rank "
-            f"{sol.logit_rank}{unique})")
-
-
-def format_ce_report(report) -> str:
-    """The human-readable report of ``ncsolve verify --loss ce``."""
-    p, best, sol = report.problem, report.best_run, report.solution
-    decays = ",".join(f"{v:g}" for v in p.lambda_w)
-    options = ", ".join(f"{k} {v:g}" for k, v in report.options.items())
-    converged = "converged" if best.converged else "not converged"
-    verdict = best.status.upper() + ("  (BELOW ncsolve's answer)" if best.beats_theory else "")
-    lines = [
-        (f"problem: n = {_join(list(p.n))}, depth {p.depth}, widths {_join(report.widths)}, "
-         f"bias {p.bias}, lambda_w {decays}, lambda_h {p.lambda_h:g}, loss ce"),
-        f"descent: {report.method}, {len(report.runs)} run(s), {options}",
-        "",
-        _ce_theory_line(sol),
-        f"         {sol.certainty_reason}",
-        f"best run (seed {best.seed}): {verdict}",
-        f"  objective        {best.loss:.15g}   relative gap {best.gap:+.2e}",
-        (f"  gradient norm    {best.grad_norm:.2e} ({converged}) after {best.steps} steps, "
-         f"{best.elapsed:.2f} s"),
-        f"  logit rank       {best.logit_rank}   (theory {sol.logit_rank})",
-        (f"  collapsed        {_join(best.collapsed)}   "
-         f"(theory {_join(list(np.flatnonzero(sol.collapsed)))})"),
-    ]
-    if best.matched:
-        lines.append(f"  same objective as {best.matched}")
-    lines += _layer_table(best, p.depth, "distance to ncsolve's answer (normalized Frobenius), "
-                                         "NC1, by layer")
-    lines.append(f"  comparison: {report.comparison}")
-    if best.permutation is not None and best.permutation != sorted(best.permutation):
-        lines.append(f"  run class k compared with theory class: {_join(best.permutation)}")
-    if len(report.runs) > 1:
-        lines += ["", "runs:", "  seed  status          objective            gap        logit rank"]
-        for r in report.runs:
-            mark = "  below ncsolve's answer" if r.beats_theory else ""
-            lines.append(f"  {r.seed!s:>4}  {r.status:<14}  {r.loss:.12g}  {r.gap:+.2e}  "
-                         f"{r.logit_rank}{mark}")
-        lines.append("summary: " + "; ".join(
-            f"{row['count']} x {row['status']} (objective {row['loss']:.7g}, logit rank "
-            f"{row['logit_rank']})" for row in report.summary()))
-    lines += [f"note: {text}" for text in report.notes()]
-    return "\n".join(lines)
-
-
 def run(args) -> int:
     """Execute ``ncsolve verify``; returns the exit status."""
     settings = _settings(args)
@@ -331,11 +195,9 @@ def run(args) -> int:
     if settings["plot"]:
         plot_report(report, settings["plot"])
     if args.json:
-        sys.stdout.write(json.dumps(_clean(report.to_dict()), indent=2) + "\n")
+        sys.stdout.write(json.dumps(report.to_dict(), indent=2, allow_nan=False) + "\n")
     else:
-        ce = report.problem.loss == "ce"
-        text = format_ce_report(report) if ce else format_report(report)
-        sys.stdout.write(text + "\n")
+        sys.stdout.write(str(report) + "\n")
         if settings["plot"]:
             sys.stdout.write(f"figure written to {settings['plot']}\n")
     return report.exit_code

@@ -26,7 +26,7 @@ def _summary(item) -> dict | None:
     if item is None:
         return None
     name = getattr(item, "name", None) or item.start
-    return {"name": name, "objective": float(item.objective), "rank": int(item.rank)}
+    return {"name": name, "loss": float(item.loss), "rank": int(item.rank)}
 
 
 def solution_dict(sol, grams: bool) -> dict:
@@ -35,10 +35,11 @@ def solution_dict(sol, grams: bool) -> dict:
     shared = sol.shared_logits()
     classes = [
         {
-            "index": k,
+            "class": k,
             "n": int(p.n[k]),
             "feature_norm": float(sol.feature_norm[k]),
             "classifier_norm": float(sol.classifier_norm[k]),
+            "output": float(sol.output[k]),
             "last_layer_norm": float(sol.last_layer_norm[k]),
             "collapsed": bool(sol.collapsed[k]),
             "class_loss": float(sol.class_loss[k]),
@@ -50,7 +51,7 @@ def solution_dict(sol, grams: bool) -> dict:
     ]
     out = {
         "problem": p.to_dict(),
-        "loss": float(sol.objective),
+        "loss": float(sol.loss),
         "ce_loss": float(sol.ce_loss),
         "penalty": float(sol.penalty),
         "certainty": sol.certainty,
@@ -62,33 +63,33 @@ def solution_dict(sol, grams: bool) -> dict:
         "duality_gap": None if sol.duality_gap is None else float(sol.duality_gap),
         "geometry": sol.geometry,
         "unique": sol.unique,
-        "logit_rank": sol.logit_rank,
+        "rank": sol.rank,
         "rank_cap": p.rank_cap,
         "singular_values": _floats(sol.layers.s),
         "layer_singular_values": {
             "H": _floats(sol.layers.feature_sv),
             **{f"W_{j + 1}": _floats(v) for j, v in enumerate(sol.layers.weight_sv)},
         },
-        "bias_value": None if sol.bias is None else _floats(sol.bias),
+        "bias_value": None if sol.bias_value is None else _floats(sol.bias_value),
         "etf": {
             "rho": _float(sol.etf_scale),
-            "objective": _float(sol.etf_objective),
+            "loss": _float(sol.etf_loss),
             "origin_beats_etf_above_decay": _float(sol.origin_decay_etf),
         },
         "origin": {
-            "objective": _origin(sol),
+            "loss": _origin(sol),
             "best_found_above_decay": _float(sol.origin_decay_best),
             "proved_above_decay": _float(sol.origin_decay_proved),
         },
         "notes": list(sol.notes),
         "classes": classes,
         "candidates": [
-            {"name": c.name, "objective": float(c.objective), "rank": c.rank,
+            {"name": c.name, "loss": float(c.loss), "rank": c.rank,
              "scale": float(c.scale), "origin_beats_it_above_decay": _float(c.origin_decay)}
             for c in sol.candidates
         ],
-        "search": [
-            {"start": r.start, "objective": float(r.objective), "rank": r.rank,
+        "runs": [
+            {"start": r.start, "loss": float(r.loss), "rank": r.rank,
              "iterations": r.iterations}
             for r in sol.runs
         ],
@@ -108,4 +109,4 @@ def solution_dict(sol, grams: bool) -> dict:
 
 def _origin(sol) -> float:
     origin = next(c for c in sol.candidates if c.rank == 0)
-    return float(origin.objective)
+    return float(origin.loss)

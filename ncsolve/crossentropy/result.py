@@ -31,7 +31,7 @@ COLLAPSE_RTOL = 1e-9  # a class whose feature norm is below this times the large
 
 @dataclass(frozen=True)
 class CandidateSummary:
-    """One structured candidate: name, rank, objective at its best scale and that scale.
+    """One structured candidate: name, rank, loss (objective) at its best scale and that scale.
 
     ``origin_decay`` is the decay lbar above which the origin beats every multiple
     of the candidate (nan when not computed: only the ETF and the leading
@@ -40,7 +40,7 @@ class CandidateSummary:
 
     name: str
     rank: int
-    objective: float
+    loss: float
     scale: float
     origin_decay: float
 
@@ -50,7 +50,7 @@ class RunSummary:
     """One local minimization of the search: where it started, where it ended."""
 
     start: str
-    objective: float
+    loss: float
     rank: int
     iterations: int
 
@@ -115,16 +115,16 @@ class CESolution:
     ----------
     problem : Problem
         The input.
-    objective : float
+    loss : float
         Reduced (= full) objective at the reported minimizer.
     ce_loss, penalty : float
         Its mean cross-entropy and its regularization (balanced factors).
     logits : ndarray, shape (K, K)
         X: column k is the logit vector of class k without bias (columns centred).
-    bias : ndarray or None
+    bias_value : ndarray or None
         Free bias (mean zero), None for the bias-free model.
-    logit_rank : int
-        Rank of X.
+    rank : int
+        Rank of X (the logit rank).
     certainty : {"proved", "best found"}
         "proved" when a theorem or a certificate makes the objective the global
         minimum (see ``certainty_reason``), otherwise the best of the search.
@@ -149,7 +149,7 @@ class CESolution:
         Structured candidates, best first.
     runs : tuple of RunSummary
         Local minimizations of the search.
-    etf_scale, etf_objective : float
+    etf_scale, etf_loss : float
         Best margin rho of the simplex ETF X = rho (I - 11^T/K) and its objective
         (nan when the rank cap excludes the ETF).
     origin_decay_etf : float
@@ -167,12 +167,12 @@ class CESolution:
     """
 
     problem: Problem
-    objective: float
+    loss: float
     ce_loss: float
     penalty: float
     logits: np.ndarray
-    bias: np.ndarray | None
-    logit_rank: int
+    bias_value: np.ndarray | None
+    rank: int
     certainty: str
     certainty_reason: str
     restarts: int
@@ -185,7 +185,7 @@ class CESolution:
     candidates: tuple[CandidateSummary, ...]
     runs: tuple[RunSummary, ...]
     etf_scale: float
-    etf_objective: float
+    etf_loss: float
     origin_decay_etf: float
     origin_decay_best: float
     origin_decay_proved: float
@@ -197,16 +197,6 @@ class CESolution:
     # ---- convenience ----------------------------------------------------------------------
 
     @property
-    def loss(self) -> float:
-        """Alias of ``objective`` (the MSE Solution calls it ``loss``)."""
-        return self.objective
-
-    @property
-    def rank(self) -> int:
-        """Alias of ``logit_rank``."""
-        return self.logit_rank
-
-    @property
     def feature_norm(self) -> np.ndarray:
         """||hbar_k||, the class-mean feature length of H, per class."""
         return self.layers.layer_norms[:, 0]
@@ -215,6 +205,11 @@ class CESolution:
     def classifier_norm(self) -> np.ndarray:
         """Row norms of the end-to-end classifier W_M ... W_1, per class."""
         return np.sqrt(np.maximum(np.diag(self.layers.classifier_gram), 0.0))
+
+    @property
+    def output(self) -> np.ndarray:
+        """Per class: the logit of the class mean on its own label (before any bias)."""
+        return np.diag(self.logits).copy()
 
     @property
     def last_layer_norm(self) -> np.ndarray:
@@ -254,12 +249,12 @@ class CESolution:
         """Parameters (H, (W_1, ..., W_M), b) of the full model at this minimizer.
 
         Built by factor balancing from the SVD of X D^(1/2); samples are ordered
-        class by class.  Evaluating the full objective there gives ``objective``.
+        class by class.  Evaluating the full objective there gives ``loss``.
 
         Parameters
         ----------
         widths : sequence of int, optional
-            Widths d_1..d_M (each >= ``logit_rank``); default ``problem.widths`` or K.
+            Widths d_1..d_M (each >= ``rank``); default ``problem.widths`` or K.
 
         Returns
         -------
@@ -270,7 +265,7 @@ class CESolution:
         """
         p = self.problem
         d = tuple(widths) if widths is not None else (p.widths or (p.K,) * p.depth)
-        r = self.logit_rank
+        r = self.rank
         if len(d) != p.depth or min(d) < r:
             raise ValueError(f"widths must be {p.depth} values >= the logit rank {r}, got {d}")
         root_n = np.sqrt(np.asarray(p.n, dtype=float))
@@ -287,7 +282,7 @@ class CESolution:
         for j, sv in enumerate(lay.weight_sv):
             left = U if j == p.depth - 1 else frame(d[j + 1])
             weights.append((left * sv) @ frame(d[j]).T)
-        return H, tuple(weights), None if self.bias is None else self.bias.copy()
+        return H, tuple(weights), None if self.bias_value is None else self.bias_value.copy()
 
     # ---- serialization --------------------------------------------------------------------
 
@@ -305,7 +300,7 @@ class CESolution:
     def __repr__(self) -> str:
         p = self.problem
         return (f"CESolution(K={p.K}, depth={p.depth}, bias={p.bias!r}, "
-                f"loss={self.objective:.6g}, logit_rank={self.logit_rank}, "
+                f"loss={self.loss:.6g}, rank={self.rank}, "
                 f"geometry={self.geometry!r}, certainty={self.certainty!r})")
 
     def __str__(self) -> str:

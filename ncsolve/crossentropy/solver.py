@@ -105,14 +105,14 @@ def _assemble(red: ReducedCE, candidates: list[Candidate], runs: list[LocalMinim
                      + [origin_decay(red, X)])
     ce_value = red.ce(X, b)[0]
     return CESolution(
-        problem=problem, objective=value, ce_loss=ce_value, penalty=value - ce_value,
-        logits=X, bias=b, logit_rank=rank, certainty=certainty, certainty_reason=reason,
+        problem=problem, loss=value, ce_loss=ce_value, penalty=value - ce_value,
+        logits=X, bias_value=b, rank=rank, certainty=certainty, certainty_reason=reason,
         restarts=restarts, hits=sum(abs(r.objective - value) <= tol for r in runs),
-        runner_up=runner, gap=None if runner is None else runner.objective - value,
+        runner_up=runner, gap=None if runner is None else runner.loss - value,
         duality_gap=dual_gap, geometry=geometry, unique=_unique(red, X, rank),
         candidates=cand_summaries, runs=run_summaries,
         etf_scale=math.nan if etf is None else etf.scale,
-        etf_objective=math.nan if etf is None else etf.objective,
+        etf_loss=math.nan if etf is None else etf.objective,
         origin_decay_etf=_etf_decay(red, cand_summaries),
         origin_decay_best=best_decay,
         origin_decay_proved=certificate.origin_proof_decay(red),
@@ -148,8 +148,8 @@ def _candidate_summaries(red: ReducedCE, candidates: list[Candidate]):
 
 def _runner_up(value, tol, candidates, runs):
     """Best candidate or run whose objective is strictly above the reported one."""
-    above = [item for item in (*candidates, *runs) if item.objective > value + tol]
-    return min(above, key=lambda item: item.objective) if above else None
+    above = [item for item in (*candidates, *runs) if item.loss > value + tol]
+    return min(above, key=lambda item: item.loss) if above else None
 
 
 def _certainty(red: ReducedCE, X, b, value) -> tuple[str, str, float | None]:

@@ -6,7 +6,7 @@ The table and number helpers are those of the squared-loss report
 
 from __future__ import annotations
 
-from ..report import _decays, _g, _rows, _table
+from ..report import _g, _rows, _table, header_lines, summary_line
 
 __all__ = ["CLASS_DIGITS", "format_ce"]
 
@@ -28,26 +28,26 @@ def _class_table(sol) -> list[str]:
         if k is None:
             rows.append(None)
             continue
-        values = (sol.feature_norm[k], sol.classifier_norm[k], sol.class_loss[k],
-                  sol.margin[k])
+        values = (sol.feature_norm[k], sol.classifier_norm[k], sol.output[k],
+                  sol.class_loss[k], sol.margin[k])
         rows.append([str(k), str(int(sol.problem.n[k])),
                      *(_g(float(v), CLASS_DIGITS) for v in values),
                      "yes" if sol.collapsed[k] else "no",
                      ",".join(str(j) for j in shared[k]) or "-"])
-    header = ["class", "n", "feature", "classifier", "CE", "margin", "collapsed",
-              "same logits as"]
+    header = ["class", "n", "feature_norm", "classifier_norm", "output", "class_loss",
+              "margin", "collapsed", "shares_logits_with"]
     return _indent(_table(header, rows, K))
 
 
 def _candidate_table(sol) -> list[str]:
     rows: list[list[str] | None] = []
     for cand in sol.candidates[:CANDIDATE_ROWS]:
-        mark = "*" if abs(cand.objective - sol.objective) <= 1e-7 * sol.objective else ""
-        rows.append([cand.name + mark, str(cand.rank), _g(cand.objective, 12),
+        mark = "*" if abs(cand.loss - sol.loss) <= 1e-7 * sol.loss else ""
+        rows.append([cand.name + mark, str(cand.rank), _g(cand.loss, 12),
                      _g(cand.scale, CLASS_DIGITS) if cand.scale > 0 else "-"])
     if len(sol.candidates) > CANDIDATE_ROWS:
         rows.append(None)
-    return _indent(_table(["candidate", "rank", "objective", "scale"], rows,
+    return _indent(_table(["candidate", "rank", "loss", "scale"], rows,
                           len(sol.candidates)))
 
 
@@ -60,29 +60,29 @@ def _search_line(sol) -> str:
     hops = sum(r.start.startswith("hop") for r in sol.runs)
     return (f"search: {runs} local minimizations ({seeded} from candidates, {sol.restarts} "
             f"random starts, {hops} basin hops); {sol.hits} reached the reported "
-            f"objective; ranks reached: {', '.join(map(str, ranks))}")
+            f"loss; ranks reached: {', '.join(map(str, ranks))}")
 
 
 def _certainty_lines(sol) -> list[str]:
-    lines = [f"certainty: {sol.certainty} -- {sol.certainty_reason}"]
+    lines = [f"certainty {sol.certainty}: {sol.certainty_reason}"]
     if sol.runner_up is not None:
         name = getattr(sol.runner_up, "name", None) or sol.runner_up.start
-        lines.append(f"runner-up: {name} (rank {sol.runner_up.rank}), objective "
-                     f"{_g(sol.runner_up.objective, 12)}, gap {_g(sol.gap, 6)}")
+        lines.append(f"runner-up: {name} (rank {sol.runner_up.rank}), loss "
+                     f"{_g(sol.runner_up.loss, 12)}, gap {_g(sol.gap, 6)}")
     return lines
 
 
-def _origin_objective(sol) -> float:
-    return next(c.objective for c in sol.candidates if c.rank == 0)
+def _origin_loss(sol) -> float:
+    return next(c.loss for c in sol.candidates if c.rank == 0)
 
 
 def _threshold_lines(sol) -> list[str]:
     """The ETF and the origin thresholds (nothing to compare with a single class)."""
     p = sol.problem
     return [
-        (f"simplex ETF: rho = {_g(sol.etf_scale, 10)}, objective {_g(sol.etf_objective, 12)};"
+        (f"simplex ETF: rho = {_g(sol.etf_scale, 10)}, loss {_g(sol.etf_loss, 12)};"
          f" the origin beats it for lbar > {_g(sol.origin_decay_etf, 6)}"),
-        (f"origin (objective {_g(_origin_objective(sol), 10)}): best found above lbar = "
+        (f"origin (loss {_g(_origin_loss(sol), 10)}): best found above lbar = "
          f"{_g(sol.origin_decay_best, 6)}, proved above lbar = "
          f"{_g(sol.origin_decay_proved, 6)} (lbar now {p.lbar:.6g})"),
     ]
@@ -91,12 +91,10 @@ def _threshold_lines(sol) -> list[str]:
 def _header(sol) -> list[str]:
     p = sol.problem
     return [
-        f"cross-entropy, K={p.K} classes, N={p.N}, depth={p.depth}, bias={p.bias}"
-        + (f", widths={','.join(map(str, p.widths))}" if p.widths else ""),
-        _decays(p),
-        (f"objective (loss): {sol.objective:.15g}   (cross-entropy {sol.ce_loss:.10g} + "
-         f"penalty {sol.penalty:.10g})"),
-        f"geometry: {sol.geometry}; logit rank {sol.logit_rank} (cap {p.rank_cap})",
+        *header_lines(p, "cross-entropy"),
+        summary_line(sol),
+        (f"loss = cross-entropy {sol.ce_loss:.10g} + penalty {sol.penalty:.10g}; "
+         "rank is the rank of the logit matrix"),
         *_certainty_lines(sol),
     ]
 
@@ -127,11 +125,12 @@ def format_ce(sol) -> str:
         _search_line(sol),
         *_threshold_lines(sol),
         "",
-        ("per class (feature = ||class-mean feature||, classifier = row of W_M...W_1; "
-         f"{CLASS_DIGITS} significant digits, the precision of the search):"),
+        ("per class (feature_norm = ||class-mean feature||, classifier_norm = ||row of "
+         f"W_M...W_1||, output = own-label logit; {CLASS_DIGITS} significant digits, the "
+         "precision of the search):"),
         *_class_table(sol),
         "",
-        "candidates (* = attains the reported objective):",
+        "candidates (* = attains the reported loss):",
         *_candidate_table(sol),
     ]
     if sol.notes:

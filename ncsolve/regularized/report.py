@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from ..report import _column, _decays, _direction_rows, _g, _records, _rows, _table
+from ..report import (
+    _column,
+    _direction_rows,
+    _g,
+    _records,
+    _rows,
+    _table,
+    header_lines,
+    summary_line,
+)
 
 
 def solution_dict(sol, grams: bool) -> dict:
@@ -22,22 +31,24 @@ def solution_dict(sol, grams: bool) -> dict:
         "toward_bias_free": sol.toward_bias_free,
         "duality_gap": sol.duality_gap,
         "classes": _records({
-            "index": list(range(K)),
+            "class": list(range(K)),
             "n": p.n.tolist(),
             "feature_norm": _column(sol.feature_norm),
             "classifier_norm": _column(sol.classifier_norm),
             "output": _column(sol.output),
-            "bias": _column(sol.bias_value),
+            "bias_value": _column(sol.bias_value),
             "collapsed": sol.collapsed.tolist(),
+            "critical_decay": _column(sol.critical_decay),
+            "state": sol.state.tolist(),
             "feature_norms_by_layer": _column(sol.layer_feature_norms.T),
         }),
         "directions": _records({
-            "index": list(range(K)),
+            "direction": list(range(K)),
             "sigma": _column(sol.sigma),
             "z": _column(sol.z),
             "z_local": _column(sol.point.z_local),
-            "state": sol.state.tolist(),
-            "critical_decay": _column(sol.critical_decay),
+            "state": sol.direction_state.tolist(),
+            "critical_decay": _column(sol._direction_decay),
             "singular_values": _column(sol.singular_values),
         }),
         "runs": [{"start": run.start, "loss": float(run.point.loss),
@@ -56,18 +67,16 @@ def solution_text(sol) -> str:
     """The readable report of ``ncsolve predict --bias regularized``."""
     p = sol.problem
     position = "-" if sol.toward_bias_free is None else f"{sol.toward_bias_free:.6g}"
+    model, decays = header_lines(p, "MSE")
     lines = [
-        f"MSE, depth {p.depth}, K = {p.K} classes, N = {p.N} samples, bias regularized "
-        f"(lambda_b = {_g(p.lambda_b)})"
-        + (f", widths {','.join(map(str, p.widths))}" if p.widths else ""),
-        _decays(p),
-        f"loss {sol.loss:.12g}   rank {sol.rank} (cap {p.rank_cap})   geometry: {sol.geometry}"
-        f"   unique: {'yes' if sol.unique else 'NO'}   certainty: {sol.certainty}",
+        model.replace("bias regularized", f"bias regularized (lambda_b = {_g(p.lambda_b)})"),
+        decays,
+        summary_line(sol),
         f"position between the free-bias (0) and bias-free (1) geometry: {position}",
         "",
         *_table(*_class_rows(sol), p.K),
         "",
-        *_table(*_direction_rows(sol), p.K),
+        *_table(*_direction_rows(sol, sol._direction_decay), p.K),
     ]
     if sol.notes:
         lines += ["", "notes:", *(f"  - {note}" for note in sol.notes)]
@@ -76,7 +85,8 @@ def solution_text(sol) -> str:
 
 def _class_rows(sol):
     p = sol.problem
-    header = ["class", "n", "||hbar_k||", "||w_k||", "output", "bias", "collapsed"]
+    header = ["class", "n", "feature_norm", "classifier_norm", "output", "bias_value",
+              "collapsed"]
     rows = []
     for k in _rows(p.K):
         rows.append(None if k is None else [

@@ -82,7 +82,11 @@ class RegularizedSolution:
         return self.point.z
 
     @property
-    def state(self) -> np.ndarray:
+    def z_local(self) -> np.ndarray:
+        return self.point.z_local
+
+    @property
+    def direction_state(self) -> np.ndarray:
         return self.point.state
 
     @cached_property
@@ -101,12 +105,29 @@ class RegularizedSolution:
         return classifier_values(self.singular_values)
 
     @cached_property
-    def critical_decay(self) -> np.ndarray:
+    def _direction_decay(self) -> np.ndarray:
         """Per direction: the decay lbar above which it is zero at the global minimum,
         all else (lambda_b included) fixed; known for balanced classes, nan otherwise."""
         if self.direction_critical_decay is None:
             return np.full(self.problem.K, np.nan)
         return self.direction_critical_decay
+
+    @cached_property
+    def _leading_direction(self) -> np.ndarray:
+        """Per class, the first direction with a component on it (see Solution)."""
+        weight = np.abs(self.point.V)
+        touched = weight > 1e-12 * np.max(weight, axis=1, initial=0.0)[:, None]
+        return np.argmax(touched, axis=1)
+
+    @property
+    def critical_decay(self) -> np.ndarray:
+        """Per class: that of its leading direction (nan where not known)."""
+        return self._direction_decay[self._leading_direction]
+
+    @property
+    def state(self) -> np.ndarray:
+        """Per class: the state of its leading direction."""
+        return self.direction_state[self._leading_direction]
 
     # ---- per class -----------------------------------------------------------------------
 

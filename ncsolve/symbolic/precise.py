@@ -410,13 +410,16 @@ class PreciseSolution:
         relative gap of the root, not by subtraction).
     roots : tuple of tuple
         Per direction: every positive stationary point, increasing.
-    state : tuple of str
+    direction_state : tuple of str
         Per direction: active, collapsed, window, tie, empty or capped.
     singular_values : tuple of tuple
         Per direction: singular values of H, W_1, ..., W_M.
-    critical_decay : tuple of mpf
+    direction_critical_decay : tuple of mpf
         Per direction: the lbar above which it is zero at the global minimum
         (0 for empty and capped directions).
+    critical_decay, state : tuple
+        Per class: those of its leading direction (the first with a component on
+        the class), as for :class:`ncsolve.solution.Solution`.
     feature_norm, classifier_norm, output : tuple of mpf
         Per class: ``||hbar_k||``, ``||w_k||`` (row k of ``W_M...W_1``) and the
         output of the class mean on its own label (before any bias).
@@ -434,9 +437,9 @@ class PreciseSolution:
     z_local: tuple
     residual: tuple
     roots: tuple
-    state: tuple
+    direction_state: tuple
     singular_values: tuple
-    critical_decay: tuple
+    direction_critical_decay: tuple
     vectors: tuple
     feature_norm: tuple
     classifier_norm: tuple
@@ -445,6 +448,25 @@ class PreciseSolution:
     layer_feature_norms: tuple
     loss: mpf
     notes: tuple = field(default=())
+    certainty: str = field(default="exact", init=False)
+
+    @property
+    def _leading_direction(self) -> list[int]:
+        """Per class, the first direction with a nonzero entry on it."""
+        leading = [None] * self.problem.K
+        for i, vector in enumerate(self.vectors):
+            for k in vector:
+                if leading[k] is None:
+                    leading[k] = i
+        return [len(self.vectors) - 1 if i is None else i for i in leading]
+
+    @property
+    def critical_decay(self) -> tuple:
+        return tuple(self.direction_critical_decay[i] for i in self._leading_direction)
+
+    @property
+    def state(self) -> tuple:
+        return tuple(self.direction_state[i] for i in self._leading_direction)
 
     @property
     def rank(self) -> int:
@@ -575,9 +597,9 @@ def _solve(problem: Problem, digits: int) -> PreciseSolution:
         z_local=tuple(r.z_local for r in solved),
         residual=tuple(residual),
         roots=tuple(r.roots for r in solved),
-        state=tuple(state),
+        direction_state=tuple(state),
         singular_values=tuple(singular),
-        critical_decay=tuple(decay),
+        direction_critical_decay=tuple(decay),
         vectors=vectors,
         feature_norm=feature_norm,
         classifier_norm=tuple(mpmath.sqrt(max(d, 0)) for d in classifier),
@@ -616,12 +638,11 @@ def _rank_cap(z: list, state: list, residual: list, sigma: list, cap: int) -> li
     Mutates ``z``, ``state`` and ``residual``.
     """
     alive = [i for i, v in enumerate(z) if v > 0]
+    for i in range(cap, len(z)):  # beyond the cap at every decay (as in the float route)
+        if sigma[i] > 0:
+            z[i], state[i], residual[i] = mpf(0), "capped", sigma[i]
     if len(alive) <= cap:
         return []
-    for i in alive[cap:]:
-        z[i] = mpf(0)
-        state[i] = "capped"
-        residual[i] = sigma[i]
     notes = [f"rank capped at {cap} by the layer widths: {len(alive) - cap} direction(s) set to 0"]
     if cap > 0 and (abs(sigma[alive[cap - 1]] - sigma[alive[cap]])
                     <= mpmath.mp.eps * 10 * sigma[alive[cap]]):
@@ -685,33 +706,28 @@ def _solution_dict(sol: PreciseSolution, grams: bool) -> dict:
     def matrix(rows):
         return [[s(x) for x in row] for row in rows]
 
-    per_class_decay = None
-    if p.bias == "none":  # direction i is class (its one nonzero entry)
-        per_class_decay = [None] * p.K
-        for i, v in enumerate(sol.vectors):
-            per_class_decay[next(iter(v))] = sol.critical_decay[i]
-    classes = []
-    for k in range(p.K):
-        entry = {
-            "index": k,
+    classes = [
+        {
+            "class": k,
             "n": int(p.n[k]),
             "feature_norm": s(sol.feature_norm[k]),
             "classifier_norm": s(sol.classifier_norm[k]),
             "output": s(sol.output[k]),
             "collapsed": bool(sol.collapsed[k]),
+            "critical_decay": s(decay),
+            "state": state,
             "feature_norms_by_layer": [s(row[k]) for row in sol.layer_feature_norms],
         }
-        if per_class_decay is not None:
-            entry["critical_decay"] = s(per_class_decay[k])
-        classes.append(entry)
+        for k, (decay, state) in enumerate(zip(sol.critical_decay, sol.state))
+    ]
     directions = [
         {
-            "index": i,
+            "direction": i,
             "sigma": s(sol.sigma[i]),
             "z": s(sol.z[i]),
             "z_local": s(sol.z_local[i]),
-            "state": sol.state[i],
-            "critical_decay": s(sol.critical_decay[i]),
+            "state": sol.direction_state[i],
+            "critical_decay": s(sol.direction_critical_decay[i]),
             "singular_values": [s(v) for v in sol.singular_values[i]],
             "roots": [s(r) for r in sol.roots[i]],
         }
@@ -723,6 +739,7 @@ def _solution_dict(sol: PreciseSolution, grams: bool) -> dict:
         "route": "high-precision (mpmath)",
         "precision": d,
         "loss": s(sol.loss),
+        "certainty": sol.certainty,
         "unique": sol.unique,
         "geometry": sol.geometry,
         "rank": sol.rank,

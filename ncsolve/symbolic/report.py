@@ -113,6 +113,7 @@ class EquationReport:
     rows: tuple = ()
     classes: tuple = ()  # free bias: per-class (n, feature_norm)
     notes: tuple = field(default=())
+    inputs: dict = field(default_factory=dict)  # the given numbers, named as in predict
 
     @property
     def stationarity_all(self):
@@ -139,10 +140,10 @@ class EquationReport:
         out = {
             "depth": m.depth,
             "factors": m.L,
-            "q": str(m.q),
+            "q": float(m.q),
             "bias": m.bias,
             "precision": d,
-            "parameters": {str(k): str(v) for k, v in m.values.items()},
+            "problem": dict(self.inputs),
             "symbol": "z",
             "objective": str(self.objective),
             "derivative": str(self.derivative),
@@ -177,7 +178,8 @@ class EquationReport:
         elif rows:
             out["directions"] = rows
             out["classes"] = [
-                {"n": n, "feature_norm": num(f), "collapsed": bool(f == 0)} for n, f in self.classes
+                {"class": k, "n": n, "feature_norm": num(f), "collapsed": bool(f == 0)}
+                for k, (n, f) in enumerate(self.classes)
             ]
         if self.notes:
             out["notes"] = list(self.notes)
@@ -185,7 +187,8 @@ class EquationReport:
 
     @staticmethod
     def _row_dict(r: RootReport, num) -> dict:
-        row = {}
+        kind, index = r.label.split()
+        row = {kind: int(index)}  # "class": k (bias-free) or "direction": i
         if r.n is not None:
             row["n"] = r.n
         row.update(
@@ -197,7 +200,7 @@ class EquationReport:
                 "kinds": list(r.kinds),
                 "z": num(r.z),
                 "global": "0" if r.z == 0 else num(r.z),
-                "phase": r.phase,
+                "state": r.phase,
                 "collapsed": bool(r.collapsed),
                 "loss_at_roots": [num(v) for v in r.values],
                 "loss_at_zero": num(r.g0),
@@ -279,6 +282,14 @@ def equation_report(
         "crossing": model.crossing(),
         "symbolic_roots": exact_roots(model, SYMBOLS["sigma"]) if model.depth in (1, 3) else None,
         "paper": paper,
+    }
+    report["inputs"] = {
+        "n": None if n is None else problem.n.tolist(),
+        "N": None if n is None else problem.N,
+        "depth": problem.depth,
+        "lambda_w": None if lambda_w is None else [float(v) for v in lambda_w],
+        "lambda_h": None if lambda_h is None else float(lambda_h),
+        "bias": problem.bias,
     }
     if n is None:
         return EquationReport(**report, notes=tuple(notes))

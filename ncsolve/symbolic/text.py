@@ -7,6 +7,7 @@ The command-line layer re-exports :func:`format_precise`; nothing here imports i
 
 from __future__ import annotations
 
+from ..report import header_lines, summary_line
 from .precise import decimal_string
 
 __all__ = ["format_precise"]
@@ -33,38 +34,31 @@ def format_precise(result) -> str:
         return "-" if x is None else decimal_string(x, d)
 
     p = result.problem
-    head = (f"global minimizer to {d} significant digits (high-precision route): "
-            f"depth {p.depth}, bias {p.bias}, N = {p.N}, K = {p.K}")
     class_rows = [
         [str(k), str(int(p.n[k])), num(result.feature_norm[k]), num(result.classifier_norm[k]),
-         num(result.output[k]), "yes" if result.collapsed[k] else "no"]
+         num(result.output[k]), num(result.critical_decay[k]), result.state[k],
+         "yes" if result.collapsed[k] else "no"]
         for k in range(p.K)
     ]
     direction_rows = [
-        [str(i), num(result.sigma[i]), num(result.z[i]), result.state[i],
-         num(result.z_local[i]), num(result.critical_decay[i])]
+        [str(i), num(result.sigma[i]), num(result.z[i]), num(result.z_local[i]),
+         result.direction_state[i], num(result.direction_critical_decay[i])]
         for i in range(len(result.sigma))
     ]
-    out = [head, "", "classes"]
-    out += _block(["class", "n", "||hbar_k||", "||w_k||", "output", "collapsed"], class_rows, d)
+    out = [*header_lines(p, "MSE"), summary_line(result, num(result.loss)).replace(
+        "certainty: exact", f"certainty: exact ({d} significant digits, high-precision route)"),
+        "", "classes"]
+    out += _block(["class", "n", "feature_norm", "classifier_norm", "output", "critical_decay",
+                   "state", "collapsed"], class_rows, d)
     out += ["", "directions (decreasing target singular value sigma)"]
-    out += _block(["dir", "sigma", "z (global)", "state", "z (nonzero local min)",
-                   "critical decay"],
+    out += _block(["direction", "sigma", "z", "z_local", "state", "critical_decay"],
                   direction_rows, d)
     layers = ["H"] + [f"W_{j}" for j in range(1, p.depth + 1)]
     out += ["", "singular values per direction: " + ", ".join(layers)]
     for i, values in enumerate(result.singular_values):
         out.append(f"  {i}: " + ", ".join(num(v) for v in values))
-    out.append("")
-    out.append(_summary(result, num))
     out += [f"note: {note}" for note in result.notes]
     return "\n".join(out)
-
-
-def _summary(result, num) -> str:
-    unique = "unique" if result.unique else "NOT unique"
-    return (f"loss = {num(result.loss)}; geometry: {result.geometry}; rank {result.rank}; "
-            f"minimizer {unique} (up to rotations)")
 
 
 def _block(header: list[str], rows: list[list[str]], digits: int) -> list[str]:

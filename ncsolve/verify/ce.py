@@ -65,7 +65,7 @@ class CETarget:
     def from_solution(cls, solution) -> CETarget:
         """The matrices of a :class:`ncsolve.crossentropy.CESolution`."""
         p = solution.problem
-        r = int(solution.logit_rank)
+        r = int(solution.rank)
         root_n = np.sqrt(np.asarray(p.n, dtype=float))
         U, _, Vt = np.linalg.svd(np.asarray(solution.logits) * root_n[None, :])
         U, Vs = U[:, :r], Vt[:r].T / root_n[:, None]
@@ -227,7 +227,7 @@ class CERunReport:
     grad_norm : float
     converged : bool
         ``grad_norm <= Tolerances.grad_tol``.
-    logit_rank : int
+    rank : int
         Rank of the run's mean logits (no bias) scaled by D^(1/2).
     singular_values : ndarray
         Singular values of those logits, descending.
@@ -255,7 +255,7 @@ class CERunReport:
     gap: float
     grad_norm: float
     converged: bool
-    logit_rank: int
+    rank: int
     singular_values: np.ndarray
     collapsed: list
     matched: str | None
@@ -280,7 +280,7 @@ class CERunReport:
             "grad_norm": float(self.grad_norm),
             "converged": bool(self.converged),
             "collapsed": list(self.collapsed),
-            "logit_rank": int(self.logit_rank),
+            "rank": int(self.rank),
             "singular_values": _floats(self.singular_values),
             "matched": self.matched,
             "errors": self.errors,
@@ -330,10 +330,10 @@ def _matched_configuration(solution, loss: float, rtol: float, scale: float) -> 
     """The candidate or search end point of ncsolve with the run's objective, if any."""
     tol = _loss_tolerance(loss, rtol, scale)
     for cand in solution.candidates:
-        if abs(cand.objective - loss) <= tol:
+        if abs(cand.loss - loss) <= tol:
             return f"candidate: {cand.name} (rank {cand.rank})"
     for run in solution.runs:
-        if abs(run.objective - loss) <= tol:
+        if abs(run.loss - loss) <= tol:
             return f"an end point of ncsolve's search (rank {run.rank})"
     return None
 
@@ -374,7 +374,7 @@ def assess_ce(
     """Compare the parameters ``x`` of a cross-entropy model with ncsolve's answer.
 
     Status: "global" when the gradient norm is within ``tolerances.grad_tol`` and the
-    objective is within ``tolerances.loss_rtol`` (relative) of ``solution.objective``
+    objective is within ``tolerances.loss_rtol`` (relative) of ``solution.loss``
     with every Gram and the outputs within ``tolerances.gram_tol`` after
     :func:`align`, or when a converged run is lower than the answer by more than the
     tolerance (then ``beats_theory`` is True: ncsolve's search missed it); "local"
@@ -410,7 +410,7 @@ def assess_ce(
     geometry, alignment, (s, rank), collapsed = _ce_geometry(solution, objective, x, target,
                                                              perms, diverged)
     errors = {k: _worst(v) for k, v in alignment.normalized.items()}
-    theory = float(solution.objective)
+    theory = float(solution.loss)
     scale = loss_scale(objective)
     converged = bool(grad_norm <= tolerances.grad_tol)
     geometry_ok = not alignment.comparable or _worst(errors.values()) <= tolerances.gram_tol
@@ -423,7 +423,7 @@ def assess_ce(
         notes.append(f"the run diverged ({message or f'objective {loss}'})")
     return CERunReport(
         status=status, beats_theory=beats, seed=seed, method=method, loss=float(loss), gap=gap,
-        grad_norm=float(grad_norm), converged=converged, logit_rank=rank, singular_values=s,
+        grad_norm=float(grad_norm), converged=converged, rank=rank, singular_values=s,
         collapsed=collapsed,
         matched=None if status == "global" else
         _matched_configuration(solution, float(loss), tolerances.loss_rtol, scale),
@@ -484,10 +484,10 @@ class CEVerifyReport(ComparisonReport):
     def summary(self) -> list[dict]:
         """Runs grouped by status, objective (7 digits) and logit rank."""
         def key(r):
-            return r.status, f"{r.loss:.7g}", r.logit_rank
+            return r.status, f"{r.loss:.7g}", r.rank
 
         counts = Counter(key(r) for r in self.runs)
-        return [{"status": status, "loss": float(loss), "logit_rank": rank, "count": count}
+        return [{"status": status, "loss": float(loss), "rank": rank, "count": count}
                 for (status, loss, rank), count in counts.most_common()]
 
     def notes(self) -> list:
@@ -499,7 +499,7 @@ class CEVerifyReport(ComparisonReport):
         return out
 
     def _theory_loss(self) -> float:
-        return float(self.solution.objective)
+        return float(self.solution.loss)
 
     def _outcome_dict(self) -> dict:
         best, sol = self.best_run, self.solution
@@ -512,7 +512,7 @@ class CEVerifyReport(ComparisonReport):
             "comparison": self.comparison,
             "collapsed": list(best.collapsed),
             "theory_collapsed": [int(k) for k in np.flatnonzero(sol.collapsed)],
-            "logit_rank": int(best.logit_rank),
+            "rank": int(best.rank),
         }
 
     def _theory_dict(self) -> dict:
@@ -522,18 +522,18 @@ class CEVerifyReport(ComparisonReport):
 def _ce_theory_dict(sol) -> dict:
     runner = sol.runner_up
     return {
-        "objective": float(sol.objective),
+        "loss": float(sol.loss),
         "certainty": sol.certainty,
         "certainty_reason": sol.certainty_reason,
         "geometry": sol.geometry,
-        "logit_rank": int(sol.logit_rank),
+        "rank": int(sol.rank),
         "unique": sol.unique,
         "singular_values": _floats(sol.layers.s),
-        "etf_objective": None if not np.isfinite(sol.etf_objective) else float(sol.etf_objective),
+        "etf_loss": None if not np.isfinite(sol.etf_loss) else float(sol.etf_loss),
         "runner_up": None if runner is None else {
             "name": getattr(runner, "name", None) or getattr(runner, "start", ""),
-            "objective": float(runner.objective)},
-        "search_restarts": int(sol.restarts),
+            "loss": float(runner.loss)},
+        "restarts": int(sol.restarts),
         "hits": int(sol.hits),
     }
 

@@ -228,10 +228,10 @@ class RunReport:
         ``grad_norm <= Tolerances.grad_tol``.
     z_run, z_candidate : ndarray
         The run's and the candidate's product singular value in each direction.
-    collapsed_directions : list of int
+    zero_directions : list of int
         Directions that are zero in the run (theory order: decreasing sigma).
     collapsed : list of int
-        Bias-free: the classes those directions belong to; free bias: the directions.
+        Classes whose class mean is zero at the matched point (class order).
     errors, relative_errors : dict
         Largest normalized (shape) and relative (scale included) Frobenius distance
         to the candidate over layers, for "features", "classifier", "outputs".
@@ -261,7 +261,7 @@ class RunReport:
     z_run: np.ndarray
     z_candidate: np.ndarray
     candidate_global: bool
-    collapsed_directions: list
+    zero_directions: list
     collapsed: list
     errors: dict
     relative_errors: dict
@@ -289,7 +289,7 @@ class RunReport:
             "grad_norm": float(self.grad_norm),
             "converged": bool(self.converged),
             "collapsed": list(self.collapsed),
-            "collapsed_directions": list(self.collapsed_directions),
+            "zero_directions": list(self.zero_directions),
             "candidate_is_global": bool(self.candidate_global),
             "z": _floats(self.z_run),
             "z_candidate": _floats(self.z_candidate),
@@ -371,12 +371,12 @@ def assess(
     matches, notes = _matches(problem, float(loss), candidate.loss, errors, tolerances, scale)
     status = ("global" if candidate_global else "local") if matches else "not-converged"
     zero = np.flatnonzero(~active)
-    collapsed = zero if problem.bias == "free" else _zero_classes(candidate)
+    collapsed = _zero_classes(candidate)
     return RunReport(
         status=status, candidate_loss=candidate.loss,
         gap=objective_gap(loss, float(solution.loss), scale),
         z_run=z_run, z_candidate=z_candidate, candidate_global=candidate_global,
-        collapsed_directions=[int(i) for i in zero], collapsed=[int(i) for i in collapsed],
+        zero_directions=[int(i) for i in zero], collapsed=[int(i) for i in collapsed],
         errors=errors, relative_errors={k: _worst(v) for k, v in relative.items()},
         layer_errors=normalized, global_errors={k: _worst(v) for k, v in to_global.items()},
         nc1=list(geometry.nc1), misalignment=misalignment, notes=notes, **run,
@@ -450,7 +450,7 @@ def _diverged_report(solution, problem: Problem, depth: int, scale: float, run: 
         status="not-converged", candidate_loss=nan,
         gap=objective_gap(run["loss"], float(solution.loss), scale),
         z_run=np.full(K, nan), z_candidate=np.full(K, nan), candidate_global=False,
-        collapsed_directions=[], collapsed=[], errors=dict(worst), relative_errors=dict(worst),
+        zero_directions=[], collapsed=[], errors=dict(worst), relative_errors=dict(worst),
         layer_errors=layers, global_errors=dict(worst), nc1=[nan] * depth, misalignment=nan,
         notes=[note], **run,
     )
@@ -479,14 +479,14 @@ class VerifyReport(ComparisonReport):
     def summary(self) -> list[dict]:
         """How many runs reached each critical point: status, collapsed set, count, loss."""
         def key(r):
-            return r.status, tuple(r.collapsed), tuple(r.collapsed_directions)
+            return r.status, tuple(r.collapsed), tuple(r.zero_directions)
 
         counts = Counter(key(r) for r in self.runs)
         rows = []
         for (status, collapsed, directions), count in counts.most_common():
             loss = min(r.loss for r in self.runs if key(r) == (status, collapsed, directions))
             rows.append({"status": status, "collapsed": list(collapsed),
-                         "collapsed_directions": list(directions), "count": count,
+                         "zero_directions": list(directions), "count": count,
                          "loss": float(loss)})
         return rows
 
@@ -499,7 +499,9 @@ class VerifyReport(ComparisonReport):
             "errors": best.errors,
             "relative_errors": best.relative_errors,
             "collapsed": list(best.collapsed),
-            "theory_collapsed": _theory_collapsed(self.solution, self.problem),
+            "zero_directions": list(best.zero_directions),
+            "theory_collapsed": [int(k) for k in np.flatnonzero(self.solution.collapsed)],
+            "theory_zero_directions": [int(i) for i in np.flatnonzero(self.solution.z <= 0)],
             "notes": list(best.notes),
         }
 
@@ -514,10 +516,6 @@ class VerifyReport(ComparisonReport):
         }
 
 
-def _theory_collapsed(solution, problem: Problem) -> list:
-    if problem.bias == "free":
-        return [int(i) for i in np.flatnonzero(np.asarray(solution.z) <= 0)]
-    return [int(k) for k in np.flatnonzero(np.asarray(solution.collapsed, dtype=bool))]
 
 
 # ---- running ---------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from ..problem import Problem
@@ -33,6 +34,19 @@ def _trajectory_dicts(run) -> list:
 def _tolerances_dict(tolerances: Tolerances) -> dict:
     return {"loss_rtol": tolerances.loss_rtol, "gram_tol": tolerances.gram_tol,
             "grad_tol": tolerances.grad_tol}
+
+
+def _clean(value):
+    """JSON-safe copy: numpy scalars to Python, non-finite floats to None."""
+    if isinstance(value, dict):
+        return {str(k): _clean(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_clean(v) for v in value]
+    if hasattr(value, "tolist"):
+        return _clean(value.tolist())
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
 
 
 @dataclass(frozen=True, eq=False)
@@ -87,7 +101,16 @@ class ComparisonReport:
     def _theory_dict(self) -> dict:
         raise NotImplementedError
 
+    def __str__(self) -> str:
+        from .text import format_ce_report, format_report
+
+        return format_ce_report(self) if self.problem.loss == "ce" else format_report(self)
+
     def to_dict(self) -> dict:
+        """The JSON of ``ncsolve verify --json`` (numpy values as Python, nan and inf as None)."""
+        return _clean(self._raw_dict())
+
+    def _raw_dict(self) -> dict:
         best = self.best_run
         return {
             "status": best.status,
@@ -105,6 +128,6 @@ class ComparisonReport:
             "tolerances": _tolerances_dict(self.tolerances),
             "theory": self._theory_dict(),
             "best": best.to_dict(),
-            "restarts": [r.to_dict() for r in self.runs],
+            "runs": [r.to_dict() for r in self.runs],
             "summary": self.summary(),
         }

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..objective import FullObjective, default_widths
+from ..objective import DEFAULT_WIDTH, FullObjective, default_widths
 from ..problem import Problem, ProblemError
 from .ce import CEVerifyReport, _verify_ce
 from .common import Tolerances
@@ -34,7 +34,8 @@ def verify(
         :class:`CEVerifyReport` (see :func:`assess_ce`).
     widths : sequence of int or int, optional
         Layer widths d_1..d_M, or one width for all layers (default: problem.widths,
-        else K).
+        else ``DEFAULT_WIDTH`` = 64 for every layer, as ``ncsolve verify``; the
+        theory caps the rank when a width is below K).
     method : {"lbfgs", "gd", "momentum"}
         Descent method (see :func:`ncsolve.descent.descend`).
     restarts : int
@@ -61,7 +62,7 @@ def verify(
     if problem.loss not in ("mse", "ce"):
         raise ProblemError(f"loss (--loss): must be mse or ce, got {problem.loss!r}")
     if widths is None or isinstance(widths, (int, np.integer)):
-        widths = default_widths(problem, widths)
+        widths = default_widths(problem, DEFAULT_WIDTH if widths is None else widths)
     objective = FullObjective(problem, widths)
     if "steps" in options and method == "lbfgs":
         options["maxiter"] = options.pop("steps")

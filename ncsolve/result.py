@@ -1,0 +1,67 @@
+"""The protocol every answer of :func:`ncsolve.predict` follows.
+
+``Solution`` (MSE, float64 closed form), ``PreciseSolution`` (MSE to any number
+of digits) and ``CESolution`` (cross-entropy) are different dataclasses, but
+code that only reads the core fields works with all three: the names below mean
+the same thing in each, ``to_dict()`` is exactly the ``--json`` of the command
+line and ``str()`` exactly its text.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol, runtime_checkable
+
+from .problem import Problem
+
+__all__ = ["CORE_FIELDS", "CLASS_FIELDS", "Result"]
+
+CORE_FIELDS = ("problem", "loss", "certainty", "unique", "geometry", "notes", "rank",
+               "bias_value")
+CLASS_FIELDS = ("feature_norm", "classifier_norm", "output", "collapsed")  # class order
+
+
+@runtime_checkable
+class Result(Protocol):
+    """Core fields of an answer (per-class arrays in class, i.e. input, order).
+
+    Attributes
+    ----------
+    problem : Problem
+        The validated input.
+    loss : float or mpf
+        Objective value at the reported minimizer.
+    certainty : {"exact", "proved", "best found"}
+        ``exact`` for the MSE closed form; for cross-entropy ``proved`` (a theorem
+        or a certificate) or ``best found`` (the best of a search).
+    unique : bool or None
+        Whether the minimizer is unique (up to rotations); None when unknown.
+    geometry : str
+        Name of the structure (orthogonal frame, simplex ETF, ...).
+    notes : tuple of str
+        What the numbers alone do not say.
+    rank : int
+        Rank of the product W_M ... W_1 H (cross-entropy: of the logit matrix).
+    bias_value : array or None
+        The learned bias, None for a bias-free model.
+    feature_norm, classifier_norm, output, collapsed
+        Per class: class-mean length of H, row length of W_M ... W_1, output of
+        the class mean on its own label (before any bias), and whether the class
+        mean is zero.
+    """
+
+    problem: Problem
+    loss: Any
+    certainty: str
+    unique: bool | None
+    geometry: str
+    notes: tuple
+    rank: int
+    bias_value: Any
+    feature_norm: Any
+    classifier_norm: Any
+    output: Any
+    collapsed: Any
+
+    def to_dict(self, grams: bool | None = None) -> dict:
+        """The JSON of ``ncsolve predict --json``."""
+        ...

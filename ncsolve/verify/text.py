@@ -1,0 +1,131 @@
+"""The readable verify report: ``str(report)`` and what ``ncsolve verify`` prints."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+
+def _join(values) -> str:
+    return ",".join(str(v) for v in values) if len(values) else "none"
+
+
+def _fmt(x: float, spec: str = ".3g") -> str:
+    """A number, or "-" where there is none (nan: no such point)."""
+    return "-" if x is None or not math.isfinite(x) else format(x, spec)
+
+
+def _fmt_nc1(x: float) -> str:
+    """NC1 is nan where it is undefined (the class means do not spread)."""
+    return "undefined" if x is None or math.isnan(x) else _fmt(x)
+
+
+def _setting_lines(report) -> list[str]:
+    """The problem and the descent settings (the first lines of either report)."""
+    p = report.problem
+    decays = ",".join(f"{v:g}" for v in p.lambda_w)
+    options = ", ".join(f"{k} {v:g}" for k, v in report.options.items())
+    return [(f"problem: n = {_join(list(p.n))}, depth {p.depth}, widths {_join(report.widths)}, "
+             f"bias {p.bias}, lambda_w {decays}, lambda_h {p.lambda_h:g}, loss {p.loss}"),
+            f"descent: {report.method}, {len(report.runs)} run(s), {options}"]
+
+
+def _matched_line(best) -> str:
+    if best.diverged:
+        return "  matched point    none (the run diverged)"
+    matched = "the global minimizer" if best.candidate_global else "another critical point"
+    return f"  matched point    {best.candidate_loss:.15g}   ({matched})"
+
+
+def format_report(report) -> str:
+    """The human-readable report of ``ncsolve verify``."""
+    p, best, sol = report.problem, report.best_run, report.solution
+    runs = report.runs
+    unique = "" if getattr(sol, "unique", True) else "  (not unique)"
+    converged = "converged" if best.converged else "not converged"
+    classes = f"  (collapsed classes: {_join(best.collapsed)})"
+    lines = [
+        *_setting_lines(report),
+        "",
+        f"theory:  global minimum loss {sol.loss:.15g}{unique}",
+        f"best run (seed {best.seed}): {best.status.upper()}",
+        f"  loss             {best.loss:.15g}   relative gap {best.gap:+.2e}",
+        _matched_line(best),
+        (f"  gradient norm    {best.grad_norm:.2e} ({converged}) after {best.steps} steps, "
+         f"{best.elapsed:.2f} s"),
+        f"  zero directions  {_join(best.zero_directions)}{classes}",
+        "",
+        "  direction      sigma   z theory    z_local      z run",
+    ]
+    for i, values in enumerate(zip(sol.sigma, sol.z, sol.z_local, best.z_run)):
+        lines.append(f"  {i:9d}  " + "  ".join(f"{_fmt(v, '.4g'):>9}" for v in values))
+    lines += _layer_table(best, p.depth, "distance to the matched point (normalized Frobenius), "
+                                         "NC1, by layer")
+    if len(runs) > 1:
+        lines += ["", "runs:",
+                  "  seed  status          loss                 gap        zero directions"]
+        for r in runs:
+            lines.append(f"  {r.seed!s:>4}  {r.status:<14}  {r.loss:.12g}  {r.gap:+.2e}  "
+                         f"{_join(r.zero_directions)}")
+        lines.append("summary: " + "; ".join(
+            f"{row['count']} x {row['status']} (zero directions: "
+            f"{_join(row['zero_directions'])})" for row in report.summary()))
+    lines += [f"note: {text}" for text in best.notes]
+    return "\n".join(lines)
+
+
+def _layer_table(best, depth: int, title: str) -> list[str]:
+    lines = ["", f"  {title}", "  layer   features   classifier   NC1"]
+    errs = best.layer_errors
+    for j in range(depth):
+        nc1 = best.nc1[j] if j < len(best.nc1) else float("nan")
+        lines.append(f"  {j:5d}   {_fmt(errs['features'][j]):>8}   "
+                     f"{_fmt(errs['classifier'][j]):>10}"
+                     f"   {'nan' if getattr(best, 'diverged', False) else _fmt_nc1(nc1)}")
+    lines.append(f"  outputs: {_fmt(best.errors['outputs'])}")
+    return lines
+
+
+def _ce_theory_line(sol) -> str:
+    unique = "; not unique (class relabelings)" if sol.unique is False else ""
+    return (f"theory:  {sol.certainty} loss {sol.loss:.15g}  ({sol.geometry}, rank "
+            f"{sol.rank}{unique})")
+
+
+def format_ce_report(report) -> str:
+    """The human-readable report of ``ncsolve verify --loss ce``."""
+    p, best, sol = report.problem, report.best_run, report.solution
+    converged = "converged" if best.converged else "not converged"
+    verdict = best.status.upper() + ("  (BELOW ncsolve's answer)" if best.beats_theory else "")
+    lines = [
+        *_setting_lines(report),
+        "",
+        _ce_theory_line(sol),
+        f"         {sol.certainty_reason}",
+        f"best run (seed {best.seed}): {verdict}",
+        f"  loss             {best.loss:.15g}   relative gap {best.gap:+.2e}",
+        (f"  gradient norm    {best.grad_norm:.2e} ({converged}) after {best.steps} steps, "
+         f"{best.elapsed:.2f} s"),
+        f"  rank             {best.rank}   (theory {sol.rank})",
+        (f"  collapsed        {_join(best.collapsed)}   "
+         f"(theory {_join(list(np.flatnonzero(sol.collapsed)))})"),
+    ]
+    if best.matched:
+        lines.append(f"  same loss as {best.matched}")
+    lines += _layer_table(best, p.depth, "distance to ncsolve's answer (normalized Frobenius), "
+                                         "NC1, by layer")
+    lines.append(f"  comparison: {report.comparison}")
+    if best.permutation is not None and best.permutation != sorted(best.permutation):
+        lines.append(f"  run class k compared with theory class: {_join(best.permutation)}")
+    if len(report.runs) > 1:
+        lines += ["", "runs:", "  seed  status          loss                 gap        rank"]
+        for r in report.runs:
+            mark = "  below ncsolve's answer" if r.beats_theory else ""
+            lines.append(f"  {r.seed!s:>4}  {r.status:<14}  {r.loss:.12g}  {r.gap:+.2e}  "
+                         f"{r.rank}{mark}")
+        lines.append("summary: " + "; ".join(
+            f"{row['count']} x {row['status']} (loss {row['loss']:.7g}, rank "
+            f"{row['rank']})" for row in report.summary()))
+    lines += [f"note: {text}" for text in report.notes()]
+    return "\n".join(lines)
