@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import scalar
-from ..solution import CAPPED
+from ..solution import CAPPED, leading_directions
 from ..spectral import target_spectrum
 
 _TIE = 1e-12  # as in ncsolve.solution: relative tolerance of equal singular values
@@ -37,52 +37,78 @@ def solve_group(n: np.ndarray, depth: int, bias: str, widths, lambda_w: np.ndarr
     dict
         Per point (P,): ``loss``, ``rank``, ``unique``; per point and class (P, K),
         in class order: ``feature_norm``, ``classifier_norm``, ``output``,
-        ``collapsed``, ``state``, ``critical_decay`` (nan with a free bias).
+        ``collapsed``, ``state``, ``critical_decay`` (those of the class's leading
+        direction, as in :class:`ncsolve.solution.Solution`).
     """
+    return solve_groups([(n, depth, bias, lambda_w, lambda_h)], widths)[0]
+
+
+def solve_groups(groups, widths) -> list[dict[str, np.ndarray]]:
+    """:func:`solve_group` for many groups ``(n, depth, bias, lambda_w, lambda_h)``,
+    with one scalar solve per depth for all of them."""
+    prepared = [_prepare(*g) for g in groups]
+    results: list = [None] * len(groups)
+    for depth in sorted({g[1] for g in groups}):
+        members = [i for i, g in enumerate(groups) if g[1] == depth]
+        scaled = np.concatenate([prepared[i]["scaled"].ravel() for i in members])
+        minima = scalar.minimize(scaled, 1, 1.0, 2.0 / (depth + 1))
+        start = 0
+        for i in members:
+            size = prepared[i]["scaled"].size
+            part = slice(start, start + size)
+            start += size
+            results[i] = _finish(prepared[i], minima.z[part], minima.residual[part],
+                                 minima.state[part], widths)
+    return results
+
+
+def _prepare(n, depth, bias, lambda_w, lambda_h) -> dict:
     n = np.asarray(n)
-    K, N, L = n.size, float(n.sum()), depth + 1
+    L = depth + 1
     q = 2.0 / L
     spectrum = target_spectrum(n, bias)
-    sigma = spectrum.sigma
-    lbar = np.exp((np.log(lambda_h) + np.log(lambda_w).sum(axis=1)) / L)
+    lambda_h = np.asarray(lambda_h, dtype=float)
+    lbar = np.exp((np.log(lambda_h) + np.log(np.asarray(lambda_w, dtype=float)).sum(axis=1))
+                  / L)
     c = 0.5 * L * lbar
-    t = (N * c) ** (1.0 / (2.0 - q))
-    minima = scalar.minimize((sigma[None, :] / t[:, None]).ravel(), 1, 1.0, q)
-    z = minima.z.reshape(-1, K) * t[:, None]
-    residual = minima.residual.reshape(-1, K) * t[:, None]
-    state = minima.state.reshape(-1, K).astype(object)
+    t = (float(n.sum()) * c) ** (1.0 / (2.0 - q))
+    return {"n": n, "L": L, "spectrum": spectrum, "lbar": lbar, "lambda_h": lambda_h, "c": c,
+            "t": t, "scaled": spectrum.sigma[None, :] / t[:, None]}
+
+
+def _finish(prep: dict, z, residual, state, widths) -> dict[str, np.ndarray]:
+    n, L, spectrum, t = prep["n"], prep["L"], prep["spectrum"], prep["t"]
+    K, N, q, sigma = n.size, float(n.sum()), 2.0 / L, spectrum.sigma
+    z = z.reshape(-1, K) * t[:, None]
+    residual = residual.reshape(-1, K) * t[:, None]
+    state = state.reshape(-1, K).astype(object)
     cap = min((K, *widths)) if widths else K
     unique = _rank_cap(cap, sigma, z, residual, state)
-    loss = np.sum(residual**2, axis=1) / (2.0 * N) + c * np.sum(z**q, axis=1)
-    out = _class_read_off(spectrum, n, z, L, lbar, lambda_h)
+    loss = np.sum(residual**2, axis=1) / (2.0 * N) + prep["c"] * np.sum(z**q, axis=1)
+    out = _class_read_off(spectrum, n, z, L, prep["lbar"], prep["lambda_h"])
     crit_dir = np.broadcast_to(scalar.critical_decay(sigma, N, L), z.shape).copy()
     crit_dir[(state == CAPPED) | (state == scalar.EMPTY)] = 0.0
-    if bias == "none":
-        order = spectrum.order
-        per_class_state = np.empty_like(state)
-        per_class_state[:, order] = state
-        crit = np.empty_like(crit_dir)
-        crit[:, order] = crit_dir
-    else:
-        per_class_state = np.where(out["collapsed"], scalar.COLLAPSED, scalar.ACTIVE)
-        crit = np.full(z.shape, np.nan)
+    lead = leading_directions(spectrum)  # a class's state is its leading direction's
     out.update(loss=loss, rank=np.count_nonzero(z, axis=1), unique=unique,
-               state=per_class_state.astype(str), critical_decay=crit)
+               state=state[:, lead].astype(str), critical_decay=crit_dir[:, lead])
     return out
 
 
 def _rank_cap(cap, sigma, z, residual, state) -> np.ndarray:
-    """Keep the ``cap`` largest nonzero directions (mutates); settle ties as the solver
-    does; return per point whether the minimizer is unique."""
+    """Zero every direction after the first ``cap`` and settle ties, as
+    :func:`ncsolve.solution.solve` does (mutates); per point, whether the minimizer
+    is unique."""
     K = sigma.size
-    nonzero = z > 0
-    cut = nonzero & (np.cumsum(nonzero, axis=1) > cap)
-    z[cut] = 0.0
-    residual[cut] = np.broadcast_to(sigma, z.shape)[cut]
-    state[cut] = CAPPED
     unique = np.ones(z.shape[0], dtype=bool)
-    if 0 < cap < K and abs(sigma[cap - 1] - sigma[cap]) <= _TIE * sigma[cap - 1]:
-        unique &= ~cut.any(axis=1)
+    beyond = np.zeros(K, dtype=bool)
+    beyond[cap:] = sigma[cap:] > 0
+    if beyond.any():
+        cut = (z[:, beyond] > 0).any(axis=1)
+        z[:, beyond] = 0.0
+        residual[:, beyond] = sigma[beyond]
+        state[:, beyond] = CAPPED
+        if 0 < cap < K and abs(sigma[cap - 1] - sigma[cap]) <= _TIE * sigma[cap - 1]:
+            unique &= ~cut
     tie = state == scalar.TIE
     if tie.any():
         free = cap - np.count_nonzero(state == scalar.ACTIVE, axis=1)

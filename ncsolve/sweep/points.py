@@ -47,8 +47,8 @@ def solve_point(index: int, kwargs: dict, params: dict[str, np.ndarray]) -> dict
     per_class = {
         "feature_norm": result.feature_norm, "classifier_norm": result.classifier_norm,
         "output": _outputs(result), "collapsed": collapsed,
-        "state": np.where(collapsed, "collapsed", "active").astype(object),
-        "critical_decay": np.full(n.size, np.nan),
+        "state": _per_class(result, "state", np.where(collapsed, "collapsed", "active")),
+        "critical_decay": _per_class(result, "critical_decay", np.full(n.size, np.nan)),
     }
     if kwargs["loss"] == "ce":
         per_class["classifier_max_cosine"] = max_cosine(result.gram_classifier())
@@ -56,6 +56,12 @@ def solve_point(index: int, kwargs: dict, params: dict[str, np.ndarray]) -> dict
                  "unique": np.array([result.unique], dtype=object),
                  "certainty": np.array([getattr(result, "certainty", "exact")], dtype=object)}
     return block_of(np.array([index]), params, per_point, per_class, n.size, n)
+
+
+def _per_class(result, name: str, default: np.ndarray) -> np.ndarray:
+    values = getattr(result, name, None)
+    values = default if values is None else np.asarray(values)
+    return values.astype(object) if values.dtype.kind in "USO" else values.astype(float)
 
 
 def _outputs(result) -> np.ndarray:

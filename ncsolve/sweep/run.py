@@ -129,21 +129,20 @@ def run(grid: Grid, *, executor=None, workers=None, scheduler=None, output=None,
     fast = (ax["loss"] == "mse") & np.isin(ax["bias"], VECTOR_BIAS)
     vector, others = todo[fast], todo[~fast].tolist()
     blocks = [earlier] if done else []
-    bar = _progress(progress, len(todo), len(done))
-    if table is not None:
-        table.open()
-    try:
+    with contextlib.ExitStack() as stack:
+        # connect first: an unreachable scheduler must not leave a file behind
+        pool = stack.enter_context(_executor(executor, workers, scheduler)) if others else None
+        bar = _progress(progress, len(todo), len(done))
+        if bar is not None:
+            stack.callback(bar.close)
+        if table is not None:
+            table.open()
+            stack.callback(table.close)
         for block in _vector_blocks(grid, vector):
             _deliver(block, blocks, table, bar)
         if others:
-            with _executor(executor, workers, scheduler) as pool:
-                for block in _pooled(pool, grid, others):
-                    _deliver(block, blocks, table, bar)
-    finally:
-        if table is not None:
-            table.close()
-        if bar is not None:
-            bar.close()
+            for block in _pooled(pool, grid, others):
+                _deliver(block, blocks, table, bar)
     data = concat(blocks, columns)
     result = SweepTable(grid, tuple(columns), data, len(todo), len(done), output)
     if output:
@@ -170,18 +169,31 @@ def _executor(executor, workers, scheduler):
         yield pool
 
 
+IN_FLIGHT = 256  # points submitted ahead of the results (bounded memory, prompt appends)
+
+
 def _pooled(pool, grid: Grid, indices: list[int]):
-    """Blocks of the points as they finish; pending points are cancelled on error."""
-    futures = []
+    """Blocks of the points as they finish, at most IN_FLIGHT submitted ahead (a serial
+    executor runs one at a time); pending points are cancelled on error or interrupt."""
+    from .executors import SerialExecutor
+
+    limit = 1 if isinstance(pool, SerialExecutor) else IN_FLIGHT
+    queue = iter(indices)
+    pending: set = set()
     try:
-        for i in indices:
-            params = grid.point(i)
-            futures.append(pool.submit(solve_point, i, grid.predict_kwargs(params),
-                                       grid.param_block(np.array([i]))))
-        for future in cf.as_completed(futures):
-            yield future.result()
+        while True:
+            for i in queue:
+                pending.add(pool.submit(solve_point, i, grid.predict_kwargs(grid.point(i)),
+                                        grid.param_block(np.array([i]))))
+                if len(pending) >= limit:
+                    break
+            if not pending:
+                return
+            finished, pending = cf.wait(pending, return_when=cf.FIRST_COMPLETED)
+            for future in finished:
+                yield future.result()
     finally:
-        for future in futures:
+        for future in pending:
             future.cancel()
 
 
@@ -190,7 +202,7 @@ STRUCTURE = ("ratio", "classes", "minority", "largest", "depth", "bias")  # fix 
 
 def _vector_blocks(grid: Grid, indices: list[int]):
     """The MSE points, grouped by (sizes, depth, bias) and solved group by group."""
-    from .mse import solve_group
+    from .mse import solve_groups
 
     points = np.asarray(indices, dtype=np.int64)
     if points.size == 0:
@@ -201,12 +213,12 @@ def _vector_blocks(grid: Grid, indices: list[int]):
     key = np.stack([positions[names.index(a)] for a in STRUCTURE if a in names], axis=1)
     _, group = np.unique(key, axis=0, return_inverse=True)
     group = group.reshape(-1)
+    jobs, member_lists = [], []
     for g in range(int(group.max()) + 1):
-        members = points[group == g]
-        first = grid.point(int(members[0]))
-        kw = grid.predict_kwargs(first)
-        n, depth = kw["n"], kw["depth"]
         take = group == g
+        members = points[take]
+        kw = grid.predict_kwargs(grid.point(int(members[0])))
+        depth = kw["depth"]
         if "decay" in ax:
             lh = ax["decay"][take].astype(float)
             lw = np.repeat(lh[:, None], depth, axis=1)
@@ -214,7 +226,10 @@ def _vector_blocks(grid: Grid, indices: list[int]):
             lh = ax["lambda_h"][take].astype(float)
             lw = (np.tile(grid.lambda_w_vector, (members.size, 1)) if grid.lambda_w_vector
                   else np.repeat(ax["lambda_w"][take].astype(float)[:, None], depth, axis=1))
-        out = solve_group(n, depth, kw["bias"], grid.widths, lw, lh)
+        jobs.append((kw["n"], depth, kw["bias"], lw, lh))
+        member_lists.append(members)
+    for members, job, out in zip(member_lists, jobs, solve_groups(jobs, grid.widths)):
+        n = job[0]
         per_point = {"loss": out["loss"], "rank": out["rank"], "unique": out["unique"],
                      "certainty": np.full(members.size, "exact", dtype=object)}
         per_class = {k: out[k] for k in ("feature_norm", "classifier_norm", "output",
