@@ -17,6 +17,7 @@ from ..solution import CAPPED, leading_directions
 from ..spectral import target_spectrum
 
 _TIE = 1e-12  # as in ncsolve.solution: relative tolerance of equal singular values
+STATE_DTYPE = "<U9"  # the longest state name, "collapsed"
 
 
 def solve_group(n: np.ndarray, depth: int, bias: str, widths, lambda_w: np.ndarray,
@@ -52,13 +53,15 @@ def solve_groups(groups, widths) -> list[dict[str, np.ndarray]]:
         members = [i for i, g in enumerate(groups) if g[1] == depth]
         scaled = np.concatenate([prepared[i]["scaled"].ravel() for i in members])
         minima = scalar.minimize(scaled, 1, 1.0, 2.0 / (depth + 1))
+        z_all, residual_all = minima.z, minima.residual
+        state_all = np.asarray(minima.state, dtype=STATE_DTYPE)  # names once per depth
         start = 0
         for i in members:
             size = prepared[i]["scaled"].size
             part = slice(start, start + size)
             start += size
-            results[i] = _finish(prepared[i], minima.z[part], minima.residual[part],
-                                 minima.state[part], widths)
+            results[i] = _finish(prepared[i], z_all[part], residual_all[part],
+                                 state_all[part], widths)
     return results
 
 
@@ -81,7 +84,7 @@ def _finish(prep: dict, z, residual, state, widths) -> dict[str, np.ndarray]:
     K, N, q, sigma = n.size, float(n.sum()), 2.0 / L, spectrum.sigma
     z = z.reshape(-1, K) * t[:, None]
     residual = residual.reshape(-1, K) * t[:, None]
-    state = state.reshape(-1, K).astype(object)
+    state = state.reshape(-1, K).copy()
     cap = min((K, *widths)) if widths else K
     unique = _rank_cap(cap, sigma, z, residual, state)
     loss = np.sum(residual**2, axis=1) / (2.0 * N) + prep["c"] * np.sum(z**q, axis=1)
@@ -90,7 +93,7 @@ def _finish(prep: dict, z, residual, state, widths) -> dict[str, np.ndarray]:
     crit_dir[(state == CAPPED) | (state == scalar.EMPTY)] = 0.0
     lead = leading_directions(spectrum)  # a class's state is its leading direction's
     out.update(loss=loss, rank=np.count_nonzero(z, axis=1), unique=unique,
-               state=state[:, lead].astype(str), critical_decay=crit_dir[:, lead])
+               state=state[:, lead], critical_decay=crit_dir[:, lead])
     return out
 
 

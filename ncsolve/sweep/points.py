@@ -106,8 +106,12 @@ def concat(blocks: list[dict], columns: list[str]) -> dict[str, np.ndarray]:
     for c in columns:
         parts = [b[c] if c in b else np.full(len(b["point"]), None, dtype=object)
                  for b in blocks]
-        out[c] = np.concatenate([np.asarray(p, dtype=object) if p.dtype == object else p
-                                 for p in parts]) if len({p.dtype for p in parts}) == 1 \
-            else np.concatenate([np.asarray(p, dtype=object) for p in parts])
-    order = np.lexsort((out["class"].astype(np.int64), out["point"].astype(np.int64)))
+        if len({p.dtype.kind for p in parts}) > 1:
+            parts = [p.astype(object) for p in parts]
+        out[c] = np.concatenate(parts) if len(parts) > 1 else parts[0]
+    key = out["point"].astype(np.int64) * (1 + int(out["class"].max(initial=0))) + \
+        out["class"].astype(np.int64)
+    if np.all(key[1:] > key[:-1]):
+        return out
+    order = np.argsort(key, kind="stable")
     return {c: v[order] for c, v in out.items()}

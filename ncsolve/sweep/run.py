@@ -12,7 +12,7 @@ import numpy as np
 
 from ..problem import ProblemError
 from .output import AppendTable, cell, format_from, write_atomic
-from .points import CE_COLUMNS, RESULT_COLUMNS, block_of, concat, parse_cell, solve_point
+from .points import CE_COLUMNS, RESULT_COLUMNS, concat, parse_cell, solve_point
 from .spec import Grid, build_grid
 
 VECTOR_BIAS = ("none", "free")  # MSE bias modes with a closed form per direction
@@ -213,7 +213,7 @@ def _vector_blocks(grid: Grid, indices: list[int]):
     key = np.stack([positions[names.index(a)] for a in STRUCTURE if a in names], axis=1)
     _, group = np.unique(key, axis=0, return_inverse=True)
     group = group.reshape(-1)
-    jobs, member_lists = [], []
+    jobs, member_lists = [], []  # one closed-form solve per depth for all groups
     for g in range(int(group.max()) + 1):
         take = group == g
         members = points[take]
@@ -228,14 +228,22 @@ def _vector_blocks(grid: Grid, indices: list[int]):
                   else np.repeat(ax["lambda_w"][take].astype(float)[:, None], depth, axis=1))
         jobs.append((kw["n"], depth, kw["bias"], lw, lh))
         member_lists.append(members)
-    for members, job, out in zip(member_lists, jobs, solve_groups(jobs, grid.widths)):
-        n = job[0]
-        per_point = {"loss": out["loss"], "rank": out["rank"], "unique": out["unique"],
-                     "certainty": np.full(members.size, "exact", dtype=object)}
-        per_class = {k: out[k] for k in ("feature_norm", "classifier_norm", "output",
-                                         "collapsed", "critical_decay")}
-        per_class["state"] = out["state"].astype(object)
-        yield block_of(members, grid.param_block(members), per_point, per_class, n.size, n)
+    outs = solve_groups(jobs, grid.widths)
+    members = np.concatenate(member_lists)
+    counts = np.concatenate([np.full(m.size, job[0].size) for m, job in zip(member_lists, jobs)])
+    block = {"point": np.repeat(members, counts)}
+    block.update({name: np.repeat(values, counts)
+                  for name, values in grid.param_block(members).items()})
+    block["class"] = np.concatenate([np.tile(np.arange(job[0].size), m.size)
+                                     for m, job in zip(member_lists, jobs)])
+    block["n"] = np.concatenate([np.tile(job[0], m.size) for m, job in zip(member_lists, jobs)])
+    for name in ("loss", "rank", "unique"):
+        block[name] = np.repeat(np.concatenate([o[name] for o in outs]), counts)
+    block["certainty"] = np.full(block["point"].size, "exact")
+    for name in ("feature_norm", "classifier_norm", "output", "collapsed", "state",
+                 "critical_decay"):
+        block[name] = np.concatenate([o[name].ravel() for o in outs])
+    yield block
 
 
 # ---- resume -------------------------------------------------------------------------------
