@@ -100,14 +100,15 @@ def predict(
     if problem.loss == "ce" and precision is not None:
         raise ProblemError("precision (--precision): the high-precision route is for "
                            "loss mse only; leave it out with --loss ce")
-    if problem.loss == "ce" and problem.bias == "regularized":
-        raise ProblemError("bias (--bias): a regularized bias is solved for loss mse so far; "
-                           "use --loss mse, or --bias none|free with --loss ce")
     if problem.loss == "ce":
-        from .crossentropy import solve as solve_ce
-
         restarts = None if restarts is None else whole_number(restarts, "restarts", "", low=0)
         seed = 0 if seed is None else whole_number(seed, "seed", "", low=0)
+        if problem.bias == "regularized":
+            from .regularized import solve_ce as solve_regularized_ce
+
+            return solve_regularized_ce(problem, restarts=restarts, seed=seed)
+        from .crossentropy import solve as solve_ce
+
         return solve_ce(problem, restarts=restarts, seed=seed)
     for name, value in (("restarts", restarts), ("seed", seed)):
         if value is not None:

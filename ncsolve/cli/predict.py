@@ -38,7 +38,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="print one JSON object (full float precision) instead of tables")
     grams = parser.add_mutually_exclusive_group()
     grams.add_argument("--grams", dest="grams", action="store_true", default=None,
-                       help="include the K x K Gram matrices in --json (default: K <= 1000)")
+                       help="include the K x K Gram matrices in --json (default: only for "
+                       "K <= 200; their JSON grows as K^2)")
     grams.add_argument("--no-grams", dest="grams", action="store_false",
                        help="leave the Gram matrices out of --json")
 

@@ -103,23 +103,25 @@ def _point_notes(problem: Problem, point: FixedBias) -> list[str]:
 
 
 def position(problem: Problem, point: FixedBias) -> float | None:
-    """Where the class-mean geometry sits between the two limits, in [0, 1].
-
-    With ``G`` the class-mean feature Gram scaled to unit Frobenius norm, and
-    ``G_free``, ``G_none`` the same for the free-bias and bias-free answers of
-    the same problem, the position is ``d_free / (d_free + d_none)`` with
-    ``d = ||G - G_limit||_F``: 0 is the free-bias geometry (lambda_b -> 0), 1
-    the bias-free one (lambda_b -> infinity). None when a Gram is zero or the
-    two limits coincide.
-    """
+    """Where the class-mean geometry sits between the two limits, in [0, 1]
+    (:func:`position_of`, with the free-bias and bias-free MSE answers as the limits)."""
     from ..solution import solve as solve_mse
 
     scaled_v = point.V / np.sqrt(problem.n.astype(float))[:, None]
     s_h = np.sqrt(problem.lbar / problem.lambda_h) * point.z ** (1.0 / problem.L)
-    grams = [(scaled_v * s_h**2) @ scaled_v.T]
-    for bias in ("free", "none"):
-        limit = dataclasses.replace(problem, bias=bias, lambda_b=None)
-        grams.append(solve_mse(limit).gram_features())
+    limits = [solve_mse(dataclasses.replace(problem, bias=bias, lambda_b=None)).gram_features()
+              for bias in ("free", "none")]
+    return position_of((scaled_v * s_h**2) @ scaled_v.T, *limits)
+
+
+def position_of(gram: np.ndarray, free: np.ndarray, none: np.ndarray) -> float | None:
+    """``d_free / (d_free + d_none)`` for class-mean Grams scaled to unit Frobenius norm.
+
+    ``d_free = ||G - G_free||_F`` and ``d_none = ||G - G_none||_F``: 0 is the
+    free-bias geometry (lambda_b -> 0), 1 the bias-free one (lambda_b -> infinity).
+    None when a Gram is zero or the two limits coincide.
+    """
+    grams = [gram, free, none]
     norms = [float(np.linalg.norm(g)) for g in grams]
     if min(norms) == 0.0:
         return None
