@@ -118,6 +118,10 @@ def _point_notes(problem: Problem, point: FixedBias) -> list[str]:
     if capped.size:
         notes.append(f"rank capped at {problem.rank_cap} by the layer widths: "
                      f"{capped.size} direction(s) set to 0")
+        cap, sigma = problem.rank_cap, point.sigma
+        if cap > 0 and abs(sigma[cap - 1] - sigma[cap]) <= 1e-12 * sigma[cap - 1]:
+            notes.append("non-unique: the rank cap cuts through equal singular values; any "
+                         f"{cap}-dimensional choice among them is optimal (one is reported)")
     return notes
 
 
