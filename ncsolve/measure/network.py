@@ -9,7 +9,7 @@ import numpy as np
 
 from .. import metrics
 from ..objective import chain
-from ..problem import BIAS_MODES, ProblemError
+from ..problem import ProblemError
 from .arrays import as_numpy, float_matrix, integer_labels
 from .result import LayerMetrics, Measurement
 from .stream import ClassAccumulator, ClassStatistics, Head
@@ -114,15 +114,15 @@ def measure(features, labels=None, weights=None, biases=None, *, depth=None, lam
                           y if in_memory else None, K, collapse_threshold, notes)
     decays = _decays(convention, lambda_w, lambda_h, lambda_b,
                      None if head is None else head.depth)
-    bias, theory_bias = _bias_modes(bias, head, decays["lambda_b"], loss, notes)
+    bias = _bias_mode(bias, head, decays["lambda_b"], notes)
     if head is not None and head.hidden_biases:
         notes.append("the head has hidden-layer biases; the theory's model has none: they "
                      "are measured in the layer features and the objective, not predicted")
     fit = None
     if theory is not None:
-        _check_theory(theory, stats, head, decays, theory_bias, loss)
+        _check_theory(theory, stats, head, decays, bias, loss)
     elif head is not None and decays["lambda_w"] is not None:
-        theory, fit = _theory(stats, head, decays, theory_bias, loss, restarts, seed, notes)
+        theory, fit = _theory(stats, head, decays, bias, loss, restarts, seed, notes)
     elif head is not None:
         notes.append("no weight decay given (--lambda-w or --weight-decay): metrics only, "
                      "no comparison with the theory")
@@ -233,8 +233,8 @@ def _non_negative(value, name: str) -> float:
     return number
 
 
-def _bias_modes(bias, head, lambda_b, loss, notes) -> tuple[str, str]:
-    """(the mode of the measured model, the closest mode the theory has)."""
+def _bias_mode(bias, head, lambda_b, notes) -> str:
+    """The bias mode: given, or from the model (a decayed last-layer bias is regularized)."""
     last = head is not None and head.biases[-1] is not None
     if bias is None:
         bias = ("regularized" if lambda_b is not None else "free") if last else "none"
@@ -247,17 +247,9 @@ def _bias_modes(bias, head, lambda_b, loss, notes) -> tuple[str, str]:
     if bias == "none" and last:
         notes.append("the model has a last-layer bias but the theory is bias-free (--bias "
                      "none): the bias is kept in the outputs and the objective")
-    theory_bias = bias
     if bias == "regularized" and lambda_b is None:
         raise ProblemError("lambda_b (--lambda-b): a regularized bias needs its decay")
-    if bias == "regularized" and ("regularized" not in BIAS_MODES or loss == "ce"):
-        theory_bias = "free"
-        why = ("the cross-entropy theory has no regularized bias" if loss == "ce"
-               else "this version of the theory has no regularized bias")
-        notes.append(f"the last-layer bias is decayed (lambda_b = {lambda_b:.4g}) but {why}: "
-                     "the closest mode, a free bias, is used for the prediction, and the "
-                     "bias decay stays in the measured objective")
-    return bias, theory_bias
+    return bias
 
 
 # ---- the theory --------------------------------------------------------------------------
