@@ -186,3 +186,22 @@ def test_random_problems_never_above_the_full_problem():
         params = regularized(n, depth, float(10 ** rng.uniform(-3, 2)), decay=decay)
         solution = predict(**params)
         assert solution.loss <= full_best(params, seeds=range(6)).loss * (1 + 1e-12)
+
+
+@pytest.mark.parametrize("loss,depth", [("mse", 2), ("ce", 1)])
+def test_verify_compares_runs_with_the_regularized_answer(loss, depth, capsys):
+    from ncsolve.cli import main
+    from ncsolve.verify import verify
+
+    problem = Problem.build([5, 3, 1], depth, DECAY, DECAY, "regularized", loss, [6] * depth,
+                            lambda_b=0.2)
+    report = verify(problem, restarts=2, init_scale=1.0)
+    assert report.best_run.status == "global" and not report.beats_theory
+    assert report.exit_code == 0 and report.to_dict()["problem"]["lambda_b"] == 0.2
+    flags = ["verify", "--n", "5,3,1", "--depth", str(depth), "--loss", loss, "--quiet",
+             "--bias", "regularized", "--lambda-b", "0.2", "--restarts", "1"]
+    assert main(flags) == 0
+    assert "bias regularized (lambda_b 0.2)" in capsys.readouterr().out
+    assert main(flags[:-6] + ["--lambda-b", "0.2"]) == 2  # --lambda-b without the bias mode
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err.count("\n") == 1
