@@ -90,30 +90,24 @@ def case_k40(repeats: int) -> dict:
 
 
 def case_sympy(repeats: int, sample: int) -> dict:
-    """The paper's line per class, for ``sample`` classes spread over K = 40."""
-    import sympy as sp
+    """The paper's line per class (bench_sympy_route.py), for ``sample`` classes spread
+    over K = 40; the largest real root is kept, as the paper's code does."""
+    from bench_sympy_route import sympy_root_selection
 
     from ncsolve import predict
 
     n = geometric_sizes()
-    K, M, lam = n.size, 6, PAPER_DECAY
-    N = int(n.sum())
-    b = M * N * (N * lam**M * lam) ** (1.0 / M)
-    x = sp.Symbol("x", real=True)
+    K, M = n.size, 6
     chosen = sorted({round(i * (K - 1) / max(sample - 1, 1)) for i in range(sample)})
+    found = sympy_root_selection(n, M, PAPER_DECAY, PAPER_DECAY, chosen)
     exact = predict(n, M)
     z_exact = exact.spectrum.diag(exact.z)
-    seconds, disagree = 0.0, []
-    for k in chosen:
-        start = time.process_time()
-        roots = sp.solve(b / int(n[k]) - M * x ** (M - 1) / (x**M + 1) ** 2, x, rational=False)
-        seconds += time.process_time() - start
-        largest = max((float(r) for r in roots), default=None)  # the paper keeps the largest
-        z = 0.0 if largest is None else math.sqrt(n[k]) * largest**M / (1.0 + largest**M)
-        if abs(z - z_exact[k]) > 1e-8 * max(1.0, z_exact[k]):
-            disagree.append([int(k), int(n[k]), z, float(z_exact[k])])
-    return {"seconds": seconds * K / len(chosen), "per_class": seconds / len(chosen),
-            "classes": len(chosen), "disagree": disagree}
+    disagree = [[int(k), int(n[k]), z, float(z_exact[k])]
+                for k, z in zip(found["classes"], found["z"])
+                if abs(z - z_exact[k]) > 1e-8 * max(1.0, z_exact[k])]
+    per_class = found["seconds"] / len(chosen)
+    return {"seconds": per_class * K, "per_class": per_class, "classes": len(chosen),
+            "disagree": disagree}
 
 
 def case_lbfgs(repeats: int) -> dict:
