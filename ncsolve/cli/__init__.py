@@ -20,6 +20,7 @@ SUBCOMMANDS = {
     "equation": "the symbolic objective, stationarity equation, thresholds and exact roots",
     "verify": "train the full model by gradient methods and compare with the theory",
     "phase": "exact MSE phase boundaries of an imbalance profile (ratio x decay, depth)",
+    "sweep": "predict over a grid of parameters, locally or on a Dask cluster, resumable",
     "measure": "measure a trained network (npz, safetensors, pt) against the global minimizer",
 }
 

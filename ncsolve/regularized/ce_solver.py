@@ -60,9 +60,7 @@ def _searches(rce: RegularizedCE, limits: dict, width: int, restarts: int,
               seed: int) -> list[CEPoint]:
     points = []
     for bias, name in (("free", "free-bias answer"), ("none", "bias-free answer")):
-        limit = limits[bias]
-        b = np.zeros(rce.K) if limit.bias_value is None else limit.bias_value
-        theta = rce.balanced_start(limit.logits, b, width)
+        theta = rce.balanced_start(limits[bias].logits, width)
         points.append(rce.descend(f"{name} (lambda_b -> {'0' if bias == 'free' else 'inf'})",
                                   theta, width))
     rng = np.random.default_rng(seed)
