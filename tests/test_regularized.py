@@ -205,3 +205,21 @@ def test_verify_compares_runs_with_the_regularized_answer(loss, depth, capsys):
     assert main(flags[:-6] + ["--lambda-b", "0.2"]) == 2  # --lambda-b without the bias mode
     captured = capsys.readouterr()
     assert captured.out == "" and captured.err.count("\n") == 1
+
+
+@pytest.mark.parametrize("n,depth,widths", [([5, 3, 1], 2, [2, 2]), ([4, 4, 4], 2, [1, 1])])
+def test_narrow_layers_cap_the_rank(n, depth, widths):
+    params = regularized(n, depth, 0.3, widths=widths)
+    solution = predict(**params)
+    problem = Problem.build(n, depth, DECAY, DECAY, "regularized", widths=widths, lambda_b=0.3)
+    best = best_of(problem, widths=widths, seeds=range(4))[1]
+    assert solution.rank <= min(widths) and solution.loss <= best.loss * (1 + 1e-12)
+    assert solution.certainty == "best found"
+    assert solution.unique == (len(set(n)) > 1)  # balanced: the cap cuts equal directions
+
+
+def test_precision_is_refused_with_a_regularized_bias():
+    from ncsolve import ProblemError
+
+    with pytest.raises(ProblemError, match="precision"):
+        predict(n=[3, 2], bias="regularized", lambda_b=0.1, precision=30)
