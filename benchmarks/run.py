@@ -202,6 +202,24 @@ def _previous_passes(n, depth, decay) -> int:
     return 200
 
 
+def case_grid(repeats: int, count: int, sample: int) -> dict:
+    """``ncsolve sweep`` over a count x count grid (exp profile, K = 10, depth 3)
+    against a loop of predict calls over a sample of the same points, scaled."""
+    from ncsolve import predict
+    from ncsolve.sweep.run import sweep
+    from ncsolve.sweep.spec import build_grid
+
+    spec = dict(profile="exp", classes=10, ratio=f"1:1000:{count}",
+                decay=f"1e-5:1e-1:{count}", depth=3)
+    points = count * count
+    seconds = best_cpu(lambda: sweep(**spec), max(1, repeats // 2), budget=5.0)
+    grid = build_grid(**spec)
+    chosen = np.random.default_rng(0).choice(points, size=min(sample, points), replace=False)
+    calls = [grid.predict_kwargs(grid.point(int(i))) for i in chosen]
+    loop = best_cpu(lambda: [predict(**kw) for kw in calls], max(1, repeats // 2), budget=5.0)
+    return {"seconds": seconds, "loop": loop * points / len(calls), "points": points}
+
+
 def case_json(repeats: int, K: int, grams) -> dict:
     """``predict --json`` work at K classes (all sizes distinct, free bias)."""
     from ncsolve import predict
@@ -245,7 +263,8 @@ def case_cli(repeats: int) -> dict:
 
 CASES = {
     "k40": case_k40, "sympy": case_sympy, "lbfgs": case_lbfgs, "large": case_large,
-    "sweep": case_sweep, "json": case_json, "precision": case_precision, "cli": case_cli,
+    "sweep": case_sweep, "grid": case_grid, "json": case_json, "precision": case_precision,
+    "cli": case_cli,
 }
 
 
@@ -328,6 +347,11 @@ def table(args) -> list[list[str]]:
         f"{sw['capped']} calls at the cap" + ("" if sw_old is None else
                                               f"; old: {sw_old['capped']} calls at its cap "
                                               f"of {sw_old['cap']}"))
+    if (ROOT / "ncsolve" / "sweep" / "run.py").exists():
+        grid = measure(ROOT, "grid", repeats=r, count=30, sample=100)
+        row(f"ncsolve sweep, {grid['points']} MSE points (exp profile, K = 10, depth 3)",
+            _ms(grid["seconds"]), f"loop of predict calls: {_ms(grid['loop'])} (100 points "
+            "timed, scaled)", f"{grid['loop'] / grid['seconds']:.3g}x")
     js = measure(ROOT, "json", repeats=r, K=1000, grams=None)
     forced = measure(ROOT, "json", repeats=r, K=1000, grams=True)
     at_limit = measure(ROOT, "json", repeats=r, K=200, grams=True)
