@@ -67,6 +67,7 @@ def ce(ratios: int, repeats: int) -> None:
     spec = dict(profile="step", classes=4, largest=200, ratio=f"1:100:{ratios}", decay=5e-3,
                 depth="1,2", loss="ce", restarts=8)
     points = 2 * ratios
+    sweep(**dict(spec, ratio="2"), executor="serial")  # warm up: imports, first calls
     print(f"### CE: {points} points (step profile, K = 4, depths 1 and 2, 8 restarts)\n")
     print("| executor | workers | points/s | time |")
     print("|---|---:|---:|---:|")

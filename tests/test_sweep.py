@@ -248,3 +248,15 @@ def test_resume_refuses_a_file_of_another_sweep(tmp_path, capsys):
                  "--quiet"]) == 2
     assert "holds another sweep" in capsys.readouterr().err
     assert path.read_text() == before
+
+
+def test_lambda_b_is_swept_through_the_executor_and_matches_predict():
+    table = sweep(n="6,3,2", depth=1, decay=1e-2, bias="regularized", lambda_b="1e-3,1e-1",
+                  executor="serial")
+    assert list(table.column("lambda_b")) == [1e-3] * 3 + [1e-1] * 3
+    for i, result in _predict_rows(table):
+        rows = table.data["point"] == i
+        assert np.allclose(table.data["feature_norm"][rows].astype(float),
+                           result.feature_norm, rtol=1e-12)
+        assert table.data["loss"][rows][0] == result.loss
+        assert table.data["certainty"][rows][0] == result.certainty

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+ZERO_ROW = 1e-6  # classifier rows shorter than this times the longest count as zero
 RESULT_COLUMNS = ("class", "n", "loss", "feature_norm", "classifier_norm", "output",
                   "collapsed", "state", "critical_decay", "rank", "unique", "certainty")
 CE_COLUMNS = ("classifier_max_cosine",)
@@ -72,8 +73,10 @@ def _outputs(result) -> np.ndarray:
 
 def max_cosine(gram: np.ndarray) -> np.ndarray:
     """Per class, the largest cosine between its classifier row and another class's
-    (nan for a zero row)."""
+    (nan for a row that is zero, i.e. below ZERO_ROW of the longest: a search leaves
+    vanishing rows at about 1e-8, whose direction means nothing)."""
     length = np.sqrt(np.maximum(np.diag(gram), 0.0))
+    length = np.where(length > ZERO_ROW * length.max(initial=0.0), length, 0.0)
     with np.errstate(divide="ignore", invalid="ignore"):
         cos = gram / np.outer(length, length)
     np.fill_diagonal(cos, -np.inf)

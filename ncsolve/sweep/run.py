@@ -212,10 +212,10 @@ def _vector_blocks(grid: Grid, indices: list[int]):
     names = [name for name, _ in grid.axes]
     key = np.stack([positions[names.index(a)] for a in STRUCTURE if a in names], axis=1)
     _, group = np.unique(key, axis=0, return_inverse=True)
-    group = group.reshape(-1)
+    order = np.argsort(group.reshape(-1), kind="stable")  # members of each group, ascending
+    bounds = np.flatnonzero(np.diff(group.reshape(-1)[order])) + 1
     jobs, member_lists = [], []  # one closed-form solve per depth for all groups
-    for g in range(int(group.max()) + 1):
-        take = group == g
+    for take in np.split(order, bounds):
         members = points[take]
         kw = grid.predict_kwargs(grid.point(int(members[0])))
         depth = kw["depth"]

@@ -296,10 +296,13 @@ def _axis(name: str, spec) -> list:
 
 
 def _check_points(grid: Grid) -> None:
-    """Build the Problem of every distinct non-decay combination, so that a point
-    predict would refuse stops the sweep before anything is computed or written."""
-    varying = [name for name, _ in grid.axes if name not in ("decay", "lambda_w", "lambda_h",
-                                                              "lambda_b", "seed", "restarts")]
+    """Build the Problem of every distinct combination of the parameters that can make
+    a point invalid, so that a point predict would refuse stops the sweep before
+    anything is computed or written."""
+    # decays, seeds and restarts are checked value by value when parsed; the ratio only
+    # moves profile sizes, which are valid by construction (at least 1, at most largest)
+    varying = [name for name, _ in grid.axes if name not in (
+        "ratio", "decay", "lambda_w", "lambda_h", "lambda_b", "seed", "restarts")]
     first = {name: values[0] for name, values in grid.axes}
     seen = 0
     for combo in itertools.product(*(grid.values(name) for name in varying)):
