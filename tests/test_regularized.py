@@ -186,3 +186,40 @@ def test_random_problems_never_above_the_full_problem():
         params = regularized(n, depth, float(10 ** rng.uniform(-3, 2)), decay=decay)
         solution = predict(**params)
         assert solution.loss <= full_best(params, seeds=range(6)).loss * (1 + 1e-12)
+
+
+@pytest.mark.parametrize("loss,depth", [("mse", 2), ("ce", 1)])
+def test_verify_compares_runs_with_the_regularized_answer(loss, depth, capsys):
+    from ncsolve.cli import main
+    from ncsolve.verify import verify
+
+    problem = Problem.build([5, 3, 1], depth, DECAY, DECAY, "regularized", loss, [6] * depth,
+                            lambda_b=0.2)
+    report = verify(problem, restarts=2, init_scale=1.0)
+    assert report.best_run.status == "global" and not report.beats_theory
+    assert report.exit_code == 0 and report.to_dict()["problem"]["lambda_b"] == 0.2
+    flags = ["verify", "--n", "5,3,1", "--depth", str(depth), "--loss", loss, "--quiet",
+             "--bias", "regularized", "--lambda-b", "0.2", "--restarts", "1"]
+    assert main(flags) == 0
+    assert "bias regularized (lambda_b 0.2)" in capsys.readouterr().out
+    assert main(flags[:-6] + ["--lambda-b", "0.2"]) == 2  # --lambda-b without the bias mode
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err.count("\n") == 1
+
+
+@pytest.mark.parametrize("n,depth,widths", [([5, 3, 1], 2, [2, 2]), ([4, 4, 4], 2, [1, 1])])
+def test_narrow_layers_cap_the_rank(n, depth, widths):
+    params = regularized(n, depth, 0.3, widths=widths)
+    solution = predict(**params)
+    problem = Problem.build(n, depth, DECAY, DECAY, "regularized", widths=widths, lambda_b=0.3)
+    best = best_of(problem, widths=widths, seeds=range(4))[1]
+    assert solution.rank <= min(widths) and solution.loss <= best.loss * (1 + 1e-12)
+    assert solution.certainty == "best found"
+    assert solution.unique == (len(set(n)) > 1)  # balanced: the cap cuts equal directions
+
+
+def test_precision_is_refused_with_a_regularized_bias():
+    from ncsolve import ProblemError
+
+    with pytest.raises(ProblemError, match="precision"):
+        predict(n=[3, 2], bias="regularized", lambda_b=0.1, precision=30)

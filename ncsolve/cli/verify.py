@@ -149,7 +149,7 @@ def _settings(args) -> dict:
         width = DEFAULT_WIDTH if args.width is None else _integer(args.width, "width", 1)
         widths = [width] * _integer(depth, "depth", 1)
     problem = Problem.build(args.n, depth, args.lambda_w, args.lambda_h, args.bias, args.loss,
-                            widths)
+                            widths, args.lambda_b)
     _check_size(problem)
     steps = DEFAULT_STEPS[method] if args.steps is None else _integer(args.steps, "steps", 1)
     options = {"steps": steps, "init_scale": _positive_float(args.init_scale, "init_scale")}

@@ -21,10 +21,9 @@ the spectral norm of the gradient of the data term in X D^(1/2) there (the
 argument of :mod:`ncsolve.crossentropy.certificate`: the data term minimized
 over b is convex in X).
 
-The search runs L-BFGS on the factor form of :class:`ncsolve.crossentropy.reduced.
-FactorObjective` (with a bias block), the bias penalty added to its value and
-gradient, from the free-bias and the bias-free answers, from the origin's
-bias and from random starts.
+The search runs L-BFGS on the factor form of the problem with the bias
+eliminated (:class:`EliminatedBias`), from the free-bias and the bias-free
+answers and from random starts; the origin is a candidate of its own.
 """
 
 from __future__ import annotations
@@ -132,41 +131,25 @@ class RegularizedCE:
 
     # ---- local search on the factor form ---------------------------------------------------
 
-    def factor_form(self, width: int):
-        """The factor objective (with bias block) and its value and gradient with the
-        bias penalty added."""
-        fo = FactorObjective(self.red, width)
-        at = fo.offsets[-1]
-
-        def fun(theta):
-            value, grad = fo(theta)
-            b = theta[at:]
-            grad = np.array(grad)
-            grad[at:] += self.lambda_b * b
-            return float(value) + 0.5 * self.lambda_b * float(b @ b), grad
-
-        return fo, fun
-
     def descend(self, start: str, theta: np.ndarray, width: int,
                 maxiter: int = 4000) -> CEPoint:
-        """L-BFGS on the factor form from ``theta``, then the cut-and-polish step."""
+        """L-BFGS on the factor form with the bias eliminated (:class:`EliminatedBias`)
+        from the factors ``theta``, then the cut-and-polish step."""
         from scipy.optimize import minimize
 
-        fo, fun = self.factor_form(width)
-        unit = min(1.0, fun(theta)[0])
+        form = EliminatedBias(self, width)
+        unit = min(1.0, form(theta)[0])
         if not unit > 0:
-            X, b = fo.logits(theta)
-            return self.point(start, X, b)
+            return self.point(start, form.logits(theta), form.b)
 
         def scaled(t):
-            value, grad = fun(t)
+            value, grad = form(t)
             return value / unit, grad / unit
 
         options = {"maxiter": maxiter, "maxfun": 2 * maxiter, "gtol": GTOL, "ftol": 1e-16,
                    "maxcor": 10}
         out = minimize(scaled, theta, jac=True, method="L-BFGS-B", options=options)
-        X, b = fo.logits(out.x)
-        return self.polish(self.point(start, X, b, int(out.nit)))
+        return self.polish(self.point(start, form.logits(out.x), form.b, int(out.nit)))
 
     def polish(self, point: CEPoint) -> CEPoint:
         """Cut numerically vanishing singular directions of X D^(1/2) when that lowers F
@@ -216,11 +199,63 @@ class RegularizedCE:
         return 2.0 * g**q * zero.loss ** (1.0 - q) / self.red.L
 
     def random_start(self, rng: np.random.Generator, width: int, singular: float) -> np.ndarray:
+        """Random factors (no bias block) with products of singular values near ``singular``."""
         fo = FactorObjective(self.red, width)
-        return fo.random_point(rng, singular)
+        return fo.random_point(rng, singular)[:fo.offsets[-1]]
 
-    def balanced_start(self, X: np.ndarray, b: np.ndarray, width: int) -> np.ndarray:
-        return FactorObjective(self.red, width).balanced_point(X, b)
+    def balanced_start(self, X: np.ndarray, width: int,
+                       rng: np.random.Generator | None = None) -> np.ndarray:
+        """Balanced factors of X (no bias block), perturbed by 1% with ``rng`` (so that
+        X = 0, a stationary point of the factor form, is not a dead end)."""
+        fo = FactorObjective(self.red, width)
+        return fo.balanced_point(X, None, rng, 0.0 if rng is None else 1e-2)[:fo.offsets[-1]]
+
+
+class EliminatedBias:
+    """Factor form of ``min_b F(X, b)``: ``X D^(1/2) = A_L ... A_1`` with the penalty
+    ``(lbar/2) sum_j ||A_j||_F^2``, the bias solved exactly (Newton) at every point.
+
+    Eliminating the bias keeps L-BFGS well conditioned when lambda_b is much
+    larger than the curvature of cross-entropy in the logits. By the envelope
+    theorem the gradient in X is that of cross-entropy at the optimal bias.
+    Layout of the flat vector: A_1 (r x K), A_2 .. A_{L-1} (r x r), A_L (K x r).
+    """
+
+    def __init__(self, rce: RegularizedCE, width: int):
+        K, r, L = rce.K, width, rce.red.L
+        self.rce = rce
+        self.shapes = [(r, K)] + [(r, r)] * (L - 2) + [(K, r)]
+        self.offsets = np.concatenate([[0], np.cumsum([a * b for a, b in self.shapes])])
+        self.b = np.zeros(K)  # the last optimal bias: the warm start of the next point
+
+    def factors(self, theta: np.ndarray) -> list[np.ndarray]:
+        return [theta[self.offsets[i]: self.offsets[i + 1]].reshape(shape)
+                for i, shape in enumerate(self.shapes)]
+
+    def logits(self, theta: np.ndarray) -> np.ndarray:
+        factors = self.factors(theta)
+        Y = factors[0]
+        for A in factors[1:]:
+            Y = A @ Y
+        return Y / self.rce.red.root_n[None, :]
+
+    def __call__(self, theta: np.ndarray) -> tuple[float, np.ndarray]:
+        red, factors = self.rce.red, self.factors(theta)
+        prefix = [factors[0]]  # prefix[j] = A_{j+1} ... A_1
+        for A in factors[1:]:
+            prefix.append(A @ prefix[-1])
+        X = prefix[-1] / red.root_n[None, :]
+        self.b = self.rce.best_bias(X, self.b)
+        value, G = red.ce(X, self.b)
+        value = float(value) + 0.5 * self.rce.lambda_b * float(self.b @ self.b)
+        upstream = np.asarray(G) / red.root_n[None, :]  # gradient in the product
+        grads = [None] * len(factors)
+        for j in range(len(factors) - 1, -1, -1):
+            A = factors[j]
+            grads[j] = (upstream if j == 0 else upstream @ prefix[j - 1].T) + red.lbar * A
+            value += 0.5 * red.lbar * float(np.vdot(A, A))
+            upstream = A.T @ upstream
+        return value, np.concatenate([g.ravel() for g in grads])
 
 
 def typical_singular_value(points: list[CEPoint], root_n: np.ndarray) -> float:

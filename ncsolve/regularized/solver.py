@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 
 import numpy as np
@@ -18,6 +19,19 @@ PROOF_RTOL = 1e-10  # depth 1: a duality gap below this (relative to the loss) p
 DEPTH1_STARTS = (1.0, 0.0)  # a convex outer problem: both limits as starts, as a cross-check
 
 
+def _one_blas_thread():
+    """Single-threaded BLAS while the outer problem runs (threadpoolctl, when installed).
+
+    The matrices are K x K: a multi-threaded SVD spends more time waking threads
+    than computing (20 times slower for K = 100 on a busy two-core machine).
+    """
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - threadpoolctl is optional
+        return contextlib.nullcontext()
+    return threadpool_limits(limits=1, user_api="blas")
+
+
 def solve(problem: Problem) -> RegularizedSolution:
     """Minimizer of the MSE model with the bias penalty ``lambda_b/2 ||b||^2``.
 
@@ -30,6 +44,11 @@ def solve(problem: Problem) -> RegularizedSolution:
     -------
     RegularizedSolution
     """
+    with _one_blas_thread():
+        return _solve(problem)
+
+
+def _solve(problem: Problem) -> RegularizedSolution:
     notes: list[str] = []
     runs: tuple[OuterRun, ...] = ()
     critical = None
@@ -99,6 +118,10 @@ def _point_notes(problem: Problem, point: FixedBias) -> list[str]:
     if capped.size:
         notes.append(f"rank capped at {problem.rank_cap} by the layer widths: "
                      f"{capped.size} direction(s) set to 0")
+        cap, sigma = problem.rank_cap, point.sigma
+        if cap > 0 and abs(sigma[cap - 1] - sigma[cap]) <= 1e-12 * sigma[cap - 1]:
+            notes.append("non-unique: the rank cap cuts through equal singular values; any "
+                         f"{cap}-dimensional choice among them is optimal (one is reported)")
     return notes
 
 
