@@ -420,8 +420,8 @@ def two_batches(red: ReducedCE, candidates: list[Candidate], restarts: int, seed
                 maxiter: int = 1000) -> list[LocalMinimum]:
     """Two independent searches, a shared final stage, and near-best runs refined.
 
-    The random starts are split between two calls of :func:`global_search`
-    whose generators are seeded with (seed, 1) and (seed, 2); their runs carry
+    Two calls of :func:`global_search` with ``restarts`` random starts each,
+    their generators seeded with (seed, 1) and (seed, 2); their runs carry
     ``batch`` 1 and 2, so a caller can tell whether both found the same best
     point.  Then the best point of each batch is carried through the nearby
     problems of :func:`continuation` (batch 0), and every run within
@@ -429,7 +429,7 @@ def two_batches(red: ReducedCE, candidates: list[Candidate], restarts: int, seed
     runs counted as reaching the best are counted on accurate objectives.
     """
     runs: list[LocalMinimum] = []
-    for batch, count in ((1, restarts - restarts // 2), (2, restarts // 2)):
+    for batch, count in ((1, restarts), (2, restarts)):
         found = global_search(red, candidates, restarts=count, seeds=seeds, seed=(seed, batch),
                               extra=extra, maxiter=maxiter)
         runs += [dataclasses.replace(r, batch=batch) for r in found]

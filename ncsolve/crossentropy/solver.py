@@ -30,15 +30,15 @@ PROOF_RTOL = 1e-7  # depth 1: a duality gap below this (relative) makes the answ
 PROOF_ATOL = 1e3 * np.finfo(float).tiny  # absolute floor of that tolerance, far below any objective
 NEGATIVE_GAP_ULPS = 4  # a duality gap below -this many ulps of the objective is inconsistent
 MAX_RESTARTS_ALLOWED = 100_000  # larger restart counts would run for days
-RESTART_BUDGET = 480  # default random starts ~ RESTART_BUDGET / K (both batches) ...
-MAX_RESTARTS = 48  # ... at most this many
+RESTART_BUDGET = 480  # default random starts of each batch ~ RESTART_BUDGET / K ...
+MAX_RESTARTS = 24  # ... at most this many
 THRESHOLD_LEADERS = 5  # origin thresholds are computed for this many leading candidates
 TIE_RTOL = 1e-12  # objectives this close are rounding-equal: the lower rank is reported
 ETF_NAME = "simplex ETF"
 
 
 def default_restarts(K: int) -> int:
-    """Random starts used by default (both batches together): 48 for K <= 10, 8 from K = 60 on."""
+    """Random starts of each of the two batches by default: 24 up to K = 20, 8 from K = 60 on."""
     return int(min(MAX_RESTARTS, max(8, RESTART_BUDGET // max(K, 1))))
 
 
@@ -51,9 +51,9 @@ def solve(problem: Problem, restarts: int | None = None, seeds: int = 3,
     problem : Problem
         A validated problem (any loss field; cross-entropy is solved).
     restarts : int, optional
-        Random starts of the global search of the reduced K x K problem, split
-        between two independent batches; default :func:`default_restarts`
-        (48 for K <= 10, 8 for K >= 60).  The budget of the search: more
+        Random starts of each of the two independent batches of the global
+        search of the reduced K x K problem; default :func:`default_restarts`
+        (24 up to K = 20, 8 for K >= 60).  The budget of the search: more
         restarts, more certainty.
     seeds : int
         Number of structured candidates that also start a local search.
