@@ -31,7 +31,7 @@ __all__ = ["LocalMinimum", "Start", "continuation", "cut_best", "global_search",
            "two_batches", "width_ladder"]
 
 CUT_LEVELS = (1e-3, 1e-5, 1e-7, 1e-9)  # relative singular-value levels tried when cutting
-EXPLORE_GTOL = 1e-4  # gradient tolerance of exploratory runs
+EXPLORE_GTOL = 1e-6  # gradient tolerance of exploratory runs
 REFINE_GTOL = 1e-11  # gradient tolerance of refined runs
 LADDER = (3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 2)  # factor widths of random starts, in order
 PERMUTED_FROM = 3  # every third random start permutes the classes of one of this many leaders
