@@ -433,7 +433,8 @@ def two_batches(red: ReducedCE, candidates: list[Candidate], restarts: int, seed
         found = global_search(red, candidates, restarts=count, seeds=seeds, seed=(seed, batch),
                               extra=extra, maxiter=maxiter)
         runs += [dataclasses.replace(r, batch=batch) for r in found]
-    tops = [min((r for r in runs if r.batch == k), key=lambda r: r.objective) for k in (1, 2)]
+    tops = [min(mine, key=lambda r: r.objective) for k in (1, 2)
+            if (mine := [r for r in runs if r.batch == k])]
     runs += continuation(red, tops, maxiter)
     return refine_near(red, runs, 4 * maxiter)
 
