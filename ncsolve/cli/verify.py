@@ -109,7 +109,7 @@ def _momentum(text: str) -> float:
 def _plot_path(path: str) -> str:
     """The figure's path, checked before any training: format, folder, matplotlib."""
     extension = os.path.splitext(path)[1].lower().lstrip(".")
-    if extension not in FIGURE_FORMATS:
+    if extension not in FIGURE_FORMATS:  # as ncsolve.verify.plot, before importing it
         raise _fail("plot", f"the extension gives the format: .png, .pdf or .svg; got "
                     f"{os.path.basename(path)!r}")
     if os.path.isdir(path):
