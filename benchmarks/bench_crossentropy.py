@@ -9,6 +9,13 @@ figures recorded in docs/crossentropy.md come from it.  Not part of the tests.
 
     python benchmarks/bench_crossentropy.py [--quick] [--depth 3]
     python benchmarks/bench_crossentropy.py --against-full 40 [--seed 1]
+    python benchmarks/bench_crossentropy.py --compare /tmp/ce-old [--repeats 2]
+
+``--compare OLD`` times the default answer of this tree against the ncsolve
+found at OLD (e.g. a ``git worktree add /tmp/ce-old <commit>``) in one run:
+K = 10 and 30, depths 2 and 3, both bias modes, balanced and imbalanced.  Each
+solve runs in a fresh interpreter (imports excluded from the timing), old and
+new alternating; the table gives the best CPU time of each and the ratio.
 
 ``--against-full COUNT`` instead draws COUNT random small problems (K = 3..7,
 depth 1..4, balanced or imbalanced, both bias modes, sometimes narrow widths,
@@ -83,6 +90,59 @@ def against_full(count: int, seed: int) -> None:
     print(f"{below} of {count} problems had a full run below predict")
 
 
+CHILD = """
+import json, sys, time
+from ncsolve.crossentropy import solve
+from ncsolve.problem import Problem
+n, depth, bias = json.loads(sys.argv[1])
+problem = Problem.build(n, depth, 5e-4, 5e-4, bias, "ce")
+started, cpu = time.perf_counter(), time.process_time()
+sol = solve(problem)
+cpu, wall = time.process_time() - cpu, time.perf_counter() - started
+print(json.dumps({"cpu": cpu, "wall": wall, "loss": float(sol.loss),
+                  "module": __import__("ncsolve").__file__}))
+"""
+
+
+def child_run(tree: str, n, depth: int, bias: str) -> dict:
+    """One default solve in a fresh interpreter importing ncsolve from ``tree``."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    tree = os.path.abspath(tree)
+    env = dict(os.environ, PYTHONPATH=tree)
+    # run in the tree: "python -c" puts the working directory first on sys.path
+    out = subprocess.run([sys.executable, "-c", CHILD, json.dumps([list(n), depth, bias])],
+                         env=env, cwd=tree, capture_output=True, text=True, check=True)
+    return json.loads(out.stdout)
+
+
+def compare(old: str, repeats: int) -> None:
+    """Old tree against this one, same cases, alternating, best CPU time of ``repeats``."""
+    import os
+
+    new = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    print("| K | classes | depth | bias | old CPU s | new CPU s | old/new | old loss | new loss |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for K in (10, 30):
+        for label, n in (("balanced", [50] * K), ("imbalanced", list(range(10, 10 + K)))):
+            for depth in (2, 3):
+                for bias in ("none", "free"):
+                    times = {"old": [], "new": []}
+                    loss = {}
+                    for _ in range(repeats):
+                        for name, tree in (("old", old), ("new", new)):
+                            res = child_run(tree, n, depth, bias)
+                            times[name].append(res["cpu"])
+                            loss[name] = res["loss"]
+                    t_old, t_new = min(times["old"]), min(times["new"])
+                    print(f"| {K} | {label} | {depth} | {bias} | {t_old:.2f} | {t_new:.2f} | "
+                          f"{t_old / t_new:.1f} | {loss['old']:.8f} | {loss['new']:.8f} |",
+                          flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="K = 10 and 50 only, one repeat")
@@ -90,7 +150,13 @@ def main() -> None:
     parser.add_argument("--against-full", type=int, metavar="COUNT",
                         help="compare with full-model restarts on COUNT random small problems")
     parser.add_argument("--seed", type=int, default=1, help="seed of --against-full")
+    parser.add_argument("--compare", metavar="OLD",
+                        help="time against the ncsolve tree at OLD (same cases, one run)")
+    parser.add_argument("--repeats", type=int, default=2, help="repeats of --compare")
     args = parser.parse_args()
+    if args.compare:
+        compare(args.compare, args.repeats)
+        return
     if args.against_full:
         against_full(args.against_full, args.seed)
         return

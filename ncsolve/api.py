@@ -33,8 +33,8 @@ def predict(n, depth=..., lambda_w=..., lambda_h=..., bias=..., *, loss: Literal
 def predict(
     n,
     depth=1,
-    lambda_w=DEFAULT_DECAY,
-    lambda_h=DEFAULT_DECAY,
+    lambda_w=None,
+    lambda_h=None,
     bias="none",
     loss="mse",
     widths=None,
@@ -43,6 +43,7 @@ def predict(
     seed: int | None = None,
     lambda_b=None,
     ratio=None,
+    **training,
 ) -> Solution | PreciseSolution | CESolution:
     """Exact global minimizer of the regularized deep linear unconstrained feature model.
 
@@ -55,9 +56,10 @@ def predict(
     depth : int
         Number of linear layers M >= 1 after the features (1 is the plain UFM).
     lambda_w : float or sequence of float
-        Weight decay: one value for every layer, or M values with layer 1 first.
+        Weight decay: one value for every layer, or M values with layer 1 first
+        (default 5e-4, the paper's synthetic setting).
     lambda_h : float
-        Decay of the free features H.
+        Decay of the free features H (default 5e-4).
     bias : {"none", "free", "regularized"}
         Bias-free model, a learned unregularized bias, or a learned bias with the
         penalty ``lambda_b/2 ||b||^2`` (what weight decay on every parameter trains).
@@ -76,6 +78,11 @@ def predict(
         "best found" answer more certain.
     ratio : float, optional
         Imbalance ratio n_max / n_min (>= 1) at which a profile ``n`` is evaluated.
+    **training
+        What a training script set, instead of ``lambda_w``/``lambda_h``:
+        ``weight_decay``, ``feature_decay``, ``loss_reduction``, ``batch_size``,
+        ``feature_decay_scope``, ``optimizer`` (mapped by
+        :func:`ncsolve.measure.training_decays`; docs/measure.md).
 
     Returns
     -------
@@ -97,6 +104,11 @@ def predict(
         from .sweep.profiles import profile_sizes
 
         n = profile_sizes(n, ratio)
+    if training:
+        lambda_w, lambda_h = training_convention(n, depth, loss, lambda_w, lambda_h,
+                                                 **training).decays()
+    lambda_w = DEFAULT_DECAY if lambda_w is None else lambda_w
+    lambda_h = DEFAULT_DECAY if lambda_h is None else lambda_h
     problem = Problem.build(n, depth, lambda_w, lambda_h, bias, loss, widths, lambda_b)
     if problem.bias == "regularized" and precision is not None:
         raise ProblemError("precision (--precision): the high-precision route has no "
@@ -104,14 +116,15 @@ def predict(
     if problem.loss == "ce" and precision is not None:
         raise ProblemError("precision (--precision): the high-precision route is for "
                            "loss mse only; leave it out with --loss ce")
-    if problem.loss == "ce" and problem.bias == "regularized":
-        raise ProblemError("bias (--bias): a regularized bias is solved for loss mse so far; "
-                           "use --loss mse, or --bias none|free with --loss ce")
     if problem.loss == "ce":
         restarts = None if restarts is None else whole_number(
             restarts, "restarts", "", low=0, high=MAX_SEARCH_RESTARTS)
         seed = 0 if seed is None else whole_number(seed, "seed", "", low=0)
         _check_ce_range(problem)
+        if problem.bias == "regularized":
+            from .regularized import solve_ce as solve_regularized_ce
+
+            return _representable(solve_regularized_ce(problem, restarts=restarts, seed=seed))
         from .crossentropy import solve as solve_ce  # scipy: only after the input is checked
 
         return _representable(solve_ce(problem, restarts=restarts, seed=seed))
@@ -149,6 +162,7 @@ def _check_secular_work(problem: Problem) -> None:
             f"about {hours:.2g} hours here); at most {MAX_DISTINCT_SIZES} distinct sizes: "
             "round the sizes (equal sizes cost nothing extra) or use --bias none")
 
+
 CE_MIN_DECAY = 1e-300  # cross-entropy margins grow like log(1/lbar); tested down to here
 
 
@@ -173,3 +187,30 @@ def _representable(solution):
         f"values of the answer ({'inf' if math.isinf(largest) else f'{largest:.3g}'}) are "
         "beyond float64 (magnitudes up to 1.8e308); use --precision 20 (the high-precision "
         "route has no such limit) or decays closer together")
+
+
+def training_convention(n, depth, loss, lambda_w=None, lambda_h=None, *, weight_decay=None,
+                        feature_decay=None, **settings):
+    """The decays of ncsolve's objective for a training set-up with class sizes ``n``
+    (:func:`ncsolve.measure.training_decays`; a given ``lambda_h`` stands in for the
+    feature decay)."""
+    from .measure.conventions import training_decays
+
+    if lambda_w is not None or (lambda_h is not None and feature_decay is not None):
+        raise ProblemError("weight_decay (--weight-decay): give either the training "
+                           "conventions or --lambda-w/--lambda-h, not both")
+    if weight_decay is None:
+        raise ProblemError("weight_decay (--weight-decay): the training conventions need the "
+                           "optimizer's weight_decay")
+    problem = Problem.build(n, depth, 1.0, 1.0, "none", loss)
+    mapping = training_decays(num_classes=problem.K, num_samples=problem.N,
+                              depth=problem.depth, weight_decay=weight_decay, loss=loss,
+                              feature_decay=feature_decay, **settings)
+    if mapping.lambda_h is None:
+        if lambda_h is None:
+            raise ProblemError("feature_decay (--feature-decay): predict needs the feature "
+                               "decay; give --feature-decay (as trained) or --lambda-h")
+        from dataclasses import replace
+
+        mapping = replace(mapping, lambda_h=float(lambda_h))
+    return mapping

@@ -24,9 +24,11 @@ __all__ = [
     "loss_scale",
     "measure",
     "nc1",
+    "nc1_from_moments",
     "normalized_distance",
     "objective_gap",
     "relative_distance",
+    "spread_basis",
     "vector_norm",
 ]
 
@@ -77,23 +79,52 @@ def nc1(features: np.ndarray, n, rtol: float = 1e-6) -> float:
         spread = means - features.mean(axis=1, keepdims=True)
     if not np.all(np.isfinite(spread)):
         return float("nan")  # overflowed features (a diverging run)
-    U, s, _ = np.linalg.svd(spread, full_matrices=False)
-    if not _spreads(s, features, rtol):
+    rms = vector_norm(features) / np.sqrt(max(features.shape[1], 1))
+    basis = spread_basis(spread, rms, rtol)
+    if basis is None:
         return float("nan")
-    keep = s > rtol * s[0]
+    U, s = basis
     within = features - np.repeat(means, n, axis=1)
     # Sigma_B = spread spread^T / K, so Sigma_B^+ = K U diag(1/s^2) U^T on its range;
     # dividing before squaring keeps tiny (but resolved) spreads from underflowing.
-    scaled = (U[:, keep].T @ within) / s[keep, None]
+    scaled = (U.T @ within) / s[:, None]
     return float(np.sum(scaled**2) / n.sum())
 
 
-def _spreads(s: np.ndarray, features: np.ndarray, rtol: float) -> bool:
-    """Whether the class means spread: largest singular value above rtol x RMS sample norm."""
-    if not s.size or not np.isfinite(s[0]) or s[0] <= 0:
-        return False
-    rms = vector_norm(features) / np.sqrt(max(features.shape[1], 1))
-    return bool(s[0] > rtol * rms)
+def spread_basis(spread: np.ndarray, rms: float, rtol: float = 1e-6):
+    """Range of the between-class spread as ``(U, s)``, cut where NC1 cuts it; None when
+    the class means do not spread (largest singular value at most ``rtol`` x ``rms``,
+    the root-mean-square sample norm)."""
+    U, s, _ = np.linalg.svd(spread, full_matrices=False)
+    if not s.size or not np.isfinite(s[0]) or s[0] <= 0 or not s[0] > rtol * rms:
+        return None
+    keep = s > rtol * s[0]
+    return U[:, keep], s[keep]
+
+
+def nc1_from_moments(spread: np.ndarray, scatter: np.ndarray, N: int, rms: float,
+                     rtol: float = 1e-6) -> float:
+    """NC1 from class statistics: ``tr(Sigma_W Sigma_B^+) / K`` without the samples.
+
+    Parameters
+    ----------
+    spread : ndarray, shape (d, K)
+        Class means minus the (sample-weighted) global mean, one column per class.
+    scatter : ndarray, shape (d, d)
+        Within-class scatter ``sum_i (h_i - mu_{y_i})(h_i - mu_{y_i})^T``.
+    N : int
+        Number of samples.
+    rms : float
+        Root-mean-square sample norm (decides whether the means spread at all).
+    rtol : float
+        The cut of :func:`nc1`; equal inputs give equal values.
+    """
+    basis = spread_basis(spread, rms, rtol)
+    if basis is None:
+        return float("nan")
+    U, s = basis
+    projected = np.einsum("ij,ij->j", U, scatter @ U)  # u_i^T S_W u_i
+    return float(np.sum(projected / s**2) / N)
 
 
 def vector_norm(values: np.ndarray) -> float:
@@ -223,3 +254,68 @@ def measure(objective: FullObjective, x: np.ndarray, with_nc1: bool = True) -> R
         outputs=classifiers[0] @ layer_means[0],
         nc1=layer_nc1,
     )
+
+
+# ---- metrics of class statistics (ncsolve.measure) ------------------------------------
+
+PAIR_BLOCK = 1024  # rows of the K x K pairwise distances held at once
+
+
+def cdnv(means: np.ndarray, variances: np.ndarray) -> float:
+    """Class-distance-normalized variance, averaged over pairs of classes.
+
+    ``(Var_k + Var_l) / (2 ||mu_k - mu_l||^2)`` for every pair k < l (Galanti,
+    Gyorgy & Hutter 2022), with ``Var_k`` the mean squared distance of class k's
+    samples to their mean.  Pairs of coinciding means (both collapsed to the same
+    point) have no finite value and are left out; nan when no pair remains.
+
+    Parameters
+    ----------
+    means : ndarray, shape (K, d)
+        Class means, one row per class.
+    variances : ndarray, shape (K,)
+        ``Var_k``.
+
+    Memory O(block K): the K x K distances are formed ``PAIR_BLOCK`` rows at a time.
+    """
+    K = means.shape[0]
+    squares = np.einsum("ij,ij->i", means, means)
+    total, pairs = 0.0, 0
+    scale = max(float(squares.max(initial=0.0)), np.finfo(float).tiny)
+    for lo in range(0, K, PAIR_BLOCK):
+        hi = min(lo + PAIR_BLOCK, K)
+        dist = squares[lo:hi, None] + squares[None, :] - 2.0 * (means[lo:hi] @ means.T)
+        upper = np.arange(lo, hi)[:, None] < np.arange(K)[None, :]
+        ok = upper & (dist > 1e-14 * scale)
+        ratio = (variances[lo:hi, None] + variances[None, :]) / (2.0 * np.where(ok, dist, 1.0))
+        total += float(ratio[ok].sum())
+        pairs += int(ok.sum())
+    return total / pairs if pairs else float("nan")
+
+
+def coefficient_of_variation(values: np.ndarray) -> float:
+    """``std / mean`` (population std) of lengths: the equinorm measure; 0 is equal norms."""
+    values = np.asarray(values, dtype=float)
+    mean = float(values.mean()) if values.size else 0.0
+    return float(values.std() / mean) if mean > 0 else float("nan")
+
+
+def self_duality(classifier: np.ndarray, means: np.ndarray) -> float:
+    """``|| C^T / ||C||_F - M / ||M||_F ||_F`` for a classifier C (K x d) and class means M
+    (d x K): 0 when the classifier rows point along the class means (NC3, 0..2)."""
+    return normalized_distance(np.asarray(classifier).T, means)
+
+
+def self_duality_from_grams(trace_outputs: float, classifier_sq: float,
+                            means_sq: float) -> float:
+    """:func:`self_duality` from ``tr(C M)``, ``||C||_F^2`` and ``||M||_F^2`` alone."""
+    if classifier_sq <= 0 or means_sq <= 0:
+        return float("nan")
+    cosine = trace_outputs / np.sqrt(classifier_sq * means_sq)
+    return float(np.sqrt(max(2.0 - 2.0 * cosine, 0.0)))
+
+
+def nearest_centre(rows: np.ndarray, means: np.ndarray) -> np.ndarray:
+    """Index of the nearest class mean (Euclidean) for every row of ``rows`` (B x d)."""
+    squares = np.einsum("ij,ij->i", means, means)
+    return np.argmin(squares[None, :] - 2.0 * (rows @ means.T), axis=1)

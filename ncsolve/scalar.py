@@ -19,7 +19,16 @@ COLLAPSED = "collapsed"  # no nonzero stationary point: 0 is the only minimum
 WINDOW = "window"  # a nonzero local minimum exists, but 0 is strictly better
 TIE = "tie"  # 0 and the nonzero minimum are both global (to working precision)
 EMPTY = "empty"  # sigma = 0: the target has nothing in this direction
+CAPPED = "capped"  # nonzero on its own, but cut by the rank cap of narrow layers
+# states travel as int8 codes (index into STATES) and become strings only when shown
+STATES = (ACTIVE, COLLAPSED, WINDOW, TIE, EMPTY, CAPPED)
+CODE = {name: np.int8(code) for code, name in enumerate(STATES)}
+_NAMES = np.array(STATES)  # fixed-width strings, no object arrays
 TIE_TOLERANCE = 1e-12  # relative distance to the phase boundary treated as a tie
+MAX_ITER = 60  # Newton passes of gap_root; the benchmarks check that none reaches it
+_EPS = float(np.finfo(float).eps)
+_RUNS_FROM = 64  # directions from which minimize looks for runs of equal values
+_NOISE = 4.0 * _EPS  # rounding level of h relative to the sum of its terms' sizes
 
 
 @dataclass(frozen=True, eq=False)
@@ -35,14 +44,27 @@ class DirectionMinima:
         The nonzero local minimum z+, or nan where none exists.
     residual : ndarray
         ``sigma - z``, computed without cancellation.
-    state : ndarray of str
-        One of ``active``, ``collapsed``, ``window``, ``tie``, ``empty``.
+    code : ndarray of int8
+        State of each direction as an index into :data:`STATES`; ``state`` gives
+        the names ``active``, ``collapsed``, ``window``, ``tie``, ``empty``.
+    iterations : int
+        Newton passes of the root finder (0 for depth 1, the soft threshold).
     """
 
     z: np.ndarray
     z_local: np.ndarray
     residual: np.ndarray
-    state: np.ndarray
+    code: np.ndarray
+    iterations: int = 0
+
+    @property
+    def state(self) -> np.ndarray:
+        return state_names(self.code)
+
+
+def state_names(code: np.ndarray) -> np.ndarray:
+    """State codes as a fixed-width string array."""
+    return _NAMES[code]
 
 
 def phase_boundary(sigma: np.ndarray, q: float) -> np.ndarray:
@@ -51,7 +73,7 @@ def phase_boundary(sigma: np.ndarray, q: float) -> np.ndarray:
     ``(2(1-q)/(2-q))^(1-q) sigma^(2-q) / (2-q)``; for q = 1 this is ``sigma``.
     """
     sigma = np.asarray(sigma, dtype=float)
-    return (2.0 * (1.0 - q) / (2.0 - q)) ** (1.0 - q) * sigma ** (2.0 - q) / (2.0 - q)
+    return _phase_boundary(sigma ** (2.0 - q), q)
 
 
 def existence_boundary(sigma: np.ndarray, q: float) -> np.ndarray:
@@ -62,7 +84,17 @@ def existence_boundary(sigma: np.ndarray, q: float) -> np.ndarray:
     sigma = np.asarray(sigma, dtype=float)
     if q == 1.0:
         return sigma.copy()
-    return ((1.0 - q) / (2.0 - q)) ** (1.0 - q) * sigma ** (2.0 - q) / ((2.0 - q) * q)
+    return _existence_boundary(sigma ** (2.0 - q), q)
+
+
+def _phase_boundary(power: np.ndarray, q: float) -> np.ndarray:
+    """:func:`phase_boundary` from ``power = sigma^(2-q)``."""
+    return (2.0 * (1.0 - q) / (2.0 - q)) ** (1.0 - q) * power / (2.0 - q)
+
+
+def _existence_boundary(power: np.ndarray, q: float) -> np.ndarray:
+    """:func:`existence_boundary` (q < 1) from ``power = sigma^(2-q)``."""
+    return ((1.0 - q) / (2.0 - q)) ** (1.0 - q) * power / ((2.0 - q) * q)
 
 
 def objective(z: np.ndarray, sigma: np.ndarray, N: int, c: float, q: float) -> np.ndarray:
@@ -72,65 +104,135 @@ def objective(z: np.ndarray, sigma: np.ndarray, N: int, c: float, q: float) -> n
 
 
 def minimize(sigma: np.ndarray, N: int, c: float, q: float) -> DirectionMinima:
-    """Exact global minimizer of g for every entry of ``sigma`` (vectorized)."""
+    """Exact global minimizer of g for every entry of ``sigma`` (vectorized).
+
+    Runs of equal consecutive values (a sorted spectrum repeats every class size
+    that several classes share) are solved once and broadcast.
+    """
     sigma = np.asarray(sigma, dtype=float)
-    Nc = N * c
-    if q == 1.0:
-        return _soft_threshold(sigma, Nc)
+    solve = _soft_threshold if q == 1.0 else _minimize
+    runs = _runs(sigma)
+    if runs is None:
+        return solve(sigma, N * c, q)
+    first, index = runs
+    small = solve(sigma[first], N * c, q)
+    return DirectionMinima(z=small.z[index], z_local=small.z_local[index],
+                           residual=small.residual[index], code=small.code[index],
+                           iterations=small.iterations)
+
+
+def _runs(sigma: np.ndarray):
+    """The first entry of each run of equal consecutive values and every entry's run,
+    or None when runs would not halve the work."""
+    if sigma.ndim != 1 or sigma.size < _RUNS_FROM:
+        return None
+    change = sigma[1:] != sigma[:-1]
+    runs = int(np.count_nonzero(change)) + 1
+    if 2 * runs > sigma.size:
+        return None
+    starts = np.empty(sigma.size, dtype=bool)
+    starts[0], starts[1:] = True, change
+    return np.flatnonzero(starts), np.cumsum(starts) - 1
+
+
+def _minimize(sigma: np.ndarray, Nc: float, q: float) -> DirectionMinima:
     positive = sigma > 0
     z_local = np.full(sigma.shape, np.nan)
     residual = sigma.copy()
-    exists = positive & (Nc <= existence_boundary(sigma, q))
-    gap = _gap_root(Nc * q / sigma[exists] ** (2.0 - q), q)  # (sigma - z+) / sigma
+    power = sigma ** (2.0 - q)
+    exists = positive & (Nc <= _existence_boundary(power, q))
+    gap, iterations = gap_root(Nc * q / power[exists], q)  # (sigma - z+) / sigma
     z_local[exists] = sigma[exists] * (1.0 - gap)
     ratio = np.full(sigma.shape, np.inf)
-    ratio[positive] = Nc / phase_boundary(sigma[positive], q)
+    ratio[positive] = Nc / _phase_boundary(power[positive], q)
     tie = exists & (np.abs(ratio - 1.0) <= TIE_TOLERANCE)
     active = exists & (ratio < 1.0) & ~tie
-    state = np.where(positive, COLLAPSED, EMPTY).astype(object)
-    state[exists] = WINDOW
-    state[active] = ACTIVE
-    state[tie] = TIE
+    code = np.where(positive, CODE[COLLAPSED], CODE[EMPTY])
+    code[exists] = CODE[WINDOW]
+    code[active] = CODE[ACTIVE]
+    code[tie] = CODE[TIE]
     z = np.where(active, z_local, 0.0)
     residual[exists] = np.where(active[exists], sigma[exists] * gap, sigma[exists])
-    return DirectionMinima(z=z, z_local=z_local, residual=residual, state=state.astype(str))
+    return DirectionMinima(z=z, z_local=z_local, residual=residual, code=code,
+                           iterations=iterations)
 
 
-def _soft_threshold(sigma: np.ndarray, Nc: float) -> DirectionMinima:
+def _soft_threshold(sigma: np.ndarray, Nc: float, q: float = 1.0) -> DirectionMinima:
     z = np.maximum(sigma - Nc, 0.0)
     active = z > 0
-    state = np.where(active, ACTIVE, np.where(sigma > 0, COLLAPSED, EMPTY))
+    code = np.where(active, CODE[ACTIVE], np.where(sigma > 0, CODE[COLLAPSED], CODE[EMPTY]))
     return DirectionMinima(
         z=z,
         z_local=np.where(active, z, np.nan),
         residual=np.where(active, Nc, sigma),
-        state=state,
+        code=code,
     )
 
 
-def _gap_root(beta: np.ndarray, q: float, max_iter: int = 200) -> np.ndarray:
+def gap_root(beta: np.ndarray, q: float, max_iter: int = MAX_ITER) -> tuple[np.ndarray, int]:
     """Solve ``(1 - v)^(1-q) v = beta`` for the small root v = 1 - z/sigma.
 
     In logs, ``h(v) = (1-q) log(1-v) + log v - log beta`` is increasing and
-    concave on (0, 1 - u_m), so Newton started at v = beta (where h <= 0)
-    increases monotonically to the root; near the existence boundary the
-    convergence slows to linear, hence the generous iteration cap.
+    concave on (0, v_m], v_m = 1/(2-q), where ``(1-v)^(1-q) v`` peaks. A Newton
+    step from any point there lands at or left of the root (the tangent of a
+    concave function lies above it), and from the left Newton increases
+    monotonically to the root. Two starts, both checked: the fixed-point step
+    ``beta (1-beta)^(q-1)`` (left of the root, good for small beta) and the
+    root of the cubic model of h about its peak (good near the existence
+    boundary beta -> beta_max, where Newton from afar converges only linearly).
+    Each entry stops when ``|h|`` is at the rounding level of its own terms and
+    drops out of the iteration.
+
+    Returns
+    -------
+    v : ndarray
+        The roots, same shape as ``beta`` (0 where beta underflowed to 0).
+    iterations : int
+        Newton passes taken by the slowest entry (``max_iter`` means a cap was hit).
     """
-    v = np.array(beta, dtype=float)
-    target = np.log(beta)
-    for _ in range(max_iter):
-        h = (1.0 - q) * np.log1p(-v) + np.log(v) - target
-        # h'(v) = (1/v) * scaled, written so that a subnormal v cannot overflow
-        scaled = 1.0 - (1.0 - q) * v / (1.0 - v)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            step = -h * v / scaled
-        v_new = v + np.where(scaled > 0, step, 0.0)
-        v_new = np.minimum(v_new, 1.0 - (1.0 - q) / (2.0 - q))
-        converged = np.abs(v_new - v) <= 4 * np.finfo(float).eps * v
-        v = v_new
-        if np.all(converged):
-            break
-    return v
+    beta = np.asarray(beta, dtype=float)
+    p = 1.0 - q
+    peak = 1.0 / (2.0 - q)
+    v = np.zeros(beta.shape)
+    live = np.flatnonzero(beta > 0)
+    if live.size == 0:
+        return v, 0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        b = beta[live]
+        log_beta = np.log(b)
+        left = np.minimum(b * (1.0 - b) ** -p, peak)
+        x = np.maximum(left, _peak_start(log_beta, q))
+        iterations = 0
+        while live.size and iterations < max_iter:
+            iterations += 1
+            log_gap, log_v = np.log1p(-x), np.log(x)
+            h = p * log_gap + log_v - log_beta
+            noise = _NOISE * (p * np.abs(log_gap) + np.abs(log_v) + np.abs(log_beta))
+            # h'(v) = (1/v) * scaled, written so that a subnormal v cannot overflow
+            scaled = 1.0 - p * x / (1.0 - x)
+            steps = scaled > 0  # false only at the peak itself (a double root)
+            new = np.where(steps, np.clip(x - h * x / scaled, left, peak), x)
+            level = np.abs(h) <= noise
+            done = level | ~steps | (np.abs(new - x) <= _EPS * x)
+            # from the left (h <= 0) a last step stays left of the root and only helps;
+            # from the right it could jump far where h' is tiny, so x is kept
+            v[live[done]] = np.where(level & (h > 0), x, new)[done]
+            keep = ~done
+            live, x, left, log_beta = live[keep], new[keep], left[keep], log_beta[keep]
+    v[live] = x
+    return v, iterations
+
+
+def _peak_start(log_beta: np.ndarray, q: float) -> np.ndarray:
+    """Root of the cubic model of h at its peak v_m: with v = v_m (1 - s),
+    ``h(v_m) - h(v) = a s^2 + b s^3 + O(s^4)``; -inf where the model is no use."""
+    p = 1.0 - q
+    peak = 1.0 / (2.0 - q)
+    depth_below = np.maximum(p * np.log(p * peak) + np.log(peak) - log_beta, 0.0)
+    a, b = (2.0 - q) / (2.0 * p), (1.0 - 1.0 / (p * p)) / 3.0
+    s = np.sqrt(depth_below / a)
+    s = s * (1.0 - 0.5 * (b / a) * s)
+    return np.where(s < 0.5, peak * (1.0 - s), -np.inf)
 
 
 def critical_decay(sigma: np.ndarray, N: int, L: int) -> np.ndarray:

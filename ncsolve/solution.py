@@ -67,10 +67,16 @@ def layer_scales(problem: Problem) -> tuple[np.ndarray, np.ndarray, np.ndarray, 
     return feature_m, feature_e, 1.0 / feature_m, -feature_e
 
 
+def _power(z: np.ndarray, exponent: float) -> np.ndarray:
+    """``z ** exponent`` for z >= 0, evaluated only where z > 0 (pow of 0 is slow)."""
+    z = np.asarray(z, dtype=float)
+    return np.power(z, exponent, where=z > 0, out=np.zeros(z.shape))
+
+
 def factor_values(problem: Problem, z: np.ndarray) -> np.ndarray:
     """(K, M + 1): per direction, the balanced singular values of H, W_1, ..., W_M
     for output singular values ``z``."""
-    root = np.asarray(z, dtype=float) ** (1.0 / problem.L)
+    root = _power(z, 1.0 / problem.L)
     mantissa, exponent = decay_scales(problem)
     return np.ldexp(root[:, None] * mantissa[None, :], exponent[None, :])
 
@@ -87,8 +93,8 @@ def classifier_values(singular_values: np.ndarray) -> np.ndarray:
     return np.hstack([tail, np.ones((w.shape[0], 1))])
 
 
-CAPPED = "capped"  # nonzero on its own, but cut by the rank cap of narrow layers
-GRAM_LIMIT = 1000  # classes up to which to_dict() includes the K x K Gram matrices
+CAPPED = scalar.CAPPED  # nonzero on its own, but cut by the rank cap of narrow layers
+GRAM_LIMIT = 200  # classes up to which to_dict() includes the K x K Gram matrices (--grams: more)
 _TIE = 1e-12
 
 
@@ -114,6 +120,8 @@ class Solution:
     sigma, z, z_local : ndarray, shape (K,)
         Target singular value, global-minimum output singular value, and the
         nonzero local minimum of each direction (nan where none exists).
+    code : ndarray of int8, shape (K,)
+        Per direction, the state as an index into ``scalar.STATES`` (cheap at large K).
     direction_state : ndarray of str, shape (K,)
         Per direction: ``active``, ``collapsed``, ``window``, ``tie``, ``empty``
         or ``capped`` (beyond the rank cap of narrow layers: zero at every decay).
@@ -144,14 +152,19 @@ class Solution:
     spectrum: Spectrum
     z: np.ndarray
     z_local: np.ndarray
-    direction_state: np.ndarray
+    code: np.ndarray
     residual: np.ndarray
     notes: tuple[str, ...] = field(default=())
     certainty: str = field(default="exact", init=False)
 
     def __post_init__(self):
-        for array in (self.z, self.z_local, self.direction_state, self.residual):
+        for array in (self.z, self.z_local, self.code, self.residual):
             array.setflags(write=False)
+
+    @_frozen_array
+    def direction_state(self) -> np.ndarray:
+        """Per direction, the state named from the int8 ``code``."""
+        return scalar.state_names(self.code)
 
     # ---- per direction ---------------------------------------------------------------
 
@@ -169,7 +182,7 @@ class Solution:
         p = self.problem
         fit = float(np.sum(self.residual**2)) / (2.0 * p.N)
         active = self.z[self.z > 0]  # c may overflow where every direction is zero
-        return fit + (p.c * float(np.sum(active**p.q)) if active.size else 0.0)
+        return fit + (p.c * float(np.sum(_power(active, p.q))) if active.size else 0.0)
 
     @_frozen_array
     def singular_values(self) -> np.ndarray:
@@ -178,8 +191,8 @@ class Solution:
     @_frozen_array
     def direction_critical_decay(self) -> np.ndarray:
         decay = scalar.critical_decay(self.sigma, self.problem.N, self.problem.L)
-        state = self.direction_state
-        decay[(state == CAPPED) | (state == scalar.EMPTY)] = 0.0
+        code = self.code
+        decay[(code == scalar.CODE[CAPPED]) | (code == scalar.CODE[scalar.EMPTY])] = 0.0
         return decay
 
     def _layer_parts(self, classifier: bool = False) -> tuple[np.ndarray, np.ndarray]:
@@ -190,7 +203,8 @@ class Solution:
         power = np.arange(1, p.depth + 2) / p.L
         if classifier:
             power, f_m, f_e = 1.0 - power, c_m, c_e
-        return self.z[:, None] ** power[None, :] * f_m[None, :], f_e
+        z = np.broadcast_to(self.z[:, None], (self.z.size, power.size))
+        return _power(z, power[None, :]) * f_m[None, :], f_e
 
     def _layer_values(self) -> np.ndarray:
         mantissa, exponent = self._layer_parts()
@@ -268,7 +282,7 @@ class Solution:
 
     @_frozen_array
     def state(self) -> np.ndarray:
-        return self.direction_state[self._leading_direction]
+        return scalar.state_names(self.code[self._leading_direction])
 
     @property
     def bias_value(self) -> np.ndarray | None:
@@ -311,9 +325,9 @@ class Solution:
         z = np.array(z, dtype=float)  # a copy: the result freezes its arrays
         if z.shape != self.z.shape or np.any(z < 0):
             raise ValueError(f"z must be {self.z.size} non-negative values")
-        state = np.where(z > 0, scalar.ACTIVE, scalar.COLLAPSED)
-        state[self.direction_state == CAPPED] = CAPPED
-        return Solution(self.problem, self.spectrum, z, self.z_local, state, self.sigma - z)
+        code = np.where(z > 0, scalar.CODE[scalar.ACTIVE], scalar.CODE[scalar.COLLAPSED])
+        code[self.code == scalar.CODE[CAPPED]] = scalar.CODE[CAPPED]
+        return Solution(self.problem, self.spectrum, z, self.z_local, code, self.sigma - z)
 
     # ---- output -----------------------------------------------------------------------
 
@@ -328,7 +342,8 @@ class Solution:
     def to_dict(self, grams: bool | None = None) -> dict:
         """JSON-ready dictionary (the output of ``ncsolve predict --json``).
 
-        ``grams`` includes the K x K Gram matrices; by default only for K <= 1000.
+        ``grams`` includes the K x K Gram matrices; by default only for K <= ``GRAM_LIMIT``
+        (200: their JSON grows as K^2, about 0.3 s and 3 MB at K = 200).
         """
         from .report import solution_dict
 
@@ -352,10 +367,10 @@ def solve(problem: Problem) -> Solution:
     """The exact global minimizer of an MSE problem."""
     spectrum = target_spectrum(problem.n, problem.bias)
     minima = scalar.minimize(spectrum.sigma, problem.N, problem.c, problem.q)
-    z, state, residual = minima.z.copy(), minima.state.astype(object), minima.residual.copy()
-    notes = _apply_rank_cap(problem.rank_cap, spectrum.sigma, z, state, residual)
-    notes = _phase_notes(problem, spectrum.sigma, minima, state) + notes
-    return Solution(problem, spectrum, z, minima.z_local, state.astype(str), residual, notes)
+    z, code, residual = minima.z, minima.code, minima.residual  # ours: edited in place
+    notes = _apply_rank_cap(problem.rank_cap, spectrum.sigma, z, code, residual)
+    notes = _phase_notes(problem, spectrum.sigma, minima.z_local, code) + notes
+    return Solution(problem, spectrum, z, minima.z_local, code, residual, notes)
 
 
 def leading_directions(spectrum: Spectrum) -> np.ndarray:
@@ -386,26 +401,26 @@ def leading_directions(spectrum: Spectrum) -> np.ndarray:
     return leading
 
 
-def _phase_notes(problem: Problem, sigma: np.ndarray, minima: scalar.DirectionMinima,
-                 state: np.ndarray) -> tuple[str, ...]:
-    """Notes on ties and window directions; ``state`` is after the rank cap, which
+def _phase_notes(problem: Problem, sigma: np.ndarray, z_local: np.ndarray,
+                 code: np.ndarray) -> tuple[str, ...]:
+    """Notes on ties and window directions; ``code`` is after the rank cap, which
     settles a tie whose direction has no free slot (mutated: such ties become capped)."""
     notes = []
-    free_slots = problem.rank_cap - int(np.count_nonzero(state == scalar.ACTIVE))
-    for rank, i in enumerate(np.flatnonzero(state == scalar.TIE)):
+    free_slots = problem.rank_cap - int(np.count_nonzero(code == scalar.CODE[scalar.ACTIVE]))
+    for rank, i in enumerate(np.flatnonzero(code == scalar.CODE[scalar.TIE])):
         if rank >= free_slots:
-            state[i] = CAPPED
+            code[i] = scalar.CODE[CAPPED]
             continue
         notes.append(
             f"non-unique: direction {i} sits on the phase boundary; z = 0 and "
-            f"z = {minima.z_local[i]:.17g} give the same loss (0 is reported)"
+            f"z = {z_local[i]:.17g} give the same loss (0 is reported)"
         )
-    window = np.flatnonzero(state == scalar.WINDOW)
-    excess = (scalar.objective(minima.z_local[window], sigma[window], problem.N, problem.c,
+    window = np.flatnonzero(code == scalar.CODE[scalar.WINDOW])
+    excess = (scalar.objective(z_local[window], sigma[window], problem.N, problem.c,
                                problem.q) - sigma[window] ** 2 / (2.0 * problem.N))
     for i, extra in zip(window[:5], excess[:5]):
         notes.append(
-            f"direction {i}: the nonzero stationary point z = {minima.z_local[i]:.10g} is only "
+            f"direction {i}: the nonzero stationary point z = {z_local[i]:.10g} is only "
             f"a local minimum (loss higher by {extra:.3g}); the global minimizer sets it to 0, "
             "so the largest root would be the wrong answer here"
         )
@@ -415,7 +430,7 @@ def _phase_notes(problem: Problem, sigma: np.ndarray, minima: scalar.DirectionMi
     return tuple(notes)
 
 
-def _apply_rank_cap(cap, sigma, z, state, residual) -> tuple[str, ...]:
+def _apply_rank_cap(cap, sigma, z, code, residual) -> tuple[str, ...]:
     """Zero every direction after the first ``cap`` (mutates the arrays).
 
     Critical decays increase with sigma, so a direction with ``cap`` larger ones
@@ -428,7 +443,7 @@ def _apply_rank_cap(cap, sigma, z, state, residual) -> tuple[str, ...]:
     cut = int(np.count_nonzero(z[beyond] > 0))
     z[beyond] = 0.0
     residual[beyond] = sigma[beyond]
-    state[beyond] = CAPPED
+    code[beyond] = scalar.CODE[CAPPED]
     if cut == 0:
         return ()
     notes = [f"rank capped at {cap} by the layer widths: {cut} direction(s) set to 0"]

@@ -19,6 +19,7 @@ ordered by decreasing singular value ``sigma_i = sqrt(mu_i)``.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -66,10 +67,16 @@ class DiagonalSpectrum(Spectrum):
 
     order: np.ndarray
 
+    @cached_property
+    def _inverse(self) -> np.ndarray:
+        """Direction of each class (the inverse permutation of ``order``)."""
+        inverse = np.empty_like(self.order)
+        inverse[self.order] = np.arange(self.order.size)
+        return inverse
+
     def diag(self, weights):
-        out = np.empty_like(np.asarray(weights, dtype=float))
-        out[self.order] = weights
-        return out
+        # a gather along axis 0 (np.take) is several times faster than a row scatter
+        return np.take(np.asarray(weights, dtype=float), self._inverse, axis=0)
 
     def matrix(self, weights):
         return np.diag(self.diag(np.asarray(weights, dtype=float)))
@@ -83,6 +90,11 @@ class DiagonalSpectrum(Spectrum):
 @dataclass(frozen=True, eq=False)
 class CenteredSpectrum(Spectrum):
     """Free-bias target ``G = D - n n^T / N``, solved by its secular equation.
+
+    Directions come in one block per size group, largest size first (the
+    interlacing order, see :func:`_direction_order`): group g's block starts at
+    direction ``block[g]``, holds its ``counts[g] - 1`` deflated Helmert vectors
+    j = 1, ..., counts[g] - 1 in that order and ends with the secular root g.
 
     Attributes
     ----------
@@ -102,10 +114,10 @@ class CenteredSpectrum(Spectrum):
         so the eigenvectors are orthogonal to working precision.
     norms : ndarray, shape (S,)
         ``sum_g weights_g / (d_g - mu_i)^2`` for each root i.
-    kind, ref : ndarray, shape (K,)
-        Direction i is the secular root ``ref[i]`` when ``kind[i] == 0``; when
-        ``kind[i] == 1`` it is Helmert vector ``ref[i] % K + 1`` within size
-        group ``ref[i] // K`` (the deflated eigenvalue ``sizes[group]``).
+    block : ndarray, shape (S,)
+        First direction of each size group's block.
+    by_size : ndarray, shape (K,)
+        The classes sorted by size, stably (so in rank order within a group).
     """
 
     sizes: np.ndarray
@@ -116,69 +128,87 @@ class CenteredSpectrum(Spectrum):
     tau: np.ndarray
     weights: np.ndarray
     norms: np.ndarray
-    kind: np.ndarray
-    ref: np.ndarray
+    block: np.ndarray
+    by_size: np.ndarray
 
     def _gaps(self, rows) -> np.ndarray:
         """``d_g - mu_i`` for roots i in ``rows`` (axis 0) and sizes g (axis 1)."""
         return _gap_block(self.sizes, self.origin, self.tau, rows)
 
+    @cached_property
+    def kind(self) -> np.ndarray:
+        """(K,) int8: 0 where direction i is a secular root, 1 where it is a deflated
+        Helmert vector (eigenvalue equal to its group's size)."""
+        kind = np.ones(self.size, dtype=np.int8)
+        kind[self._secular] = 0
+        return kind
+
+    @cached_property
+    def _secular(self) -> np.ndarray:
+        """(S,): the direction of secular root g (the last of its block)."""
+        return self.block + self.counts - 1
+
+    @cached_property
+    def _helmert(self):
+        """Static tables of the deflated part, one pass over K built once:
+        per direction the Helmert factor ``1/(j(j+1))`` (0 on secular roots);
+        per class its slot ``block + rank`` (Helmert vector j = rank + 1 starts
+        the class's tail), the end of its block, and ``rank/(rank+1)``."""
+        first = self.block[self.group]
+        ends = first + self.counts[self.group]
+        within = np.arange(self.size) - np.repeat(self.block[::-1], self.counts[::-1])
+        j = within + 1.0
+        last = np.repeat(self.counts[::-1], self.counts[::-1]) - 1
+        factor = np.where(within < last, 1.0 / (j * (j + 1.0)), 0.0)
+        rank = self.rank_in_group
+        owned = np.flatnonzero(rank > 0)
+        own = rank[owned] / (rank[owned] + 1.0)
+        return factor, first + rank, ends, owned, own
+
     def diag(self, weights):
         w = np.asarray(weights, dtype=float)
         flat = w.ndim == 1
         w = w.reshape(self.size, -1)
-        out = self._secular_diag(w) + self._deflated_diag(w)
+        out = self._secular_diag(w)
+        if self.sizes.size < self.size:  # some size repeats: a deflated part
+            out += self._deflated_diag(w)
         return out[:, 0] if flat else out
 
     def _secular_diag(self, w: np.ndarray) -> np.ndarray:
-        secular = self.kind == 0
-        per_root = np.zeros((self.sizes.size, w.shape[1]))
-        per_root[self.ref[secular]] = w[secular]
-        per_root /= self.norms[:, None]
+        per_root = w[self._secular] / self.norms[:, None]
         per_size = np.zeros((self.sizes.size, w.shape[1]))
         for rows in _row_blocks(self.sizes.size, self.sizes.size):
             inv = 1.0 / self._gaps(rows)
             inv *= inv
             per_size += inv.T @ per_root[rows]
-        scale = self.weights / self.counts
-        return (per_size * scale[:, None])[self.group]
+        per_size *= (self.weights / self.counts)[:, None]
+        return np.take(per_size, self.group, axis=0)  # faster than a 2-d fancy index
 
-    def _helmert_tables(self, w: np.ndarray):
-        """Flat per-(size group, Helmert index j) tables, group g at ``start[g] + j``:
-        ``tail`` holds ``sum_{j' >= j} w_j' / (j'(j'+1))`` within the group and
-        ``own`` holds ``w_j j / (j+1)`` (both zero where no direction is deflated)."""
-        K = self.size
-        start = np.concatenate([[0], np.cumsum(self.counts + 1)])
-        deflated = np.flatnonzero(self.kind == 1)
-        grp, j = np.divmod(self.ref[deflated], K)
-        j = j + 1
-        at = start[grp] + j
-        table = np.zeros((start[-1], w.shape[1]))
-        table[at] = w[deflated] / (j * (j + 1.0))[:, None]
-        suffix = np.cumsum(table[::-1], axis=0)[::-1]  # sum over this row and all after
-        suffix = np.vstack([suffix, np.zeros((1, w.shape[1]))])
-        group_of_row = np.repeat(np.arange(self.sizes.size), self.counts + 1)
-        tail = suffix[:-1] - suffix[start[1:]][group_of_row]
-        own = np.zeros_like(table)
-        own[at] = w[deflated] * (j / (j + 1.0))[:, None]
-        return start, tail, own
+    def _suffix(self, w: np.ndarray) -> np.ndarray:
+        """(K + 1,): entry i is ``sum_{i' >= i} w_i' / (j'(j'+1))`` over later
+        directions (Helmert factor, 0 on secular roots); the last entry is 0."""
+        suffix = np.zeros(self.size + 1)
+        np.cumsum((w * self._helmert[0])[::-1], out=suffix[-2::-1])
+        return suffix
 
     def _deflated_diag(self, w: np.ndarray) -> np.ndarray:
         """Diagonal of the Helmert-basis part: member p of a size group gets
         ``w_p p/(p+1) + sum_{j>p} w_j / (j(j+1))`` (w_j on Helmert vector j)."""
-        if not np.any(self.kind == 1):
-            return np.zeros((self.size, w.shape[1]))
-        start, tail, own = self._helmert_tables(w)
-        at = start[self.group] + self.rank_in_group
-        return tail[at + 1] + own[at]
+        _, slot, ends, owned, own = self._helmert
+        out = np.empty(w.shape)
+        for column in range(w.shape[1]):  # one column at a time: 1-d gathers are fast
+            x = w[:, column]
+            suffix = self._suffix(x)
+            diag = suffix[slot] - suffix[ends]
+            diag[owned] += x[slot[owned] - 1] * own
+            out[:, column] = diag
+        return out
 
     def matrix(self, weights):
         """``A diag(w) A^T`` in O(S^2 + K^2): the secular part through partial
         fractions of Cauchy sums, the deflated part block by block."""
         w = np.asarray(weights, dtype=float)
-        per_root = np.zeros(self.sizes.size)
-        secular = self.kind == 0
-        per_root[self.ref[secular]] = w[secular] / self.norms[self.ref[secular]]
+        per_root = w[self._secular] / self.norms
         first = np.zeros(self.sizes.size)  # r_g = sum_i u_i / (d_g - mu_i)
         second = np.zeros(self.sizes.size)  # sum_i u_i / (d_g - mu_i)^2
         for rows in _row_blocks(self.sizes.size, self.sizes.size):
@@ -192,22 +222,27 @@ class CenteredSpectrum(Spectrum):
         np.fill_diagonal(pair, second)
         scale = np.sqrt(self.weights / self.counts)[self.group]
         out = pair[np.ix_(self.group, self.group)] * scale[:, None] * scale[None, :]
-        if np.any(self.kind == 1):
+        if self.sizes.size < self.size:
             self._add_deflated_blocks(out, w)
         return out
+
+    def _members(self):
+        """For each size group with more than one class, its classes in rank order."""
+        starts = np.concatenate([[0], np.cumsum(self.counts)])
+        for g in np.flatnonzero(self.counts > 1):
+            yield g, self.by_size[starts[g]:starts[g + 1]]
 
     def _add_deflated_blocks(self, out: np.ndarray, w: np.ndarray) -> None:
         """Within a size group, the Helmert part has entry ``-w_r/(r+1) + tail_{r+1}``
         at members (p, r), p < r (it depends on the later member only)."""
-        start, tail, own = self._helmert_tables(w[:, None])
+        suffix = self._suffix(w)
         diag = self._deflated_diag(w[:, None])[:, 0]
-        for g in np.flatnonzero(self.counts > 1):
-            members = np.flatnonzero(self.group == g)
-            members = members[np.argsort(self.rank_in_group[members])]
-            r = np.arange(members.size)
-            later = np.zeros(members.size)
-            rows = start[g] + r
-            later[1:] = (-own[rows[1:], 0] / r[1:] + tail[rows[1:] + 1, 0])
+        for g, members in self._members():
+            start, m = self.block[g], members.size
+            r = np.arange(m)
+            later = np.zeros(m)
+            later[1:] = -w[start + r[1:] - 1] / (r[1:] + 1.0) + suffix[start + r[1:]]
+            later[1:] -= suffix[start + m]
             block = later[np.maximum.outer(r, r)]
             np.fill_diagonal(block, diag[members])
             out[np.ix_(members, members)] += block
@@ -215,18 +250,15 @@ class CenteredSpectrum(Spectrum):
     def vectors(self):
         K = self.size
         vectors = np.zeros((K, K))
-        secular = np.flatnonzero(self.kind == 0)
-        roots = self.ref[secular]
-        gaps = self._gaps(roots)  # (roots, sizes)
-        per_size = np.sqrt(self.weights)[None, :] / gaps / np.sqrt(self.norms[roots])[:, None]
-        vectors[:, secular] = (per_size[:, self.group] / np.sqrt(self.counts[self.group])).T
-        for col in np.flatnonzero(self.kind == 1):
-            g, j = divmod(int(self.ref[col]), K)
-            j += 1
-            members = np.flatnonzero(self.group == g)
-            p = self.rank_in_group[members]
-            entry = np.where(p < j, 1.0, np.where(p == j, -float(j), 0.0))
-            vectors[members, col] = entry / np.sqrt(j * (j + 1.0))
+        gaps = self._gaps(np.arange(self.sizes.size))  # (roots, sizes)
+        per_size = np.sqrt(self.weights)[None, :] / gaps / np.sqrt(self.norms)[:, None]
+        vectors[:, self._secular] = (per_size[:, self.group]
+                                     / np.sqrt(self.counts[self.group])).T
+        for g, members in self._members():
+            p = np.arange(members.size)[:, None]
+            j = np.arange(1, members.size)[None, :]
+            helmert = np.where(p < j, 1.0, np.where(p == j, -j, 0.0)) / np.sqrt(j * (j + 1.0))
+            vectors[np.ix_(members, self.block[g] + j[0] - 1)] = helmert
         return vectors
 
 
@@ -240,44 +272,46 @@ def target_spectrum(n: np.ndarray, bias: str) -> Spectrum:
 
 
 def _centered_spectrum(n: np.ndarray) -> CenteredSpectrum:
-    K = n.size
-    sizes, group, counts = np.unique(n, return_inverse=True, return_counts=True)
+    sizes, counts, group, rank_in_group, by_size = _size_groups(n)
     d = sizes.astype(float)
     origin, tau = _secular_roots(d, counts * d)
     weights = _loewner_weights(d, origin, tau)
     norms = np.empty(d.size)
     for rows in _row_blocks(d.size, d.size):
         norms[rows] = (weights[None, :] / _gap_block(d, origin, tau, rows) ** 2).sum(axis=1)
-    kind, ref, mu = _direction_order(d, counts, origin, tau, K)
-    rank_in_group = _rank_in_group(group, sizes.size)
+    block, mu = _direction_order(d, counts, origin, tau)
     sigma = np.sqrt(np.maximum(mu, 0.0))
     return CenteredSpectrum(
         sigma=sigma, sizes=d, counts=counts, group=group, rank_in_group=rank_in_group,
-        origin=origin, tau=tau, weights=weights, norms=norms, kind=kind, ref=ref,
+        origin=origin, tau=tau, weights=weights, norms=norms, block=block, by_size=by_size,
     )
 
 
-def _rank_in_group(group: np.ndarray, groups: int) -> np.ndarray:
-    order = np.argsort(group, kind="stable")
-    starts = np.searchsorted(group[order], np.arange(groups))
-    rank = np.empty_like(group)
-    rank[order] = np.arange(group.size) - starts[group[order]]
-    return rank
+def _size_groups(n: np.ndarray):
+    """Distinct sizes (increasing), their counts, each class's group and rank in it,
+    and the classes sorted by size: all from one stable sort."""
+    by_size = np.argsort(n, kind="stable")
+    ordered = n[by_size]
+    first = np.empty(n.size, dtype=bool)
+    first[0], first[1:] = True, ordered[1:] != ordered[:-1]
+    starts = np.flatnonzero(first)
+    counts = np.diff(np.append(starts, n.size))
+    group = np.empty(n.size, dtype=np.int64)
+    group[by_size] = np.cumsum(first) - 1
+    rank = np.empty(n.size, dtype=np.int64)
+    rank[by_size] = np.arange(n.size) - np.repeat(starts, counts)
+    return ordered[starts], counts, group, rank, by_size
 
 
-def _direction_order(d, counts, origin, tau, K):
+def _direction_order(d, counts, origin, tau):
     """Directions by decreasing eigenvalue. Interlacing fixes the order exactly:
-    d_S (deflated copies), mu_S, d_{S-1} copies, mu_{S-1}, ..., d_1 copies, mu_1 = 0."""
-    kind, ref, mu = [], [], []
-    for g in range(d.size - 1, -1, -1):
-        copies = int(counts[g]) - 1
-        kind += [1] * copies
-        ref += [g * K + j for j in range(copies)]
-        mu += [d[g]] * copies
-        kind.append(0)
-        ref.append(g)
-        mu.append(d[origin[g]] + tau[g])
-    return np.array(kind, dtype=np.int8), np.array(ref, dtype=np.int64), np.array(mu)
+    d_S (deflated copies), mu_S, d_{S-1} copies, mu_{S-1}, ..., d_1 copies, mu_1 = 0.
+
+    Returns the first direction of each size group's block and the eigenvalues."""
+    block = counts.sum() - np.cumsum(counts)
+    mu = np.repeat(d[::-1], counts[::-1])
+    mu[block + counts - 1] = d[origin] + tau
+    return block, mu
 
 
 def _row_blocks(rows: int, cols: int):

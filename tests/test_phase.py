@@ -118,7 +118,7 @@ def test_curves_are_predicts_critical_decay_and_lbar_is_what_counts():
     n = pm.sizes[0].astype(int)
     per_layer = predict(n=n, depth=3, lambda_w=[1e-4, 4e-3, 2e-2], lambda_h=5e-4)
     crit = np.array([c.critical_decay[0, 0] for c in pm.curves])  # classes 0..5 in order
-    assert np.allclose(crit, per_layer.critical_decay[np.argsort(np.argsort(-n))], rtol=1e-13)
+    assert np.allclose(crit, per_layer.critical_decay, rtol=1e-13)
 
 
 def test_free_bias_two_groups_has_three_direction_groups():

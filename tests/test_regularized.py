@@ -92,10 +92,10 @@ def test_balanced_bias_is_the_global_minimum_of_the_outer_problem(depth, decay):
     problem = Problem.build([size] * K, depth, decay, decay, "regularized", lambda_b=lambda_b)
     solution = predict(**regularized([size] * K, depth, lambda_b, decay=decay))
     exact = solution.loss
-    betas = np.linspace(0.0, 1.0 / K, 2001)
+    betas = np.linspace(0.0, 1.0 / K, 401)
     line = [solve_fixed_bias(problem, np.full(K, beta)).loss for beta in betas]
     assert exact <= min(line) * (1 + 1e-14)
-    assert abs(betas[int(np.argmin(line))] - solution.bias_value[0]) <= 2 / (K * 2000)
+    assert abs(betas[int(np.argmin(line))] - solution.bias_value[0]) <= 2 / (K * 400)
     rng = np.random.default_rng(depth)
     for _ in range(30):
         b = solution.bias_value + 0.2 * rng.standard_normal(K)
@@ -174,3 +174,52 @@ def test_bad_lambda_b_is_one_line_and_exit_two(flags, kwargs, name, capsys):
     assert captured.err.count("\n") == 1 and name in captured.err
     with pytest.raises(ProblemError, match="lambda_b"):
         predict(n=[3, 2], **kwargs)
+
+
+@pytest.mark.slow
+def test_random_problems_never_above_the_full_problem():
+    """30 random small problems, depths 2-4, lambda_b from 1e-3 to 1e2 (the search case)."""
+    rng = np.random.default_rng(1)
+    for _ in range(30):
+        n = rng.integers(1, 12, size=int(rng.integers(2, 5))).tolist()
+        depth, decay = int(rng.integers(2, 5)), float(10 ** rng.uniform(-3, -0.5))
+        params = regularized(n, depth, float(10 ** rng.uniform(-3, 2)), decay=decay)
+        solution = predict(**params)
+        assert solution.loss <= full_best(params, seeds=range(6)).loss * (1 + 1e-12)
+
+
+@pytest.mark.parametrize("loss,depth", [("mse", 2), ("ce", 1)])
+def test_verify_compares_runs_with_the_regularized_answer(loss, depth, capsys):
+    from ncsolve.cli import main
+    from ncsolve.verify import verify
+
+    problem = Problem.build([5, 3, 1], depth, DECAY, DECAY, "regularized", loss, [6] * depth,
+                            lambda_b=0.2)
+    report = verify(problem, restarts=2, init_scale=1.0)
+    assert report.best_run.status == "global" and not report.beats_theory
+    assert report.exit_code == 0 and report.to_dict()["problem"]["lambda_b"] == 0.2
+    flags = ["verify", "--n", "5,3,1", "--depth", str(depth), "--loss", loss, "--quiet",
+             "--bias", "regularized", "--lambda-b", "0.2", "--restarts", "1"]
+    assert main(flags) == 0
+    assert "bias regularized (lambda_b 0.2)" in capsys.readouterr().out
+    assert main(flags[:-6] + ["--lambda-b", "0.2"]) == 2  # --lambda-b without the bias mode
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err.count("\n") == 1
+
+
+@pytest.mark.parametrize("n,depth,widths", [([5, 3, 1], 2, [2, 2]), ([4, 4, 4], 2, [1, 1])])
+def test_narrow_layers_cap_the_rank(n, depth, widths):
+    params = regularized(n, depth, 0.3, widths=widths)
+    solution = predict(**params)
+    problem = Problem.build(n, depth, DECAY, DECAY, "regularized", widths=widths, lambda_b=0.3)
+    best = best_of(problem, widths=widths, seeds=range(4))[1]
+    assert solution.rank <= min(widths) and solution.loss <= best.loss * (1 + 1e-12)
+    assert solution.certainty == "best found"
+    assert solution.unique == (len(set(n)) > 1)  # balanced: the cap cuts equal directions
+
+
+def test_precision_is_refused_with_a_regularized_bias():
+    from ncsolve import ProblemError
+
+    with pytest.raises(ProblemError, match="precision"):
+        predict(n=[3, 2], bias="regularized", lambda_b=0.1, precision=30)

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import warnings
+
+import mpmath as mp
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.optimize import minimize_scalar
@@ -104,3 +108,91 @@ def test_critical_decay_is_where_the_phase_flips():
     for factor, expected in ((1 - 1e-9, "active"), (1 + 1e-9, "window")):
         result = scalar.minimize(sigma, N, 0.5 * L * lbar * factor, 2 / L)
         assert set(result.state) == {expected}
+
+
+def previous_minimize(sigma, N, c, q):
+    """The root finder this module had before it stopped at the residual's rounding
+    level: Newton from v = beta for up to 200 steps, stopping on ``|dv| <= 4 eps v``.
+    Kept as the reference of the randomized comparison below (states, z, z_local)."""
+    Nc = N * c
+    z_local = np.full(sigma.shape, np.nan)
+    exists = (sigma > 0) & (Nc <= scalar.existence_boundary(sigma, q))
+    beta = Nc * q / sigma[exists] ** (2.0 - q)
+    v, target = beta.copy(), np.log(beta)
+    for _ in range(200):
+        h = (1.0 - q) * np.log1p(-v) + np.log(v) - target
+        scaled = 1.0 - (1.0 - q) * v / (1.0 - v)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            step = -h * v / scaled
+        v_new = np.minimum(v + np.where(scaled > 0, step, 0.0), 1.0 - (1.0 - q) / (2.0 - q))
+        converged = np.abs(v_new - v) <= 4 * np.finfo(float).eps * v
+        v = v_new
+        if np.all(converged):
+            break
+    z_local[exists] = sigma[exists] * (1.0 - v)
+    ratio = np.full(sigma.shape, np.inf)
+    ratio[sigma > 0] = Nc / scalar.phase_boundary(sigma[sigma > 0], q)
+    tie = exists & (np.abs(ratio - 1.0) <= scalar.TIE_TOLERANCE)
+    active = exists & (ratio < 1.0) & ~tie
+    state = np.where(sigma > 0, "collapsed", "empty").astype(object)
+    state[exists], state[active], state[tie] = "window", "active", "tie"
+    return np.where(active, z_local, 0.0), z_local, state.astype(str)
+
+
+def test_matches_the_previous_root_finder():
+    """Random problems (sizes 1..1e6, depths 2..50, decays 1e-7..1e-1): the same states,
+    z to 1e-15 relative, and z_local to 1e-15 wherever it is well conditioned (N c at
+    most 0.9 of the existence boundary; closer, see the next test)."""
+    rng = np.random.default_rng(20261201)
+    for _ in range(60):
+        depth = int(rng.integers(2, 51))
+        q, L = 2.0 / (depth + 1), depth + 1
+        sigma = np.sqrt(np.round(10 ** rng.uniform(0, 6, int(rng.integers(1, 400)))))
+        N = int(np.round(np.sum(sigma**2)))
+        c = 0.5 * L * 10 ** rng.uniform(-7, -1)
+        z, z_local, state = previous_minimize(sigma, N, c, q)
+        new = scalar.minimize(sigma, N, c, q)
+        assert new.state.tolist() == state.tolist()
+        assert new.iterations <= 8
+        active = z > 0
+        assert np.all(np.abs(new.z[active] - z[active]) <= 1e-15 * z[active])
+        assert np.array_equal(new.z[~active], z[~active])
+        assert np.array_equal(np.isnan(new.z_local), np.isnan(z_local))
+        calm = np.isfinite(z_local) & (N * c <= 0.9 * scalar.existence_boundary(sigma, q))
+        assert np.all(np.abs(new.z_local[calm] - z_local[calm]) <= 1e-15 * z_local[calm])
+
+
+@pytest.mark.parametrize("depth", [2, 3, 6, 20, 50])
+def test_exact_near_the_existence_boundary(depth):
+    """Where beta approaches its largest value the root is a double root: Newton from
+    afar converges only linearly and z+ is ill-conditioned (dz/dbeta ~ (beta* -
+    beta)^(-1/2)). The root finder still needs few passes, and its answer is the
+    exact root of a beta within a few ulps: the residual of ``(1-v)^(1-q) v = beta``,
+    evaluated in 50 digits at the returned v, is at the rounding level."""
+    q = 2.0 / (depth + 1)
+    peak = ((1 - q) / (2 - q)) ** (1 - q) / (2 - q)
+    beta = peak * (1.0 - np.array([0.5, 1e-2, 1e-4, 1e-6, 1e-8, 1e-10, 1e-12, 1e-14,
+                                   4e-16, 2e-16, 1.1e-16, 0.0]))
+    v, iterations = scalar.gap_root(beta, q)
+    assert iterations <= 8
+    mp.mp.dps = 50
+    qq = mp.mpf(2) / (depth + 1)
+    for b, root in zip(beta, v):
+        assert 0 < root <= 1 / (2 - q)
+        residual = (1 - qq) * mp.log(1 - mp.mpf(root)) + mp.log(mp.mpf(root)) - mp.log(b)
+        assert abs(residual) <= 8 * np.finfo(float).eps * (1 + abs(np.log(b)))
+
+
+def test_root_finder_starts_from_both_ends():
+    """Small beta (v close to beta) and beta near the peak both converge in a few
+    passes, and an underflowed beta = 0 gives v = 0 (z = sigma) without warnings."""
+    q = 2.0 / 7.0
+    peak = ((1 - q) / (2 - q)) ** (1 - q) / (2 - q)
+    beta = np.concatenate([[0.0, 1e-300, 1e-12], peak * np.geomspace(1e-9, 1.0, 200)])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        v, iterations = scalar.gap_root(beta, q)
+    assert v[0] == 0.0 and v[1] == 1e-300
+    assert iterations <= 8
+    lhs = (1 - v[1:]) ** (1 - q) * v[1:]
+    assert np.allclose(lhs, beta[1:], rtol=1e-13)

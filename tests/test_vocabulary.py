@@ -18,6 +18,11 @@ KINDS = [
     ({}, [], "Solution"),
     ({"precision": 20}, ["--precision", "20"], "PreciseSolution"),
     ({"loss": "ce", "restarts": 2}, ["--loss", "ce", "--restarts", "2"], "CESolution"),
+    ({"bias": "regularized", "lambda_b": 0.1}, ["--bias", "regularized", "--lambda-b", "0.1"],
+     "RegularizedSolution"),
+    ({"loss": "ce", "restarts": 2, "bias": "regularized", "lambda_b": 0.1},
+     ["--loss", "ce", "--restarts", "2", "--bias", "regularized", "--lambda-b", "0.1"],
+     "RegularizedCESolution"),
 ]
 
 

@@ -1,4 +1,4 @@
-"""Command line: ``ncsolve predict | equation | verify | phase | sweep``.
+"""Command line: ``ncsolve predict | equation | verify | phase | sweep | measure``.
 
 Argument parsing and output only; the mathematics lives in the package modules.
 Each subcommand is a module of this package with ``add_arguments(parser)`` and
@@ -20,6 +20,8 @@ SUBCOMMANDS = {
     "equation": "the symbolic objective, stationarity equation, thresholds and exact roots",
     "verify": "train the full model by gradient methods and compare with the theory",
     "phase": "exact MSE phase boundaries of an imbalance profile (ratio x decay, depth)",
+    "sweep": "predict over a grid of parameters, locally or on a Dask cluster, resumable",
+    "measure": "measure a trained network (npz, safetensors, pt) against the global minimizer",
 }
 
 

@@ -79,3 +79,45 @@ def profile_from_args(args):
         return None
     return profile(args.profile, classes=args.classes, minority=args.minority,
                    largest=args.largest, n=args.n)
+
+
+def add_convention_options(parser, *, bias_decay: bool = False) -> None:
+    """--weight-decay, --loss-reduction, --feature-decay, ...: decays from what a training
+    script set (mapped by ncsolve.measure.conventions; docs/measure.md)."""
+    group = parser.add_argument_group(
+        "training conventions", "give what the training code set instead of --lambda-w/"
+        "--lambda-h; they are mapped onto ncsolve's objective (docs/measure.md)")
+    group.add_argument("--weight-decay", default=None, metavar="WD|WD1,...,WDM",
+                       help="the optimizer's weight_decay (coupled L2, as SGD and Adam apply "
+                       "it), one value or one per layer")
+    group.add_argument("--loss-reduction", default="mean", metavar="mean|sum|half-mean|ufm",
+                       help="how the training loss averaged: mean (PyTorch's default: "
+                       "nn.MSELoss over N*K entries, nn.CrossEntropyLoss over N), sum, "
+                       "half-mean (MSELoss/2), ufm (1/(2N) sum of squares)")
+    group.add_argument("--feature-decay", default=None, metavar="FD",
+                       help="an explicit fd/2 ||H||^2 added to the loss (free features)")
+    group.add_argument("--batch-size", default=None, metavar="B",
+                       help="samples per batch (default: full batch)")
+    group.add_argument("--feature-decay-scope", default="batch", metavar="batch|all",
+                       help="the feature penalty is on each batch's features (default) or "
+                       "on all of H at every step")
+    group.add_argument("--optimizer", default="sgd", metavar="sgd|adam|adamw",
+                       help="adamw is refused: its decoupled decay is not an L2 penalty")
+    if bias_decay:
+        group.add_argument("--no-bias-decay", dest="bias_decay", action="store_false",
+                           help="weight_decay does not reach the last-layer bias")
+
+
+CONVENTION_FLAGS = ("weight_decay", "feature_decay", "batch_size")
+
+
+def convention_given(args) -> bool:
+    """Whether any training-convention option was set on the command line."""
+    return any(getattr(args, name, None) is not None for name in CONVENTION_FLAGS)
+
+
+def convention_settings(args) -> dict:
+    """The training-convention options as keywords of ``training_decays``."""
+    return {"weight_decay": args.weight_decay, "feature_decay": args.feature_decay,
+            "loss_reduction": args.loss_reduction, "batch_size": args.batch_size,
+            "feature_decay_scope": args.feature_decay_scope, "optimizer": args.optimizer}

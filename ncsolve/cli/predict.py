@@ -20,12 +20,15 @@ import argparse
 import json
 import sys
 
-from .options import add_model_options, add_profile_options, profile_from_args
+from .options import (add_convention_options, add_model_options, add_profile_options,
+                      convention_given, convention_settings, profile_from_args)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_model_options(parser, n_required=False)
+    parser.set_defaults(lambda_w=None, lambda_h=None)  # 5e-4 unless a convention maps them
     add_profile_options(parser)
+    add_convention_options(parser)
     parser.add_argument("--precision", default=None, metavar="DIGITS",
                         help="use the symbolic/high-precision route with this many digits "
                         "(15..1000, MSE only; slower)")
@@ -38,7 +41,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="print one JSON object (full float precision) instead of tables")
     grams = parser.add_mutually_exclusive_group()
     grams.add_argument("--grams", dest="grams", action="store_true", default=None,
-                       help="include the K x K Gram matrices in --json (default: K <= 1000)")
+                       help="include the K x K Gram matrices in --json (default: only for "
+                       "K <= 200; their JSON grows as K^2)")
     grams.add_argument("--no-grams", dest="grams", action="store_false",
                        help="leave the Gram matrices out of --json")
 
@@ -52,7 +56,7 @@ def _precision(value):
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..api import predict
+    from ..api import predict, training_convention
 
     family = profile_from_args(args)
     if family is None and args.n is None:
@@ -66,15 +70,30 @@ def run(args: argparse.Namespace) -> int:
         flag = "--grams" if args.grams else "--no-grams"
         raise ProblemError(f"grams ({flag}): chooses the Gram matrices of --json; add --json, "
                            f"or leave {flag} out")
-    result = predict(n=args.n if family is None else family, ratio=args.ratio,
-                     depth=args.depth, lambda_w=args.lambda_w, lambda_h=args.lambda_h,
+    n, ratio = (args.n, args.ratio) if family is None else (family, args.ratio)
+    mapping = None
+    lambda_w, lambda_h = args.lambda_w, args.lambda_h
+    if convention_given(args):
+        if family is not None:
+            from ..sweep.profiles import profile_sizes
+
+            n, ratio = profile_sizes(family, args.ratio), None
+        mapping = training_convention(n, args.depth, args.loss, lambda_w, lambda_h,
+                                      **convention_settings(args))
+        lambda_w, lambda_h = mapping.decays()
+    result = predict(n=n, ratio=ratio,
+                     depth=args.depth, lambda_w=lambda_w, lambda_h=lambda_h,
                      bias=args.bias, loss=args.loss,
                      widths=args.widths, precision=_precision(args.precision),
                      restarts=args.restarts, seed=args.seed, lambda_b=args.lambda_b)
     if args.json:
         data = result.to_dict(args.grams) if args.grams is not None else result.to_dict()
+        if mapping is not None:
+            data["convention"] = mapping.to_dict()
         text = json.dumps(data, allow_nan=False)
     else:
         text = str(result)  # every result type renders its own report
+        if mapping is not None:
+            text += "\n" + str(mapping)
     sys.stdout.write(text + "\n")
     return 0

@@ -181,10 +181,7 @@ def _settings(args) -> dict:
     steps = (DEFAULT_STEPS[method] if args.steps is None
              else whole_number(args.steps, "steps", "", high=MAX_STEPS))
     problem = Problem.build(args.n, depth, args.lambda_w, args.lambda_h, args.bias, args.loss,
-                            widths, getattr(args, "lambda_b", None))
-    if problem.bias == "regularized":
-        raise _fail("bias", "verify compares descent with the closed form of --bias none or "
-                    "free; a regularized bias is solved by predict")
+                            widths, args.lambda_b)
     _check_size(problem)
     options = {"steps": steps, "init_scale": _positive_float(args.init_scale, "init_scale")}
     if method != "lbfgs":

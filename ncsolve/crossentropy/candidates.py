@@ -29,17 +29,18 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.optimize import minimize_scalar
 
 from .reduced import ReducedCE
 
-__all__ = ["Candidate", "fit_scale", "origin_candidate", "patterns", "scale_cap",
-           "structured_candidates"]
+__all__ = ["Candidate", "fit_scale", "fit_scales", "origin_candidate", "origin_decay",
+           "origin_decays", "patterns", "scale_cap", "structured_candidates"]
 
 MAX_GROUPS = 8  # grouped-simplex candidates are built for g = 2..MAX_GROUPS and g = K-1
 MIN_SCALE_CAP = 400.0  # the scale grid of fit_scale reaches at least this far (logit units)
 SCALE_CAP_FACTOR = 8.0  # ... and this many times log(K / c), the natural margin
 MAX_SCALE = 1e7  # the grid is never extended beyond this scale
+NESTED_POINTS = 17  # points per level of the nested grids that refine a scale
+NESTED_LEVELS = 9  # levels: the bracket shrinks 8-fold per level
 
 
 @dataclass(frozen=True)
@@ -220,6 +221,97 @@ def scale_cap(red: ReducedCE) -> float:
     return max(MIN_SCALE_CAP, SCALE_CAP_FACTOR * natural)
 
 
+def _spectral_weight(red: ReducedCE, G: np.ndarray) -> np.ndarray:
+    """sum_i sigma_i(G D^(1/2))^q of each pattern of a stack (rounding-level values cut)."""
+    s = red.singular_values(G)
+    return np.sum(np.where(s > 1e-12 * s[..., :1], s, 0.0) ** red.q, axis=-1)
+
+
+def _scaled_ce(red: ReducedCE, G: np.ndarray, a: np.ndarray, bias: bool,
+               b0: np.ndarray | None = None):
+    """CE of a * G for patterns G (C, K, K) and scales a (C, P); values and biases.
+
+    ``b0`` (C, K) starts the bias search of every scale of a pattern.
+    """
+    K = red.K
+    X = (a[..., None, None] * G[:, None]).reshape(-1, K, K)
+    if bias and b0 is not None:
+        b0 = np.repeat(b0, a.shape[1], axis=0)
+    b = red.best_bias(X, b0) if bias else None
+    return red.ce(X, b)[0].reshape(a.shape), (None if b is None else b.reshape(*a.shape, K))
+
+
+def _nested_grid(f, lo: np.ndarray, hi: np.ndarray, points: int = NESTED_POINTS,
+                 levels: int = NESTED_LEVELS) -> tuple[np.ndarray, np.ndarray]:
+    """Minimize f on [lo, hi] (one interval per row) by nested uniform grids.
+
+    ``f(scales, state)`` maps scales (C, P) to values (C, P) and a by-product
+    (C, P, ...) or None, of which the row's best entry is passed back as
+    ``state`` (C, ...) at the next level (a warm start; None at the first).
+    Each level evaluates ``points`` scales per row and keeps the two grid
+    cells around the lowest, shrinking the bracket by (points - 1) / 2.
+
+    Returns
+    -------
+    a, value : ndarray, shape (C,)
+    """
+    rows = np.arange(lo.size)
+    state = None
+    for _ in range(levels):
+        grid = lo[:, None] + (hi - lo)[:, None] * np.linspace(0.0, 1.0, points)
+        values, extra = f(grid, state)
+        i = np.argmin(values, axis=1)
+        best_a, best_v = grid[rows, i], values[rows, i]
+        state = None if extra is None else extra[rows, i]
+        lo = grid[rows, np.maximum(i - 1, 0)]
+        hi = grid[rows, np.minimum(i + 1, points - 1)]
+    return best_a, best_v
+
+
+def fit_scales(red: ReducedCE, G: np.ndarray, grid: int = 100,
+               top: float | None = None) -> tuple[np.ndarray, np.ndarray, list]:
+    """Best positive scale of every pattern of a stack G (C, K, K); see :func:`fit_scale`."""
+    G = np.asarray(G, dtype=float).reshape(-1, red.K, red.K)
+    C = G.shape[0]
+    weight = red.c * _spectral_weight(red, G)
+    top = top or scale_cap(red)
+    scales = np.broadcast_to(np.geomspace(1e-3, top, grid), (C, grid))
+    values = _scaled_ce(red, G, scales, False)[0] + weight[:, None] * scales ** red.q
+    out_a, out_v, out_b = np.zeros(C), np.full(C, red.origin_value()), [_origin_bias(red)] * C
+    lo, hi, which = [], [], []
+    width = 3 if red.bias else 1
+    for k in range(C):
+        s, v = scales[k], values[k]
+        if v[-1] < v[-2]:  # still falling at the end of the grid: extend it
+            s, v = _scale_grid(lambda a, k=k: _scaled_ce(
+                red, G[k:k + 1], np.array([[a]]), False)[0][0, 0] + weight[k] * a ** red.q,
+                grid, top)
+        interior = np.flatnonzero((v[1:-1] <= v[:-2]) & (v[1:-1] <= v[2:])) + 1
+        if interior.size == 0:
+            continue
+        i = interior[np.argmin(v[interior])]
+        lo.append(s[max(i - width, 0)])
+        hi.append(s[min(i + width, s.size - 1)])
+        which.append(k)
+    if which:
+        idx = np.array(which)
+
+        def exact(a: np.ndarray, b0):
+            ce, b = _scaled_ce(red, G[idx], a, red.bias, b0)
+            return ce + weight[idx, None] * a ** red.q, b
+
+        a, v = _nested_grid(exact, np.array(lo), np.array(hi))
+        out_a[idx], out_v[idx] = a, v
+        if red.bias:
+            b = red.best_bias(a[:, None, None] * G[idx])
+            for j, k in enumerate(which):
+                out_b[k] = b[j]
+        else:
+            for k in which:
+                out_b[k] = None
+    return out_a, out_v, out_b
+
+
 def fit_scale(red: ReducedCE, G: np.ndarray, grid: int = 100,
               top: float | None = None) -> tuple[float, float, np.ndarray | None]:
     """Best positive scale of the pattern G.
@@ -246,34 +338,15 @@ def fit_scale(red: ReducedCE, G: np.ndarray, grid: int = 100,
         above the origin value.
     b : ndarray or None
         The optimal bias at that scale.
+
+    Notes
+    -----
+    The grid is bias-free (cheap); the bias only moves the minimum a little,
+    and the refinement, nested grids on a bracket of a few grid cells (wider
+    with a bias), uses the exact objective.
     """
-    spectrum = red.singular_values(G)
-    spectrum = spectrum[spectrum > 1e-12 * spectrum[0]]
-    weight = red.c * float(np.sum(spectrum ** red.q))
-    state = {"b": None}
-
-    def f(a: float, bias: bool = red.bias) -> float:
-        X = a * G
-        b = red.best_bias(X, state["b"]) if bias else None
-        state["b"] = b
-        return red.ce(X, b)[0] + weight * a ** red.q
-
-    # The grid is bias-free (cheap); the bias only moves the minimum a little,
-    # and the refinement below uses the exact objective on a wider bracket.
-    scales, values = _scale_grid(lambda a: f(a, False), grid, top or scale_cap(red))
-    interior = [i for i in range(1, scales.size - 1)
-                if values[i] <= values[i - 1] and values[i] <= values[i + 1]]
-    if not interior:
-        return 0.0, red.origin_value(), _origin_bias(red)
-    i = min(interior, key=lambda j: values[j])
-    width = 3 if red.bias else 1
-    lo, hi = scales[max(i - width, 0)], scales[min(i + width, scales.size - 1)]
-    state["b"] = None
-    res = minimize_scalar(f, bounds=(lo, hi), method="bounded",
-                          options={"xatol": 1e-13 * scales[i], "maxiter": 500})
-    best_a = float(res.x)
-    b = red.best_bias(best_a * G) if red.bias else None
-    return best_a, red.ce(best_a * G, b)[0] + weight * best_a ** red.q, b
+    a, v, b = fit_scales(red, G[None], grid, top)
+    return float(a[0]), float(v[0]), b[0]
 
 
 def _scale_grid(f, grid: int, top: float) -> tuple[np.ndarray, np.ndarray]:
@@ -304,11 +377,14 @@ def origin_candidate(red: ReducedCE) -> Candidate:
 def structured_candidates(red: ReducedCE) -> list[Candidate]:
     """Every structured candidate of :func:`patterns` at its best scale, plus the origin."""
     out = [origin_candidate(red)]
-    for name, G in patterns(red.problem.n, red.rank_cap):
-        G = _normalize(G)
-        rank = red.rank(G)
-        scale, value, b = fit_scale(red, G)
-        out.append(Candidate(name, rank, value, scale, scale * G, b))
+    named = patterns(red.problem.n, red.rank_cap)
+    if not named:
+        return out
+    G = np.stack([_normalize(P) for _, P in named])
+    ranks = red.rank(G)
+    scales, values, biases = fit_scales(red, G)
+    for (name, _), g, rank, a, v, b in zip(named, G, ranks, scales, values, biases):
+        out.append(Candidate(name, int(rank), float(v), float(a), a * g, b))
     return out
 
 
@@ -324,28 +400,38 @@ def origin_decay(red: ReducedCE, X: np.ndarray, grid: int = 80) -> float:
     float
         The threshold decay (0.0 for the zero pattern).
     """
-    spectrum = red.singular_values(X)
-    if spectrum.size == 0 or spectrum[0] <= 0:
-        return 0.0
-    G = _normalize(X)
-    spectrum = red.singular_values(G)
-    S = float(np.sum(spectrum[spectrum > 1e-12 * spectrum[0]] ** red.q))
+    return float(origin_decays(red, np.asarray(X, dtype=float)[None], grid)[0])
+
+
+def origin_decays(red: ReducedCE, X: np.ndarray, grid: int = 80) -> np.ndarray:
+    """:func:`origin_decay` of every pattern of a stack X (C, K, K), evaluated together."""
+    X = np.asarray(X, dtype=float).reshape(-1, red.K, red.K)
+    out = np.zeros(X.shape[0])
+    live = np.flatnonzero(red.singular_values(X)[:, 0] > 0)
+    if live.size == 0:
+        return out
+    G = np.stack([_normalize(x) for x in X[live]])
+    S = _spectral_weight(red, G)
     h0 = red.origin_value()
 
-    state = {"b": None}
+    def minus_ratio(a: np.ndarray) -> np.ndarray:
+        ce = _scaled_ce(red, G, a, red.bias)[0]
+        return -(h0 - ce) / (a ** red.q * S[:, None])
 
-    def ratio(a: float) -> float:
-        b = red.best_bias(a * G, state["b"]) if red.bias else None
-        state["b"] = b
-        return (h0 - red.ce(a * G, b)[0]) / (a ** red.q * S)
+    scales = np.broadcast_to(np.geomspace(1e-6, 400.0, grid), (live.size, grid))
+    values = -minus_ratio(scales)
+    i = np.argmax(values, axis=1)
+    rows = np.arange(live.size)
+    best = values[rows, i]
+    inner = np.flatnonzero((i > 0) & (i < grid - 1))
+    if inner.size:
+        lo, hi = scales[inner, i[inner] - 1], scales[inner, i[inner] + 1]
+        sub = inner
 
-    scales = np.geomspace(1e-6, 400.0, grid)
-    values = np.array([ratio(a) for a in scales])
-    i = int(np.argmax(values))
-    if 0 < i < grid - 1:
-        res = minimize_scalar(lambda a: -ratio(a), bounds=(scales[i - 1], scales[i + 1]),
-                              method="bounded", options={"xatol": 1e-12 * scales[i]})
-        best = max(values[i], -float(res.fun))
-    else:
-        best = values[i]
-    return max(0.0, 2.0 * best / red.L)
+        def f(a: np.ndarray, b0):
+            ce, b = _scaled_ce(red, G[sub], a, red.bias, b0)
+            return -(h0 - ce) / (a ** red.q * S[sub, None]), b
+
+        best[inner] = np.maximum(best[inner], -_nested_grid(f, lo, hi)[1])
+    out[live] = np.maximum(0.0, 2.0 * best / red.L)
+    return out

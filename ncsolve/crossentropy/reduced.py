@@ -26,7 +26,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..objective import softmax_cross_entropy
 from ..problem import Problem
 
 __all__ = ["RANK_RTOL", "FactorObjective", "ReducedCE"]
@@ -69,7 +68,7 @@ class ReducedCE:
         self.c, self.q, self.L, self.lbar = problem.c, problem.q, problem.L, problem.lbar
         self.rank_cap = problem.rank_cap
         self.bias = problem.bias == "free"
-        self._diag = np.arange(self.K)
+        self._bias_ridge = np.full((self.K, self.K), 1.0 / self.K) + 1e-14 * np.eye(self.K)
 
     # ---- the data term ------------------------------------------------------------------
 
@@ -79,47 +78,73 @@ class ReducedCE:
 
         Parameters
         ----------
-        X : ndarray, shape (K, K)
-            Column k is the logit vector of class k (bias not included).
-        b : ndarray, shape (K,), optional
+        X : ndarray, shape (..., K, K)
+            Column k is the logit vector of class k (bias not included); leading
+            axes are a stack of independent points.
+        b : ndarray, shape (..., K), optional
             Bias added to every column.
 
         Returns
         -------
-        losses : ndarray, shape (K,)
+        losses : ndarray, shape (..., K)
             CE(X e_k + b, k) = log(1 + sum_{j != k} exp(z_j - z_k)), accurate also
             when it is far below the rounding unit (large margins).
-        G : ndarray, shape (K, K)
+        G : ndarray, shape (..., K, K)
             Column k: softmax of class k's logits minus e_k; its own entry is
             -sum_{j != k} p_j, so it keeps full relative precision too.
         """
-        Z = X if b is None else X + b[:, None]
-        return softmax_cross_entropy(Z, self._diag)
+        return class_softmax(X if b is None else X + b[..., :, None])[:2]
 
-    def ce(self, X: np.ndarray, b: np.ndarray | None = None) -> tuple[float, np.ndarray]:
+    def ce(self, X: np.ndarray, b: np.ndarray | None = None):
         """Weighted cross-entropy of the class logits and its gradient in the logits.
 
         Returns
         -------
-        value : float
+        value : float, or ndarray of shape (...) for a stack of points
             sum_k w_k CE(X e_k + b, k).
-        grad : ndarray, shape (K, K)
+        grad : ndarray, shape (..., K, K)
             Gradient with respect to X (its row sums give the gradient in b).
         """
         losses, G = self.ce_terms(X, b)
-        G *= self.w[None, :]
-        return float(self.w @ losses), G
+        G *= self.w
+        value = losses @ self.w
+        return (float(value) if np.ndim(value) == 0 else value), G
+
+    def data_term(self, X: np.ndarray,
+                  b: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """Everything of the objective that is not the logit penalty, on a stack of points.
+
+        This is the interface the factor form and the search build on: for a
+        free bias it is the weighted cross-entropy; a model with another bias
+        term (a regularized bias, say) overrides it and adds that term's value
+        and gradient.
+
+        Parameters
+        ----------
+        X : ndarray, shape (S, K, K)
+            Logit matrices (bias excluded).
+        b : ndarray, shape (S, K), or None
+            Bias of each point (None for the bias-free model).
+
+        Returns
+        -------
+        value : ndarray, shape (S,)
+        grad_X : ndarray, shape (S, K, K)
+        grad_b : ndarray, shape (S, K), or None
+        """
+        value, G = self.ce(X, b)
+        return value, G, (None if b is None else G.sum(axis=-1))
 
     def class_losses(self, X: np.ndarray, b: np.ndarray | None = None) -> np.ndarray:
         """Cross-entropy CE(X e_k + b, k) of every class, shape (K,)."""
         return self.ce_terms(X, b)[0]
 
-    def _bias_model(self, X: np.ndarray,
-                    b: np.ndarray) -> tuple[float, np.ndarray, np.ndarray, float]:
+    def _bias_model(self, X: np.ndarray, b: np.ndarray):
         """CE value, gradient, (regularized) Hessian in the bias, and the gradient's scale.
 
-        The scale, the largest |w_k (p_jk - delta_jk)|, is the size of the terms
-        summed into the gradient: a gradient below a few ulps of it is rounding.
+        Stacked: X (S, K, K), b (S, K).  The scale, the largest |w_k (p_jk - delta_jk)|,
+        is the size of the terms summed into the gradient: a gradient below a few
+        ulps of it is rounding.
 
         The Hessian of one column is diag(p) - p p^T.  Its diagonal
         p_i (1 - p_i) is formed as p_i times the sum of the other probabilities
@@ -128,16 +153,18 @@ class ReducedCE:
         CE is constant, gets the Hessian's own scale, so the Newton system is
         well conditioned at any magnitude.
         """
-        Z = X + b[:, None]
-        losses, G = self.ce_terms(X, b)
+        losses, G, own = class_softmax(X + b[..., :, None])
         grad = G @ self.w
-        P = np.exp(Z - Z.max(axis=0))
-        P /= P.sum(axis=0)
-        hess = -(P * self.w[None, :]) @ P.T
-        np.fill_diagonal(hess, (P * _complement(P)) @ self.w)
-        scale = max(float(np.trace(hess)) / self.K, np.finfo(float).tiny)
-        hess += scale * (np.full((self.K, self.K), 1.0 / self.K) + 1e-14 * np.eye(self.K))
-        return float(self.w @ losses), grad, hess, float(np.max(np.abs(G))) * float(self.w.max())
+        P = G.copy()
+        _diagonal(P)[...] = own
+        Pw = P * self.w
+        hess = -Pw @ np.swapaxes(P, -1, -2)
+        _diagonal(hess)[...] = (P * _complement(P)) @ self.w
+        scale = np.maximum(np.trace(hess, axis1=-2, axis2=-1) / self.K,
+                           np.finfo(float).tiny)
+        hess += scale[:, None, None] * self._bias_ridge
+        size = np.abs(G).max(axis=(-2, -1)) * float(self.w.max())
+        return losses @ self.w, grad, hess, size
 
     def best_bias(self, X: np.ndarray, b0: np.ndarray | None = None) -> np.ndarray:
         """The optimal free bias for fixed logits X (mean-zero representative).
@@ -149,39 +176,72 @@ class ReducedCE:
         ordinary ones, and the optimality condition sum_k w_k (p_k - e_k) = 0,
         which the depth-1 dual certificate relies on, holds to rounding.
 
+        Parameters
+        ----------
+        X : ndarray, shape (K, K) or (S, K, K)
+            Logits, or a stack of them (solved together, each on its own).
+        b0 : ndarray, shape (K,) or (S, K), optional
+            Starting bias (default zero).
+
         Returns
         -------
-        ndarray, shape (K,)
+        ndarray, shape (K,) or (S, K)
         """
-        b = np.zeros(self.K) if b0 is None else np.array(b0, dtype=float)
-        model = self._bias_model(X, b)
-        limit = MAX_BIAS_STEP
+        X = np.asarray(X, dtype=float)
+        single = X.ndim == 2
+        Xs = X.reshape(-1, self.K, self.K)
+        S = Xs.shape[0]
+        b = np.zeros((S, self.K)) if b0 is None else np.array(
+            np.broadcast_to(np.asarray(b0, dtype=float).reshape(-1, self.K), (S, self.K)))
+        todo = np.arange(S)
+        model = self._bias_model(Xs, b)
+        limit = np.full(S, MAX_BIAS_STEP)
         for _ in range(60):
             value, grad, hess, size = model
-            if not np.max(np.abs(grad)) > BIAS_GTOL * self.K * size:  # rounding level (or nan)
+            gmax = np.abs(grad).max(axis=-1)
+            live = gmax > BIAS_GTOL * self.K * size  # False at rounding level (or nan)
+            step, capped = _newton_step(hess, grad, limit[todo])
+            decrement = np.einsum("ij,ij->i", grad, step)
+            live &= decrement > 0
+            limit[todo] = np.where(capped, 2.0 * limit[todo], MAX_BIAS_STEP)
+            keep = np.flatnonzero(live)
+            if keep.size == 0:
                 break
-            step, capped = _newton_step(hess, grad, limit)
-            limit = 2.0 * limit if capped else MAX_BIAS_STEP  # trust grows on long runs
-            decrement = float(grad @ step)
-            trial = self._bias_step(X, b, step, value, decrement) if decrement > 0 else None
-            if trial is None:
+            todo, value, grad, step, decrement, gmax = (
+                todo[keep], value[keep], grad[keep], step[keep], decrement[keep], gmax[keep])
+            trial, moved = self._bias_step(Xs[todo], b[todo], step, value, decrement)
+            todo, trial, gmax, decrement, value = (
+                todo[moved], trial[moved], gmax[moved], decrement[moved], value[moved])
+            if todo.size == 0:
                 break
-            new = self._bias_model(X, trial)
-            if decrement < 1e-13 * value and np.max(np.abs(new[1])) >= np.max(np.abs(grad)):
-                break  # only rounding left: the gradient no longer shrinks
-            b, model = trial, new
-        return b - b.mean()
+            new = self._bias_model(Xs[todo], trial)
+            # only rounding left: the gradient no longer shrinks
+            stalled = (decrement < 1e-13 * value) & (np.abs(new[1]).max(axis=-1) >= gmax)
+            go = np.flatnonzero(~stalled)
+            todo = todo[go]
+            b[todo] = trial[go]
+            model = tuple(part[go] for part in new)
+            if todo.size == 0:
+                break
+        b -= b.mean(axis=-1, keepdims=True)
+        return b[0] if single else b.reshape(X.shape[:-1])
 
-    def _bias_step(self, X, b, step, value, decrement) -> np.ndarray | None:
-        """Backtracking (Armijo) along the Newton step; None when no step decreases CE."""
+    def _bias_step(self, X, b, step, value, decrement):
+        """Backtracking (Armijo) along the Newton steps; which rows found a decrease."""
+        trial = b.copy()
+        moved = np.zeros(b.shape[0], dtype=bool)
+        todo = np.arange(b.shape[0])
         t = 1.0
-        while t > 1e-6:
-            trial = b - t * step
-            trial_value = self.ce(X, trial)[0]
-            if trial_value <= value - 0.25 * t * decrement or decrement < 1e-13 * value:
-                return trial
+        while t > 1e-6 and todo.size:
+            cand = b[todo] - t * step[todo]
+            trial_value = self.ce(X[todo], cand)[0]
+            ok = (trial_value <= value[todo] - 0.25 * t * decrement[todo]) | (
+                decrement[todo] < 1e-13 * value[todo])
+            trial[todo[ok]] = cand[ok]
+            moved[todo[ok]] = True
+            todo = todo[~ok]
             t *= 0.5
-        return None
+        return trial, moved
 
     # ---- the penalty --------------------------------------------------------------------
 
@@ -189,21 +249,23 @@ class ReducedCE:
         """Singular values of X D^(1/2), descending."""
         return np.linalg.svd(X * self.root_n[None, :], compute_uv=False)
 
-    def penalty(self, X: np.ndarray) -> float:
-        """c * sum_i sigma_i(X D^(1/2))^q.
+    def penalty(self, X: np.ndarray):
+        """c * sum_i sigma_i(X D^(1/2))^q (a float, or an array for a stack of X).
 
         Singular values below ``RANK_RTOL`` times the largest are rounding noise
         of the SVD and count as zero (with q < 1 their q-th power would not be
         negligible).
         """
         s = self.singular_values(X)
-        s = s[s > RANK_RTOL * s[0]] if s.size and s[0] > 0 else s[:0]
-        return self.c * float(np.sum(s ** self.q))
+        live = s > RANK_RTOL * s[..., :1]
+        value = self.c * np.sum(np.where(live, s, 0.0) ** self.q, axis=-1)
+        return float(value) if np.ndim(value) == 0 else value
 
-    def rank(self, X: np.ndarray) -> int:
-        """Numerical rank of X D^(1/2) (relative tolerance ``RANK_RTOL``)."""
+    def rank(self, X: np.ndarray):
+        """Numerical rank of X D^(1/2) (relative tolerance ``RANK_RTOL``), per point of a stack."""
         s = self.singular_values(X)
-        return int(np.sum(s > RANK_RTOL * s[0])) if s.size and s[0] > 0 else 0
+        rank = np.sum((s > RANK_RTOL * s[..., :1]) & (s[..., :1] > 0), axis=-1)
+        return int(rank) if np.ndim(rank) == 0 else rank
 
     # ---- the whole objective ------------------------------------------------------------
 
@@ -232,40 +294,82 @@ class ReducedCE:
         return float(np.linalg.norm(grad / self.root_n[None, :], 2))
 
 
+def _diagonal(A: np.ndarray) -> np.ndarray:
+    """Writable view of the diagonals of a stack of contiguous square matrices, shape (..., K)."""
+    K = A.shape[-1]
+    return A.reshape(*A.shape[:-2], K * K)[..., :: K + 1]
+
+
+def class_softmax(Z: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Cross-entropy of column k of Z for label k, its gradient and own probability.
+
+    Stacked over leading axes: Z (..., K, K).  With d_j = z_j - z_k,
+    CE = log(1 + sum_{j != k} e^(d_j)).  The sum excludes the own term, so a
+    loss far below the rounding unit of 1 keeps full relative precision:
+    CE = s + log1p(o + expm1(-s)) with s = max(0, max_j d_j) and o the shifted
+    sum of the others (exactly log1p(o) when s = 0).  The gradient is p_j off
+    the diagonal and -sum_{j != k} p_j on it, never 1 - p_k.
+
+    Returns
+    -------
+    losses : ndarray, shape (..., K)
+    grad : ndarray, shape (..., K, K)
+    own : ndarray, shape (..., K)
+        p_k of every column (its own class).
+    """
+    D = Z - np.diagonal(Z, axis1=-2, axis2=-1)[..., None, :]
+    _diagonal(D)[...] = -np.inf
+    shift = D.max(axis=-2)
+    np.maximum(shift, 0.0, out=shift)
+    D -= shift[..., None, :]
+    np.exp(D, out=D)
+    others = D.sum(axis=-2)
+    rest = others + np.expm1(-shift)  # own + others - 1
+    losses = shift + np.log1p(rest)
+    rest += 1.0  # the softmax denominator
+    D /= rest[..., None, :]
+    own = np.exp(-shift) / rest
+    _diagonal(D)[...] = -others / rest
+    return losses, D, own
+
+
 def _complement(P: np.ndarray) -> np.ndarray:
-    """1 - P for a column-stochastic P, exact also where an entry is close to 1.
+    """1 - P for column-stochastic P (stacked), exact also where an entry is close to 1.
 
     For the largest entry of each column, 1 - p is the sum of the other entries.
     """
     out = 1.0 - P
-    cols = np.arange(P.shape[1])
-    top = P.argmax(axis=0)
+    top = P.argmax(axis=-2)[..., None, :]
     rest = P.copy()
-    rest[top, cols] = 0.0
-    out[top, cols] = rest.sum(axis=0)
+    np.put_along_axis(rest, top, 0.0, axis=-2)
+    np.put_along_axis(out, top, rest.sum(axis=-2)[..., None, :], axis=-2)
     return out
 
 
-def _newton_step(hess: np.ndarray, grad: np.ndarray, limit: float) -> tuple[np.ndarray, bool]:
-    """Newton direction for the bias, at most ``limit`` long in every entry.
+def _newton_step(hess: np.ndarray, grad: np.ndarray,
+                 limit: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Newton directions for the bias (stacked), at most ``limit`` long in every entry.
 
     A saturated softmax has a nearly singular Hessian (CE is almost linear in
     b there); the cap keeps the step finite and the line search meaningful.
 
     Returns
     -------
-    step : ndarray
-    capped : bool
+    step : ndarray, shape (S, K)
+    capped : ndarray of bool, shape (S,)
         Whether the cap shortened the step.
     """
-    with np.errstate(over="ignore", invalid="ignore"):
-        step = np.linalg.solve(hess, grad)
-    if not np.all(np.isfinite(step)):
-        step = grad.copy()
-    longest = float(np.max(np.abs(step), initial=0.0))
-    if longest > limit:
-        return step * (limit / longest), True
-    return step, False
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        try:
+            step = np.linalg.solve(hess, grad[..., None])[..., 0]
+        except np.linalg.LinAlgError:
+            step = np.full_like(grad, np.nan)
+    bad = ~np.all(np.isfinite(step), axis=-1)
+    step[bad] = grad[bad]
+    longest = np.abs(step).max(axis=-1, initial=0.0)
+    capped = longest > limit
+    step[capped] *= (limit[capped] / longest[capped])[:, None]
+    return step, capped
 
 
 @dataclass
@@ -296,12 +400,17 @@ class FactorObjective:
         self.size = int(self.offsets[-1]) + (K if self.reduced.bias else 0)
 
     def split(self, theta: np.ndarray) -> tuple[list[np.ndarray], np.ndarray | None]:
-        """Factors A_1..A_L (views) and the bias (or None)."""
+        """Factors A_1..A_L and the bias (or None) of a flat vector or a stack (S, size).
+
+        For a single vector the factors are views; for a stack they have shape
+        (S, rows, cols).
+        """
+        lead = theta.shape[:-1]
         factors = [
-            theta[self.offsets[i]: self.offsets[i + 1]].reshape(shape)
+            theta[..., self.offsets[i]: self.offsets[i + 1]].reshape(*lead, *shape)
             for i, shape in enumerate(self.shapes)
         ]
-        b = theta[self.offsets[-1]:] if self.reduced.bias else None
+        b = theta[..., self.offsets[-1]:] if self.reduced.bias else None
         return factors, b
 
     def pack(self, factors, b: np.ndarray | None = None) -> np.ndarray:
@@ -312,42 +421,63 @@ class FactorObjective:
         return np.concatenate(parts)
 
     def logits(self, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
-        """The logit matrix X (without bias) and the bias of a flat vector."""
+        """The logit matrix X (without bias) and the bias of a flat vector (or a stack)."""
         factors, b = self.split(theta)
         Y = factors[-1]
         for A in reversed(factors[:-1]):
             Y = Y @ A
-        return Y / self.reduced.root_n[None, :], b
+        return Y / self.reduced.root_n, b
 
-    def __call__(self, theta: np.ndarray) -> tuple[float, np.ndarray]:
-        """Value and exact gradient (what scipy's ``minimize(jac=True)`` expects)."""
+    def __call__(self, theta: np.ndarray):
+        """Value and exact gradient (what scipy's ``minimize(jac=True)`` expects).
+
+        ``theta`` may be one flat vector or a stack (S, size) of independent
+        points; the stack is evaluated in one pass (values (S,), gradients (S, size)).
+        """
+        if theta.ndim == 1:
+            value, grad = self(theta[None])
+            return float(value[0]), grad[0]
         red = self.reduced
         factors, b = self.split(theta)
-        L = len(factors)
         prefix = [factors[0]]  # prefix[j] = A_{j+1} ... A_1
         for A in factors[1:]:
             prefix.append(A @ prefix[-1])
-        X = prefix[-1] / red.root_n[None, :]
-        value, GX = red.ce(X, b)
-        GY = GX / red.root_n[None, :]
-        grad = np.empty(self.size)
-        gfac, gb = self.split(grad)
-        upstream = GY  # gradient with respect to A_L ... A_{j+1} times the rest
-        sq = 0.0
-        for j in range(L - 1, -1, -1):
-            A = factors[j]
-            sq += float(np.vdot(A, A))
-            below = prefix[j - 1] if j > 0 else None
-            if below is None:
-                np.copyto(gfac[j], upstream)
-            else:
-                np.matmul(upstream, below.T, out=gfac[j])
-            gfac[j] += red.lbar * A
+        value, GX, gb = red.data_term(prefix[-1] / red.root_n, b)
+        upstream = GX / red.root_n  # gradient in A_L ... A_{j+1} times the rest
+        grad = np.empty_like(theta)
+        for j in range(len(factors) - 1, -1, -1):
+            part = upstream if j == 0 else upstream @ np.swapaxes(prefix[j - 1], -1, -2)
+            grad[:, self.offsets[j]: self.offsets[j + 1]] = part.reshape(theta.shape[0], -1)
             if j > 0:
-                upstream = A.T @ upstream
+                upstream = np.swapaxes(factors[j], -1, -2) @ upstream
+        weights = theta[:, : self.offsets[-1]]
+        grad[:, : self.offsets[-1]] += red.lbar * weights
         if gb is not None:
-            np.sum(GX, axis=1, out=gb)
-        return value + 0.5 * red.lbar * sq, grad
+            grad[:, self.offsets[-1]:] = gb
+        return value + 0.5 * red.lbar * np.einsum("ij,ij->i", weights, weights), grad
+
+    def embed(self, theta: np.ndarray, width: int) -> tuple[np.ndarray, np.ndarray]:
+        """A flat vector of a narrower factor form, zero-padded to this width, and its mask.
+
+        The product of the padded factors is the narrower product, and entries
+        outside the narrower blocks have zero gradient as long as they are zero
+        and masked, so a masked run at this width is the narrower run.
+
+        Returns
+        -------
+        theta : ndarray, shape (size,)
+        mask : ndarray, shape (size,)
+            1 on the narrower blocks (and the bias), 0 on the padding.
+        """
+        small = FactorObjective(self.reduced, width)
+        factors, b = small.split(theta)
+        big = [np.zeros(shape) for shape in self.shapes]
+        ones = [np.zeros(shape) for shape in self.shapes]
+        for A, B, M in zip(factors, big, ones):
+            B[: A.shape[0], : A.shape[1]] = A
+            M[: A.shape[0], : A.shape[1]] = 1.0
+        mask_b = None if b is None else np.ones_like(b)
+        return self.pack(big, b), self.pack(ones, mask_b)
 
     def balanced_point(self, X: np.ndarray, b: np.ndarray | None = None,
                        rng: np.random.Generator | None = None,

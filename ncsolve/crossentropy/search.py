@@ -20,18 +20,25 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.optimize import minimize
 
 from .candidates import Candidate
-from .reduced import FactorObjective, ReducedCE
+from .lbfgs import minimize_stack
+from .reduced import RANK_RTOL, FactorObjective, ReducedCE
 
-__all__ = ["LocalMinimum", "global_search", "local_search", "polish", "refine", "width_ladder"]
+__all__ = ["LocalMinimum", "Start", "cut_best", "global_search", "local_search", "polish", "refine",
+           "refine_runs", "run_starts", "width_ladder"]
 
 CUT_LEVELS = (1e-3, 1e-5, 1e-7, 1e-9)  # relative singular-value levels tried when cutting
-EXPLORE_GTOL = 1e-6  # gradient tolerance of exploratory runs (refined runs use 1e-11)
+EXPLORE_GTOL = 1e-4  # gradient tolerance of exploratory runs
+REFINE_GTOL = 1e-11  # gradient tolerance of refined runs
 LADDER = (3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 2)  # factor widths of random starts, in order
 PERMUTED_FROM = 3  # every third random start permutes the classes of one of this many leaders
 FULL_WIDTH_UP_TO = 24  # candidate-seeded runs use the full width up to this many classes
+PAD_RATIO = 3.0  # narrower starts join a wider stack up to this factor-size ratio
+SWAP_LIMIT = 48  # class exchanges tried per round of swap_descent (all of them up to K = 10)
+SWAP_ROUNDS = 4  # rounds of swap_descent
+SWAP_GAIN = 1e-9  # relative improvement that moves swap_descent to a new centre
+HOP_ROUND = 12  # basin hops run in rounds of this many, each round from the best so far
 
 
 @dataclass(frozen=True)
@@ -62,58 +69,147 @@ class LocalMinimum:
     iterations: int
 
 
-def _lbfgs(fo: FactorObjective, theta: np.ndarray, maxiter: int,
-           gtol: float = 1e-11) -> tuple[np.ndarray, int]:
-    """L-BFGS from ``theta``; ``gtol`` is relative to the starting objective.
+@dataclass(frozen=True)
+class Start:
+    """A starting point of a local minimization: label, factor width, flat factor vector."""
 
-    scipy's gradient tolerance is absolute.  Objectives scale with the decay
-    (about 1e-297 at decay 1e-300), so the objective is divided by its starting
-    value when that is below 1; ordinary problems (objective of order 1) are
-    unaffected.
-    """
-    unit = min(1.0, fo(theta)[0])
-    if not unit > 0:
-        return theta, 0
-
-    def scaled(t: np.ndarray) -> tuple[float, np.ndarray]:
-        value, grad = fo(t)
-        return value / unit, grad / unit
-
-    options = {"maxiter": maxiter, "maxfun": 2 * maxiter, "gtol": gtol, "ftol": 1e-16,
-               "maxcor": 10}
-    out = minimize(scaled, theta, jac=True, method="L-BFGS-B", options=options)
-    return out.x, int(out.nit)
+    label: str
+    width: int
+    theta: np.ndarray
 
 
 def _centre(X: np.ndarray) -> np.ndarray:
-    return X - X.mean(axis=0, keepdims=True)
+    return X - X.mean(axis=-2, keepdims=True)
 
 
 def _cut(red: ReducedCE, X: np.ndarray, level: float) -> np.ndarray:
     """X with the singular directions of X D^(1/2) below ``level`` (relative) removed."""
-    U, s, Vt = np.linalg.svd(X * red.root_n[None, :])
-    keep = s > level * s[0] if s[0] > 0 else np.zeros_like(s, dtype=bool)
-    Y = (U[:, keep] * s[keep]) @ Vt[keep]
-    return Y / red.root_n[None, :]
+    U, s, Vt = np.linalg.svd(X * red.root_n)
+    keep = s > level * s[..., :1]
+    return ((U * (s * keep)[..., None, :]) @ Vt) / red.root_n
 
 
-def _score(red: ReducedCE, X: np.ndarray, b: np.ndarray | None) -> tuple[float, np.ndarray | None]:
+def cut_best(red: ReducedCE, X: np.ndarray, b: np.ndarray | None):
+    """Per point of a stack, X or a cut of it, whichever scores lower.
+
+    The cuts drop the singular directions of X D^(1/2) below each of
+    ``CUT_LEVELS`` (relative), or all of them (the origin); the bias is
+    re-optimized for each.  X itself is kept unless a cut is strictly lower.
+
+    Parameters
+    ----------
+    X : ndarray, shape (S, K, K)
+    b : ndarray, shape (S, K), or None
+
+    Returns
+    -------
+    X, b, value, rank
+        The chosen points (stacked), their exact objectives and ranks.
+    """
+    S, K = X.shape[0], red.K
+    U, s, Vt = np.linalg.svd(X * red.root_n)
+    top = s[:, :1]
+    alive = (s > RANK_RTOL * top) & (top > 0)
+    levels = np.array([0.0, *CUT_LEVELS, np.inf])
+    keep = alive[:, None, :] & (s[:, None, :] > levels[None, :, None] * top[:, None, :])
+    options = ((U[:, None] * (s[:, None, :] * keep)[..., None, :]) @ Vt[:, None]) / red.root_n
+    options[:, 0] = X
+    penalty = red.c * np.sum(np.where(keep, s[:, None, :], 0.0) ** red.q, axis=-1)
+    flat = options.reshape(-1, K, K)
     if red.bias:
-        b = red.best_bias(X, b)
-    return red.value(X, b), b
+        bias = red.best_bias(flat, np.repeat(b, levels.size, axis=0)).reshape(S, -1, K)
+        values = red.ce(flat, bias.reshape(-1, K))[0].reshape(S, -1) + penalty
+    else:
+        bias = None
+        values = red.ce(flat)[0].reshape(S, -1) + penalty
+    choice = np.argmin(values, axis=1)
+    rows = np.arange(S)
+    return (options[rows, choice], None if bias is None else bias[rows, choice],
+            values[rows, choice], keep[rows, choice].sum(axis=1))
 
 
-def _cut_best(red: ReducedCE, X: np.ndarray,
-              b: np.ndarray | None) -> tuple[np.ndarray, np.ndarray | None, float]:
-    """X or a cut of it (vanishing singular directions removed, or all of them), whichever
-    scores lower."""
-    best_X, (best_v, best_b) = X, _score(red, X, b)
-    for level in (*CUT_LEVELS, np.inf):  # np.inf cuts everything: the origin
-        Xc = _cut(red, X, level) if np.isfinite(level) else np.zeros_like(X)
-        v, bc = _score(red, Xc, best_b)
-        if v < best_v:
-            best_X, best_v, best_b = Xc, v, bc
-    return best_X, best_b, best_v
+def run_starts(red: ReducedCE, starts: list[Start], maxiter: int = 1000,
+               gtol: float = EXPLORE_GTOL) -> list[LocalMinimum]:
+    """Local minimizations from every start, stacked (one L-BFGS pass per stack).
+
+    Starts of similar widths share one stack (:func:`_width_groups`), the
+    narrower ones embedded as zero-padded, masked factors
+    (:meth:`FactorObjective.embed`), so the per-call overhead is paid once for
+    all of them.  End points are centred and their vanishing directions cut
+    (:func:`cut_best`), but not yet re-minimized; :func:`refine_runs` does that
+    for the runs worth it.  The result is in the order of ``starts``.
+    """
+    out: list[LocalMinimum | None] = [None] * len(starts)
+    for width, members in _width_groups(red, {s.width for s in starts}).items():
+        group = [i for i, s in enumerate(starts) if s.width in members]
+        fo = FactorObjective(red, width)
+        padded = [fo.embed(starts[i].theta, starts[i].width) for i in group]
+        x0 = np.stack([p[0] for p in padded])
+        mask = None if len(members) == 1 else np.stack([p[1] for p in padded])
+        theta, _, nit = minimize_stack(fo, x0, maxiter, gtol, mask=mask)
+        X, b = fo.logits(theta)
+        X, b, values, ranks = cut_best(red, _centre(X), b)
+        for j, i in enumerate(group):
+            out[i] = LocalMinimum(starts[i].label, float(values[j]), int(ranks[j]), X[j],
+                                  None if b is None else b[j], int(nit[j]))
+    return out
+
+
+def _width_groups(red: ReducedCE, widths: set[int]) -> dict[int, list[int]]:
+    """Widths that share a stack, keyed by the stack's width.
+
+    Consecutive widths join while the padded factor vector stays at most
+    ``PAD_RATIO`` times the narrowest member's: padding costs arithmetic, a
+    separate stack costs per-call overhead.
+    """
+    groups: dict[int, list[int]] = {}
+    members: list[int] = []
+    for w in sorted(widths):
+        if members and FactorObjective(red, w).size > PAD_RATIO * FactorObjective(
+                red, members[0]).size:
+            groups[members[-1]] = members
+            members = []
+        members.append(w)
+    if members:
+        groups[members[-1]] = members
+    return groups
+
+
+def local_search(red: ReducedCE, theta: np.ndarray, width: int, start: str,
+                 maxiter: int = 1000, gtol: float = EXPLORE_GTOL) -> LocalMinimum:
+    """One local minimization (see :func:`run_starts`)."""
+    return run_starts(red, [Start(start, width, theta)], maxiter, gtol)[0]
+
+
+def refine_runs(red: ReducedCE, runs: list[LocalMinimum],
+                maxiter: int = 4000) -> list[LocalMinimum]:
+    """Re-balance each run's end point at its rank and minimize to a tight tolerance.
+
+    A run is replaced only where that lowers its objective; runs of the same
+    rank are minimized together.
+    """
+    out = list(runs)
+    for rank in sorted({r.rank for r in runs if r.rank > 0}):
+        group = [i for i, r in enumerate(runs) if r.rank == rank]
+        fo = FactorObjective(red, rank)
+        theta0 = np.stack([fo.balanced_point(runs[i].X, runs[i].b) for i in group])
+        theta, _, nit = minimize_stack(fo, theta0, maxiter, REFINE_GTOL)
+        X, b = fo.logits(theta)
+        X = _centre(X)
+        if red.bias:
+            b = red.best_bias(X, b)
+        values = red.ce(X, b)[0] + red.penalty(X)
+        for j, i in enumerate(group):
+            if values[j] < runs[i].objective:
+                out[i] = LocalMinimum(runs[i].start, float(values[j]), red.rank(X[j]), X[j],
+                                      None if b is None else b[j],
+                                      runs[i].iterations + int(nit[j]))
+    return out
+
+
+def refine(red: ReducedCE, run: LocalMinimum, maxiter: int = 4000) -> LocalMinimum:
+    """One run through :func:`refine_runs`."""
+    return refine_runs(red, [run], maxiter)[0]
 
 
 def polish(red: ReducedCE, X: np.ndarray, b: np.ndarray | None,
@@ -125,40 +221,11 @@ def polish(red: ReducedCE, X: np.ndarray, b: np.ndarray | None,
     X, b, value, iterations
         The polished logits and bias, the exact objective and the iterations used.
     """
-    best_X, best_b, best_v = _cut_best(red, _centre(X), b)
-    rank = red.rank(best_X)
-    if rank == 0:
-        return best_X, best_b, best_v, 0
-    fo = FactorObjective(red, rank)
-    theta, its = _lbfgs(fo, fo.balanced_point(best_X, best_b), maxiter, 1e-11)
-    X2, b2 = fo.logits(theta)
-    X2 = _centre(X2)
-    v2, b2 = _score(red, X2, b2)
-    if v2 < best_v:
-        return X2, b2, v2, its
-    return best_X, best_b, best_v, its
-
-
-def local_search(red: ReducedCE, theta: np.ndarray, width: int, start: str,
-                 maxiter: int = 1000, gtol: float = EXPLORE_GTOL) -> LocalMinimum:
-    """L-BFGS on the factor form of the given width from ``theta`` (a coarse tolerance).
-
-    The end point is centred and its vanishing directions cut, but not yet
-    re-minimized; :func:`refine` does that for the runs worth it.
-    """
-    fo = FactorObjective(red, width)
-    theta, its = _lbfgs(fo, theta, maxiter, gtol)
-    X, b = fo.logits(theta)
-    X, b, value = _cut_best(red, _centre(X), b)
-    return LocalMinimum(start, value, red.rank(X), X, b, its)
-
-
-def refine(red: ReducedCE, run: LocalMinimum, maxiter: int = 4000) -> LocalMinimum:
-    """Re-balance a run's end point at its rank and minimize to a tight tolerance."""
-    X, b, value, its = polish(red, run.X, run.b, maxiter)
-    if value >= run.objective:
-        return run
-    return LocalMinimum(run.start, value, red.rank(X), X, b, run.iterations + its)
+    Xc, bc, value, rank = cut_best(red, _centre(X)[None], None if b is None else b[None])
+    run = LocalMinimum("polish", float(value[0]), int(rank[0]), Xc[0],
+                       None if bc is None else bc[0], 0)
+    run = refine(red, run, maxiter)
+    return run.X, run.b, run.objective, run.iterations
 
 
 def _seeds(candidates: list[Candidate], count: int) -> list[Candidate]:
@@ -222,8 +289,8 @@ def global_search(red: ReducedCE, candidates: list[Candidate], restarts: int = 8
         Number of best distinct end points re-minimized to a tight tolerance.
     hops : int, optional
         Basin-hopping steps from the best end point so far (default
-        ``restarts // 2``): two classes swapped or the factors jittered by 10%,
-        then a local search; the hop is kept when it lowers the objective.
+        ``restarts // 2``), in rounds of ``HOP_ROUND``: two classes swapped or
+        the factors jittered by 2-10%, then a local search.
 
     Returns
     -------
@@ -231,70 +298,138 @@ def global_search(red: ReducedCE, candidates: list[Candidate], restarts: int = 8
         One per run, candidate-seeded runs first.
     """
     rng = np.random.default_rng(seed)
-    runs = []
+    starts = []
     for cand in _seeds(candidates, seeds):
         fo = FactorObjective(red, _seed_width(red, cand.rank))
         theta = fo.balanced_point(cand.X, cand.b, rng=rng, noise=1e-3)
-        runs.append(local_search(red, theta, fo.width, f"candidate: {cand.name}", maxiter))
+        starts.append(Start(f"candidate: {cand.name}", fo.width, theta))
+    starts += random_starts(red, candidates, rng, int(restarts))
+    runs = run_starts(red, starts, maxiter)
+    runs += _hops(red, runs, rng, int(restarts) // 2 if hops is None else int(hops), maxiter)
+    runs += swap_descent(red, runs, rng, maxiter)
+    return refine_leaders(red, runs, refine_best, 4 * maxiter)
+
+
+def _swapped(X: np.ndarray, b: np.ndarray | None, i: int, j: int):
+    """Logits (and bias) with classes i and j exchanged: each takes the other's place."""
+    perm = np.arange(X.shape[0])
+    perm[[i, j]] = perm[[j, i]]
+    return X[np.ix_(perm, perm)], (None if b is None else b[perm])
+
+
+def swap_descent(red: ReducedCE, runs: list[LocalMinimum], rng: np.random.Generator,
+                 maxiter: int, limit: int = SWAP_LIMIT,
+                 rounds: int = SWAP_ROUNDS) -> list[LocalMinimum]:
+    """Local search over the placement of classes: exchange two classes, re-minimize.
+
+    For imbalanced classes the minima of a structure differ by which class
+    sits where (which classes are neighbours, antipodal or merged).  From the
+    best run, every exchange of two classes (a random ``limit`` of them for
+    many classes) is minimized in one stack; an improvement becomes the new
+    centre and the next round starts from it, until no exchange improves or
+    after ``rounds`` rounds.
+
+    Returns
+    -------
+    list of LocalMinimum
+        Every run made.
+    """
+    if not runs or red.K < 3:
+        return []
+    best = min(runs, key=lambda r: r.objective)
+    pairs = [(i, j) for i in range(red.K) for j in range(i + 1, red.K)]
+    out: list[LocalMinimum] = []
+    for round_ in range(rounds):
+        if best.rank == 0:
+            break
+        chosen = pairs
+        if len(pairs) > limit:
+            chosen = [pairs[k] for k in np.sort(rng.choice(len(pairs), limit, replace=False))]
+        width = min(red.rank_cap, best.rank + 1)
+        fo = FactorObjective(red, width)
+        starts = []
+        for i, j in chosen:
+            X, b = _swapped(best.X, best.b, i, j)
+            starts.append(Start(f"exchange {round_ + 1} (classes {i} and {j})", width,
+                                fo.balanced_point(X, b, rng=rng, noise=0.01)))
+        found = run_starts(red, starts, maxiter)
+        out += found
+        top = min(found, key=lambda r: r.objective)
+        if not top.objective < best.objective - SWAP_GAIN * abs(best.objective):
+            break
+        best = top
+    return out
+
+
+def random_starts(red: ReducedCE, candidates: list[Candidate], rng: np.random.Generator,
+                  count: int) -> list[Start]:
+    """Random factors at the widths of :func:`width_ladder`; every third start permutes the
+    classes of a leading candidate instead."""
     typical = _typical_singular_value(red, candidates)
     leaders = _seeds(candidates, PERMUTED_FROM)
-    widths = width_ladder(red.rank_cap, int(restarts))
-    for i, width in enumerate(widths):
+    out = []
+    for i, width in enumerate(width_ladder(red.rank_cap, count)):
         if leaders and i % 3 == 2:
             cand = leaders[(i // 3) % len(leaders)]
             label = f"random start {i + 1} (classes of '{cand.name}' permuted)"
-            runs.append(_permuted_run(red, cand, rng, label, maxiter))
+            out.append(_permuted_start(red, cand, rng, label))
             continue
         fo = FactorObjective(red, width)
         scale = typical if i % 2 == 0 else 0.05 * typical
-        theta = fo.random_point(rng, scale)
-        runs.append(local_search(red, theta, width, f"random start {i + 1} (width {width})",
-                                 maxiter))
-    runs += _hops(red, runs, rng, int(restarts) // 2 if hops is None else int(hops), maxiter)
-    order = sorted(range(len(runs)), key=lambda j: runs[j].objective)
-    done: list[float] = []
-    for j in order:
-        if len(done) >= refine_best:
+        out.append(Start(f"random start {i + 1} (width {width})", width,
+                         fo.random_point(rng, scale)))
+    return out
+
+
+def refine_leaders(red: ReducedCE, runs: list[LocalMinimum], count: int,
+                   maxiter: int) -> list[LocalMinimum]:
+    """Refine the ``count`` best runs with distinct objectives (:func:`refine_runs`)."""
+    chosen: list[int] = []
+    for j in sorted(range(len(runs)), key=lambda j: runs[j].objective):
+        if len(chosen) >= count:
             break
-        if any(abs(runs[j].objective - v) <= 1e-9 * v for v in done):
-            continue
-        runs[j] = refine(red, runs[j], 4 * maxiter)
-        done.append(runs[j].objective)
-    return runs
+        v = runs[j].objective
+        if not any(abs(runs[i].objective - v) <= 1e-9 * v for i in chosen):
+            chosen.append(j)
+    out = list(runs)
+    for j, run in zip(chosen, refine_runs(red, [runs[j] for j in chosen], maxiter)):
+        out[j] = run
+    return out
 
 
 def _hops(red: ReducedCE, runs: list[LocalMinimum], rng: np.random.Generator, count: int,
           maxiter: int) -> list[LocalMinimum]:
-    """Basin hopping from the best run: perturb, minimize, keep improvements."""
+    """Basin hopping from the best run, in rounds: perturb, minimize, move to improvements."""
     if not runs or count <= 0:
         return []
     best = min(runs, key=lambda r: r.objective)
-    out = []
-    for i in range(count):
+    out: list[LocalMinimum] = []
+    for first in range(0, count, HOP_ROUND):
         if best.rank == 0:
             break
-        X = best.X.copy()
-        if i % 2 == 0 and red.K > 2:
-            a, b = rng.choice(red.K, size=2, replace=False)
-            perm = np.arange(red.K)
-            perm[[a, b]] = perm[[b, a]]
-            X = X[np.ix_(perm, perm)]
-            label = f"hop {i + 1} (classes {a} and {b} swapped)"
-        else:
-            label = f"hop {i + 1} (factors jittered)"
-        fo = FactorObjective(red, _seed_width(red, best.rank))
-        noise = 0.02 if i % 2 == 0 else 0.1
-        theta = fo.balanced_point(X, best.b, rng=rng, noise=noise)
-        run = local_search(red, theta, fo.width, label, maxiter)
-        out.append(run)
-        if run.objective < best.objective:
-            best = run
+        width = _seed_width(red, best.rank)
+        fo = FactorObjective(red, width)
+        starts = []
+        for i in range(first, min(first + HOP_ROUND, count)):
+            X, bias = best.X, best.b
+            if i % 2 == 0 and red.K > 2:
+                a, b = rng.choice(red.K, size=2, replace=False)
+                X, bias = _swapped(X, best.b, a, b)
+                label = f"hop {i + 1} (classes {a} and {b} swapped)"
+            else:
+                label = f"hop {i + 1} (factors jittered)"
+            noise = 0.02 if i % 2 == 0 else 0.1
+            starts.append(Start(label, width, fo.balanced_point(X, bias, rng=rng,
+                                                                noise=noise)))
+        found = run_starts(red, starts, maxiter)
+        out += found
+        best = min([best, *found], key=lambda r: r.objective)
     return out
 
 
-def _permuted_run(red: ReducedCE, cand: Candidate, rng: np.random.Generator, label: str,
-                  maxiter: int) -> LocalMinimum:
-    """Local search from a candidate whose classes are randomly re-assigned to its vertices.
+def _permuted_start(red: ReducedCE, cand: Candidate, rng: np.random.Generator,
+                    label: str) -> Start:
+    """A candidate whose classes are randomly re-assigned to its vertices.
 
     For imbalanced classes the placement of classes on a structure matters (which
     classes are antipodal, grouped or neighbours); this explores it.
@@ -302,8 +437,7 @@ def _permuted_run(red: ReducedCE, cand: Candidate, rng: np.random.Generator, lab
     perm = rng.permutation(red.K)
     X = cand.X[np.ix_(perm, perm)] * np.exp(0.2 * rng.standard_normal())
     fo = FactorObjective(red, _seed_width(red, cand.rank))
-    theta = fo.balanced_point(X, None, rng=rng, noise=0.05)
-    return local_search(red, theta, fo.width, label, maxiter)
+    return Start(label, fo.width, fo.balanced_point(X, None, rng=rng, noise=0.05))
 
 
 def _typical_singular_value(red: ReducedCE, candidates: list[Candidate]) -> float:

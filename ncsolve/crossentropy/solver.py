@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 
 import numpy as np
 
 from ..problem import Problem, ProblemError
 from . import certificate
-from .candidates import Candidate, origin_candidate, origin_decay, structured_candidates
+from .candidates import (
+    Candidate,
+    origin_candidate,
+    origin_decay,
+    origin_decays,
+    structured_candidates,
+)
 from .reduced import ReducedCE
 from .result import CandidateSummary, CESolution, RunSummary, read_off
 from .search import LocalMinimum, global_search
@@ -60,16 +67,28 @@ def solve(problem: Problem, restarts: int | None = None, seeds: int = 3,
     if restarts is None:
         restarts = default_restarts(problem.K)
     _check_counts(restarts, seeds)
-    from ..descent import blas_threads
-
     red = ReducedCE(problem)
     if problem.K == 1:
         return _assemble(red, [origin_candidate(red)], [], int(restarts))
-    with blas_threads(1):
+    with _one_blas_thread():
         candidates = structured_candidates(red)
         runs = global_search(red, candidates, restarts=int(restarts), seeds=int(seeds),
                              seed=seed)
         return _assemble(red, candidates, runs, int(restarts))
+
+
+def _one_blas_thread():
+    """One BLAS thread inside the block (threadpoolctl, when installed; else a no-op).
+
+    The arrays are small: threads only add overhead, and on a shared machine
+    they compete with other work.  numpy's BLAS is the only one used here, so
+    scipy is not imported.
+    """
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        return contextlib.nullcontext()
+    return threadpool_limits(limits=1, user_api="blas")
 
 
 def _check_counts(restarts, seeds) -> None:
@@ -95,14 +114,14 @@ def _assemble(red: ReducedCE, candidates: list[Candidate], runs: list[LocalMinim
     value = red.value(X, b)
     tol = SAME_RTOL * abs(value)
     rank = red.rank(X)
-    cand_summaries = _candidate_summaries(red, candidates)
+    cand_summaries, answer_decay = _candidate_summaries(red, candidates, X)
     run_summaries = tuple(RunSummary(r.start, r.objective, r.rank, r.iterations) for r in runs)
     runner = _runner_up(value, tol, cand_summaries, run_summaries)
     certainty, reason, dual_gap = _certainty(red, X, b, value)
     geometry = _geometry(red, X, rank, best, candidates, value, tol)
     etf = next((c for c in candidates if c.name == ETF_NAME), None)
     best_decay = max([c.origin_decay for c in cand_summaries if c.origin_decay >= 0]
-                     + [origin_decay(red, X)])
+                     + [answer_decay])
     ce_value = red.ce(X, b)[0]
     return CESolution(
         problem=problem, loss=value, ce_loss=ce_value, penalty=value - ce_value,
@@ -135,15 +154,21 @@ def _best(red: ReducedCE, candidates: list[Candidate], runs: list[LocalMinimum])
     return min(ties, key=lambda item: (item.rank, item.objective))
 
 
-def _candidate_summaries(red: ReducedCE, candidates: list[Candidate]):
-    """Summaries, best first; origin thresholds for the ETF and the leading candidates only."""
+def _candidate_summaries(red: ReducedCE, candidates: list[Candidate], X: np.ndarray):
+    """Summaries, best first, and the origin threshold of the answer X.
+
+    Origin thresholds are computed (together) for the ETF and the leading
+    candidates only.
+    """
     ordered = sorted(candidates, key=lambda c: c.objective)
-    out = []
-    for i, c in enumerate(ordered):
-        wanted = c.scale > 0 and (i < THRESHOLD_LEADERS or c.name == ETF_NAME)
-        decay = origin_decay(red, c.X) if wanted else math.nan
-        out.append(CandidateSummary(c.name, c.rank, c.objective, c.scale, decay))
-    return tuple(out)
+    wanted = [i for i, c in enumerate(ordered)
+              if c.scale > 0 and (i < THRESHOLD_LEADERS or c.name == ETF_NAME)]
+    decays = origin_decays(red, np.stack([ordered[i].X for i in wanted] + [X]))
+    by_index = dict(zip(wanted, decays))
+    out = tuple(CandidateSummary(c.name, c.rank, c.objective, c.scale,
+                                 float(by_index.get(i, math.nan)))
+                for i, c in enumerate(ordered))
+    return out, float(decays[-1])
 
 
 def _runner_up(value, tol, candidates, runs):

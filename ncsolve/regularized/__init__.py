@@ -11,9 +11,20 @@ certificate  depth 1: a dual lower bound on the full objective (duality gap)
 result       RegularizedSolution and the read-off of every layer
 solver       solve(problem)
 report       JSON and text
+crossentropy the reduced CE problem with the bias as variables, its certificates
+ce_solver    solve_ce(problem): the search from both limits, the origin and random starts
+ce_result    RegularizedCESolution and its report
 """
 
 from .result import RegularizedSolution
 from .solver import solve
 
-__all__ = ["RegularizedSolution", "solve"]
+
+def solve_ce(problem, restarts=None, seed=0):
+    """Cross-entropy with a regularized bias (see :func:`.ce_solver.solve_ce`)."""
+    from .ce_solver import solve_ce as run
+
+    return run(problem, restarts=restarts, seed=seed)
+
+
+__all__ = ["RegularizedSolution", "solve", "solve_ce"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 
 import numpy as np
@@ -18,6 +19,19 @@ PROOF_RTOL = 1e-10  # depth 1: a duality gap below this (relative to the loss) p
 DEPTH1_STARTS = (1.0, 0.0)  # a convex outer problem: both limits as starts, as a cross-check
 
 
+def _one_blas_thread():
+    """Single-threaded BLAS while the outer problem runs (threadpoolctl, when installed).
+
+    The matrices are K x K: a multi-threaded SVD spends more time waking threads
+    than computing (20 times slower for K = 100 on a busy two-core machine).
+    """
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - threadpoolctl is optional
+        return contextlib.nullcontext()
+    return threadpool_limits(limits=1, user_api="blas")
+
+
 def solve(problem: Problem) -> RegularizedSolution:
     """Minimizer of the MSE model with the bias penalty ``lambda_b/2 ||b||^2``.
 
@@ -30,6 +44,11 @@ def solve(problem: Problem) -> RegularizedSolution:
     -------
     RegularizedSolution
     """
+    with _one_blas_thread():
+        return _solve(problem)
+
+
+def _solve(problem: Problem) -> RegularizedSolution:
     notes: list[str] = []
     runs: tuple[OuterRun, ...] = ()
     critical = None
@@ -99,27 +118,33 @@ def _point_notes(problem: Problem, point: FixedBias) -> list[str]:
     if capped.size:
         notes.append(f"rank capped at {problem.rank_cap} by the layer widths: "
                      f"{capped.size} direction(s) set to 0")
+        cap, sigma = problem.rank_cap, point.sigma
+        if cap > 0 and abs(sigma[cap - 1] - sigma[cap]) <= 1e-12 * sigma[cap - 1]:
+            notes.append("non-unique: the rank cap cuts through equal singular values; any "
+                         f"{cap}-dimensional choice among them is optimal (one is reported)")
     return notes
 
 
 def position(problem: Problem, point: FixedBias) -> float | None:
-    """Where the class-mean geometry sits between the two limits, in [0, 1].
-
-    With ``G`` the class-mean feature Gram scaled to unit Frobenius norm, and
-    ``G_free``, ``G_none`` the same for the free-bias and bias-free answers of
-    the same problem, the position is ``d_free / (d_free + d_none)`` with
-    ``d = ||G - G_limit||_F``: 0 is the free-bias geometry (lambda_b -> 0), 1
-    the bias-free one (lambda_b -> infinity). None when a Gram is zero or the
-    two limits coincide.
-    """
+    """Where the class-mean geometry sits between the two limits, in [0, 1]
+    (:func:`position_of`, with the free-bias and bias-free MSE answers as the limits)."""
     from ..solution import solve as solve_mse
 
     scaled_v = point.V / np.sqrt(problem.n.astype(float))[:, None]
     s_h = np.sqrt(problem.lbar / problem.lambda_h) * point.z ** (1.0 / problem.L)
-    grams = [(scaled_v * s_h**2) @ scaled_v.T]
-    for bias in ("free", "none"):
-        limit = dataclasses.replace(problem, bias=bias, lambda_b=None)
-        grams.append(solve_mse(limit).gram_features())
+    limits = [solve_mse(dataclasses.replace(problem, bias=bias, lambda_b=None)).gram_features()
+              for bias in ("free", "none")]
+    return position_of((scaled_v * s_h**2) @ scaled_v.T, *limits)
+
+
+def position_of(gram: np.ndarray, free: np.ndarray, none: np.ndarray) -> float | None:
+    """``d_free / (d_free + d_none)`` for class-mean Grams scaled to unit Frobenius norm.
+
+    ``d_free = ||G - G_free||_F`` and ``d_none = ||G - G_none||_F``: 0 is the
+    free-bias geometry (lambda_b -> 0), 1 the bias-free one (lambda_b -> infinity).
+    None when a Gram is zero or the two limits coincide.
+    """
+    grams = [gram, free, none]
     norms = [float(np.linalg.norm(g)) for g in grams]
     if min(norms) == 0.0:
         return None

@@ -6,10 +6,20 @@ Modules
 profiles   class sizes as a function of the imbalance ratio (step, exp, scaled)
 phase      exact MSE boundaries in the (ratio, decay) plane and along depth
 report     text of a phase map
+grid       grid values from comma lists and START:STOP:COUNT
+spec       a sweep's grid: axes, points and each point's predict inputs
+mse        the MSE closed form vectorized across grid points
+points     table columns and one point solved by predict (what executors run)
+executors  local processes, threads, serial, Dask
+output     CSV / JSON-lines tables, appended point by point, resumable
+run        sweep(): the vectorized points, the executor, resume
 plot       figures (matplotlib, imported lazily; functions return Figures)
 """
 
 from .phase import REGIONS, PhaseMap, phase_map
 from .profiles import PROFILES, Profile, profile
+from .run import SweepTable, sweep
+from .spec import Grid, build_grid
 
-__all__ = ["PROFILES", "REGIONS", "PhaseMap", "Profile", "phase_map", "profile"]
+__all__ = ["PROFILES", "REGIONS", "Grid", "PhaseMap", "Profile", "SweepTable", "build_grid",
+           "phase_map", "profile", "sweep"]

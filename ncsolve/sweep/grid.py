@@ -57,7 +57,7 @@ def range_count(spec: str, param: str) -> int:
 
 
 def parse_values(spec, param: str, scale: str = "linear", integer: bool = False,
-                 low: float | None = None) -> np.ndarray:
+                 low: float | None = None, positive: bool = False) -> np.ndarray:
     """The values of one grid axis.
 
     Parameters
@@ -71,7 +71,9 @@ def parse_values(spec, param: str, scale: str = "linear", integer: bool = False,
     integer : bool
         Values must be whole numbers (a linear range is rounded; repeats are errors).
     low : float, optional
-        Smallest allowed value (checked on the endpoints).
+        Smallest allowed value.
+    positive : bool
+        Values must be strictly positive (decays).
 
     Raises
     ------
@@ -109,6 +111,9 @@ def parse_values(spec, param: str, scale: str = "linear", integer: bool = False,
     if low is not None and np.any(values < low):
         bad = values[values < low][0]
         raise _fail(param, f"values must be at least {low:g}, got {bad:g}")
+    if positive and np.any(values <= 0):
+        bad = values[values <= 0][0]
+        raise _fail(param, f"values must be positive, got {bad:g}")
     return values
 
 

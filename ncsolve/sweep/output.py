@@ -83,6 +83,52 @@ def csv_text(rows: list[dict], columns: list[str] | None = None, header: bool = 
     return buffer.getvalue()
 
 
+def _cells(values: np.ndarray) -> list[str]:
+    """One column's CSV cells; numeric columns through one ``repr`` of the whole list
+    (the same shortest round-trip digits as ``repr`` of each float)."""
+    if values.size == 0:
+        return []
+    if values.dtype.kind in "fiu":
+        texts = repr(values.tolist())[1:-1].split(", ")
+        if values.dtype.kind == "f":
+            bad = ~np.isfinite(values)
+            for i in np.flatnonzero(bad):
+                texts[i] = ""
+        return texts
+    if values.dtype.kind == "b":
+        return np.where(values, "true", "false").tolist()
+    memo: dict = {}
+    out = []
+    for v in values.tolist():
+        key = (type(v), v)
+        text = memo.get(key)
+        if text is None:
+            text = memo[key] = _quoted(cell(v))
+        out.append(text)
+    return out
+
+
+def _quoted(text: str) -> str:
+    if any(ch in text for ch in ',"\n\r'):
+        return '"' + text.replace('"', '""') + '"'
+    return text
+
+
+def block_text(block: dict, columns: list[str], fmt: str, header: bool = False) -> str:
+    """CSV or JSON lines of a block (a dict of equal-length arrays)."""
+    size = len(block["point"]) if "point" in block else 0
+    missing = np.full(size, None, dtype=object)
+    arrays = [np.asarray(block.get(c, missing)) for c in columns]
+    if fmt == "jsonl":
+        rows = zip(*(a.tolist() for a in arrays))
+        return "".join(json.dumps({c: json_value(v) for c, v in zip(columns, row)},
+                                  allow_nan=False) + "\n" for row in rows)
+    lines = [",".join(columns)] if header else []
+    if size:
+        lines += map(",".join, zip(*(_cells(a) for a in arrays)))
+    return "\n".join(lines) + "\n" if lines else ""
+
+
 def jsonl_text(rows: list[dict], columns: list[str]) -> str:
     return "".join(json.dumps({c: json_value(r.get(c)) for c in columns}, allow_nan=False)
                    + "\n" for r in rows)
@@ -121,6 +167,10 @@ class AppendTable:
     def __init__(self, path: str, fmt: str, columns: list[str]):
         self.path, self.fmt, self.columns = path, fmt, list(columns)
         self._fd: int | None = None
+        self.raw: list[str] = []  # the line of each row returned by read()
+        self._points: list[np.ndarray] = []  # rows kept for the final table: keys ...
+        self._classes: list[np.ndarray] = []
+        self._lines: list[str] = []  # ... and their lines
 
     # ---- reading back ----------------------------------------------------------------
 
@@ -135,22 +185,26 @@ class AppendTable:
             text = text[: text.rfind("\n") + 1]
         if self.fmt == "jsonl":
             return self._read_jsonl(text)
-        lines = list(csv.reader(io.StringIO(text)))
+        raw = text.splitlines()  # no cell holds a newline
+        lines = list(csv.reader(raw))
         if not lines:
             return []
         if lines[0] != self.columns:
             raise ProblemError(f"output (--output): {self.path!r} has other columns than "
                                "this sweep; choose another file or delete it")
-        return [dict(zip(self.columns, line)) for line in lines[1:] if len(line) == len(
-            self.columns)]
+        whole = [i for i in range(1, len(lines)) if len(lines[i]) == len(self.columns)]
+        self.raw = [raw[i] for i in whole]
+        return [dict(zip(self.columns, lines[i])) for i in whole]
 
     def _read_jsonl(self, text: str) -> list[dict]:
         rows = []
+        self.raw = []
         for line in text.splitlines():
             try:
                 row = json.loads(line)
             except json.JSONDecodeError:
                 continue
+            self.raw.append(line)
             if list(row) != self.columns:
                 raise ProblemError(f"output (--output): {self.path!r} has other columns "
                                    "than this sweep; choose another file or delete it")
@@ -160,6 +214,10 @@ class AppendTable:
     def rewrite(self, rows: list[dict]) -> None:
         """Replace the file by ``rows`` (atomically)."""
         write_atomic(self.path, self.text(rows, header=True))
+
+    def rewrite_block(self, block: dict) -> None:
+        """Replace the file by the rows of ``block`` (atomically)."""
+        write_atomic(self.path, block_text(block, self.columns, self.fmt, header=True))
 
     # ---- writing -----------------------------------------------------------------------
 
@@ -174,9 +232,26 @@ class AppendTable:
         if fresh and self.fmt == "csv":
             self._write(self.text([], header=True))
 
-    def append(self, rows: list[dict]) -> None:
-        """Append the rows of one finished point in one write."""
-        self._write(self.text(rows))
+    def keep(self, points, classes, lines: list[str]) -> None:
+        """Rows (already in the file) that belong to the final table."""
+        self._points.append(np.asarray(points, dtype=np.int64))
+        self._classes.append(np.asarray(classes, dtype=np.int64))
+        self._lines += lines
+
+    def append(self, block: dict) -> None:
+        """Append the rows of finished points (whole points) in one write."""
+        text = block_text(block, self.columns, self.fmt)
+        self._write(text)
+        self.keep(block["point"], block["class"], text.splitlines())
+
+    def finish(self) -> None:
+        """Rewrite the file with every kept row in (point, class) order, atomically."""
+        points = np.concatenate(self._points) if self._points else np.zeros(0, np.int64)
+        classes = np.concatenate(self._classes) if self._classes else np.zeros(0, np.int64)
+        order = np.lexsort((classes, points))
+        header = [",".join(self.columns)] if self.fmt == "csv" else []
+        lines = header + [self._lines[i] for i in order]
+        write_atomic(self.path, "\n".join(lines) + "\n" if lines else "")
 
     def _write(self, text: str) -> None:
         data = memoryview(text.encode("utf-8"))

@@ -234,3 +234,192 @@ def _edges(x: np.ndarray, log: bool) -> np.ndarray:
     mid = 0.5 * (t[1:] + t[:-1])
     t_edges = np.concatenate([[t[0] - (mid[0] - t[0])], mid, [t[-1] + (t[-1] - mid[-1])]])
     return np.exp(t_edges) if log else t_edges
+
+
+# ---- sweeps ------------------------------------------------------------------------------
+
+LOG_AXES = {"ratio", "decay", "lambda_w", "lambda_h", "lambda_b"}
+AXIS_LABELS = {
+    "ratio": RATIO_LABEL,
+    "decay": r"decay $\lambda_H = \lambda_W$ (all layers)",
+    "lambda_w": r"weight decay $\lambda_W$",
+    "lambda_h": r"feature decay $\lambda_H$",
+    "lambda_b": r"bias decay $\lambda_b$",
+    "depth": "depth M (number of linear layers)",
+    "classes": "number of classes K",
+    "minority": "number of minority classes",
+    "largest": r"largest class size $n_{\max}$",
+    "seed": "seed", "restarts": "random starts",
+}
+VALUE_LABELS = {
+    "feature_norm": r"class-mean length $\|\bar h_k\|$",
+    "classifier_norm": r"classifier row length $\|w_k\|$",
+    "output": "output on the own label",
+    "loss": "loss (objective at the minimizer)",
+    "classifier_max_cosine": "largest cosine between classifier rows",
+    "critical_decay": r"critical decay $\bar\lambda_k$",
+    "collapsed_classes": "number of collapsed classes",
+    "rank": "rank of the product",
+}
+PLOT_VALUES = tuple(VALUE_LABELS)
+
+
+def check_sweep_plot(grid, value=None, cls=None) -> None:
+    """Refuse a sweep figure that cannot be drawn, before the sweep runs."""
+    swept = [a for a in grid.swept if a not in ("bias", "loss")]
+    if len(grid.swept) != len(swept) or not 1 <= len(swept) <= 2:
+        raise ProblemError(f"plot (--plot): draws one or two swept numeric parameters; this "
+                           f"grid sweeps {len(grid.swept)} ({', '.join(grid.swept) or 'none'})")
+    if value is not None and value not in PLOT_VALUES:
+        raise ProblemError(f"plot_value (--plot-value): one of {', '.join(PLOT_VALUES)}; "
+                           f"got {value!r}")
+    if value == "classifier_max_cosine" and "ce" not in grid.values("loss"):
+        raise ProblemError("plot_value (--plot-value): classifier_max_cosine is computed for "
+                           "--loss ce")
+    if cls is not None:
+        from ..problem import whole_number
+
+        whole_number(cls, "plot_class", "", low=0)
+
+
+def plot_sweep(table, value: str | None = None, cls=None):
+    """Lines (one swept parameter: one line per class) or a heat map (two swept
+    parameters: the number of collapsed classes, or one class's ``value``).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    check_sweep_plot(table.grid, value, cls)
+    swept = list(table.grid.swept)
+    if len(swept) == 1:
+        return _sweep_lines(table, swept[0], value or "feature_norm")
+    return _sweep_map(table, swept, value or "collapsed_classes", cls)
+
+
+def _param_column(name: str) -> str:
+    return "lambda_h" if name == "decay" else name
+
+
+def _per_point(table, value: str, cls):
+    data = table.data
+    points = data["point"].astype(np.int64)
+    index, first = np.unique(points, return_index=True)
+    if value == "collapsed_classes":
+        counts = np.bincount(points, weights=data["collapsed"].astype(bool), minlength=index.max()
+                             + 1)
+        return index, counts[index]
+    if value in ("loss", "rank"):
+        return index, data[value][first].astype(float)
+    k = 0 if cls is None else int(cls)
+    take = data["class"].astype(np.int64) == k
+    if not take.any():
+        raise ProblemError(f"plot_class (--plot-class): no class {k} in this sweep")
+    return points[take], data[value][take].astype(float)
+
+
+def _sweep_lines(table, axis: str, value: str):
+    cosine = value == "classifier_max_cosine"
+    fig, axes = _figure(ncols=2 if cosine else 1, size=(6.4, 4.8) if cosine else (7.5, 5.0))
+    ax = axes[0]
+    data = table.data
+    x_all = data[_param_column(axis)].astype(float)
+    classes = np.unique(data["class"].astype(np.int64))
+    values = data[value].astype(float) if value not in ("collapsed_classes",) else None
+    if values is None or value in ("loss", "rank"):
+        index, y = _per_point(table, value, None)
+        x = np.array([float(table.grid.point(int(i))[axis]) for i in index])
+        ax.plot(x, y, marker="o", ms=3, color=LINE_COLORS[0])
+    else:
+        for k in classes:
+            take = data["class"].astype(np.int64) == k
+            ax.plot(x_all[take], values[take], marker="o", ms=3, lw=1.4,
+                    color=_color(int(k), classes.size), label=f"class {k} (n = "
+                    f"{_sizes(data, take)})")
+        ax.legend(fontsize=8, ncol=2 if classes.size > 6 else 1)
+    if axis in LOG_AXES:
+        ax.set_xscale("log")
+    finite = values[np.isfinite(values)] if values is not None else np.array([])
+    if finite.size and finite.min() > 0 and finite.max() / finite.min() > 100:
+        ax.set_yscale("log")
+    ax.set_xlabel(AXIS_LABELS.get(axis, axis))
+    ax.set_ylabel(VALUE_LABELS.get(value, value))
+    ax.grid(alpha=0.3)
+    if cosine:
+        _cosine_gap_panel(axes[1], data, classes, x_all, axis)
+    fig.suptitle(f"{VALUE_LABELS.get(value, value).split('$')[0].strip().capitalize()} "
+                 f"against {axis.replace('_', ' ')}\n{_sweep_subject(table)}", fontsize=11)
+    return fig
+
+
+def _cosine_gap_panel(gap_ax, data, classes, x_all, axis) -> None:
+    """A second panel: 1 - cosine on a log axis (parallel rows reach rounding level)."""
+    values = data["classifier_max_cosine"].astype(float)
+    for k in classes:
+        take = data["class"].astype(np.int64) == k
+        gap = np.maximum(1.0 - values[take], 1e-17)
+        gap_ax.plot(x_all[take], gap, marker="o", ms=3, lw=1.4,
+                    color=_color(int(k), classes.size))
+    gap_ax.axhline(1e-6, color="black", lw=0.8, ls=":")
+    gap_ax.annotate("1e-6", (0.02, 1e-6), xycoords=("axes fraction", "data"), va="bottom",
+                    fontsize=7)
+    gap_ax.set_yscale("log")
+    if axis in LOG_AXES:
+        gap_ax.set_xscale("log")
+    gap_ax.set_xlabel(AXIS_LABELS.get(axis, axis))
+    gap_ax.set_ylabel(r"$1 - $ largest cosine (floored at $10^{-17}$)")
+    gap_ax.grid(alpha=0.3)
+
+
+def _sizes(data, take) -> str:
+    sizes = np.unique(data["n"][take].astype(np.int64))
+    return str(sizes[0]) if sizes.size == 1 else f"{sizes.min()}..{sizes.max()}"
+
+
+def _sweep_map(table, swept, value: str, cls):
+    fig, axes = _figure(size=(7.5, 5.6))
+    ax = axes[0]
+    grid = table.grid
+    index, y = _per_point(table, value, cls)
+    shape = tuple(len(grid.values(a)) for a in swept)
+    image = np.full(shape, np.nan)
+    positions = np.unravel_index(index, grid.shape)
+    names = [n for n, _ in grid.axes]
+    image[positions[names.index(swept[0])], positions[names.index(swept[1])]] = y
+    xs, ys = (np.asarray(grid.values(a), dtype=float) for a in (swept[1], swept[0]))
+    log_color = value not in ("collapsed_classes", "rank") and np.nanmin(image) > 0 and \
+        np.nanmax(image) / np.nanmin(image) > 100
+    from matplotlib.colors import LogNorm
+
+    mesh = ax.pcolormesh(_edges(xs, swept[1] in LOG_AXES), _edges(ys, swept[0] in LOG_AXES),
+                         image, shading="flat", cmap="viridis",
+                         norm=LogNorm() if log_color else None, rasterized=True)
+    bar = fig.colorbar(mesh, ax=ax)
+    label = VALUE_LABELS.get(value, value)
+    if value not in ("collapsed_classes", "loss", "rank"):
+        label += f" of class {0 if cls is None else int(cls)}"
+    bar.set_label(label)
+    for name, setter in ((swept[1], ax.set_xscale), (swept[0], ax.set_yscale)):
+        if name in LOG_AXES:
+            setter("log")
+    ax.set_xlabel(AXIS_LABELS.get(swept[1], swept[1]))
+    ax.set_ylabel(AXIS_LABELS.get(swept[0], swept[0]))
+    fig.suptitle(f"{label.split('$')[0].strip().capitalize()}\n{_sweep_subject(table)}",
+                 fontsize=11)
+    return fig
+
+
+def _sweep_subject(table) -> str:
+    grid = table.grid
+    fixed = []
+    if grid.profile is not None:
+        fixed.append(f"{grid.profile} profile")
+    elif grid.n is not None:
+        fixed.append("n = " + ",".join(map(str, grid.n)))
+    for name, values in grid.axes:
+        if len(values) == 1 and name in ("depth", "bias", "loss", "decay", "lambda_w",
+                                         "lambda_h", "classes", "ratio"):
+            v = values[0]
+            fixed.append(f"{name.replace('_', ' ')} {v:g}" if isinstance(v, float)
+                         else f"{name} {v}")
+    return ", ".join(fixed)

@@ -104,7 +104,11 @@ class ComparisonReport:
     def __str__(self) -> str:
         from .text import format_ce_report, format_report
 
-        return format_ce_report(self) if self.problem.loss == "ce" else format_report(self)
+        # a comparison with a searched or proved answer (cross-entropy, regularized bias)
+        # has the cross-entropy layout, whatever the loss
+        from .ce import CEVerifyReport
+
+        return format_ce_report(self) if isinstance(self, CEVerifyReport) else format_report(self)
 
     def to_dict(self) -> dict:
         """The JSON of ``ncsolve verify --json`` (numpy values as Python, nan and inf as None)."""

@@ -9,6 +9,7 @@ from ..problem import Problem, ProblemError
 from .ce import CEVerifyReport, _verify_ce
 from .common import Tolerances
 from .mse import VerifyReport, _verify_mse
+from .regularized import _verify_regularized
 
 
 def verify(
@@ -69,4 +70,6 @@ def verify(
     settings = {"restarts": restarts, "seed": seed, "record_every": record_every,
                 "progress": progress}
     branch = _verify_ce if problem.loss == "ce" else _verify_mse
+    if problem.bias == "regularized":
+        branch = _verify_regularized
     return branch(objective, method, settings, options, tolerances, solution)

@@ -39,8 +39,9 @@ def _setting_lines(report) -> list[str]:
     p = report.problem
     decays = ",".join(f"{v:g}" for v in p.lambda_w)
     options = ", ".join(f"{k} {v:g}" for k, v in report.options.items())
+    bias = p.bias if p.lambda_b is None else f"{p.bias} (lambda_b {p.lambda_b:g})"
     return [(f"problem: n = {_join(list(p.n))}, depth {p.depth}, widths {_join(report.widths)}, "
-             f"bias {p.bias}, lambda_w {decays}, lambda_h {p.lambda_h:g}, loss {p.loss}"),
+             f"bias {bias}, lambda_w {decays}, lambda_h {p.lambda_h:g}, loss {p.loss}"),
             f"descent: {report.method}, {len(report.runs)} run(s), {options}"]
 
 

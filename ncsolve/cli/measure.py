@@ -1,0 +1,118 @@
+"""Measure a trained network against the global minimizer of the same problem.
+
+FILE (.npz, .safetensors, or .pt/.pth with PyTorch installed) holds
+features (N x d, rows are samples), labels (N,), the head's layers W1..WM in
+PyTorch's (out, in) layout (or a state_dict), optional b1..bM and optional
+test_features/test_labels.  Prints per class the measured and predicted
+class-mean length, classifier-row length, output and collapse; per layer NC1,
+CDNV, equinorm, the distance of the class-mean Gram to the theory's,
+self-duality and NC4; the objective at the trained parameters against the
+global minimum; and a one-line verdict.
+
+Decays: --lambda-w/--lambda-h/--lambda-b in ncsolve's objective, or what the
+training code set (--weight-decay, --loss-reduction, --feature-decay, ...).
+Without a feature decay, lambda_H is fitted to the trained lengths.
+
+examples:
+  ncsolve measure ufm.npz --depth 3 --lambda-w 5e-4 --lambda-h 5e-4
+  ncsolve measure model.pt --weight-decay 5e-4 --loss-reduction mean --json
+  ncsolve measure digits.safetensors --weight-decay 1e-3 --plot digits.png
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from .options import add_convention_options, convention_given, convention_settings
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("file", metavar="FILE", help="trained model: .npz, .safetensors, "
+                        ".pt or .pth (see docs/measure.md for the keys)")
+    parser.add_argument("--depth", default=None, metavar="M",
+                        help="number of head layers (default: all W1..WM in the file)")
+    parser.add_argument("--lambda-w", default=None, metavar="X|X1,...,XM",
+                        help="weight decay of ncsolve's objective, one value or one per layer")
+    parser.add_argument("--lambda-h", default=None, metavar="X",
+                        help="feature decay (default: fitted to the trained lengths)")
+    parser.add_argument("--lambda-b", default=None, metavar="X",
+                        help="decay of the last-layer bias (regularized bias)")
+    parser.add_argument("--bias", default=None, metavar="none|free|regularized",
+                        help="bias mode (default: free if the file has a last-layer bias)")
+    parser.add_argument("--loss", default="mse", metavar="mse|ce",
+                        help="the training loss: squared error or cross-entropy (default mse)")
+    add_convention_options(parser, bias_decay=True)
+    parser.add_argument("--collapse-threshold", default="1e-3", metavar="T",
+                        help="a class is collapsed when its class-mean length is at most T "
+                        "times the largest (default 1e-3)")
+    parser.add_argument("--gap-tolerance", default="1e-4", metavar="G",
+                        help="relative objective gap counted as the global minimum "
+                        "(default 1e-4)")
+    parser.add_argument("--restarts", default=None, metavar="R",
+                        help="cross-entropy only: random starts of the theory's search")
+    parser.add_argument("--seed", default=None, metavar="S",
+                        help="cross-entropy only: seed of the theory's search")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("--plot", default=None, metavar="PATH",
+                        help="draw measured against theory (.png at 200 dpi, .pdf or .svg)")
+
+
+def _fraction(value, name: str):
+    from ..problem import ProblemError
+
+    try:
+        number = float(value)
+    except ValueError:
+        number = float("nan")
+    if not 0.0 < number < 1.0:
+        flag = "--" + name.replace("_", "-")
+        raise ProblemError(f"{name} ({flag}): must be a number between 0 and 1, got {value!r}")
+    return number
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..measure import conventions
+    from ..measure.files import check_path, load
+    from ..problem import ProblemError, whole_number
+
+    check_path(args.file)
+    if args.plot is not None:
+        from ..sweep.plot import check_path as check_figure_path
+
+        check_figure_path(args.plot)
+    threshold = _fraction(args.collapse_threshold, "collapse_threshold")
+    tolerance = _fraction(args.gap_tolerance, "gap_tolerance")
+    depth = None if args.depth is None else whole_number(args.depth, "depth", "the depth")
+    use_convention = convention_given(args)
+    if use_convention and any(v is not None for v in (args.lambda_w, args.lambda_h,
+                                                       args.lambda_b)):
+        raise ProblemError("weight_decay (--weight-decay): give either the training "
+                           "conventions or --lambda-w/--lambda-h/--lambda-b, not both")
+    if use_convention and args.weight_decay is None:
+        raise ProblemError("weight_decay (--weight-decay): the training conventions need the "
+                           "optimizer's weight_decay")
+    if use_convention:
+        conventions.check_names(args.loss, args.loss_reduction, args.optimizer,
+                                args.feature_decay_scope)
+    model = load(args.file, depth)
+    options = dict(lambda_w=args.lambda_w, lambda_h=args.lambda_h, lambda_b=args.lambda_b)
+    if use_convention:
+        from ..measure.arrays import integer_labels
+
+        labels = integer_labels(model.labels, "labels")
+        options = {"convention": conventions.training_decays(
+            num_classes=int(labels.max()) + 1 if labels.size else 1,
+            num_samples=int(labels.size), depth=len(model.weights), loss=args.loss,
+            bias_decay=args.bias_decay, **convention_settings(args),
+            last_bias=model.biases is not None and model.biases[-1] is not None)}
+    result = model.measure(bias=args.bias, loss=args.loss, collapse_threshold=threshold,
+                           gap_tolerance=tolerance, restarts=args.restarts, seed=args.seed,
+                           **options)
+    if args.plot is not None:
+        from ..measure.plot import save_measurement
+
+        save_measurement(result, args.plot)
+    text = json.dumps(result.to_dict(), allow_nan=False) if args.json else str(result)
+    sys.stdout.write(text + "\n")
+    return 0

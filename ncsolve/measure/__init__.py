@@ -1,0 +1,32 @@
+"""Trained networks against the theory: loading, streaming class statistics, NC metrics
+at every layer, the comparison with the global minimizer, training conventions.
+
+>>> from ncsolve.measure import measure, ClassAccumulator, training_decays, load
+>>> report = measure(features, labels, weights=[W1, W2, W3], lambda_w=5e-4,
+...                  lambda_h=5e-4)                        # doctest: +SKIP
+>>> print(report)                                          # doctest: +SKIP
+
+Modules: :mod:`.arrays` (inputs from numpy, PyTorch, JAX), :mod:`.files` (npz,
+safetensors, pt), :mod:`.stream` (:class:`ClassAccumulator`), :mod:`.ufm` (the
+objective and its gradient from class statistics), :mod:`.theory` (the targets of
+predict per layer), :mod:`.network` (:func:`measure`), :mod:`.conventions`
+(:func:`training_decays`), :mod:`.result`, :mod:`.text`, :mod:`.track`
+(:class:`Tracker`), :mod:`.plot`.
+"""
+
+from .conventions import TrainingConvention, training_decays
+from .network import fit_feature_decay, measure
+from .result import LayerMetrics, Measurement
+from .stream import ClassAccumulator, ClassStatistics, Head
+
+__all__ = [
+    "ClassAccumulator",
+    "ClassStatistics",
+    "Head",
+    "LayerMetrics",
+    "Measurement",
+    "TrainingConvention",
+    "fit_feature_decay",
+    "measure",
+    "training_decays",
+]

@@ -1,0 +1,246 @@
+"""Trained models from files: ``.npz``, ``.safetensors`` and PyTorch ``.pt``/``.pth``.
+
+Loading never runs code: ``.npz`` with ``allow_pickle=False``, ``.safetensors``
+through the ``safetensors`` package's numpy API (no PyTorch needed), ``.pt`` with
+``torch.load(weights_only=True)`` (only when PyTorch is installed).
+
+Keys (docs/measure.md): ``features`` (N x d, rows are samples), ``labels`` (N,),
+``W1``..``WM`` in PyTorch's (out, in) layout with layer 1 acting on the features,
+optional ``b1``..``bM``, optional ``test_features``/``test_labels``.  Instead of
+``W1``..``WM`` a state_dict may be stored (at the top level or under
+``state_dict``): its 2-D ``*.weight`` entries, in natural key order, are the
+layers; the last run of them that chains from the feature width to K outputs is
+used, and the mapping is reported.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..problem import ProblemError
+
+__all__ = ["FORMATS", "TrainedModel", "check_path", "load"]
+
+FORMATS = (".npz", ".safetensors", ".pt", ".pth")
+
+
+@dataclass(frozen=True)
+class TrainedModel:
+    """Arrays read from a file (numpy), ready for :func:`ncsolve.measure.measure`."""
+
+    path: str
+    features: np.ndarray
+    labels: np.ndarray
+    weights: tuple
+    biases: tuple | None
+    test_features: np.ndarray | None = None
+    test_labels: np.ndarray | None = None
+    mapping: tuple = field(default=())
+
+    def measure(self, **options):
+        """:func:`ncsolve.measure.measure` on these arrays (``options``: decays, bias, ...)."""
+        from .network import measure
+
+        notes = options.pop("notes", ())
+        result = measure(self.features, self.labels, self.weights, self.biases,
+                         test_features=self.test_features, test_labels=self.test_labels,
+                         **options)
+        if not (self.mapping or notes):
+            return result
+        from dataclasses import replace
+
+        return replace(result, notes=tuple(self.mapping) + tuple(notes) + result.notes)
+
+
+def check_path(path: str) -> str:
+    """The lower-case extension of a readable file of a known format, else ProblemError."""
+    name = os.fspath(path)
+    ext = os.path.splitext(name)[1].lower()
+    if ext not in FORMATS:
+        raise ProblemError(f"{name}: unknown file type {ext or '(none)'!r}; expected one of "
+                           f"{', '.join(FORMATS)}")
+    if not os.path.isfile(name):
+        raise ProblemError(f"{name}: no such file")
+    if not os.access(name, os.R_OK):
+        raise ProblemError(f"{name}: cannot read the file (permission denied)")
+    return ext
+
+
+def load(path, depth: int | None = None) -> TrainedModel:
+    """Read a trained model (see the module docstring for formats and keys).
+
+    Parameters
+    ----------
+    path : str or path-like
+    depth : int, optional
+        Number of head layers to take (the last ``depth`` that chain); default all.
+
+    Raises
+    ------
+    ProblemError
+        Naming the file or array: unreadable or pickled files, missing keys, layers
+        that do not chain.
+    """
+    name = os.fspath(path)
+    ext = check_path(name)
+    reader = {".npz": _read_npz, ".safetensors": _read_safetensors}.get(ext, _read_torch)
+    arrays = reader(name)
+    return _model(name, arrays, depth)
+
+
+# ---- readers: each returns a flat dict of numpy arrays ----------------------------------
+
+
+def _read_npz(name: str) -> dict:
+    with open(name, "rb") as handle:
+        if handle.read(4) != b"PK\x03\x04":
+            raise ProblemError(f"{name}: not a readable .npz file (not a zip archive of .npy "
+                               "arrays, as numpy.savez writes)")
+    try:
+        with np.load(name, allow_pickle=False) as data:
+            return {key: data[key] for key in data.files}
+    except ValueError as error:
+        if "pickle" in str(error).lower():
+            raise ProblemError(f"{name}: holds pickled (object) arrays, which are not loaded; "
+                               "save plain numeric arrays") from None
+        raise ProblemError(f"{name}: not a readable .npz file ({error})") from None
+    except (OSError, EOFError) as error:
+        raise ProblemError(f"{name}: not a readable .npz file ({error})") from None
+    except Exception as error:  # zipfile.BadZipFile and friends
+        raise ProblemError(f"{name}: not a readable .npz file ({type(error).__name__}: "
+                           f"{error})") from None
+
+
+def _read_safetensors(name: str) -> dict:
+    try:
+        from safetensors.numpy import load_file
+    except ImportError:
+        raise ProblemError(f"{name}: reading .safetensors needs the safetensors package "
+                           "(pip install safetensors)") from None
+    try:
+        return dict(load_file(name))
+    except Exception as error:  # SafetensorError, OSError, ValueError for a bad header
+        raise ProblemError(f"{name}: not a readable .safetensors file ({error})") from None
+
+
+def _read_torch(name: str) -> dict:
+    try:
+        import torch
+    except ImportError:
+        raise ProblemError(f"{name}: reading .pt/.pth needs PyTorch; without it save the "
+                           "arrays as .npz or .safetensors") from None
+    import pickle
+
+    try:
+        data = torch.load(name, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as error:
+        first = str(error).strip().splitlines()[0] if str(error).strip() else ""
+        raise ProblemError(f"{name}: would need code to unpickle (only tensors, dicts and "
+                           f"numbers are loaded, weights_only=True): {first}") from None
+    except Exception as error:
+        raise ProblemError(f"{name}: not a readable PyTorch file ({type(error).__name__}: "
+                           f"{error})") from None
+    if not isinstance(data, dict):
+        raise ProblemError(f"{name}: expected a dict of tensors (features, labels, W1.. or a "
+                           f"state_dict), got {type(data).__name__}")
+    return _flatten(data, name)
+
+
+def _flatten(data: dict, name: str, prefix: str = "") -> dict:
+    out = {}
+    for key, value in data.items():
+        full = f"{prefix}{key}"
+        if isinstance(value, dict):
+            inner = "" if (not prefix and key == "state_dict") else f"{full}."
+            out.update(_flatten(value, name, inner))
+        elif hasattr(value, "detach"):
+            out[full] = value.detach().cpu().numpy()
+        elif isinstance(value, (int, float)):
+            out[full] = np.asarray(value)
+        elif value is not None:
+            raise ProblemError(f"{name}: entry {full!r} is a {type(value).__name__}, "
+                               "expected a tensor")
+    return out
+
+
+# ---- from arrays to the model -----------------------------------------------------------
+
+
+def _natural(key: str):
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", key)]
+
+
+def _model(name: str, arrays: dict, depth: int | None) -> TrainedModel:
+    for key in ("features", "labels"):
+        if key not in arrays:
+            found = ", ".join(sorted(arrays)[:12]) or "nothing"
+            raise ProblemError(f"{name}: missing array {key!r} (found {found}); expected "
+                               "features (N x d), labels (N,), W1..WM or a state_dict")
+    features, labels = arrays["features"], arrays["labels"]
+    if features.ndim != 2:
+        raise ProblemError(f"{name}: array 'features' must be N x d (rows are samples), got "
+                           f"shape {features.shape}")
+    test = (arrays.get("test_features"), arrays.get("test_labels"))
+    if (test[0] is None) != (test[1] is None):
+        raise ProblemError(f"{name}: give test_features and test_labels together")
+    numbered = sorted((k for k in arrays if re.fullmatch(r"W\d+", k)), key=_natural)
+    if numbered:
+        weights, biases, mapping = _numbered(name, arrays, numbered)
+    else:
+        weights, biases, mapping = _state_dict(name, arrays, features.shape[1], depth)
+    if depth is not None and len(weights) != depth:
+        weights, biases = weights[-depth:], biases[-depth:]
+    return TrainedModel(name, features, labels, tuple(weights),
+                        None if all(b is None for b in biases) else tuple(biases),
+                        test[0], test[1], tuple(mapping))
+
+
+def _numbered(name, arrays, keys):
+    expected = [f"W{j}" for j in range(1, len(keys) + 1)]
+    if keys != expected:
+        raise ProblemError(f"{name}: weight arrays must be W1..WM without gaps, found "
+                           f"{', '.join(keys)}")
+    weights = [arrays[k] for k in keys]
+    biases = [arrays.get(f"b{j}") for j in range(1, len(keys) + 1)]
+    return weights, biases, []
+
+
+def _state_dict(name, arrays, width, depth):
+    keys = sorted((k for k, v in arrays.items() if k.endswith("weight") and v.ndim == 2
+                   and k not in ("features", "test_features")), key=_natural)
+    if not keys:
+        found = ", ".join(sorted(arrays)[:12])
+        raise ProblemError(f"{name}: no head layers: expected W1..WM, or a state_dict with "
+                           f"2-D '*.weight' entries (found {found})")
+    shapes = [arrays[k].shape for k in keys]
+    start = _chain_start(shapes, width, depth)
+    if start is None:
+        listed = ", ".join(f"{k} {s[0]}x{s[1]}" for k, s in zip(keys, shapes))
+        raise ProblemError(f"{name}: the state_dict's Linear weights ({listed}) do not chain "
+                           f"from the feature width {width} to the outputs (each layer is "
+                           "out x in, W1 acting on the features)")
+    keys = keys[start:]
+    weights = [arrays[k] for k in keys]
+    bias_keys = [k[: -len("weight")] + "bias" for k in keys]
+    biases = [arrays.get(b) for b in bias_keys]
+    mapping = ["state_dict layers: " + ", ".join(
+        f"W{j} = {k}" + (f" (b{j} = {b})" if b in arrays else "")
+        for j, (k, b) in enumerate(zip(keys, bias_keys), start=1))]
+    return weights, biases, mapping
+
+
+def _chain_start(shapes, width, depth):
+    """First index from which the weights chain from the feature width to the last layer."""
+    for start in range(len(shapes)):
+        if depth is not None and len(shapes) - start != depth:
+            continue
+        run = shapes[start:]
+        ok = run[0][1] == width and all(
+            run[i + 1][1] == run[i][0] for i in range(len(run) - 1))
+        if ok:
+            return start
+    return None

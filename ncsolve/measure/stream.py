@@ -1,0 +1,248 @@
+"""One pass over the samples: counts, class means and within-class scatter per class.
+
+:class:`ClassAccumulator` takes batches of features (rows are samples, labels in
+any order) and keeps, in float64,
+
+* ``counts`` (K,), ``means`` (K x d) and the within-class scatter
+  ``S_W = sum_i (h_i - mu_{y_i})(h_i - mu_{y_i})^T`` (d x d);
+* per class and per layer of the head, the within-class sum of squared distances
+  ``sum_{i in k} ||h_i - mu_k||^2`` (what the CDNV needs, K numbers a layer);
+* with a head given, the summed cross-entropy of its outputs and how many samples
+  it classifies correctly.
+
+Memory is O(K d + d^2) whatever N is.  Each batch is centred on its own class
+means before its scatter is formed, and batches are merged with the pairwise
+update of Chan, Golub & LeVeque (1979): for a class with n samples and mean mu
+joined by c samples with mean m and centred scatter S_b, the new scatter is
+``S + S_b + (n c / (n + c)) (m - mu)(m - mu)^T``.  No large sums of squares are
+ever subtracted, so the result equals a two-pass computation to rounding.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..objective import softmax_cross_entropy
+from ..problem import ProblemError, whole_number
+from .arrays import as_numpy, check_finite, float_matrix, float_vector, integer_labels
+
+__all__ = ["ClassAccumulator", "ClassStatistics", "Head"]
+
+
+@dataclass(frozen=True)
+class Head:
+    """A linear head: ``W_1`` (d_2 x d_1) first, ``W_M`` (K x d_M) last, PyTorch layout.
+
+    ``biases[j]`` is the bias of layer j + 1 or None; ``biases[-1]`` is the
+    last-layer (output) bias, the others are hidden-layer biases.
+    """
+
+    weights: tuple[np.ndarray, ...]
+    biases: tuple[np.ndarray | None, ...]
+
+    @classmethod
+    def build(cls, weights, biases=None, *, num_classes: int | None = None,
+              width: int | None = None) -> "Head":
+        """Validate that the layers chain: ``W1`` has ``width`` columns, ``WM`` K rows."""
+        weights = list(weights)
+        if not weights:
+            raise ProblemError("weights: give at least one layer W1 (the last one has K rows)")
+        checked = []
+        for j, W in enumerate(weights, start=1):
+            columns = width if j == 1 else checked[-1].shape[0]
+            rows = num_classes if j == len(weights) else None
+            where = (f" (PyTorch layout: out x in; W{j} acts on "
+                     + ("the features" if j == 1 else f"the outputs of W{j - 1}") + ")")
+            checked.append(float_matrix(W, f"W{j}", rows, columns, layout=where))
+        biases = [None] * len(checked) if biases is None else list(biases)
+        if len(biases) != len(checked):
+            raise ProblemError(f"biases: give one per layer (None for none), {len(checked)} "
+                               f"in all, got {len(biases)}")
+        out = tuple(None if b is None else float_vector(b, f"b{j}", W.shape[0])
+                    for j, (W, b) in enumerate(zip(checked, biases), start=1))
+        return cls(tuple(checked), out)
+
+    @property
+    def depth(self) -> int:
+        return len(self.weights)
+
+    @property
+    def widths(self) -> tuple[int, ...]:
+        """d_1 (feature width), ..., d_M."""
+        return tuple(W.shape[1] for W in self.weights)
+
+    @property
+    def hidden_biases(self) -> bool:
+        return any(b is not None for b in self.biases[:-1])
+
+    def layers(self, features: np.ndarray) -> list[np.ndarray]:
+        """Rows of features at layers 0..M (layer M: the outputs), samples as rows."""
+        out = [features]
+        for W, b in zip(self.weights, self.biases):
+            nxt = out[-1] @ W.T
+            if b is not None:
+                nxt += b
+            out.append(nxt)
+        return out
+
+
+@dataclass(frozen=True)
+class ClassStatistics:
+    """What one pass leaves: enough for every metric of :mod:`ncsolve.measure`.
+
+    Attributes
+    ----------
+    counts : ndarray of int, shape (K,)
+    means : ndarray, shape (K, d)
+        Class means of the layer-0 features (rows).
+    scatter : ndarray, shape (d, d)
+        Within-class scatter ``sum_i (h_i - mu_{y_i})(h_i - mu_{y_i})^T`` (not divided by N).
+    class_spread : ndarray, shape (L, K)
+        Row j: per class, ``sum_{i in k} ||h^(j)_i - mu^(j)_k||^2`` at layer j of the
+        head (only layer 0 without a head).
+    ce_sum : float or None
+        Summed cross-entropy of the head's outputs (None without a head).
+    correct : int or None
+        Samples whose largest output is their label.
+    """
+
+    counts: np.ndarray
+    means: np.ndarray
+    scatter: np.ndarray
+    class_spread: np.ndarray
+    ce_sum: float | None = None
+    correct: int | None = None
+
+    @property
+    def N(self) -> int:
+        return int(self.counts.sum())
+
+    @property
+    def K(self) -> int:
+        return int(self.counts.size)
+
+    @property
+    def width(self) -> int:
+        return int(self.means.shape[1])
+
+
+class ClassAccumulator:
+    """Streaming class statistics of features, batch by batch (see the module docstring).
+
+    Parameters
+    ----------
+    num_classes : int
+        K; labels must lie in 0..K-1.
+    width : int, optional
+        Feature width d (taken from the first batch when left out).
+    weights, biases : optional
+        A linear head (PyTorch layout, layer 1 first, see :class:`Head`); with it
+        the per-layer class spreads, the cross-entropy and the accuracy of its
+        outputs are accumulated too.
+
+    Examples
+    --------
+    >>> acc = ClassAccumulator(num_classes=10)
+    >>> for features, labels in batches:            # doctest: +SKIP
+    ...     acc.update(features, labels)            # N x d rows, labels in any order
+    >>> stats = acc.statistics()                    # doctest: +SKIP
+    """
+
+    def __init__(self, num_classes: int, width: int | None = None, weights=None,
+                 biases=None):
+        self.K = whole_number(num_classes, "num_classes", "the number of classes")
+        self.head = None
+        if weights is not None:
+            self.head = Head.build(weights, biases, num_classes=self.K, width=width)
+            width = self.head.widths[0]
+        self.width = None if width is None else whole_number(width, "width", "the feature width")
+        self.counts = np.zeros(self.K, dtype=np.int64)
+        self.ce_sum = 0.0
+        self.correct = 0
+        self._means = self._scatter = self._spread = None
+        if self.width is not None:
+            self._allocate(self.width)
+
+    def _allocate(self, d: int) -> None:
+        layers = 1 if self.head is None else self.head.depth + 1
+        self._means = np.zeros((self.K, d))
+        self._scatter = np.zeros((d, d))
+        self._spread = np.zeros((layers, self.K))
+
+    def update(self, features, labels) -> "ClassAccumulator":
+        """Add a batch: ``features`` (B x d, rows are samples), ``labels`` (B,) in 0..K-1."""
+        X = as_numpy(features, "features")
+        if X.ndim != 2:
+            raise ProblemError(f"features: expected a 2-D array (samples x width), got shape "
+                               f"{X.shape}")
+        if self.width is None:
+            self.width = int(X.shape[1])
+            self._allocate(self.width)
+        X = float_matrix(X, "features", columns=self.width,
+                         layout=" (rows are samples, columns the feature width)")
+        y = integer_labels(labels, "labels", size=X.shape[0], num_classes=self.K)
+        if not y.size:
+            return self
+        order = np.argsort(y, kind="stable")
+        present, start, count = np.unique(y[order], return_index=True, return_counts=True)
+        layers = [X[order]] if self.head is None else self.head.layers(X[order])
+        old = self.counts[present].astype(np.float64)
+        new = old + count
+        weight = old * count / new  # Chan's factor n c / (n + c) per present class
+        delta = self._merge(layers[0], present, start, count, weight, new)
+        for j, rows in enumerate(layers[1:], start=1):
+            # layer j is an affine image of layer 0, so its change of class mean is the
+            # linear part of the head applied to the layer-0 change
+            delta = delta @ self.head.weights[j - 1].T
+            centred = rows - np.repeat(np.add.reduceat(rows, start, axis=0) / count[:, None],
+                                       count, axis=0)
+            self._spread[j, present] += (np.add.reduceat(_row_squares(centred), start)
+                                         + weight * _row_squares(delta))
+        if self.head is not None:
+            self._head_totals(layers[-1], y[order])
+        self.counts[present] += count
+        return self
+
+    def _merge(self, X, present, start, count, weight, new) -> np.ndarray:
+        """Merge a sorted batch into the layer-0 means, scatter and spread; returns the
+        change of each present class mean (batch mean minus running mean)."""
+        batch_means = np.add.reduceat(X, start, axis=0) / count[:, None]
+        centred = X - np.repeat(batch_means, count, axis=0)
+        delta = batch_means - self._means[present]
+        self._scatter += centred.T @ centred + (delta * weight[:, None]).T @ delta
+        self._spread[0, present] += (np.add.reduceat(_row_squares(centred), start)
+                                     + weight * _row_squares(delta))
+        self._means[present] += delta * (count / new)[:, None]
+        return delta
+
+    def _head_totals(self, outputs: np.ndarray, labels: np.ndarray) -> None:
+        check_finite(outputs, "outputs of the head")
+        losses, _ = softmax_cross_entropy(outputs.T.copy(), labels)
+        self.ce_sum += float(losses.sum())
+        self.correct += int(np.count_nonzero(outputs.argmax(axis=1) == labels))
+
+    def statistics(self) -> ClassStatistics:
+        """The statistics so far (copies: the accumulator can keep going)."""
+        if self._means is None or not self.counts.sum():
+            raise ProblemError("features: no samples were given to the accumulator")
+        empty = np.flatnonzero(self.counts == 0)
+        if empty.size:
+            raise ProblemError(f"labels: every class 0..{self.K - 1} needs at least one sample; "
+                               f"no samples for class(es) {_list(empty)} (pass num_classes to "
+                               "match the labels that occur, or add samples)")
+        scatter = 0.5 * (self._scatter + self._scatter.T)
+        head = self.head is not None
+        return ClassStatistics(self.counts.copy(), self._means.copy(), scatter,
+                               self._spread.copy(), self.ce_sum if head else None,
+                               self.correct if head else None)
+
+
+def _row_squares(rows: np.ndarray) -> np.ndarray:
+    return np.einsum("ij,ij->i", rows, rows)
+
+
+def _list(indices: np.ndarray, limit: int = 10) -> str:
+    head = ", ".join(str(int(i)) for i in indices[:limit])
+    return head + (", ..." if indices.size > limit else "")

@@ -1,0 +1,102 @@
+"""Executors for the points of a sweep: any ``concurrent.futures.Executor`` works.
+
+``process`` (default) is a local process pool, ``thread`` a thread pool, ``serial``
+runs each point in the calling process as it is submitted, ``dask`` starts a
+``dask.distributed.LocalCluster``, and a scheduler address connects to a running
+Dask cluster (its ``Client.get_executor()``). Results do not depend on the
+executor: each point is seeded by its own ``seed`` column.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import contextlib
+import os
+
+from ..problem import ProblemError
+
+EXECUTORS = ("process", "thread", "serial", "dask")
+CONNECT_TIMEOUT = 3.0  # seconds to reach a Dask scheduler before giving up
+
+
+class SerialExecutor(cf.Executor):
+    """Runs every submitted call at once in the calling process."""
+
+    def submit(self, fn, /, *args, **kwargs):
+        future = cf.Future()
+        try:
+            future.set_result(fn(*args, **kwargs))
+        except BaseException as error:  # noqa: BLE001 - delivered through the future
+            if isinstance(error, KeyboardInterrupt):
+                raise
+            future.set_exception(error)
+        return future
+
+
+def check_executor(kind: str | None, workers, scheduler: str | None) -> tuple[str, int | None]:
+    """Validate the executor options (before any work)."""
+    from ..problem import whole_number
+
+    if scheduler is not None:
+        if kind not in (None, "dask"):
+            raise ProblemError(f"scheduler (--scheduler): connects to a Dask cluster; "
+                               f"leave out --executor {kind}")
+        kind = "dask"
+    kind = "process" if kind is None else str(kind).strip().lower()
+    if kind not in EXECUTORS:
+        raise ProblemError(f"executor (--executor): must be one of {', '.join(EXECUTORS)}; "
+                           f"got {kind!r}")
+    count = None if workers is None else whole_number(workers, "workers", "", high=4096)
+    if scheduler is not None and count is not None:
+        raise ProblemError("workers (--workers): a running Dask cluster has its own "
+                           "workers; leave out --workers with --scheduler")
+    return kind, count
+
+
+@contextlib.contextmanager
+def open_executor(kind: str | None = None, workers=None, scheduler: str | None = None):
+    """The executor named by the options, shut down on exit.
+
+    Raises
+    ------
+    ProblemError
+        For unknown executors, or a scheduler that does not answer within
+        :data:`CONNECT_TIMEOUT` seconds.
+    """
+    kind, count = check_executor(kind, workers, scheduler)
+    if kind == "serial":
+        yield SerialExecutor()
+        return
+    if kind == "thread":
+        with cf.ThreadPoolExecutor(max_workers=count or os.cpu_count()) as pool:
+            yield pool
+        return
+    if kind == "process":
+        with cf.ProcessPoolExecutor(max_workers=count or os.cpu_count()) as pool:
+            yield pool
+        return
+    with _dask_client(count, scheduler) as client:
+        yield client.get_executor()
+
+
+@contextlib.contextmanager
+def _dask_client(workers: int | None, scheduler: str | None):
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError:
+        raise ProblemError("executor (--executor): Dask needs dask.distributed "
+                           "(pip install 'ncsolve[dask]')") from None
+    if scheduler is not None:
+        try:
+            client = Client(scheduler, timeout=CONNECT_TIMEOUT)
+        except (OSError, TimeoutError, ValueError) as error:
+            raise ProblemError(f"scheduler (--scheduler): no Dask scheduler answered at "
+                               f"{scheduler!r} within {CONNECT_TIMEOUT:g} s "
+                               f"({type(error).__name__}); check the address") from None
+        with client:
+            yield client
+        return
+    with LocalCluster(n_workers=workers or os.cpu_count(), threads_per_worker=1,
+                      processes=True, dashboard_address=None) as cluster, \
+            Client(cluster) as client:
+        yield client

@@ -1,0 +1,315 @@
+"""A sweep's grid: which predict parameters vary, their values, and each point's inputs.
+
+Every parameter of ``predict`` that takes one number or choice can be an axis
+(``depth``, ``lambda_w``, ``lambda_h``, ``lambda_b``, ``bias``, ``loss``,
+``seed``, ``restarts``), and so can the profile's (``ratio``, ``classes``,
+``minority``, ``largest``); ``decay`` sets ``lambda_h`` and every ``lambda_w``
+together (then lbar equals it). Values are a comma list or ``START:STOP:COUNT``
+(log-spaced for decays and ratios, linear otherwise). A per-layer decay vector,
+fixed for the whole sweep, is written with ``/`` (``1e-3/2e-3/5e-3``) because a
+comma separates grid values. Points are numbered in row-major order of the axes.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+
+from ..problem import BIAS_MODES, LOSSES, DEFAULT_DECAY, Problem, ProblemError
+from .grid import check_size, parse_choices, parse_values
+from .profiles import PROFILES, profile as make_profile
+
+# name: (scale, integer, low)
+NUMERIC = {
+    "ratio": ("log", False, 1.0),
+    "classes": ("linear", True, 2),
+    "minority": ("linear", True, 1),
+    "largest": ("linear", True, 1),
+    "depth": ("linear", True, 1),
+    "decay": ("log", False, None),
+    "lambda_w": ("log", False, None),
+    "lambda_h": ("log", False, None),
+    "lambda_b": ("log", False, None),
+    "seed": ("linear", True, 0),
+    "restarts": ("linear", True, 0),
+}
+CHOICES = {"bias": BIAS_MODES, "loss": LOSSES}
+AXES = ("ratio", "classes", "minority", "largest", "depth", "decay", "lambda_w", "lambda_h",
+        "lambda_b", "bias", "loss", "seed", "restarts")
+PROFILE_AXES = ("ratio", "classes", "minority", "largest")
+CE_ONLY = ("seed", "restarts")
+LOSS_COLUMN = "loss_function"  # the loss parameter; "loss" is the objective value
+
+
+def _fail(param: str, message: str) -> ProblemError:
+    return ProblemError(f"{param} (--{param.replace('_', '-')}): {message}")
+
+
+@dataclass(frozen=True)
+class Grid:
+    """The validated grid of a sweep.
+
+    Attributes
+    ----------
+    axes : tuple of (name, tuple of values)
+        In row-major order; an axis of one value is a fixed parameter.
+    profile : str or None
+        Profile kind, or None for the fixed sizes ``n``.
+    n : tuple of int or None
+        Fixed class sizes (without a profile) or the base sizes of ``scaled``.
+    widths : tuple of int or None
+    lambda_w_vector : tuple of float or None
+        A fixed per-layer decay vector (given with ``/``).
+    """
+
+    axes: tuple[tuple[str, tuple], ...]
+    profile: str | None
+    n: tuple[int, ...] | None
+    widths: tuple[int, ...] | None
+    lambda_w_vector: tuple[float, ...] | None = None
+
+    @property
+    def size(self) -> int:
+        return math.prod(len(v) for _, v in self.axes)
+
+    @property
+    def swept(self) -> tuple[str, ...]:
+        """Names of the axes with more than one value."""
+        return tuple(name for name, values in self.axes if len(values) > 1)
+
+    def values(self, name: str) -> tuple:
+        return dict(self.axes)[name]
+
+    def point(self, index: int) -> dict:
+        """Parameter values of point ``index`` (row-major)."""
+        out = {}
+        for name, values in reversed(self.axes):
+            index, i = divmod(index, len(values))
+            out[name] = values[i]
+        return {name: out[name] for name, _ in self.axes}
+
+    def points(self):
+        names = [name for name, _ in self.axes]
+        for combo in itertools.product(*(values for _, values in self.axes)):
+            yield dict(zip(names, combo))
+
+    # ---- a point's inputs -------------------------------------------------------------
+
+    def sizes(self, params: dict) -> np.ndarray:
+        if self.profile is None:
+            return np.asarray(self.n, dtype=np.int64)
+        return _profile_sizes(self.profile, self.n, params.get("classes"),
+                              params.get("minority"), params.get("largest"), params["ratio"])
+
+    def predict_kwargs(self, params: dict) -> dict:
+        """Keyword arguments of ``predict`` for one point."""
+        decay = params.get("decay")
+        lambda_w = decay if decay is not None else (
+            list(self.lambda_w_vector) if self.lambda_w_vector else params["lambda_w"])
+        kwargs = {
+            "n": self.sizes(params), "depth": int(params["depth"]), "lambda_w": lambda_w,
+            "lambda_h": decay if decay is not None else params["lambda_h"],
+            "bias": params["bias"], "loss": params["loss"], "widths": self.widths,
+        }
+        if params["bias"] == "regularized":
+            kwargs["lambda_b"] = params.get("lambda_b")
+        if params["loss"] == "ce":
+            kwargs["seed"] = int(params["seed"])
+            if params.get("restarts") is not None:
+                kwargs["restarts"] = int(params["restarts"])
+        return kwargs
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return tuple(len(v) for _, v in self.axes)
+
+    def axis_values(self, points: np.ndarray) -> dict[str, np.ndarray]:
+        """Per axis, its value at each of ``points`` (vectorized :meth:`point`)."""
+        indices = np.unravel_index(np.asarray(points, dtype=np.int64), self.shape)
+        return {name: _array(values)[i] for (name, values), i in zip(self.axes, indices)}
+
+    def param_block(self, points: np.ndarray) -> dict[str, np.ndarray]:
+        """The parameter columns (predict names; the loss parameter is
+        :data:`LOSS_COLUMN`) at each of ``points``, as arrays."""
+        ax = self.axis_values(points)
+        P = len(points)
+        out = {}
+        if self.profile is not None:
+            out["profile"] = np.full(P, self.profile, dtype=object)
+            out.update({name: ax[name] for name in PROFILE_AXES if name in ax})
+        out["depth"] = ax["depth"]
+        if "decay" in ax:
+            out["lambda_w"] = out["lambda_h"] = ax["decay"]
+        else:
+            out["lambda_w"] = ax["lambda_w"] if self.lambda_w_vector is None else np.full(
+                P, "/".join(repr(v) for v in self.lambda_w_vector), dtype=object)
+            out["lambda_h"] = ax["lambda_h"]
+        if "lambda_b" in ax:
+            out["lambda_b"] = np.where(ax["bias"] == "regularized", ax["lambda_b"], None)
+        out["bias"] = ax["bias"]
+        out[LOSS_COLUMN] = ax["loss"]
+        if self.widths is not None:
+            out["widths"] = np.full(P, ",".join(map(str, self.widths)), dtype=object)
+        for name in CE_ONLY:
+            if name in ax:
+                out[name] = np.where(ax["loss"] == "ce", ax[name].astype(object), None)
+        return out
+
+    def classes(self, points: np.ndarray) -> np.ndarray:
+        """Number of classes at each of ``points``."""
+        if self.profile is not None and "classes" in dict(self.axes):
+            return self.axis_values(points)["classes"].astype(np.int64)
+        return np.full(len(points), self.sizes(self.point(0)).size, dtype=np.int64)
+
+    def param_columns(self) -> list[str]:
+        return list(self.param_block(np.array([0])))
+
+
+def _array(values: tuple) -> np.ndarray:
+    if all(isinstance(v, str) for v in values):
+        return np.array(values, dtype=object)
+    return np.array(values)
+
+
+@lru_cache(maxsize=4096)
+def _profile_family(kind, base, classes, minority, largest):
+    return make_profile(kind, classes=classes, minority=minority, largest=largest,
+                        n=None if base is None else list(base))
+
+
+def _profile_sizes(kind, base, classes, minority, largest, ratio) -> np.ndarray:
+    family = _profile_family(kind, base, classes, minority, largest)
+    return family.sizes(float(ratio), integer=True).astype(np.int64)
+
+
+def build_grid(*, profile=None, n=None, widths=None, yes: bool = False, **specs) -> Grid:
+    """Validate a sweep's parameters and return its :class:`Grid`.
+
+    Parameters
+    ----------
+    profile : {"step", "exp", "scaled"}, optional
+        Class sizes from a profile (then ``ratio`` is required); otherwise ``n``.
+    n : sequence of int or str, optional
+        Fixed class sizes, or the base sizes of the ``scaled`` profile.
+    widths : sequence of int, optional
+    yes : bool
+        Allow grids of more than 10^7 points.
+    **specs
+        Any of :data:`AXES`: a number, a choice, a comma list, ``START:STOP:COUNT``
+        or a sequence of values.
+
+    Raises
+    ------
+    ProblemError
+        Naming the parameter: unknown names, bad ranges, a grid too large, a
+        point that predict would refuse.
+    """
+    unknown = sorted(set(specs) - set(AXES))
+    if unknown:
+        raise _fail(unknown[0], f"not a sweep parameter; choose from {', '.join(AXES)}, "
+                    "profile, n, widths")
+    specs = {k: v for k, v in specs.items() if v is not None}
+    vector = _lambda_w_vector(specs)
+    if "decay" in specs and ({"lambda_w", "lambda_h"} & set(specs) or vector):
+        raise _fail("decay", "sets lambda_h and every lambda_w together; leave out "
+                    "--lambda-w and --lambda-h")
+    kind = _profile_kind(profile, specs, n)
+    defaults = {"depth": 1, "bias": "none", "loss": "mse"}
+    if "decay" not in specs:
+        defaults.update(lambda_w=DEFAULT_DECAY, lambda_h=DEFAULT_DECAY)
+        if vector:
+            defaults.pop("lambda_w")
+    values = {}
+    for name in AXES:
+        if name in specs or name in defaults:
+            values[name] = _axis(name, specs.get(name, defaults.get(name)))
+    check_size([len(v) for v in values.values()], yes)
+    losses = set(values["loss"])
+    if "ce" in losses:
+        values.setdefault("seed", (0,))
+    elif set(CE_ONLY) & set(specs):
+        name = sorted(set(CE_ONLY) & set(specs))[0]
+        raise _fail(name, "only used by the cross-entropy search; add --loss ce")
+    if "regularized" in values["bias"] and "lambda_b" not in values:
+        raise _fail("lambda_b", "a regularized bias needs its decay, e.g. --lambda-b 5e-4")
+    if "lambda_b" in values and "regularized" not in values["bias"]:
+        raise _fail("lambda_b", "is the decay of a regularized bias; add --bias regularized")
+    base = None if n is None else tuple(int(v) for v in Problem.build(n).n)
+    grid = Grid(tuple((name, tuple(v)) for name, v in values.items()), kind,
+                base, None if widths is None else tuple(Problem.build(
+                    [1], depth=len(_list(widths)), widths=widths).widths), vector)
+    _check_points(grid)
+    return grid
+
+
+def _list(value) -> list:
+    return value.split(",") if isinstance(value, str) else list(value)
+
+
+def _lambda_w_vector(specs) -> tuple[float, ...] | None:
+    value = specs.get("lambda_w")
+    if isinstance(value, str) and "/" in value:
+        specs.pop("lambda_w")
+        parts = value.split("/")
+        return tuple(float(parse_values(p, "lambda_w", positive=True)[0]) for p in parts)
+    return None
+
+
+def _profile_kind(profile, specs, n) -> str | None:
+    if profile is None:
+        used = [name for name in PROFILE_AXES if name in specs]
+        if used:
+            raise _fail(used[0], "only used with --profile step|exp|scaled")
+        if n is None:
+            raise _fail("n", "give the class sizes, e.g. --n 500,100,50, or --profile")
+        return None
+    kind = str(profile).strip().lower()
+    if kind not in PROFILES:
+        make_profile(kind)  # raises the profile error
+    if "ratio" not in specs:
+        raise _fail("ratio", f"the {kind} profile needs --ratio (a value, a list or "
+                    "START:STOP:COUNT)")
+    if kind != "scaled" and n is not None:
+        raise _fail("n", f"the {kind} profile sets the class sizes; leave out --n")
+    return kind
+
+
+def _axis(name: str, spec) -> list:
+    if name in CHOICES:
+        return parse_choices(spec, name, CHOICES[name])
+    scale, integer, low = NUMERIC[name]
+    positive = name in ("decay", "lambda_w", "lambda_h", "lambda_b")
+    values = parse_values(spec, name, scale=scale, integer=integer, low=low,
+                          positive=positive)
+    if name == "ratio":
+        from .profiles import check_ratio
+
+        for v in values:
+            check_ratio(v)
+    if integer:
+        return [int(v) for v in values]
+    return [float(v) for v in values]
+
+
+def _check_points(grid: Grid) -> None:
+    """Build the Problem of every distinct combination of the parameters that can make
+    a point invalid, so that a point predict would refuse stops the sweep before
+    anything is computed or written."""
+    # decays, seeds and restarts are checked value by value when parsed; the ratio only
+    # moves profile sizes, which are valid by construction (at least 1, at most largest)
+    varying = [name for name, _ in grid.axes if name not in (
+        "ratio", "decay", "lambda_w", "lambda_h", "lambda_b", "seed", "restarts")]
+    first = {name: values[0] for name, values in grid.axes}
+    seen = 0
+    for combo in itertools.product(*(grid.values(name) for name in varying)):
+        params = dict(first, **dict(zip(varying, combo)))
+        kw = grid.predict_kwargs(params)
+        Problem.build(kw["n"], kw["depth"], kw["lambda_w"], kw["lambda_h"], kw["bias"],
+                      kw["loss"], kw["widths"], kw.get("lambda_b"))
+        seen += 1
+        if seen > 100_000:
+            break
