@@ -61,7 +61,9 @@ def check_contract(argv: list[str], answers=(0,)) -> tuple[int, str]:
     if code == 2:
         assert out == "", f"{argv}: output on a refusal: {out[:200]}"
         assert err.endswith("\n") and err.count("\n") == 1, f"{argv}: not one line: {err!r}"
-        assert err.startswith("ncsolve") and "--" in err, f"{argv}: parameter not named: {err}"
+        positional = [a for a in argv[1:2] if not a.startswith("-")]  # measure's FILE
+        named = "--" in err or any(a in err for a in positional)
+        assert err.startswith("ncsolve") and named, f"{argv}: parameter not named: {err}"
         assert seconds < REFUSAL_SECONDS, f"{argv}: {seconds:.1f} s to refuse"
         return code, err
     assert code in answers, f"{argv}: exit status {code}; stderr {err[:300]}"
@@ -162,15 +164,63 @@ def phase_argv(draw) -> list[str]:
     return argv
 
 
+@st.composite
+def sweep_argv(draw) -> list[str]:
+    argv = ["sweep", "--n", draw(st.one_of(st.sampled_from(["5,3", "4,2,2"]), BAD_TEXT)),
+            "--executor", "serial", "--quiet", "--format", draw(st.sampled_from(
+                ["csv", "jsonl", "xml"]))]
+    for flag, values in (("--depth", st.sampled_from(["1", "1,2", "1:3:3", "0", "x", "1:3:0"])),
+                         ("--decay", st.sampled_from(["5e-4", "1e-5:1e-1:4", "-1", "x", "1e400",
+                                                      "1e-300:1e300:3"])),
+                         ("--bias", st.sampled_from(["none", "free", "none,free", "x"])),
+                         ("--plot", st.sampled_from(["x.txt", "x"]))):
+        if draw(st.booleans()):
+            argv += [flag, draw(values)]
+    return argv
+
+
+@st.composite
+def measure_argv(draw) -> list[str]:
+    argv = ["measure", draw(st.sampled_from(MEASURE_FILES)), "--json"]
+    for flag, values in (("--depth", st.sampled_from(["1", "2", "0", "x"])),
+                         ("--lambda-w", DECAYS), ("--lambda-h", DECAYS),
+                         ("--weight-decay", st.sampled_from(["5e-4", "-1", "x"])),
+                         ("--bias", st.sampled_from(["none", "free", "x"]))):
+        if draw(st.booleans()):
+            argv += [flag, draw(values)]
+    return argv
+
+
+def _measure_files() -> list[str]:
+    """A small trained-looking model, and files that are not one."""
+    import tempfile
+
+    folder = tempfile.mkdtemp(prefix="ncsolve-fuzz-")
+    rng = np.random.default_rng(0)
+    labels = np.repeat(np.arange(3), [6, 4, 2])
+    means = np.eye(3) * 0.3
+    features = means[labels] + 1e-3 * rng.standard_normal((12, 3))
+    good = f"{folder}/head.npz"
+    np.savez(good, features=features, labels=labels, W1=2.0 * np.eye(3))
+    missing = f"{folder}/missing.npz"
+    np.savez(missing, features=features)
+    text = f"{folder}/model.npz"
+    with open(text, "w") as handle:
+        handle.write("not a zip file")
+    return [good, good, missing, text, "/bin/ls", folder, f"{folder}/absent.npz", "x.txt"]
+
+
+MEASURE_FILES = _measure_files()
 COMMANDS = {"predict": predict_argv(), "equation": equation_argv(), "verify": verify_argv(),
-            "phase": phase_argv()}
+            "phase": phase_argv(), "sweep": sweep_argv(), "measure": measure_argv()}
 
 
 def _fuzz(command: str, argv: list[str]) -> None:
     check_contract(argv, answers=(0, 1) if command == "verify" else (0,))
 
 
-EXAMPLES = {"predict": 30, "equation": 8, "verify": 20, "phase": 12}  # the default run's CPU
+EXAMPLES = {"predict": 30, "equation": 8, "verify": 20, "phase": 12, "sweep": 12,
+            "measure": 12}  # the default run's CPU
 
 
 @pytest.mark.parametrize("command", sorted(SUBCOMMANDS))
