@@ -18,6 +18,7 @@ ordered by decreasing singular value ``sigma_i = sqrt(mu_i)``.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -25,6 +26,7 @@ import numpy as np
 
 _BLOCK = 1 << 16  # elements per temporary block in the O(S^2) passes
 _EPS = np.finfo(float).eps
+_SCRATCH = threading.local()  # per-thread work array of the O(S^2) block loops
 
 
 @dataclass(frozen=True, eq=False)
@@ -131,9 +133,9 @@ class CenteredSpectrum(Spectrum):
     block: np.ndarray
     by_size: np.ndarray
 
-    def _gaps(self, rows) -> np.ndarray:
+    def _gaps(self, rows, out=None) -> np.ndarray:
         """``d_g - mu_i`` for roots i in ``rows`` (axis 0) and sizes g (axis 1)."""
-        return _gap_block(self.sizes, self.origin, self.tau, rows)
+        return _gap_block(self.sizes, self.origin, self.tau, rows, out)
 
     @cached_property
     def kind(self) -> np.ndarray:
@@ -177,8 +179,8 @@ class CenteredSpectrum(Spectrum):
     def _secular_diag(self, w: np.ndarray) -> np.ndarray:
         per_root = w[self._secular] / self.norms[:, None]
         per_size = np.zeros((self.sizes.size, w.shape[1]))
-        for rows in _row_blocks(self.sizes.size, self.sizes.size):
-            inv = 1.0 / self._gaps(rows)
+        for rows, work in _row_blocks(self.sizes.size, self.sizes.size):
+            inv = np.reciprocal(self._gaps(rows, work), out=work)
             inv *= inv
             per_size += inv.T @ per_root[rows]
         per_size *= (self.weights / self.counts)[:, None]
@@ -211,8 +213,8 @@ class CenteredSpectrum(Spectrum):
         per_root = w[self._secular] / self.norms
         first = np.zeros(self.sizes.size)  # r_g = sum_i u_i / (d_g - mu_i)
         second = np.zeros(self.sizes.size)  # sum_i u_i / (d_g - mu_i)^2
-        for rows in _row_blocks(self.sizes.size, self.sizes.size):
-            inv = 1.0 / self._gaps(rows)
+        for rows, work in _row_blocks(self.sizes.size, self.sizes.size):
+            inv = np.reciprocal(self._gaps(rows, work), out=work)
             first += per_root[rows] @ inv
             inv *= inv
             second += per_root[rows] @ inv
@@ -277,8 +279,10 @@ def _centered_spectrum(n: np.ndarray) -> CenteredSpectrum:
     origin, tau = _secular_roots(d, counts * d)
     weights = _loewner_weights(d, origin, tau)
     norms = np.empty(d.size)
-    for rows in _row_blocks(d.size, d.size):
-        norms[rows] = (weights[None, :] / _gap_block(d, origin, tau, rows) ** 2).sum(axis=1)
+    for rows, work in _row_blocks(d.size, d.size):
+        gap = _gap_block(d, origin, tau, rows, work)
+        np.square(gap, out=gap)
+        norms[rows] = np.divide(weights[None, :], gap, out=gap).sum(axis=1)
     block, mu = _direction_order(d, counts, origin, tau)
     sigma = np.sqrt(np.maximum(mu, 0.0))
     return CenteredSpectrum(
@@ -314,18 +318,38 @@ def _direction_order(d, counts, origin, tau):
     return block, mu
 
 
-def _row_blocks(rows: int, cols: int):
+def _row_blocks(rows: int, cols: int, buffers: int = 1):
+    """Row slices of at most ``_BLOCK`` elements, each with work arrays of its shape.
+
+    The work arrays live in one allocation for the whole loop (and for later loops
+    of the same thread): fresh half-megabyte blocks would be page-faulted in anew on
+    every pass, which costs as much as the arithmetic."""
     step = max(1, _BLOCK // max(cols, 1))
+    height = min(step, rows)
+    scratch = _scratch(buffers * height * cols)
     for start in range(0, rows, step):
-        yield slice(start, min(rows, start + step))
+        stop = min(rows, start + step)
+        size = (stop - start) * cols
+        work = [scratch[k * size:(k + 1) * size].reshape(stop - start, cols)
+                for k in range(buffers)]
+        yield slice(start, stop), work[0] if buffers == 1 else work
 
 
-def _gap_block(d, origin, tau, rows):
+def _scratch(size: int) -> np.ndarray:
+    """A thread-local float array of at least ``size`` elements, reused across calls.
+    Callers hold it for one loop iteration and call nothing that takes it too."""
+    buffer = getattr(_SCRATCH, "buffer", None)
+    if buffer is None or buffer.size < size:
+        buffer = _SCRATCH.buffer = np.empty(max(size, 2 * _BLOCK))
+    return buffer
+
+
+def _gap_block(d, origin, tau, rows, out=None):
     """``d_g - mu_i`` for roots ``rows`` (axis 0) and every pole g (axis 1).
 
     The pole differences are exact (class sizes are integers), so subtracting
     the offset last keeps the gap to the nearest pole accurate."""
-    gap = d[None, :] - d[origin[rows], None]
+    gap = np.subtract(d[None, :], d[origin[rows], None], out=out)
     gap -= tau[rows, None]
     return gap
 
@@ -398,8 +422,8 @@ def _secular_value(d, w, origin, t, exact):
     """At ``mu = d[origin] + t``: f, and the value and slope of the sum over all
     poles except ``exact`` (whose term the caller treats exactly)."""
     out = np.empty((3, t.size))
-    for rows in _row_blocks(t.size, d.size):
-        inv = _gap_block(d, origin, t, rows)
+    for rows, work in _row_blocks(t.size, d.size):
+        inv = _gap_block(d, origin, t, rows, work)
         np.reciprocal(inv, out=inv)
         inv[np.arange(inv.shape[0]), exact[rows]] = 0.0
         rest = inv @ w
@@ -435,13 +459,14 @@ def _loewner_weights(d, origin, tau):
     S = d.size
     product = np.ones(S)
     own = np.empty(S)
-    for rows in _row_blocks(S, S):  # rows index the roots i
+    for rows, work in _row_blocks(S, S, buffers=2):  # rows index the roots i
         i = np.arange(S)[rows]
-        ratio = _gap_block(d, origin, tau, rows)  # d_g - mu_i
+        ratio = _gap_block(d, origin, tau, rows, work[0])  # d_g - mu_i
         own[i] = ratio[np.arange(i.size), i]
-        pole_gap = d[i, None] - d[None, :]  # d_i - d_g
+        pole_gap = np.subtract(d[i, None], d[None, :], out=work[1])  # d_i - d_g
         pole_gap[np.arange(i.size), i] = 1.0
         ratio /= pole_gap
         ratio[np.arange(i.size), i] = -1.0
-        product *= np.prod(-ratio, axis=0)
+        np.negative(ratio, out=ratio)
+        product *= np.prod(ratio, axis=0)
     return own * product

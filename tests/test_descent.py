@@ -37,7 +37,9 @@ def _gram_errors(problem, result, solution):
     return max(errors)
 
 
-@pytest.mark.parametrize("depth", [1, 2, 3, 4, 5, 6])
+# depths 4 and 5 fill in the grid: exhaustive, run with pytest -m slow
+@pytest.mark.parametrize("depth", [1, 2, 3, pytest.param(4, marks=pytest.mark.slow),
+                                   pytest.param(5, marks=pytest.mark.slow), 6])
 @pytest.mark.parametrize("bias", ["none", "free"])
 @pytest.mark.parametrize("kind", ["balanced", "imbalanced"])
 def test_lbfgs_reaches_the_predicted_global_minimizer(kind, bias, depth):

@@ -8,6 +8,8 @@ and output matrices to 1e-6.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pytest
 
@@ -45,12 +47,21 @@ def _id(case):
     return f"n{'-'.join(map(str, n))}_M{depth}_{bias}" + (f"_w{widths}" if widths else "")
 
 
-@pytest.mark.parametrize("case", CASES, ids=[_id(c) for c in CASES])
-def test_closed_form_matches_full_minimization(case):
+@functools.lru_cache(maxsize=None)
+def full_reference(case):
+    """The closed form and five L-BFGS runs on the full problem of one case, shared by
+    every test that checks that case (the runs are the expensive part)."""
     n, depth, lambda_w, lambda_h, bias, widths = case
     solution = predict(n=n, depth=depth, lambda_w=lambda_w, lambda_h=lambda_h,
                        bias=bias, widths=widths)
     runs, best = best_of(solution.problem, widths, seeds=range(5))
+    return solution, runs, best
+
+
+@pytest.mark.parametrize("case", CASES, ids=[_id(c) for c in CASES])
+def test_closed_form_matches_full_minimization(case):
+    n, depth, lambda_w, lambda_h, bias, widths = case
+    solution, runs, best = full_reference(case)
     for run in runs:  # a global minimum: no run may go below it
         assert run.loss >= solution.loss * (1 - LOSS_RTOL)
     assert best.loss == pytest.approx(solution.loss, rel=LOSS_RTOL)
@@ -72,8 +83,7 @@ def test_closed_form_matches_full_minimization(case):
 
 
 def test_singular_values_of_every_layer_match_the_run():
-    solution = predict(n=(6, 3, 2), depth=3, lambda_w=(1e-3, 5e-3, 2e-2), lambda_h=3e-3)
-    _, best = best_of(solution.problem, seeds=range(4))
+    solution, _, best = full_reference(((6, 3, 2), 3, (1e-3, 5e-3, 2e-2), 3e-3, "none", None))
     params = best.params
     layers = [params.H, *params.weights]
     for j, matrix in enumerate(layers):

@@ -76,3 +76,15 @@ def test_random_problems_never_above_the_full_model():
         assert solution.loss <= best_of(problem, seeds=range(5))[1].loss * (1 + 1e-7)
         if depth == 1:
             assert solution.certainty == "proved"
+
+
+def test_the_origin_threshold_is_sharp_at_depth_one_and_proved_at_depth_two():
+    n, lambda_b = [5, 3, 1], 0.5
+    threshold = predict(**_params(n, 1, lambda_b, restarts=0)).origin_decay_proved
+    below = predict(**_params(n, 1, lambda_b, decay=0.98 * threshold, restarts=0))
+    above = predict(**_params(n, 1, lambda_b, decay=1.02 * threshold, restarts=0))
+    assert below.rank > 0 and above.rank == 0 and above.certainty == "proved"
+    deep = predict(**_params(n, 2, lambda_b, decay=2.0, restarts=0))
+    assert deep.rank == 0 and deep.certainty == "proved" and "origin" in deep.notes[0]
+    problem = Problem.build(n, 2, 2.0, 2.0, "regularized", "ce", lambda_b=lambda_b)
+    assert best_of(problem, seeds=range(2))[1].loss >= deep.loss * (1 - 1e-9)

@@ -116,6 +116,8 @@ class RegularizedCESolution:
         if self.rank == 0:
             return "collapsed to the origin (all logits zero)"
         K = p.K
+        if K == 1:
+            return "a single class"
         off = X[~np.eye(K, dtype=bool)]
         symmetric = np.allclose(np.diag(X), X[0, 0], rtol=1e-6, atol=1e-12) and np.allclose(
             off, off[0], rtol=1e-6, atol=1e-12)

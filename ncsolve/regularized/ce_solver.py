@@ -13,6 +13,7 @@ from .result import BEST_FOUND, PROVED
 
 PROOF_RTOL = 1e-7  # depth 1: a duality gap below this (relative) proves the answer
 SAME_RTOL = 1e-6  # end points this close count as the same minimum
+TIE_RTOL = 1e-12  # losses this close are equal up to rounding: the lower rank is reported
 DEFAULT_RESTARTS = 4  # random starts besides the two limits and the origin
 
 
@@ -49,21 +50,29 @@ def solve_ce(problem: Problem, restarts: int | None = None, seed: int = 0
             limit = solve_limit(dataclasses.replace(problem, bias=bias, lambda_b=None),
                                 restarts=restarts, seed=seed)
             limits[bias] = limit
-        points = [rce.origin()]
+        points = [rce.origin()]  # first: _best relies on it
         if problem.K > 1:
             points += _searches(rce, limits, width, restarts, seed)
-    best = min(points, key=lambda p: (p.loss, p.rank))
-    return _assemble(rce, best, points, limits, restarts)
+    return _assemble(rce, _best(rce, points), points, limits, restarts)
+
+
+def _best(rce: RegularizedCE, points: list[CEPoint]) -> CEPoint:
+    """The lowest loss; the origin when it is proved optimal; lower rank on rounding ties."""
+    if rce.problem.lbar >= rce.origin_proof_decay():
+        return points[0]  # the origin
+    low = min(p.loss for p in points)
+    ties = [p for p in points if p.loss <= low + TIE_RTOL * abs(low)]
+    return min(ties, key=lambda p: (p.rank, p.loss))
 
 
 def _searches(rce: RegularizedCE, limits: dict, width: int, restarts: int,
               seed: int) -> list[CEPoint]:
     points = []
+    rng = np.random.default_rng(seed)
     for bias, name in (("free", "free-bias answer"), ("none", "bias-free answer")):
-        theta = rce.balanced_start(limits[bias].logits, width)
+        theta = rce.balanced_start(limits[bias].logits, width, rng)
         points.append(rce.descend(f"{name} (lambda_b -> {'0' if bias == 'free' else 'inf'})",
                                   theta, width))
-    rng = np.random.default_rng(seed)
     scale = typical_singular_value(points, rce.red.root_n)
     for i in range(restarts):
         theta = rce.random_start(rng, width, scale * (1.0 if i % 2 == 0 else 1e-2))

@@ -203,10 +203,12 @@ class RegularizedCE:
         fo = FactorObjective(self.red, width)
         return fo.random_point(rng, singular)[:fo.offsets[-1]]
 
-    def balanced_start(self, X: np.ndarray, width: int) -> np.ndarray:
-        """Balanced factors of X (no bias block)."""
+    def balanced_start(self, X: np.ndarray, width: int,
+                       rng: np.random.Generator | None = None) -> np.ndarray:
+        """Balanced factors of X (no bias block), perturbed by 1% with ``rng`` (so that
+        X = 0, a stationary point of the factor form, is not a dead end)."""
         fo = FactorObjective(self.red, width)
-        return fo.balanced_point(X)[:fo.offsets[-1]]
+        return fo.balanced_point(X, None, rng, 0.0 if rng is None else 1e-2)[:fo.offsets[-1]]
 
 
 class EliminatedBias:

@@ -224,6 +224,8 @@ def _geometry(sol: RegularizedSolution) -> str:
     p = sol.problem
     if sol.rank == 0:
         return "collapsed to the origin"
+    if p.K == 1:
+        return "a single class"
     if p.balanced and sol.rank == p.K:
         cosine = mean_cosine(sol.gram_features())
         return (f"equiangular frame between simplex ETF and orthogonal frame "
