@@ -219,7 +219,7 @@ def _fuzz(command: str, argv: list[str]) -> None:
     check_contract(argv, answers=(0, 1) if command == "verify" else (0,))
 
 
-EXAMPLES = {"predict": 30, "equation": 8, "verify": 20, "phase": 12, "sweep": 12,
+EXAMPLES = {"predict": 30, "equation": 6, "verify": 20, "phase": 12, "sweep": 12,
             "measure": 12}  # the default run's CPU
 
 
