@@ -22,6 +22,7 @@ BATCH_ROWS = 8192  # samples per pass of the accumulator over in-memory features
 GAP_TOLERANCE = 1e-4
 STATIONARY = 1e-3  # relative gradient below which a run counts as a critical point
 COLLAPSE_THRESHOLD = 1e-3
+NC4_BUDGET = 2e10  # N K d above which NC4 is not computed on the training samples
 
 
 def measure(features, labels=None, weights=None, biases=None, *, depth=None, lambda_w=None,
@@ -130,8 +131,12 @@ def measure(features, labels=None, weights=None, biases=None, *, depth=None, lam
     if test_features is not None or test_labels is not None:
         test = _training_arrays(test_features, test_labels, "test_features", "test_labels",
                                 num_classes=K, width=stats.width)
-    elif in_memory:
+    elif in_memory and X.shape[0] * K * X.shape[1] <= NC4_BUDGET:
         test = (X, y)
+    elif in_memory:
+        notes.append("NC4 left out: nearest class means for all training samples would cost "
+                     f"N K d = {X.shape[0] * K * X.shape[1]:.2g} multiply-adds; give "
+                     "test_features/test_labels (a held-out subset) for NC4")
     return _assemble(stats, head, theory, fit, decays, bias, loss, test,
                      "test" if test_features is not None else "train", collapse_threshold,
                      gap_tolerance, convention, notes)
