@@ -117,6 +117,13 @@ def test_metrics_equal_a_dense_computation(trained):
     gram = centred @ centred.T
     target = report.theory.gram_features()
     gram_distance = np.linalg.norm(gram / np.linalg.norm(gram) - target / np.linalg.norm(target))
+    around = means - centre
+    weights = np.array(SIZES) / N
+    projector = np.eye(K) - np.outer(np.ones(K), weights)  # class means minus their mean
+    target_c = projector @ target @ projector.T
+    gram_c = around @ around.T
+    centred_distance = np.linalg.norm(gram_c / np.linalg.norm(gram_c)
+                                      - target_c / np.linalg.norm(target_c))
     duality = np.linalg.norm(W.T / np.linalg.norm(W) - centred.T / np.linalg.norm(centred))
     T = test_features.numpy().astype(np.float64)
     nearest = np.argmin(((T[:, None, :] - means[None, :, :]) ** 2).sum(axis=2), axis=1)
@@ -124,6 +131,7 @@ def test_metrics_equal_a_dense_computation(trained):
     layer = report.layers[0]
     expected = {"nc1": nc1, "cdnv": cdnv, "equinorm": lengths.std() / lengths.mean(),
                 "classifier_equinorm": rows.std() / rows.mean(), "gram_distance": gram_distance,
+                "centred_gram_distance": centred_distance,
                 "self_duality": duality, "nc4": np.mean(nearest == network)}
     for name, value in expected.items():
         assert getattr(layer, name) == pytest.approx(value, rel=1e-9), name
@@ -147,3 +155,44 @@ def test_training_loss_maps_onto_the_objective(trained):
         epoch = float(sum(batches)) / len(batches)
     assert mapping.lambda_b is not None  # weight_decay reaches the bias too
     assert report.loss == pytest.approx(mapping.scale * epoch, rel=1e-6)
+
+
+def test_a_nonlinear_head_is_measured_layer_by_layer(trained):
+    """Backbone layer 2 + ReLU + the head as a two-layer nonlinear head: each layer from its
+    own features, NC1 as verify computes it, and no comparison with the linear theory."""
+    from ncsolve.metrics import nc1
+
+    loss, (net, x, y, _, _, _), _ = trained
+    with torch.no_grad():
+        inner = net.backbone[:2](x)              # layer 0: after the first ReLU (32 wide)
+        outer = net.backbone(x)                  # layer 1: after the second ReLU (16 wide)
+    second = net.backbone[2]
+    report = measure(inner, y, [second.weight, net.head.weight], [second.bias, net.head.bias],
+                     layer_features=[outer])
+    labels = y.numpy()
+    order = np.argsort(labels, kind="stable")
+    n = np.bincount(labels)
+    for layer, rows in zip(report.layers, (inner, outer)):
+        columns = rows.numpy().astype(np.float64)[order].T
+        assert layer.nc1 == pytest.approx(nc1(columns, n), rel=1e-10)
+    assert report.status == "metrics only" and report.theory is None
+    assert report.layers[0].self_duality is None and report.layers[1].self_duality is not None
+    assert any("nonlinearities" in note for note in report.notes)
+
+
+@pytest.mark.slow
+def test_cross_entropy_backbone_without_feature_decay_fits_lambda_h():
+    """A backbone trained with nn.CrossEntropyLoss and no feature decay: lambda_H is
+    fitted (each trial solves the CE theory), with its residual."""
+    torch.set_num_threads(1)
+    net, _, y, features, test_features, test_labels = _train("ce")
+    mapping = training_decays(num_classes=len(SIZES), num_samples=features.shape[0], depth=1,
+                              weight_decay=WD, loss="ce", last_bias=True)
+    assert mapping.lambda_h is None and mapping.scale == 1.0
+    report = measure(features, y, [net.head.weight], [net.head.bias], loss="ce",
+                     convention=mapping, restarts=1, test_features=test_features,
+                     test_labels=test_labels)
+    fit = report.lambda_h_fit
+    assert fit is not None and fit["value"] > 0 and np.isfinite(fit["residual"])
+    assert report.problem["lambda_h"] == fit["value"]
+    assert any("fitted" in note for note in report.notes)

@@ -202,3 +202,50 @@ def test_minibatch_feature_decay_maps_exactly(converged):
         epoch = float(sum(batches)) / len(batches)
     report = measure(H, labels, [layer.weight.detach() for layer in model], convention=mapping)
     assert report.loss == pytest.approx(mapping.scale * epoch, rel=1e-12)
+
+
+def test_tracker_follows_a_training_loop_to_the_global_minimizer(tmp_path):
+    """Tracker inside a PyTorch loop: records every k steps, the gap falls to zero."""
+    from ncsolve.measure import Tracker
+
+    g = torch.Generator().manual_seed(3)
+    K, N = len(N_CLASS), sum(N_CLASS)
+    labels = torch.repeat_interleave(torch.arange(K), torch.tensor(N_CLASS))
+    Y = torch.nn.functional.one_hot(labels, K).double()
+    H = torch.nn.Parameter(0.1 * torch.randn(N, WIDTH, generator=g, dtype=torch.float64))
+    model = torch.nn.Sequential(*_layers(WIDTH, K, DEPTH, torch.float64))
+    opt = torch.optim.SGD([H, *model.parameters()], lr=0.1, momentum=0.9)
+    tracker = Tracker(every=300, lambda_w=DECAY, lambda_h=DECAY)
+    for step in range(1501):
+        tracker.record(step, H, labels, [layer.weight for layer in model])
+        opt.zero_grad()
+        _ufm_loss(model, H, Y, DECAY).backward()
+        opt.step()
+    assert tracker.epochs == [0, 300, 600, 900, 1200, 1500]
+    gap = tracker.series("gap")
+    assert gap[0] > 1e-1 and gap[-1] < 1e-4
+    assert tracker.series("nc1").shape == (6, DEPTH)
+    assert tracker.last.status == "global"
+    pytest.importorskip("matplotlib")
+    figure = tracker.plot()
+    assert all(ax.get_yscale() == "log" for ax in figure.axes)
+    figure.savefig(tmp_path / "tracker.png", dpi=200)
+
+
+@pytest.mark.slow
+def test_the_theory_example_of_the_window_trained_by_torch(capsys, tmp_path):
+    """THEORY.md section 3: n = (500, 100, 50), depth 3, decays 0.0095: the smallest
+    class collapses at the global minimum; a run from near the largest root keeps it."""
+    n, depth, decay = (500, 100, 50), 3, 0.0095
+    solution = predict(n=n, depth=depth, lambda_w=decay, lambda_h=decay)
+    assert solution.state[2] == "window"
+    kept = solution.with_z(np.where(np.isnan(solution.z_local), 0.0, solution.z_local))
+    objective = FullObjective(solution.problem, widths=(4, 4, 4))
+    start = objective.split(critical_point(kept, objective))
+    H0 = start.H.T + 1e-3 * np.random.default_rng(2).standard_normal(start.H.T.shape)
+    H, labels, model, _ = train_ufm(n, depth, 4, decay, steps=4000, start=(H0, start.weights))
+    _save_all(tmp_path, H, labels, model)
+    report = _measure_cli(tmp_path / "run.pt", capsys, decay)
+    assert report["status"] == "critical point", report["summary"]
+    assert report["classes"][2]["collapsed"] is False
+    assert report["classes"][2]["theory_collapsed"] is True

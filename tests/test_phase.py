@@ -153,10 +153,41 @@ SMALL = profile("step", classes=3, minority=1, largest=8)  # sizes (8, 8, 2) at 
 
 
 def _full_run(n, depth, decay, bias, seeds):
+    """L-BFGS on the full problem from random starts and from the two critical points
+    the curve separates (the group kept, the group zero), built from the theory; the
+    best objective found decides which is lower."""
     result = predict(n=n, depth=depth, lambda_w=decay, lambda_h=decay, bias=bias)
     widths = (2 * result.problem.K,) * depth  # wide layers: random starts reach the global
-    _, best = best_of(result.problem, widths, seeds=seeds, init_scale=1.0)
+    objective = FullObjective(result.problem, widths)
+    z_kept = np.where(np.isfinite(result.z_local), result.z_local, result.z)
+    starts = [_theory_start(result, objective, z) for z in (z_kept, result.z)]
+    assert objective.value(starts[1]) == pytest.approx(result.loss, rel=1e-12)
+    _, best = best_of(result.problem, widths, seeds=seeds, init_scale=1.0, x0s=starts)
     return result, best
+
+
+def _theory_start(result, objective, z):
+    """Full parameters (H, W_1..W_M, b) of the critical point with output singular
+    values ``z`` (THEORY.md section 5), embedded in the objective's wider layers."""
+    sol = result.with_z(np.asarray(z, dtype=float))
+    p, K = result.problem, result.problem.K
+    n = p.n.astype(float)
+    A, sigma = sol.directions(), sol.sigma
+    G = np.diag(n) - (np.outer(n, n) / n.sum() if p.bias == "free" else 0.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        Ct = np.where(sigma[:, None] > 0, (A.T @ G / n[None, :]) / sigma[:, None], 0.0)
+    values = sol.singular_values  # (K, M + 1): H, W_1, ..., W_M per direction
+    hbar = values[:, 0][:, None] * Ct  # rows: directions
+    labels = np.repeat(np.arange(K), p.n)
+    blocks = [hbar[:, labels]] + [np.diag(values[:, j]) for j in range(1, p.depth)]
+    blocks.append(A * values[:, p.depth][None, :])
+    shapes = objective.shapes[: p.depth + 1]
+    padded = []
+    for block, shape in zip(blocks, shapes):
+        full = np.zeros(shape)
+        full[: block.shape[0], : block.shape[1]] = block
+        padded.append(full)
+    return objective.pack(padded[0], padded[1:], sol.bias_value)
 
 
 def _output_values(best):
@@ -165,23 +196,50 @@ def _output_values(best):
     return np.linalg.svd(out * np.sqrt(best.problem.n)[None, :], compute_uv=False)
 
 
-@pytest.mark.parametrize("bias", ["none", "free"])
-@pytest.mark.parametrize("depth", DEPTHS)
-def test_critical_curve_against_full_lbfgs(depth, bias):
+def _check_curve_against_full_lbfgs(depth, bias, index):
+    """Just below a critical curve the best L-BFGS run keeps the group, just above it
+    the group is zero, and both times the best objective found is predict's loss."""
     pm = phase_map(SMALL, [4.0], [depth], bias, integer=True)
     n = pm.sizes[0].astype(int)
-    curve = pm.curves[-1]  # the minority class (bias-free) / the smallest direction group
+    index %= len(pm.curves)
+    curve = pm.curves[index]
     crit = curve.critical_decay[0, 0]
+    others = [c.critical_decay[0, 0] for c in pm.curves if c is not curve]
+    assert all(abs(np.log(d / crit)) > 0.2 for d in others)  # the others are far away
+    active_below = sum(c.multiplicity for c in pm.curves[:index + 1])  # larger groups first
+    scale = None
     for factor, kept in ((0.9, True), (1.1, False)):
         result, best = _full_run(n, depth, crit * factor, bias, range(5))
         assert best.loss == pytest.approx(result.loss, rel=1e-9)
         values = _output_values(best)
-        rank = int(np.sum(values > 1e-6 * values[0]))
-        expected = 3 if bias == "none" else 2
-        assert rank == (expected if kept else expected - curve.multiplicity), (factor, values)
+        rank = int(np.sum(values > 1e-6 * np.sqrt(n.sum())))  # on the target's scale
+        expected = active_below if kept else active_below - curve.multiplicity
+        assert rank == expected, (factor, values)
         if bias == "none":
             means = np.linalg.norm(class_means(best.params.H, n), axis=0)
-            assert (means[2] > 1e-3 * means[0]) == kept
+            if kept:  # the kept run comes first and sets the scale of a kept class mean
+                scale = means.max()
+            members = list(curve.classes)
+            assert bool(np.all(means[members] > 1e-3 * scale)) == kept
+
+
+@pytest.mark.parametrize("bias", ["none", "free"])
+@pytest.mark.parametrize("depth", DEPTHS)
+def test_smallest_group_curve_against_full_lbfgs(depth, bias):
+    _check_curve_against_full_lbfgs(depth, bias, -1)
+
+
+@pytest.mark.parametrize("bias", ["none", "free"])
+def test_largest_group_curve_against_full_lbfgs(bias):
+    _check_curve_against_full_lbfgs(3, bias, 0)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("bias", ["none", "free"])
+@pytest.mark.parametrize("depth", DEPTHS)
+def test_every_curve_against_full_lbfgs(depth, bias):
+    for index in range(len(phase_map(SMALL, [4.0], [depth], bias).curves)):
+        _check_curve_against_full_lbfgs(depth, bias, index)
 
 
 def _local_start(result, objective):

@@ -18,6 +18,7 @@ from .conventions import TrainingConvention, training_decays
 from .network import fit_feature_decay, measure
 from .result import LayerMetrics, Measurement
 from .stream import ClassAccumulator, ClassStatistics, Head
+from .track import Tracker
 
 __all__ = [
     "ClassAccumulator",
@@ -25,6 +26,7 @@ __all__ = [
     "Head",
     "LayerMetrics",
     "Measurement",
+    "Tracker",
     "TrainingConvention",
     "fit_feature_decay",
     "measure",

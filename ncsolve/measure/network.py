@@ -9,7 +9,7 @@ import numpy as np
 
 from .. import metrics
 from ..objective import chain
-from ..problem import BIAS_MODES, ProblemError
+from ..problem import ProblemError
 from .arrays import as_numpy, float_matrix, integer_labels
 from .result import LayerMetrics, Measurement
 from .stream import ClassAccumulator, ClassStatistics, Head
@@ -22,13 +22,14 @@ BATCH_ROWS = 8192  # samples per pass of the accumulator over in-memory features
 GAP_TOLERANCE = 1e-4
 STATIONARY = 1e-3  # relative gradient below which a run counts as a critical point
 COLLAPSE_THRESHOLD = 1e-3
+NC4_BUDGET = 2e10  # N K d above which NC4 is not computed on the training samples
 
 
 def measure(features, labels=None, weights=None, biases=None, *, depth=None, lambda_w=None,
             lambda_h=None, lambda_b=None, bias=None, loss="mse", convention=None,
             num_classes=None, test_features=None, test_labels=None, layer_features=None,
             collapse_threshold=COLLAPSE_THRESHOLD, gap_tolerance=GAP_TOLERANCE,
-            restarts=None, seed=None) -> Measurement:
+            restarts=None, seed=None, theory=None) -> Measurement:
     """Neural-collapse metrics of a trained network and the global minimizer beside them.
 
     Parameters
@@ -72,6 +73,10 @@ def measure(features, labels=None, weights=None, biases=None, *, depth=None, lam
         Relative objective gap within which the run is at the global minimizer.
     restarts, seed : int, optional
         Cross-entropy search of the theory.
+    theory : Solution, optional
+        A predict answer for this very problem (same class sizes, depth, widths,
+        decays, bias and loss) to reuse instead of solving again, as a training-loop
+        tracker does; its problem is checked.
 
     Returns
     -------
@@ -100,23 +105,25 @@ def measure(features, labels=None, weights=None, biases=None, *, depth=None, lam
     elif layer_features is not None:
         raise ProblemError("weights: give the head's layers with layer_features")
     if in_memory:
-        stats = _accumulate(X, y, K, head)
+        stats = _accumulate(X, y, K, None if layer_features is not None else head)
     else:
         stats = features.statistics() if isinstance(features, ClassAccumulator) else features
         if not in_memory and isinstance(features, ClassAccumulator) and head is None:
             head = features.head
     if layer_features is not None:
         return _nonlinear(stats, head, layer_features, X if in_memory else None,
-                          y if in_memory else None, K, loss, collapse_threshold)
+                          y if in_memory else None, K, collapse_threshold, notes)
     decays = _decays(convention, lambda_w, lambda_h, lambda_b,
                      None if head is None else head.depth)
-    bias, theory_bias = _bias_modes(bias, head, decays["lambda_b"], loss, notes)
+    bias = _bias_mode(bias, head, decays["lambda_b"], notes)
     if head is not None and head.hidden_biases:
         notes.append("the head has hidden-layer biases; the theory's model has none: they "
                      "are measured in the layer features and the objective, not predicted")
-    theory, fit = None, None
-    if head is not None and decays["lambda_w"] is not None:
-        theory, fit = _theory(stats, head, decays, theory_bias, loss, restarts, seed, notes)
+    fit = None
+    if theory is not None:
+        _check_theory(theory, stats, head, decays, bias, loss)
+    elif head is not None and decays["lambda_w"] is not None:
+        theory, fit = _theory(stats, head, decays, bias, loss, restarts, seed, notes)
     elif head is not None:
         notes.append("no weight decay given (--lambda-w or --weight-decay): metrics only, "
                      "no comparison with the theory")
@@ -124,8 +131,12 @@ def measure(features, labels=None, weights=None, biases=None, *, depth=None, lam
     if test_features is not None or test_labels is not None:
         test = _training_arrays(test_features, test_labels, "test_features", "test_labels",
                                 num_classes=K, width=stats.width)
-    elif in_memory:
+    elif in_memory and X.shape[0] * K * X.shape[1] <= NC4_BUDGET:
         test = (X, y)
+    elif in_memory:
+        notes.append("NC4 left out: nearest class means for all training samples would cost "
+                     f"N K d = {X.shape[0] * K * X.shape[1]:.2g} multiply-adds; give "
+                     "test_features/test_labels (a held-out subset) for NC4")
     return _assemble(stats, head, theory, fit, decays, bias, loss, test,
                      "test" if test_features is not None else "train", collapse_threshold,
                      gap_tolerance, convention, notes)
@@ -227,8 +238,8 @@ def _non_negative(value, name: str) -> float:
     return number
 
 
-def _bias_modes(bias, head, lambda_b, loss, notes) -> tuple[str, str]:
-    """(the mode of the measured model, the closest mode the theory has)."""
+def _bias_mode(bias, head, lambda_b, notes) -> str:
+    """The bias mode: given, or from the model (a decayed last-layer bias is regularized)."""
     last = head is not None and head.biases[-1] is not None
     if bias is None:
         bias = ("regularized" if lambda_b is not None else "free") if last else "none"
@@ -241,17 +252,9 @@ def _bias_modes(bias, head, lambda_b, loss, notes) -> tuple[str, str]:
     if bias == "none" and last:
         notes.append("the model has a last-layer bias but the theory is bias-free (--bias "
                      "none): the bias is kept in the outputs and the objective")
-    theory_bias = bias
     if bias == "regularized" and lambda_b is None:
         raise ProblemError("lambda_b (--lambda-b): a regularized bias needs its decay")
-    if bias == "regularized" and ("regularized" not in BIAS_MODES or loss == "ce"):
-        theory_bias = "free"
-        why = ("the cross-entropy theory has no regularized bias" if loss == "ce"
-               else "this version of the theory has no regularized bias")
-        notes.append(f"the last-layer bias is decayed (lambda_b = {lambda_b:.4g}) but {why}: "
-                     "the closest mode, a free bias, is used for the prediction, and the "
-                     "bias decay stays in the measured objective")
-    return bias, theory_bias
+    return bias
 
 
 # ---- the theory --------------------------------------------------------------------------
@@ -282,6 +285,22 @@ def _theory(stats, head, decays, bias, loss, restarts, seed, notes):
     theory = _predict(stats, head, decays["lambda_w"], lambda_h, bias, loss,
                       decays["lambda_b"], restarts, seed)
     return theory, fit
+
+
+def _check_theory(theory, stats, head, decays, bias, loss) -> None:
+    p = theory.problem
+    same = (head is not None and np.array_equal(p.n, stats.counts) and p.depth == head.depth
+            and p.bias == bias and p.loss == loss
+            and tuple(p.widths or ()) in ((), head.widths)
+            and decays["lambda_w"] is not None
+            and np.allclose(p.lambda_w, decays["lambda_w"], rtol=1e-12)
+            and (decays["lambda_h"] is None or math.isclose(p.lambda_h, decays["lambda_h"],
+                                                             rel_tol=1e-12)))
+    if not same:
+        raise ProblemError("theory: the given predict answer is for another problem (class "
+                           "sizes, depth, widths, decays, bias or loss differ)")
+    if decays["lambda_h"] is None:
+        decays["lambda_h"] = p.lambda_h
 
 
 def fit_feature_decay(stats, head, lambda_w, bias="none", loss="mse", lambda_b=None,
@@ -329,6 +348,11 @@ def _row_norms(rows) -> np.ndarray:
     return np.sqrt(np.einsum("ij,ij->i", rows, rows))
 
 
+def _tail(head: Head | None, j: int) -> Head | None:
+    """The layers j + 1 .. M of a head (what acts on the layer-j features)."""
+    return None if head is None else Head(head.weights[j:], head.biases[j:])
+
+
 def _layer_moments(stats: ClassStatistics, head: Head | None):
     """(means, scatter) at layers 0..M-1 (means as rows, raw, with hidden biases)."""
     means, scatter = stats.means, stats.scatter
@@ -347,14 +371,16 @@ def _top(values, K) -> np.ndarray:
     return np.concatenate([values, np.zeros(K - values.size)])
 
 
-def _layer(j, means, scatter, stats, head, bias, targets, theory, nc4):
+def _layer(j, means, scatter, stats, head, bias, targets, theory, nc4, spread=None):
+    """Metrics of layer j; ``head`` holds the layers from j + 1 on (None: no classifier)."""
     n, K, N = stats.counts, stats.K, stats.N
     centred = _centred(means, n, bias)
     around_mean = _centred(means, n, "free")
     square = float(np.trace(scatter) + n @ np.einsum("ij,ij->i", means, means))
     rms = math.sqrt(max(square, 0.0) / N)
     nc1 = metrics.nc1_from_moments(around_mean.T, scatter, N, rms)
-    spread = stats.class_spread[j] if stats.class_spread.shape[0] > j else None
+    if spread is None and stats.class_spread.shape[0] > j:
+        spread = stats.class_spread[j]
     cdnv = (metrics.cdnv(means, spread / n) if spread is not None and K <= GRAM_LIMIT
             else None)
     norms = _row_norms(centred)
@@ -362,8 +388,8 @@ def _layer(j, means, scatter, stats, head, bias, targets, theory, nc4):
     values = _top(np.linalg.eigvalsh(second), K)
     classifier = weight_values = None
     if head is not None:
-        classifier = chain(head.weights[j:])
-        weight_values = _top(np.linalg.svd(head.weights[j], compute_uv=False) ** 2, K)
+        classifier = chain(head.weights)
+        weight_values = _top(np.linalg.svd(head.weights[0], compute_uv=False) ** 2, K)
     row = dict(
         layer=j, width=int(means.shape[1]), nc1=nc1, cdnv=cdnv,
         equinorm=metrics.coefficient_of_variation(norms),
@@ -382,9 +408,19 @@ def _layer(j, means, scatter, stats, head, bias, targets, theory, nc4):
             theory_singular_values=targets.feature_values[j],
             theory_weight_singular_values=targets.weight_values[j])
         if K <= GRAM_LIMIT:
-            row["gram_distance"] = metrics.normalized_distance(centred @ centred.T,
-                                                               feature_gram(theory, j))
+            target = feature_gram(theory, j)
+            row["gram_distance"] = metrics.normalized_distance(centred @ centred.T, target)
+            row["centred_gram_distance"] = metrics.normalized_distance(
+                around_mean @ around_mean.T, _centred_gram(target, n))
     return LayerMetrics(**row)
+
+
+def _centred_gram(gram: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """The Gram of the same class means taken around their sample-weighted global mean:
+    ``C^T G C`` with ``C = I - n 1^T / N``."""
+    weights = counts / counts.sum()
+    row = gram @ weights
+    return gram - row[:, None] - row[None, :] + weights @ row
 
 
 def _nc4(test, stats, head, layer_means, bias):
@@ -410,7 +446,7 @@ def _assemble(stats, head, theory, fit, decays, bias, loss, test, test_name, thr
     moments = _layer_moments(stats, head)
     targets = None if theory is None else layer_targets(theory)
     nc4, accuracy = _nc4(test, stats, head, [m for m, _ in moments], bias)
-    layers = tuple(_layer(j, m, s, stats, head, bias, targets, theory, nc4[j])
+    layers = tuple(_layer(j, m, s, stats, _tail(head, j), bias, targets, theory, nc4[j])
                    for j, (m, s) in enumerate(moments))
     classes = _classes(stats, head, bias, theory, targets, moments, threshold)
     lambda_h = decays["lambda_h"] if fit is None else fit["value"]
@@ -439,8 +475,10 @@ def _assemble(stats, head, theory, fit, decays, bias, loss, test, test_name, thr
     if theory is not None:
         certainty = getattr(theory, "certainty", "exact")
         if certainty != "exact":
-            notes.append(f"the cross-entropy theory is {certainty}: "
-                         f"{getattr(theory, 'certainty_reason', '')}".rstrip(": "))
+            kind = "cross-entropy" if loss == "ce" else f"{theory.problem.bias}-bias"
+            reason = getattr(theory, "certainty_reason", "")
+            notes.append(f"the {kind} theory's answer is {certainty}, not a closed form"
+                         + (f": {reason}" if reason else ""))
     return Measurement(
         problem=problem, n=n.copy(), classes=classes, layers=layers, loss=loss_value,
         theory_loss=theory_loss, gap=gap, stationarity=station, gradient_norm=grad_norm,
@@ -524,5 +562,58 @@ def _names(indices) -> str:
     return head + (", ..." if indices.size > 10 else "")
 
 
-def _nonlinear(stats, head, layer_features, X, y, K, loss, threshold) -> Measurement:
-    raise ProblemError("layer_features: not supported yet")
+def _nonlinear(stats, head, layer_features, X, y, K, threshold, notes) -> Measurement:
+    """Heads with nonlinearities: every layer measured from its own features, the last
+    layer W_M as the classifier, no theory (the closed form is for linear heads)."""
+    if X is None:
+        raise ProblemError("layer_features: give the layer features together with the "
+                           "layer-0 features as arrays (not statistics)")
+    layer_features = list(layer_features)
+    if len(layer_features) != head.depth - 1:
+        raise ProblemError(f"layer_features: give the features after each hidden layer "
+                           f"1..{head.depth - 1} ({head.depth - 1} arrays), got "
+                           f"{len(layer_features)}")
+    rows = [X]
+    for j, (features, W) in enumerate(zip(layer_features, head.weights[:-1]), start=1):
+        rows.append(float_matrix(features, f"layer_features[{j - 1}]", X.shape[0],
+                                 W.shape[0], layout=f" (N x d_{j + 1}, the outputs of layer {j})"))
+    per_layer = [_accumulate(r, y, K, None) for r in rows]
+    last = Head(head.weights[-1:], head.biases[-1:])
+    predicted = (rows[-1] @ last.weights[0].T
+                 + (0.0 if last.biases[0] is None else last.biases[0])).argmax(axis=1)
+    layers = []
+    for j, (r, st) in enumerate(zip(rows, per_layer)):
+        agree = float(np.mean(_nearest(r, st.means) == predicted))
+        layers.append(_layer(j, st.means, st.scatter, st, last if j == len(rows) - 1 else None,
+                             "none", None, None, agree, spread=st.class_spread[0]))
+    bias = "free" if last.biases[0] is not None else "none"
+    centred = _centred(stats.means, stats.counts, bias)
+    norms = _row_norms(centred)
+    top = _centred(per_layer[-1].means, stats.counts, bias)
+    classes = {"feature_norm": norms,
+               "collapsed": norms <= threshold * max(float(norms.max()), np.finfo(float).tiny),
+               "classifier_norm": _row_norms(last.weights[0]),
+               "output": np.diag(top @ last.weights[0].T).copy(),
+               "feature_norms_by_layer": np.array([_row_norms(_centred(st.means, stats.counts,
+                                                                        bias))
+                                                   for st in per_layer])}
+    notes.append("the head has nonlinearities (layer features given): every layer is measured "
+                 "from its own features and W_M is the classifier of the last; the theory's "
+                 "model is linear, so nothing is compared with it")
+    return Measurement(
+        problem={"n": stats.counts.tolist(), "depth": head.depth, "widths": list(head.widths),
+                 "lambda_w": None, "lambda_h": None, "lambda_b": None, "bias": bias,
+                 "loss": None},
+        n=stats.counts.copy(), classes=classes, layers=tuple(layers), loss=None,
+        theory_loss=None, gap=None, stationarity=None, gradient_norm=None,
+        output_distance=None, status="metrics only",
+        summary=f"NC1 {layers[0].nc1:.3g} at the features, {layers[-1].nc1:.3g} at the last "
+                "layer (nonlinear head: no theory compared)",
+        certainty=None, geometry=None, collapse_threshold=threshold, nc4_on="train",
+        accuracy=float(np.mean(predicted == y)), lambda_h_fit=None, convention=None,
+        notes=tuple(notes))
+
+
+def _nearest(rows, means):
+    return np.concatenate([metrics.nearest_centre(rows[lo: lo + BATCH_ROWS], means)
+                           for lo in range(0, rows.shape[0], BATCH_ROWS)])

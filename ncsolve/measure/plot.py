@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["TINY", "plot_measurement", "save_measurement"]
+__all__ = ["TINY", "plot_measurement", "plot_tracker", "save_measurement"]
 
 TINY = 1e-300  # floor for drawing exact zeros on log axes
 
@@ -48,23 +48,30 @@ def _per_class(ax, m, field: str, label: str) -> None:
     ax.legend(fontsize=8)
 
 
+METRICS = [("nc1", None, "NC1"), ("cdnv", None, "CDNV"),
+           ("equinorm", "theory_equinorm", "equinorm\nmeans"),
+           ("classifier_equinorm", "theory_classifier_equinorm", "equinorm\nclassifier"),
+           ("gram_distance", None, "Gram\ndistance"),
+           ("centred_gram_distance", None, "centred\nGram dist."),
+           ("self_duality", "theory_self_duality", "self-\nduality")]
+
+
 def _per_layer(ax, m) -> None:
-    layers = np.array([lay.layer for lay in m.layers])
-    series = [("nc1", r"NC1 $=\mathrm{tr}(\Sigma_W\Sigma_B^{+})/K$", "-o"),
-              ("cdnv", "CDNV", "-s"), ("gram_distance", "class-mean Gram: distance to theory",
-                                       "-^"),
-              ("self_duality", "self-duality (NC3)", "-d")]
-    for name, label, style in series:
-        values = _positive([getattr(lay, name) for lay in m.layers])
-        if np.any(np.isfinite(values)):
-            ax.plot(layers, values, style, label=label)
-    theory = _positive([lay.theory_self_duality for lay in m.layers])
-    if np.any(np.isfinite(theory)):
-        ax.plot(layers, theory, ":d", color="0.4", label="self-duality at the global minimizer")
+    """Grouped bars: one group per metric, one bar per layer; the theory's value where
+    it is not zero (equinorm, self-duality of imbalanced frames) as a black tick."""
+    layers = len(m.layers)
+    width = 0.8 / layers
+    x = np.arange(len(METRICS))
+    for j, lay in enumerate(m.layers):
+        values = _positive([getattr(lay, name) for name, _, _ in METRICS])
+        offset = x - 0.4 + width * (j + 0.5)
+        ax.bar(offset, values, width=width * 0.9, label=f"layer {j}")
+        targets = _positive([None if t is None else getattr(lay, t) for _, t, _ in METRICS])
+        ax.plot(offset, targets, "_", color="black", markersize=14, markeredgewidth=2,
+                label="global minimizer" if j == 0 else None)
     ax.set_yscale("log")
-    ax.set_xticks(layers)
-    ax.set_xlabel("layer $j$ (features $W_j\\cdots W_1 H$)")
-    ax.set_ylabel("metric value")
+    ax.set_xticks(x, [label for _, _, label in METRICS], fontsize=7)
+    ax.set_ylabel("metric value (log scale)")
     ax.legend(fontsize=7)
 
 
@@ -76,7 +83,8 @@ def _singular(ax, m) -> None:
             ax.plot(np.arange(m.K), _positive(lay.theory_singular_values), "x",
                     color=line.get_color(), markersize=8, label=f"layer {lay.layer} theory")
     ax.set_yscale("log")
-    ax.set_xlabel("direction $i$ (largest first)")
+    ax.set_xticks(np.arange(m.K) if m.K <= 20 else ax.get_xticks())
+    ax.set_xlabel("direction $i$ (largest first; zeros not drawn)")
     ax.set_ylabel("singular value of the layer features")
     ax.legend(fontsize=7, ncol=2)
 
@@ -98,7 +106,7 @@ def plot_measurement(measurement):
         _per_class(axes[1], m, "classifier_norm", r"classifier row length $\|w_k\|$")
     axes[1].set_title(r"rows of $W_M\cdots W_1$")
     _per_layer(axes[2], m)
-    axes[2].set_title("neural-collapse metrics by layer")
+    axes[2].set_title("neural-collapse metrics by layer (bars: trained)")
     _singular(axes[3], m)
     axes[3].set_title("singular values by layer")
     gap = "" if m.gap is None else f", relative objective gap {m.gap:.2g}"
@@ -109,3 +117,54 @@ def plot_measurement(measurement):
 def save_measurement(measurement, path: str, dpi: int = 200) -> None:
     """Draw :func:`plot_measurement` into ``path`` (format from the extension)."""
     plot_measurement(measurement).savefig(path, dpi=dpi)
+
+
+def plot_tracker(tracker):
+    """Metrics against epochs: NC1, the Gram distance to the theory, self-duality (one
+    curve per layer) and the relative objective gap with the output distance.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    if not tracker.records:
+        from ..problem import ProblemError
+
+        raise ProblemError("tracker: nothing recorded yet; call record() first")
+    epochs = np.asarray(tracker.epochs)
+    fig = _figure(11, 7.5)
+    axes = fig.subplots(2, 2).ravel()
+    panels = [("nc1", r"NC1 $=\mathrm{tr}(\Sigma_W\Sigma_B^{+})/K$", "within-class variability"),
+              ("gram_distance", "normalized distance", "class-mean Gram: distance to theory"),
+              ("self_duality", r"$\|W^\top/\|W\| - \bar H/\|\bar H\|\|_F$",
+               "self-duality (NC3)")]
+    for ax, (name, ylabel, title) in zip(axes, panels):
+        values = tracker.series(name)
+        for j in range(values.shape[1]):
+            line, = ax.plot(epochs, _positive(values[:, j]), "-o", markersize=3,
+                            label=f"layer {j}")
+            if name == "self_duality":
+                target = _positive(tracker.series("theory_self_duality")[:, j])
+                if np.any(np.isfinite(target)):
+                    ax.plot(epochs, target, ":", color=line.get_color(),
+                            label=f"layer {j}, global minimizer")
+        ax.set_yscale("log")
+        ax.set_ylabel(ylabel)
+        ax.set_title(title)
+    last = axes[3]
+    last.plot(epochs, _positive(np.abs(tracker.series("gap"))), "-o", markersize=3,
+              label="|relative objective gap|")
+    last.plot(epochs, _positive(tracker.series("output_distance")), "-s", markersize=3,
+              label=r"output matrix $W\bar H$: distance to theory")
+    station = tracker.series("stationarity")
+    if np.any(np.isfinite(station)):
+        last.plot(epochs, _positive(station), "--", label="relative gradient norm")
+    last.set_yscale("log")
+    last.set_ylabel("value")
+    last.set_title("distance to the global minimizer")
+    for ax in axes:
+        ax.set_xlabel("epoch")
+        if ax.lines:
+            ax.legend(fontsize=8)
+    fig.suptitle("Neural collapse during training, against the global minimizer")
+    return fig

@@ -44,7 +44,13 @@ class LayerMetrics:
     equinorm, classifier_equinorm : float
         Coefficient of variation of the class-mean lengths and classifier-row lengths.
     gram_distance : float or None
-        Normalized distance of the class-mean Gram to the theory's (0..2).
+        Normalized distance of the class-mean Gram to the theory's (0..2); class
+        means around the global mean with a free bias, around the origin otherwise
+        (as the objective sees them).
+    centred_gram_distance : float or None
+        The same with both the measured and the theory's class means taken around
+        their global means (Papyan et al.'s NC2 convention: shape only, blind to a
+        common shift such as the positive mean of ReLU features).
     self_duality : float or None
         ``|| C^T/||C|| - Hbar/||Hbar|| ||_F`` (NC3, 0..2).
     nc4 : float or None
@@ -65,6 +71,7 @@ class LayerMetrics:
     nc4: float | None
     singular_values: np.ndarray
     weight_singular_values: np.ndarray | None
+    centred_gram_distance: float | None = None
     theory_equinorm: float | None = None
     theory_classifier_equinorm: float | None = None
     theory_self_duality: float | None = None

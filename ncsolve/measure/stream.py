@@ -180,42 +180,36 @@ class ClassAccumulator:
         if self.width is None:
             self.width = int(X.shape[1])
             self._allocate(self.width)
-        X = float_matrix(X, "features", columns=self.width,
-                         layout=" (rows are samples, columns the feature width)")
+        X = _batch_matrix(X, self.width)
         y = integer_labels(labels, "labels", size=X.shape[0], num_classes=self.K)
         if not y.size:
             return self
-        order = np.argsort(y, kind="stable")
-        present, start, count = np.unique(y[order], return_index=True, return_counts=True)
-        layers = [X[order]] if self.head is None else self.head.layers(X[order])
+        present, inverse, count = np.unique(y, return_inverse=True, return_counts=True)
+        one_hot = _one_hot(inverse, present.size)
+        batch_means = (one_hot @ X) / count[:, None]
+        if not np.all(np.isfinite(batch_means)):
+            check_finite(X, "features")  # names the first bad entry
+            raise ProblemError("features: the batch sums overflow float64; rescale the "
+                               "features")
+        if self.head is not None:
+            self._head_totals(self.head.layers(X)[-1], y)
         old = self.counts[present].astype(np.float64)
         new = old + count
         weight = old * count / new  # Chan's factor n c / (n + c) per present class
-        delta = self._merge(layers[0], present, start, count, weight, new)
-        for j, rows in enumerate(layers[1:], start=1):
-            # layer j is an affine image of layer 0, so its change of class mean is the
-            # linear part of the head applied to the layer-0 change
-            delta = delta @ self.head.weights[j - 1].T
-            centred = rows - np.repeat(np.add.reduceat(rows, start, axis=0) / count[:, None],
-                                       count, axis=0)
-            self._spread[j, present] += (np.add.reduceat(_row_squares(centred), start)
-                                         + weight * _row_squares(delta))
+        delta = batch_means - self._means[present]
+        X -= batch_means[inverse]  # centred on the batch's own class means, in place
+        self._scatter += X.T @ X + _weighted_gram(delta, weight)
+        self._spread[0, present] += (one_hot @ _row_squares(X) + weight * _row_squares(delta))
+        self._means[present] += delta * (count / new)[:, None]
         if self.head is not None:
-            self._head_totals(layers[-1], y[order])
+            # layer j is an affine image of layer 0: its centred rows and its change of
+            # class mean are the linear part of the head applied to layer 0's
+            for j, W in enumerate(self.head.weights, start=1):
+                X, delta = X @ W.T, delta @ W.T
+                self._spread[j, present] += (one_hot @ _row_squares(X)
+                                             + weight * _row_squares(delta))
         self.counts[present] += count
         return self
-
-    def _merge(self, X, present, start, count, weight, new) -> np.ndarray:
-        """Merge a sorted batch into the layer-0 means, scatter and spread; returns the
-        change of each present class mean (batch mean minus running mean)."""
-        batch_means = np.add.reduceat(X, start, axis=0) / count[:, None]
-        centred = X - np.repeat(batch_means, count, axis=0)
-        delta = batch_means - self._means[present]
-        self._scatter += centred.T @ centred + (delta * weight[:, None]).T @ delta
-        self._spread[0, present] += (np.add.reduceat(_row_squares(centred), start)
-                                     + weight * _row_squares(delta))
-        self._means[present] += delta * (count / new)[:, None]
-        return delta
 
     def _head_totals(self, outputs: np.ndarray, labels: np.ndarray) -> None:
         check_finite(outputs, "outputs of the head")
@@ -237,6 +231,32 @@ class ClassAccumulator:
         return ClassStatistics(self.counts.copy(), self._means.copy(), scatter,
                                self._spread.copy(), self.ce_sum if head else None,
                                self.correct if head else None)
+
+
+def _batch_matrix(X: np.ndarray, width: int) -> np.ndarray:
+    """A float64 copy of a batch (the accumulator centres it in place)."""
+    if X.dtype.kind not in "fiu" or X.dtype == np.bool_:
+        raise ProblemError(f"features: expected real numbers, got dtype {X.dtype}")
+    if X.shape[1] != width:
+        raise ProblemError(f"features: expected {width} columns (rows are samples, columns "
+                           f"the feature width), got shape {X.shape}")
+    return np.array(X, dtype=np.float64, order="C")
+
+
+def _one_hot(inverse: np.ndarray, classes: int):
+    """Sparse (classes x B) indicator: ``one_hot @ X`` sums rows per class in one pass."""
+    from scipy.sparse import csr_matrix
+
+    B = inverse.size
+    return csr_matrix((np.ones(B), (inverse, np.arange(B))), shape=(classes, B))
+
+
+def _weighted_gram(rows: np.ndarray, weight: np.ndarray) -> np.ndarray:
+    """``sum_k weight_k rows_k^T rows_k`` as one symmetric product (rows with weight 0,
+    classes new to the accumulator, are skipped)."""
+    keep = weight > 0
+    scaled = rows[keep] * np.sqrt(weight[keep])[:, None]
+    return scaled.T @ scaled
 
 
 def _row_squares(rows: np.ndarray) -> np.ndarray:

@@ -32,7 +32,8 @@ def _header(m) -> list[str]:
              f"widths {widths}, bias {p['bias']}, loss {p['loss']}"]
     if p["lambda_w"] is not None:
         decays = sorted(set(p["lambda_w"]))
-        lw = (_g(decays[0]) + f" (all {len(p['lambda_w'])} layers)" if len(decays) == 1
+        count = len(p["lambda_w"])
+        lw = (_g(decays[0]) + (f" (all {count} layers)" if count > 1 else "") if len(decays) == 1
               else ",".join(_g(v) for v in p["lambda_w"]))
         lh = _g(p["lambda_h"]) + (" (fitted)" if m.lambda_h_fit else "")
         extra = "" if p["lambda_b"] is None else f"; lambda_b = {_g(p['lambda_b'])}"
@@ -80,14 +81,15 @@ def _class_rows(m):
 
 def _layer_rows(m):
     header = ["layer", "width", "NC1", "CDNV", "equinorm", "theory", "w equinorm", "theory",
-              "Gram dist", "self-duality", "theory", "NC4"]
+              "Gram dist", "centred", "self-duality", "theory", "NC4"]
 
     def row_of(j: int) -> list[str]:
         lay = m.layers[j]
         return [str(lay.layer), str(lay.width), _g(lay.nc1, 3), _g(lay.cdnv, 3),
                 _g(lay.equinorm, 3), _g(lay.theory_equinorm, 3),
                 _g(lay.classifier_equinorm, 3), _g(lay.theory_classifier_equinorm, 3),
-                _g(lay.gram_distance, 3), _g(lay.self_duality, 3),
+                _g(lay.gram_distance, 3), _g(lay.centred_gram_distance, 3),
+                _g(lay.self_duality, 3),
                 _g(lay.theory_self_duality, 3), _g(lay.nc4, 4)]
 
     return header, row_of, len(m.layers)

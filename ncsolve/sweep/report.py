@@ -13,9 +13,10 @@ def _g(x: float) -> str:
 
 def phase_text(pm) -> str:
     """Header, the curves at a few ratios per depth, and the notes."""
+    samples = f"{pm.ratios.size} sample" + ("s" if pm.ratios.size > 1 else "")
     lines = [
         f"MSE phase map, bias {pm.bias}: {pm.profile.describe()}",
-        f"ratios {_g(pm.ratios.min())} .. {_g(pm.ratios.max())} ({pm.ratios.size} samples), "
+        f"ratios {_g(pm.ratios.min())} .. {_g(pm.ratios.max())} ({samples}), "
         f"depth {', '.join(map(str, pm.depths))}; decay = lbar (geometric mean of all "
         "decays); certainty: exact",
         "a curve's group is zero at the global minimum above critical_decay; its nonzero "
