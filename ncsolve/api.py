@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Literal, overload
 
-from .problem import DEFAULT_DECAY, Problem, ProblemError, whole_number
+import math
+
+import numpy as np
+
+from .problem import DEFAULT_DECAY, MAX_SEARCH_RESTARTS, Problem, ProblemError, whole_number
 
 if TYPE_CHECKING:  # the result modules are imported only when they are used
     from .crossentropy.result import CESolution
@@ -113,15 +117,17 @@ def predict(
         raise ProblemError("precision (--precision): the high-precision route is for "
                            "loss mse only; leave it out with --loss ce")
     if problem.loss == "ce":
-        restarts = None if restarts is None else whole_number(restarts, "restarts", "", low=0)
+        restarts = None if restarts is None else whole_number(
+            restarts, "restarts", "", low=0, high=MAX_SEARCH_RESTARTS)
         seed = 0 if seed is None else whole_number(seed, "seed", "", low=0)
+        _check_ce_range(problem)
         if problem.bias == "regularized":
             from .regularized import solve_ce as solve_regularized_ce
 
-            return solve_regularized_ce(problem, restarts=restarts, seed=seed)
-        from .crossentropy import solve as solve_ce
+            return _representable(solve_regularized_ce(problem, restarts=restarts, seed=seed))
+        from .crossentropy import solve as solve_ce  # scipy: only after the input is checked
 
-        return solve_ce(problem, restarts=restarts, seed=seed)
+        return _representable(solve_ce(problem, restarts=restarts, seed=seed))
     for name, value in (("restarts", restarts), ("seed", seed)):
         if value is not None:
             raise ProblemError(f"{name} (--{name}): only used by the cross-entropy search "
@@ -134,9 +140,53 @@ def predict(
         from .symbolic import solve_precise
 
         return solve_precise(problem, precision)
+    _check_secular_work(problem)
     from .solution import solve
 
-    return solve(problem)
+    return _representable(solve(problem))
+
+
+MAX_DISTINCT_SIZES = 100_000  # free bias: O(S^2) secular work, about 5 minutes at this S
+SECONDS_PER_PAIR = 3e-8  # measured on two cores: 3 s for S = 10^4 distinct sizes
+
+
+def _check_secular_work(problem: Problem) -> None:
+    """Refuse a free-bias problem whose O(S^2) spectrum would run for hours."""
+    if problem.bias != "free" or problem.K <= MAX_DISTINCT_SIZES:
+        return
+    distinct = int(np.unique(problem.n).size)
+    if distinct > MAX_DISTINCT_SIZES:
+        hours = SECONDS_PER_PAIR * distinct**2 / 3600
+        raise ProblemError(
+            f"n (--n): a free bias couples the {distinct} distinct class sizes (O(S^2) work, "
+            f"about {hours:.2g} hours here); at most {MAX_DISTINCT_SIZES} distinct sizes: "
+            "round the sizes (equal sizes cost nothing extra) or use --bias none")
+
+
+CE_MIN_DECAY = 1e-300  # cross-entropy margins grow like log(1/lbar); tested down to here
+
+
+def _check_ce_range(problem: Problem) -> None:
+    if problem.lbar < CE_MIN_DECAY:
+        raise ProblemError(
+            f"lambda_w (--lambda-w), lambda_h (--lambda-h): cross-entropy is solved for a "
+            f"geometric-mean decay lbar >= {CE_MIN_DECAY:g}, got lbar = {problem.lbar:.3g}; "
+            "below it the optimal logit margins (about log(1/lbar) > 690) leave float64")
+
+
+def _representable(solution):
+    """The answer, or a refusal when some of its values are beyond float64."""
+    names = ("feature_norm", "classifier_norm", "output", "singular_values",
+             "layer_feature_norms")
+    values = [np.asarray(getattr(solution, name)) for name in names if hasattr(solution, name)]
+    if math.isfinite(solution.loss) and all(np.all(np.isfinite(v)) for v in values):
+        return solution
+    largest = max(float(np.max(np.abs(v), initial=0.0)) for v in values)
+    raise ProblemError(
+        "lambda_w (--lambda-w), lambda_h (--lambda-h): with decays this far apart some "
+        f"values of the answer ({'inf' if math.isinf(largest) else f'{largest:.3g}'}) are "
+        "beyond float64 (magnitudes up to 1.8e308); use --precision 20 (the high-precision "
+        "route has no such limit) or decays closer together")
 
 
 def training_convention(n, depth, loss, lambda_w=None, lambda_h=None, *, weight_decay=None,

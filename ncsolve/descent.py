@@ -7,15 +7,15 @@ paper uses init_scale = 0.1) with a zero bias, or from a given point, and return
 Speed.  The matrices here are small (K x N, d x d); multi-threaded BLAS spends
 more time waking threads than computing, and scipy's L-BFGS-B runs about four
 times slower with two OpenBLAS threads than with one on the paper's setting.
-Every method therefore limits BLAS to ``threads=1`` while it runs (see
-:func:`blas_threads`); pass ``threads=None`` to leave the BLAS setting alone.
+Every method therefore limits BLAS to ``threads=1`` while it runs, through
+threadpoolctl (see :func:`blas_threads`); pass ``threads=None`` to leave the
+BLAS setting alone.  Progress is a tqdm bar on stderr, shown only on a terminal
+unless asked for (``progress``).
 """
 
 from __future__ import annotations
 
 import contextlib
-import ctypes
-import os
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -119,99 +119,52 @@ class DescentResult:
         return bool(np.isfinite(self.loss) and np.all(np.isfinite(self.x)))
 
 
-# ---- BLAS threads ----------------------------------------------------------------------
-
-_SET_NAMES = (
-    "openblas_set_num_threads",
-    "scipy_openblas_set_num_threads",
-    "scipy_openblas_set_num_threads64_",
-    "openblas_set_num_threads64_",
-)
-_GET_NAMES = tuple(name.replace("_set_", "_get_") for name in _SET_NAMES)
-
-
-def _loaded_openblas() -> list[tuple[Any, Any]]:
-    """(getter, setter) pairs of every OpenBLAS library loaded in this process (Linux)."""
-    try:
-        with open("/proc/self/maps") as maps:
-            paths = {line.split()[-1] for line in maps if "openblas" in line.lower()}
-    except OSError:
-        return []
-    pairs = []
-    for path in sorted(p for p in paths if os.path.isfile(p)):
-        try:
-            lib = ctypes.CDLL(path, mode=getattr(os, "RTLD_NOLOAD", 0) | ctypes.RTLD_LOCAL)
-        except OSError:
-            continue
-        for get_name, set_name in zip(_GET_NAMES, _SET_NAMES):
-            getter, setter = getattr(lib, get_name, None), getattr(lib, set_name, None)
-            if getter is not None and setter is not None:
-                getter.restype = ctypes.c_int
-                setter.argtypes = [ctypes.c_int]
-                pairs.append((getter, setter))
-                break
-    return pairs
+# ---- BLAS threads and progress --------------------------------------------------------
 
 
 @contextlib.contextmanager
 def blas_threads(limit: int | None = 1) -> Iterator[None]:
-    """Limit BLAS threads inside the block; restore the previous setting after it.
+    """Limit BLAS threads inside the block (threadpoolctl); the setting is restored after it.
 
-    Uses threadpoolctl when it is installed, else the thread controls of the
-    OpenBLAS libraries loaded by numpy and scipy.  A no-op for ``limit=None``
-    or when neither is available.
+    A no-op for ``limit=None``.
     """
     if limit is None:
         yield
         return
     import scipy.optimize  # noqa: F401  - make sure scipy's BLAS is loaded before limiting
+    from threadpoolctl import threadpool_limits
 
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        threadpool_limits = None
-    if threadpool_limits is not None:
-        with threadpool_limits(limits=limit, user_api="blas"):
-            yield
-        return
-    pairs = _loaded_openblas()
-    saved = [getter() for getter, _ in pairs]
-    for _, setter in pairs:
-        setter(limit)
-    try:
+    with threadpool_limits(limits=limit, user_api="blas"):
         yield
-    finally:
-        for (_, setter), count in zip(pairs, saved):
-            setter(max(int(count), 1))
-
-
-# ---- helpers ---------------------------------------------------------------------------
 
 
 class _Progress:
-    """A one-line progress report on stderr, rewritten at most every half second."""
+    """A tqdm bar on stderr: shown when ``enabled``, or for None when stderr is a terminal."""
 
     def __init__(self, enabled: bool | None, label: str, total: int):
-        self.enabled = sys.stderr.isatty() if enabled is None else bool(enabled)
-        self.label, self.total = label, total
-        self.last = 0.0
-        self.shown = False
+        self.enabled = _is_terminal() if enabled is None else bool(enabled)
+        self.bar = None
+        if self.enabled:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total, desc=label, file=sys.stderr, leave=False,
+                            unit="step", mininterval=0.5, dynamic_ncols=True)
 
     def update(self, step: int, loss: float) -> None:
-        if not self.enabled:
-            return
-        now = time.monotonic()
-        if now - self.last < 0.5:
-            return
-        self.last = now
-        self.shown = True
-        sys.stderr.write(f"\r{self.label}: step {step}/{self.total}  loss {loss:.10g}   ")
-        sys.stderr.flush()
+        if self.bar is not None:
+            self.bar.set_postfix_str(f"loss {loss:.10g}", refresh=False)
+            self.bar.update(step - self.bar.n)
 
     def close(self) -> None:
-        if self.shown:
-            sys.stderr.write("\n")
-            sys.stderr.flush()
+        if self.bar is not None:
+            self.bar.close()
+
+
+def _is_terminal() -> bool:
+    try:
+        return sys.stderr.isatty()
+    except (AttributeError, ValueError):  # closed or replaced stderr
+        return False
 
 
 def _start(objective: FullObjective, seed, init_scale: float, x0) -> np.ndarray:
@@ -233,7 +186,8 @@ def _objective(problem: Problem, widths) -> FullObjective:
 
 
 def _snapshot(objective: FullObjective, x: np.ndarray, step: int, recorder) -> Snapshot:
-    value, grad = objective(x)
+    with np.errstate(over="ignore", invalid="ignore"):
+        value, grad = objective(x)
     data = recorder(x) if recorder is not None else None
     return Snapshot(step, value, vector_norm(grad), data)
 
@@ -307,7 +261,8 @@ def minimize_lbfgs(
 
     def fun(v):
         counter["evals"] += 1
-        return objective(v)
+        with np.errstate(over="ignore", invalid="ignore"):  # a diverging run: reported, not warned
+            return objective(v)
 
     def callback(xk):
         counter["iters"] += 1
@@ -330,7 +285,8 @@ def minimize_lbfgs(
                 x, best_loss, message = out.x, float(out.fun), str(out.message)
             if not improved or np.max(np.abs(out.jac)) <= gtol:
                 break
-        value, grad = objective(x)
+        with np.errstate(over="ignore", invalid="ignore"):
+            value, grad = objective(x)
     bar.close()
     if record_every and (not trajectory or trajectory[-1].step != counter["iters"]):
         trajectory.append(_snapshot(objective, x, counter["iters"], recorder))
@@ -394,7 +350,8 @@ def gradient_descent(
     message = f"finished {steps} steps"
     started = time.perf_counter()
     with blas_threads(threads):
-        value, grad = objective(x)
+        with np.errstate(over="ignore", invalid="ignore"):  # a start that overflows
+            value, grad = objective(x)
         step = 0
         while True:
             if record_every and step % record_every == 0:

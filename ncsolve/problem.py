@@ -6,7 +6,10 @@ Every other module receives a :class:`Problem`; none of them re-validates input.
 from __future__ import annotations
 
 import math
+import os
+import re
 from dataclasses import dataclass
+from fractions import Fraction
 from functools import cached_property
 from numbers import Integral, Real
 from typing import Sequence
@@ -18,6 +21,7 @@ LOSSES = ("mse", "ce")
 DEFAULT_DECAY = 5e-4  # the paper's synthetic setting (lambda_W = lambda_H = 5e-4)
 MAX_SAMPLES = 2**53  # class sizes and N are exact in float64 up to here
 MAX_DEPTH = 1000
+MAX_SEARCH_RESTARTS = 100_000  # random starts of a cross-entropy search (each a minimization)
 
 
 class ProblemError(ValueError):
@@ -29,33 +33,75 @@ def _fail(param: str, message: str) -> ProblemError:
     return ProblemError(f"{param} ({flag}): {message}")
 
 
+MAX_FILE_BYTES = 1 << 28  # @FILE: 256 MiB of text, some 30 million class sizes
+_SHOWN = 40  # characters of a bad value quoted in a message
+_UNORDERED = (set, frozenset, dict)
+
+
+def _show(value) -> str:
+    """``repr(value)``, shortened so that a message stays one readable line."""
+    text = repr(value.tolist() if isinstance(value, np.ndarray) else value)
+    return text if len(text) <= _SHOWN else text[: _SHOWN - 4] + " ..."
+
+
 def _read_list(path: str, param: str) -> str:
-    """The numbers in a text file (separated by commas, spaces or newlines)."""
+    """The text of an @FILE (UTF-8; numbers separated by commas, spaces or newlines)."""
+    how = "give numbers, or @FILE: a text file of numbers separated by commas or spaces"
+    if os.path.isdir(path):
+        raise _fail(param, f"{path!r} is a folder, not a file; {how}")
     try:
-        with open(path, encoding="utf-8") as handle:
-            text = handle.read()
+        with open(path, "rb") as handle:
+            data = handle.read(MAX_FILE_BYTES + 1)
     except OSError as error:
-        raise _fail(param, f"cannot read {path!r} ({error.strerror or error}); "
-                    "give numbers, or @FILE with numbers separated by commas or spaces") from None
-    return ",".join(text.replace(",", " ").split())
+        raise _fail(param, f"cannot read {path!r} ({error.strerror or error}); {how}") from None
+    if len(data) > MAX_FILE_BYTES:
+        raise _fail(param, f"{path!r} holds more than {MAX_FILE_BYTES >> 20} MiB; {how}")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise _fail(param, f"{path!r} is not a text file (byte {error.start} is not UTF-8); "
+                    f"{how}") from None
+
+
+def _refuse_kind(value, param: str) -> None:
+    """Inputs whose meaning would be a guess: bytes, complex numbers, unordered collections."""
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        raise _fail(param, f"got bytes {_show(bytes(value))}; decode them first "
+                    "(b'...'.decode()) or give numbers")
+    if isinstance(value, (complex, np.complexfloating)) or (
+            isinstance(value, np.ndarray) and value.dtype.kind == "c"):
+        raise _fail(param, f"complex numbers are not allowed, got {_show(value)}; "
+                    "give real numbers")
+    if isinstance(value, _UNORDERED):
+        raise _fail(param, f"a {type(value).__name__} has no order, got {_show(value)}; give a "
+                    "list (entry k belongs to class or layer k)")
 
 
 def _split(value, param: str) -> list:
     """Accept a sequence, a comma-separated string (as typed on the command line),
     or ``@FILE`` naming a text file of numbers."""
+    _refuse_kind(value, param)
     if isinstance(value, str) and value.startswith("@"):
-        value = _read_list(value[1:], param)
+        value = " ".join(_read_list(value[1:], param).replace(",", " ").split())
+        if not value:
+            raise _fail(param, "the file holds no numbers")
+        return value.split(" ")
     if isinstance(value, str):
         parts = [p.strip() for p in value.split(",")]
         if not value.strip() or any(p == "" for p in parts):
-            raise _fail(param, f"expected a comma-separated list of numbers, got {value!r}")
+            raise _fail(param, f"expected a comma-separated list of numbers, got {_show(value)}")
         return parts
+    if isinstance(value, np.ndarray) and value.ndim == 0:
+        return [value.item()]
     if isinstance(value, (Real, np.number)):
         return [value]
     try:
-        return list(value)
+        items = list(value)
     except TypeError:
-        raise _fail(param, f"expected a number or a list of numbers, got {value!r}") from None
+        raise _fail(param, f"expected a number or a list of numbers, got {_show(value)}") from None
+    for item in items:
+        _refuse_kind(item, param)
+    return items
 
 
 def whole_number(item, param: str, what: str, low: int = 1, high: int | None = None) -> int:
@@ -70,44 +116,138 @@ def whole_number(item, param: str, what: str, low: int = 1, high: int | None = N
     kind = "a positive integer" if low == 1 else f"an integer >= {low}"
     if high is not None:
         kind = f"an integer from {low} to {high}"
+
+    def refuse(shown) -> ProblemError:
+        return _fail(param, f"{subject}must be {kind}, got {_show(shown)}")
+
+    if isinstance(item, np.ndarray) and item.ndim == 0:
+        item = item.item()
     if isinstance(item, str):
-        try:
-            number = float(item) if any(c in item for c in ".eE") else int(item)
-        except ValueError:
-            raise _fail(param, f"{subject}must be {kind}, got {item!r}") from None
-    elif isinstance(item, (Real, np.number)) and not isinstance(item, (bool, np.bool_)):
-        number = item
+        number = _text_integer(item)
+        if number is None:
+            raise refuse(item)
+    elif isinstance(item, (Integral, np.integer)) and not isinstance(item, (bool, np.bool_)):
+        number = int(item)
+    elif isinstance(item, (Real, np.floating)) and not isinstance(item, (bool, np.bool_)):
+        value = float(item)
+        if not (math.isfinite(value) and value.is_integer()):
+            raise refuse(item)
+        number = int(value)
     else:
-        raise _fail(param, f"{subject}must be {kind}, got {item!r}")
-    if isinstance(number, (Integral, np.integer)):
-        result = int(number)
-    elif math.isfinite(float(number)) and float(number).is_integer():
-        result = int(float(number))
-    else:
-        raise _fail(param, f"{subject}must be {kind}, got {item!r}")
-    if result < low or (high is not None and result > high):
-        raise _fail(param, f"{subject}must be {kind}, got {result}")
-    return result
+        raise refuse(item)
+    if number < low or (high is not None and number > high):
+        raise refuse(number if abs(number) < 10**30 else item)
+    return number
+
+
+def _text_integer(text: str) -> int | None:
+    """The integer a string spells ("12", " 3.0", "1e3", "1_000"), or None."""
+    try:
+        if not any(c in text for c in ".eE"):
+            return int(text)
+        value = float(text)
+    except (ValueError, OverflowError):
+        return None
+    if not (math.isfinite(value) and value.is_integer()):
+        return None
+    if abs(value) >= 2.0**52:  # float64 rounding could hide a fraction: read it exactly
+        exact = Fraction(text.strip())
+        return int(exact) if exact.denominator == 1 else None
+    return int(value)
+
+
+_BYTE_KIND = np.zeros(256, dtype=np.uint8)  # 0: other, 1: digit, 2: separator
+_BYTE_KIND[np.frombuffer(b"0123456789", dtype=np.uint8)] = 1
+_BYTE_KIND[np.frombuffer(b", \t\r\n", dtype=np.uint8)] = 2
+_DIGIT_LIMIT = 16  # digits of a plain integer parsed in bulk (2^53 has 16)
+_POWERS_OF_TEN = 10 ** np.arange(_DIGIT_LIMIT, dtype=np.int64)
+
+
+def _plain_integers(tokens_text: str, comma_separated: bool) -> np.ndarray | None:
+    """Integers written with the digits 0-9 only, parsed in one vectorized pass.
+
+    ``tokens_text`` holds the numbers separated by commas and white space (exactly
+    one comma between neighbours when ``comma_separated``). None for anything
+    else, which the exact parser reads (and names in its message when it is bad).
+    """
+    try:
+        raw = np.frombuffer(tokens_text.encode("ascii"), dtype=np.uint8)
+    except UnicodeEncodeError:
+        return None
+    kind = _BYTE_KIND[raw]
+    digit = kind == 1
+    if raw.size == 0 or not kind.all():
+        return None
+    starts = np.flatnonzero(digit & ~np.r_[False, digit[:-1]])
+    ends = np.flatnonzero(digit & ~np.r_[digit[1:], False]) + 1
+    lengths = ends - starts
+    if starts.size == 0 or lengths.max() > _DIGIT_LIMIT:
+        return None
+    if comma_separated:
+        commas = np.cumsum(raw == 44, dtype=np.int32)
+        between = commas[starts[1:] - 1] - commas[ends[:-1] - 1]
+        if np.any(between != 1) or commas[-1] != starts.size - 1:
+            return None
+    places = np.flatnonzero(digit)
+    power = np.repeat(ends - 1, lengths) - places  # of ten, for each digit
+    values = (raw[places] - 48) * _POWERS_OF_TEN[power]
+    return np.add.reduceat(values, np.r_[0, np.cumsum(lengths)[:-1]])
 
 
 def _class_sizes(n) -> np.ndarray:
-    """Validated class sizes as a read-only int64 array (vectorized for numeric arrays).
+    """Validated class sizes as a read-only int64 array, in one vectorized pass for
+    numeric arrays and for text of plain integers; the parser of single values only
+    builds the message of bad input (or reads unusual spellings such as "1e3").
 
     Sizes and their total must stay below 2^53, where float64 counts exactly."""
-    array = None if isinstance(n, str) else np.asarray(n) if not np.isscalar(n) else None
-    if array is not None and array.ndim == 1 and array.dtype.kind in "iuf" and array.size:
-        values = array.astype(np.float64)
-        ok = np.isfinite(values) & (values >= 1) & (values <= MAX_SAMPLES)
-        if np.all(ok & (values == np.round(values))):
-            return _with_total_checked(array.astype(np.int64))
+    _refuse_kind(n, "n")
+    if isinstance(n, str):
+        text, comma = (_read_list(n[1:], "n"), False) if n.startswith("@") else (n, True)
+        counts = _plain_integers(text, comma)
+        if counts is not None:
+            bad = np.flatnonzero((counts < 1) | (counts > MAX_SAMPLES))
+            if bad.size == 0:
+                return _with_total_checked(counts)
+            whole_number(int(counts[bad[0]]), "n", "every class size", high=MAX_SAMPLES)
+        _check_suspect_token(text)
+        if n.startswith("@"):
+            n = " ".join(text.replace(",", " ").split())
+            if not n:
+                raise _fail("n", "the file holds no numbers")
+            n = n.replace(" ", ",")
+    elif not isinstance(n, (Real, np.number)):
+        try:
+            array = np.asarray(n)
+        except (ValueError, TypeError):  # ragged nesting: the loop below names the entry
+            array = None
+        flags = isinstance(n, (list, tuple)) and any(isinstance(v, (bool, np.bool_)) for v in n)
+        if not flags and array is not None and array.ndim == 1 and array.dtype.kind in "iuf" \
+                and array.size:
+            values = array.astype(np.float64)
+            ok = np.isfinite(values) & (values >= 1) & (values <= MAX_SAMPLES)
+            if np.all(ok & (values == np.round(values))):
+                return _with_total_checked(array.astype(np.int64))
     sizes = [whole_number(v, "n", "every class size", high=MAX_SAMPLES) for v in _split(n, "n")]
     if not sizes:
         raise _fail("n", "give at least one class size, e.g. 500,100,50")
     return _with_total_checked(np.asarray(sizes, dtype=np.int64))
 
 
+def _check_suspect_token(text: str) -> None:
+    """Validate first the entry holding the first character that is neither a digit
+    nor a separator: a bad entry is then named at once, however long the list."""
+    match = re.search(r"[^0-9,\s]", text)
+    if match is None:
+        return
+    start = max(text.rfind(sep, 0, match.start()) for sep in ", \t\r\n") + 1
+    ends = [i for i in (text.find(sep, match.start()) for sep in ", \t\r\n") if i >= 0]
+    whole_number(text[start:min(ends, default=len(text))].strip(), "n", "every class size",
+                 high=MAX_SAMPLES)
+
+
 def _with_total_checked(counts: np.ndarray) -> np.ndarray:
-    if sum(counts.tolist()) > MAX_SAMPLES:
+    if counts.size and int(counts.max()) * counts.size > MAX_SAMPLES and (
+            sum(counts.tolist()) > MAX_SAMPLES):
         raise _fail("n", f"the total number of samples must be at most 2^53 = {MAX_SAMPLES} "
                     "(where float64 counts exactly)")
     counts.setflags(write=False)
@@ -115,14 +255,20 @@ def _with_total_checked(counts: np.ndarray) -> np.ndarray:
 
 
 def _positive_float(item, param: str) -> float:
+    if isinstance(item, np.ndarray) and item.ndim == 0:
+        item = item.item()
+    _refuse_kind(item, param)
     try:
         if isinstance(item, (bool, np.bool_)):
             raise TypeError
         value = float(item)
     except (TypeError, ValueError):
-        raise _fail(param, f"must be a positive finite number, got {item!r}") from None
+        raise _fail(param, f"must be a positive finite number, got {_show(item)}") from None
+    except OverflowError:
+        value = math.inf
     if not math.isfinite(value) or value <= 0.0:
-        raise _fail(param, f"must be a positive finite number, got {item!r}")
+        raise _fail(param, f"must be a positive finite number (float64: at most 1.8e308), "
+                    f"got {_show(item)}")
     return value
 
 
@@ -140,9 +286,12 @@ def _bias_decay(value, bias: str) -> float | None:
 
 
 def _choice(value, param: str, allowed: Sequence[str]) -> str:
-    text = str(value).strip().lower()
+    """One of ``allowed`` (case and surrounding spaces ignored); None means the first."""
+    if value is None:
+        return allowed[0]
+    text = value.strip().lower() if isinstance(value, str) else None
     if text not in allowed:
-        raise _fail(param, f"must be one of {', '.join(allowed)}; got {value!r}")
+        raise _fail(param, f"must be one of {', '.join(allowed)}; got {_show(value)}")
     return text
 
 
@@ -196,13 +345,21 @@ class Problem:
     ) -> "Problem":
         """Validate raw input (numbers, sequences or comma-separated strings).
 
+        None stands for the default of every parameter that has one (depth 1,
+        decays 5e-4, bias none, loss mse, wide layers, no bias decay).
+
         Raises
         ------
         ProblemError
             With a message naming the parameter and what is allowed.
         """
-        counts = _class_sizes(n)
+        if n is None:
+            raise _fail("n", "give the class sizes, e.g. 500,100,50")
+        depth = 1 if depth is None else depth
+        lambda_w = DEFAULT_DECAY if lambda_w is None else lambda_w
+        lambda_h = DEFAULT_DECAY if lambda_h is None else lambda_h
         m = whole_number(depth, "depth", "the depth (number of layers)", high=MAX_DEPTH)
+        counts = _class_sizes(n)
         decays = [_positive_float(v, "lambda_w") for v in _split(lambda_w, "lambda_w")]
         if len(decays) == 1:
             decays = decays * m

@@ -54,16 +54,21 @@ def solution_dict(sol, grams: bool) -> dict:
         "classes": _records(class_columns),
         "directions": _records(direction_columns),
     }
-    out["gram"] = (
-        {
-            "features": sol.gram_features().tolist(),
-            "classifier": sol.gram_classifier().tolist(),
-            "outputs": sol.gram_outputs().tolist(),
-        }
-        if grams
-        else None
-    )
+    out["gram"] = _grams(sol, out["notes"]) if grams else None
     return out
+
+
+def _grams(sol, notes: list) -> dict | None:
+    """The K x K Grams, or None (with a note) when their entries are beyond float64:
+    squared lengths can overflow where the lengths themselves do not."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        matrices = {"features": sol.gram_features(), "classifier": sol.gram_classifier(),
+                    "outputs": sol.gram_outputs()}
+    if all(np.all(np.isfinite(m)) for m in matrices.values()):
+        return {name: m.tolist() for name, m in matrices.items()}
+    notes.append("gram is null: entries of the Gram matrices (squared lengths) are beyond "
+                 "float64 with these decays; the lengths above are exact")
+    return None
 
 
 def _records(columns: dict) -> list[dict]:

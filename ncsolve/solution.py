@@ -7,6 +7,7 @@ Grams, loss and geometry (here). See docs/theory.md for the derivation.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -28,6 +29,44 @@ def _frozen_array(method):
     return cached_property(compute)
 
 
+def decay_scales(problem: Problem) -> tuple[np.ndarray, np.ndarray]:
+    """``sqrt(lbar / lambda_j)`` for j = H, W_1, ..., W_M as ``mantissa * 2**exponent``.
+
+    Decays such as 1e300 and 1e-300 in one problem put these ratios outside
+    float64 although the answer is representable; mantissas and binary exponents
+    apart, the ratio never overflows and the powers of two are exact.
+    """
+    m_bar, e_bar = math.frexp(problem.lbar)
+    m, e = np.frexp(np.array((problem.lambda_h, *problem.lambda_w)))
+    shift = e_bar - e.astype(np.int64)
+    odd = shift & 1
+    return np.sqrt(m_bar / m * (1.0 + odd)), (shift - odd) // 2  # mantissa in (0.5, 2)
+
+
+def _running_product(mantissa: np.ndarray, exponent: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Cumulative products of ``mantissa * 2**exponent``, renormalized at every step."""
+    out_m, out_e = np.empty_like(mantissa), np.empty_like(exponent)
+    m, e = 1.0, 0
+    for j, (mj, ej) in enumerate(zip(mantissa.tolist(), exponent.tolist())):
+        m, shift = math.frexp(m * mj)
+        e += ej + shift
+        out_m[j], out_e[j] = m, e
+    return out_m, out_e
+
+
+def layer_scales(problem: Problem) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per layer j = 0..M, the factors of the features W_j...W_1 H and of the
+    classifier W_M...W_{j+1} beyond their powers of z, as (mantissa, exponent) pairs.
+
+    The features after layer j have singular values ``z^((j+1)/L) * F_j`` with
+    ``F_j = prod_{i<=j} sqrt(lbar/lambda_i)`` (lambda_0 = lambda_H), the classifier
+    ``z^(1-(j+1)/L) / F_j`` (the product of all L factors is z).
+    """
+    mantissa, exponent = decay_scales(problem)
+    feature_m, feature_e = _running_product(mantissa, exponent)
+    return feature_m, feature_e, 1.0 / feature_m, -feature_e
+
+
 def _power(z: np.ndarray, exponent: float) -> np.ndarray:
     """``z ** exponent`` for z >= 0, evaluated only where z > 0 (pow of 0 is slow)."""
     z = np.asarray(z, dtype=float)
@@ -38,8 +77,8 @@ def factor_values(problem: Problem, z: np.ndarray) -> np.ndarray:
     """(K, M + 1): per direction, the balanced singular values of H, W_1, ..., W_M
     for output singular values ``z``."""
     root = _power(z, 1.0 / problem.L)
-    scales = np.sqrt(problem.lbar / np.array((problem.lambda_h, *problem.lambda_w)))
-    return root[:, None] * scales[None, :]
+    mantissa, exponent = decay_scales(problem)
+    return np.ldexp(root[:, None] * mantissa[None, :], exponent[None, :])
 
 
 def feature_values(singular_values: np.ndarray) -> np.ndarray:
@@ -142,7 +181,8 @@ class Solution:
     def loss(self) -> float:
         p = self.problem
         fit = float(np.sum(self.residual**2)) / (2.0 * p.N)
-        return fit + p.c * float(np.sum(_power(self.z, p.q)))
+        active = self.z[self.z > 0]  # c may overflow where every direction is zero
+        return fit + (p.c * float(np.sum(_power(active, p.q))) if active.size else 0.0)
 
     @_frozen_array
     def singular_values(self) -> np.ndarray:
@@ -155,11 +195,33 @@ class Solution:
         decay[(code == scalar.CODE[CAPPED]) | (code == scalar.CODE[scalar.EMPTY])] = 0.0
         return decay
 
+    def _layer_parts(self, classifier: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        """(K, M + 1) mantissas and (M + 1,) binary exponents of the singular values
+        of the features W_j...W_1 H (or of the classifiers W_M...W_{j+1}), j = 0..M."""
+        p = self.problem
+        f_m, f_e, c_m, c_e = layer_scales(p)
+        power = np.arange(1, p.depth + 2) / p.L
+        if classifier:
+            power, f_m, f_e = 1.0 - power, c_m, c_e
+        z = np.broadcast_to(self.z[:, None], (self.z.size, power.size))
+        return _power(z, power[None, :]) * f_m[None, :], f_e
+
     def _layer_values(self) -> np.ndarray:
-        return feature_values(self.singular_values)
+        mantissa, exponent = self._layer_parts()
+        with np.errstate(over="ignore"):  # inf where a value is beyond float64
+            return np.ldexp(mantissa, exponent[None, :])
 
     def _classifier_values(self) -> np.ndarray:
-        return classifier_values(self.singular_values)
+        mantissa, exponent = self._layer_parts(classifier=True)
+        with np.errstate(over="ignore"):
+            return np.ldexp(mantissa, exponent[None, :])
+
+    def _class_lengths(self, mantissa: np.ndarray, exponent: np.ndarray) -> np.ndarray:
+        """sqrt(diag(A diag(mantissa^2) A^T)) * 2**exponent per column: lengths whose
+        squares need not be representable."""
+        squares = self.spectrum.diag(mantissa**2)
+        with np.errstate(over="ignore"):
+            return np.ldexp(np.sqrt(np.maximum(squares, 0.0)), exponent)
 
     # ---- per class -------------------------------------------------------------------
 
@@ -167,24 +229,28 @@ class Solution:
     def _class_diagonals(self) -> np.ndarray:
         """One batched pass over the spectrum: squared class-mean lengths of H,
         squared classifier row lengths, and own-label outputs."""
-        p, sigma = self.problem, self.sigma
+        sigma = self.sigma
         # H has z^(1/L) sqrt(lbar/lambda_H) and the product of all L factors is z, so
-        # the product classifier has z^(1-1/L) sqrt(lambda_H/lbar): no per-layer work
-        feature = _power(self.z, 1.0 / p.L) * np.sqrt(p.lbar / p.lambda_h)
-        classifier = _power(self.z, 1.0 - 1.0 / p.L) * np.sqrt(p.lambda_h / p.lbar)
-        columns = np.empty((sigma.size, 3))
-        np.square(sigma * feature, out=columns[:, 0])
-        np.square(classifier, out=columns[:, 1])
-        np.multiply(self.z, sigma, out=columns[:, 2])
-        return self.spectrum.diag(columns)
+        # the product classifier has z^(1-1/L) sqrt(lambda_H/lbar): no per-layer work.
+        # The lengths are formed from mantissas, their powers of two applied after
+        # the square root (the squares need not be representable)
+        feature, f_e = self._layer_parts()
+        classifier, c_e = self._layer_parts(classifier=True)
+        columns = np.stack([(sigma * feature[:, 0]) ** 2, classifier[:, 0] ** 2, self.z * sigma],
+                           axis=1)
+        out = self.spectrum.diag(columns)
+        with np.errstate(over="ignore"):
+            out[:, 0] = np.ldexp(np.sqrt(np.maximum(out[:, 0], 0.0)), f_e[0])
+            out[:, 1] = np.ldexp(np.sqrt(np.maximum(out[:, 1], 0.0)), c_e[0])
+        return out
 
     @_frozen_array
     def feature_norm(self) -> np.ndarray:
-        return np.sqrt(np.maximum(self._class_diagonals[:, 0], 0.0)) / self.problem.n
+        return self._class_diagonals[:, 0] / self.problem.n
 
     @_frozen_array
     def classifier_norm(self) -> np.ndarray:
-        return np.sqrt(np.maximum(self._class_diagonals[:, 1], 0.0))
+        return self._class_diagonals[:, 1].copy()
 
     @_frozen_array
     def output(self) -> np.ndarray:
@@ -192,8 +258,9 @@ class Solution:
 
     @_frozen_array
     def layer_feature_norms(self) -> np.ndarray:
-        squares = self.spectrum.diag((self.sigma[:, None] * self._layer_values()) ** 2)
-        return (np.sqrt(np.maximum(squares, 0.0)) / self.problem.n[:, None]).T
+        mantissa, exponent = self._layer_parts()
+        lengths = self._class_lengths(self.sigma[:, None] * mantissa, exponent[None, :])
+        return (lengths / self.problem.n[:, None]).T
 
     @_frozen_array
     def collapsed(self) -> np.ndarray:
@@ -226,15 +293,20 @@ class Solution:
     # ---- K x K matrices, computed only on request ------------------------------------
 
     def gram_features(self, layer: int = 0) -> np.ndarray:
-        """Class-mean Gram ``Hbar_j^T Hbar_j`` of the features after W_j...W_1 (K x K)."""
+        """Class-mean Gram ``Hbar_j^T Hbar_j`` of the features after W_j...W_1 (K x K);
+        inf where an entry is beyond float64 (decays far apart; the lengths stay exact)."""
         values = self._layer_values()[:, self._layer(layer, self.problem.depth)]
         inv_n = 1.0 / self.problem.n
-        return self.spectrum.matrix((self.sigma * values) ** 2) * inv_n[:, None] * inv_n[None, :]
+        with np.errstate(over="ignore", invalid="ignore"):
+            gram = self.spectrum.matrix((self.sigma * values) ** 2)
+        return gram * inv_n[:, None] * inv_n[None, :]
 
     def gram_classifier(self, layer: int = 0) -> np.ndarray:
-        """Gram ``W W^T`` of the product ``W = W_M ... W_{layer+1}`` (K x K)."""
+        """Gram ``W W^T`` of the product ``W = W_M ... W_{layer+1}`` (K x K); inf where an
+        entry is beyond float64."""
         values = self._classifier_values()[:, self._layer(layer, self.problem.depth - 1)]
-        return self.spectrum.matrix(values**2)
+        with np.errstate(over="ignore", invalid="ignore"):
+            return self.spectrum.matrix(values**2)
 
     def gram_outputs(self) -> np.ndarray:
         """Outputs ``W_M ... W_1 Hbar`` (K x K): column k is class k's mean output."""

@@ -10,7 +10,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ncsolve.descent import (
-    _loaded_openblas,
     blas_threads,
     descend,
     gradient_descent,
@@ -167,13 +166,24 @@ def test_bad_options_name_the_flag(kwargs, flag):
 
 def test_blas_thread_limit_is_restored():
     import scipy.optimize  # noqa: F401  - load scipy's own BLAS first
+    from threadpoolctl import threadpool_info
 
-    before = [get() for get, _ in _loaded_openblas()]
+    def counts():
+        return [pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"]
+
+    before = counts()
     with blas_threads(1):
-        inside = [get() for get, _ in _loaded_openblas()]
-    after = [get() for get, _ in _loaded_openblas()]
-    assert after == before
-    assert all(count == 1 for count in inside)
+        inside = counts()
+    assert counts() == before
+    assert inside and all(count == 1 for count in inside)
+
+
+def test_progress_bar_only_when_asked_or_on_a_terminal(capsys):
+    problem = Problem.build([3, 2], depth=1)
+    gradient_descent(problem, (2,), steps=50, progress=None)  # stderr is not a terminal here
+    assert capsys.readouterr().err == ""
+    gradient_descent(problem, (2,), steps=50, progress=True)
+    assert "gd seed 0" in capsys.readouterr().err
 
 
 @settings(max_examples=15, deadline=None)

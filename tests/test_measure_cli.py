@@ -145,6 +145,7 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys):
     _bad(capsys, good_path, "--weight-decay", "1e-3", "--optimizer", "adamw",
          expect="AdamW's decoupled weight decay is not an L2 penalty")
     _bad(capsys, good_path, "--lambda-w", "-1", expect="lambda_w (--lambda-w)")
+    _bad(capsys, good_path, "--weight-decay", "0", expect="weight_decay (--weight-decay)")
     _bad(capsys, good_path, "--bias", "free", expect="needs the last-layer bias")
 
 

@@ -18,9 +18,12 @@ from __future__ import annotations
 import argparse
 import json
 
+from ..problem import Problem, _fail
 from .options import add_model_options
 
 DEFAULT_DIGITS = 20
+MAX_CLASSES = 1000  # one block of text (or LaTeX rows) per class
+MAX_NUMERIC_DEPTH = 200  # exact rationals to the power M/(M+1): sympy fails near depth 500
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -34,11 +37,30 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     output.add_argument("--json", action="store_true", help="print one JSON object")
 
 
+def _check(args: argparse.Namespace) -> None:
+    """What can be checked before sympy is imported (which takes seconds)."""
+    if str(args.bias).strip().lower() == "regularized":
+        raise _fail("bias", "equation has the closed forms of --bias none and free; ncsolve "
+                    "predict --bias regularized --lambda-b X solves a regularized bias")
+    problem = Problem.build([1] if args.n is None else args.n, args.depth, args.lambda_w,
+                            args.lambda_h, args.bias)
+    numbers = any(v is not None for v in (args.n, args.lambda_w, args.lambda_h))
+    if numbers and problem.depth > MAX_NUMERIC_DEPTH:
+        raise _fail("depth", f"with numbers, equation works in exact arithmetic, where decays "
+                    f"raised to the power M/(M+1) outgrow sympy; at most depth "
+                    f"{MAX_NUMERIC_DEPTH} with --n or decays (without them any depth up to "
+                    f"1000), got {problem.depth}; predict --precision D gives the digits")
+    if args.n is not None and problem.K > MAX_CLASSES:
+        raise _fail("n", f"equation writes the equations of every class; at most {MAX_CLASSES} "
+                    f"classes, got {problem.K} (ncsolve predict solves any K)")
+
+
 def run(args: argparse.Namespace) -> int:
     """Build the report and print it; bad input raises ProblemError (exit status 2)."""
     from ..symbolic.precise import check_precision
 
     digits = check_precision(args.precision)
+    _check(args)
     from ..symbolic.report import equation_report
 
     report = equation_report(args.depth, args.n, args.lambda_w, args.lambda_h, args.bias, digits)

@@ -39,7 +39,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--lambda-b", default=None, metavar="X",
                         help="decay of the last-layer bias (regularized bias)")
     parser.add_argument("--bias", default=None, metavar="none|free|regularized",
-                        help="bias mode (default: free if the file has a last-layer bias)")
+                        help="bias mode (default: none without a last-layer bias; with one, "
+                        "regularized when its decay is known (--lambda-b, or --weight-decay "
+                        "without --no-bias-decay), else free)")
     parser.add_argument("--loss", default="mse", metavar="mse|ce",
                         help="the training loss: squared error or cross-entropy (default mse)")
     add_convention_options(parser, bias_decay=True)

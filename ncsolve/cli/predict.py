@@ -64,6 +64,12 @@ def run(args: argparse.Namespace) -> int:
 
         raise ProblemError("n (--n): give the class sizes, e.g. --n 500,100,50, or an "
                            "imbalance profile with --profile step|exp|scaled --ratio RHO")
+    if args.grams is not None and not args.json:
+        from ..problem import ProblemError
+
+        flag = "--grams" if args.grams else "--no-grams"
+        raise ProblemError(f"grams ({flag}): chooses the Gram matrices of --json; add --json, "
+                           f"or leave {flag} out")
     n, ratio = (args.n, args.ratio) if family is None else (family, args.ratio)
     mapping = None
     lambda_w, lambda_h = args.lambda_w, args.lambda_h

@@ -30,11 +30,15 @@ import sys
 
 
 from ..objective import DEFAULT_WIDTH  # one default for Python and the CLI
-from ..problem import Problem, _fail, _positive_float, whole_number
+from ..problem import MAX_DEPTH, Problem, _fail, _positive_float, whole_number
 from .options import add_model_options
 
 METHODS = ("lbfgs", "gd", "momentum")
 DEFAULT_STEPS = {"lbfgs": 20000, "gd": 30000, "momentum": 30000}
+DEFAULTS = {"lr": 0.1, "momentum": 0.9}
+MAX_RUNS = 1000  # --restarts: each run is a full minimization
+MAX_STEPS = 10**7  # --steps: beyond this a run takes hours even on small models
+FIGURE_FORMATS = ("png", "pdf", "svg")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -50,14 +54,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                      help="L-BFGS (default), gradient descent, or heavy-ball momentum")
     run.add_argument("--steps", default=None, metavar="S",
                      help="steps (gd, momentum; default 30000) or L-BFGS iteration cap (20000)")
-    run.add_argument("--lr", default="0.1", metavar="X", help="step size for gd and momentum (0.1)")
-    run.add_argument("--momentum", default="0.9", metavar="X",
-                     help="heavy-ball coefficient for --method momentum (0.9)")
+    run.add_argument("--lr", default=None, metavar="X",
+                     help="step size for gd and momentum (0.1); refused with lbfgs")
+    run.add_argument("--momentum", default=None, metavar="X",
+                     help="heavy-ball coefficient for --method momentum (0.9); refused "
+                          "with other methods")
     run.add_argument("--init-scale", default="0.1", metavar="X",
                      help="standard deviation of the N(0, X^2) start (0.1)")
     run.add_argument("--seed", default="0", metavar="S", help="seed of the first run (0)")
     run.add_argument("--restarts", default="1", metavar="R",
-                     help="number of runs, seeds S, S+1, ... (1)")
+                     help=f"number of runs, seeds S, S+1, ... (1; at most {MAX_RUNS})")
 
     check = parser.add_argument_group("comparison")
     check.add_argument("--loss-rtol", default="1e-6", metavar="X",
@@ -74,10 +80,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     out.add_argument("--json", action="store_true", help="print the report as JSON")
     out.add_argument("--plot", default=None, metavar="FILE",
                      help="write a figure of NC1 and the distances to theory against "
-                          "iterations (needs matplotlib: pip install 'ncsolve[plot]')")
+                          "iterations; the extension gives the format: .png (200 dpi), .pdf "
+                          "or .svg (needs matplotlib: pip install 'ncsolve[plot]')")
     out.add_argument("--record-every", default=None, metavar="K",
-                     help="record the trajectory every K steps (default: about 300 points "
-                          "with --plot)")
+                     help="record the trajectory every K steps, for --plot and the "
+                          "trajectory in --json (default with --plot: about 300 points)")
     out.add_argument("--quiet", action="store_true", help="no progress on stderr")
 
 
@@ -100,6 +107,13 @@ def _momentum(text: str) -> float:
 
 
 def _plot_path(path: str) -> str:
+    """The figure's path, checked before any training: format, folder, matplotlib."""
+    extension = os.path.splitext(path)[1].lower().lstrip(".")
+    if extension not in FIGURE_FORMATS:  # as ncsolve.verify.plot, before importing it
+        raise _fail("plot", f"the extension gives the format: .png, .pdf or .svg; got "
+                    f"{os.path.basename(path)!r}")
+    if os.path.isdir(path):
+        raise _fail("plot", f"{path!r} is a folder; give a file name such as nc.png")
     try:
         import matplotlib  # noqa: F401
     except ImportError:
@@ -136,6 +150,19 @@ def _check_size(problem: Problem) -> None:
         )
 
 
+def _refuse_what_does_not_apply(args, method: str) -> None:
+    """An option that would change nothing is refused, as everywhere in ncsolve."""
+    if args.lr is not None and method == "lbfgs":
+        raise _fail("lr", "is the step size of --method gd or momentum; L-BFGS chooses its "
+                    "own steps: leave --lr out, or add --method gd|momentum")
+    if args.momentum is not None and method != "momentum":
+        raise _fail("momentum", "is the coefficient of --method momentum; leave it out, or "
+                    "add --method momentum")
+    if args.record_every is not None and args.plot is None and not args.json:
+        raise _fail("record_every", "records a trajectory for --plot or --json; add one "
+                    "of them, or leave --record-every out")
+
+
 def _settings(args) -> dict:
     """Validated settings from the parsed arguments (raises ProblemError)."""
     method = str(args.method).strip().lower()
@@ -143,23 +170,26 @@ def _settings(args) -> dict:
         raise _fail("method", f"must be one of {', '.join(METHODS)}; got {args.method!r}")
     if args.width is not None and args.widths is not None:
         raise _fail("widths", "give either --width (every layer) or --widths, not both")
-    depth = args.depth
+    _refuse_what_does_not_apply(args, method)
+    depth = whole_number(args.depth, "depth", "the depth (number of layers)", high=MAX_DEPTH)
     widths = args.widths
     if widths is None:
         width = DEFAULT_WIDTH if args.width is None else _integer(args.width, "width", 1)
-        widths = [width] * _integer(depth, "depth", 1)
+        widths = [width] * depth
+    plot = None if args.plot is None else _plot_path(args.plot)
+    restarts = whole_number(args.restarts, "restarts", "", high=MAX_RUNS)
+    steps = (DEFAULT_STEPS[method] if args.steps is None
+             else whole_number(args.steps, "steps", "", high=MAX_STEPS))
     problem = Problem.build(args.n, depth, args.lambda_w, args.lambda_h, args.bias, args.loss,
                             widths, args.lambda_b)
     _check_size(problem)
-    steps = DEFAULT_STEPS[method] if args.steps is None else _integer(args.steps, "steps", 1)
     options = {"steps": steps, "init_scale": _positive_float(args.init_scale, "init_scale")}
     if method != "lbfgs":
-        options["lr"] = _positive_float(args.lr, "lr")
+        options["lr"] = _positive_float(args.lr or DEFAULTS["lr"], "lr")
     if method == "momentum":
-        options["momentum"] = _momentum(args.momentum)
+        options["momentum"] = _momentum(args.momentum or DEFAULTS["momentum"])
     record_every = (None if args.record_every is None
                     else _integer(args.record_every, "record_every", 1))
-    plot = None if args.plot is None else _plot_path(args.plot)
     if plot is not None and record_every is None:
         record_every = 1 if method == "lbfgs" else max(1, steps // 300)
     return {
@@ -167,7 +197,7 @@ def _settings(args) -> dict:
         "method": method,
         "options": options,
         "seed": _integer(args.seed, "seed", 0),
-        "restarts": _integer(args.restarts, "restarts", 1),
+        "restarts": restarts,
         "loss_rtol": _positive_float(args.loss_rtol, "loss_rtol"),
         "gram_tol": _positive_float(args.gram_tol, "gram_tol"),
         "grad_tol": _positive_float(args.grad_tol, "grad_tol"),

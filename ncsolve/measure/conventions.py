@@ -202,7 +202,12 @@ def training_decays(*, num_classes: int, num_samples: int, depth: int, weight_de
     if B > N:
         raise ProblemError(f"batch_size (--batch-size): at most N = {N}, got {B}")
     wd = _decay_list(weight_decay, M)
+    if min(wd) <= 0:
+        raise ProblemError("weight_decay (--weight-decay): the theory needs a positive decay on "
+                           "every layer (without one the objective has an infimum but no "
+                           f"minimizer); got {', '.join(f'{v:g}' for v in wd)}")
     fd = None if feature_decay is None else _decay(feature_decay, "feature_decay")
+    fd = None if fd == 0 else fd  # no feature decay: lambda_H unknown (fitted by measure)
     per_sample = (0.5 if loss == "mse" else 1.0) / N  # the objective's own weight of loss_i
     s = per_sample / ((B / N) * _reduction(reduction, loss, B, K))
     lambda_w = tuple(s * v for v in wd)

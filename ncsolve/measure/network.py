@@ -22,6 +22,7 @@ BATCH_ROWS = 8192  # samples per pass of the accumulator over in-memory features
 GAP_TOLERANCE = 1e-4
 STATIONARY = 1e-3  # relative gradient below which a run counts as a critical point
 COLLAPSE_THRESHOLD = 1e-3
+NC4_BUDGET = 2e10  # N K d above which NC4 is not computed on the training samples
 
 
 def measure(features, labels=None, weights=None, biases=None, *, depth=None, lambda_w=None,
@@ -111,7 +112,7 @@ def measure(features, labels=None, weights=None, biases=None, *, depth=None, lam
             head = features.head
     if layer_features is not None:
         return _nonlinear(stats, head, layer_features, X if in_memory else None,
-                          y if in_memory else None, K, collapse_threshold, notes)
+                          y if in_memory else None, K, loss, collapse_threshold, notes)
     decays = _decays(convention, lambda_w, lambda_h, lambda_b,
                      None if head is None else head.depth)
     bias = _bias_mode(bias, head, decays["lambda_b"], notes)
@@ -130,8 +131,12 @@ def measure(features, labels=None, weights=None, biases=None, *, depth=None, lam
     if test_features is not None or test_labels is not None:
         test = _training_arrays(test_features, test_labels, "test_features", "test_labels",
                                 num_classes=K, width=stats.width)
-    elif in_memory:
+    elif in_memory and X.shape[0] * K * X.shape[1] <= NC4_BUDGET:
         test = (X, y)
+    elif in_memory:
+        notes.append("NC4 left out: nearest class means for all training samples would cost "
+                     f"N K d = {X.shape[0] * K * X.shape[1]:.2g} multiply-adds; give "
+                     "test_features/test_labels (a held-out subset) for NC4")
     return _assemble(stats, head, theory, fit, decays, bias, loss, test,
                      "test" if test_features is not None else "train", collapse_threshold,
                      gap_tolerance, convention, notes)
@@ -557,7 +562,7 @@ def _names(indices) -> str:
     return head + (", ..." if indices.size > 10 else "")
 
 
-def _nonlinear(stats, head, layer_features, X, y, K, threshold, notes) -> Measurement:
+def _nonlinear(stats, head, layer_features, X, y, K, loss, threshold, notes) -> Measurement:
     """Heads with nonlinearities: every layer measured from its own features, the last
     layer W_M as the classifier, no theory (the closed form is for linear heads)."""
     if X is None:
@@ -598,7 +603,7 @@ def _nonlinear(stats, head, layer_features, X, y, K, threshold, notes) -> Measur
     return Measurement(
         problem={"n": stats.counts.tolist(), "depth": head.depth, "widths": list(head.widths),
                  "lambda_w": None, "lambda_h": None, "lambda_b": None, "bias": bias,
-                 "loss": None},
+                 "loss": loss},
         n=stats.counts.copy(), classes=classes, layers=tuple(layers), loss=None,
         theory_loss=None, gap=None, stationarity=None, gradient_norm=None,
         output_distance=None, status="metrics only",

@@ -131,7 +131,8 @@ def run(grid: Grid, *, executor=None, workers=None, scheduler=None, output=None,
     blocks = [earlier] if done else []
     with contextlib.ExitStack() as stack:
         # connect first: an unreachable scheduler must not leave a file behind
-        pool = stack.enter_context(_executor(executor, workers, scheduler)) if others else None
+        needed = bool(others) or scheduler is not None  # a named scheduler is always checked
+        pool = stack.enter_context(_executor(executor, workers, scheduler)) if needed else None
         bar = _progress(progress, len(todo), len(done))
         if bar is not None:
             stack.callback(bar.close)

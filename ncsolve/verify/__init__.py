@@ -30,7 +30,7 @@ of classes of equal size (:func:`align`).  A run below the answer is reported wi
 Modules: :mod:`.mse` (the MSE theory targets and :func:`assess`), :mod:`.ce`
 (cross-entropy), :mod:`.report` (the report and JSON shared by both), :mod:`.common`
 (tolerances and running descent), :mod:`.run` (:func:`verify`), :mod:`.plot`
-(:func:`plot_report`).
+(:func:`verify_figure`, :func:`plot_report`).
 """
 
 from .ce import (  # noqa: F401  (the constants stay importable from here)
@@ -47,7 +47,7 @@ from .ce import (  # noqa: F401  (the constants stay importable from here)
 )
 from .common import STATUSES, Tolerances, problem_with_widths  # noqa: F401  (STATUSES, too)
 from .mse import RunReport, TheoryTarget, VerifyReport, assess, critical_point
-from .plot import plot_report
+from .plot import plot_report, verify_figure
 from .run import verify
 
 __all__ = [
@@ -65,6 +65,7 @@ __all__ = [
     "class_permutations",
     "critical_point",
     "plot_report",
+    "verify_figure",
     "problem_with_widths",
     "verify",
 ]

@@ -158,7 +158,7 @@ class Alignment:
 
     Attributes
     ----------
-    method : {"permutation", "spectrum", "none"}
+    method : {"permutation", "spectrum", "none", "diverged"}
         "permutation": Frobenius distances after the relabeling of equal-size classes
         that fits best (one relabeling for all matrices); "spectrum": distances
         between sorted spectra (too many relabelings to try); "none": the answer is
@@ -177,7 +177,7 @@ class Alignment:
 
     @property
     def comparable(self) -> bool:
-        return self.method != "none"
+        return self.method not in ("none", "diverged")
 
 
 def align(run: RunGeometry, target: CETarget, perms: np.ndarray | None) -> Alignment:
@@ -440,11 +440,22 @@ def _ce_geometry(solution, objective: FullObjective, x: np.ndarray, target: CETa
     # the geometry of a diverged run is inf/nan; it is reported, not used
     with np.errstate(all="ignore") if diverged else contextlib.nullcontext():
         geometry = measure(objective, x)
+        if diverged or not all(np.all(np.isfinite(m)) for m in (
+                geometry.outputs, *geometry.feature_grams, *geometry.classifier_grams)):
+            return geometry, _no_alignment(objective.problem.depth), (
+                np.full(objective.problem.K, np.nan), 0), []
         alignment = align(geometry, target, perms)
         spectrum = _logit_spectrum(objective.problem, geometry.outputs,
                                    float(np.max(solution.layers.s, initial=0.0)))
         collapsed = _collapsed_classes(geometry.feature_grams[0], solution)
     return geometry, alignment, spectrum, collapsed
+
+
+def _no_alignment(depth: int) -> Alignment:
+    """The alignment of a run whose matrices are not finite: every distance nan."""
+    distances = {"features": [np.nan] * depth, "classifier": [np.nan] * depth,
+                 "outputs": [np.nan]}
+    return Alignment("diverged", None, distances, {k: list(v) for k, v in distances.items()})
 
 
 def _comparison_text(method: str, perms) -> str:
@@ -453,6 +464,8 @@ def _comparison_text(method: str, perms) -> str:
                 "of equal size (one relabeling for all matrices)")
     if method == "spectrum":
         return "distances between sorted spectra (too many class relabelings to try)"
+    if method == "diverged":
+        return "none: the run diverged"
     return "none: the answer is the origin; errors are the run's own Frobenius norms"
 
 
@@ -556,7 +569,8 @@ def _verify_ce(objective: FullObjective, method: str, settings: dict, options: d
     recorder = _ce_recorder(objective, target, perms) if settings["record_every"] else None
     runs, best = _descend_and_assess(objective, assess_ce, solution, tolerances, recorder,
                                      method, settings, options, target=target, perms=perms)
-    method_used = runs[0].comparison if runs else "none"
+    method_used = next((r.comparison for r in runs if r.comparison != "diverged"),
+                       runs[0].comparison if runs else "none")
     return CEVerifyReport(
         problem=problem, widths=objective.widths, method=method, options=dict(options),
         solution=solution, tolerances=tolerances, runs=runs, best=best,

@@ -16,6 +16,19 @@ def _fmt(x: float, spec: str = ".3g") -> str:
     return "-" if x is None or not math.isfinite(x) else format(x, spec)
 
 
+def _number(x: float, spec: str) -> str:
+    """A number of the best run, or what a non-finite one means (a diverged run)."""
+    return format(x, spec) if x is not None and math.isfinite(x) else "not finite (diverged)"
+
+
+def _run_lines(best, converged: str) -> list[str]:
+    """The loss and gradient lines of the best run."""
+    gap = _number(best.gap, "+.2e") if math.isfinite(best.loss) else "-"
+    return [f"  loss             {_number(best.loss, '.15g')}   relative gap {gap}",
+            (f"  gradient norm    {_number(best.grad_norm, '.2e')} ({converged}) after "
+             f"{best.steps} steps, {best.elapsed:.2f} s")]
+
+
 def _fmt_nc1(x: float) -> str:
     """NC1 is nan where it is undefined (the class means do not spread)."""
     return "undefined" if x is None or math.isnan(x) else _fmt(x)
@@ -51,10 +64,9 @@ def format_report(report) -> str:
         "",
         f"theory:  global minimum loss {sol.loss:.15g}{unique}",
         f"best run (seed {best.seed}): {best.status.upper()}",
-        f"  loss             {best.loss:.15g}   relative gap {best.gap:+.2e}",
+        *_run_lines(best, converged)[:1],
         _matched_line(best),
-        (f"  gradient norm    {best.grad_norm:.2e} ({converged}) after {best.steps} steps, "
-         f"{best.elapsed:.2f} s"),
+        *_run_lines(best, converged)[1:],
         f"  zero directions  {_join(best.zero_directions)}{classes}",
         "",
         "  direction      sigma   z theory    z_local      z run",
@@ -67,8 +79,8 @@ def format_report(report) -> str:
         lines += ["", "runs:",
                   "  seed  status          loss                 gap        zero directions"]
         for r in runs:
-            lines.append(f"  {r.seed!s:>4}  {r.status:<14}  {r.loss:.12g}  {r.gap:+.2e}  "
-                         f"{_join(r.zero_directions)}")
+            lines.append(f"  {r.seed!s:>4}  {r.status:<14}  {_fmt(r.loss, '.12g'):<15}  "
+                         f"{_fmt(r.gap, '+.2e'):>9}  {_join(r.zero_directions)}")
         lines.append("summary: " + "; ".join(
             f"{row['count']} x {row['status']} (zero directions: "
             f"{_join(row['zero_directions'])})" for row in report.summary()))
@@ -83,7 +95,7 @@ def _layer_table(best, depth: int, title: str) -> list[str]:
         nc1 = best.nc1[j] if j < len(best.nc1) else float("nan")
         lines.append(f"  {j:5d}   {_fmt(errs['features'][j]):>8}   "
                      f"{_fmt(errs['classifier'][j]):>10}"
-                     f"   {'nan' if getattr(best, 'diverged', False) else _fmt_nc1(nc1)}")
+                     f"   {'-' if not math.isfinite(best.loss) else _fmt_nc1(nc1)}")
     lines.append(f"  outputs: {_fmt(best.errors['outputs'])}")
     return lines
 
@@ -105,9 +117,7 @@ def format_ce_report(report) -> str:
         _ce_theory_line(sol),
         f"         {sol.certainty_reason}",
         f"best run (seed {best.seed}): {verdict}",
-        f"  loss             {best.loss:.15g}   relative gap {best.gap:+.2e}",
-        (f"  gradient norm    {best.grad_norm:.2e} ({converged}) after {best.steps} steps, "
-         f"{best.elapsed:.2f} s"),
+        *_run_lines(best, converged),
         f"  rank             {best.rank}   (theory {sol.rank})",
         (f"  collapsed        {_join(best.collapsed)}   "
          f"(theory {_join(list(np.flatnonzero(sol.collapsed)))})"),
@@ -123,10 +133,10 @@ def format_ce_report(report) -> str:
         lines += ["", "runs:", "  seed  status          loss                 gap        rank"]
         for r in report.runs:
             mark = "  below ncsolve's answer" if r.beats_theory else ""
-            lines.append(f"  {r.seed!s:>4}  {r.status:<14}  {r.loss:.12g}  {r.gap:+.2e}  "
-                         f"{r.rank}{mark}")
+            lines.append(f"  {r.seed!s:>4}  {r.status:<14}  {_fmt(r.loss, '.12g'):<15}  "
+                         f"{_fmt(r.gap, '+.2e'):>9}  {r.rank}{mark}")
         lines.append("summary: " + "; ".join(
-            f"{row['count']} x {row['status']} (loss {row['loss']:.7g}, rank "
+            f"{row['count']} x {row['status']} (loss {_fmt(row['loss'], '.7g')}, rank "
             f"{row['rank']})" for row in report.summary()))
     lines += [f"note: {text}" for text in report.notes()]
     return "\n".join(lines)
