@@ -112,7 +112,7 @@ def measure(features, labels=None, weights=None, biases=None, *, depth=None, lam
             head = features.head
     if layer_features is not None:
         return _nonlinear(stats, head, layer_features, X if in_memory else None,
-                          y if in_memory else None, K, collapse_threshold, notes)
+                          y if in_memory else None, K, loss, collapse_threshold, notes)
     decays = _decays(convention, lambda_w, lambda_h, lambda_b,
                      None if head is None else head.depth)
     bias = _bias_mode(bias, head, decays["lambda_b"], notes)
@@ -562,7 +562,7 @@ def _names(indices) -> str:
     return head + (", ..." if indices.size > 10 else "")
 
 
-def _nonlinear(stats, head, layer_features, X, y, K, threshold, notes) -> Measurement:
+def _nonlinear(stats, head, layer_features, X, y, K, loss, threshold, notes) -> Measurement:
     """Heads with nonlinearities: every layer measured from its own features, the last
     layer W_M as the classifier, no theory (the closed form is for linear heads)."""
     if X is None:
@@ -603,7 +603,7 @@ def _nonlinear(stats, head, layer_features, X, y, K, threshold, notes) -> Measur
     return Measurement(
         problem={"n": stats.counts.tolist(), "depth": head.depth, "widths": list(head.widths),
                  "lambda_w": None, "lambda_h": None, "lambda_b": None, "bias": bias,
-                 "loss": None},
+                 "loss": loss},
         n=stats.counts.copy(), classes=classes, layers=tuple(layers), loss=None,
         theory_loss=None, gap=None, stationarity=None, gradient_norm=None,
         output_distance=None, status="metrics only",
