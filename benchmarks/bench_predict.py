@@ -1,9 +1,10 @@
 """Benchmark of ncsolve predict (not part of the test suite).
 
-    python benchmarks/bench_predict.py            # everything (about a minute)
+    python benchmarks/bench_predict.py            # everything
     python benchmarks/bench_predict.py --quick    # smaller grid
 
-Prints Markdown tables; the figures recorded in docs/performance.md come from it.
+Prints Markdown scaling tables (K, depth, bias mode); the table of ratios in
+docs/performance.md comes from benchmarks/run.py.
 Times are the best of several repeats (wall clock, this process only).
 """
 
@@ -80,10 +81,9 @@ def cli_table(repeats):
 
 
 def sympy_table(sample: int):
-    """Root selection the way the paper's experiment code does it (sympy.solve per
-    class, then the largest root) against predict, at K = 40 and depth 6. sympy
-    needs tens of seconds per class there, so a sample of classes is timed and
-    the total extrapolated (see benchmarks/bench_sympy_route.py)."""
+    """Root selection the way the paper's experiment code does it (its sympy line per
+    class, then the largest root) against predict, at K = 40 and depth 6; a sample
+    of classes is timed and the total extrapolated (benchmarks/bench_sympy_route.py)."""
     sys.path.insert(0, str(Path(__file__).parent))
     from bench_sympy_route import main as sympy_route
 

@@ -395,12 +395,17 @@ def _secular_roots(d: np.ndarray, w: np.ndarray, max_iter: int = 80):
         new = ta + step
         outside = ~((new >= lo[active]) & (new <= hi[active]))
         fallback = np.where(done, ta, 0.5 * (lo[active] + hi[active]))
-        t[active] = np.where(outside | (f == 0), fallback, new)
+        # a converged root takes the polishing Newton step of _newton_polish right
+        # here, from the values already computed at ta: no extra O(S^2) pass
+        newton = _newton_step(w[o], ta, f, slope, lo[active], hi[active])
+        t[active] = np.where(done & np.isfinite(newton), newton,
+                             np.where(outside | (f == 0), fallback, new))
         active = active[~done]
         if active.size == 0:
             break
         f, rest, slope = _secular_value(d, w, origin[i[active]], t[active], origin[i[active]])
-    t = _newton_polish(d, w, origin[i], t, lo, hi)
+    if active.size:  # the iteration cap was reached: polish what is left
+        t[active] = _newton_polish(d, w, origin[i[active]], t[active], lo[active], hi[active])
     tau[1:] = t
     return origin, tau
 
@@ -411,11 +416,18 @@ def _newton_polish(d, w, origin, t, lo, hi, steps: int = 1):
     constant grow huge and cancel); near the root plain Newton is accurate."""
     for _ in range(steps):
         f, rest, slope = _secular_value(d, w, origin, t, origin)
-        derivative = -(slope + w[origin] / (t * t))
-        with np.errstate(divide="ignore", invalid="ignore"):
-            new = t - f / derivative
-        t = np.where((new > lo) & (new < hi) & np.isfinite(new), new, t)
+        new = _newton_step(w[origin], t, f, slope, lo, hi)
+        t = np.where(np.isfinite(new), new, t)
     return t
+
+
+def _newton_step(w_origin, t, f, slope, lo, hi):
+    """Newton's step on f from offset t (``slope`` from the other poles), or nan where
+    it leaves the bracket (lo, hi) or is not finite."""
+    derivative = -(slope + w_origin / (t * t))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        new = t - f / derivative
+    return np.where((new > lo) & (new < hi) & np.isfinite(new), new, np.nan)
 
 
 def _secular_value(d, w, origin, t, exact):

@@ -39,6 +39,12 @@ DECAYS = [1e-6, 1e-4, 1e-3, 1e-2, 1e-1]
 REL = 1e-13
 
 
+def depths(values, slow=()):
+    """Depths for a parametrization; those in ``slow`` fill in the grid between the
+    ones always run (exhaustive variants: ``pytest -m slow``)."""
+    return [pytest.param(d, marks=pytest.mark.slow) if d in slow else d for d in values]
+
+
 def _close(a, b, what: str):
     """|a - b| <= REL * max(|a|, |b|) elementwise (zeros must match exactly-ish)."""
     a = np.asarray(a, dtype=float)
@@ -57,7 +63,7 @@ def _float_route():
 
 
 @pytest.mark.parametrize("bias", ["none", "free"])
-@pytest.mark.parametrize("depth", range(1, 9))
+@pytest.mark.parametrize("depth", depths(range(1, 9), slow=(4, 5, 7)))
 def test_float_and_precise_routes_agree(depth, bias):
     _float_route()
     for n, lam in itertools.product(SIZES, DECAYS):
@@ -116,7 +122,7 @@ def test_json_of_both_routes_has_the_same_keys_and_grams(kwargs):
 # ---- high precision is self-consistent ------------------------------------------------
 
 
-@pytest.mark.parametrize("depth", [2, 3, 4, 5, 8])
+@pytest.mark.parametrize("depth", depths([2, 3, 4, 5, 8], slow=(4, 5)))
 def test_stationarity_residual_at_50_digits(depth):
     """Parse the printed equation with sympy, substitute the printed roots.
 
@@ -265,7 +271,7 @@ def test_symbolic_thresholds_match_the_numeric_phase():
 # ---- the paper's parametrization ------------------------------------------------------
 
 
-@pytest.mark.parametrize("depth", [1, 2, 3, 4, 5, 6, 7, 8])
+@pytest.mark.parametrize("depth", depths(range(1, 9), slow=(4, 5, 7)))
 def test_paper_equation_is_derived_and_equivalent(depth):
     paper = paper_parametrization(depth)
     assert paper["derived"], "dF/ds = 0 did not reduce to the paper's equation"
