@@ -156,7 +156,9 @@ def _text_integer(text: str) -> int | None:
     return int(value)
 
 
-_SEPARATOR_CODES = np.frombuffer(b", \t\r\n", dtype=np.uint8)
+_BYTE_KIND = np.zeros(256, dtype=np.uint8)  # 0: other, 1: digit, 2: separator
+_BYTE_KIND[np.frombuffer(b"0123456789", dtype=np.uint8)] = 1
+_BYTE_KIND[np.frombuffer(b", \t\r\n", dtype=np.uint8)] = 2
 _DIGIT_LIMIT = 16  # digits of a plain integer parsed in bulk (2^53 has 16)
 _POWERS_OF_TEN = 10 ** np.arange(_DIGIT_LIMIT, dtype=np.int64)
 
@@ -172,8 +174,9 @@ def _plain_integers(tokens_text: str, comma_separated: bool) -> np.ndarray | Non
         raw = np.frombuffer(tokens_text.encode("ascii"), dtype=np.uint8)
     except UnicodeEncodeError:
         return None
-    digit = (raw >= 48) & (raw <= 57)
-    if raw.size == 0 or not np.all(digit | np.isin(raw, _SEPARATOR_CODES)):
+    kind = _BYTE_KIND[raw]
+    digit = kind == 1
+    if raw.size == 0 or not kind.all():
         return None
     starts = np.flatnonzero(digit & ~np.r_[False, digit[:-1]])
     ends = np.flatnonzero(digit & ~np.r_[digit[1:], False]) + 1

@@ -293,15 +293,20 @@ class Solution:
     # ---- K x K matrices, computed only on request ------------------------------------
 
     def gram_features(self, layer: int = 0) -> np.ndarray:
-        """Class-mean Gram ``Hbar_j^T Hbar_j`` of the features after W_j...W_1 (K x K)."""
+        """Class-mean Gram ``Hbar_j^T Hbar_j`` of the features after W_j...W_1 (K x K);
+        inf where an entry is beyond float64 (decays far apart; the lengths stay exact)."""
         values = self._layer_values()[:, self._layer(layer, self.problem.depth)]
         inv_n = 1.0 / self.problem.n
-        return self.spectrum.matrix((self.sigma * values) ** 2) * inv_n[:, None] * inv_n[None, :]
+        with np.errstate(over="ignore", invalid="ignore"):
+            gram = self.spectrum.matrix((self.sigma * values) ** 2)
+        return gram * inv_n[:, None] * inv_n[None, :]
 
     def gram_classifier(self, layer: int = 0) -> np.ndarray:
-        """Gram ``W W^T`` of the product ``W = W_M ... W_{layer+1}`` (K x K)."""
+        """Gram ``W W^T`` of the product ``W = W_M ... W_{layer+1}`` (K x K); inf where an
+        entry is beyond float64."""
         values = self._classifier_values()[:, self._layer(layer, self.problem.depth - 1)]
-        return self.spectrum.matrix(values**2)
+        with np.errstate(over="ignore", invalid="ignore"):
+            return self.spectrum.matrix(values**2)
 
     def gram_outputs(self) -> np.ndarray:
         """Outputs ``W_M ... W_1 Hbar`` (K x K): column k is class k's mean output."""

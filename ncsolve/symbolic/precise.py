@@ -570,7 +570,8 @@ def _solve(problem: Problem, digits: int) -> PreciseSolution:
     z = [r.z for r in solved]
     state = [r.state for r in solved]
     residual = [r.residual for r in solved]
-    notes = _phase_notes(solved) + _rank_cap(z, state, residual, sigma, problem.rank_cap)
+    capped = _rank_cap(z, state, residual, sigma, problem.rank_cap)
+    notes = _phase_notes(solved, state) + capped
     root_l = [v ** (mpf(1) / L) if v > 0 else mpf(0) for v in z]
     scales = [mpmath.sqrt(lbar / lam) for lam in [lam_h, *lam_w]]
     singular = [tuple(r * sc for sc in scales) for r in root_l]
@@ -611,13 +612,14 @@ def _solve(problem: Problem, digits: int) -> PreciseSolution:
     )
 
 
-def _phase_notes(solved: list) -> list[str]:
+def _phase_notes(solved: list, state: list) -> list[str]:
+    """Ties and windows, among the directions the rank cap leaves (``state`` after it)."""
     notes = []
     for i, r in enumerate(solved):
-        if r.state == "tie":
+        if state[i] == "tie":
             notes.append(f"non-unique: direction {i} sits on the phase boundary; z = 0 and "
                          f"z = {mpmath.nstr(r.z_local, 20)} give the same loss (0 is reported)")
-    window = [i for i, r in enumerate(solved) if r.state == "window"]
+    window = [i for i, st in enumerate(state) if st == "window"]
     if window:
         notes.append(f"{len(window)} direction(s) ({', '.join(map(str, window[:10]))}"
                      f"{', ...' if len(window) > 10 else ''}) have a nonzero stationary point "
