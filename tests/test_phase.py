@@ -70,6 +70,11 @@ def test_bad_profiles_name_the_parameter(call, param):
         call()
 
 
+def test_a_ratio_out_of_range_is_quoted_as_the_number_given():
+    with pytest.raises(ProblemError, match=r"got 1e\+300$"):
+        predict(n=profile("exp"), ratio=np.float64(1e300))
+
+
 # ---- boundaries against a fine grid of predict --------------------------------------------
 
 

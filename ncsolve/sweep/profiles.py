@@ -54,7 +54,7 @@ def check_ratio(value, param: str = "ratio") -> float:
                     f"got {value!r}") from None
     if not math.isfinite(ratio) or ratio < 1.0 or ratio > MAX_RATIO:
         raise _fail(param, f"must be a number from 1 to {MAX_RATIO:g} (largest over smallest "
-                    f"class size; 1 is balanced), got {value!r}")
+                    f"class size; 1 is balanced), got {ratio:g}")
     return ratio
 
 
