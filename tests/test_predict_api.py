@@ -157,9 +157,11 @@ def test_repr_and_str_are_readable():
 
 
 def test_predict_does_not_import_sympy():
+    heavy = ["sympy", "scipy.optimize", "matplotlib", "pandas", "dask", "torch",
+             "ncsolve.sweep"]  # the sweep package only with --profile
     code = ("import sys; from ncsolve.cli import main; main(['predict', '--n', '3,2', "
-            "'--json']); assert 'sympy' not in sys.modules, 'sympy imported'; "
-            "assert 'scipy.optimize' not in sys.modules, 'scipy.optimize imported'")
+            f"'--json']); loaded = [m for m in {heavy!r} if m in sys.modules]; "
+            "assert not loaded, loaded")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
 

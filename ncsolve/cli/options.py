@@ -68,8 +68,6 @@ def add_profile_options(parser, *, ratio_help: str | None = None,
 def profile_from_args(args):
     """The Profile named by the options, or None without --profile (then the
     profile-only options must be absent)."""
-    from ..sweep.profiles import profile
-
     if args.profile is None:
         for name in ("classes", "minority", "largest"):
             if getattr(args, name, None) is not None:
@@ -77,6 +75,8 @@ def profile_from_args(args):
 
                 raise ProblemError(f"{name} (--{name}): only used with --profile step|exp")
         return None
+    from ..sweep.profiles import profile  # the sweep package only when a profile is asked for
+
     return profile(args.profile, classes=args.classes, minority=args.minority,
                    largest=args.largest, n=args.n)
 
