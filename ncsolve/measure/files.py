@@ -190,10 +190,11 @@ def _model(name: str, arrays: dict, depth: int | None) -> TrainedModel:
     numbered = sorted((k for k in arrays if re.fullmatch(r"W\d+", k)), key=_natural)
     if numbered:
         weights, biases, mapping = _numbered(name, arrays, numbered)
-    else:
+        if depth is not None and len(weights) != depth:
+            raise ProblemError(f"depth (--depth): {name} has {len(weights)} layer(s) "
+                               f"W1..W{len(weights)}, got depth {depth}; leave --depth out")
+    else:  # the last `depth` Linear weights that chain from the features
         weights, biases, mapping = _state_dict(name, arrays, features.shape[1], depth)
-    if depth is not None and len(weights) != depth:
-        weights, biases = weights[-depth:], biases[-depth:]
     return TrainedModel(name, features, labels, tuple(weights),
                         None if all(b is None for b in biases) else tuple(biases),
                         test[0], test[1], tuple(mapping))

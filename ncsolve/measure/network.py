@@ -115,7 +115,12 @@ def measure(features, labels=None, weights=None, biases=None, *, depth=None, lam
                           y if in_memory else None, K, loss, collapse_threshold, notes)
     decays = _decays(convention, lambda_w, lambda_h, lambda_b,
                      None if head is None else head.depth)
-    bias = _bias_mode(bias, head, decays["lambda_b"], notes)
+    bias = _bias_mode(bias, head, decays["lambda_b"], notes, convention is not None)
+    if loss != "ce":
+        for name, value in (("restarts", restarts), ("seed", seed)):
+            if value is not None:
+                raise ProblemError(f"{name} (--{name}): only used by the cross-entropy search "
+                                   "(--loss ce); the MSE theory is solved without it")
     if head is not None and head.hidden_biases:
         notes.append("the head has hidden-layer biases; the theory's model has none: they "
                      "are measured in the layer features and the objective, not predicted")
@@ -238,8 +243,10 @@ def _non_negative(value, name: str) -> float:
     return number
 
 
-def _bias_mode(bias, head, lambda_b, notes) -> str:
-    """The bias mode: given, or from the model (a decayed last-layer bias is regularized)."""
+def _bias_mode(bias, head, lambda_b, notes, from_convention=False) -> str:
+    """The bias mode: given, or from the model (a decayed last-layer bias is regularized).
+    A bias decay is refused unless the bias is regularized: the objective would carry a
+    penalty that the theory's answer does not."""
     last = head is not None and head.biases[-1] is not None
     if bias is None:
         bias = ("regularized" if lambda_b is not None else "free") if last else "none"
@@ -254,6 +261,12 @@ def _bias_mode(bias, head, lambda_b, notes) -> str:
                      "none): the bias is kept in the outputs and the objective")
     if bias == "regularized" and lambda_b is None:
         raise ProblemError("lambda_b (--lambda-b): a regularized bias needs its decay")
+    if bias != "regularized" and lambda_b is not None:
+        fix = ("weight_decay reaches the last-layer bias: use --bias regularized, or "
+               "--no-bias-decay (Python: bias_decay=False) if the bias was not decayed"
+               if from_convention else "add --bias regularized or leave --lambda-b out")
+        raise ProblemError(f"lambda_b (--lambda-b): is the decay of a regularized bias, and "
+                           f"the bias here is {bias}; {fix}")
     return bias
 
 
