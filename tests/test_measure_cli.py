@@ -4,6 +4,7 @@ conventions in ``measure`` and ``predict``."""
 from __future__ import annotations
 
 import json
+import warnings
 import numpy as np
 import pytest
 
@@ -213,3 +214,39 @@ def test_predict_takes_training_conventions(capsys):
     status = main(["predict", "--n", "5,5", "--weight-decay", "1e-3", "--lambda-w", "1e-3"])
     err = capsys.readouterr().err
     assert status == 2 and "not both" in err
+
+
+def test_options_that_do_not_apply_are_refused(tmp_path, capsys):
+    """The same rule as predict: an option without effect is an error, never ignored."""
+    solution, good = _exact_arrays(bias="free")
+    path = _saved(tmp_path, "free.npz", **good)
+    no_bias = _saved(tmp_path, "nobias.npz", **{k: v for k, v in good.items() if k != "b2"})
+    _bad(capsys, path, "--depth", "3", "--lambda-w", DECAY, expect="depth (--depth)")
+    _bad(capsys, path, "--depth", "1", "--lambda-w", DECAY, expect="depth (--depth)")
+    _bad(capsys, no_bias, "--lambda-w", DECAY, "--lambda-h", DECAY, "--lambda-b", "1e-3",
+         expect="lambda_b (--lambda-b)")
+    _bad(capsys, path, "--bias", "free", "--lambda-w", DECAY, "--lambda-h", DECAY,
+         "--lambda-b", "1", expect="lambda_b (--lambda-b)")
+    _bad(capsys, path, "--lambda-w", DECAY, "--lambda-h", DECAY, "--restarts", "3",
+         expect="restarts (--restarts)")
+    # the global minimizer with a nonzero free bias measures as global (no penalty on b)
+    report = _json(capsys, path, "--bias", "free", "--lambda-w", DECAY, "--lambda-h", DECAY)
+    assert report["status"] == "global" and abs(report["gap"]) < 1e-12
+
+
+def test_undefined_metrics_print_as_a_dash_and_overflow_is_one_line(tmp_path, capsys):
+    features = np.zeros((12, 4))
+    labels = np.repeat(np.arange(3), 4)
+    path = _saved(tmp_path, "zero.npz", features=features, labels=labels, W1=np.zeros((3, 4)),
+                  W2=None)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        status, out, err = _run(capsys, path, "--lambda-w", DECAY, "--lambda-h", DECAY)
+    assert status == 0 and err == ""
+    assert "nan" not in out.lower()
+    rng = np.random.default_rng(0)
+    huge = _saved(tmp_path, "huge.npz", features=rng.standard_normal((12, 4)) * 1e200,
+                  labels=labels, W1=rng.standard_normal((3, 4)) * 1e200, W2=None)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # an overflow warning would be a second stderr line
+        _bad(capsys, huge, "--lambda-w", DECAY, "--lambda-h", DECAY, expect="must be finite")

@@ -80,11 +80,12 @@ class Head:
     def layers(self, features: np.ndarray) -> list[np.ndarray]:
         """Rows of features at layers 0..M (layer M: the outputs), samples as rows."""
         out = [features]
-        for W, b in zip(self.weights, self.biases):
-            nxt = out[-1] @ W.T
-            if b is not None:
-                nxt += b
-            out.append(nxt)
+        with np.errstate(over="ignore", invalid="ignore"):  # refused later if not finite
+            for W, b in zip(self.weights, self.biases):
+                nxt = out[-1] @ W.T
+                if b is not None:
+                    nxt += b
+                out.append(nxt)
         return out
 
 

@@ -16,7 +16,7 @@ def _g(value, digits: int = 6) -> str:
     if isinstance(value, (bool, np.bool_)):
         return "yes" if value else "no"
     value = float(value)
-    return "nan" if not np.isfinite(value) else f"{value:.{digits}g}"
+    return "-" if not np.isfinite(value) else f"{value:.{digits}g}"  # undefined, as JSON null
 
 
 def _table(header: list[str], row, count: int) -> list[str]:
