@@ -105,8 +105,10 @@ def predict(
 
         n = profile_sizes(n, ratio)
     if training:
-        lambda_w, lambda_h = training_convention(n, depth, loss, lambda_w, lambda_h,
-                                                 **training).decays()
+        mapping = training_convention(n, depth, loss, lambda_w, lambda_h, bias=bias,
+                                      lambda_b=lambda_b, **training)
+        lambda_w, lambda_h = mapping.decays()
+        lambda_b = mapping.lambda_b if mapping.lambda_b is not None else lambda_b
     lambda_w = DEFAULT_DECAY if lambda_w is None else lambda_w
     lambda_h = DEFAULT_DECAY if lambda_h is None else lambda_h
     problem = Problem.build(n, depth, lambda_w, lambda_h, bias, loss, widths, lambda_b)
@@ -190,22 +192,28 @@ def _representable(solution):
 
 
 def training_convention(n, depth, loss, lambda_w=None, lambda_h=None, *, weight_decay=None,
-                        feature_decay=None, **settings):
+                        feature_decay=None, bias="none", lambda_b=None, **settings):
     """The decays of ncsolve's objective for a training set-up with class sizes ``n``
     (:func:`ncsolve.measure.training_decays`; a given ``lambda_h`` stands in for the
-    feature decay)."""
+    feature decay). With ``bias="regularized"`` the weight decay reaches the bias too:
+    ``lambda_b`` is mapped like the weights' decay, not given."""
     from .measure.conventions import training_decays
 
     if lambda_w is not None or (lambda_h is not None and feature_decay is not None):
         raise ProblemError("weight_decay (--weight-decay): give either the training "
                            "conventions or --lambda-w/--lambda-h, not both")
+    if lambda_b is not None:
+        raise ProblemError("lambda_b (--lambda-b): with the training conventions the bias "
+                           "decay follows from --weight-decay (lambda_b = lambda_W of the last "
+                           "layer); leave --lambda-b out")
     if weight_decay is None:
         raise ProblemError("weight_decay (--weight-decay): the training conventions need the "
                            "optimizer's weight_decay")
     problem = Problem.build(n, depth, 1.0, 1.0, "none", loss)
+    regularized = str(bias).strip().lower() == "regularized"
     mapping = training_decays(num_classes=problem.K, num_samples=problem.N,
                               depth=problem.depth, weight_decay=weight_decay, loss=loss,
-                              feature_decay=feature_decay, **settings)
+                              feature_decay=feature_decay, last_bias=regularized, **settings)
     if mapping.lambda_h is None:
         if lambda_h is None:
             raise ProblemError("feature_decay (--feature-decay): predict needs the feature "

@@ -281,7 +281,8 @@ def _bias_decay(value, bias: str) -> float | None:
         return None
     if value is None:
         raise _fail("lambda_b", "a regularized bias needs its decay, e.g. --lambda-b 5e-4 "
-                    "(the weight decay when it is applied to every parameter)")
+                    "(equal to lambda_w when the weight decay is applied to every "
+                    "parameter; or give --weight-decay, which maps both)")
     return _positive_float(value, "lambda_b")
 
 

@@ -216,6 +216,26 @@ def test_predict_takes_training_conventions(capsys):
     assert status == 2 and "not both" in err
 
 
+def test_predict_maps_the_bias_decay_of_a_regularized_bias(capsys):
+    """weight_decay on every parameter: lambda_b = lambda_W (K wd / 2 for nn.MSELoss()), as
+    measure maps it; an explicit --lambda-b beside --weight-decay is refused."""
+    argv = ["predict", "--n", "5,3,1", "--depth", "2", "--weight-decay", "1e-3",
+            "--feature-decay", "2e-3", "--bias", "regularized"]
+    assert main([*argv, "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["problem"]["lambda_b"] == pytest.approx(1.5e-3)
+    assert data["convention"]["lambda_b"] == pytest.approx(1.5e-3)
+    reference = predict(n=[5, 3, 1], depth=2, lambda_w=1.5e-3, lambda_h=3e-3,
+                        bias="regularized", lambda_b=1.5e-3)
+    assert data["loss"] == pytest.approx(reference.loss, rel=1e-15)
+    python = predict(n=[5, 3, 1], depth=2, weight_decay=1e-3, feature_decay=2e-3,
+                     bias="regularized")
+    assert python.loss == pytest.approx(reference.loss, rel=1e-15)
+    assert main([*argv, "--lambda-b", "1e-3"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("ncsolve predict: error: lambda_b (--lambda-b)") and err.count("\n") == 1
+
+
 def test_options_that_do_not_apply_are_refused(tmp_path, capsys):
     """The same rule as predict: an option without effect is an error, never ignored."""
     solution, good = _exact_arrays(bias="free")

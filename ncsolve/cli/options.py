@@ -35,8 +35,8 @@ def add_model_options(parser, *, symbolic: bool = False, loss: bool = True,
     if not symbolic:
         parser.add_argument("--lambda-b", default=None, metavar="X",
                             help="decay of the bias, lambda_b/2 ||b||^2 (with --bias "
-                            "regularized only; the weight decay when it decays every "
-                            "parameter)")
+                            "regularized only; equal to lambda_w when the weight decay "
+                            "reaches every parameter; with --weight-decay it is mapped)")
     if loss:
         parser.add_argument("--loss", default="mse", metavar="mse|ce",
                             help="squared error or softmax cross-entropy (default mse)")

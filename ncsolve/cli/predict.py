@@ -79,13 +79,15 @@ def run(args: argparse.Namespace) -> int:
 
             n, ratio = profile_sizes(family, args.ratio), None
         mapping = training_convention(n, args.depth, args.loss, lambda_w, lambda_h,
+                                      bias=args.bias, lambda_b=args.lambda_b,
                                       **convention_settings(args))
         lambda_w, lambda_h = mapping.decays()
+    lambda_b = args.lambda_b if mapping is None or mapping.lambda_b is None else mapping.lambda_b
     result = predict(n=n, ratio=ratio,
                      depth=args.depth, lambda_w=lambda_w, lambda_h=lambda_h,
                      bias=args.bias, loss=args.loss,
                      widths=args.widths, precision=_precision(args.precision),
-                     restarts=args.restarts, seed=args.seed, lambda_b=args.lambda_b)
+                     restarts=args.restarts, seed=args.seed, lambda_b=lambda_b)
     if args.json:
         data = result.to_dict(args.grams) if args.grams is not None else result.to_dict()
         if mapping is not None:
