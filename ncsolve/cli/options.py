@@ -29,9 +29,14 @@ def add_model_options(parser, *, symbolic: bool = False, loss: bool = True,
         help=f"weight decay, one value or one per layer, layer 1 first ({when_omitted})")
     parser.add_argument("--lambda-h", default=decay_default, metavar="X",
                         help=f"feature decay ({when_omitted})")
-    parser.add_argument("--bias", default="none", metavar="none|free|regularized",
-                        help="bias-free model, a learned unregularized bias, or a learned "
-                        "bias with decay --lambda-b (default none)")
+    if symbolic:  # equation has the closed forms of these two only
+        parser.add_argument("--bias", default="none", metavar="none|free",
+                            help="bias-free model or a learned unregularized bias (default "
+                            "none; a regularized bias: ncsolve predict)")
+    else:
+        parser.add_argument("--bias", default="none", metavar="none|free|regularized",
+                            help="bias-free model, a learned unregularized bias, or a "
+                            "learned bias with decay --lambda-b (default none)")
     if not symbolic:
         parser.add_argument("--lambda-b", default=None, metavar="X",
                             help="decay of the bias, lambda_b/2 ||b||^2 (with --bias "

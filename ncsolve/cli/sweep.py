@@ -1,4 +1,4 @@
-"""predict over a grid of its parameters: one row per grid point and class.
+r"""predict over a grid of its parameters: one row per grid point and class.
 
 Any parameter takes a comma list of values or START:STOP:COUNT (log-spaced for
 decays and ratios, linear otherwise); --decay sets --lambda-h and every
