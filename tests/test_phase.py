@@ -70,6 +70,16 @@ def test_bad_profiles_name_the_parameter(call, param):
         call()
 
 
+@pytest.mark.parametrize("ratios", [[1, "x"], [[1, 2], [3, 4]], "1:x:3"])
+def test_phase_map_refuses_bad_ratios_by_name(ratios):
+    with pytest.raises(ProblemError, match=r"^ratio \(--ratio\)"):
+        phase_map(profile("exp"), ratios)
+
+
+def test_phase_map_reads_the_command_line_syntax_too():
+    assert np.allclose(phase_map(profile("exp"), "1:100:3").ratios, [1, 10, 100])
+
+
 def test_a_ratio_out_of_range_is_quoted_as_the_number_given():
     with pytest.raises(ProblemError, match=r"got 1e\+300$"):
         predict(n=profile("exp"), ratio=np.float64(1e300))

@@ -81,7 +81,13 @@ def parse_values(spec, param: str, scale: str = "linear", integer: bool = False,
         For empty, inverted or degenerate ranges, a count of 0, non-numbers.
     """
     if not isinstance(spec, str):
-        values = np.atleast_1d(np.asarray(spec, dtype=float))
+        try:
+            values = np.atleast_1d(np.asarray(spec, dtype=float))
+            if values.ndim != 1:
+                raise ValueError
+        except (TypeError, ValueError):
+            raise _fail(param, "expected a number, a sequence of numbers, a comma list or "
+                        f"START:STOP:COUNT, got {spec!r}") from None
         spec = ",".join(repr(float(v)) for v in values)
     count = range_count(spec, param)
     text = spec.strip()

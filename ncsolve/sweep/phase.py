@@ -237,8 +237,9 @@ def phase_map(profile: Profile, ratios, depths=3, bias: str = "none",
     ----------
     profile : Profile
         From :func:`ncsolve.sweep.profile`.
-    ratios : array of float
-        Imbalance ratios (each >= 1); sample densely for smooth curves.
+    ratios : array of float, or str
+        Imbalance ratios (each >= 1), or the command line's ``"a,b,c"`` or
+        ``"START:STOP:COUNT"`` (log-spaced); sample densely for smooth curves.
     depths : int or sequence of int
     bias : {"none", "free"}
     integer : bool
@@ -248,11 +249,12 @@ def phase_map(profile: Profile, ratios, depths=3, bias: str = "none",
     -------
     PhaseMap
     """
+    from .grid import parse_values  # numbers, or the CLI's "a,b" and START:STOP:COUNT
     from .profiles import check_ratio
 
-    ratios = np.array([check_ratio(r) for r in np.atleast_1d(np.asarray(ratios, dtype=float))])
-    if ratios.size == 0:
+    if np.size(ratios) == 0:
         raise ProblemError("ratio (--ratio): give at least one ratio")
+    ratios = np.array([check_ratio(r) for r in parse_values(ratios, "ratio", scale="log")])
     depths = check_depths(depths)
     bias = str(bias).strip().lower()
     if bias not in ("none", "free"):
