@@ -93,7 +93,10 @@ def predict(
         ``certainty``, ``unique``, ``geometry``, ``notes``, ``rank``, ``bias_value``,
         per class ``feature_norm``, ``classifier_norm``, ``output``, ``collapsed``),
         ``to_dict()`` giving the JSON of ``ncsolve predict --json`` and ``str()`` its
-        text.
+        text. With a regularized bias, the regularized result types. When the decays
+        come from training conventions (``weight_decay=...``), the answer is wrapped
+        in :class:`ncsolve.result.Mapped`, which reads like the answer and adds the
+        mapping (``convention`` in ``to_dict()``, its lines in ``str()``).
 
     Raises
     ------
@@ -104,6 +107,7 @@ def predict(
         from .sweep.profiles import profile_sizes
 
         n = profile_sizes(n, ratio)
+    mapping = None
     if training:
         mapping = training_convention(n, depth, loss, lambda_w, lambda_h, bias=bias,
                                       lambda_b=lambda_b, **training)
@@ -112,6 +116,16 @@ def predict(
     lambda_w = DEFAULT_DECAY if lambda_w is None else lambda_w
     lambda_h = DEFAULT_DECAY if lambda_h is None else lambda_h
     problem = Problem.build(n, depth, lambda_w, lambda_h, bias, loss, widths, lambda_b)
+    result = _solve(problem, precision, restarts, seed)
+    if mapping is None:
+        return result
+    from .result import Mapped
+
+    return Mapped(result, mapping)
+
+
+def _solve(problem: Problem, precision, restarts, seed):
+    """Dispatch a validated problem to its solver."""
     if problem.bias == "regularized" and precision is not None:
         raise ProblemError("precision (--precision): the high-precision route has no "
                            "regularized bias; leave --precision out with --bias regularized")

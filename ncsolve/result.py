@@ -9,11 +9,12 @@ line and ``str()`` exactly its text.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 from .problem import Problem
 
-__all__ = ["CORE_FIELDS", "CLASS_FIELDS", "Result"]
+__all__ = ["CORE_FIELDS", "CLASS_FIELDS", "Mapped", "Result"]
 
 CORE_FIELDS = ("problem", "loss", "certainty", "unique", "geometry", "notes", "rank",
                "bias_value")
@@ -65,3 +66,36 @@ class Result(Protocol):
     def to_dict(self, grams: bool | None = None) -> dict:
         """The JSON of ``ncsolve predict --json``."""
         ...
+
+
+@dataclass(frozen=True, eq=False)
+class Mapped:
+    """An answer whose decays were mapped from training conventions.
+
+    Every field of the answer reads through (``mapped.loss``, ``mapped.notes``,
+    ...); ``to_dict()`` adds the mapping under ``convention`` and ``str()`` adds
+    its lines, exactly as ``ncsolve predict --weight-decay ...`` prints them.
+
+    Attributes
+    ----------
+    result : Result
+        The answer of the mapped problem.
+    convention : object
+        The mapping (``to_dict()`` and a readable ``str()``).
+    """
+
+    result: Any
+    convention: Any
+
+    def __getattr__(self, name: str):
+        if name in ("result", "convention"):  # not yet set (copying, unpickling)
+            raise AttributeError(name)
+        return getattr(self.result, name)
+
+    def to_dict(self, grams: bool | None = None) -> dict:
+        """The answer's JSON with the mapping under ``convention``."""
+        data = self.result.to_dict() if grams is None else self.result.to_dict(grams)
+        return {**data, "convention": self.convention.to_dict()}
+
+    def __str__(self) -> str:
+        return f"{self.result}\n{self.convention}"

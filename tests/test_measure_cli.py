@@ -216,6 +216,21 @@ def test_predict_takes_training_conventions(capsys):
     assert status == 2 and "not both" in err
 
 
+def test_python_predict_with_conventions_is_what_the_command_line_prints(capsys):
+    """The result protocol: to_dict() is the --json and str() the text, mapping included."""
+    argv = ["predict", "--n", "500,100,50", "--depth", "3", "--weight-decay", "1e-3",
+            "--feature-decay", "2e-3"]
+    python = predict(n=[500, 100, 50], depth=3, weight_decay=1e-3, feature_decay=2e-3)
+    assert main([*argv, "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == json.loads(json.dumps(python.to_dict()))
+    assert main(argv) == 0
+    text = capsys.readouterr().out
+    assert text == str(python) + "\n"
+    assert text.rstrip().endswith(str(python.convention)) and "training convention" in text
+    assert python.loss == predict(n=[500, 100, 50], depth=3, lambda_w=1.5e-3,
+                                  lambda_h=3e-3).loss
+
+
 def test_predict_maps_the_bias_decay_of_a_regularized_bias(capsys):
     """weight_decay on every parameter: lambda_b = lambda_W (K wd / 2 for nn.MSELoss()), as
     measure maps it; an explicit --lambda-b beside --weight-decay is refused."""

@@ -88,14 +88,14 @@ def run(args: argparse.Namespace) -> int:
                      bias=args.bias, loss=args.loss,
                      widths=args.widths, precision=_precision(args.precision),
                      restarts=args.restarts, seed=args.seed, lambda_b=lambda_b)
+    if mapping is not None:
+        from ..result import Mapped
+
+        result = Mapped(result, mapping)
     if args.json:
         data = result.to_dict(args.grams) if args.grams is not None else result.to_dict()
-        if mapping is not None:
-            data["convention"] = mapping.to_dict()
         text = json.dumps(data, allow_nan=False)
     else:
         text = str(result)  # every result type renders its own report
-        if mapping is not None:
-            text += "\n" + str(mapping)
     sys.stdout.write(text + "\n")
     return 0
