@@ -52,7 +52,8 @@ def predict(
     n : sequence of int, str or Profile
         Samples per class, e.g. ``[500, 100, 50]`` or ``"500,100,50"``; or an
         imbalance profile from :func:`ncsolve.sweep.profile`, evaluated at ``ratio``
-        (sizes rounded down, at least 1; docs/phase.md).
+        (sizes rounded down; a ratio that leaves a class under one sample is
+        refused; docs/phase.md).
     depth : int
         Number of linear layers M >= 1 after the features (1 is the plain UFM).
     lambda_w : float or sequence of float

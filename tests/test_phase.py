@@ -40,7 +40,8 @@ def test_step_profile_and_its_groups():
     p = profile("step", classes=5, minority=2, largest=300)
     assert p.sizes(3, integer=True).tolist() == [300, 300, 300, 100, 100]
     assert p.sizes(7, integer=True).tolist() == [300, 300, 300, 42, 42]  # rounded down
-    assert p.sizes(1e6, integer=True).tolist()[-1] == 1  # at least one sample
+    with pytest.raises(ProblemError, match="under one"):  # rounding up would change rho
+        p.sizes(1e6, integer=True)
     assert [g.tolist() for g in p.groups()] == [[0, 1, 2], [3, 4]]
     assert p.sizes([1.0, 2.0]).shape == (2, 5)
 
@@ -325,3 +326,16 @@ def test_cli_bad_input_is_one_line_and_exit_2(extra, tmp_path, capsys):
     captured = capsys.readouterr()
     assert captured.out == "" and captured.err.count("\n") == 1
     assert not out.exists()
+
+
+def test_a_ratio_that_leaves_a_class_under_one_sample_is_refused(capsys):
+    """Rounding a class of 0.1 samples up to 1 would solve ratio 100, not 1000: refuse."""
+    with pytest.raises(ProblemError, match=r"^ratio \(--ratio\): at ratio 1000"):
+        predict(n=profile("exp", classes=10, largest=100), ratio=1000)
+    assert predict(n=profile("exp", classes=10, largest=1000), ratio=1000).problem.n.min() == 1
+    for command, ratio in ((["predict"], "1000"), (["sweep", "--depth", "1,2"], "10,1000")):
+        status = main([*command, "--profile", "exp", "--classes", "10", "--largest", "100",
+                       "--ratio", ratio])
+        out = capsys.readouterr()
+        assert status == 2 and out.out == "" and out.err.count("\n") == 1, out.err
+        assert "ratio (--ratio): at ratio 1000" in out.err

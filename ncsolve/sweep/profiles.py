@@ -19,8 +19,9 @@ Three profiles from the literature, each a family of class sizes indexed by
 
 Sizes are real numbers along a continuous profile (the phase curves use them);
 :meth:`Profile.sizes` with ``integer=True`` rounds them down, as the CIFAR-LT
-construction does, to at least 1 sample: these are the sizes ``predict`` and
-``sweep`` use.
+construction does: these are the sizes ``predict`` and ``sweep`` use. A ratio at
+which the smallest class would have less than one sample is refused (rounding it
+up would solve another imbalance ratio).
 """
 
 from __future__ import annotations
@@ -58,6 +59,18 @@ def check_ratio(value, param: str = "ratio") -> float:
     return ratio
 
 
+def _check_whole_sizes(kind: str, ratios: np.ndarray, sizes: np.ndarray) -> None:
+    """Refuse ratios at which the smallest class has under one sample: rounding it up
+    would solve a different imbalance ratio than the one asked for."""
+    short = sizes.min(axis=1) * (1.0 + _FLOOR_SLACK) < 1.0
+    if np.any(short):
+        ratio = float(ratios[np.argmax(short)])
+        raise _fail("ratio", f"at ratio {ratio:g} the smallest class of the {kind} profile "
+                    f"has {float(sizes[np.argmax(short)].min()):.3g} samples, under one; the "
+                    f"largest class needs at least {math.ceil(ratio)} samples (--largest, or "
+                    "larger --n for scaled) or the ratio must be lower")
+
+
 @dataclass(frozen=True)
 class Profile:
     """A family of class sizes indexed by the imbalance ratio.
@@ -89,8 +102,8 @@ class Profile:
     def sizes(self, ratio, integer: bool = False) -> np.ndarray:
         """Class sizes at ``ratio`` (a number: shape (K,); an array: shape (P, K)).
 
-        With ``integer`` the sizes are rounded down to whole samples (at least 1),
-        as ``predict`` and ``sweep`` use them.
+        With ``integer`` the sizes are rounded down to whole samples, as ``predict``
+        and ``sweep`` use them; a ratio that leaves a class under one sample is refused.
         """
         r = np.asarray(ratio, dtype=float)
         shape = r.shape
@@ -106,7 +119,8 @@ class Profile:
             exponent = np.log(r) / math.log(base.max() / base.min())
             out = base.max() * (base / base.max()) ** exponent
         if integer:
-            out = np.maximum(np.floor(out * (1.0 + _FLOOR_SLACK)), 1.0)
+            _check_whole_sizes(self.kind, r[:, 0], out)
+            out = np.floor(out * (1.0 + _FLOOR_SLACK))
         return out.reshape(*shape, self.classes)
 
     def groups(self) -> list[np.ndarray]:

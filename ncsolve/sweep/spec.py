@@ -300,10 +300,13 @@ def _check_points(grid: Grid) -> None:
     a point invalid, so that a point predict would refuse stops the sweep before
     anything is computed or written."""
     # decays, seeds and restarts are checked value by value when parsed; the ratio only
-    # moves profile sizes, which are valid by construction (at least 1, at most largest)
+    # moves profile sizes, whose smallest class is smallest at the largest ratio
+    first = {name: values[0] for name, values in grid.axes}
+    ratios = dict(grid.axes).get("ratio")
+    if ratios is not None and len(ratios):
+        grid.predict_kwargs(dict(first, ratio=max(ratios)))  # refuses sizes under one
     varying = [name for name, _ in grid.axes if name not in (
         "ratio", "decay", "lambda_w", "lambda_h", "lambda_b", "seed", "restarts")]
-    first = {name: values[0] for name, values in grid.axes}
     seen = 0
     for combo in itertools.product(*(grid.values(name) for name in varying)):
         params = dict(first, **dict(zip(varying, combo)))
