@@ -101,7 +101,8 @@ def _g(value: float, digits: int = 6) -> str:
 
 def _decays(p) -> str:
     if len(set(p.lambda_w)) == 1:
-        weights = f"lambda_w = {_g(p.lambda_w[0])} (all {p.depth} layers)"
+        layers = f"all {p.depth} layers" if p.depth > 1 else "one layer"
+        weights = f"lambda_w = {_g(p.lambda_w[0])} ({layers})"
     else:
         weights = "lambda_w = " + ", ".join(_g(x) for x in p.lambda_w) + " (layer 1 first)"
     return f"{weights}; lambda_h = {_g(p.lambda_h)}; geometric mean {_g(p.lbar)}"
