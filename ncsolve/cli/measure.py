@@ -25,7 +25,8 @@ import argparse
 import json
 import sys
 
-from .options import add_convention_options, convention_given, convention_settings
+from .options import (add_convention_options, add_search_options, convention_given,
+                      convention_settings)
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("file", metavar="FILE", help="trained model: .npz, .safetensors, "
@@ -51,10 +52,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--gap-tolerance", default="1e-4", metavar="G",
                         help="relative objective gap counted as the global minimum "
                         "(default 1e-4)")
-    parser.add_argument("--restarts", default=None, metavar="R",
-                        help="cross-entropy only: random starts of the theory's search")
-    parser.add_argument("--seed", default=None, metavar="S",
-                        help="cross-entropy only: seed of the theory's search")
+    add_search_options(parser, of="the theory's search")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--plot", default=None, metavar="PATH",
                         help="draw measured against theory (.png at 200 dpi, .pdf or .svg)")

@@ -86,6 +86,15 @@ def profile_from_args(args):
                    largest=args.largest, n=args.n)
 
 
+def add_search_options(parser, *, of: str = "the search") -> None:
+    """--restarts and --seed of the cross-entropy search (predict, measure)."""
+    parser.add_argument("--restarts", default=None, metavar="R",
+                        help=f"cross-entropy only: random starts of {of} (default depends "
+                        "on K); more restarts, more certainty")
+    parser.add_argument("--seed", default=None, metavar="S",
+                        help=f"cross-entropy only: seed of {of} (default 0)")
+
+
 def add_convention_options(parser, *, bias_decay: bool = False) -> None:
     """--weight-decay, --loss-reduction, --feature-decay, ...: decays from what a training
     script set (mapped by ncsolve.measure.conventions; docs/measure.md)."""

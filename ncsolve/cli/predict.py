@@ -21,7 +21,8 @@ import json
 import sys
 
 from .options import (add_convention_options, add_model_options, add_profile_options,
-                      convention_given, convention_settings, profile_from_args)
+                      add_search_options, convention_given, convention_settings,
+                      profile_from_args)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -32,11 +33,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--precision", default=None, metavar="DIGITS",
                         help="use the symbolic/high-precision route with this many digits "
                         "(15..1000, MSE only; slower)")
-    parser.add_argument("--restarts", default=None, metavar="R",
-                        help="cross-entropy only: random starts of the search (default "
-                        "depends on K); more restarts, more certainty")
-    parser.add_argument("--seed", default=None, metavar="S",
-                        help="cross-entropy only: seed of the search (default 0)")
+    add_search_options(parser)
     parser.add_argument("--json", action="store_true",
                         help="print one JSON object (full float precision) instead of tables")
     grams = parser.add_mutually_exclusive_group()
