@@ -28,6 +28,7 @@ BatchObjective = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
 
 ARMIJO = 1e-4  # sufficient-decrease constant
 MAX_BACKTRACKS = 40  # step halvings (at least) before a start is declared stuck
+ROUNDING = 4 * np.finfo(float).eps  # relative change of f that rounding can hide
 FTOL = 1e-16  # stop when the relative decrease of one step is below this (as scipy's ftol)
 
 
@@ -86,7 +87,8 @@ def minimize_stack(fun: BatchObjective, x0: np.ndarray, maxiter: int, gtol: floa
     st = _State(x_out[live], f[live] / unit[live], g[live] / unit[live, None], unit[live],
                 live, maxcor, None if mask is None else mask[live])
     for it in range(maxiter):
-        d = _direction(st.g, st.s_hist, st.y_hist, st.rho, st.gamma, st.slot, st.pairs)
+        d = _direction(st.g, st.s_hist, st.y_hist, st.rho, st.gamma, st.slot, st.pairs,
+                       st.sy, st.yy)
         d *= -1.0
         gd = _dot(st.g, d)
         bad = ~(gd < 0)
@@ -137,6 +139,8 @@ class _State:
         self.s_hist = np.zeros((S, maxcor, n))
         self.y_hist = np.zeros((S, maxcor, n))
         self.rho = np.zeros((S, maxcor))
+        self.sy = np.zeros((S, maxcor, maxcor))  # s_i . y_j of the stored pairs, slot order
+        self.yy = np.zeros((S, maxcor, maxcor))  # y_i . y_j
         self.gamma = np.ones(S)
         self.pairs = np.zeros(S, dtype=int)
         self.slot = 0
@@ -144,7 +148,7 @@ class _State:
     def keep(self, mask: np.ndarray) -> None:
         """Drop the rows where ``mask`` is False (finished starts)."""
         for name in ("x", "f", "g", "unit", "ids", "gamma", "pairs", "s_hist", "y_hist",
-                     "rho"):
+                     "rho", "sy", "yy"):
             setattr(self, name, getattr(self, name)[mask])
         if self.mask is not None:
             self.mask = self.mask[mask]
@@ -154,6 +158,8 @@ class _State:
         self.rho[rows] = 0.0
         self.s_hist[rows] = 0.0
         self.y_hist[rows] = 0.0
+        self.sy[rows] = 0.0
+        self.yy[rows] = 0.0
         self.pairs[rows] = 0
 
     def store(self, step, y, good, sy, yy) -> None:
@@ -170,10 +176,19 @@ class _State:
             self.rho[:, j] = np.where(good, 1.0 / np.where(good, sy, 1.0), 0.0)
             self.gamma = np.where(good, sy / np.where(good, yy, 1.0), self.gamma)
         self.pairs += good
+        self._update_products(j)
         self.slot = (j + 1) % self.rho.shape[1]
 
+    def _update_products(self, j: int) -> None:
+        """Row and column j of the pair products after slot j was written: O(m n), not
+        the O(m^2 n) of forming them anew at every step."""
+        s_new, y_new = self.s_hist[:, j, :, None], self.y_hist[:, j, :, None]
+        self.sy[:, :, j] = np.matmul(self.s_hist, y_new)[..., 0]  # s_i . y_new
+        self.sy[:, j, :] = np.matmul(self.y_hist, s_new)[..., 0]  # s_new . y_i
+        self.yy[:, :, j] = self.yy[:, j, :] = np.matmul(self.y_hist, y_new)[..., 0]
 
-def _direction(g, s_hist, y_hist, rho, gamma, slot, pairs) -> np.ndarray:
+
+def _direction(g, s_hist, y_hist, rho, gamma, slot, pairs, sy=None, yy=None) -> np.ndarray:
     """H g for every start, from the compact form of the L-BFGS matrix.
 
     With the stored pairs oldest first as rows of S and Y (m x n), R the upper
@@ -187,7 +202,8 @@ def _direction(g, s_hist, y_hist, rho, gamma, slot, pairs) -> np.ndarray:
     operations of the two-loop recursion.  Empty or rejected slots hold zero
     vectors; their diagonal entry of R is set to 1, which decouples them.
     History arrays are (S, maxcor, n) and (S, maxcor) in slot order; only the
-    small m x m quantities are put in time order.
+    small m x m quantities are put in time order.  ``sy`` and ``yy``, the products
+    S Y^T and Y Y^T in slot order, are formed here unless the caller keeps them.
     """
     if not pairs.any():
         return gamma[:, None] * g
@@ -196,9 +212,11 @@ def _direction(g, s_hist, y_hist, rho, gamma, slot, pairs) -> np.ndarray:
     valid = rho[:, order] != 0
     a = np.matmul(s_hist, g[:, :, None])[:, order]
     c = np.matmul(y_hist, g[:, :, None])[:, order]
-    yt = y_hist.transpose(0, 2, 1)
-    SY = np.matmul(s_hist, yt)[:, order][:, :, order]
-    YY = np.matmul(y_hist, yt)[:, order][:, :, order]
+    if sy is None:
+        yt = y_hist.transpose(0, 2, 1)
+        sy, yy = np.matmul(s_hist, yt), np.matmul(y_hist, yt)
+    SY = sy[:, order][:, :, order]
+    YY = yy[:, order][:, :, order]
     diag = SY.diagonal(axis1=1, axis2=2) * valid
     R = SY * _upper(m)
     R.reshape(-1, m * m)[:, :: m + 1] = np.where(valid, diag, 1.0)
@@ -239,9 +257,11 @@ def _line_search(fun, x, f, gd, d, t, unit):
         return accept, ft, g_new, t
     f_new = ft
     todo = np.flatnonzero(~accept)
+    failed = ft[todo]  # the last rejected value of each row still searching
+    done = np.ones(x.shape[0], dtype=bool)
     for _ in range(MAX_BACKTRACKS):
         tt = t[todo]
-        curv = ft[~accept] - f[todo] - tt * gd[todo]
+        curv = failed - f[todo] - tt * gd[todo]
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             trial = -gd[todo] * tt ** 2 / (2.0 * curv)
         trial = np.where(np.isfinite(trial), trial, 0.1 * tt)
@@ -253,9 +273,12 @@ def _line_search(fun, x, f, gd, d, t, unit):
         hit = todo[accept]
         f_new[hit] = ft[accept]
         g_new[hit] = gt[accept] / unit[hit, None]
-        todo = todo[~accept]
+        # a row whose predicted decrease is below the rounding of f is stuck for good
+        hopeless = ~accept & (-0.5 * tt * gd[todo] <= ROUNDING * np.abs(f[todo]))
+        done[todo[hopeless]] = False
+        going = ~accept & ~hopeless
+        todo, failed = todo[going], ft[going]
         if todo.size == 0:
             break
-    done = np.ones(x.shape[0], dtype=bool)
     done[todo] = False
     return done, f_new, g_new, t

@@ -33,6 +33,7 @@ __all__ = ["RANK_RTOL", "FactorObjective", "ReducedCE"]
 RANK_RTOL = 1e-12  # singular values below this times the largest are treated as zero
 BIAS_GTOL = 4 * np.finfo(float).eps  # bias gradient at rounding level: this x K x term size
 PROFILE_RTOL = 1e-8  # bias accuracy inside a profiled evaluation (relative gradient)
+BIAS_UNIT = 3.0  # a free bias is a factor-form variable in units of this many logits
 MAX_BIAS_STEP = 16.0  # longest first Newton step for the bias (logit units); doubles on runs
 
 
@@ -421,14 +422,15 @@ class FactorObjective:
             theta[..., self.offsets[i]: self.offsets[i + 1]].reshape(*lead, *shape)
             for i, shape in enumerate(self.shapes)
         ]
-        b = theta[..., self.offsets[-1]:] if self.has_bias else None
+        b = theta[..., self.offsets[-1]:] * BIAS_UNIT if self.has_bias else None
         return factors, b
 
     def pack(self, factors, b: np.ndarray | None = None) -> np.ndarray:
         """Flat vector from factors (and bias, default zero)."""
         parts = [np.asarray(A, dtype=float).ravel() for A in factors]
         if self.has_bias:
-            parts.append(np.zeros(self.reduced.K) if b is None else np.asarray(b, float))
+            parts.append(np.zeros(self.reduced.K) if b is None
+                         else np.asarray(b, float) / BIAS_UNIT)
         return np.concatenate(parts)
 
     def logits(self, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
@@ -470,7 +472,7 @@ class FactorObjective:
         weights = theta[:, : self.offsets[-1]]
         grad[:, : self.offsets[-1]] += red.lbar * weights
         if gb is not None:
-            grad[:, self.offsets[-1]:] = gb
+            grad[:, self.offsets[-1]:] = gb * BIAS_UNIT
         return value + 0.5 * red.lbar * np.einsum("ij,ij->i", weights, weights), grad
 
     def embed(self, theta: np.ndarray, width: int) -> tuple[np.ndarray, np.ndarray]:
@@ -493,8 +495,9 @@ class FactorObjective:
         for A, B, M in zip(factors, big, ones):
             B[: A.shape[0], : A.shape[1]] = A
             M[: A.shape[0], : A.shape[1]] = 1.0
-        mask_b = None if b is None else np.ones_like(b)
-        return self.pack(big, b), self.pack(ones, mask_b)
+        mask = np.concatenate([M.ravel() for M in ones] + ([np.ones(b.size)] if self.has_bias
+                                                           else []))
+        return self.pack(big, b), mask
 
     def balanced_point(self, X: np.ndarray, b: np.ndarray | None = None,
                        rng: np.random.Generator | None = None,

@@ -26,9 +26,9 @@ from .candidates import Candidate
 from .lbfgs import minimize_stack
 from .reduced import RANK_RTOL, FactorObjective, ReducedCE
 
-__all__ = ["LocalMinimum", "Start", "continuation", "cut_best", "global_search", "local_search",
-           "polish", "refine", "refine_near", "refine_runs", "run_starts", "swap_descent",
-           "two_batches", "width_ladder"]
+__all__ = ["LocalMinimum", "Start", "continuation", "cut_best", "exchangeable_pairs",
+           "global_search", "local_search", "polish", "refine", "refine_near", "refine_runs",
+           "run_starts", "swap_descent", "two_batches", "width_ladder"]
 
 CUT_LEVELS = (1e-3, 1e-5, 1e-7, 1e-9)  # relative singular-value levels tried when cutting
 EXPLORE_GTOL = 1e-6  # gradient tolerance of exploratory runs
@@ -324,8 +324,8 @@ def global_search(red: ReducedCE, candidates: list[Candidate], restarts: int = 8
         Number of best distinct end points re-minimized to a tight tolerance.
     hops : int, optional
         Basin-hopping steps from the best end point so far (default
-        ``restarts // 2``), in rounds of ``HOP_ROUND``: two classes swapped or
-        the factors jittered by 2-10%, then a local search.
+        ``restarts // 2``), in rounds of ``HOP_ROUND``: two classes of different
+        sizes swapped or the factors jittered by 2-10%, then a local search.
     extra : tuple of Start
         More starting points (answers of nearby problems), run with the others.
 
@@ -366,7 +366,8 @@ def swap_descent(red: ReducedCE, runs: list[LocalMinimum], rng: np.random.Genera
     For imbalanced classes the minima of a structure differ by which class
     sits where (which classes are neighbours, antipodal or merged).  From each
     of the ``centres`` best runs with distinct objectives, every exchange of
-    two classes (a random ``limit`` of them for many classes) is minimized in
+    two classes of different sizes (:func:`exchangeable_pairs`; a random
+    ``limit`` of them for many classes) is minimized in
     one stack; an improvement becomes the new centre and the next round starts
     from it, until no exchange improves or after ``rounds`` rounds.
 
@@ -390,12 +391,25 @@ def swap_descent(red: ReducedCE, runs: list[LocalMinimum], rng: np.random.Genera
     return out
 
 
+def exchangeable_pairs(red: ReducedCE) -> list[tuple[int, int]]:
+    """Pairs of classes (i < j) of different sizes.
+
+    Exchanging two classes of the same size maps every point to one of the same
+    objective (the problem is invariant under that permutation), so only these
+    exchanges can lead anywhere new.
+    """
+    n = np.asarray(red.problem.n)
+    i, j = np.triu_indices(red.K, k=1)
+    keep = n[i] != n[j]
+    return list(zip(i[keep].tolist(), j[keep].tolist()))
+
+
 def _exchange_rounds(red: ReducedCE, best: LocalMinimum, rng: np.random.Generator,
                      maxiter: int, limit: int, rounds: int) -> list[LocalMinimum]:
     """The rounds of :func:`swap_descent` from one centre."""
-    pairs = [(i, j) for i in range(red.K) for j in range(i + 1, red.K)]
+    pairs = exchangeable_pairs(red)
     out: list[LocalMinimum] = []
-    for round_ in range(rounds):
+    for round_ in range(rounds if pairs else 0):
         chosen = pairs
         if len(pairs) > limit:
             chosen = [pairs[k] for k in np.sort(rng.choice(len(pairs), limit, replace=False))]
@@ -531,6 +545,7 @@ def _hops(red: ReducedCE, runs: list[LocalMinimum], rng: np.random.Generator, co
     if not runs or count <= 0:
         return []
     best = min(runs, key=lambda r: r.objective)
+    pairs = exchangeable_pairs(red)
     out: list[LocalMinimum] = []
     for first in range(0, count, HOP_ROUND):
         if best.rank == 0:
@@ -540,8 +555,8 @@ def _hops(red: ReducedCE, runs: list[LocalMinimum], rng: np.random.Generator, co
         starts = []
         for i in range(first, min(first + HOP_ROUND, count)):
             X, bias = best.X, best.b
-            if i % 2 == 0 and red.K > 2:
-                a, b = rng.choice(red.K, size=2, replace=False)
+            if i % 2 == 0 and red.K > 2 and pairs:
+                a, b = pairs[rng.integers(len(pairs))]
                 X, bias = _swapped(X, best.b, a, b)
                 label = f"hop {i + 1} (classes {a} and {b} swapped)"
             else:
