@@ -33,6 +33,8 @@ __all__ = ["LocalMinimum", "Start", "continuation", "cut_best", "exchangeable_pa
 CUT_LEVELS = (1e-3, 1e-5, 1e-7, 1e-9)  # relative singular-value levels tried when cutting
 EXPLORE_GTOL = 1e-6  # gradient tolerance of exploratory runs
 REFINE_GTOL = 1e-11  # gradient tolerance of refined runs
+EXPLORE_MAXITER = 400  # iteration budget of an exploratory run (refinement finishes the best)
+REFINE_MAXITER = 4000  # iteration budget of a refined run
 LADDER = (3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 2)  # factor widths of random starts, in order
 PERMUTED_FROM = 3  # every third random start permutes the classes of one of this many leaders
 FULL_WIDTH_UP_TO = 24  # candidate-seeded runs use the full width up to this many classes
@@ -298,7 +300,7 @@ def _seed_width(red: ReducedCE, rank: int) -> int:
 
 
 def global_search(red: ReducedCE, candidates: list[Candidate], restarts: int = 8,
-                  seeds: int = 3, seed=0, maxiter: int = 1000,
+                  seeds: int = 3, seed=0, maxiter: int = EXPLORE_MAXITER,
                   refine_best: int = 3, hops: int | None = None,
                   extra: tuple[Start, ...] = ()) -> list[LocalMinimum]:
     """Local minimizations from the leading candidates and from random starts.
@@ -348,7 +350,7 @@ def global_search(red: ReducedCE, candidates: list[Candidate], restarts: int = 8
     near = min(maxiter, NEAR_MAXITER)
     runs += _hops(red, runs, rng, int(restarts) // 2 if hops is None else int(hops), near)
     runs += swap_descent(red, runs, rng, near)
-    return refine_leaders(red, runs, refine_best, 4 * maxiter)
+    return refine_leaders(red, runs, refine_best, REFINE_MAXITER)
 
 
 def _swapped(X: np.ndarray, b: np.ndarray | None, i: int, j: int):
@@ -431,7 +433,7 @@ def _exchange_rounds(red: ReducedCE, best: LocalMinimum, rng: np.random.Generato
 
 def two_batches(red: ReducedCE, candidates: list[Candidate], restarts: int, seeds: int,
                 seed: int, extra: tuple[Start, ...] = (),
-                maxiter: int = 1000) -> list[LocalMinimum]:
+                maxiter: int = EXPLORE_MAXITER) -> list[LocalMinimum]:
     """Two independent searches, a shared final stage, and near-best runs refined.
 
     Two calls of :func:`global_search` with ``restarts`` random starts each,
@@ -450,7 +452,7 @@ def two_batches(red: ReducedCE, candidates: list[Candidate], restarts: int, seed
     tops = [min(mine, key=lambda r: r.objective) for k in (1, 2)
             if (mine := [r for r in runs if r.batch == k])]
     runs += continuation(red, tops, maxiter)
-    return refine_near(red, runs, 4 * maxiter)
+    return refine_near(red, runs, REFINE_MAXITER)
 
 
 def refine_near(red: ReducedCE, runs: list[LocalMinimum], maxiter: int,
