@@ -224,3 +224,31 @@ def test_classes_on_a_line_are_separated_by_the_bias_alone():
         G = line_pattern(np.array([0, 2, 3, 4, 1]))
         scale, value, _ = fit_scale(red, G / np.ptp(G, axis=0).max(), biased=True)
         assert (value < 0.05) == small
+
+
+def test_padded_start_is_the_narrow_run():
+    """A start embedded in a wider, masked factor form (bias included) runs as the narrow one."""
+    red = ReducedCE(Problem.build([5, 3, 7, 2], 3, 1e-2, 1e-2, "free", "ce"))
+    narrow, wide = FactorObjective(red, 2), FactorObjective(red, 4)
+    theta = narrow.random_point(np.random.default_rng(5), 3.0)
+    theta[narrow.offsets[-1]:] = [0.5, -1.0, 0.25, 0.0]
+    padded, mask = wide.embed(theta, 2)
+    assert np.all(mask[wide.offsets[-1]:] == 1.0)
+    assert wide(padded)[0] == pytest.approx(narrow(theta)[0], rel=1e-14)
+    _, f_narrow, _ = minimize_stack(narrow, theta[None], 300, 1e-9)
+    _, f_wide, _ = minimize_stack(wide, padded[None], 300, 1e-9, mask=mask[None])
+    assert f_wide[0] == pytest.approx(f_narrow[0], rel=1e-10)
+
+
+def test_exchanges_skip_classes_of_equal_size_because_they_change_nothing():
+    from ncsolve.crossentropy.search import _swapped, exchangeable_pairs
+
+    red = ReducedCE(Problem.build([4, 9, 4, 2], 3, 1e-2, 1e-2, "free", "ce"))
+    pairs = exchangeable_pairs(red)
+    assert (0, 2) not in pairs and len(pairs) == 5
+    rng = np.random.default_rng(6)
+    X, b = rng.standard_normal((4, 4)), rng.standard_normal(4)
+    for i, j in [(0, 2), *pairs]:
+        Xs, bs = _swapped(X, b, i, j)
+        same = red.value(Xs, bs) == pytest.approx(red.value(X, b), rel=1e-13)
+        assert same == ((i, j) == (0, 2)), (i, j)
