@@ -252,3 +252,22 @@ def test_exchanges_skip_classes_of_equal_size_because_they_change_nothing():
         Xs, bs = _swapped(X, b, i, j)
         same = red.value(Xs, bs) == pytest.approx(red.value(X, b), rel=1e-13)
         assert same == ((i, j) == (0, 2)), (i, j)
+
+
+def test_searches_in_lockstep_end_where_each_ends_alone():
+    from ncsolve.crossentropy.candidates import structured_candidates
+    from ncsolve.crossentropy.search import lockstep, search_steps
+
+    red = ReducedCE(Problem.build([6, 1, 4, 3, 8], 3, 2e-3, 2e-3, "free", "ce"))
+    cands = structured_candidates(red)
+
+    def steps(batch):
+        return search_steps(red, cands, 6, 2, (0, batch), 400, None, ())
+
+    together = lockstep(red, [steps(1), steps(2)])
+    for batch, runs in zip((1, 2), together):
+        alone = lockstep(red, [steps(batch)])[0]
+        assert [r.start for r in runs] == [r.start for r in alone]
+        assert np.allclose([r.objective for r in runs], [r.objective for r in alone],
+                           rtol=1e-9, atol=0)
+    assert len(together[0]) > 6 and any(r.start.startswith("exchange") for r in together[0])

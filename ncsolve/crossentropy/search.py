@@ -18,6 +18,7 @@ layer widths (they enter through the class weights and the rank cap).
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Generator
 from dataclasses import dataclass
 
 import numpy as np
@@ -48,6 +49,7 @@ SWAP_LIMIT = 48  # class exchanges tried per round of swap_descent (all of them 
 SWAP_ROUNDS = 4  # rounds of swap_descent
 SWAP_CENTRES = 1  # swap_descent starts from this many distinct best runs
 SWAP_GAIN = 1e-9  # relative improvement that moves swap_descent to a new centre
+REFINE_BEST = 3  # best distinct end points of each search refined to the tight tolerance
 HOP_ROUND = 12  # basin hops run in rounds of this many, each round from the best so far
 
 
@@ -93,6 +95,11 @@ class Start:
     label: str
     width: int
     theta: np.ndarray
+
+
+Steps = Generator[tuple[list[Start], int], list[LocalMinimum], list[LocalMinimum]]
+"""A stage of the search as a generator: it yields ``(starts, maxiter)``, is sent the
+local minima of those starts (:func:`run_starts`) and returns the runs it made."""
 
 
 def factor_form(red: ReducedCE, width: int) -> FactorObjective:
@@ -301,7 +308,7 @@ def _seed_width(red: ReducedCE, rank: int) -> int:
 
 def global_search(red: ReducedCE, candidates: list[Candidate], restarts: int = 8,
                   seeds: int = 3, seed=0, maxiter: int = EXPLORE_MAXITER,
-                  refine_best: int = 3, hops: int | None = None,
+                  refine_best: int = REFINE_BEST, hops: int | None = None,
                   extra: tuple[Start, ...] = ()) -> list[LocalMinimum]:
     """Local minimizations from the leading candidates and from random starts.
 
@@ -338,6 +345,13 @@ def global_search(red: ReducedCE, candidates: list[Candidate], restarts: int = 8
     list of LocalMinimum
         One per run, candidate-seeded runs first.
     """
+    steps = search_steps(red, candidates, restarts, seeds, seed, maxiter, hops, extra)
+    return refine_leaders(red, lockstep(red, [steps])[0], refine_best, REFINE_MAXITER)
+
+
+def search_steps(red: ReducedCE, candidates: list[Candidate], restarts: int, seeds: int, seed,
+                 maxiter: int, hops: int | None, extra: tuple[Start, ...]) -> Steps:
+    """The stages of :func:`global_search` before refinement, as a :data:`Steps` generator."""
     rng = np.random.default_rng(seed)
     starts = []
     for cand in _seeds(candidates, seeds):
@@ -346,11 +360,39 @@ def global_search(red: ReducedCE, candidates: list[Candidate], restarts: int = 8
         starts.append(Start(f"candidate: {cand.name}", fo.width, theta))
     starts += random_starts(red, candidates, rng, int(restarts))
     starts += list(extra)
-    runs = run_starts(red, starts, maxiter)
+    runs = yield starts, maxiter
     near = min(maxiter, NEAR_MAXITER)
-    runs += _hops(red, runs, rng, int(restarts) // 2 if hops is None else int(hops), near)
-    runs += swap_descent(red, runs, rng, near)
-    return refine_leaders(red, runs, refine_best, REFINE_MAXITER)
+    runs += yield from _hops(red, runs, rng, int(restarts) // 2 if hops is None else int(hops),
+                             near)
+    runs += yield from swap_descent(red, runs, rng, near)
+    return runs
+
+
+def lockstep(red: ReducedCE, searches: list[Steps]) -> list[list[LocalMinimum]]:
+    """Run independent searches together: what they ask for at the same time is one stack.
+
+    Each search is a generator that yields ``(starts, maxiter)``, receives the
+    local minima of those starts (:func:`run_starts`) and finally returns its
+    runs.  The searches never see each other's results, so each gives what it
+    would give alone (up to rounding, where a merged stack pads a narrower
+    start); the per-call overhead of the small arrays is paid once for all.
+    """
+    results: list[list[LocalMinimum]] = [[] for _ in searches]
+    pending = {k: None for k in range(len(searches))}
+    while pending:
+        asks = {}
+        for k, found in pending.items():
+            try:
+                asks[k] = searches[k].send(found)
+            except StopIteration as stop:
+                results[k] = stop.value
+        pending = {}
+        for cap in sorted({cap for _, cap in asks.values()}):
+            ks = [k for k, (_, c) in asks.items() if c == cap]
+            merged = run_starts(red, [st for k in ks for st in asks[k][0]], cap)
+            for k in ks:
+                pending[k], merged = merged[:len(asks[k][0])], merged[len(asks[k][0]):]
+    return results
 
 
 def _swapped(X: np.ndarray, b: np.ndarray | None, i: int, j: int):
@@ -362,7 +404,7 @@ def _swapped(X: np.ndarray, b: np.ndarray | None, i: int, j: int):
 
 def swap_descent(red: ReducedCE, runs: list[LocalMinimum], rng: np.random.Generator,
                  maxiter: int, limit: int = SWAP_LIMIT, rounds: int = SWAP_ROUNDS,
-                 centres: int = SWAP_CENTRES) -> list[LocalMinimum]:
+                 centres: int = SWAP_CENTRES) -> Steps:
     """Local search over the placement of classes: exchange two classes, re-minimize.
 
     For imbalanced classes the minima of a structure differ by which class
@@ -373,10 +415,7 @@ def swap_descent(red: ReducedCE, runs: list[LocalMinimum], rng: np.random.Genera
     one stack; an improvement becomes the new centre and the next round starts
     from it, until no exchange improves or after ``rounds`` rounds.
 
-    Returns
-    -------
-    list of LocalMinimum
-        Every run made.
+    A :data:`Steps` generator; it returns every run made.
     """
     if not runs or red.K < 3:
         return []
@@ -389,7 +428,7 @@ def swap_descent(red: ReducedCE, runs: list[LocalMinimum], rng: np.random.Genera
             leaders.append(run)
     out: list[LocalMinimum] = []
     for best in leaders:
-        out += _exchange_rounds(red, best, rng, maxiter, limit, rounds)
+        out += yield from _exchange_rounds(red, best, rng, maxiter, limit, rounds)
     return out
 
 
@@ -407,7 +446,7 @@ def exchangeable_pairs(red: ReducedCE) -> list[tuple[int, int]]:
 
 
 def _exchange_rounds(red: ReducedCE, best: LocalMinimum, rng: np.random.Generator,
-                     maxiter: int, limit: int, rounds: int) -> list[LocalMinimum]:
+                     maxiter: int, limit: int, rounds: int) -> Steps:
     """The rounds of :func:`swap_descent` from one centre."""
     pairs = exchangeable_pairs(red)
     out: list[LocalMinimum] = []
@@ -422,7 +461,7 @@ def _exchange_rounds(red: ReducedCE, best: LocalMinimum, rng: np.random.Generato
             X, b = _swapped(best.X, best.b, i, j)
             starts.append(Start(f"exchange {round_ + 1} (classes {i} and {j})", width,
                                 fo.balanced_point(X, b, rng=rng, noise=0.01)))
-        found = run_starts(red, starts, maxiter)
+        found = yield starts, maxiter
         out += found
         top = min(found, key=lambda r: r.objective)
         if not top.objective < best.objective - SWAP_GAIN * abs(best.objective):
@@ -436,19 +475,20 @@ def two_batches(red: ReducedCE, candidates: list[Candidate], restarts: int, seed
                 maxiter: int = EXPLORE_MAXITER) -> list[LocalMinimum]:
     """Two independent searches, a shared final stage, and near-best runs refined.
 
-    Two calls of :func:`global_search` with ``restarts`` random starts each,
-    their generators seeded with (seed, 1) and (seed, 2); their runs carry
+    Two searches as :func:`global_search`'s with ``restarts`` random starts each,
+    their generators seeded with (seed, 1) and (seed, 2), run in :func:`lockstep`
+    (each as it would run alone, at the per-call cost of one); their runs carry
     ``batch`` 1 and 2, so a caller can tell whether both found the same best
     point.  Then the best point of each batch is carried through the nearby
     problems of :func:`continuation` (batch 0), and every run within
     ``NEAR_RTOL`` of the best (up to ``NEAR_MAX``) is refined, so that the
     runs counted as reaching the best are counted on accurate objectives.
     """
-    runs: list[LocalMinimum] = []
-    for batch, count in ((1, restarts), (2, restarts)):
-        found = global_search(red, candidates, restarts=count, seeds=seeds, seed=(seed, batch),
-                              extra=extra, maxiter=maxiter)
-        runs += [dataclasses.replace(r, batch=batch) for r in found]
+    searches = [search_steps(red, candidates, restarts, seeds, (seed, batch), maxiter, None,
+                             extra) for batch in (1, 2)]
+    found = refine_leaders_of(red, lockstep(red, searches), REFINE_BEST, REFINE_MAXITER)
+    runs = [dataclasses.replace(r, batch=batch) for batch, mine in zip((1, 2), found)
+            for r in mine]
     tops = [min(mine, key=lambda r: r.objective) for k in (1, 2)
             if (mine := [r for r in runs if r.batch == k])]
     runs += continuation(red, tops, maxiter)
@@ -528,6 +568,24 @@ def random_starts(red: ReducedCE, candidates: list[Candidate], rng: np.random.Ge
 def refine_leaders(red: ReducedCE, runs: list[LocalMinimum], count: int,
                    maxiter: int) -> list[LocalMinimum]:
     """Refine the ``count`` best runs with distinct objectives (:func:`refine_runs`)."""
+    return refine_leaders_of(red, [runs], count, maxiter)[0]
+
+
+def refine_leaders_of(red: ReducedCE, searches: list[list[LocalMinimum]], count: int,
+                      maxiter: int) -> list[list[LocalMinimum]]:
+    """:func:`refine_leaders` in each of several lists of runs, in one refinement call."""
+    chosen = [_leaders(runs, count) for runs in searches]
+    refined = iter(refine_runs(red, [runs[j] for runs, js in zip(searches, chosen) for j in js],
+                               maxiter))
+    out = [list(runs) for runs in searches]
+    for runs, js in zip(out, chosen):
+        for j in js:
+            runs[j] = next(refined)
+    return out
+
+
+def _leaders(runs: list[LocalMinimum], count: int) -> list[int]:
+    """Indices of the ``count`` best runs with distinct objectives (relative 1e-9)."""
     chosen: list[int] = []
     for j in sorted(range(len(runs)), key=lambda j: runs[j].objective):
         if len(chosen) >= count:
@@ -535,15 +593,13 @@ def refine_leaders(red: ReducedCE, runs: list[LocalMinimum], count: int,
         v = runs[j].objective
         if not any(abs(runs[i].objective - v) <= 1e-9 * v for i in chosen):
             chosen.append(j)
-    out = list(runs)
-    for j, run in zip(chosen, refine_runs(red, [runs[j] for j in chosen], maxiter)):
-        out[j] = run
-    return out
+    return chosen
 
 
 def _hops(red: ReducedCE, runs: list[LocalMinimum], rng: np.random.Generator, count: int,
-          maxiter: int) -> list[LocalMinimum]:
-    """Basin hopping from the best run, in rounds: perturb, minimize, move to improvements."""
+          maxiter: int) -> Steps:
+    """Basin hopping from the best run, in rounds: perturb, minimize, move to improvements
+    (a :data:`Steps` generator; it returns the runs made)."""
     if not runs or count <= 0:
         return []
     best = min(runs, key=lambda r: r.objective)
@@ -566,7 +622,7 @@ def _hops(red: ReducedCE, runs: list[LocalMinimum], rng: np.random.Generator, co
             noise = 0.02 if i % 2 == 0 else 0.1
             starts.append(Start(label, width, fo.balanced_point(X, bias, rng=rng,
                                                                 noise=noise)))
-        found = run_starts(red, starts, maxiter)
+        found = yield starts, maxiter
         out += found
         best = min([best, *found], key=lambda r: r.objective)
     return out
