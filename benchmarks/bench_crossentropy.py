@@ -9,13 +9,15 @@ figures recorded in docs/crossentropy.md come from it.  Not part of the tests.
 
     python benchmarks/bench_crossentropy.py [--quick] [--depth 3]
     python benchmarks/bench_crossentropy.py --against-full 40 [--seed 1]
-    python benchmarks/bench_crossentropy.py --compare /tmp/ce-old [--repeats 2]
+    python benchmarks/bench_crossentropy.py --compare /tmp/ce-old [/tmp/ce-prev] [--repeats 2]
 
-``--compare OLD`` times the default answer of this tree against the ncsolve
-found at OLD (e.g. a ``git worktree add /tmp/ce-old <commit>``) in one run:
-K = 10 and 30, depths 2 and 3, both bias modes, balanced and imbalanced.  Each
-solve runs in a fresh interpreter (imports excluded from the timing), old and
-new alternating; the table gives the best CPU time of each and the ratio.
+``--compare TREE [TREE ...]`` times the default answer of this tree against
+the ncsolve found at each TREE (e.g. a ``git worktree add /tmp/ce-old
+<commit>``) in one run: K = 10 and 30, depths 2 and 3, both bias modes,
+balanced and imbalanced.  Each solve runs in a fresh interpreter (imports
+excluded from the timing), the trees in turn; the table gives the best CPU time
+of each (with the number of local runs of the search where the tree reports
+them), the ratio of each other tree's time to this tree's, and the objectives.
 
 ``--against-full COUNT`` instead draws COUNT random small problems (K = 3..7,
 depth 1..4, balanced or imbalanced, both bias modes, sometimes narrow widths,
@@ -100,6 +102,7 @@ started, cpu = time.perf_counter(), time.process_time()
 sol = solve(problem)
 cpu, wall = time.process_time() - cpu, time.perf_counter() - started
 print(json.dumps({"cpu": cpu, "wall": wall, "loss": float(sol.loss),
+                  "runs": len(getattr(sol, "runs", None) or ()),
                   "module": __import__("ncsolve").__file__}))
 """
 
@@ -119,27 +122,34 @@ def child_run(tree: str, n, depth: int, bias: str) -> dict:
     return json.loads(out.stdout)
 
 
-def compare(old: str, repeats: int) -> None:
-    """Old tree against this one, same cases, alternating, best CPU time of ``repeats``."""
+def compare(others: list[str], repeats: int) -> None:
+    """Other trees against this one, same cases, in turn, best CPU time of ``repeats``."""
     import os
 
-    new = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    print("| K | classes | depth | bias | old CPU s | new CPU s | old/new | old loss | new loss |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    trees = [os.path.abspath(t) for t in others] + [here]
+    names = [f"T{i}" for i in range(len(others))] + ["this"]
+    for name, tree in zip(names, trees):
+        print(f"{name} = {tree}")
+    cols = [f"{name} CPU s (runs)" for name in names]
+    cols += [f"{name}/this" for name in names[:-1]] + [f"{name} loss" for name in names]
+    print("| K | classes | depth | bias | " + " | ".join(cols) + " |")
+    print("|---" * (4 + len(cols)) + "|")
     for K in (10, 30):
         for label, n in (("balanced", [50] * K), ("imbalanced", list(range(10, 10 + K)))):
             for depth in (2, 3):
                 for bias in ("none", "free"):
-                    times = {"old": [], "new": []}
-                    loss = {}
+                    times = {name: [] for name in names}
+                    last = {}
                     for _ in range(repeats):
-                        for name, tree in (("old", old), ("new", new)):
-                            res = child_run(tree, n, depth, bias)
-                            times[name].append(res["cpu"])
-                            loss[name] = res["loss"]
-                    t_old, t_new = min(times["old"]), min(times["new"])
-                    print(f"| {K} | {label} | {depth} | {bias} | {t_old:.2f} | {t_new:.2f} | "
-                          f"{t_old / t_new:.1f} | {loss['old']:.8f} | {loss['new']:.8f} |",
+                        for name, tree in zip(names, trees):
+                            last[name] = child_run(tree, n, depth, bias)
+                            times[name].append(last[name]["cpu"])
+                    best = {name: min(times[name]) for name in names}
+                    cells = [f"{best[m]:.2f} ({last[m]['runs']})" for m in names]
+                    cells += [f"{best[m] / best['this']:.1f}" for m in names[:-1]]
+                    cells += [f"{last[m]['loss']:.8f}" for m in names]
+                    print(f"| {K} | {label} | {depth} | {bias} | " + " | ".join(cells) + " |",
                           flush=True)
 
 
@@ -150,8 +160,8 @@ def main() -> None:
     parser.add_argument("--against-full", type=int, metavar="COUNT",
                         help="compare with full-model restarts on COUNT random small problems")
     parser.add_argument("--seed", type=int, default=1, help="seed of --against-full")
-    parser.add_argument("--compare", metavar="OLD",
-                        help="time against the ncsolve tree at OLD (same cases, one run)")
+    parser.add_argument("--compare", metavar="TREE", nargs="+",
+                        help="time against the ncsolve trees at TREE ... (same cases, one run)")
     parser.add_argument("--repeats", type=int, default=2, help="repeats of --compare")
     args = parser.parse_args()
     if args.compare:
