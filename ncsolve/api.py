@@ -192,7 +192,13 @@ def _check_ce_range(problem: Problem) -> None:
 
 
 def _representable(solution):
-    """The answer, or a refusal when some of its values are beyond float64."""
+    """The answer, or a refusal when some of its values are beyond float64.
+
+    An MSE answer is first bounded from its largest values (O(K)); only near the
+    end of float64 are the per-class arrays formed to look."""
+    sure = getattr(solution, "surely_representable", None)
+    if sure is not None and math.isfinite(solution.loss) and sure():
+        return solution
     names = ("feature_norm", "classifier_norm", "output", "singular_values",
              "layer_feature_norms")
     values = [np.asarray(getattr(solution, name)) for name in names if hasattr(solution, name)]

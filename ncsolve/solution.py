@@ -96,6 +96,7 @@ def classifier_values(singular_values: np.ndarray) -> np.ndarray:
 CAPPED = scalar.CAPPED  # nonzero on its own, but cut by the rank cap of narrow layers
 GRAM_LIMIT = 200  # classes up to which to_dict() includes the K x K Gram matrices (--grams: more)
 _TIE = 1e-12
+SAFE_LOG2 = 1020.0  # log2 of the largest value taken as surely finite (float64 ends at 1024)
 
 
 @dataclass(frozen=True, eq=False, repr=False)
@@ -194,6 +195,31 @@ class Solution:
         code = self.code
         decay[(code == scalar.CODE[CAPPED]) | (code == scalar.CODE[scalar.EMPTY])] = 0.0
         return decay
+
+    def surely_representable(self) -> bool:
+        """True when every length and singular value of the answer is below float64's
+        largest number by a margin; False means "form them and look".
+
+        O(K + depth) from the largest sigma and z: each per-class length is a root
+        mean square of per-direction values (a row of the orthogonal A weights
+        them), so it is at most the largest of them, and that is at most
+        ``sigma_max * z_max^p * 2^e`` for the layer's power p of z and scale 2^e.
+        The bounds are taken in log2, so they never overflow themselves.
+        """
+        z_max = float(np.max(self.z, initial=0.0))
+        if z_max == 0.0:
+            return True  # every value is zero
+        p = self.problem
+        log_z, log_sigma = math.log2(z_max), math.log2(max(float(self.sigma[0]), 1.0))
+        f_m, f_e, c_m, c_e = layer_scales(p)
+        d_m, d_e = decay_scales(p)
+        power = np.arange(1, p.depth + 2) / p.L
+        feature = log_sigma + power * log_z + np.log2(f_m)  # mantissas, before 2^f_e
+        classifier = (1.0 - power) * log_z + np.log2(c_m)
+        logs = np.concatenate([feature + f_e, classifier + c_e,
+                               log_z / p.L + np.log2(d_m) + d_e,  # singular values
+                               2.0 * feature, 2.0 * classifier])  # squared mantissas
+        return bool(np.all(logs < SAFE_LOG2))
 
     def _layer_parts(self, classifier: bool = False) -> tuple[np.ndarray, np.ndarray]:
         """(K, M + 1) mantissas and (M + 1,) binary exponents of the singular values

@@ -246,3 +246,46 @@ def test_grams_in_json_only_up_to_the_default_limit(capsys):
     forced = gram(["--n", above, "--grams"])
     assert len(forced["outputs"]) == 201 and len(forced["outputs"][0]) == 201
     assert gram(["--n", "3,2", "--no-grams"]) is None
+
+
+def _all_finite(sol) -> bool:
+    """The exhaustive test: every per-class and per-direction array formed and looked at."""
+    arrays = (sol.feature_norm, sol.classifier_norm, sol.output, sol.singular_values,
+              sol.layer_feature_norms)
+    return np.isfinite(sol.loss) and all(np.all(np.isfinite(a)) for a in arrays)
+
+
+def test_the_cheap_bound_never_passes_a_value_beyond_float64():
+    # half the layers' decays far below the geometric mean lbar and half far above
+    # (the small ones first, half the time), so that the features' scales
+    # prod sqrt(lbar/lambda) cross the end of float64 in many draws; the O(K)
+    # bound must never call such an answer representable, and predict must refuse
+    # exactly the answers that the exhaustive test refuses
+    from ncsolve.solution import solve
+
+    rng = np.random.default_rng(13)
+    sure_count = unsure_but_finite = refused = 0
+    for _ in range(400):
+        depth = int(rng.integers(1, 7))
+        n = rng.integers(1, 10 ** int(rng.integers(1, 9)), size=int(rng.integers(1, 12)))
+        half = (depth + 1) // 2
+        signs = np.r_[-np.ones(half), np.ones(half), np.zeros((depth + 1) % 2)]
+        if rng.random() < 0.5:
+            signs = rng.permutation(signs)
+        logs = rng.uniform(-8, -2) + rng.uniform(150, 310) * signs
+        lambda_h, lambda_w = float(10 ** logs[0]), [float(10 ** x) for x in logs[1:]]
+        bias = str(rng.choice(["none", "free"]))
+        sol = solve(Problem.build(n, depth, lambda_w, lambda_h, bias))
+        sure, finite = sol.surely_representable(), _all_finite(sol)
+        assert finite or not sure, (n, depth, lambda_w, lambda_h, bias)
+        sure_count += sure
+        unsure_but_finite += finite and not sure
+        try:
+            predict(n, depth, lambda_w, lambda_h, bias=bias)
+        except ProblemError:
+            refused += 1
+            assert not finite
+        else:
+            assert finite
+    # the draw covers both sides, and the bound is rarely too cautious
+    assert refused > 20 and sure_count > 100 and unsure_but_finite <= 0.1 * sure_count
