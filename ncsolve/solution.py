@@ -221,14 +221,17 @@ class Solution:
                                2.0 * feature, 2.0 * classifier])  # squared mantissas
         return bool(np.all(logs < SAFE_LOG2))
 
-    def _layer_parts(self, classifier: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    def _layer_parts(self, classifier: bool = False,
+                     layers: slice = slice(None)) -> tuple[np.ndarray, np.ndarray]:
         """(K, M + 1) mantissas and (M + 1,) binary exponents of the singular values
-        of the features W_j...W_1 H (or of the classifiers W_M...W_{j+1}), j = 0..M."""
+        of the features W_j...W_1 H (or of the classifiers W_M...W_{j+1}), j = 0..M;
+        only the columns ``layers`` of them."""
         p = self.problem
         f_m, f_e, c_m, c_e = layer_scales(p)
         power = np.arange(1, p.depth + 2) / p.L
         if classifier:
             power, f_m, f_e = 1.0 - power, c_m, c_e
+        power, f_m, f_e = power[layers], f_m[layers], f_e[layers]
         z = np.broadcast_to(self.z[:, None], (self.z.size, power.size))
         return _power(z, power[None, :]) * f_m[None, :], f_e
 
@@ -260,8 +263,8 @@ class Solution:
         # the product classifier has z^(1-1/L) sqrt(lambda_H/lbar): no per-layer work.
         # The lengths are formed from mantissas, their powers of two applied after
         # the square root (the squares need not be representable)
-        feature, f_e = self._layer_parts()
-        classifier, c_e = self._layer_parts(classifier=True)
+        feature, f_e = self._layer_parts(layers=slice(0, 1))
+        classifier, c_e = self._layer_parts(classifier=True, layers=slice(0, 1))
         columns = np.stack([(sigma * feature[:, 0]) ** 2, classifier[:, 0] ** 2, self.z * sigma],
                            axis=1)
         out = self.spectrum.diag(columns)
