@@ -35,6 +35,11 @@ def check_against_dense(n, bias, tol=1e-12):
         assert np.allclose(spectrum.matrix(weights[:, j]), full, atol=tol * 10)
     assert np.allclose(spectrum.diag(weights), np.stack(
         [np.diag((A * w) @ A.T) for w in weights.T], axis=1), atol=tol * 10)
+    # weights that are functions of the eigenvalue (as every per-class summary's):
+    # equal on the Helmert vectors of a size group, whose sums then telescope
+    by_value = np.stack([np.sqrt(spectrum.sigma) + 1.0, np.cos(spectrum.sigma)], axis=1)
+    dense = np.stack([np.diag((A * w) @ A.T) for w in by_value.T], axis=1)
+    assert np.allclose(spectrum.diag(by_value), dense, rtol=1e-12, atol=tol * 10 * scale**0.25)
 
 
 class_sizes = st.lists(st.integers(min_value=1, max_value=10**6), min_size=1, max_size=14)
