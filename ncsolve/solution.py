@@ -196,6 +196,11 @@ class Solution:
         decay[(code == scalar.CODE[CAPPED]) | (code == scalar.CODE[scalar.EMPTY])] = 0.0
         return decay
 
+    @cached_property
+    def _layer_scales(self):
+        """:func:`layer_scales` of the problem (a Python loop over the layers): once."""
+        return layer_scales(self.problem)
+
     def surely_representable(self) -> bool:
         """True when every length and singular value of the answer is below float64's
         largest number by a margin; False means "form them and look".
@@ -211,7 +216,7 @@ class Solution:
             return True  # every value is zero
         p = self.problem
         log_z, log_sigma = math.log2(z_max), math.log2(max(float(self.sigma[0]), 1.0))
-        f_m, f_e, c_m, c_e = layer_scales(p)
+        f_m, f_e, c_m, c_e = self._layer_scales
         d_m, d_e = decay_scales(p)
         power = np.arange(1, p.depth + 2) / p.L
         feature = log_sigma + power * log_z + np.log2(f_m)  # mantissas, before 2^f_e
@@ -227,7 +232,7 @@ class Solution:
         of the features W_j...W_1 H (or of the classifiers W_M...W_{j+1}), j = 0..M;
         only the columns ``layers`` of them."""
         p = self.problem
-        f_m, f_e, c_m, c_e = layer_scales(p)
+        f_m, f_e, c_m, c_e = self._layer_scales
         power = np.arange(1, p.depth + 2) / p.L
         if classifier:
             power, f_m, f_e = 1.0 - power, c_m, c_e
