@@ -206,9 +206,10 @@ def gap_root(beta: np.ndarray, q: float, max_iter: int = MAX_ITER) -> tuple[np.n
         iterations = 0
         while live.size and iterations < max_iter:
             iterations += 1
-            log_gap, log_v = np.log1p(-x), np.log(x)
-            h = p * log_gap + log_v - log_beta
-            noise = _NOISE * (p * np.abs(log_gap) + np.abs(log_v) + size_log_beta)
+            # both logs are <= 0 on (0, v_m], so the sum of their sizes is -terms
+            terms = p * np.log1p(-x) + np.log(x)
+            h = terms - log_beta
+            noise = _NOISE * (size_log_beta - terms)
             # h'(v) = (1/v) * scaled, written so that a subnormal v cannot overflow
             scaled = 1.0 - p * x / (1.0 - x)
             steps = scaled > 0  # false only at the peak itself (a double root)
