@@ -73,6 +73,20 @@ def _power(z: np.ndarray, exponent: float) -> np.ndarray:
     return np.power(z, exponent, where=z > 0, out=np.zeros(z.shape))
 
 
+def _power_columns(z: np.ndarray, exponents: np.ndarray) -> np.ndarray:
+    """(K, len(exponents)): column j is ``z ** exponents[j]`` (0 where z = 0).
+
+    One call per column with a scalar exponent, so a column does not depend on
+    which other columns are asked for (numpy rounds a broadcast exponent
+    differently from a scalar one, by an ulp)."""
+    z = np.asarray(z, dtype=float)
+    positive = z > 0
+    out = np.zeros((len(exponents), z.size))
+    for row, exponent in zip(out, np.asarray(exponents, dtype=float).tolist()):
+        np.power(z, exponent, where=positive, out=row)
+    return out.T
+
+
 def factor_values(problem: Problem, z: np.ndarray) -> np.ndarray:
     """(K, M + 1): per direction, the balanced singular values of H, W_1, ..., W_M
     for output singular values ``z``."""
@@ -237,8 +251,7 @@ class Solution:
         if classifier:
             power, f_m, f_e = 1.0 - power, c_m, c_e
         power, f_m, f_e = power[layers], f_m[layers], f_e[layers]
-        z = np.broadcast_to(self.z[:, None], (self.z.size, power.size))
-        return _power(z, power[None, :]) * f_m[None, :], f_e
+        return _power_columns(self.z, power) * f_m[None, :], f_e
 
     def _layer_values(self) -> np.ndarray:
         mantissa, exponent = self._layer_parts()

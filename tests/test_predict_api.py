@@ -289,3 +289,13 @@ def test_the_cheap_bound_never_passes_a_value_beyond_float64():
             assert finite
     # the draw covers both sides, and the bound is rarely too cautious
     assert refused > 20 and sure_count > 100 and unsure_but_finite <= 0.1 * sure_count
+
+
+def test_one_quantity_reported_twice_is_one_number():
+    # feature_norm is row 0 of layer_feature_norms, computed on its own (only layer 0
+    # is formed for the per-class summary); the two must agree to the last bit
+    rng = np.random.default_rng(0)
+    for depth in range(1, 7):
+        for bias in ("none", "free") * 10:
+            sol = predict(rng.integers(1, 10**6, 8), depth, 1e-4, 1e-4, bias=bias)
+            assert np.array_equal(sol.feature_norm, sol.layer_feature_norms[0])
