@@ -67,10 +67,11 @@ def layer_scales(problem: Problem) -> tuple[np.ndarray, np.ndarray, np.ndarray, 
     return feature_m, feature_e, 1.0 / feature_m, -feature_e
 
 
-def _power(z: np.ndarray, exponent: float) -> np.ndarray:
-    """``z ** exponent`` for z >= 0, evaluated only where z > 0 (pow of 0 is slow)."""
+def _power(z: np.ndarray, exponent: float, out: np.ndarray | None = None) -> np.ndarray:
+    """``z ** exponent`` for z >= 0, evaluated only where z > 0 (pow of 0 is slow);
+    ``out``, if given, must hold zeros."""
     z = np.asarray(z, dtype=float)
-    return np.power(z, exponent, where=z > 0, out=np.zeros(z.shape))
+    return np.power(z, exponent, where=z > 0, out=np.zeros(z.shape) if out is None else out)
 
 
 def _power_columns(z: np.ndarray, exponents: np.ndarray) -> np.ndarray:
@@ -79,11 +80,9 @@ def _power_columns(z: np.ndarray, exponents: np.ndarray) -> np.ndarray:
     One call per column with a scalar exponent, so a column does not depend on
     which other columns are asked for (numpy rounds a broadcast exponent
     differently from a scalar one, by an ulp)."""
-    z = np.asarray(z, dtype=float)
-    positive = z > 0
-    out = np.zeros((len(exponents), z.size))
+    out = np.zeros((len(exponents), np.size(z)))
     for row, exponent in zip(out, np.asarray(exponents, dtype=float).tolist()):
-        np.power(z, exponent, where=positive, out=row)
+        _power(z, exponent, out=row)
     return out.T
 
 
@@ -223,7 +222,9 @@ class Solution:
         mean square of per-direction values (a row of the orthogonal A weights
         them), so it is at most the largest of them, and that is at most
         ``sigma_max * z_max^p * 2^e`` for the layer's power p of z and scale 2^e.
-        The bounds are taken in log2, so they never overflow themselves.
+        The bounds are taken in log2, so they never overflow themselves. The squared
+        mantissas that the lengths are formed from need no bound: with N <= 2^53,
+        sigma z^p <= sigma^2 <= N, so they stay below 2^108.
         """
         z_max = float(np.max(self.z, initial=0.0))
         if z_max == 0.0:
@@ -236,8 +237,7 @@ class Solution:
         feature = log_sigma + power * log_z + np.log2(f_m)  # mantissas, before 2^f_e
         classifier = (1.0 - power) * log_z + np.log2(c_m)
         logs = np.concatenate([feature + f_e, classifier + c_e,
-                               log_z / p.L + np.log2(d_m) + d_e,  # singular values
-                               2.0 * feature, 2.0 * classifier])  # squared mantissas
+                               log_z / p.L + np.log2(d_m) + d_e])  # singular values
         return bool(np.all(logs < SAFE_LOG2))
 
     def _layer_parts(self, classifier: bool = False,
