@@ -1,6 +1,6 @@
 """Speed of the cross-entropy solver (``python benchmarks/bench_crossentropy.py``).
 
-Times ``ncsolve.crossentropy.solve`` (candidates + reduced global search with
+Times ``ncsolve.solvers.crossentropy.solve`` (candidates + reduced global search with
 the default 8 random restarts and 3 candidate seeds) for K = 10, 50, 100 classes,
 balanced (n = 50 each) and imbalanced (n_k = 10 .. 10 + K - 1), depth 3, decays
 5e-4, both bias modes; then shows that the time does not depend on N or the
@@ -22,7 +22,7 @@ them), the ratio of each other tree's time to this tree's, and the objectives.
 ``--against-full COUNT`` instead draws COUNT random small problems (K = 3..7,
 depth 1..4, balanced or imbalanced, both bias modes, sometimes narrow widths,
 decays 10^-3.5 .. 10^-1.3) and compares predict's objective with the best of 8
-L-BFGS runs on the full objective (ncsolve.objective / ncsolve.descent); a
+L-BFGS runs on the full objective (ncsolve.core.objective / ncsolve.core.descent); a
 line ends in "!!!" when a full run went below predict.
 """
 
@@ -33,8 +33,8 @@ import time
 
 import numpy as np
 
-from ncsolve.crossentropy import solve
-from ncsolve.problem import Problem
+from ncsolve import Problem
+from ncsolve.solvers.crossentropy import solve
 
 
 def timed(problem: Problem, repeats: int):
@@ -62,8 +62,8 @@ def row(label: str, problem: Problem, repeats: int) -> str:
 
 def against_full(count: int, seed: int) -> None:
     """Random small problems: predict against 8 full-model L-BFGS restarts."""
-    from ncsolve.descent import minimize_lbfgs
-    from ncsolve.objective import FullObjective
+    from ncsolve.core.descent import minimize_lbfgs
+    from ncsolve.core.objective import FullObjective
 
     rng = np.random.default_rng(seed)
     below = 0
@@ -94,8 +94,11 @@ def against_full(count: int, seed: int) -> None:
 
 CHILD = """
 import json, sys, time
-from ncsolve.crossentropy import solve
-from ncsolve.problem import Problem
+try:
+    from ncsolve.solvers.crossentropy import solve
+except ImportError:  # a tree from before the layered layout
+    from ncsolve.crossentropy import solve
+from ncsolve import Problem
 n, depth, bias = json.loads(sys.argv[1])
 problem = Problem.build(n, depth, 5e-4, 5e-4, bias, "ce")
 started, cpu = time.perf_counter(), time.process_time()

@@ -20,7 +20,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from ncsolve.problem import Problem, _split, whole_number  # noqa: E402
+from ncsolve.inputs.problem import Problem, _split, whole_number  # noqa: E402
 
 
 def best(function, repeats: int = 3) -> float:

@@ -21,11 +21,11 @@ import time
 
 import numpy as np
 
-from ncsolve.descent import gradient_descent, minimize_lbfgs
-from ncsolve.metrics import measure, relative_distance
-from ncsolve.objective import FullObjective
-from ncsolve.problem import Problem
-from ncsolve.solution import solve
+from ncsolve.core.descent import gradient_descent, minimize_lbfgs
+from ncsolve.core.metrics import measure, relative_distance
+from ncsolve.core.objective import FullObjective
+from ncsolve.inputs.problem import Problem
+from ncsolve.solvers.mse import solve
 
 PAPER = {"n": [200, 100, 50, 50], "depth": 3, "lambda_w": 5e-4, "lambda_h": 5e-4}
 

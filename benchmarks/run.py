@@ -116,7 +116,10 @@ def case_lbfgs(repeats: int) -> dict:
     from scipy.optimize import minimize
 
     from ncsolve import Problem, predict
-    from ncsolve.objective import FullObjective
+    try:
+        from ncsolve.core.objective import FullObjective
+    except ImportError:  # a tree from before the layered layout
+        from ncsolve.objective import FullObjective
 
     problem = Problem.build(PAPER_N, 3, PAPER_DECAY, PAPER_DECAY)
     objective = FullObjective(problem, (64, 64, 64))
@@ -150,12 +153,24 @@ def case_large(repeats: int, K: int, scale: int, bias: str) -> dict:
             "distinct": int(np.unique(n).size)}
 
 
+def _scalar_and_spectrum():
+    """The scalar module and target_spectrum, in this tree's layout or an older one."""
+    try:
+        from ncsolve.core import scalar
+        from ncsolve.core.spectral import target_spectrum
+    except ImportError:  # a tree from before the layered layout
+        from ncsolve import scalar
+        from ncsolve.spectral import target_spectrum
+    return scalar, target_spectrum
+
+
 def case_sweep(repeats: int, cases: int) -> dict:
     """Every call of the random sweep: CPU time of all predict calls, and the Newton
     passes of the scalar root (new trees report them; for trees before the pass count
     the previous loop is replayed and its cap hits counted)."""
-    from ncsolve import Problem, predict, scalar
-    from ncsolve.spectral import target_spectrum
+    from ncsolve import Problem, predict
+
+    scalar, target_spectrum = _scalar_and_spectrum()
 
     sweep = list(random_sweep(cases))
     start = time.process_time()
@@ -180,8 +195,9 @@ def case_sweep(repeats: int, cases: int) -> dict:
 def _previous_passes(n, depth, decay) -> int:
     """Passes of the root finder before this change (Newton from v = beta, stop on
     ``|dv| <= 4 eps v`` for every entry at once, at most 200)."""
-    from ncsolve import Problem, scalar
-    from ncsolve.spectral import target_spectrum
+    from ncsolve import Problem
+
+    scalar, target_spectrum = _scalar_and_spectrum()
 
     p = Problem.build(n, depth, decay, decay)
     sigma = target_spectrum(p.n, p.bias).sigma

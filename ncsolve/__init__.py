@@ -6,7 +6,7 @@
 """
 
 from .api import predict
-from .problem import Problem, ProblemError
+from .inputs.problem import Problem, ProblemError
 
 __version__ = "0.1.0"
 __all__ = ["predict", "Problem", "ProblemError", "__version__"]

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ncsolve.descent import minimize_lbfgs
-from ncsolve.objective import FullObjective
+from ncsolve.core.descent import minimize_lbfgs
+from ncsolve.core.objective import FullObjective
 
 
 def class_means(features: np.ndarray, n) -> np.ndarray:

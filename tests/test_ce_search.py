@@ -1,7 +1,7 @@
 """The cross-entropy search on imbalanced deep problems (issue 11): it does not miss.
 
-The arbiter is L-BFGS on the full, un-reduced objective (ncsolve.objective /
-ncsolve.descent), from random starts and from a perturbation of predict's own
+The arbiter is L-BFGS on the full, un-reduced objective (ncsolve.core.objective /
+ncsolve.core.descent), from random starts and from a perturbation of predict's own
 read-off parameters.  On a fixed random set of small imbalanced problems
 (depths 2-4, both bias modes) predict must never be above the best full run by
 more than 1e-7 relative, different seeds must give the same objective to 1e-9
@@ -18,13 +18,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ncsolve.crossentropy import solve
-from ncsolve.crossentropy.candidates import fit_scale, line_pattern
-from ncsolve.crossentropy.lbfgs import _direction, minimize_stack
-from ncsolve.crossentropy.reduced import FactorObjective, ReducedCE
-from ncsolve.descent import minimize_lbfgs
-from ncsolve.objective import FullObjective
-from ncsolve.problem import Problem
+from ncsolve.solvers.crossentropy import solve
+from ncsolve.solvers.crossentropy.candidates import fit_scale, line_pattern
+from ncsolve.core.lbfgs import _direction, minimize_stack
+from ncsolve.solvers.crossentropy.reduced import FactorObjective, ReducedCE
+from ncsolve.core.descent import minimize_lbfgs
+from ncsolve.core.objective import FullObjective
+from ncsolve.inputs.problem import Problem
 
 DATA = json.loads((Path(__file__).parent / "data" / "ce_old_answers.json").read_text())
 PROBLEMS = DATA["problems"]  # 30 problems: K = 3-5, n_k = 1-8, depth 2-4, both bias modes
@@ -131,8 +131,8 @@ def test_two_independent_batches_are_reported(answers):
 
 
 def test_disagreeing_batches_are_said():
-    from ncsolve.crossentropy.result import BatchSummary
-    from ncsolve.crossentropy.solver import _batch_verdict
+    from ncsolve.solvers.crossentropy.result import BatchSummary
+    from ncsolve.solvers.crossentropy.solver import _batch_verdict
 
     same = (BatchSummary(1, 0.5, 3, 40), BatchSummary(2, 0.5 * (1 + 1e-12), 2, 40))
     assert "both found this point" in _batch_verdict(same, 0.5)
@@ -241,7 +241,7 @@ def test_padded_start_is_the_narrow_run():
 
 
 def test_exchanges_skip_classes_of_equal_size_because_they_change_nothing():
-    from ncsolve.crossentropy.search import _swapped, exchangeable_pairs
+    from ncsolve.solvers.crossentropy.search import _swapped, exchangeable_pairs
 
     red = ReducedCE(Problem.build([4, 9, 4, 2], 3, 1e-2, 1e-2, "free", "ce"))
     pairs = exchangeable_pairs(red)
@@ -255,8 +255,8 @@ def test_exchanges_skip_classes_of_equal_size_because_they_change_nothing():
 
 
 def test_searches_in_lockstep_end_where_each_ends_alone():
-    from ncsolve.crossentropy.candidates import structured_candidates
-    from ncsolve.crossentropy.search import lockstep, search_steps
+    from ncsolve.solvers.crossentropy.candidates import structured_candidates
+    from ncsolve.solvers.crossentropy.search import lockstep, search_steps
 
     red = ReducedCE(Problem.build([6, 1, 4, 3, 8], 3, 2e-3, 2e-3, "free", "ce"))
     cands = structured_candidates(red)

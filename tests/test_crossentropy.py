@@ -1,7 +1,7 @@
 """Cross-entropy: predict's answer against direct minimization of the full objective.
 
-The arbiter is L-BFGS on the full, un-reduced objective (ncsolve.objective /
-ncsolve.descent) from several random starts.  The reduced solver must
+The arbiter is L-BFGS on the full, un-reduced objective (ncsolve.core.objective /
+ncsolve.core.descent) from several random starts.  The reduced solver must
 (1) be attained: the full objective at the read-off parameters equals the
 reported objective and is a critical point there, and (2) never be beaten: no
 full-problem restart ends below it.
@@ -21,19 +21,19 @@ import pytest
 from scipy.optimize import minimize_scalar
 
 from ncsolve.api import predict
-from ncsolve.crossentropy import CESolution, solve
-from ncsolve.crossentropy.candidates import (
+from ncsolve.solvers.crossentropy import CESolution, solve
+from ncsolve.solvers.crossentropy.candidates import (
     cross_polytope_pattern,
     fit_scale,
     polygon_pattern,
     product_pattern,
     simplex_pattern,
 )
-from ncsolve.crossentropy.certificate import dual_bound, origin_proof_decay
-from ncsolve.crossentropy.reduced import FactorObjective, ReducedCE
-from ncsolve.descent import minimize_lbfgs
-from ncsolve.objective import FullObjective
-from ncsolve.problem import Problem, ProblemError
+from ncsolve.solvers.crossentropy.certificate import dual_bound, origin_proof_decay
+from ncsolve.solvers.crossentropy.reduced import FactorObjective, ReducedCE
+from ncsolve.core.descent import minimize_lbfgs
+from ncsolve.core.objective import FullObjective
+from ncsolve.inputs.problem import Problem, ProblemError
 
 REL = 1e-9  # relative slack when comparing objectives
 
@@ -469,7 +469,7 @@ def test_tiny_decay_duality_gap_is_never_negative(n, bias):
 
 
 def test_negative_or_relatively_large_gap_is_not_a_proof():
-    from ncsolve.crossentropy.solver import _gap_verdict
+    from ncsolve.solvers.crossentropy.solver import _gap_verdict
 
     assert _gap_verdict(0.0, 1e-297)[0] == "proved"
     assert _gap_verdict(1e-306, 1e-297)[0] == "proved"
@@ -514,9 +514,9 @@ def test_package_does_not_import_the_cli_layer():
     import ast
     from pathlib import Path
 
-    import ncsolve.crossentropy as package
+    import ncsolve.solvers.crossentropy as package
     from ncsolve.cli import ce_report
-    from ncsolve.crossentropy.text import format_ce
+    from ncsolve.solvers.crossentropy.text import format_ce
 
     for path in Path(package.__file__).parent.glob("*.py"):
         for node in ast.walk(ast.parse(path.read_text())):

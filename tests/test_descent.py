@@ -1,6 +1,6 @@
 """Descent on the full problem against the closed-form global minimizer.
 
-The closed form (ncsolve.solution) and direct minimization are independent:
+The closed form (ncsolve.solvers.mse) and direct minimization are independent:
 the runs below know nothing of the theory, so agreement checks both.
 """
 
@@ -9,16 +9,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ncsolve.descent import (
+from ncsolve.core.descent import (
     blas_threads,
     descend,
     gradient_descent,
     minimize_lbfgs,
 )
-from ncsolve.metrics import measure, relative_distance
-from ncsolve.objective import FullObjective
-from ncsolve.problem import Problem, ProblemError
-from ncsolve.solution import solve
+from ncsolve.core.metrics import measure, relative_distance
+from ncsolve.core.objective import FullObjective
+from ncsolve.inputs.problem import Problem, ProblemError
+from ncsolve.solvers.mse import solve
 
 SIZES = {"balanced": [4, 4, 4], "imbalanced": [9, 4, 2]}
 

@@ -95,7 +95,7 @@ CHOICES = st.sampled_from(["none", "free", "FREE", " none ", "regularized", "mse
 
 
 # the cross-entropy search still warns (nan in its line search) at lbar above about
-# 1e150, where the origin is the answer: left to ncsolve.crossentropy, so moderate here
+# 1e150, where the origin is the answer: left to ncsolve.solvers.crossentropy, so moderate here
 CE_DECAYS = st.one_of(st.floats(1e-300, 1e100).map(repr), BAD_TEXT)
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ncsolve import predict, scalar
+from ncsolve import predict
+from ncsolve.core import scalar
 
 
 def zipf(K: int, scale: int = 100) -> np.ndarray:

@@ -11,8 +11,8 @@ import pytest
 from ncsolve import predict
 from ncsolve.cli import main
 from ncsolve.measure import training_decays
-from ncsolve.objective import FullObjective
-from ncsolve.problem import ProblemError
+from ncsolve.core.objective import FullObjective
+from ncsolve.inputs.problem import ProblemError
 from ncsolve.verify import critical_point
 
 N_CLASS, DEPTH, DECAY = (30, 20, 10), 2, 2e-3

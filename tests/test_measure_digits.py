@@ -161,7 +161,7 @@ def test_training_loss_maps_onto_the_objective(trained):
 def test_a_nonlinear_head_is_measured_layer_by_layer(trained):
     """Backbone layer 2 + ReLU + the head as a two-layer nonlinear head: each layer from its
     own features, NC1 as verify computes it, and no comparison with the linear theory."""
-    from ncsolve.metrics import nc1
+    from ncsolve.core.metrics import nc1
 
     loss, (net, x, y, _, _, _), _ = trained
     with torch.no_grad():

@@ -7,9 +7,9 @@ import pytest
 
 from ncsolve.measure import ClassAccumulator, measure
 from ncsolve.measure import ufm
-from ncsolve.metrics import nc1
-from ncsolve.objective import FullObjective
-from ncsolve.problem import Problem, ProblemError
+from ncsolve.core.metrics import nc1
+from ncsolve.core.objective import FullObjective
+from ncsolve.inputs.problem import Problem, ProblemError
 
 
 def _dense(X, y, K, layers=()):

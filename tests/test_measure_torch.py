@@ -15,10 +15,10 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from ncsolve import predict  # noqa: E402
-from ncsolve import scalar  # noqa: E402
+from ncsolve.core import scalar  # noqa: E402
 from ncsolve.cli import main  # noqa: E402
 from ncsolve.measure import measure, training_decays  # noqa: E402
-from ncsolve.objective import FullObjective  # noqa: E402
+from ncsolve.core.objective import FullObjective  # noqa: E402
 from ncsolve.verify import critical_point  # noqa: E402
 
 N_CLASS = (20, 10, 5)

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from ncsolve.objective import FullObjective, class_labels, default_widths
-from ncsolve.problem import Problem, ProblemError
+from ncsolve.core.objective import FullObjective, class_labels, default_widths
+from ncsolve.inputs.problem import Problem, ProblemError
 
 CASES = [
     # (class sizes, depth, widths, decays of W_1..W_M)
@@ -147,7 +147,7 @@ def test_cross_entropy_keeps_precision_at_large_margins():
     """CE = log(1 + sum e^(z_j - z_k)) against 50-digit mpmath, margins up to 800 of either sign."""
     import mpmath
 
-    from ncsolve.objective import softmax_cross_entropy
+    from ncsolve.core.objective import softmax_cross_entropy
 
     mpmath.mp.dps = 50
     Z = np.array([[0.0, 40.0, 700.0, -800.0, 3.0],

@@ -18,7 +18,7 @@ import pytest
 
 from ncsolve import ProblemError, predict
 from ncsolve.cli import main
-from ncsolve.objective import FullObjective
+from ncsolve.core.objective import FullObjective
 from ncsolve.sweep import REGIONS, phase_map, profile
 
 from fullproblem import best_of, class_means
@@ -275,7 +275,7 @@ def _local_start(result, objective):
 
 @pytest.mark.parametrize("depth", DEPTHS[1:])
 def test_existence_curve_against_full_lbfgs_from_the_local_minimum(depth):
-    from ncsolve.descent import minimize_lbfgs
+    from ncsolve.core.descent import minimize_lbfgs
 
     pm = phase_map(SMALL, [4.0], [depth], "none", integer=True)
     n = pm.sizes[0].astype(int)

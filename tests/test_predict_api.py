@@ -261,7 +261,7 @@ def test_the_cheap_bound_never_passes_a_value_beyond_float64():
     # prod sqrt(lbar/lambda) cross the end of float64 in many draws; the O(K)
     # bound must never call such an answer representable, and predict must refuse
     # exactly the answers that the exhaustive test refuses
-    from ncsolve.solution import solve
+    from ncsolve.solvers.mse import solve
 
     rng = np.random.default_rng(13)
     sure_count = unsure_but_finite = refused = 0

@@ -13,8 +13,9 @@ import functools
 import numpy as np
 import pytest
 
-from ncsolve import Problem, predict, scalar
-from ncsolve.objective import FullObjective
+from ncsolve import Problem, predict
+from ncsolve.core import scalar
+from ncsolve.core.objective import FullObjective
 
 from fullproblem import best_of, class_means, relative_error, run_grams, theory_grams
 

@@ -9,9 +9,9 @@ import pytest
 
 from fullproblem import best_of, class_means, relative_error
 from ncsolve import predict
-from ncsolve.problem import Problem
-from ncsolve.regularized import certificate, outer
-from ncsolve.regularized.target import solve_fixed_bias
+from ncsolve.inputs.problem import Problem
+from ncsolve.solvers.regularized import certificate, outer
+from ncsolve.solvers.regularized.target import solve_fixed_bias
 
 DECAY = 0.01
 CASES = [  # (n, depth, lambda_b): balanced and imbalanced, depths 1-4, lambda_b 1e-6 .. 1e2
@@ -109,7 +109,7 @@ def test_balanced_transition_from_simplex_etf_to_orthogonal_frame():
     (exactly a simplex ETF); above it the class means tilt towards an orthogonal frame."""
     K, size, depth, decay = 4, 25, 2, 0.005
     problem = Problem.build([size] * K, depth, decay, decay)
-    from ncsolve.scalar import phase_boundary
+    from ncsolve.core.scalar import phase_boundary
 
     Nc = problem.N * problem.c
     threshold = Nc / (phase_boundary(np.array([np.sqrt(size)]), problem.q)[0] - Nc)

@@ -7,7 +7,7 @@ import pytest
 
 from fullproblem import best_of
 from ncsolve import predict
-from ncsolve.problem import Problem
+from ncsolve.inputs.problem import Problem
 
 DECAY = 0.01
 

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from ncsolve.objective import FullObjective
-from ncsolve.problem import Problem
+from ncsolve.core.objective import FullObjective
+from ncsolve.inputs.problem import Problem
 
 
 def _pair(n, depth, loss, lambda_b):

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.optimize import minimize_scalar
 
-from ncsolve import scalar
+from ncsolve.core import scalar
 
 depths = st.integers(min_value=1, max_value=8)
 sizes = st.integers(min_value=1, max_value=10**6)

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ncsolve.spectral import target_spectrum
+from ncsolve.core.spectral import target_spectrum
 
 
 def dense_gram(n, bias):

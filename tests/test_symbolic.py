@@ -28,7 +28,7 @@ from ncsolve.symbolic.expressions import (
     paper_parametrization,
     reduced_model,
 )
-from ncsolve.symbolic.precise import stationary_points
+from ncsolve.solvers.precise import stationary_points
 
 WINDOW = {"n": [500, 100, 50], "depth": 3, "lambda_w": 0.0095, "lambda_h": 0.0095}
 
@@ -57,9 +57,9 @@ def _close(a, b, what: str):
 
 def _float_route():
     try:
-        from ncsolve import solution  # noqa: F401
+        from ncsolve.solvers import mse  # noqa: F401
     except ImportError:  # pragma: no cover - only while the float route is being written
-        pytest.fail("ncsolve.solution (the float64 route) is missing")
+        pytest.fail("ncsolve.solvers.mse (the float64 route) is missing")
 
 
 @pytest.mark.parametrize("bias", ["none", "free"])
@@ -354,7 +354,7 @@ def test_the_documented_window_example():
 @pytest.mark.parametrize("bias", ["none", "free"])
 def test_sympy_gradient_matches_numeric_full_objective(bias):
     objective = pytest.importorskip(
-        "ncsolve.objective", reason="ncsolve.objective (the numeric full objective) is absent"
+        "ncsolve.core.objective", reason="ncsolve.core.objective (the numeric full objective) is absent"
     )
     n, depth, widths = [2, 1], 2, [2, 3]
     problem = Problem.build(n, depth, [0.003, 0.02], 0.01, bias, widths=widths)
@@ -546,6 +546,6 @@ def test_package_text_needs_no_command_line_code():
                           timeout=120, check=False)
     assert done.returncode == 0, done.stderr
     from ncsolve.cli.precise_report import format_precise
-    from ncsolve.symbolic.text import format_precise as package_format
+    from ncsolve.solvers.precise_text import format_precise as package_format
 
     assert format_precise is package_format

@@ -7,12 +7,12 @@ import numpy as np
 import pytest
 
 from ncsolve.cli import main
-from ncsolve.crossentropy import solve as solve_ce
-from ncsolve.descent import gradient_descent, minimize_lbfgs
-from ncsolve.metrics import loss_scale, measure, nc1, objective_gap, vector_norm
-from ncsolve.objective import FullObjective
-from ncsolve.problem import Problem
-from ncsolve.solution import solve
+from ncsolve.solvers.crossentropy import solve as solve_ce
+from ncsolve.core.descent import gradient_descent, minimize_lbfgs
+from ncsolve.core.metrics import loss_scale, measure, nc1, objective_gap, vector_norm
+from ncsolve.core.objective import FullObjective
+from ncsolve.inputs.problem import Problem
+from ncsolve.solvers.mse import solve
 from ncsolve.verify import (
     CETarget,
     TheoryTarget,
@@ -144,7 +144,7 @@ def test_trajectory_of_nc1_and_distances():
 @pytest.mark.parametrize("n", [[7, 7, 7, 7], [500, 100, 50], [9, 4, 4, 1]])
 def test_candidate_grams_agree_with_the_solution(n, bias):
     # verify builds candidate Grams itself (so it can rotate degenerate eigenspaces);
-    # in the theory's own basis they must equal ncsolve.solution's
+    # in the theory's own basis they must equal ncsolve.solvers.mse's
     problem = Problem.build(n, depth=3, lambda_w=[0.004, 0.006, 0.009], lambda_h=0.005, bias=bias)
     solution = solve(problem)
     for z in (solution.z, np.nan_to_num(solution.z_local), np.zeros(problem.K)):

@@ -9,7 +9,7 @@ import pytest
 
 from ncsolve import Problem, predict
 from ncsolve.cli import main
-from ncsolve.result import CLASS_FIELDS, CORE_FIELDS, Result
+from ncsolve.results.base import CLASS_FIELDS, CORE_FIELDS, Result
 
 CORE_JSON = {"problem", "loss", "certainty", "unique", "geometry", "notes", "rank", "bias_value",
              "classes"}
@@ -100,7 +100,7 @@ def test_verify_names_classes_and_directions_apart(capsys):
 
 
 def test_verify_has_one_default_width_and_prints_its_report():
-    from ncsolve.objective import DEFAULT_WIDTH
+    from ncsolve.core.objective import DEFAULT_WIDTH
     from ncsolve.verify import verify
 
     report = verify(Problem.build([3, 2], depth=1), method="gd", steps=1)

@@ -13,7 +13,7 @@ import importlib
 import os
 import sys
 
-from ..problem import ProblemError
+from ..inputs.problem import ProblemError
 
 SUBCOMMANDS = {
     "predict": "the exact global minimizer (singular values, class-mean lengths, Grams, loss)",

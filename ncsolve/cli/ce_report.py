@@ -1,9 +1,9 @@
 """Text report of a cross-entropy answer; the renderer lives in the package.
 
 Kept so that ``from ncsolve.cli.ce_report import format_ce`` keeps working: the
-CLI only prints what :func:`ncsolve.crossentropy.text.format_ce` renders.
+CLI only prints what :func:`ncsolve.solvers.crossentropy.text.format_ce` renders.
 """
 
-from ..crossentropy.text import format_ce
+from ..solvers.crossentropy.text import format_ce
 
 __all__ = ["format_ce"]

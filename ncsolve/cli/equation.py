@@ -18,7 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from ..problem import Problem, _fail
+from ..inputs.problem import Problem, _fail
 from .options import add_model_options
 
 DEFAULT_DIGITS = 20
@@ -57,7 +57,7 @@ def _check(args: argparse.Namespace) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Build the report and print it; bad input raises ProblemError (exit status 2)."""
-    from ..symbolic.precise import check_precision
+    from ..solvers.precise import check_precision
 
     digits = check_precision(args.precision)
     _check(args)
@@ -146,7 +146,7 @@ def _structure(report) -> str:
 def _rows_text(report) -> list[str]:
     import sympy as sp
 
-    from ..symbolic.precise import decimal_string
+    from ..solvers.precise import decimal_string
 
     d = report.precision
 
@@ -245,7 +245,7 @@ def format_latex(report) -> str:
 
 
 def _latex_table(report, tex) -> list[str]:
-    from ..symbolic.precise import decimal_string
+    from ..solvers.precise import decimal_string
 
     d = report.precision
     free = report.model.bias == "free"

@@ -59,7 +59,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _fraction(value, name: str):
-    from ..problem import ProblemError
+    from ..inputs.problem import ProblemError
 
     try:
         number = float(value)
@@ -72,9 +72,9 @@ def _fraction(value, name: str):
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..measure import conventions
+    from ..inputs import conventions
     from ..measure.files import check_path, load
-    from ..problem import ProblemError, whole_number
+    from ..inputs.problem import ProblemError, whole_number
 
     check_path(args.file)
     if args.plot is not None:

@@ -3,7 +3,7 @@ metavars and help read the same in ``predict``, ``equation`` and ``verify``."""
 
 from __future__ import annotations
 
-from ..problem import DEFAULT_DECAY
+from ..inputs.problem import DEFAULT_DECAY
 
 
 def add_model_options(parser, *, symbolic: bool = False, loss: bool = True,
@@ -76,11 +76,11 @@ def profile_from_args(args):
     if args.profile is None:
         for name in ("classes", "minority", "largest"):
             if getattr(args, name, None) is not None:
-                from ..problem import ProblemError
+                from ..inputs.problem import ProblemError
 
                 raise ProblemError(f"{name} (--{name}): only used with --profile step|exp")
         return None
-    from ..sweep.profiles import profile  # the sweep package only when a profile is asked for
+    from ..inputs.profiles import profile  # the sweep package only when a profile is asked for
 
     return profile(args.profile, classes=args.classes, minority=args.minority,
                    largest=args.largest, n=args.n)
@@ -97,7 +97,7 @@ def add_search_options(parser, *, of: str = "the search") -> None:
 
 def add_convention_options(parser, *, bias_decay: bool = False) -> None:
     """--weight-decay, --loss-reduction, --feature-decay, ...: decays from what a training
-    script set (mapped by ncsolve.measure.conventions; docs/measure.md)."""
+    script set (mapped by ncsolve.inputs.conventions; docs/measure.md)."""
     group = parser.add_argument_group(
         "training conventions", "give what the training code set instead of --lambda-w/"
         "--lambda-h; they are mapped onto ncsolve's objective (docs/measure.md)")

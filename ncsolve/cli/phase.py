@@ -51,8 +51,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..problem import ProblemError
-    from ..sweep.grid import parse_values
+    from ..inputs.problem import ProblemError
+    from ..inputs.grid import parse_values
     from ..sweep.output import check_output, write_atomic
 
     fmt = "json" if args.json else str(args.format).strip().lower()

@@ -47,48 +47,32 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def _precision(value):
     if value is None:
         return None
-    from ..symbolic.precise import check_precision  # mpmath only, not sympy
+    from ..solvers.precise import check_precision  # mpmath only, not sympy
 
     return check_precision(value)
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..api import predict, training_convention
+    from ..api import predict
 
     family = profile_from_args(args)
     if family is None and args.n is None:
-        from ..problem import ProblemError
+        from ..inputs.problem import ProblemError
 
         raise ProblemError("n (--n): give the class sizes, e.g. --n 500,100,50, or an "
                            "imbalance profile with --profile step|exp|scaled --ratio RHO")
     if args.grams is not None and not args.json:
-        from ..problem import ProblemError
+        from ..inputs.problem import ProblemError
 
         flag = "--grams" if args.grams else "--no-grams"
         raise ProblemError(f"grams ({flag}): chooses the Gram matrices of --json; add --json, "
                            f"or leave {flag} out")
-    n, ratio = (args.n, args.ratio) if family is None else (family, args.ratio)
-    mapping = None
-    lambda_w, lambda_h = args.lambda_w, args.lambda_h
-    if convention_given(args):
-        if family is not None:
-            from ..sweep.profiles import profile_sizes
-
-            n, ratio = profile_sizes(family, args.ratio), None
-        mapping = training_convention(n, args.depth, args.loss, lambda_w, lambda_h,
-                                      bias=args.bias, lambda_b=args.lambda_b,
-                                      **convention_settings(args))
-        lambda_w, lambda_h = mapping.decays()
-    lambda_b = args.lambda_b if mapping is None or mapping.lambda_b is None else mapping.lambda_b
-    result = predict(n=n, ratio=ratio,
-                     depth=args.depth, lambda_w=lambda_w, lambda_h=lambda_h,
-                     bias=args.bias, loss=args.loss,
+    n = args.n if family is None else family
+    training = convention_settings(args) if convention_given(args) else {}
+    result = predict(n=n, ratio=args.ratio, depth=args.depth, lambda_w=args.lambda_w,
+                     lambda_h=args.lambda_h, bias=args.bias, loss=args.loss,
                      widths=args.widths, precision=_precision(args.precision),
-                     restarts=args.restarts, seed=args.seed, lambda_b=lambda_b)
-    if mapping is not None:
-        from ..result import Mapped
-
-        result = Mapped(result, mapping)
+                     restarts=args.restarts, seed=args.seed, lambda_b=args.lambda_b, **training)
     if args.json:
         data = result.to_dict(args.grams) if args.grams is not None else result.to_dict()
         text = json.dumps(data, allow_nan=False)

@@ -29,8 +29,8 @@ import os
 import sys
 
 
-from ..objective import DEFAULT_WIDTH  # one default for Python and the CLI
-from ..problem import MAX_DEPTH, Problem, _fail, _positive_float, whole_number
+from ..core.objective import DEFAULT_WIDTH  # one default for Python and the CLI
+from ..inputs.problem import MAX_DEPTH, Problem, _fail, _positive_float, whole_number
 from .options import add_model_options
 
 METHODS = ("lbfgs", "gd", "momentum")

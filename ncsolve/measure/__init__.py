@@ -14,7 +14,7 @@ predict per layer), :mod:`.network` (:func:`measure`), :mod:`.conventions`
 (:class:`Tracker`), :mod:`.plot`.
 """
 
-from .conventions import TrainingConvention, training_decays
+from ..inputs.conventions import TrainingConvention, training_decays
 from .network import fit_feature_decay, measure
 from .result import LayerMetrics, Measurement
 from .stream import ClassAccumulator, ClassStatistics, Head

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..problem import ProblemError
+from ..inputs.problem import ProblemError
 
 
 def as_numpy(value, name: str) -> np.ndarray:

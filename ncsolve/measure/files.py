@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..problem import ProblemError
+from ..inputs.problem import ProblemError
 
 __all__ = ["FORMATS", "TrainedModel", "check_path", "load"]
 

@@ -7,9 +7,11 @@ import math
 
 import numpy as np
 
-from .. import metrics
-from ..objective import chain
-from ..problem import ProblemError
+from ..core import metrics
+from ..core.objective import chain
+from ..inputs import specify
+from ..inputs.problem import Problem, ProblemError, whole_number
+from ..solvers import solve
 from .arrays import as_numpy, float_matrix, integer_labels
 from .result import LayerMetrics, Measurement
 from .stream import ClassAccumulator, ClassStatistics, Head
@@ -191,7 +193,6 @@ def _num_classes(num_classes, labels, weights) -> int:
         num_classes = last.shape[0] if last.ndim == 2 else None
     if num_classes is None:
         return int(labels.max()) + 1
-    from ..problem import whole_number
 
     K = whole_number(num_classes, "num_classes", "the number of classes")
     if labels.max() >= K:
@@ -221,7 +222,6 @@ def _decays(convention, lambda_w, lambda_h, lambda_b, depth) -> dict:
                                "convention (--weight-decay, ...), not both")
         lambda_w, lambda_h, lambda_b = (convention.lambda_w, convention.lambda_h,
                                         convention.lambda_b)
-    from ..problem import Problem
 
     if lambda_w is not None and depth is not None:
         lambda_w = Problem.build([1], depth, lambda_w, 1.0).lambda_w
@@ -274,15 +274,10 @@ def _bias_mode(bias, head, lambda_b, notes, from_convention=False) -> str:
 
 
 def _predict(stats, head, lambda_w, lambda_h, bias, loss, lambda_b, restarts, seed):
-    from ..api import predict
-
-    kwargs = {}
-    if bias == "regularized":
-        kwargs["lambda_b"] = lambda_b
-    if loss == "ce":
-        kwargs.update(restarts=restarts, seed=seed)
-    return predict(n=stats.counts, depth=head.depth, lambda_w=lambda_w, lambda_h=lambda_h,
-                   bias=bias, loss=loss, widths=head.widths, **kwargs)
+    problem = specify(stats.counts, head.depth, lambda_w, lambda_h, bias, loss, head.widths,
+                      lambda_b if bias == "regularized" else None)
+    options = {"restarts": restarts, "seed": seed} if loss == "ce" else {}
+    return solve(problem, **options)
 
 
 def _theory(stats, head, decays, bias, loss, restarts, seed, notes):

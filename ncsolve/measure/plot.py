@@ -17,7 +17,7 @@ def _figure(width: float, height: float):
     try:
         from matplotlib.figure import Figure
     except ImportError:
-        from ..problem import ProblemError
+        from ..inputs.problem import ProblemError
 
         raise ProblemError("plot (--plot): drawing needs matplotlib (pip install "
                            "'ncsolve[plot]')") from None
@@ -128,7 +128,7 @@ def plot_tracker(tracker):
     matplotlib.figure.Figure
     """
     if not tracker.records:
-        from ..problem import ProblemError
+        from ..inputs.problem import ProblemError
 
         raise ProblemError("tracker: nothing recorded yet; call record() first")
     epochs = np.asarray(tracker.epochs)

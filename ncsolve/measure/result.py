@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..report import _column
+from ..results.table import _column
 
 __all__ = ["LayerMetrics", "Measurement"]
 
@@ -107,7 +107,7 @@ class Measurement:
         The objective at the trained parameters (features as the free variables) and
         its global minimum.
     gap : float or None
-        ``(loss - theory_loss) / |theory_loss|`` (:func:`ncsolve.metrics.objective_gap`).
+        ``(loss - theory_loss) / |theory_loss|`` (:func:`ncsolve.core.metrics.objective_gap`).
     stationarity : float or None
         Relative gradient norm of the objective at the trained parameters (MSE only).
     output_distance : float or None

@@ -24,8 +24,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..objective import softmax_cross_entropy
-from ..problem import ProblemError, whole_number
+from ..core.objective import softmax_cross_entropy
+from ..inputs.problem import ProblemError, whole_number
 from .arrays import as_numpy, check_finite, float_matrix, float_vector, integer_labels
 
 __all__ = ["ClassAccumulator", "ClassStatistics", "Head"]

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..report import _rows
-from ..report import _table as _report_table
+from ..results.table import _rows
+from ..results.table import _table as _report_table
 
 __all__ = ["measurement_text"]
 

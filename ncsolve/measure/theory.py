@@ -1,8 +1,8 @@
 """The theory's targets for a measured network: predict for the same class sizes,
 depth, widths and bias mode, read off per class and per layer.
 
-Works for the MSE closed form (:class:`ncsolve.solution.Solution`) and for the
-cross-entropy answer (:class:`ncsolve.crossentropy.CESolution`), which carry the
+Works for the MSE closed form (:class:`ncsolve.solvers.mse.Solution`) and for the
+cross-entropy answer (:class:`ncsolve.solvers.crossentropy.CESolution`), which carry the
 same per-class fields; per-layer targets are computed here from their spectra.
 """
 
@@ -40,7 +40,7 @@ class LayerTargets:
     output_trace: float
 
     def self_duality(self, layer: int) -> float:
-        from ..metrics import self_duality_from_grams
+        from ..core.metrics import self_duality_from_grams
 
         return self_duality_from_grams(self.output_trace,
                                        float(np.sum(self.classifier_norms[layer] ** 2)),

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..problem import ProblemError, whole_number
+from ..inputs.problem import ProblemError, whole_number
 from .network import measure
 
 __all__ = ["Tracker"]

@@ -1,7 +1,7 @@
 """The UFM objective and its gradient at trained parameters, from class statistics.
 
 The features are the free variables of the unconstrained feature model, so the
-objective at a trained network is that of ``ncsolve.objective`` with H the
+objective at a trained network is that of ``ncsolve.core.objective`` with H the
 trained features.  For the squared error everything is a quadratic form in the
 samples, so counts, class means and the within-class scatter give the value
 and the exact gradient without a second pass over N samples:
@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..objective import chain
+from ..core.objective import chain
 from .stream import ClassStatistics, Head
 
 

@@ -17,7 +17,7 @@ plot       figures (matplotlib, imported lazily; functions return Figures)
 """
 
 from .phase import REGIONS, PhaseMap, phase_map
-from .profiles import PROFILES, Profile, profile
+from ..inputs.profiles import PROFILES, Profile, profile
 from .run import SweepTable, sweep
 from .spec import Grid, build_grid
 

@@ -13,7 +13,7 @@ import concurrent.futures as cf
 import contextlib
 import os
 
-from ..problem import ProblemError
+from ..inputs.problem import ProblemError
 
 EXECUTORS = ("process", "thread", "serial", "dask")
 CONNECT_TIMEOUT = 3.0  # seconds to reach a Dask scheduler before giving up
@@ -35,7 +35,7 @@ class SerialExecutor(cf.Executor):
 
 def check_executor(kind: str | None, workers, scheduler: str | None) -> tuple[str, int | None]:
     """Validate the executor options (before any work)."""
-    from ..problem import whole_number
+    from ..inputs.problem import whole_number
 
     if scheduler is not None:
         if kind not in (None, "dask"):

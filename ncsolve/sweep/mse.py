@@ -3,8 +3,8 @@
 Points that share class sizes, depth, bias mode and widths share one target
 spectrum; only lbar and lambda_H differ between them. The scalar problem is
 homogeneous: with ``t = (N c)^(1/(2-q))``, ``z(sigma; N c) = t z(sigma / t; 1)``,
-so :func:`ncsolve.scalar.minimize` solves every point of a group in one call,
-and the per-class read-off (as in :class:`ncsolve.solution.Solution`) is one
+so :func:`ncsolve.core.scalar.minimize` solves every point of a group in one call,
+and the per-class read-off (as in :class:`ncsolve.solvers.mse.Solution`) is one
 batched pass over the spectrum. The tests compare every column with ``predict``.
 """
 
@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import scalar
-from ..solution import CAPPED, leading_directions
-from ..spectral import DiagonalSpectrum, target_spectrum
+from ..core import scalar
+from ..solvers.mse import CAPPED, leading_directions
+from ..core.spectral import DiagonalSpectrum, target_spectrum
 
-_TIE = 1e-12  # as in ncsolve.solution: relative tolerance of equal singular values
+_TIE = 1e-12  # as in ncsolve.solvers.mse: relative tolerance of equal singular values
 STATE_DTYPE = "<U9"  # the longest state name, "collapsed"
 
 
@@ -39,7 +39,7 @@ def solve_group(n: np.ndarray, depth: int, bias: str, widths, lambda_w: np.ndarr
         Per point (P,): ``loss``, ``rank``, ``unique``; per point and class (P, K),
         in class order: ``feature_norm``, ``classifier_norm``, ``output``,
         ``collapsed``, ``state``, ``critical_decay`` (those of the class's leading
-        direction, as in :class:`ncsolve.solution.Solution`).
+        direction, as in :class:`ncsolve.solvers.mse.Solution`).
     """
     return solve_groups([(n, depth, bias, lambda_w, lambda_h)], widths)[0]
 
@@ -125,7 +125,7 @@ def _finish(st: dict, z, residual, state, widths) -> dict[str, np.ndarray]:
 
 def _rank_cap(cap, sigma, z, residual, state) -> np.ndarray:
     """Zero every direction after the first ``cap`` and settle ties, as
-    :func:`ncsolve.solution.solve` does (mutates; ``sigma`` has one row per point);
+    :func:`ncsolve.solvers.mse.solve` does (mutates; ``sigma`` has one row per point);
     per point, whether the minimizer is unique."""
     K = sigma.shape[1]
     unique = np.ones(z.shape[0], dtype=bool)

@@ -20,7 +20,7 @@ import tempfile
 
 import numpy as np
 
-from ..problem import ProblemError
+from ..inputs.problem import ProblemError
 
 FORMATS = ("csv", "jsonl", "parquet")
 

@@ -8,7 +8,7 @@ two curves in the geometric-mean decay ``lbar``:
 
 Between the two lies the *window*, where a nonzero local minimum exists but
 is not global (the "largest root" answer is wrong there). Both are the
-closed-form thresholds of :mod:`ncsolve.scalar` (THEORY.md section 3), so the
+closed-form thresholds of :mod:`ncsolve.core.scalar` (THEORY.md section 3), so the
 curves are exact at every sampled ratio; nothing is bisected. The boundary
 depends on the decays only through ``lbar``: with per-layer decays held in any
 fixed ratio, ``lbar`` is proportional to their common scale.
@@ -23,10 +23,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .. import scalar
-from ..problem import MAX_DEPTH, ProblemError, whole_number
-from ..spectral import target_spectrum
-from .profiles import Profile
+from ..core import scalar
+from ..inputs.problem import MAX_DEPTH, ProblemError, whole_number
+from ..core.spectral import target_spectrum
+from ..inputs.profiles import Profile
 
 KEPT = "all classes kept"
 MINORITY = "minority collapsed"
@@ -249,8 +249,8 @@ def phase_map(profile: Profile, ratios, depths=3, bias: str = "none",
     -------
     PhaseMap
     """
-    from .grid import parse_values  # numbers, or the CLI's "a,b" and START:STOP:COUNT
-    from .profiles import check_ratio
+    from ..inputs.grid import parse_values  # numbers, or the CLI's "a,b" and START:STOP:COUNT
+    from ..inputs.profiles import check_ratio
 
     if np.size(ratios) == 0:
         raise ProblemError("ratio (--ratio): give at least one ratio")
@@ -282,7 +282,7 @@ def phase_map(profile: Profile, ratios, depths=3, bias: str = "none",
 
 def thresholds(sigma: np.ndarray, N: np.ndarray, L: int) -> tuple[np.ndarray, np.ndarray]:
     """Critical and existence decays (lbar) for singular values ``sigma`` with
-    sample totals ``N`` (same shape), from :mod:`ncsolve.scalar`'s boundaries."""
+    sample totals ``N`` (same shape), from :mod:`ncsolve.core.scalar`'s boundaries."""
     q = 2.0 / L
     scaled = np.asarray(sigma, dtype=float) * np.asarray(N, dtype=float) ** (-1.0 / (2.0 - q))
     critical = scalar.critical_decay(scaled, 1, L)
@@ -324,7 +324,7 @@ def _direction_curves(profile: Profile, group_sizes: np.ndarray, counts: np.ndar
 
 def _secular_roots(group_sizes: np.ndarray, counts: np.ndarray) -> np.ndarray:
     """Singular values of the S - 1 nonzero secular directions at each ratio, from
-    :func:`ncsolve.spectral.target_spectrum`. Where the sizes of some groups coincide
+    :func:`ncsolve.core.spectral.target_spectrum`. Where the sizes of some groups coincide
     (ratio 1) the spectrum deflates them; the missing roots equal the shared size."""
     P, S = group_sizes.shape
     out = np.empty((P, max(S - 1, 0)))

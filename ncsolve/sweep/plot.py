@@ -11,7 +11,7 @@ import os
 
 import numpy as np
 
-from ..problem import ProblemError, DEFAULT_DECAY
+from ..inputs.problem import ProblemError, DEFAULT_DECAY
 from .phase import REGIONS
 
 FORMATS = ("png", "pdf", "svg")
@@ -277,7 +277,7 @@ def check_sweep_plot(grid, value=None, cls=None) -> None:
         raise ProblemError("plot_value (--plot-value): classifier_max_cosine is computed for "
                            "--loss ce")
     if cls is not None:
-        from ..problem import whole_number
+        from ..inputs.problem import whole_number
 
         whole_number(cls, "plot_class", "", low=0)
 

@@ -9,6 +9,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..core.descent import blas_threads
+from ..inputs import specify
+from ..solvers import solve
+
 ZERO_ROW = 1e-6  # classifier rows shorter than this times the longest count as zero
 RESULT_COLUMNS = ("class", "n", "loss", "feature_norm", "classifier_norm", "output",
                   "collapsed", "state", "critical_decay", "rank", "unique", "certainty")
@@ -37,12 +41,11 @@ def block_of(index: np.ndarray, params: dict, per_point: dict, per_class: dict,
 
 
 def solve_point(index: int, kwargs: dict, params: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """Solve one grid point with ``predict`` and return its rows as a block."""
-    from ..api import predict
-    from ..descent import blas_threads
-
+    """Solve one grid point and return its rows as a block."""
+    kwargs = dict(kwargs)
+    options = {name: kwargs.pop(name) for name in ("restarts", "seed") if name in kwargs}
     with blas_threads(1):  # the same arithmetic on every worker, whatever its threads
-        result = predict(**kwargs)
+        result = solve(specify(**kwargs), **options)
     n = result.problem.n
     collapsed = np.asarray(result.collapsed, dtype=bool)
     per_class = {

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..problem import ProblemError
+from ..inputs.problem import ProblemError
 from .output import AppendTable, cell, format_from, write_atomic
 from .points import CE_COLUMNS, RESULT_COLUMNS, concat, parse_cell, solve_point
 from .spec import Grid, build_grid

@@ -19,9 +19,9 @@ from functools import lru_cache
 
 import numpy as np
 
-from ..problem import BIAS_MODES, LOSSES, DEFAULT_DECAY, Problem, ProblemError
-from .grid import check_size, parse_choices, parse_values
-from .profiles import PROFILES, profile as make_profile
+from ..inputs.problem import BIAS_MODES, LOSSES, DEFAULT_DECAY, Problem, ProblemError
+from ..inputs.grid import check_size, parse_choices, parse_values
+from ..inputs.profiles import PROFILES, profile as make_profile
 
 # name: (scale, integer, low)
 NUMERIC = {
@@ -286,7 +286,7 @@ def _axis(name: str, spec) -> list:
     values = parse_values(spec, name, scale=scale, integer=integer, low=low,
                           positive=positive)
     if name == "ratio":
-        from .profiles import check_ratio
+        from ..inputs.profiles import check_ratio
 
         for v in values:
             check_ratio(v)

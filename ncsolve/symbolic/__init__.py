@@ -2,7 +2,7 @@
 
 Two layers, imported lazily so that each user pays only for what it uses:
 
-* :mod:`ncsolve.symbolic.precise` (mpmath only): :func:`solve_precise`, the
+* :mod:`ncsolve.solvers.precise` (mpmath only): :func:`solve_precise`, the
   global minimizer to any number of digits, and :func:`stationary_points`, the
   roots of one direction's stationarity equation.
 * :mod:`ncsolve.symbolic.expressions` (sympy): the full and reduced objectives,
@@ -17,17 +17,17 @@ from __future__ import annotations
 import importlib
 
 _EXPORTS = {
-    "solve_precise": "precise",
-    "PreciseSolution": "precise",
-    "stationary_points": "precise",
-    "DirectionRoots": "precise",
-    "check_precision": "precise",
-    "ReducedModel": "expressions",
-    "reduced_model": "expressions",
-    "full_objective": "expressions",
-    "FullObjectiveExpr": "expressions",
-    "paper_parametrization": "expressions",
-    "exact_roots": "expressions",
+    "solve_precise": "ncsolve.solvers.precise",
+    "PreciseSolution": "ncsolve.solvers.precise",
+    "stationary_points": "ncsolve.solvers.precise",
+    "DirectionRoots": "ncsolve.solvers.precise",
+    "check_precision": "ncsolve.solvers.precise",
+    "ReducedModel": "ncsolve.symbolic.expressions",
+    "reduced_model": "ncsolve.symbolic.expressions",
+    "full_objective": "ncsolve.symbolic.expressions",
+    "FullObjectiveExpr": "ncsolve.symbolic.expressions",
+    "paper_parametrization": "ncsolve.symbolic.expressions",
+    "exact_roots": "ncsolve.symbolic.expressions",
 }
 
 __all__ = [  # noqa: RUF022 - grouped by module
@@ -41,7 +41,7 @@ def __getattr__(name: str):
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'ncsolve.symbolic' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    value = getattr(importlib.import_module(module), name)
     globals()[name] = value
     return value
 

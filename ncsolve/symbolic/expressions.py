@@ -269,7 +269,7 @@ def _target_sigmas(n: tuple, bias: str, digits: int) -> tuple:
         return tuple(sp.sqrt(sp.Integer(v)) for v in n)
     import mpmath
 
-    from .precise import target_directions
+    from ..solvers.precise import target_directions
 
     with mpmath.workdps(digits + 10):
         pairs = target_directions(list(n), "free")
@@ -451,7 +451,7 @@ class FullObjectiveExpr:
     expr : sympy.Expr
         f(H, W_1, ..., W_M, b) with every decay and class size substituted.
     variables : tuple of Symbol
-        In the flat layout of :class:`ncsolve.objective.FullObjective`:
+        In the flat layout of :class:`ncsolve.core.objective.FullObjective`:
         H, W_1, ..., W_M, then b (each block row by row).
     H, weights, b : sympy.Matrix
     """

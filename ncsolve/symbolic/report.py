@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 import mpmath
 import sympy as sp
 
-from ..problem import DEFAULT_DECAY, Problem, ProblemError
+from ..inputs.problem import DEFAULT_DECAY, Problem, ProblemError
 from .expressions import SYMBOLS, ReducedModel, exact_roots, paper_parametrization, reduced_model
-from .precise import (
+from ..solvers.precise import (
     GUARD_DIGITS,
     check_precision,
     critical_decay,
@@ -63,7 +63,7 @@ class RootReport:
     paper_x : tuple of mpf
         The paper's x for each root (equal decays only).
     phase : str
-        As in :mod:`ncsolve.scalar`: active, window, tie, collapsed or empty
+        As in :mod:`ncsolve.core.scalar`: active, window, tie, collapsed or empty
         (taken from the direction's stationary points, not decided again here).
     """
 

@@ -1,6 +1,6 @@
 """The theory against gradient methods on the full problem.
 
-A run of :mod:`ncsolve.descent` ends at some point ``x``.  The theory (docs/theory.md,
+A run of :mod:`ncsolve.core.descent` ends at some point ``x``.  The theory (docs/theory.md,
 sections 2-5) says that every critical point of interest has the same singular
 directions as the target and, in each direction i, a product singular value
 that is either 0 or the nonzero local minimum ``z_local_i`` of that direction's
@@ -21,7 +21,7 @@ compared with the candidate that keeps exactly those.
 :func:`verify` runs descent from one or more seeds and assesses every run.
 
 Cross-entropy has no closed form.  There the theory is ncsolve's answer
-(:func:`ncsolve.crossentropy.solve`: proved at depth 1 and for the origin, the best
+(:func:`ncsolve.solvers.crossentropy.solve`: proved at depth 1 and for the origin, the best
 found by a search otherwise) and :func:`assess_ce` judges a run by its gradient
 norm, its objective against the answer's and its Grams after the best relabeling
 of classes of equal size (:func:`align`).  A run below the answer is reported with

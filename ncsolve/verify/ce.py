@@ -1,6 +1,6 @@
 """Cross-entropy: ncsolve's answer against gradient-method runs.
 
-There is no closed form: the theory side is :func:`ncsolve.crossentropy.solve`, whose
+There is no closed form: the theory side is :func:`ncsolve.solvers.crossentropy.solve`, whose
 answer is "proved" at depth 1 (and for the origin) and the best of a search otherwise.
 A run is judged by its objective against that answer, by its gradient norm, and by its
 Grams after the best relabeling of classes of equal size (minimizers such as the square
@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..metrics import (
+from ..core.metrics import (
     RunGeometry,
     loss_scale,
     measure,
@@ -25,9 +25,9 @@ from ..metrics import (
     objective_gap,
     relative_distance,
 )
-from ..objective import FullObjective
-from ..problem import Problem
-from ..report import _column as _floats
+from ..core.objective import FullObjective
+from ..inputs.problem import Problem
+from ..results.table import _column as _floats
 from .common import (
     Tolerances,
     _descend_and_assess,
@@ -38,6 +38,7 @@ from .common import (
     problem_with_widths,
 )
 from .report import ComparisonReport, _run_identity, _run_timing, _trajectory_dicts
+from .text import format_ce_report
 
 PERMUTATION_LIMIT = 40320  # class relabelings tried exhaustively (8!); beyond it: spectra
 # a run's singular value of X D^(1/2) below this times the theory's largest is zero
@@ -63,7 +64,7 @@ class CETarget:
 
     @classmethod
     def from_solution(cls, solution) -> CETarget:
-        """The matrices of a :class:`ncsolve.crossentropy.CESolution`."""
+        """The matrices of a :class:`ncsolve.solvers.crossentropy.CESolution`."""
         p = solution.problem
         r = int(solution.rank)
         root_n = np.sqrt(np.asarray(p.n, dtype=float))
@@ -186,7 +187,7 @@ def align(run: RunGeometry, target: CETarget, perms: np.ndarray | None) -> Align
     Parameters
     ----------
     run : RunGeometry
-        From :func:`ncsolve.metrics.measure`.
+        From :func:`ncsolve.core.metrics.measure`.
     target : CETarget
     perms : ndarray or None
         From :func:`class_permutations`; None selects the spectral comparison.
@@ -382,7 +383,7 @@ def assess_ce(
 
     Parameters
     ----------
-    solution : ncsolve.crossentropy.CESolution
+    solution : ncsolve.solvers.crossentropy.CESolution
         The answer for ``objective.problem`` (with its widths).
     objective : FullObjective
         Layout and objective of ``x`` (loss "ce").
@@ -474,7 +475,7 @@ class CEVerifyReport(ComparisonReport):
     """ncsolve's cross-entropy answer versus one or more descent runs.
 
     The attributes of :class:`~ncsolve.verify.report.ComparisonReport`, with
-    ``solution`` a :class:`ncsolve.crossentropy.CESolution` and ``runs`` a list of
+    ``solution`` a :class:`ncsolve.solvers.crossentropy.CESolution` and ``runs`` a list of
     :class:`CERunReport`, and:
 
     Attributes
@@ -484,6 +485,11 @@ class CEVerifyReport(ComparisonReport):
     """
 
     comparison: str
+
+    def __str__(self) -> str:
+        # a comparison with a searched or proved answer (cross-entropy, regularized bias)
+        # has the cross-entropy layout, whatever the loss
+        return format_ce_report(self)
 
     @property
     def beats_theory(self) -> bool:
@@ -561,7 +567,7 @@ def _verify_ce(objective: FullObjective, method: str, settings: dict, options: d
     """The cross-entropy branch of :func:`ncsolve.verify.verify`."""
     problem = objective.problem
     if solution is None:
-        from ..crossentropy import solve
+        from ..solvers.crossentropy import solve
 
         solution = solve(problem_with_widths(problem, objective.widths))
     target = CETarget.from_solution(solution)

@@ -6,10 +6,10 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from .. import descent as _descent
-from ..metrics import LOSS_FLOOR, measure, vector_norm
-from ..objective import FullObjective
-from ..problem import Problem
+from ..core import descent as _descent
+from ..core.metrics import LOSS_FLOOR, measure, vector_norm
+from ..core.objective import FullObjective
+from ..inputs.problem import Problem
 
 STATUSES = ("global", "local", "not-converged")
 
@@ -37,7 +37,7 @@ class Tolerances:
     loss_rtol : float
         Largest difference between the run's objective and the candidate's, relative
         to the candidate's objective, or to ``LOSS_FLOOR`` (1e-8) times the objective
-        at the origin (:func:`ncsolve.metrics.loss_scale`) when the candidate's is
+        at the origin (:func:`ncsolve.core.metrics.loss_scale`) when the candidate's is
         smaller (a minimum of 0 or nearly 0).
     gram_tol : float
         Largest normalized Frobenius distance of any Gram (any layer) or of the

@@ -1,6 +1,6 @@
 """MSE: the theory's critical points against gradient-method runs.
 
-A run of :mod:`ncsolve.descent` ends at some point ``x``.  The theory (docs/theory.md,
+A run of :mod:`ncsolve.core.descent` ends at some point ``x``.  The theory (docs/theory.md,
 sections 2-5) says that every critical point of interest has the same singular
 directions as the target and, in each direction i, a product singular value
 that is either 0 or the nonzero local minimum ``z_local_i`` of that direction's
@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..metrics import (
+from ..core.metrics import (
     RunGeometry,
     class_means,
     loss_scale,
@@ -32,9 +32,9 @@ from ..metrics import (
     relative_distance,
     vector_norm,
 )
-from ..objective import FullObjective
-from ..problem import Problem
-from ..report import _column as _floats
+from ..core.objective import FullObjective
+from ..inputs.problem import Problem
+from ..results.table import _column as _floats
 from .common import (
     Tolerances,
     _descend_and_assess,
@@ -45,6 +45,7 @@ from .common import (
     problem_with_widths,
 )
 from .report import ComparisonReport, _run_identity, _run_timing, _trajectory_dicts
+from .text import format_report
 
 # ---- the theory side -------------------------------------------------------------------
 
@@ -220,7 +221,7 @@ class RunReport:
         Objective of the matched critical point of the theory.
     gap : float
         Relative gap of ``loss`` to the global minimum
-        (:func:`ncsolve.metrics.objective_gap`, on the problem's scale when the
+        (:func:`ncsolve.core.metrics.objective_gap`, on the problem's scale when the
         minimum is 0).
     grad_norm : float
         Gradient norm at the end of the run.
@@ -328,7 +329,7 @@ def assess(
 
     Parameters
     ----------
-    solution : ncsolve.solution.Solution
+    solution : ncsolve.solvers.mse.Solution
         The theory's global minimizer for ``objective.problem`` (MSE).
     objective : FullObjective
         Layout and objective of ``x``.
@@ -471,6 +472,9 @@ class VerifyReport(ComparisonReport):
     of :class:`RunReport`.
     """
 
+    def __str__(self) -> str:
+        return format_report(self)
+
     @property
     def exit_code(self) -> int:
         """0 when the best run reached the global minimizer within tolerance, else 1."""
@@ -529,7 +533,7 @@ def _verify_mse(objective: FullObjective, method: str, settings: dict, options: 
     """The MSE branch of :func:`ncsolve.verify.verify`."""
     problem = objective.problem
     if solution is None:
-        from ..solution import solve
+        from ..solvers.mse import solve
 
         solution = solve(problem_with_widths(problem, objective.widths))
     recorder = _mse_recorder(objective, solution) if settings["record_every"] else None

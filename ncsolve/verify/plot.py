@@ -13,9 +13,9 @@ import tempfile
 
 import numpy as np
 
-from ..metrics import loss_scale, objective_gap
-from ..objective import FullObjective
-from ..problem import ProblemError
+from ..core.metrics import loss_scale, objective_gap
+from ..core.objective import FullObjective
+from ..inputs.problem import ProblemError
 
 FORMATS = ("png", "pdf", "svg")  # chosen by the file's extension
 DPI = 200

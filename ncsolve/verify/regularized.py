@@ -1,7 +1,7 @@
 """A regularized bias (MSE or cross-entropy): ncsolve's answer against gradient-method runs.
 
 The answer is exact for its bias and proved or searched over the bias
-(:mod:`ncsolve.regularized`), so runs are judged as for cross-entropy
+(:mod:`ncsolve.solvers.regularized`), so runs are judged as for cross-entropy
 (:func:`ncsolve.verify.assess_ce`): by the loss against the answer's, the
 gradient norm and the Grams of every layer after the best relabeling of classes
 of equal size. A run below the answer is reported with ``beats_theory``.
@@ -15,8 +15,8 @@ from functools import cached_property
 
 import numpy as np
 
-from ..crossentropy.result import Layers, read_off
-from ..objective import FullObjective
+from ..solvers.crossentropy.result import Layers, read_off
+from ..core.objective import FullObjective
 from .ce import CEVerifyReport, _verify_ce
 from .common import Tolerances, problem_with_widths
 
@@ -102,7 +102,7 @@ def _verify_regularized(objective: FullObjective, method: str, settings: dict, o
                         tolerances: Tolerances, solution) -> CEVerifyReport:
     """The regularized-bias branch of :func:`ncsolve.verify.verify` (either loss)."""
     if solution is None:
-        from ..regularized import solve, solve_ce
+        from ..solvers.regularized import solve, solve_ce
 
         problem = problem_with_widths(objective.problem, objective.widths)
         solution = solve_ce(problem) if problem.loss == "ce" else solve(problem)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from ..problem import Problem
+from ..inputs.problem import Problem
 from .common import Tolerances
 
 
@@ -102,13 +102,7 @@ class ComparisonReport:
         raise NotImplementedError
 
     def __str__(self) -> str:
-        from .text import format_ce_report, format_report
-
-        # a comparison with a searched or proved answer (cross-entropy, regularized bias)
-        # has the cross-entropy layout, whatever the loss
-        from .ce import CEVerifyReport
-
-        return format_ce_report(self) if isinstance(self, CEVerifyReport) else format_report(self)
+        raise NotImplementedError  # each comparison renders its own layout (verify.text)
 
     def to_dict(self) -> dict:
         """The JSON of ``ncsolve verify --json`` (numpy values as Python, nan and inf as None)."""

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..objective import DEFAULT_WIDTH, FullObjective, default_widths
-from ..problem import Problem, ProblemError
+from ..core.objective import DEFAULT_WIDTH, FullObjective, default_widths
+from ..inputs.problem import Problem, ProblemError
 from .ce import CEVerifyReport, _verify_ce
 from .common import Tolerances
 from .mse import VerifyReport, _verify_mse
@@ -31,14 +31,14 @@ def verify(
     ----------
     problem : Problem
         An MSE or a cross-entropy problem (``problem.loss``); for cross-entropy
-        the theory is :func:`ncsolve.crossentropy.solve` and the report a
+        the theory is :func:`ncsolve.solvers.crossentropy.solve` and the report a
         :class:`CEVerifyReport` (see :func:`assess_ce`).
     widths : sequence of int or int, optional
         Layer widths d_1..d_M, or one width for all layers (default: problem.widths,
         else ``DEFAULT_WIDTH`` = 64 for every layer, as ``ncsolve verify``; the
         theory caps the rank when a width is below K).
     method : {"lbfgs", "gd", "momentum"}
-        Descent method (see :func:`ncsolve.descent.descend`).
+        Descent method (see :func:`ncsolve.core.descent.descend`).
     restarts : int
         Number of runs, seeds ``seed, seed+1, ...``.
     seed : int
@@ -49,8 +49,8 @@ def verify(
     tolerances : Tolerances
         Matching thresholds.
     solution : Solution or CESolution, optional
-        The theory's answer (computed with ``ncsolve.solution.solve``, or
-        ``ncsolve.crossentropy.solve`` for cross-entropy, when omitted).
+        The theory's answer (computed with ``ncsolve.solvers.mse.solve``, or
+        ``ncsolve.solvers.crossentropy.solve`` for cross-entropy, when omitted).
     progress : bool or None
         Progress on stderr (None: only when stderr is a terminal).
     **options

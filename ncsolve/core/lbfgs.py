@@ -1,0 +1,284 @@
+"""L-BFGS on a stack of independent starts, one objective call per step for all of them.
+
+The reduced problem is small (K x K logits), so a scalar L-BFGS spends nearly all
+its time in per-call overhead: of numpy on tiny arrays and of scipy's driver.
+Here S starts of the same shape advance together: the objective receives an
+(S', n) array of the starts still running and returns S' values and an (S', n)
+gradient, so its cost is amortized over the stack.  Each start keeps its own
+history, step length and stopping state; the result is what S separate runs
+would give (up to the line search, see below).
+
+The method is the two-loop L-BFGS recursion with a backtracking Armijo line
+search (quadratic interpolation, safeguarded); a correction pair is stored only
+when its curvature s.y is positive.  Tolerances are relative, as in
+:func:`ncsolve.solvers.crossentropy.search`: the objective of each start is divided by
+min(1, its starting value), so objectives of order 1e-297 (decay 1e-300) are
+minimized as carefully as objectives of order 1.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+__all__ = ["BatchObjective", "minimize_stack"]
+
+BatchObjective = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
+
+ARMIJO = 1e-4  # sufficient-decrease constant
+MAX_BACKTRACKS = 40  # step halvings (at least) before a start is declared stuck
+ROUNDING = 4 * np.finfo(float).eps  # relative change of f that rounding can hide
+FTOL = 1e-16  # stop when the relative decrease of one step is below this (as scipy's ftol)
+
+
+def _dot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return np.einsum("ij,ij->i", a, b)
+
+
+def minimize_stack(fun: BatchObjective, x0: np.ndarray, maxiter: int, gtol: float,
+                   maxcor: int = 8, mask: np.ndarray | None = None
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Minimize ``fun`` from every row of ``x0``.
+
+    Parameters
+    ----------
+    fun : callable
+        ``fun(x)`` with x of shape (S', n) returns values (S',) and gradients (S', n);
+        rows are independent problems of the same form.
+    x0 : ndarray, shape (S, n)
+        Starting points.
+    maxiter : int
+        Iteration budget of each start.
+    gtol : float
+        A start stops when its largest gradient entry, relative to min(1, its
+        starting objective), is at most this.
+    maxcor : int
+        Stored correction pairs.
+    mask : ndarray, shape (S, n), optional
+        1 for the free entries of each start, 0 for entries held at their
+        starting value (their gradient is ignored), so starts of different
+        sizes can share one stack as zero-padded embeddings.
+
+    Returns
+    -------
+    x : ndarray, shape (S, n)
+        End points.
+    f : ndarray, shape (S,)
+        Objective values there (unscaled).
+    nit : ndarray of int, shape (S,)
+        Iterations used.
+    """
+    x_out = np.array(x0, dtype=float, ndmin=2)
+    S, n = x_out.shape
+    f, g = fun(x_out)
+    f, g = np.array(f, dtype=float), np.array(g, dtype=float)
+    if mask is not None:
+        g *= mask
+    unit = np.minimum(1.0, f)
+    ok = np.isfinite(f) & (unit > 0)
+    unit[~ok] = 1.0
+    f_out = f.copy()
+    nit_out = np.zeros(S, dtype=int)
+    live = np.flatnonzero(ok & (np.abs(g / unit[:, None]).max(axis=1) > gtol))
+    if live.size == 0 or maxiter <= 0:
+        return x_out, f_out, nit_out
+    # state of the running starts only; rows are dropped as starts finish
+    st = _State(x_out[live], f[live] / unit[live], g[live] / unit[live, None], unit[live],
+                live, maxcor, None if mask is None else mask[live])
+    for it in range(maxiter):
+        d = _direction(st.g, st.s_hist, st.y_hist, st.rho, st.gamma, st.slot, st.pairs,
+                       st.sy, st.yy)
+        d *= -1.0
+        gd = _dot(st.g, d)
+        bad = ~(gd < 0)
+        if bad.any():  # not a descent direction: steepest descent, history dropped
+            d[bad] = -st.g[bad]
+            gd[bad] = -_dot(st.g[bad], st.g[bad])
+            st.forget(bad)
+        t = np.where(st.pairs == 0, np.minimum(1.0, 1.0 / np.sqrt(-gd)), 1.0)
+        done, f_new, g_new, t = _line_search(fun, st.x, st.f, gd, d, t, st.unit)
+        if st.mask is not None:
+            g_new *= st.mask
+        step = d
+        step *= t[:, None]
+        y = g_new
+        y -= st.g
+        if not done.all():
+            step[~done] = 0.0
+            y[~done] = 0.0
+            f_new[~done] = st.f[~done]
+        st.x += step
+        st.g += y  # the new gradient where a step was taken, the old one elsewhere
+        sy, yy = _dot(step, y), _dot(y, y)
+        good = sy > 1e-10 * yy  # False where no step was taken (sy = yy = 0)
+        st.store(step, y, good, sy, yy)
+        decrease = st.f - f_new
+        scale = np.maximum(np.maximum(np.abs(st.f), np.abs(f_new)), 1.0)
+        st.f = f_new
+        finished = ~done | (np.abs(st.g).max(axis=1) <= gtol) | (decrease <= FTOL * scale)
+        nit_out[st.ids[done]] = it + 1
+        if it + 1 == maxiter:
+            finished[:] = True
+        if finished.any():
+            rows = st.ids[finished]
+            x_out[rows] = st.x[finished]
+            f_out[rows] = st.f[finished] * st.unit[finished]
+            if finished.all():
+                break
+            st.keep(~finished)
+    return x_out, f_out, nit_out
+
+
+class _State:
+    """Arrays of the running starts of :func:`minimize_stack`."""
+
+    def __init__(self, x, f, g, unit, ids, maxcor, mask):
+        S, n = x.shape
+        self.x, self.f, self.g, self.unit, self.ids, self.mask = x, f, g, unit, ids, mask
+        self.s_hist = np.zeros((S, maxcor, n))
+        self.y_hist = np.zeros((S, maxcor, n))
+        self.rho = np.zeros((S, maxcor))
+        self.sy = np.zeros((S, maxcor, maxcor))  # s_i . y_j of the stored pairs, slot order
+        self.yy = np.zeros((S, maxcor, maxcor))  # y_i . y_j
+        self.gamma = np.ones(S)
+        self.pairs = np.zeros(S, dtype=int)
+        self.slot = 0
+
+    def keep(self, mask: np.ndarray) -> None:
+        """Drop the rows where ``mask`` is False (finished starts)."""
+        for name in ("x", "f", "g", "unit", "ids", "gamma", "pairs", "s_hist", "y_hist",
+                     "rho", "sy", "yy"):
+            setattr(self, name, getattr(self, name)[mask])
+        if self.mask is not None:
+            self.mask = self.mask[mask]
+
+    def forget(self, rows: np.ndarray) -> None:
+        """Drop the history of some starts (zero vectors, rho = 0)."""
+        self.rho[rows] = 0.0
+        self.s_hist[rows] = 0.0
+        self.y_hist[rows] = 0.0
+        self.sy[rows] = 0.0
+        self.yy[rows] = 0.0
+        self.pairs[rows] = 0
+
+    def store(self, step, y, good, sy, yy) -> None:
+        """Write the new pair into the current slot (zeros where it is rejected)."""
+        j = self.slot
+        if good.all():
+            self.s_hist[:, j] = step
+            self.y_hist[:, j] = y
+            self.rho[:, j] = 1.0 / sy
+            self.gamma = sy / yy
+        else:
+            self.s_hist[:, j] = step * good[:, None]
+            self.y_hist[:, j] = y * good[:, None]
+            self.rho[:, j] = np.where(good, 1.0 / np.where(good, sy, 1.0), 0.0)
+            self.gamma = np.where(good, sy / np.where(good, yy, 1.0), self.gamma)
+        self.pairs += good
+        self._update_products(j)
+        self.slot = (j + 1) % self.rho.shape[1]
+
+    def _update_products(self, j: int) -> None:
+        """Row and column j of the pair products after slot j was written: O(m n), not
+        the O(m^2 n) of forming them anew at every step."""
+        s_new, y_new = self.s_hist[:, j, :, None], self.y_hist[:, j, :, None]
+        self.sy[:, :, j] = np.matmul(self.s_hist, y_new)[..., 0]  # s_i . y_new
+        self.sy[:, j, :] = np.matmul(self.y_hist, s_new)[..., 0]  # s_new . y_i
+        self.yy[:, :, j] = self.yy[:, j, :] = np.matmul(self.y_hist, y_new)[..., 0]
+
+
+def _direction(g, s_hist, y_hist, rho, gamma, slot, pairs, sy=None, yy=None) -> np.ndarray:
+    """H g for every start, from the compact form of the L-BFGS matrix.
+
+    With the stored pairs oldest first as rows of S and Y (m x n), R the upper
+    triangle of S Y^T (diagonal included), D its diagonal and H0 = gamma I
+    (Nocedal & Wright, eq. 7.24):
+
+        H g = gamma g + S^T p - gamma Y^T x,   x = R^-1 S g,
+        p = R^-T ((D + gamma Y Y^T) x - gamma Y g).
+
+    A few stacked matrix products and one small inverse replace the 4m vector
+    operations of the two-loop recursion.  Empty or rejected slots hold zero
+    vectors; their diagonal entry of R is set to 1, which decouples them.
+    History arrays are (S, maxcor, n) and (S, maxcor) in slot order; only the
+    small m x m quantities are put in time order.  ``sy`` and ``yy``, the products
+    S Y^T and Y Y^T in slot order, are formed here unless the caller keeps them.
+    """
+    if not pairs.any():
+        return gamma[:, None] * g
+    m = rho.shape[1]
+    order = (slot + np.arange(m)) % m  # slot is the next one written: the oldest pair
+    valid = rho[:, order] != 0
+    a = np.matmul(s_hist, g[:, :, None])[:, order]
+    c = np.matmul(y_hist, g[:, :, None])[:, order]
+    if sy is None:
+        yt = y_hist.transpose(0, 2, 1)
+        sy, yy = np.matmul(s_hist, yt), np.matmul(y_hist, yt)
+    SY = sy[:, order][:, :, order]
+    YY = yy[:, order][:, :, order]
+    diag = SY.diagonal(axis1=1, axis2=2) * valid
+    R = SY * _upper(m)
+    R.reshape(-1, m * m)[:, :: m + 1] = np.where(valid, diag, 1.0)
+    Rinv = np.linalg.inv(R)
+    x = np.matmul(Rinv, a)
+    inner = diag[..., None] * x + gamma[:, None, None] * (np.matmul(YY, x) - c)
+    p = np.matmul(Rinv.transpose(0, 2, 1), inner)
+    coef = np.empty((g.shape[0], 2, m))
+    coef[:, 0, order] = p[..., 0]
+    coef[:, 1, order] = x[..., 0] * -gamma[:, None]
+    out = np.matmul(coef[:, :1], s_hist)[:, 0]
+    out += np.matmul(coef[:, 1:], y_hist)[:, 0]
+    out += gamma[:, None] * g
+    return out
+
+
+_UPPER: dict[int, np.ndarray] = {}
+
+
+def _upper(m: int) -> np.ndarray:
+    """The m x m upper-triangular mask (diagonal included), cached."""
+    if m not in _UPPER:
+        _UPPER[m] = np.triu(np.ones((m, m)))
+    return _UPPER[m]
+
+
+def _line_search(fun, x, f, gd, d, t, unit):
+    """Backtracking Armijo search along d for every row; returns acceptance and the new state.
+
+    The first trial is the full step t for every row; rows that fail shrink
+    their step by quadratic interpolation (kept in [0.1 t, 0.5 t]) and try again.
+    """
+    ft, gt = fun(x + t[:, None] * d)
+    ft = ft / unit
+    accept = ft <= f + ARMIJO * t * gd  # False for nan
+    g_new = gt / unit[:, None]
+    if accept.all():
+        return accept, ft, g_new, t
+    f_new = ft
+    todo = np.flatnonzero(~accept)
+    failed = ft[todo]  # the last rejected value of each row still searching
+    done = np.ones(x.shape[0], dtype=bool)
+    for _ in range(MAX_BACKTRACKS):
+        tt = t[todo]
+        curv = failed - f[todo] - tt * gd[todo]
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            trial = -gd[todo] * tt ** 2 / (2.0 * curv)
+        trial = np.where(np.isfinite(trial), trial, 0.1 * tt)
+        tt = np.clip(trial, 0.1 * tt, 0.5 * tt)
+        t[todo] = tt
+        ft, gt = fun(x[todo] + tt[:, None] * d[todo])
+        ft = ft / unit[todo]
+        accept = ft <= f[todo] + ARMIJO * tt * gd[todo]
+        hit = todo[accept]
+        f_new[hit] = ft[accept]
+        g_new[hit] = gt[accept] / unit[hit, None]
+        # a row whose predicted decrease is below the rounding of f is stuck for good
+        hopeless = ~accept & (-0.5 * tt * gd[todo] <= ROUNDING * np.abs(f[todo]))
+        done[todo[hopeless]] = False
+        going = ~accept & ~hopeless
+        todo, failed = todo[going], ft[going]
+        if todo.size == 0:
+            break
+    done[todo] = False
+    return done, f_new, g_new, t

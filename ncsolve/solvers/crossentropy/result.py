@@ -1,0 +1,328 @@
+"""The cross-entropy answer: the minimizer read off from the reduced logit solution.
+
+Given the optimal class-logit matrix X (K x K) and bias b, NC1 holds (every
+sample of class k has the class-mean feature hbar_k) and factor balancing
+(THEORY.md 2a) applied to Y = X D^(1/2) = W_M ... W_1 (Hbar D^(1/2)) gives every
+layer.  With the SVD Y = U diag(s) V^T:
+
+* the feature factor Hbar D^(1/2) has singular values s_H = sqrt(lbar/lambda_H) s^(1/L)
+  and right singular vectors V, so Hbar^T Hbar = D^(-1/2) V diag(s_H^2) V^T D^(-1/2);
+* W_j has singular values sqrt(lbar/lambda_j) s^(1/L);
+* the end-to-end classifier W = W_M ... W_1 has W W^T = U diag((s/s_H)^2) U^T;
+* the features after layer j, W_j ... W_1 Hbar, have class-mean Gram
+  D^(-1/2) V diag(t_j^2) V^T D^(-1/2) with t_j = s_H prod_{i<=j} sqrt(lbar/lambda_i) s^(1/L);
+* the outputs W Hbar are X itself (column k: class k's logits without bias).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ...inputs.problem import Problem
+
+__all__ = ["BatchSummary", "CESolution", "CandidateSummary", "Layers", "RunSummary", "read_off"]
+
+GRAM_LIMIT = 1000  # K x K matrices go into the JSON by default only up to this many classes
+COLLAPSE_RTOL = 1e-9  # a class whose feature norm is below this times the largest is collapsed
+
+
+@dataclass(frozen=True)
+class CandidateSummary:
+    """One structured candidate: name, rank, loss (objective) at its best scale and that scale.
+
+    ``origin_decay`` is the decay lbar above which the origin beats every multiple
+    of the candidate (nan when not computed: only the ETF and the leading
+    candidates get one).
+    """
+
+    name: str
+    rank: int
+    loss: float
+    scale: float
+    origin_decay: float
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """One local minimization of the search: where it started, where it ended."""
+
+    start: str
+    loss: float
+    rank: int
+    iterations: int
+    batch: int = 0
+
+
+@dataclass(frozen=True)
+class BatchSummary:
+    """One independent batch of the search: its best objective and how many runs reached it.
+
+    ``hits`` counts the batch's runs that ended within ``HIT_RTOL`` of the
+    reported objective (after refinement), ``runs`` all of its runs.
+    """
+
+    batch: int
+    loss: float
+    hits: int
+    runs: int
+
+
+@dataclass(frozen=True)
+class Layers:
+    """Everything read off from X by factor balancing (see the module docstring).
+
+    Attributes
+    ----------
+    s : ndarray
+        Nonzero singular values of X D^(1/2), descending.
+    feature_sv, weight_sv : ndarray, list of ndarray
+        Singular values of H (equivalently Hbar D^(1/2)) and of each W_j.
+    feature_gram : ndarray, shape (K, K)
+        Hbar^T Hbar (class-mean features of H).
+    classifier_gram : ndarray, shape (K, K)
+        W W^T of the end-to-end classifier W = W_M ... W_1.
+    last_layer_gram : ndarray, shape (K, K)
+        W_M W_M^T (rows: the last layer's class vectors).
+    layer_norms : ndarray, shape (K, M + 1)
+        ||class mean|| of the features after 0, 1, ..., M layers (M: the logits).
+    """
+
+    s: np.ndarray
+    feature_sv: np.ndarray
+    weight_sv: tuple[np.ndarray, ...]
+    feature_gram: np.ndarray
+    classifier_gram: np.ndarray
+    last_layer_gram: np.ndarray
+    layer_norms: np.ndarray
+
+
+def read_off(problem: Problem, X: np.ndarray, rank: int) -> Layers:
+    """Layer singular values, Gram matrices and per-layer class-mean norms of a logit matrix."""
+    root_n = np.sqrt(np.asarray(problem.n, dtype=float))
+    U, s, Vt = np.linalg.svd(X * root_n[None, :])
+    U, s, V = U[:, :rank], s[:rank], Vt[:rank].T
+    L, lbar = problem.L, problem.lbar
+    root = s ** (1.0 / L)
+    s_h = math.sqrt(lbar / problem.lambda_h) * root
+    weights = tuple(math.sqrt(lbar / lam) * root for lam in problem.lambda_w)
+    Vs = V / root_n[:, None]  # D^(-1/2) V
+    feature_gram = (Vs * s_h**2) @ Vs.T
+    ratio = np.divide(s, s_h, out=np.zeros_like(s), where=s_h > 0)
+    classifier_gram = (U * ratio**2) @ U.T
+    last_layer_gram = (U * weights[-1] ** 2) @ U.T
+    t = s_h.copy()
+    norms = [np.sqrt(np.maximum(np.einsum("ki,i->k", Vs**2, t**2), 0.0))]
+    for w in weights:
+        t = t * w
+        norms.append(np.sqrt(np.maximum(np.einsum("ki,i->k", Vs**2, t**2), 0.0)))
+    return Layers(s, s_h, weights, feature_gram, classifier_gram, last_layer_gram,
+                  np.stack(norms, axis=1))
+
+
+@dataclass(frozen=True, eq=False)
+class CESolution:
+    """Best cross-entropy minimizer found, with how certain it is.
+
+    Attributes
+    ----------
+    problem : Problem
+        The input.
+    loss : float
+        Reduced (= full) objective at the reported minimizer.
+    ce_loss, penalty : float
+        Its mean cross-entropy and its regularization (balanced factors).
+    logits : ndarray, shape (K, K)
+        X: column k is the logit vector of class k without bias (columns centred).
+    bias_value : ndarray or None
+        Free bias (mean zero), None for the bias-free model.
+    rank : int
+        Rank of X (the logit rank).
+    certainty : {"proved", "best found"}
+        "proved" when a theorem or a certificate makes the objective the global
+        minimum (see ``certainty_reason``), otherwise the best of the search.
+    certainty_reason : str
+        Why.
+    restarts : int
+        Random starts of the search (besides the candidate-seeded runs).
+    hits : int
+        Search runs that ended at the reported objective (within 1e-9 relative,
+        after refinement).
+    runner_up : CandidateSummary or RunSummary or None
+        Best configuration with a strictly higher objective.
+    gap : float or None
+        Its objective minus the reported one.
+    duality_gap : float or None
+        Depth 1: primal minus a dual lower bound.
+    geometry : str
+        Name of the structure.
+    unique : bool or None
+        False when the minimizer is known not to be unique (class permutations
+        of a non-symmetric structure), None when unknown.
+    candidates : tuple of CandidateSummary
+        Structured candidates, best first.
+    runs : tuple of RunSummary
+        Local minimizations of the search.
+    etf_scale, etf_loss : float
+        Best margin rho of the simplex ETF X = rho (I - 11^T/K) and its objective
+        (nan when the rank cap excludes the ETF).
+    origin_decay_etf : float
+        Decay lbar above which the origin beats every multiple of the ETF.
+    origin_decay_best : float
+        Largest such decay over every candidate and the reported structure.
+    origin_decay_proved : float
+        Decay above which the origin is proved to be a global minimizer (exact at depth 1).
+    layers : Layers
+        Singular values, Gram matrices and class-mean norms of every layer.
+    class_loss, margin : ndarray
+        Per-class cross-entropy and logit margin (own logit minus the largest other).
+    notes : tuple of str
+        Remarks (bias, uniqueness, rank cap).
+    batches : tuple of BatchSummary
+        The two independent batches of the search (empty when nothing was searched).
+    """
+
+    problem: Problem
+    loss: float
+    ce_loss: float
+    penalty: float
+    logits: np.ndarray
+    bias_value: np.ndarray | None
+    rank: int
+    certainty: str
+    certainty_reason: str
+    restarts: int
+    hits: int
+    runner_up: CandidateSummary | RunSummary | None
+    gap: float | None
+    duality_gap: float | None
+    geometry: str
+    unique: bool | None
+    candidates: tuple[CandidateSummary, ...]
+    runs: tuple[RunSummary, ...]
+    etf_scale: float
+    etf_loss: float
+    origin_decay_etf: float
+    origin_decay_best: float
+    origin_decay_proved: float
+    layers: Layers
+    class_loss: np.ndarray
+    margin: np.ndarray
+    notes: tuple[str, ...] = field(default=())
+    batches: tuple[BatchSummary, ...] = field(default=())
+
+    # ---- convenience ----------------------------------------------------------------------
+
+    @property
+    def feature_norm(self) -> np.ndarray:
+        """||hbar_k||, the class-mean feature length of H, per class."""
+        return self.layers.layer_norms[:, 0]
+
+    @property
+    def classifier_norm(self) -> np.ndarray:
+        """Row norms of the end-to-end classifier W_M ... W_1, per class."""
+        return np.sqrt(np.maximum(np.diag(self.layers.classifier_gram), 0.0))
+
+    @property
+    def output(self) -> np.ndarray:
+        """Per class: the logit of the class mean on its own label (before any bias)."""
+        return np.diag(self.logits).copy()
+
+    @property
+    def last_layer_norm(self) -> np.ndarray:
+        """Row norms of the last layer W_M, per class."""
+        return np.sqrt(np.maximum(np.diag(self.layers.last_layer_gram), 0.0))
+
+    @property
+    def collapsed(self) -> np.ndarray:
+        """True for classes whose class-mean feature is zero."""
+        norm = self.feature_norm
+        return norm <= COLLAPSE_RTOL * max(float(norm.max(initial=0.0)), np.finfo(float).tiny)
+
+    def shared_logits(self) -> list[list[int]]:
+        """For each class, the other classes with the same logit vector (not separated)."""
+        X = self.logits
+        scale = max(float(np.abs(X).max(initial=0.0)), 1e-300)
+        out = []
+        for k in range(X.shape[1]):
+            diff = np.abs(X - X[:, [k]]).max(axis=0)
+            out.append([int(j) for j in np.flatnonzero(diff <= 1e-6 * scale) if j != k])
+        return out
+
+    def gram_features(self) -> np.ndarray:
+        """Hbar^T Hbar (K x K)."""
+        return self.layers.feature_gram
+
+    def gram_classifier(self) -> np.ndarray:
+        """W W^T of W = W_M ... W_1 (K x K)."""
+        return self.layers.classifier_gram
+
+    def gram_outputs(self) -> np.ndarray:
+        """Outputs W Hbar (K x K) = the logit matrix without bias; column k is class k."""
+        return self.logits
+
+    def full_parameters(self, widths=None) -> tuple[np.ndarray, tuple[np.ndarray, ...],
+                                                    np.ndarray | None]:
+        """Parameters (H, (W_1, ..., W_M), b) of the full model at this minimizer.
+
+        Built by factor balancing from the SVD of X D^(1/2); samples are ordered
+        class by class.  Evaluating the full objective there gives ``loss``.
+
+        Parameters
+        ----------
+        widths : sequence of int, optional
+            Widths d_1..d_M (each >= ``rank``); default ``problem.widths`` or K.
+
+        Returns
+        -------
+        H : ndarray, shape (d_1, N)
+        weights : tuple of ndarray
+            W_1 (d_2 x d_1), ..., W_M (K x d_M).
+        b : ndarray or None
+        """
+        p = self.problem
+        d = tuple(widths) if widths is not None else (p.widths or (p.K,) * p.depth)
+        r = self.rank
+        if len(d) != p.depth or min(d) < r:
+            raise ValueError(f"widths must be {p.depth} values >= the logit rank {r}, got {d}")
+        root_n = np.sqrt(np.asarray(p.n, dtype=float))
+        U, _, Vt = np.linalg.svd(self.logits * root_n[None, :])
+        U, V = U[:, :r], Vt[:r].T
+        lay = self.layers
+
+        def frame(dim: int) -> np.ndarray:
+            return np.eye(dim, r)
+
+        means = frame(d[0]) @ (lay.feature_sv[:, None] * (V / root_n[:, None]).T)
+        H = np.repeat(means, np.asarray(p.n), axis=1)
+        weights = []
+        for j, sv in enumerate(lay.weight_sv):
+            left = U if j == p.depth - 1 else frame(d[j + 1])
+            weights.append((left * sv) @ frame(d[j]).T)
+        return H, tuple(weights), None if self.bias_value is None else self.bias_value.copy()
+
+    # ---- serialization --------------------------------------------------------------------
+
+    def to_dict(self, grams: bool | None = None) -> dict:
+        """JSON-ready dictionary (``ncsolve predict --loss ce --json``), full float precision.
+
+        ``grams`` includes the K x K matrices (Grams and logits); by default only
+        for K <= 1000.
+        """
+        from .report import solution_dict
+
+        include = self.problem.K <= GRAM_LIMIT if grams is None else bool(grams)
+        return solution_dict(self, include)
+
+    def __repr__(self) -> str:
+        p = self.problem
+        return (f"CESolution(K={p.K}, depth={p.depth}, bias={p.bias!r}, "
+                f"loss={self.loss:.6g}, rank={self.rank}, "
+                f"geometry={self.geometry!r}, certainty={self.certainty!r})")
+
+    def __str__(self) -> str:
+        from .text import format_ce
+
+        return format_ce(self)

@@ -1,0 +1,529 @@
+"""Assembling the global minimizer of the MSE model from the scalar solutions.
+
+Data flow: Problem -> target spectrum (spectral) -> per-direction minima
+(scalar) -> rank cap -> every layer's singular values, per-class lengths,
+Grams, loss and geometry (here). See docs/theory.md for the derivation.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from functools import cached_property
+
+import numpy as np
+
+from ..core import scalar
+from ..inputs.problem import Problem
+from ..core.spectral import DiagonalSpectrum, Spectrum, target_spectrum
+
+def _frozen_array(method):
+    """``cached_property`` whose array is read-only, so a caller cannot corrupt the cache."""
+
+    def compute(self):
+        array = method(self)
+        array.setflags(write=False)
+        return array
+
+    compute.__doc__ = method.__doc__
+    return cached_property(compute)
+
+
+def decay_scales(problem: Problem) -> tuple[np.ndarray, np.ndarray]:
+    """``sqrt(lbar / lambda_j)`` for j = H, W_1, ..., W_M as ``mantissa * 2**exponent``.
+
+    Decays such as 1e300 and 1e-300 in one problem put these ratios outside
+    float64 although the answer is representable; mantissas and binary exponents
+    apart, the ratio never overflows and the powers of two are exact.
+    """
+    m_bar, e_bar = math.frexp(problem.lbar)
+    m, e = np.frexp(np.array((problem.lambda_h, *problem.lambda_w)))
+    shift = e_bar - e.astype(np.int64)
+    odd = shift & 1
+    return np.sqrt(m_bar / m * (1.0 + odd)), (shift - odd) // 2  # mantissa in (0.5, 2)
+
+
+def _running_product(mantissa: np.ndarray, exponent: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Cumulative products of ``mantissa * 2**exponent``, renormalized at every step."""
+    out_m, out_e = np.empty_like(mantissa), np.empty_like(exponent)
+    m, e = 1.0, 0
+    for j, (mj, ej) in enumerate(zip(mantissa.tolist(), exponent.tolist())):
+        m, shift = math.frexp(m * mj)
+        e += ej + shift
+        out_m[j], out_e[j] = m, e
+    return out_m, out_e
+
+
+def layer_scales(problem: Problem) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per layer j = 0..M, the factors of the features W_j...W_1 H and of the
+    classifier W_M...W_{j+1} beyond their powers of z, as (mantissa, exponent) pairs.
+
+    The features after layer j have singular values ``z^((j+1)/L) * F_j`` with
+    ``F_j = prod_{i<=j} sqrt(lbar/lambda_i)`` (lambda_0 = lambda_H), the classifier
+    ``z^(1-(j+1)/L) / F_j`` (the product of all L factors is z).
+    """
+    mantissa, exponent = decay_scales(problem)
+    feature_m, feature_e = _running_product(mantissa, exponent)
+    return feature_m, feature_e, 1.0 / feature_m, -feature_e
+
+
+def _power(z: np.ndarray, exponent: float, out: np.ndarray | None = None) -> np.ndarray:
+    """``z ** exponent`` for z >= 0, evaluated only where z > 0 (pow of 0 is slow);
+    ``out``, if given, must hold zeros."""
+    z = np.asarray(z, dtype=float)
+    return np.power(z, exponent, where=z > 0, out=np.zeros(z.shape) if out is None else out)
+
+
+def _power_columns(z: np.ndarray, exponents: np.ndarray) -> np.ndarray:
+    """(K, len(exponents)): column j is ``z ** exponents[j]`` (0 where z = 0).
+
+    One call per column with a scalar exponent, so a column does not depend on
+    which other columns are asked for (numpy rounds a broadcast exponent
+    differently from a scalar one, by an ulp)."""
+    out = np.zeros((len(exponents), np.size(z)))
+    for row, exponent in zip(out, np.asarray(exponents, dtype=float).tolist()):
+        _power(z, exponent, out=row)
+    return out.T
+
+
+def factor_values(problem: Problem, z: np.ndarray) -> np.ndarray:
+    """(K, M + 1): per direction, the balanced singular values of H, W_1, ..., W_M
+    for output singular values ``z``."""
+    root = _power(z, 1.0 / problem.L)
+    mantissa, exponent = decay_scales(problem)
+    return np.ldexp(root[:, None] * mantissa[None, :], exponent[None, :])
+
+
+def feature_values(singular_values: np.ndarray) -> np.ndarray:
+    """(K, M + 1): singular values of the features W_j...W_1 H, j = 0..M."""
+    return np.cumprod(singular_values, axis=1)
+
+
+def classifier_values(singular_values: np.ndarray) -> np.ndarray:
+    """(K, M + 1): column j holds the singular values of W_M...W_{j+1}."""
+    w = singular_values[:, 1:]
+    tail = np.cumprod(w[:, ::-1], axis=1)[:, ::-1]
+    return np.hstack([tail, np.ones((w.shape[0], 1))])
+
+
+CAPPED = scalar.CAPPED  # nonzero on its own, but cut by the rank cap of narrow layers
+GRAM_LIMIT = 200  # classes up to which to_dict() includes the K x K Gram matrices (--grams: more)
+_TIE = 1e-12
+SAFE_LOG2 = 1020.0  # log2 of the largest value taken as surely finite (float64 ends at 1024)
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class Solution:
+    """The exact global minimizer of one MSE problem.
+
+    Direction arrays (index i) are ordered by decreasing target singular value
+    ``sigma``; class arrays (index k) follow the input order of ``n``.
+
+    Attributes
+    ----------
+    problem : Problem
+    loss : float
+        Objective value at the global minimum.
+    unique : bool
+        False when the minimizer is not unique (a phase-boundary tie, or the
+        rank cap cutting through equal singular values); ``notes`` says why.
+    geometry : str
+        Orthogonal frame, simplex ETF, general orthogonal frame, ...
+    notes : tuple of str
+        Everything the user should know beyond the numbers.
+    sigma, z, z_local : ndarray, shape (K,)
+        Target singular value, global-minimum output singular value, and the
+        nonzero local minimum of each direction (nan where none exists).
+    code : ndarray of int8, shape (K,)
+        Per direction, the state as an index into ``scalar.STATES`` (cheap at large K).
+    direction_state : ndarray of str, shape (K,)
+        Per direction: ``active``, ``collapsed``, ``window``, ``tie``, ``empty``
+        or ``capped`` (beyond the rank cap of narrow layers: zero at every decay).
+    direction_critical_decay : ndarray, shape (K,)
+        Per direction, the geometric mean of all decays above which it is zero
+        at the global minimum, everything else fixed (0 where it is zero at any
+        decay: capped or empty directions).
+    singular_values : ndarray, shape (K, M + 1)
+        Per direction, the singular values of H, W_1, ..., W_M.
+    feature_norm, classifier_norm, output : ndarray, shape (K,)
+        Per class: ``||hbar_k||``, the length of row k of W_M...W_1, and the
+        output of the class mean on its own label (before any bias).
+    collapsed : ndarray of bool, shape (K,)
+        Per class: its class mean (hence its outputs) is zero.
+    critical_decay, state : ndarray, shape (K,)
+        Per class: the geometric-mean decay above which its class mean is zero,
+        and the state of its leading direction (the largest-sigma direction with
+        a component on the class; bias-free, the class's own direction).
+    certainty : str
+        ``"exact"``: the closed form is the global minimum.
+    layer_feature_norms : ndarray, shape (M + 1, K)
+        Row j: class-mean lengths of the features W_j...W_1 H (row 0 is H).
+    bias_value : ndarray or None
+        The learned bias (free bias only); it equals n / N.
+    """
+
+    problem: Problem
+    spectrum: Spectrum
+    z: np.ndarray
+    z_local: np.ndarray
+    code: np.ndarray
+    residual: np.ndarray
+    notes: tuple[str, ...] = field(default=())
+    certainty: str = field(default="exact", init=False)
+
+    def __post_init__(self):
+        for array in (self.z, self.z_local, self.code, self.residual):
+            array.setflags(write=False)
+
+    @_frozen_array
+    def direction_state(self) -> np.ndarray:
+        """Per direction, the state named from the int8 ``code``."""
+        return scalar.state_names(self.code)
+
+    # ---- per direction ---------------------------------------------------------------
+
+    @property
+    def sigma(self) -> np.ndarray:
+        return self.spectrum.sigma
+
+    @cached_property
+    def rank(self) -> int:
+        """Number of nonzero directions: the rank of the product W_M...W_1 H."""
+        return int(np.count_nonzero(self.z))
+
+    @cached_property
+    def loss(self) -> float:
+        p = self.problem
+        fit = float(np.sum(self.residual**2)) / (2.0 * p.N)
+        active = self.z[self.z > 0]  # c may overflow where every direction is zero
+        return fit + (p.c * float(np.sum(_power(active, p.q))) if active.size else 0.0)
+
+    @_frozen_array
+    def singular_values(self) -> np.ndarray:
+        return factor_values(self.problem, self.z)
+
+    @_frozen_array
+    def direction_critical_decay(self) -> np.ndarray:
+        decay = scalar.critical_decay(self.sigma, self.problem.N, self.problem.L)
+        code = self.code
+        decay[(code == scalar.CODE[CAPPED]) | (code == scalar.CODE[scalar.EMPTY])] = 0.0
+        return decay
+
+    @cached_property
+    def _layer_scales(self):
+        """:func:`layer_scales` of the problem (a Python loop over the layers): once."""
+        return layer_scales(self.problem)
+
+    def surely_representable(self) -> bool:
+        """True when every length and singular value of the answer is below float64's
+        largest number by a margin; False means "form them and look".
+
+        O(K + depth) from the largest sigma and z: each per-class length is a root
+        mean square of per-direction values (a row of the orthogonal A weights
+        them), so it is at most the largest of them, and that is at most
+        ``sigma_max * z_max^p * 2^e`` for the layer's power p of z and scale 2^e.
+        The bounds are taken in log2, so they never overflow themselves. The squared
+        mantissas that the lengths are formed from need no bound: with N <= 2^53,
+        sigma z^p <= sigma^2 <= N, so they stay below 2^108.
+        """
+        z_max = float(np.max(self.z, initial=0.0))
+        if z_max == 0.0:
+            return True  # every value is zero
+        p = self.problem
+        log_z, log_sigma = math.log2(z_max), math.log2(max(float(self.sigma[0]), 1.0))
+        f_m, f_e, c_m, c_e = self._layer_scales
+        d_m, d_e = decay_scales(p)
+        power = np.arange(1, p.depth + 2) / p.L
+        feature = log_sigma + power * log_z + np.log2(f_m)  # mantissas, before 2^f_e
+        classifier = (1.0 - power) * log_z + np.log2(c_m)
+        logs = np.concatenate([feature + f_e, classifier + c_e,
+                               log_z / p.L + np.log2(d_m) + d_e])  # singular values
+        return bool(np.all(logs < SAFE_LOG2))
+
+    def _layer_parts(self, classifier: bool = False,
+                     layers: slice = slice(None)) -> tuple[np.ndarray, np.ndarray]:
+        """(K, M + 1) mantissas and (M + 1,) binary exponents of the singular values
+        of the features W_j...W_1 H (or of the classifiers W_M...W_{j+1}), j = 0..M;
+        only the columns ``layers`` of them."""
+        p = self.problem
+        f_m, f_e, c_m, c_e = self._layer_scales
+        power = np.arange(1, p.depth + 2) / p.L
+        if classifier:
+            power, f_m, f_e = 1.0 - power, c_m, c_e
+        power, f_m, f_e = power[layers], f_m[layers], f_e[layers]
+        return _power_columns(self.z, power) * f_m[None, :], f_e
+
+    def _layer_values(self) -> np.ndarray:
+        mantissa, exponent = self._layer_parts()
+        with np.errstate(over="ignore"):  # inf where a value is beyond float64
+            return np.ldexp(mantissa, exponent[None, :])
+
+    def _classifier_values(self) -> np.ndarray:
+        mantissa, exponent = self._layer_parts(classifier=True)
+        with np.errstate(over="ignore"):
+            return np.ldexp(mantissa, exponent[None, :])
+
+    def _class_lengths(self, mantissa: np.ndarray, exponent: np.ndarray) -> np.ndarray:
+        """sqrt(diag(A diag(mantissa^2) A^T)) * 2**exponent per column: lengths whose
+        squares need not be representable."""
+        squares = self.spectrum.diag(mantissa**2)
+        with np.errstate(over="ignore"):
+            return np.ldexp(np.sqrt(np.maximum(squares, 0.0)), exponent)
+
+    # ---- per class -------------------------------------------------------------------
+
+    @_frozen_array
+    def _class_diagonals(self) -> np.ndarray:
+        """One batched pass over the spectrum: squared class-mean lengths of H,
+        squared classifier row lengths, and own-label outputs."""
+        sigma = self.sigma
+        # H has z^(1/L) sqrt(lbar/lambda_H) and the product of all L factors is z, so
+        # the product classifier has z^(1-1/L) sqrt(lambda_H/lbar): no per-layer work.
+        # The lengths are formed from mantissas, their powers of two applied after
+        # the square root (the squares need not be representable)
+        feature, f_e = self._layer_parts(layers=slice(0, 1))
+        classifier, c_e = self._layer_parts(classifier=True, layers=slice(0, 1))
+        columns = np.stack([(sigma * feature[:, 0]) ** 2, classifier[:, 0] ** 2, self.z * sigma],
+                           axis=1)
+        out = self.spectrum.diag(columns)
+        with np.errstate(over="ignore"):
+            out[:, 0] = np.ldexp(np.sqrt(np.maximum(out[:, 0], 0.0)), f_e[0])
+            out[:, 1] = np.ldexp(np.sqrt(np.maximum(out[:, 1], 0.0)), c_e[0])
+        return out
+
+    @_frozen_array
+    def feature_norm(self) -> np.ndarray:
+        return self._class_diagonals[:, 0] / self.problem.n
+
+    @_frozen_array
+    def classifier_norm(self) -> np.ndarray:
+        return self._class_diagonals[:, 1].copy()
+
+    @_frozen_array
+    def output(self) -> np.ndarray:
+        return self._class_diagonals[:, 2] / self.problem.n
+
+    @_frozen_array
+    def layer_feature_norms(self) -> np.ndarray:
+        mantissa, exponent = self._layer_parts()
+        lengths = self._class_lengths(self.sigma[:, None] * mantissa, exponent[None, :])
+        return (lengths / self.problem.n[:, None]).T
+
+    @_frozen_array
+    def collapsed(self) -> np.ndarray:
+        norm = self.feature_norm
+        return norm <= _TIE * max(float(norm.max(initial=0.0)), np.finfo(float).tiny)
+
+    @_frozen_array
+    def _leading_direction(self) -> np.ndarray:
+        """Per class, the first direction (largest sigma) with a component on it.
+
+        Every direction ahead of it is zero on the class, so the class mean is zero
+        exactly when this direction is: its critical decay and state are the class's.
+        """
+        return leading_directions(self.spectrum)
+
+    @_frozen_array
+    def critical_decay(self) -> np.ndarray:
+        return self.direction_critical_decay[self._leading_direction]
+
+    @_frozen_array
+    def state(self) -> np.ndarray:
+        return scalar.state_names(self.code[self._leading_direction])
+
+    @property
+    def bias_value(self) -> np.ndarray | None:
+        if self.problem.bias == "none":
+            return None
+        return self.problem.n / float(self.problem.N)
+
+    # ---- K x K matrices, computed only on request ------------------------------------
+
+    def gram_features(self, layer: int = 0) -> np.ndarray:
+        """Class-mean Gram ``Hbar_j^T Hbar_j`` of the features after W_j...W_1 (K x K);
+        inf where an entry is beyond float64 (decays far apart; the lengths stay exact)."""
+        values = self._layer_values()[:, self._layer(layer, self.problem.depth)]
+        inv_n = 1.0 / self.problem.n
+        with np.errstate(over="ignore", invalid="ignore"):
+            gram = self.spectrum.matrix((self.sigma * values) ** 2)
+        return gram * inv_n[:, None] * inv_n[None, :]
+
+    def gram_classifier(self, layer: int = 0) -> np.ndarray:
+        """Gram ``W W^T`` of the product ``W = W_M ... W_{layer+1}`` (K x K); inf where an
+        entry is beyond float64."""
+        values = self._classifier_values()[:, self._layer(layer, self.problem.depth - 1)]
+        with np.errstate(over="ignore", invalid="ignore"):
+            return self.spectrum.matrix(values**2)
+
+    def gram_outputs(self) -> np.ndarray:
+        """Outputs ``W_M ... W_1 Hbar`` (K x K): column k is class k's mean output."""
+        return self.spectrum.matrix(self.z * self.sigma) / self.problem.n[None, :]
+
+    def directions(self) -> np.ndarray:
+        """The K x K orthogonal matrix A; column i is direction i in class space."""
+        return self.spectrum.vectors()
+
+    @staticmethod
+    def _layer(layer: int, top: int) -> int:
+        if not 0 <= int(layer) <= top:
+            raise ValueError(f"layer must be between 0 and {top}, got {layer}")
+        return int(layer)
+
+    # ---- other critical points ----------------------------------------------------------
+
+    def with_z(self, z) -> "Solution":
+        """The critical point of the same problem with output singular values ``z``
+        (for example the global ``z`` with some directions set to 0)."""
+        z = np.array(z, dtype=float)  # a copy: the result freezes its arrays
+        if z.shape != self.z.shape or np.any(z < 0):
+            raise ValueError(f"z must be {self.z.size} non-negative values")
+        code = np.where(z > 0, scalar.CODE[scalar.ACTIVE], scalar.CODE[scalar.COLLAPSED])
+        code[self.code == scalar.CODE[CAPPED]] = scalar.CODE[CAPPED]
+        return Solution(self.problem, self.spectrum, z, self.z_local, code, self.sigma - z)
+
+    # ---- output -----------------------------------------------------------------------
+
+    @cached_property
+    def geometry(self) -> str:
+        return _geometry(self)
+
+    @property
+    def unique(self) -> bool:
+        return not any(note.startswith("non-unique") for note in self.notes)
+
+    def to_dict(self, grams: bool | None = None) -> dict:
+        """JSON-ready dictionary (the output of ``ncsolve predict --json``).
+
+        ``grams`` includes the K x K Gram matrices; by default only for K <= ``GRAM_LIMIT``
+        (200: their JSON grows as K^2, about 0.3 s and 3 MB at K = 200).
+        """
+        from ..results.table import solution_dict
+
+        include = self.problem.K <= GRAM_LIMIT if grams is None else bool(grams)
+        return solution_dict(self, include)
+
+    def __repr__(self) -> str:
+        p = self.problem
+        return (
+            f"Solution(K={p.K}, depth={p.depth}, bias={p.bias!r}, loss={self.loss:.6g}, "
+            f"rank={self.rank}, geometry={self.geometry!r}, unique={self.unique})"
+        )
+
+    def __str__(self) -> str:
+        from ..results.table import solution_text
+
+        return solution_text(self)
+
+
+def solve(problem: Problem) -> Solution:
+    """The exact global minimizer of an MSE problem."""
+    spectrum = target_spectrum(problem.n, problem.bias)
+    minima = scalar.minimize(spectrum.sigma, problem.N, problem.c, problem.q)
+    z, code, residual = minima.z, minima.code, minima.residual  # ours: edited in place
+    notes = _apply_rank_cap(problem.rank_cap, spectrum.sigma, z, code, residual)
+    notes = _phase_notes(problem, spectrum.sigma, minima.z_local, code) + notes
+    return Solution(problem, spectrum, z, minima.z_local, code, residual, notes)
+
+
+def leading_directions(spectrum: Spectrum) -> np.ndarray:
+    """Per class, the index of the first direction with a nonzero component on it.
+
+    Bias-free, direction i is class ``order[i]``. Otherwise groups of equal sigma
+    are scanned from the largest, a few at a time (one batched ``diag`` of prefix
+    indicators per batch): a secular direction touches every class, so the scan
+    ends within the first groups.
+    """
+    K = spectrum.size
+    if isinstance(spectrum, DiagonalSpectrum):
+        return spectrum.diag(np.arange(K, dtype=float)).astype(np.intp)
+    sigma = spectrum.sigma
+    starts = np.flatnonzero(np.r_[True, sigma[1:] != sigma[:-1]])  # first of each group
+    leading = np.full(K, -1, dtype=np.intp)
+    done, batch = 0, 1
+    while done < starts.size and np.any(leading < 0):
+        cuts = starts[done:done + batch]
+        ends = np.r_[starts, K][done + 1:done + 1 + cuts.size]
+        prefix = (np.arange(K)[:, None] < ends[None, :]).astype(float)
+        touched = spectrum.diag(prefix) > 0.0  # (K classes, batch)
+        first = np.argmax(touched, axis=1)
+        new = (leading < 0) & touched.any(axis=1)
+        leading[new] = cuts[first[new]]
+        done, batch = done + cuts.size, 2 * batch
+    leading[leading < 0] = K - 1  # unreachable for an orthogonal A; kept total
+    return leading
+
+
+def _phase_notes(problem: Problem, sigma: np.ndarray, z_local: np.ndarray,
+                 code: np.ndarray) -> tuple[str, ...]:
+    """Notes on ties and window directions; ``code`` is after the rank cap, which
+    settles a tie whose direction has no free slot (mutated: such ties become capped)."""
+    notes = []
+    free_slots = problem.rank_cap - int(np.count_nonzero(code == scalar.CODE[scalar.ACTIVE]))
+    for rank, i in enumerate(np.flatnonzero(code == scalar.CODE[scalar.TIE])):
+        if rank >= free_slots:
+            code[i] = scalar.CODE[CAPPED]
+            continue
+        notes.append(
+            f"non-unique: direction {i} sits on the phase boundary; z = 0 and "
+            f"z = {z_local[i]:.17g} give the same loss (0 is reported)"
+        )
+    window = np.flatnonzero(code == scalar.CODE[scalar.WINDOW])
+    excess = (scalar.objective(z_local[window], sigma[window], problem.N, problem.c,
+                               problem.q) - sigma[window] ** 2 / (2.0 * problem.N))
+    for i, extra in zip(window[:5], excess[:5]):
+        notes.append(
+            f"direction {i}: the nonzero stationary point z = {z_local[i]:.10g} is only "
+            f"a local minimum (loss higher by {extra:.3g}); the global minimizer sets it to 0, "
+            "so the largest root would be the wrong answer here"
+        )
+    if window.size > 5:
+        notes.append(f"{window.size - 5} more direction(s) in the same window "
+                     f"({_list(window[5:])})")
+    return tuple(notes)
+
+
+def _apply_rank_cap(cap, sigma, z, code, residual) -> tuple[str, ...]:
+    """Zero every direction after the first ``cap`` (mutates the arrays).
+
+    Critical decays increase with sigma, so a direction with ``cap`` larger ones
+    ahead of it can be nonzero only when they all are: the cap removes it at every
+    decay, and it is ``capped`` whatever its own phase.
+    """
+    beyond = np.flatnonzero(sigma[cap:] > 0) + cap
+    if beyond.size == 0:
+        return ()
+    cut = int(np.count_nonzero(z[beyond] > 0))
+    z[beyond] = 0.0
+    residual[beyond] = sigma[beyond]
+    code[beyond] = scalar.CODE[CAPPED]
+    if cut == 0:
+        return ()
+    notes = [f"rank capped at {cap} by the layer widths: {cut} direction(s) set to 0"]
+    if cap > 0 and abs(sigma[cap - 1] - sigma[cap]) <= _TIE * sigma[cap - 1]:
+        notes.append(
+            "non-unique: the rank cap cuts through equal singular values; any "
+            f"{cap}-dimensional choice among them is optimal (one is reported)"
+        )
+    return tuple(notes)
+
+
+def _list(indices: np.ndarray, limit: int = 10) -> str:
+    head = ", ".join(str(i) for i in indices[:limit])
+    return head + (", ..." if indices.size > limit else "")
+
+
+def _geometry(sol: Solution) -> str:
+    p = sol.problem
+    rank = sol.rank
+    if rank == 0:
+        return "collapsed to the origin"
+    full = p.K if p.bias == "none" else p.K - 1
+    if p.bias == "none":
+        if rank == p.K:
+            return "orthogonal frame" if p.balanced else "general orthogonal frame"
+        frame = "orthogonal frame" if p.balanced else "general orthogonal frame"
+        return f"{frame} on {rank} of {p.K} classes ({p.K - rank} collapsed)"
+    if p.balanced:
+        return "simplex ETF" if rank == full else f"rank-{rank} subspace of a simplex ETF"
+    shape = "general (imbalanced, free bias)"
+    return shape if rank == full else f"{shape}, rank {rank} of {full}"

@@ -1,0 +1,119 @@
+"""The outer problem over the bias: exact for balanced classes, searched otherwise.
+
+``F(b) = min over everything else`` is evaluated exactly by
+:func:`ncsolve.solvers.regularized.target.solve_fixed_bias`. Three routes:
+
+* balanced classes: the global minimum has ``b = beta 1`` and, eliminating
+  ``beta``, the all-ones direction is a scalar problem with N replaced by
+  ``N (1 + lambda_b) / lambda_b`` (docs/theory.md, "Regularized bias"): exact;
+* depth 1: F is convex; a local minimum is global, and the duality gap of
+  :mod:`ncsolve.solvers.regularized.certificate` proves it;
+* otherwise: L-BFGS on F from both limits (free bias b = n/N, no bias b = 0)
+  and from points between them; the best local minimum is reported as
+  "best found".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ...core import scalar
+from ...inputs.problem import Problem
+from . import lbfgs
+from .target import FixedBias, solve_fixed_bias
+
+# starting biases t * n/N: t = 1 is the free-bias limit, t = 0 the bias-free one
+START_FRACTIONS = (1.0, 0.0, 0.75, 0.5, 0.25)
+SAME_RTOL = 1e-9  # outer minima whose losses agree this closely count as one
+
+
+@dataclass(frozen=True, eq=False)
+class OuterRun:
+    """One local search of the outer problem.
+
+    Attributes
+    ----------
+    start : str
+        Where it started, in words.
+    start_bias : ndarray
+    point : FixedBias
+        The exact inner minimizer at the bias it reached.
+    iterations : int
+    """
+
+    start: str
+    start_bias: np.ndarray
+    point: FixedBias
+    iterations: int
+
+
+@dataclass(frozen=True, eq=False)
+class BalancedBias:
+    """The exact balanced-class bias ``beta 1`` and its scalar problem.
+
+    Attributes
+    ----------
+    beta : float
+        Common bias entry.
+    effective_n : float
+        ``N (1 + lambda_b) / lambda_b``, the N of the all-ones direction's scalar problem.
+    minima : scalar.DirectionMinima
+        The solution of that scalar problem (one entry).
+    """
+
+    beta: float
+    effective_n: float
+    minima: scalar.DirectionMinima
+
+
+def balanced_bias(problem: Problem) -> BalancedBias:
+    """The exact bias for balanced classes (see the module docstring)."""
+    lam = problem.lambda_b
+    size = float(problem.n[0])
+    effective_n = problem.N * (1.0 + lam) / lam
+    minima = scalar.minimize(np.array([np.sqrt(size)]), effective_n, problem.c, problem.q)
+    # 1 - u = (sqrt(n) - z) / (sqrt(n) (1 + lambda_b)), beta = (1 - u) / K, from the residual
+    beta = float(minima.residual[0]) / (np.sqrt(size) * (1.0 + lam) * problem.K)
+    return BalancedBias(beta=beta, effective_n=effective_n, minima=minima)
+
+
+def _value_and_grad(problem: Problem):
+    def fun(b):
+        point = solve_fixed_bias(problem, b)
+        return point.loss, point.grad
+
+    return fun
+
+
+def local_search(problem: Problem, start: str, b0: np.ndarray) -> OuterRun:
+    """L-BFGS on the outer problem from ``b0``."""
+    b, _, iterations = lbfgs.minimize(_value_and_grad(problem), b0)
+    return OuterRun(start=start, start_bias=np.asarray(b0, dtype=float),
+                    point=solve_fixed_bias(problem, b), iterations=iterations)
+
+
+def search(problem: Problem, fractions=START_FRACTIONS) -> list[OuterRun]:
+    """Local searches from ``t n/N`` for each fraction t, best first."""
+    free = problem.n / float(problem.N)
+    runs = [local_search(problem, _start_name(t), t * free) for t in fractions]
+    return sorted(runs, key=lambda run: run.point.loss)
+
+
+def _start_name(t: float) -> str:
+    if t == 1.0:
+        return "free-bias limit b = n/N"
+    if t == 0.0:
+        return "bias-free limit b = 0"
+    return f"b = {t:g} n/N"
+
+
+def distinct_minima(runs: list[OuterRun]) -> int:
+    """How many different losses (to SAME_RTOL) the runs reached."""
+    levels: list[float] = []
+    for run in runs:
+        loss = run.point.loss
+        if all(abs(loss - other) > SAME_RTOL * max(abs(other), 1e-300) for other in levels):
+            levels.append(loss)
+    return len(levels)

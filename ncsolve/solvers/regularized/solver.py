@@ -1,0 +1,155 @@
+"""solve(problem): the MSE minimizer with a regularized bias, and how certain it is."""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+
+import numpy as np
+
+from ...core import scalar
+from ...inputs.problem import Problem
+from . import certificate
+from .outer import (START_FRACTIONS, BalancedBias, OuterRun, balanced_bias, distinct_minima,
+                    search)
+from .result import BEST_FOUND, PROVED, RegularizedSolution
+from .target import FixedBias, solve_fixed_bias
+
+PROOF_RTOL = 1e-10  # depth 1: a duality gap below this (relative to the loss) proves the answer
+DEPTH1_STARTS = (1.0, 0.0)  # a convex outer problem: both limits as starts, as a cross-check
+
+
+def _one_blas_thread():
+    """Single-threaded BLAS while the outer problem runs (threadpoolctl, when installed).
+
+    The matrices are K x K: a multi-threaded SVD spends more time waking threads
+    than computing (20 times slower for K = 100 on a busy two-core machine).
+    """
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - threadpoolctl is optional
+        return contextlib.nullcontext()
+    return threadpool_limits(limits=1, user_api="blas")
+
+
+def solve(problem: Problem) -> RegularizedSolution:
+    """Minimizer of the MSE model with the bias penalty ``lambda_b/2 ||b||^2``.
+
+    Parameters
+    ----------
+    problem : Problem
+        ``bias == "regularized"`` with its ``lambda_b``; ``loss`` is taken as MSE.
+
+    Returns
+    -------
+    RegularizedSolution
+    """
+    with _one_blas_thread():
+        return _solve(problem)
+
+
+def _solve(problem: Problem) -> RegularizedSolution:
+    notes: list[str] = []
+    runs: tuple[OuterRun, ...] = ()
+    critical = None
+    point = None
+    if problem.balanced:
+        balanced = balanced_bias(problem)
+        candidate = solve_fixed_bias(problem, np.full(problem.K, balanced.beta))
+        if not np.any(candidate.state == "capped"):
+            point, critical = candidate, _balanced_critical_decay(problem, balanced)
+            notes += _balanced_notes(problem, balanced)
+    if point is None:
+        runs = tuple(search(problem, DEPTH1_STARTS if problem.depth == 1 else START_FRACTIONS))
+        point = runs[0].point
+    gap = None
+    if problem.depth == 1:
+        gap = point.loss - certificate.dual_bound(problem, point)
+        notes.append(f"depth 1 is jointly convex in the class-mean outputs and the bias: "
+                     f"duality gap {gap:.3g} (the loss is within it of the global minimum "
+                     "of the full model)")
+    tolerance = PROOF_RTOL * max(abs(point.loss), 1e-300)
+    proved = (problem.balanced and not runs) or (gap is not None and abs(gap) <= tolerance)
+    if runs and not proved:
+        notes.append(_search_note(runs))
+    notes += _point_notes(problem, point)
+    return RegularizedSolution(
+        problem=problem, point=point, certainty=PROVED if proved else BEST_FOUND,
+        notes=tuple(notes), duality_gap=gap, runs=runs,
+        toward_bias_free=position(problem, point), direction_critical_decay=critical)
+
+
+def _balanced_critical_decay(problem: Problem, balanced: BalancedBias) -> np.ndarray:
+    """K - 1 directions with sigma = sqrt(n) and N; the all-ones one (last) with N_eff."""
+    root = np.sqrt(float(problem.n[0]))
+    decay = np.full(problem.K, scalar.critical_decay(np.array([root]), problem.N, problem.L)[0])
+    decay[-1] = 2.0 * scalar.phase_boundary(np.array([root]), problem.q)[0] / (
+        balanced.effective_n * problem.L)
+    return decay
+
+
+def _balanced_notes(problem: Problem, balanced: BalancedBias) -> list[str]:
+    notes = [f"balanced classes: the bias is beta 1 with beta = {balanced.beta:.10g} at the "
+             "global minimum, and the all-ones direction is the scalar problem with N "
+             f"replaced by N (1 + lambda_b) / lambda_b = {balanced.effective_n:.6g} (exact)"]
+    if balanced.minima.state[0] == scalar.TIE:
+        notes.append("non-unique: the all-ones direction sits on its phase boundary; the "
+                     "bias with that direction collapsed and the one with it active give the "
+                     "same loss (the collapsed one is reported)")
+    return notes
+
+
+def _search_note(runs: tuple[OuterRun, ...]) -> str:
+    starts = ", ".join(run.start for run in sorted(runs, key=lambda r: r.start_bias.sum(),
+                                                   reverse=True))
+    count = distinct_minima(list(runs))
+    reached = "one local minimum" if count == 1 else f"{count} distinct local minima"
+    return (f"best found: the bias is searched by L-BFGS over b from {len(runs)} starts "
+            f"({starts}), which reached {reached}; the best is reported, and for that bias "
+            "the rest is exact")
+
+
+def _point_notes(problem: Problem, point: FixedBias) -> list[str]:
+    notes = []
+    for i in np.flatnonzero(point.state == scalar.TIE):
+        notes.append(f"non-unique: direction {i} sits on the phase boundary at this bias; "
+                     f"z = 0 and z = {point.z_local[i]:.17g} give the same loss (0 is reported)")
+    capped = np.flatnonzero(point.state == "capped")
+    if capped.size:
+        notes.append(f"rank capped at {problem.rank_cap} by the layer widths: "
+                     f"{capped.size} direction(s) set to 0")
+        cap, sigma = problem.rank_cap, point.sigma
+        if cap > 0 and abs(sigma[cap - 1] - sigma[cap]) <= 1e-12 * sigma[cap - 1]:
+            notes.append("non-unique: the rank cap cuts through equal singular values; any "
+                         f"{cap}-dimensional choice among them is optimal (one is reported)")
+    return notes
+
+
+def position(problem: Problem, point: FixedBias) -> float | None:
+    """Where the class-mean geometry sits between the two limits, in [0, 1]
+    (:func:`position_of`, with the free-bias and bias-free MSE answers as the limits)."""
+    from ..mse import solve as solve_mse
+
+    scaled_v = point.V / np.sqrt(problem.n.astype(float))[:, None]
+    s_h = np.sqrt(problem.lbar / problem.lambda_h) * point.z ** (1.0 / problem.L)
+    limits = [solve_mse(dataclasses.replace(problem, bias=bias, lambda_b=None)).gram_features()
+              for bias in ("free", "none")]
+    return position_of((scaled_v * s_h**2) @ scaled_v.T, *limits)
+
+
+def position_of(gram: np.ndarray, free: np.ndarray, none: np.ndarray) -> float | None:
+    """``d_free / (d_free + d_none)`` for class-mean Grams scaled to unit Frobenius norm.
+
+    ``d_free = ||G - G_free||_F`` and ``d_none = ||G - G_none||_F``: 0 is the
+    free-bias geometry (lambda_b -> 0), 1 the bias-free one (lambda_b -> infinity).
+    None when a Gram is zero or the two limits coincide.
+    """
+    grams = [gram, free, none]
+    norms = [float(np.linalg.norm(g)) for g in grams]
+    if min(norms) == 0.0:
+        return None
+    unit = [g / s for g, s in zip(grams, norms)]
+    d_free, d_none = (float(np.linalg.norm(unit[0] - g)) for g in unit[1:])
+    if d_free + d_none <= 1e-12:
+        return None
+    return d_free / (d_free + d_none)
