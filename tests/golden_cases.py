@@ -553,7 +553,8 @@ def compare_values(old, new, rtol: float, atol: float = 0.0, path: str = "$",
                    ignore: frozenset = frozenset()) -> str | None:
     """The first difference between two JSON values, or None."""
     if type(old) is not type(new):
-        return f"{path}: type {type(old).__name__} != {type(new).__name__} ({old!r:.80} vs {new!r:.80})"
+        return (f"{path}: type {type(old).__name__} != {type(new).__name__} "
+                f"({old!r:.80} vs {new!r:.80})")
     if isinstance(old, dict):
         if set(old) != set(new):
             return f"{path}: keys differ: {sorted(set(old) ^ set(new))}"

@@ -53,7 +53,8 @@ def _param(case):
 def test_golden(case):
     new = golden_cases.run_case(case)
     why = golden_cases.compare(case, case, new)
-    assert why is None, f"{case['id']} ({case['mode']}): {' '.join(map(str, case.get('argv') or [repr(case.get('kwargs'))]))}\n{why}"
+    call = " ".join(case["argv"]) if "argv" in case else f"predict(**{case['kwargs']!r})"
+    assert why is None, f"{case['id']} ({case['mode']}): {call}\n{why}"
 
 
 @pytest.mark.parametrize("old, new, equal", [
