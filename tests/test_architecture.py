@@ -12,10 +12,14 @@ grimp = pytest.importorskip("grimp")  # installed with import-linter (the test e
 def _cycles(graph) -> list[list[str]]:
     """Strongly connected components of more than one module (Tarjan, iterative)."""
     index, low, on_stack, stack, found = {}, {}, set(), [], []
+
+    def imported(module):
+        return iter(sorted(graph.find_modules_directly_imported_by(module)))
+
     for root in sorted(graph.modules):
         if root in index:
             continue
-        work = [(root, iter(sorted(graph.find_modules_directly_imported_by(root))))]
+        work = [(root, imported(root))]
         index[root] = low[root] = len(index)
         stack.append(root)
         on_stack.add(root)
@@ -26,7 +30,7 @@ def _cycles(graph) -> list[list[str]]:
                     index[child] = low[child] = len(index)
                     stack.append(child)
                     on_stack.add(child)
-                    work.append((child, iter(sorted(graph.find_modules_directly_imported_by(child)))))
+                    work.append((child, imported(child)))
                     break
                 if child in on_stack:
                     low[node] = min(low[node], index[child])

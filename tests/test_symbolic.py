@@ -25,9 +25,9 @@ from ncsolve.symbolic.expressions import (
     SYMBOLS,
     exact_roots,
     full_objective,
-    paper_parametrization,
     reduced_model,
 )
+from ncsolve.symbolic.paper import paper_parametrization
 from ncsolve.solvers.precise import stationary_points
 
 WINDOW = {"n": [500, 100, 50], "depth": 3, "lambda_w": 0.0095, "lambda_h": 0.0095}
@@ -281,7 +281,7 @@ def test_paper_equation_is_derived_and_equivalent(depth):
 
 def test_equivalence_check_can_fail():
     """The sympy proof helper rejects a wrong z form (so the test above means something)."""
-    from ncsolve.symbolic.expressions import _paper_matches_z_form
+    from ncsolve.symbolic.paper import _paper_matches_z_form
 
     paper = paper_parametrization(3)
     z, sigma, N = SYMBOLS["z"], SYMBOLS["sigma"], SYMBOLS["N"]
@@ -353,9 +353,8 @@ def test_the_documented_window_example():
 
 @pytest.mark.parametrize("bias", ["none", "free"])
 def test_sympy_gradient_matches_numeric_full_objective(bias):
-    objective = pytest.importorskip(
-        "ncsolve.core.objective", reason="ncsolve.core.objective (the numeric full objective) is absent"
-    )
+    objective = pytest.importorskip("ncsolve.core.objective",
+                                    reason="the numeric full objective is absent")
     n, depth, widths = [2, 1], 2, [2, 3]
     problem = Problem.build(n, depth, [0.003, 0.02], 0.01, bias, widths=widths)
     symbolic = full_objective(n, depth, [0.003, 0.02], 0.01, bias, widths)

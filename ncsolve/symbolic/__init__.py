@@ -26,7 +26,7 @@ _EXPORTS = {
     "reduced_model": "ncsolve.symbolic.expressions",
     "full_objective": "ncsolve.symbolic.expressions",
     "FullObjectiveExpr": "ncsolve.symbolic.expressions",
-    "paper_parametrization": "ncsolve.symbolic.expressions",
+    "paper_parametrization": "ncsolve.symbolic.paper",
     "exact_roots": "ncsolve.symbolic.expressions",
 }
 

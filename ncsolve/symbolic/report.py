@@ -12,7 +12,8 @@ import mpmath
 import sympy as sp
 
 from ..inputs.problem import DEFAULT_DECAY, Problem, ProblemError
-from .expressions import SYMBOLS, ReducedModel, exact_roots, paper_parametrization, reduced_model
+from .expressions import SYMBOLS, ReducedModel, exact_roots, reduced_model
+from .paper import paper_parametrization
 from ..solvers.precise import (
     GUARD_DIGITS,
     check_precision,
