@@ -8,6 +8,7 @@ import dataclasses
 import numpy as np
 
 from ...core import scalar
+from ...core.balance import factor_values
 from ...inputs.problem import Problem
 from . import certificate
 from .outer import (START_FRACTIONS, BalancedBias, OuterRun, balanced_bias, distinct_minima,
@@ -131,7 +132,7 @@ def position(problem: Problem, point: FixedBias) -> float | None:
     from ..mse import solve as solve_mse
 
     scaled_v = point.V / np.sqrt(problem.n.astype(float))[:, None]
-    s_h = np.sqrt(problem.lbar / problem.lambda_h) * point.z ** (1.0 / problem.L)
+    s_h = factor_values(problem, point.z)[:, 0]
     limits = [solve_mse(dataclasses.replace(problem, bias=bias, lambda_b=None)).gram_features()
               for bias in ("free", "none")]
     return position_of((scaled_v * s_h**2) @ scaled_v.T, *limits)
