@@ -23,7 +23,8 @@ import numpy as np
 from ...core.balance import class_lengths, factor_values, layer_parts, layer_values
 from ...inputs.problem import Problem
 
-__all__ = ["BatchSummary", "CESolution", "CandidateSummary", "Layers", "RunSummary", "read_off"]
+__all__ = ["BatchSummary", "CESolution", "CandidateSummary", "Layers", "RunSummary",
+           "feature_shape", "read_off"]
 
 GRAM_LIMIT = 1000  # K x K matrices go into the JSON by default only up to this many classes
 COLLAPSE_RTOL = 1e-9  # a class whose feature norm is below this times the largest is collapsed
@@ -121,6 +122,17 @@ def read_off(problem: Problem, X: np.ndarray, rank: int) -> Layers:
     rows = class_lengths(U**2, *layer_parts(problem, s, classifier=True, layers=slice(0, 1)))
     return Layers(s, s_h, weights, feature_gram, classifier_gram, last_layer_gram, norms,
                   rows[:, 0])
+
+
+def feature_shape(problem: Problem, X: np.ndarray, rank: int) -> np.ndarray:
+    """``Layers.feature_gram`` of the logits X times ``2^(-2e)``, the power of two of the
+    feature scale ``sqrt(lbar/lambda_H)``: finite even for decays far apart, and enough
+    for anything that depends only on the shape of the Gram."""
+    root_n = np.sqrt(np.asarray(problem.n, dtype=float))
+    _, s, Vt = np.linalg.svd(X * root_n[None, :])
+    Vs = Vt[:rank].T / root_n[:, None]
+    m_h = layer_parts(problem, s[:rank], layers=slice(0, 1))[0][:, 0]
+    return (Vs * m_h**2) @ Vs.T
 
 
 @dataclass(frozen=True, eq=False)
