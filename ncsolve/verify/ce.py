@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..core.balance import layer_values
+from ..core.balance import factor_values
 from ..core.metrics import (
     RunGeometry,
     loss_scale,
@@ -71,11 +71,14 @@ class CETarget:
         root_n = np.sqrt(np.asarray(p.n, dtype=float))
         U, s, Vt = np.linalg.svd(np.asarray(solution.logits) * root_n[None, :])
         U, s, Vs = U[:, :r], s[:r], Vt[:r].T / root_n[:, None]
-        t, rest = layer_values(p, s), layer_values(p, s, classifier=True)
+        factors = factor_values(p, s)  # H, W_1, ..., W_M: each within float64
+        t = np.cumprod(factors, axis=1)  # of the layer-j features
+        weights = np.ascontiguousarray(factors[:, 1:].T)
         features, classifiers = [], []
         for j in range(p.depth):
+            rest = np.prod(weights[j:], axis=0)  # of W_M ... W_{j+1}
             features.append((Vs * t[:, j] ** 2) @ Vs.T)
-            classifiers.append((U * rest[:, j] ** 2) @ U.T)
+            classifiers.append((U * rest**2) @ U.T)
         return cls(features, classifiers, np.array(solution.logits, dtype=float))
 
     @property
