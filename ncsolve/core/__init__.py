@@ -5,6 +5,7 @@ Modules
 -------
 spectral   the regression target's spectrum, in K x K terms
 scalar     the one-direction problem min_z (z - sigma)^2/(2N) + c z^q, its roots and states
+balance    factor balancing: every layer's singular values from the product's (mantissa/exponent)
 objective  the full, un-reduced objective and its gradient
 metrics    neural-collapse measurements and distances to targets
 descent    gradient descent, momentum and L-BFGS on the full objective; BLAS thread limits

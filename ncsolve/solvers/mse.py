@@ -14,6 +14,8 @@ from functools import cached_property
 import numpy as np
 
 from ..core import scalar
+from ..core.balance import (decay_scales, factor_values, layer_parts, layer_scales,
+                            layer_values, power)
 from ..inputs.problem import Problem
 from ..core.spectral import DiagonalSpectrum, Spectrum, target_spectrum
 
@@ -27,83 +29,6 @@ def _frozen_array(method):
 
     compute.__doc__ = method.__doc__
     return cached_property(compute)
-
-
-def decay_scales(problem: Problem) -> tuple[np.ndarray, np.ndarray]:
-    """``sqrt(lbar / lambda_j)`` for j = H, W_1, ..., W_M as ``mantissa * 2**exponent``.
-
-    Decays such as 1e300 and 1e-300 in one problem put these ratios outside
-    float64 although the answer is representable; mantissas and binary exponents
-    apart, the ratio never overflows and the powers of two are exact.
-    """
-    m_bar, e_bar = math.frexp(problem.lbar)
-    m, e = np.frexp(np.array((problem.lambda_h, *problem.lambda_w)))
-    shift = e_bar - e.astype(np.int64)
-    odd = shift & 1
-    return np.sqrt(m_bar / m * (1.0 + odd)), (shift - odd) // 2  # mantissa in (0.5, 2)
-
-
-def _running_product(mantissa: np.ndarray, exponent: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Cumulative products of ``mantissa * 2**exponent``, renormalized at every step."""
-    out_m, out_e = np.empty_like(mantissa), np.empty_like(exponent)
-    m, e = 1.0, 0
-    for j, (mj, ej) in enumerate(zip(mantissa.tolist(), exponent.tolist())):
-        m, shift = math.frexp(m * mj)
-        e += ej + shift
-        out_m[j], out_e[j] = m, e
-    return out_m, out_e
-
-
-def layer_scales(problem: Problem) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Per layer j = 0..M, the factors of the features W_j...W_1 H and of the
-    classifier W_M...W_{j+1} beyond their powers of z, as (mantissa, exponent) pairs.
-
-    The features after layer j have singular values ``z^((j+1)/L) * F_j`` with
-    ``F_j = prod_{i<=j} sqrt(lbar/lambda_i)`` (lambda_0 = lambda_H), the classifier
-    ``z^(1-(j+1)/L) / F_j`` (the product of all L factors is z).
-    """
-    mantissa, exponent = decay_scales(problem)
-    feature_m, feature_e = _running_product(mantissa, exponent)
-    return feature_m, feature_e, 1.0 / feature_m, -feature_e
-
-
-def _power(z: np.ndarray, exponent: float, out: np.ndarray | None = None) -> np.ndarray:
-    """``z ** exponent`` for z >= 0, evaluated only where z > 0 (pow of 0 is slow);
-    ``out``, if given, must hold zeros."""
-    z = np.asarray(z, dtype=float)
-    return np.power(z, exponent, where=z > 0, out=np.zeros(z.shape) if out is None else out)
-
-
-def _power_columns(z: np.ndarray, exponents: np.ndarray) -> np.ndarray:
-    """(K, len(exponents)): column j is ``z ** exponents[j]`` (0 where z = 0).
-
-    One call per column with a scalar exponent, so a column does not depend on
-    which other columns are asked for (numpy rounds a broadcast exponent
-    differently from a scalar one, by an ulp)."""
-    out = np.zeros((len(exponents), np.size(z)))
-    for row, exponent in zip(out, np.asarray(exponents, dtype=float).tolist()):
-        _power(z, exponent, out=row)
-    return out.T
-
-
-def factor_values(problem: Problem, z: np.ndarray) -> np.ndarray:
-    """(K, M + 1): per direction, the balanced singular values of H, W_1, ..., W_M
-    for output singular values ``z``."""
-    root = _power(z, 1.0 / problem.L)
-    mantissa, exponent = decay_scales(problem)
-    return np.ldexp(root[:, None] * mantissa[None, :], exponent[None, :])
-
-
-def feature_values(singular_values: np.ndarray) -> np.ndarray:
-    """(K, M + 1): singular values of the features W_j...W_1 H, j = 0..M."""
-    return np.cumprod(singular_values, axis=1)
-
-
-def classifier_values(singular_values: np.ndarray) -> np.ndarray:
-    """(K, M + 1): column j holds the singular values of W_M...W_{j+1}."""
-    w = singular_values[:, 1:]
-    tail = np.cumprod(w[:, ::-1], axis=1)[:, ::-1]
-    return np.hstack([tail, np.ones((w.shape[0], 1))])
 
 
 CAPPED = scalar.CAPPED  # nonzero on its own, but cut by the rank cap of narrow layers
@@ -196,7 +121,7 @@ class Solution:
         p = self.problem
         fit = float(np.sum(self.residual**2)) / (2.0 * p.N)
         active = self.z[self.z > 0]  # c may overflow where every direction is zero
-        return fit + (p.c * float(np.sum(_power(active, p.q))) if active.size else 0.0)
+        return fit + (p.c * float(np.sum(power(active, p.q))) if active.size else 0.0)
 
     @_frozen_array
     def singular_values(self) -> np.ndarray:
@@ -242,26 +167,14 @@ class Solution:
 
     def _layer_parts(self, classifier: bool = False,
                      layers: slice = slice(None)) -> tuple[np.ndarray, np.ndarray]:
-        """(K, M + 1) mantissas and (M + 1,) binary exponents of the singular values
-        of the features W_j...W_1 H (or of the classifiers W_M...W_{j+1}), j = 0..M;
-        only the columns ``layers`` of them."""
-        p = self.problem
-        f_m, f_e, c_m, c_e = self._layer_scales
-        power = np.arange(1, p.depth + 2) / p.L
-        if classifier:
-            power, f_m, f_e = 1.0 - power, c_m, c_e
-        power, f_m, f_e = power[layers], f_m[layers], f_e[layers]
-        return _power_columns(self.z, power) * f_m[None, :], f_e
+        """:func:`ncsolve.core.balance.layer_parts` of this answer."""
+        return layer_parts(self.problem, self.z, classifier, layers, self._layer_scales)
 
     def _layer_values(self) -> np.ndarray:
-        mantissa, exponent = self._layer_parts()
-        with np.errstate(over="ignore"):  # inf where a value is beyond float64
-            return np.ldexp(mantissa, exponent[None, :])
+        return layer_values(self.problem, self.z, scales=self._layer_scales)
 
     def _classifier_values(self) -> np.ndarray:
-        mantissa, exponent = self._layer_parts(classifier=True)
-        with np.errstate(over="ignore"):
-            return np.ldexp(mantissa, exponent[None, :])
+        return layer_values(self.problem, self.z, classifier=True, scales=self._layer_scales)
 
     def _class_lengths(self, mantissa: np.ndarray, exponent: np.ndarray) -> np.ndarray:
         """sqrt(diag(A diag(mantissa^2) A^T)) * 2**exponent per column: lengths whose

@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 import mpmath
 from mpmath import mpf
 
+from ..core.balance import precise_scales
 from ..inputs.problem import Problem, ProblemError
 from .precise_text import decimal_string, format_precise
 
@@ -555,7 +556,7 @@ def _solve(problem: Problem, digits: int) -> PreciseSolution:
     N = mpf(sum(n))
     lam_w = [exact_decimal(v) for v in problem.lambda_w]
     lam_h = exact_decimal(problem.lambda_h)
-    lbar = mpmath.root(lam_h * mpmath.fprod(lam_w), L)
+    lbar, scales = precise_scales(lam_h, lam_w)
     pairs = target_directions(n, problem.bias)
     sigma = [p[0] for p in pairs]
     solved = [stationary_points(s, N, lbar, L) for s in sigma]
@@ -565,7 +566,6 @@ def _solve(problem: Problem, digits: int) -> PreciseSolution:
     capped = _rank_cap(z, state, residual, sigma, problem.rank_cap)
     notes = _phase_notes(solved, state) + capped
     root_l = [v ** (mpf(1) / L) if v > 0 else mpf(0) for v in z]
-    scales = [mpmath.sqrt(lbar / lam) for lam in [lam_h, *lam_w]]
     singular = [tuple(r * sc for sc in scales) for r in root_l]
     vectors = tuple(p[1] for p in pairs)
     layers = [list(itertools.accumulate(sv, operator.mul)) for sv in singular]

@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..core import scalar
+from ..core.balance import power, sqrt_ratio
 from ..solvers.mse import CAPPED, leading_directions
 from ..core.spectral import DiagonalSpectrum, target_spectrum
 
@@ -151,12 +152,16 @@ def _rank_cap(cap, sigma, z, residual, state) -> np.ndarray:
 def _class_read_off(st: dict, z) -> dict[str, np.ndarray]:
     """Per-class lengths from the per-direction values, every row at once."""
     sigma, n, L, lbar, lambda_h = st["sigma"], st["n"], st["L"], st["lbar"], st["lambda_h"]
-    feature = z ** (1.0 / L) * np.sqrt(lbar / lambda_h)[:, None]
-    classifier = z ** (1.0 - 1.0 / L) * np.sqrt(lambda_h / lbar)[:, None]
+    # H has z^(1/L) sqrt(lbar/lambda_H) = z^(1/L) m 2^e; the product classifier z^(1-1/L)
+    # (1/m) 2^-e (as in predict): lengths from mantissas, the powers of two applied last
+    m, e = sqrt_ratio(lbar, lambda_h)
+    feature = power(z, 1.0 / L) * m[:, None]
+    classifier = power(z, 1.0 - 1.0 / L) * (1.0 / m)[:, None]
     weights = np.stack([(sigma * feature) ** 2, classifier**2, z * sigma])  # (3, P, K)
     diag = _to_classes(st, weights)
-    feature_norm = np.sqrt(np.maximum(diag[0], 0.0)) / n
-    classifier_norm = np.sqrt(np.maximum(diag[1], 0.0))
+    with np.errstate(over="ignore"):
+        feature_norm = np.ldexp(np.sqrt(np.maximum(diag[0], 0.0)), e[:, None]) / n
+        classifier_norm = np.ldexp(np.sqrt(np.maximum(diag[1], 0.0)), -e[:, None])
     output = diag[2] / n
     largest = np.maximum(feature_norm.max(axis=1, initial=0.0), np.finfo(float).tiny)
     collapsed = feature_norm <= _TIE * largest[:, None]

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 import mpmath
 import sympy as sp
 
+from ..core.balance import precise_scales
 from ..inputs.problem import DEFAULT_DECAY, Problem, ProblemError
 from .expressions import SYMBOLS, ReducedModel, exact_roots, reduced_model
 from .paper import paper_parametrization
@@ -303,16 +304,15 @@ def equation_report(
 
 def _rows(model: ReducedModel, problem: Problem, digits: int):
     with mpmath.workdps(digits + GUARD_DIGITS):
-        lam_h = exact_decimal(problem.lambda_h)
-        lbar = mpmath.root(lam_h * mpmath.fprod(exact_decimal(v) for v in problem.lambda_w),
-                           model.L)
+        lbar, scales = precise_scales(exact_decimal(problem.lambda_h),
+                                      [exact_decimal(v) for v in problem.lambda_w])
         N = mpmath.mpf(problem.N)
         rows = []
         radicals = {} if len(set(model.sigmas)) <= EXACT_CLASS_LIMIT else None
         for k, sigma_exact in enumerate(model.sigmas):
             sigma = mpmath.mpf(str(sp.N(sigma_exact, digits + GUARD_DIGITS + 5)))
             found = stationary_points(sigma, N, lbar, model.L)
-            rows.append(_row(model, problem, k, sigma_exact, sigma, found, N, lbar, lam_h, digits,
+            rows.append(_row(model, problem, k, sigma_exact, sigma, found, N, scales[0], digits,
                              radicals))
         classes = ()
         if problem.bias == "free":
@@ -321,7 +321,7 @@ def _rows(model: ReducedModel, problem: Problem, digits: int):
     return tuple(rows), classes
 
 
-def _row(model, problem, k, sigma_exact, sigma, found, N, lbar, lam_h, digits,
+def _row(model, problem, k, sigma_exact, sigma, found, N, scale_h, digits,
          radicals: dict | None) -> RootReport:
     L, M = model.L, model.depth
     bias_free = problem.bias == "none"
@@ -330,7 +330,7 @@ def _row(model, problem, k, sigma_exact, sigma, found, N, lbar, lam_h, digits,
     if bias_free:
         feature = mpmath.mpf(0)
         if found.z > 0:
-            s_h = mpmath.sqrt(lbar / lam_h) * found.z ** (mpmath.mpf(1) / L)
+            s_h = scale_h * found.z ** (mpmath.mpf(1) / L)
             feature = s_h / mpmath.sqrt(int(problem.n[k]))
     exact = None
     if radicals is not None and sigma_exact != 0 and bias_free:

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..core.balance import factor_values
 from ..core.metrics import (
     RunGeometry,
     loss_scale,
@@ -68,16 +69,15 @@ class CETarget:
         p = solution.problem
         r = int(solution.rank)
         root_n = np.sqrt(np.asarray(p.n, dtype=float))
-        U, _, Vt = np.linalg.svd(np.asarray(solution.logits) * root_n[None, :])
-        U, Vs = U[:, :r], Vt[:r].T / root_n[:, None]
-        weights = np.array([np.asarray(w, dtype=float)[:r] for w in solution.layers.weight_sv])
-        t = np.asarray(solution.layers.feature_sv, dtype=float)[:r]
+        U, s, Vt = np.linalg.svd(np.asarray(solution.logits) * root_n[None, :])
+        U, s, Vs = U[:, :r], s[:r], Vt[:r].T / root_n[:, None]
+        factors = factor_values(p, s)  # H, W_1, ..., W_M: each within float64
+        t = np.cumprod(factors, axis=1)  # of the layer-j features
+        weights = np.ascontiguousarray(factors[:, 1:].T)
         features, classifiers = [], []
         for j in range(p.depth):
-            if j:
-                t = t * weights[j - 1]
-            rest = np.prod(weights[j:], axis=0)
-            features.append((Vs * t**2) @ Vs.T)
+            rest = np.prod(weights[j:], axis=0)  # of W_M ... W_{j+1}
+            features.append((Vs * t[:, j] ** 2) @ Vs.T)
             classifiers.append((U * rest**2) @ U.T)
         return cls(features, classifiers, np.array(solution.logits, dtype=float))
 

@@ -16,12 +16,12 @@ compared with the candidate that keeps exactly those.
 
 from __future__ import annotations
 
-import math
 from collections import Counter
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..core.balance import factor_values, layer_values
 from ..core.metrics import (
     RunGeometry,
     class_means,
@@ -82,21 +82,17 @@ class TheoryTarget:
         """
         z = np.maximum(np.asarray(z, dtype=float), 0.0)
         sigma = np.asarray(sigma, dtype=float)
-        L = problem.L
-        decays = (problem.lambda_h, *problem.lambda_w)
         live = sigma > 0
         G = _target_gram(problem) if gram is None else gram
         # C^T = diag(1/sigma) A^T G D^{-1}: class-space coordinates of the features
         Ct = (A[:, live].T @ G) / problem.n / sigma[live, None]
         features, classifiers = [], []
-        scale = 1.0
-        for j in range(problem.depth):
-            scale *= math.sqrt(problem.lbar) / math.sqrt(decays[j])
+        values = layer_values(problem, z)  # of the layer-j features, column j
+        rest = layer_values(problem, z, classifier=True)  # of W_M ... W_{j+1}
+        for s, r in zip(values.T[:problem.depth], rest.T):
             # decays many orders apart put a Gram outside float64: it becomes inf
             # or 0, and no run can match it (its distances are nan)
             with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
-                s = scale * z ** ((j + 1) / L)  # singular values of the layer-j features
-                r = z ** (1 - (j + 1) / L) / scale  # ... of the classifier W_M ... W_{j+1}
                 features.append(Ct.T @ (s[live, None] ** 2 * Ct))
                 classifiers.append(A @ (r[:, None] ** 2 * A.T))
         outputs = A[:, live] @ (z[live, None] * Ct)
@@ -588,20 +584,18 @@ def critical_point(solution, objective: FullObjective, z=None) -> np.ndarray:
         raise ValueError(f"{r} nonzero directions do not fit in widths {objective.widths}")
     A = np.asarray(solution.directions(), dtype=float)[:, active]
     sigma = np.asarray(solution.sigma, dtype=float)[active]
-    L = problem.L
-    scales = np.sqrt(problem.lbar / np.array((problem.lambda_h, *problem.lambda_w)))
-    factor = z[active] ** (1.0 / L)
+    factors = factor_values(problem, z[active]).T  # row j: singular values of factor j
     # V^T = diag(1/sigma) A^T Yt, with Yt = Y or Y (I - 11^T/N): constant on each class
     per_class = A.T / sigma[:, None]
     if problem.bias == "free":
         per_class = per_class - (A.T @ problem.n)[:, None] / problem.N / sigma[:, None]
     Vt = np.repeat(per_class, problem.n, axis=1)
     H = np.zeros((objective.widths[0], problem.N))
-    H[:r] = (scales[0] * factor)[:, None] * Vt
+    H[:r] = factors[0][:, None] * Vt
     weights = []
     for j, shape in enumerate(objective.shapes[1: problem.depth + 1]):
         W = np.zeros(shape)
-        block = np.diag(scales[j + 1] * factor)
+        block = np.diag(factors[j + 1])
         if j == problem.depth - 1:
             W[:, :r] = A @ block
         else:

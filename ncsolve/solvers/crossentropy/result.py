@@ -16,14 +16,15 @@ layer.  With the SVD Y = U diag(s) V^T:
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from ...core.balance import class_lengths, factor_values, layer_parts, layer_values
 from ...inputs.problem import Problem
 
-__all__ = ["BatchSummary", "CESolution", "CandidateSummary", "Layers", "RunSummary", "read_off"]
+__all__ = ["BatchSummary", "CESolution", "CandidateSummary", "Layers", "RunSummary",
+           "feature_shape", "read_off"]
 
 GRAM_LIMIT = 1000  # K x K matrices go into the JSON by default only up to this many classes
 COLLAPSE_RTOL = 1e-9  # a class whose feature norm is below this times the largest is collapsed
@@ -88,6 +89,9 @@ class Layers:
         W_M W_M^T (rows: the last layer's class vectors).
     layer_norms : ndarray, shape (K, M + 1)
         ||class mean|| of the features after 0, 1, ..., M layers (M: the logits).
+    classifier_norms : ndarray, shape (K,)
+        Row lengths of W = W_M ... W_1 (from the balanced scales: finite even where
+        ``classifier_gram`` is not).
     """
 
     s: np.ndarray
@@ -97,6 +101,7 @@ class Layers:
     classifier_gram: np.ndarray
     last_layer_gram: np.ndarray
     layer_norms: np.ndarray
+    classifier_norms: np.ndarray
 
 
 def read_off(problem: Problem, X: np.ndarray, rank: int) -> Layers:
@@ -104,22 +109,30 @@ def read_off(problem: Problem, X: np.ndarray, rank: int) -> Layers:
     root_n = np.sqrt(np.asarray(problem.n, dtype=float))
     U, s, Vt = np.linalg.svd(X * root_n[None, :])
     U, s, V = U[:, :rank], s[:rank], Vt[:rank].T
-    L, lbar = problem.L, problem.lbar
-    root = s ** (1.0 / L)
-    s_h = math.sqrt(lbar / problem.lambda_h) * root
-    weights = tuple(math.sqrt(lbar / lam) * root for lam in problem.lambda_w)
+    factors = factor_values(problem, s)  # balanced: (rank, M + 1), H first
+    s_h, weights = factors[:, 0], tuple(np.ascontiguousarray(factors[:, 1:].T))
     Vs = V / root_n[:, None]  # D^(-1/2) V
-    feature_gram = (Vs * s_h**2) @ Vs.T
-    ratio = np.divide(s, s_h, out=np.zeros_like(s), where=s_h > 0)
-    classifier_gram = (U * ratio**2) @ U.T
-    last_layer_gram = (U * weights[-1] ** 2) @ U.T
-    t = s_h.copy()
-    norms = [np.sqrt(np.maximum(np.einsum("ki,i->k", Vs**2, t**2), 0.0))]
-    for w in weights:
-        t = t * w
-        norms.append(np.sqrt(np.maximum(np.einsum("ki,i->k", Vs**2, t**2), 0.0)))
-    return Layers(s, s_h, weights, feature_gram, classifier_gram, last_layer_gram,
-                  np.stack(norms, axis=1))
+    classifier = layer_values(problem, s, classifier=True)[:, 0]  # of W_M ... W_1
+    with np.errstate(over="ignore", invalid="ignore"):  # inf where beyond float64
+        feature_gram = (Vs * s_h**2) @ Vs.T
+        classifier_gram = (U * classifier**2) @ U.T
+        last_layer_gram = (U * weights[-1] ** 2) @ U.T
+    # lengths from mantissas: their squares may leave float64
+    norms = class_lengths(Vs**2, *layer_parts(problem, s))
+    rows = class_lengths(U**2, *layer_parts(problem, s, classifier=True, layers=slice(0, 1)))
+    return Layers(s, s_h, weights, feature_gram, classifier_gram, last_layer_gram, norms,
+                  rows[:, 0])
+
+
+def feature_shape(problem: Problem, X: np.ndarray, rank: int) -> np.ndarray:
+    """``Layers.feature_gram`` of the logits X times ``2^(-2e)``, the power of two of the
+    feature scale ``sqrt(lbar/lambda_H)``: finite even for decays far apart, and enough
+    for anything that depends only on the shape of the Gram."""
+    root_n = np.sqrt(np.asarray(problem.n, dtype=float))
+    _, s, Vt = np.linalg.svd(X * root_n[None, :])
+    Vs = Vt[:rank].T / root_n[:, None]
+    m_h = layer_parts(problem, s[:rank], layers=slice(0, 1))[0][:, 0]
+    return (Vs * m_h**2) @ Vs.T
 
 
 @dataclass(frozen=True, eq=False)
@@ -223,7 +236,7 @@ class CESolution:
     @property
     def classifier_norm(self) -> np.ndarray:
         """Row norms of the end-to-end classifier W_M ... W_1, per class."""
-        return np.sqrt(np.maximum(np.diag(self.layers.classifier_gram), 0.0))
+        return self.layers.classifier_norms
 
     @property
     def output(self) -> np.ndarray:

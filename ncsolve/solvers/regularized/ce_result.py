@@ -7,7 +7,7 @@ from functools import cached_property
 
 import numpy as np
 
-from ..crossentropy.result import GRAM_LIMIT, CESolution, Layers, read_off
+from ..crossentropy.result import GRAM_LIMIT, CESolution, Layers, feature_shape, read_off
 from ...inputs.problem import Problem
 from ...results.table import _column, _g, _records, _rows, _table, header_lines, summary_line
 from .crossentropy import CEPoint, RegularizedCE
@@ -32,7 +32,8 @@ class RegularizedCESolution:
     limit_losses : (float, float)
         Losses of the free-bias and bias-free answers (lambda_b -> 0 and -> infinity).
     limit_grams : (ndarray, ndarray)
-        Their class-mean feature Grams.
+        Their class-mean feature Grams, up to a common power of two
+        (:func:`ncsolve.solvers.crossentropy.result.feature_shape`).
     origin_decay_proved : float
         Decay lbar above which the origin is proved to be a global minimizer.
     """
@@ -108,7 +109,7 @@ class RegularizedCESolution:
     def toward_bias_free(self) -> float | None:
         from .solver import position_of
 
-        return position_of(self.layers.feature_gram, *self.limit_grams)
+        return position_of(feature_shape(self.problem, self.best.X, self.rank), *self.limit_grams)
 
     @cached_property
     def geometry(self) -> str:

@@ -7,6 +7,7 @@ import dataclasses
 import numpy as np
 
 from ...inputs.problem import Problem
+from ..crossentropy.result import feature_shape
 from .ce_result import RegularizedCESolution
 from .crossentropy import CEPoint, RegularizedCE, typical_singular_value
 from .result import BEST_FOUND, PROVED
@@ -113,5 +114,6 @@ def _assemble(rce: RegularizedCE, best: CEPoint, points: list[CEPoint], limits: 
         problem=problem, reduced=rce, best=best, certainty=certainty, notes=tuple(notes),
         duality_gap=gap, runs=tuple(sorted(points, key=lambda p: p.loss)),
         limit_losses=(float(limits["free"].loss), float(limits["none"].loss)),
-        limit_grams=(limits["free"].layers.feature_gram, limits["none"].layers.feature_gram),
+        limit_grams=tuple(feature_shape(problem, limits[bias].logits, limits[bias].rank)
+                          for bias in ("free", "none")),
         origin_decay_proved=origin_decay)

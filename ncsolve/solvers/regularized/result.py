@@ -14,8 +14,9 @@ from functools import cached_property
 
 import numpy as np
 
+from ...core.balance import class_lengths, factor_values, layer_parts, layer_values
 from ...inputs.problem import Problem
-from ..mse import GRAM_LIMIT, classifier_values, factor_values, feature_values
+from ..mse import GRAM_LIMIT
 from .outer import OuterRun
 from .target import FixedBias
 
@@ -99,10 +100,10 @@ class RegularizedSolution:
         return factor_values(self.problem, self.z)
 
     def _layer_values(self) -> np.ndarray:
-        return feature_values(self.singular_values)
+        return layer_values(self.problem, self.z)
 
     def _classifier_values(self) -> np.ndarray:
-        return classifier_values(self.singular_values)
+        return layer_values(self.problem, self.z, classifier=True)
 
     @cached_property
     def _direction_decay(self) -> np.ndarray:
@@ -139,8 +140,7 @@ class RegularizedSolution:
     @cached_property
     def layer_feature_norms(self) -> np.ndarray:
         """(M + 1, K): row j holds the class-mean lengths of W_j...W_1 H (row 0 is H)."""
-        squares = (self._scaled_v**2) @ (self._layer_values() ** 2)
-        return np.sqrt(np.maximum(squares, 0.0)).T
+        return class_lengths(self._scaled_v**2, *layer_parts(self.problem, self.z)).T
 
     @property
     def feature_norm(self) -> np.ndarray:
@@ -148,7 +148,9 @@ class RegularizedSolution:
 
     @cached_property
     def classifier_norm(self) -> np.ndarray:
-        return np.sqrt(np.maximum((self.point.U**2) @ (self._classifier_values()[:, 0] ** 2), 0))
+        mantissa, exponent = layer_parts(self.problem, self.z, classifier=True,
+                                         layers=slice(0, 1))
+        return class_lengths(self.point.U**2, mantissa, exponent)[:, 0]
 
     @cached_property
     def output(self) -> np.ndarray:

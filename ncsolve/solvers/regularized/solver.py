@@ -8,6 +8,7 @@ import dataclasses
 import numpy as np
 
 from ...core import scalar
+from ...core.balance import layer_parts
 from ...inputs.problem import Problem
 from . import certificate
 from .outer import (START_FRACTIONS, BalancedBias, OuterRun, balanced_bias, distinct_minima,
@@ -127,14 +128,26 @@ def _point_notes(problem: Problem, point: FixedBias) -> list[str]:
 
 def position(problem: Problem, point: FixedBias) -> float | None:
     """Where the class-mean geometry sits between the two limits, in [0, 1]
-    (:func:`position_of`, with the free-bias and bias-free MSE answers as the limits)."""
+    (:func:`position_of`, with the free-bias and bias-free MSE answers as the limits).
+
+    The three Grams of H are formed from the mantissas of its singular values: they
+    share the power of two of the problem's feature scale, which the position does
+    not depend on, and decays far apart would put it outside float64.
+    """
     from ..mse import solve as solve_mse
 
     scaled_v = point.V / np.sqrt(problem.n.astype(float))[:, None]
-    s_h = np.sqrt(problem.lbar / problem.lambda_h) * point.z ** (1.0 / problem.L)
-    limits = [solve_mse(dataclasses.replace(problem, bias=bias, lambda_b=None)).gram_features()
+    m_h = layer_parts(problem, point.z, layers=slice(0, 1))[0][:, 0]
+    limits = [_feature_shape(solve_mse(dataclasses.replace(problem, bias=bias, lambda_b=None)))
               for bias in ("free", "none")]
-    return position_of((scaled_v * s_h**2) @ scaled_v.T, *limits)
+    return position_of((scaled_v * m_h**2) @ scaled_v.T, *limits)
+
+
+def _feature_shape(solution) -> np.ndarray:
+    """``gram_features()`` of an MSE answer times the power of two ``2^(-2 e)`` of its scale."""
+    m_h = layer_parts(solution.problem, solution.z, layers=slice(0, 1))[0][:, 0]
+    inv_n = 1.0 / solution.problem.n
+    return solution.spectrum.matrix((solution.sigma * m_h) ** 2) * inv_n[:, None] * inv_n[None, :]
 
 
 def position_of(gram: np.ndarray, free: np.ndarray, none: np.ndarray) -> float | None:
