@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 import mpmath
 import sympy as sp
 
-from ..inputs.problem import DEFAULT_DECAY, Problem, ProblemError
+from ..inputs.problem import DEFAULT_DECAY, Problem
+from ..inputs.validation import invalid
 from .expressions import SYMBOLS, ReducedModel, exact_roots, paper_parametrization, reduced_model
 from ..solvers.precise import (
     GUARD_DIGITS,
@@ -245,8 +246,8 @@ def equation_report(
     digits = check_precision(precision)
     bias_free = str(bias).strip().lower() == "none"
     if str(bias).strip().lower() == "regularized":
-        raise ProblemError("bias (--bias): ncsolve equation covers none and free; for a "
-                           "regularized bias use ncsolve predict --bias regularized --lambda-b X")
+        raise invalid("bias", "ncsolve equation covers none and free; for a "
+                      "regularized bias use ncsolve predict --bias regularized --lambda-b X")
     filled_w = lambda_w if lambda_w is not None else DEFAULT_DECAY
     filled_h = lambda_h if lambda_h is not None else DEFAULT_DECAY
     problem = Problem.build(n if n is not None else [1], depth, filled_w, filled_h, bias, "mse")

@@ -7,7 +7,8 @@ import math
 
 import numpy as np
 
-from ...inputs.problem import Problem, ProblemError
+from ...inputs.problem import Problem
+from ...inputs.validation import WholeNumber, check, invalid
 from . import certificate
 from .candidates import (
     Candidate,
@@ -142,16 +143,9 @@ def _one_blas_thread():
 def _check_counts(restarts, seeds) -> None:
     """Raise ProblemError unless both are non-negative integers of a sensible size."""
     for name, value in (("restarts", restarts), ("seeds", seeds)):
-        try:
-            ok = int(value) == value and value >= 0
-        except (TypeError, ValueError, OverflowError):
-            ok = False
-        if not ok:
-            raise ProblemError(f"{name} (--{name}): must be a non-negative integer, got {value!r}")
-        if value > MAX_RESTARTS_ALLOWED:
-            raise ProblemError(
-                f"{name} (--{name}): at most {MAX_RESTARTS_ALLOWED} (each one is a local "
-                f"minimization), got {value!r}")
+        if check(value, WholeNumber(0), name) > MAX_RESTARTS_ALLOWED:
+            raise invalid(name, f"at most {MAX_RESTARTS_ALLOWED} (each one is a local "
+                          f"minimization), got {value!r}")
 
 
 def _assemble(red: ReducedCE, candidates: list[Candidate], runs: list[LocalMinimum],
