@@ -30,9 +30,9 @@ import sys
 
 
 from ..core.objective import DEFAULT_WIDTH  # one default for Python and the CLI
-from ..core.descent import METHODS, MOMENTUM, POSITIVE
+from ..core.descent import METHODS, MOMENTUM
 from ..inputs.problem import MAX_DEPTH, Problem, whole_number
-from ..inputs.validation import Options, check, invalid
+from ..inputs.validation import POSITIVE, Options, check, invalid
 from .options import add_model_options
 
 DEFAULT_STEPS = {"lbfgs": 20000, "gd": 30000, "momentum": 30000}

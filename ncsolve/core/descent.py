@@ -27,7 +27,7 @@ import numpy as np
 from .metrics import vector_norm
 from .objective import FullObjective, Parameters
 from ..inputs.problem import Problem
-from ..inputs.validation import Interval, Options, WholeNumber, check
+from ..inputs.validation import POSITIVE, Interval, Options, WholeNumber, check
 
 __all__ = [
     "METHODS",
@@ -40,7 +40,6 @@ __all__ = [
 ]
 
 METHODS = ("lbfgs", "gd", "momentum")
-POSITIVE = Interval(0, None, closed="neither")  # a step size, a scale
 MOMENTUM = Interval(0, 1, closed="left")
 Recorder = Callable[[np.ndarray], Any]
 

@@ -15,7 +15,7 @@ from typing import Sequence
 
 import numpy as np
 
-from .validation import Interval, Options, check, invalid, show, whole_number
+from .validation import POSITIVE, Options, check, invalid, show, whole_number
 from .validation import ProblemError  # noqa: F401  (ncsolve.inputs.problem.ProblemError)
 
 BIAS_MODES = ("none", "free", "regularized")
@@ -186,9 +186,6 @@ def _with_total_checked(counts: np.ndarray) -> np.ndarray:
                       "(where float64 counts exactly)")
     counts.setflags(write=False)
     return counts
-
-
-POSITIVE = Interval(0, None, closed="neither")  # a decay
 
 
 def _positive_float(item, param: str) -> float:

@@ -225,6 +225,9 @@ class Options(Constraint):
         return "one of " + ", ".join(self.choices)
 
 
+POSITIVE = Interval(0, None, closed="neither")  # a decay, a step size, a scale
+
+
 def check(value, constraint: Constraint, param: str, *, what: str = "", hint: str = "",
           flag: str | None = None):
     """``value`` converted by ``constraint``, or the :class:`ProblemError` refusing it.
