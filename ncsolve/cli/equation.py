@@ -18,7 +18,8 @@ from __future__ import annotations
 import argparse
 import json
 
-from ..inputs.problem import Problem, _fail
+from ..inputs.problem import Problem
+from ..inputs.validation import invalid
 from .options import add_model_options
 
 DEFAULT_DIGITS = 20
@@ -40,19 +41,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def _check(args: argparse.Namespace) -> None:
     """What can be checked before sympy is imported (which takes seconds)."""
     if str(args.bias).strip().lower() == "regularized":
-        raise _fail("bias", "equation has the closed forms of --bias none and free; ncsolve "
-                    "predict --bias regularized --lambda-b X solves a regularized bias")
+        raise invalid("bias", "equation has the closed forms of --bias none and free; ncsolve "
+                      "predict --bias regularized --lambda-b X solves a regularized bias")
     problem = Problem.build([1] if args.n is None else args.n, args.depth, args.lambda_w,
                             args.lambda_h, args.bias)
     numbers = any(v is not None for v in (args.n, args.lambda_w, args.lambda_h))
     if numbers and problem.depth > MAX_NUMERIC_DEPTH:
-        raise _fail("depth", f"with numbers, equation works in exact arithmetic, where decays "
-                    f"raised to the power M/(M+1) outgrow sympy; at most depth "
-                    f"{MAX_NUMERIC_DEPTH} with --n or decays (without them any depth up to "
-                    f"1000), got {problem.depth}; predict --precision D gives the digits")
+        raise invalid("depth", f"with numbers, equation works in exact arithmetic, where decays "
+                      f"raised to the power M/(M+1) outgrow sympy; at most depth "
+                      f"{MAX_NUMERIC_DEPTH} with --n or decays (without them any depth up to "
+                      f"1000), got {problem.depth}; predict --precision D gives the digits")
     if args.n is not None and problem.K > MAX_CLASSES:
-        raise _fail("n", f"equation writes the equations of every class; at most {MAX_CLASSES} "
-                    f"classes, got {problem.K} (ncsolve predict solves any K)")
+        raise invalid("n", f"equation writes the equations of every class; at most {MAX_CLASSES} "
+                      f"classes, got {problem.K} (ncsolve predict solves any K)")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -25,6 +25,7 @@ import argparse
 import json
 import sys
 
+from ..inputs.validation import Interval, check, invalid
 from .options import (add_convention_options, add_search_options, convention_given,
                       convention_settings)
 
@@ -59,22 +60,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _fraction(value, name: str):
-    from ..inputs.problem import ProblemError
-
-    try:
-        number = float(value)
-    except ValueError:
-        number = float("nan")
-    if not 0.0 < number < 1.0:
-        flag = "--" + name.replace("_", "-")
-        raise ProblemError(f"{name} ({flag}): must be a number between 0 and 1, got {value!r}")
-    return number
+    return check(value, Interval(0, 1, closed="neither"), name)
 
 
 def run(args: argparse.Namespace) -> int:
     from ..inputs import conventions
     from ..measure.files import check_path, load
-    from ..inputs.problem import ProblemError, whole_number
+    from ..inputs.problem import whole_number
 
     check_path(args.file)
     if args.plot is not None:
@@ -87,11 +79,11 @@ def run(args: argparse.Namespace) -> int:
     use_convention = convention_given(args)
     if use_convention and any(v is not None for v in (args.lambda_w, args.lambda_h,
                                                        args.lambda_b)):
-        raise ProblemError("weight_decay (--weight-decay): give either the training "
-                           "conventions or --lambda-w/--lambda-h/--lambda-b, not both")
+        raise invalid("weight_decay", "give either the training "
+                      "conventions or --lambda-w/--lambda-h/--lambda-b, not both")
     if use_convention and args.weight_decay is None:
-        raise ProblemError("weight_decay (--weight-decay): the training conventions need the "
-                           "optimizer's weight_decay")
+        raise invalid("weight_decay", "the training conventions need the "
+                      "optimizer's weight_decay")
     if use_convention:
         conventions.check_names(args.loss, args.loss_reduction, args.optimizer,
                                 args.feature_decay_scope)

@@ -4,6 +4,7 @@ metavars and help read the same in ``predict``, ``equation`` and ``verify``."""
 from __future__ import annotations
 
 from ..inputs.problem import DEFAULT_DECAY
+from ..inputs.validation import invalid
 
 
 def add_model_options(parser, *, symbolic: bool = False, loss: bool = True,
@@ -76,9 +77,7 @@ def profile_from_args(args):
     if args.profile is None:
         for name in ("classes", "minority", "largest"):
             if getattr(args, name, None) is not None:
-                from ..inputs.problem import ProblemError
-
-                raise ProblemError(f"{name} (--{name}): only used with --profile step|exp")
+                raise invalid(name, "only used with --profile step|exp")
         return None
     from ..inputs.profiles import profile  # the sweep package only when a profile is asked for
 

@@ -21,6 +21,7 @@ import argparse
 import json
 import sys
 
+from ..inputs.validation import Options, check, invalid
 from .options import add_profile_options, profile_from_args
 
 DEFAULT_RATIOS = "1:1000:400"
@@ -51,14 +52,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..inputs.problem import ProblemError
     from ..inputs.grid import parse_values
     from ..sweep.output import check_output, write_atomic
 
-    fmt = "json" if args.json else str(args.format).strip().lower()
-    if fmt not in ("text", "json", "csv"):
-        raise ProblemError(f"format (--format): must be one of text, json, csv; got "
-                           f"{args.format!r}")
+    fmt = "json" if args.json else check(args.format, Options(("text", "json", "csv")), "format")
     if args.plot is not None:
         from ..sweep.plot import check_path
 
@@ -67,8 +64,8 @@ def run(args: argparse.Namespace) -> int:
         check_output(args.output)
     family = profile_from_args(args) if args.profile is not None else None
     if family is None:
-        raise ProblemError("profile (--profile): a phase map needs an imbalance profile: "
-                           "step, exp or scaled (with --n)")
+        raise invalid("profile", "a phase map needs an imbalance profile: "
+                      "step, exp or scaled (with --n)")
     ratios = parse_values(args.ratio, "ratio", scale="log", low=1.0)
     depths = parse_values(args.depth, "depth", integer=True, low=1.0)
     from ..sweep.phase import phase_map

@@ -20,6 +20,7 @@ import argparse
 import json
 import sys
 
+from ..inputs.validation import invalid
 from .options import (add_convention_options, add_model_options, add_profile_options,
                       add_search_options, convention_given, convention_settings,
                       profile_from_args)
@@ -57,16 +58,12 @@ def run(args: argparse.Namespace) -> int:
 
     family = profile_from_args(args)
     if family is None and args.n is None:
-        from ..inputs.problem import ProblemError
-
-        raise ProblemError("n (--n): give the class sizes, e.g. --n 500,100,50, or an "
-                           "imbalance profile with --profile step|exp|scaled --ratio RHO")
+        raise invalid("n", "give the class sizes, e.g. --n 500,100,50, or an "
+                      "imbalance profile with --profile step|exp|scaled --ratio RHO")
     if args.grams is not None and not args.json:
-        from ..inputs.problem import ProblemError
-
         flag = "--grams" if args.grams else "--no-grams"
-        raise ProblemError(f"grams ({flag}): chooses the Gram matrices of --json; add --json, "
-                           f"or leave {flag} out")
+        raise invalid("grams", f"chooses the Gram matrices of --json; add --json, "
+                      f"or leave {flag} out", flag)
     n = args.n if family is None else family
     training = convention_settings(args) if convention_given(args) else {}
     result = predict(n=n, ratio=args.ratio, depth=args.depth, lambda_w=args.lambda_w,

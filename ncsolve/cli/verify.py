@@ -30,10 +30,11 @@ import sys
 
 
 from ..core.objective import DEFAULT_WIDTH  # one default for Python and the CLI
-from ..inputs.problem import MAX_DEPTH, Problem, _fail, _positive_float, whole_number
+from ..core.descent import METHODS, MOMENTUM
+from ..inputs.problem import MAX_DEPTH, Problem, whole_number
+from ..inputs.validation import POSITIVE, Options, check, invalid
 from .options import add_model_options
 
-METHODS = ("lbfgs", "gd", "momentum")
 DEFAULT_STEPS = {"lbfgs": 20000, "gd": 30000, "momentum": 30000}
 DEFAULTS = {"lr": 0.1, "momentum": 0.9}
 MAX_RUNS = 1000  # --restarts: each run is a full minimization
@@ -97,33 +98,27 @@ def _integer(text: str, param: str, low: int) -> int:
 
 def _momentum(text: str) -> float:
     """The heavy-ball coefficient, a number in [0, 1)."""
-    try:
-        value = float(text)
-    except (TypeError, ValueError):
-        value = float("nan")
-    if not 0.0 <= value < 1.0:
-        raise _fail("momentum", f"must be a number in [0, 1), got {text!r}")
-    return value
+    return check(text, MOMENTUM, "momentum")
 
 
 def _plot_path(path: str) -> str:
     """The figure's path, checked before any training: format, folder, matplotlib."""
     extension = os.path.splitext(path)[1].lower().lstrip(".")
     if extension not in FIGURE_FORMATS:  # as ncsolve.verify.plot, before importing it
-        raise _fail("plot", f"the extension gives the format: .png, .pdf or .svg; got "
-                    f"{os.path.basename(path)!r}")
+        raise invalid("plot", f"the extension gives the format: .png, .pdf or .svg; got "
+                      f"{os.path.basename(path)!r}")
     if os.path.isdir(path):
-        raise _fail("plot", f"{path!r} is a folder; give a file name such as nc.png")
+        raise invalid("plot", f"{path!r} is a folder; give a file name such as nc.png")
     try:
         import matplotlib  # noqa: F401
     except ImportError:
-        raise _fail("plot", "needs matplotlib; install it with: pip install 'ncsolve[plot]' "
+        raise invalid("plot", "needs matplotlib; install it with: pip install 'ncsolve[plot]' "
                             "(or pip install matplotlib)") from None
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
-        raise _fail("plot", f"folder {folder!r} does not exist")
+        raise invalid("plot", f"folder {folder!r} does not exist")
     if not os.access(folder, os.W_OK):
-        raise _fail("plot", f"cannot write to folder {folder!r}")
+        raise invalid("plot", f"cannot write to folder {folder!r}")
     return path
 
 
@@ -143,7 +138,7 @@ def _check_size(problem: Problem) -> None:
     needed = 8.0 * count * 30  # L-BFGS keeps about 30 vectors of this length
     if needed > _memory_limit():
         blame = "n" if d[0] * problem.N >= count / 2 else "width"
-        raise _fail(
+        raise invalid(
             blame,
             f"the full model has {count:.3g} parameters and would need about "
             f"{needed / 1e9:.3g} GB; use smaller class sizes or a smaller --width",
@@ -153,23 +148,21 @@ def _check_size(problem: Problem) -> None:
 def _refuse_what_does_not_apply(args, method: str) -> None:
     """An option that would change nothing is refused, as everywhere in ncsolve."""
     if args.lr is not None and method == "lbfgs":
-        raise _fail("lr", "is the step size of --method gd or momentum; L-BFGS chooses its "
-                    "own steps: leave --lr out, or add --method gd|momentum")
+        raise invalid("lr", "is the step size of --method gd or momentum; L-BFGS chooses its "
+                      "own steps: leave --lr out, or add --method gd|momentum")
     if args.momentum is not None and method != "momentum":
-        raise _fail("momentum", "is the coefficient of --method momentum; leave it out, or "
-                    "add --method momentum")
+        raise invalid("momentum", "is the coefficient of --method momentum; leave it out, or "
+                      "add --method momentum")
     if args.record_every is not None and args.plot is None and not args.json:
-        raise _fail("record_every", "records a trajectory for --plot or --json; add one "
-                    "of them, or leave --record-every out")
+        raise invalid("record_every", "records a trajectory for --plot or --json; add one "
+                      "of them, or leave --record-every out")
 
 
 def _settings(args) -> dict:
     """Validated settings from the parsed arguments (raises ProblemError)."""
-    method = str(args.method).strip().lower()
-    if method not in METHODS:
-        raise _fail("method", f"must be one of {', '.join(METHODS)}; got {args.method!r}")
+    method = check(args.method, Options(METHODS), "method")
     if args.width is not None and args.widths is not None:
-        raise _fail("widths", "give either --width (every layer) or --widths, not both")
+        raise invalid("widths", "give either --width (every layer) or --widths, not both")
     _refuse_what_does_not_apply(args, method)
     depth = whole_number(args.depth, "depth", "the depth (number of layers)", high=MAX_DEPTH)
     widths = args.widths
@@ -183,9 +176,9 @@ def _settings(args) -> dict:
     problem = Problem.build(args.n, depth, args.lambda_w, args.lambda_h, args.bias, args.loss,
                             widths, args.lambda_b)
     _check_size(problem)
-    options = {"steps": steps, "init_scale": _positive_float(args.init_scale, "init_scale")}
+    options = {"steps": steps, "init_scale": check(args.init_scale, POSITIVE, "init_scale")}
     if method != "lbfgs":
-        options["lr"] = _positive_float(args.lr or DEFAULTS["lr"], "lr")
+        options["lr"] = check(args.lr or DEFAULTS["lr"], POSITIVE, "lr")
     if method == "momentum":
         options["momentum"] = _momentum(args.momentum or DEFAULTS["momentum"])
     record_every = (None if args.record_every is None
@@ -198,9 +191,9 @@ def _settings(args) -> dict:
         "options": options,
         "seed": _integer(args.seed, "seed", 0),
         "restarts": restarts,
-        "loss_rtol": _positive_float(args.loss_rtol, "loss_rtol"),
-        "gram_tol": _positive_float(args.gram_tol, "gram_tol"),
-        "grad_tol": _positive_float(args.grad_tol, "grad_tol"),
+        "loss_rtol": check(args.loss_rtol, POSITIVE, "loss_rtol"),
+        "gram_tol": check(args.gram_tol, POSITIVE, "gram_tol"),
+        "grad_tol": check(args.grad_tol, POSITIVE, "grad_tol"),
         "record_every": record_every,
         "plot": plot,
     }

@@ -26,7 +26,8 @@ import numpy as np
 
 from .metrics import vector_norm
 from .objective import FullObjective, Parameters
-from ..inputs.problem import Problem, ProblemError
+from ..inputs.problem import Problem
+from ..inputs.validation import POSITIVE, Interval, Options, WholeNumber, check
 
 __all__ = [
     "METHODS",
@@ -39,6 +40,7 @@ __all__ = [
 ]
 
 METHODS = ("lbfgs", "gd", "momentum")
+MOMENTUM = Interval(0, 1, closed="left")
 Recorder = Callable[[np.ndarray], Any]
 
 
@@ -173,9 +175,7 @@ def _start(objective: FullObjective, seed, init_scale: float, x0) -> np.ndarray:
         if x.size != objective.size:
             raise ValueError(f"x0 must have {objective.size} entries, got {x.size}")
         return x
-    if not (np.isfinite(init_scale) and init_scale > 0):
-        raise ProblemError("init_scale (--init-scale): must be a positive number, "
-                           f"got {init_scale!r}")
+    init_scale = check(init_scale, POSITIVE, "init_scale")
     return objective.random_point(np.random.default_rng(seed), init_scale)
 
 
@@ -385,12 +385,9 @@ def gradient_descent(
 
 
 def _check_descent_options(lr: float, momentum: float, steps: int) -> None:
-    if not (np.isfinite(lr) and lr > 0):
-        raise ProblemError(f"lr (--lr): must be a positive number, got {lr!r}")
-    if not (np.isfinite(momentum) and 0 <= momentum < 1):
-        raise ProblemError(f"momentum (--momentum): must be in [0, 1), got {momentum!r}")
-    if int(steps) != steps or steps < 0:
-        raise ProblemError(f"steps (--steps): must be a non-negative integer, got {steps!r}")
+    check(lr, POSITIVE, "lr")
+    check(momentum, MOMENTUM, "momentum")
+    check(steps, WholeNumber(0), "steps")
 
 
 def descend(
@@ -422,11 +419,8 @@ def descend(
     list of DescentResult
         One per run, in seed order.
     """
-    if method not in METHODS:
-        raise ProblemError(f"method (--method): must be one of {', '.join(METHODS)}; "
-                           f"got {method!r}")
-    if int(restarts) != restarts or restarts < 1:
-        raise ProblemError(f"restarts (--restarts): must be a positive integer, got {restarts!r}")
+    method = check(method, Options(METHODS), "method")
+    check(restarts, WholeNumber(1), "restarts")
     objective = _objective(problem, widths)
     if method == "momentum":
         options.setdefault("momentum", 0.9)

@@ -33,7 +33,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..inputs.problem import Problem, ProblemError
+from ..inputs.problem import Problem
+from ..inputs.validation import WholeNumber, check, invalid
 
 __all__ = ["DEFAULT_WIDTH", "FullObjective", "Parameters", "class_labels", "default_widths",
            "softmax_cross_entropy"]
@@ -60,9 +61,7 @@ def default_widths(problem: Problem, width: int | None = None) -> tuple[int, ...
         return tuple(int(d) for d in problem.widths)
     if width is None:
         width = problem.K
-    if int(width) < 1:
-        raise ProblemError(f"width (--width): must be a positive integer, got {width!r}")
-    return (int(width),) * problem.depth
+    return (check(width, WholeNumber(1), "width"),) * problem.depth
 
 
 def class_labels(n: np.ndarray) -> np.ndarray:
@@ -167,8 +166,8 @@ class FullObjective:
             widths = default_widths(problem)
         widths = tuple(int(d) for d in widths)
         if len(widths) != problem.depth or min(widths) < 1:
-            raise ProblemError(
-                f"widths (--widths): give depth={problem.depth} positive widths d_1,...,d_M, "
+            raise invalid(
+                "widths", f"give depth={problem.depth} positive widths d_1,...,d_M, "
                 f"got {list(widths)}"
             )
         self.problem = problem

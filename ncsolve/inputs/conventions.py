@@ -36,10 +36,10 @@ not an L2 penalty of any objective, so no decay of this model reproduces it and
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, replace
 
-from .problem import Problem, ProblemError, whole_number
+from .problem import LOSSES, Problem, whole_number
+from .validation import Interval, Options, check, invalid
 
 __all__ = ["LOSS_REDUCTIONS", "OPTIMIZERS", "TrainingConvention", "training_decays"]
 
@@ -103,15 +103,7 @@ class TrainingConvention:
 
 
 def _decay(value, name: str, allow_zero: bool = True) -> float:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise ProblemError(f"{name} (--{name.replace('_', '-')}): must be a number >= 0, "
-                           f"got {value!r}") from None
-    if not math.isfinite(number) or number < 0 or (number == 0 and not allow_zero):
-        raise ProblemError(f"{name} (--{name.replace('_', '-')}): must be a finite number "
-                           f">= 0, got {value!r}")
-    return number
+    return check(value, Interval(0, None, closed="left" if allow_zero else "neither"), name)
 
 
 def _decay_list(value, depth: int) -> list[float]:
@@ -121,36 +113,28 @@ def _decay_list(value, depth: int) -> list[float]:
     if len(decays) == 1:
         return decays * depth
     if len(decays) != depth:
-        raise ProblemError(f"weight_decay (--weight-decay): give one value or depth={depth} "
-                           f"values (layer 1 first), got {len(decays)}")
+        raise invalid("weight_decay", f"give one value or depth={depth} values (layer 1 first), "
+                      f"got {len(decays)}")
     return decays
 
 
 def check_names(loss: str, loss_reduction: str, optimizer: str = "sgd",
                 feature_decay_scope: str = "batch") -> tuple[str, str, str, str]:
     """Validated (loss, loss_reduction, optimizer, feature_decay_scope); AdamW is refused."""
-    loss = str(loss).strip().lower()
-    if loss not in ("mse", "ce"):
-        raise ProblemError(f"loss (--loss): must be mse or ce, got {loss!r}")
-    optimizer = str(optimizer).strip().lower()
-    if optimizer not in OPTIMIZERS:
-        raise ProblemError(f"optimizer (--optimizer): must be one of {', '.join(OPTIMIZERS)}; "
-                           f"got {optimizer!r}")
+    loss = check(loss, Options(LOSSES), "loss")
+    optimizer = check(optimizer, Options(OPTIMIZERS), "optimizer")
     if optimizer == "adamw":
-        raise ProblemError(
-            "optimizer (--optimizer): AdamW's decoupled weight decay is not an L2 penalty on "
+        raise invalid(
+            "optimizer", "AdamW's decoupled weight decay is not an L2 penalty on "
             "the loss (it is applied outside the gradient, scaled by the learning rate), so "
             "no decay of ncsolve's objective reproduces it; use SGD or Adam with weight_decay, "
             "or give --lambda-w/--lambda-h yourself as an approximation")
     reduction = str(loss_reduction).strip().lower()
     if reduction not in LOSS_REDUCTIONS or loss not in LOSS_REDUCTIONS[reduction][0].split():
         allowed = [k for k, v in LOSS_REDUCTIONS.items() if loss in v[0].split()]
-        raise ProblemError(f"loss_reduction (--loss-reduction): for loss {loss} one of "
-                           f"{', '.join(allowed)}; got {loss_reduction!r}")
-    scope = str(feature_decay_scope).strip().lower()
-    if scope not in FEATURE_DECAY_SCOPES:
-        raise ProblemError("feature_decay_scope (--feature-decay-scope): must be batch or all; "
-                           f"got {feature_decay_scope!r}")
+        raise invalid("loss_reduction", f"for loss {loss} one of {', '.join(allowed)}; "
+                      f"got {loss_reduction!r}")
+    scope = check(feature_decay_scope, Options(FEATURE_DECAY_SCOPES), "feature_decay_scope")
     return loss, reduction, optimizer, scope
 
 
@@ -200,12 +184,12 @@ def training_decays(*, num_classes: int, num_samples: int, depth: int, weight_de
     M = whole_number(depth, "depth", "the depth")
     B = N if batch_size is None else whole_number(batch_size, "batch_size", "the batch size")
     if B > N:
-        raise ProblemError(f"batch_size (--batch-size): at most N = {N}, got {B}")
+        raise invalid("batch_size", f"at most N = {N}, got {B}")
     wd = _decay_list(weight_decay, M)
     if min(wd) <= 0:
-        raise ProblemError("weight_decay (--weight-decay): the theory needs a positive decay on "
-                           "every layer (without one the objective has an infimum but no "
-                           f"minimizer); got {', '.join(f'{v:g}' for v in wd)}")
+        raise invalid("weight_decay", "the theory needs a positive decay on "
+                      "every layer (without one the objective has an infimum but no "
+                      f"minimizer); got {', '.join(f'{v:g}' for v in wd)}")
     fd = None if feature_decay is None else _decay(feature_decay, "feature_decay")
     fd = None if fd == 0 else fd  # no feature decay: lambda_H unknown (fitted by measure)
     per_sample = (0.5 if loss == "mse" else 1.0) / N  # the objective's own weight of loss_i
@@ -242,15 +226,15 @@ def training_convention(n, depth, loss, lambda_w=None, lambda_h=None, *, weight_
     feature decay). With ``bias="regularized"`` the weight decay reaches the bias too:
     ``lambda_b`` is mapped like the weights' decay, not given."""
     if lambda_w is not None or (lambda_h is not None and feature_decay is not None):
-        raise ProblemError("weight_decay (--weight-decay): give either the training "
-                           "conventions or --lambda-w/--lambda-h, not both")
+        raise invalid("weight_decay", "give either the training "
+                      "conventions or --lambda-w/--lambda-h, not both")
     if lambda_b is not None:
-        raise ProblemError("lambda_b (--lambda-b): with the training conventions the bias "
-                           "decay follows from --weight-decay (lambda_b = lambda_W of the last "
-                           "layer); leave --lambda-b out")
+        raise invalid("lambda_b", "with the training conventions the bias "
+                      "decay follows from --weight-decay (lambda_b = lambda_W of the last "
+                      "layer); leave --lambda-b out")
     if weight_decay is None:
-        raise ProblemError("weight_decay (--weight-decay): the training conventions need the "
-                           "optimizer's weight_decay")
+        raise invalid("weight_decay", "the training conventions need the "
+                      "optimizer's weight_decay")
     problem = Problem.build(n, depth, 1.0, 1.0, "none", loss)
     regularized = str(bias).strip().lower() == "regularized"
     mapping = training_decays(num_classes=problem.K, num_samples=problem.N,
@@ -258,7 +242,7 @@ def training_convention(n, depth, loss, lambda_w=None, lambda_h=None, *, weight_
                               feature_decay=feature_decay, last_bias=regularized, **settings)
     if mapping.lambda_h is None:
         if lambda_h is None:
-            raise ProblemError("feature_decay (--feature-decay): predict needs the feature "
-                               "decay; give --feature-decay (as trained) or --lambda-h")
+            raise invalid("feature_decay", "predict needs the feature "
+                          "decay; give --feature-decay (as trained) or --lambda-h")
         mapping = replace(mapping, lambda_h=float(lambda_h))
     return mapping

@@ -10,25 +10,21 @@ import math
 
 import numpy as np
 
-from .problem import ProblemError
+from .validation import Options, ProblemError, check, invalid
 
 MAX_POINTS = 10**7  # larger grids need an explicit yes (--yes)
 MAX_COUNT = 10**7
-
-
-def _fail(param: str, message: str) -> ProblemError:
-    return ProblemError(f"{param} (--{param.replace('_', '-')}): {message}")
 
 
 def _number(text: str, param: str, integer: bool) -> float:
     try:
         value = float(text)
     except ValueError:
-        raise _fail(param, f"expected a number, got {text!r}") from None
+        raise invalid(param, f"expected a number, got {text!r}") from None
     if not math.isfinite(value):
-        raise _fail(param, f"expected a finite number, got {text!r}")
+        raise invalid(param, f"expected a finite number, got {text!r}")
     if integer and not value.is_integer():
-        raise _fail(param, f"expected an integer, got {text!r}")
+        raise invalid(param, f"expected an integer, got {text!r}")
     return value
 
 
@@ -36,23 +32,23 @@ def range_count(spec: str, param: str) -> int:
     """Number of values a spec gives, checked, without building them."""
     text = str(spec).strip()
     if not text:
-        raise _fail(param, "empty value; give a number, a comma list or START:STOP:COUNT")
+        raise invalid(param, "empty value; give a number, a comma list or START:STOP:COUNT")
     if ":" not in text:
         parts = [p.strip() for p in text.split(",")]
         if any(not p for p in parts):
-            raise _fail(param, f"empty entry in the list {text!r}")
+            raise invalid(param, f"empty entry in the list {text!r}")
         return len(parts)
     parts = [p.strip() for p in text.split(":")]
     if len(parts) != 3 or not all(parts):
-        raise _fail(param, f"a range is START:STOP:COUNT (three numbers), got {text!r}")
+        raise invalid(param, f"a range is START:STOP:COUNT (three numbers), got {text!r}")
     try:
         count = float(parts[2])
     except ValueError:
-        raise _fail(param, f"the COUNT of {text!r} must be a positive integer") from None
+        raise invalid(param, f"the COUNT of {text!r} must be a positive integer") from None
     if not (math.isfinite(count) and count.is_integer()) or count < 1:
-        raise _fail(param, f"the COUNT of {text!r} must be a positive integer, got {parts[2]}")
+        raise invalid(param, f"the COUNT of {text!r} must be a positive integer, got {parts[2]}")
     if count > MAX_COUNT:
-        raise _fail(param, f"the COUNT of {text!r} must be at most {MAX_COUNT}")
+        raise invalid(param, f"the COUNT of {text!r} must be at most {MAX_COUNT}")
     return int(count)
 
 
@@ -86,8 +82,8 @@ def parse_values(spec, param: str, scale: str = "linear", integer: bool = False,
             if values.ndim != 1:
                 raise ValueError
         except (TypeError, ValueError):
-            raise _fail(param, "expected a number, a sequence of numbers, a comma list or "
-                        f"START:STOP:COUNT, got {spec!r}") from None
+            raise invalid(param, "expected a number, a sequence of numbers, a comma list or "
+                          f"START:STOP:COUNT, got {spec!r}") from None
         spec = ",".join(repr(float(v)) for v in values)
     count = range_count(spec, param)
     text = spec.strip()
@@ -96,14 +92,14 @@ def parse_values(spec, param: str, scale: str = "linear", integer: bool = False,
     else:
         start, stop = (_number(p.strip(), param, integer) for p in text.split(":")[:2])
         if start > stop:
-            raise _fail(param, f"inverted range {text!r}: START must not exceed STOP "
-                        f"(write {_swap(text)})")
+            raise invalid(param, f"inverted range {text!r}: START must not exceed STOP "
+                          f"(write {_swap(text)})")
         if start == stop and count > 1:
-            raise _fail(param, f"empty range {text!r}: START equals STOP; give a single "
-                        "value or a wider range")
+            raise invalid(param, f"empty range {text!r}: START equals STOP; give a single "
+                          "value or a wider range")
         if scale == "log":
             if start <= 0:
-                raise _fail(param, f"a log-spaced range needs START > 0, got {text!r}")
+                raise invalid(param, f"a log-spaced range needs START > 0, got {text!r}")
             values = np.geomspace(start, stop, count)
             values[0], values[-1] = start, stop
         else:
@@ -111,15 +107,15 @@ def parse_values(spec, param: str, scale: str = "linear", integer: bool = False,
         if integer:
             values = np.round(values)
             if np.unique(values).size < values.size:
-                raise _fail(param, f"{text!r} asks for {count} integers between "
-                            f"{start:g} and {stop:g}; there are only "
-                            f"{int(stop - start) + 1}")
+                raise invalid(param, f"{text!r} asks for {count} integers between "
+                              f"{start:g} and {stop:g}; there are only "
+                              f"{int(stop - start) + 1}")
     if low is not None and np.any(values < low):
         bad = values[values < low][0]
-        raise _fail(param, f"values must be at least {low:g}, got {bad:g}")
+        raise invalid(param, f"values must be at least {low:g}, got {bad:g}")
     if positive and np.any(values <= 0):
         bad = values[values <= 0][0]
-        raise _fail(param, f"values must be positive, got {bad:g}")
+        raise invalid(param, f"values must be positive, got {bad:g}")
     return values
 
 
@@ -133,12 +129,9 @@ def parse_choices(spec, param: str, allowed) -> list[str]:
     items = spec if not isinstance(spec, str) else spec.split(",")
     out = []
     for item in items:
-        value = str(item).strip().lower()
-        if value not in allowed:
-            raise _fail(param, f"must be one of {', '.join(allowed)}; got {item!r}")
-        out.append(value)
+        out.append(check(str(item), Options(tuple(allowed)), param))
     if not out:
-        raise _fail(param, "give at least one value")
+        raise invalid(param, "give at least one value")
     return out
 
 

@@ -9,12 +9,14 @@ import math
 import os
 import re
 from dataclasses import dataclass
-from fractions import Fraction
 from functools import cached_property
-from numbers import Integral, Real
+from numbers import Real
 from typing import Sequence
 
 import numpy as np
+
+from .validation import POSITIVE, Options, check, invalid, show, whole_number
+from .validation import ProblemError  # noqa: F401  (ncsolve.inputs.problem.ProblemError)
 
 BIAS_MODES = ("none", "free", "regularized")
 LOSSES = ("mse", "ce")
@@ -24,57 +26,41 @@ MAX_DEPTH = 1000
 MAX_SEARCH_RESTARTS = 100_000  # random starts of a cross-entropy search (each a minimization)
 
 
-class ProblemError(ValueError):
-    """Invalid input. The message names the parameter and what is allowed."""
-
-
-def _fail(param: str, message: str) -> ProblemError:
-    flag = "--" + param.replace("_", "-")
-    return ProblemError(f"{param} ({flag}): {message}")
-
-
 MAX_FILE_BYTES = 1 << 28  # @FILE: 256 MiB of text, some 30 million class sizes
-_SHOWN = 40  # characters of a bad value quoted in a message
 _UNORDERED = (set, frozenset, dict)
-
-
-def _show(value) -> str:
-    """``repr(value)``, shortened so that a message stays one readable line."""
-    text = repr(value.tolist() if isinstance(value, np.ndarray) else value)
-    return text if len(text) <= _SHOWN else text[: _SHOWN - 4] + " ..."
 
 
 def _read_list(path: str, param: str) -> str:
     """The text of an @FILE (UTF-8; numbers separated by commas, spaces or newlines)."""
     how = "give numbers, or @FILE: a text file of numbers separated by commas or spaces"
     if os.path.isdir(path):
-        raise _fail(param, f"{path!r} is a folder, not a file; {how}")
+        raise invalid(param, f"{path!r} is a folder, not a file; {how}")
     try:
         with open(path, "rb") as handle:
             data = handle.read(MAX_FILE_BYTES + 1)
     except OSError as error:
-        raise _fail(param, f"cannot read {path!r} ({error.strerror or error}); {how}") from None
+        raise invalid(param, f"cannot read {path!r} ({error.strerror or error}); {how}") from None
     if len(data) > MAX_FILE_BYTES:
-        raise _fail(param, f"{path!r} holds more than {MAX_FILE_BYTES >> 20} MiB; {how}")
+        raise invalid(param, f"{path!r} holds more than {MAX_FILE_BYTES >> 20} MiB; {how}")
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as error:
-        raise _fail(param, f"{path!r} is not a text file (byte {error.start} is not UTF-8); "
-                    f"{how}") from None
+        raise invalid(param, f"{path!r} is not a text file (byte {error.start} is not UTF-8); "
+                      f"{how}") from None
 
 
 def _refuse_kind(value, param: str) -> None:
     """Inputs whose meaning would be a guess: bytes, complex numbers, unordered collections."""
     if isinstance(value, (bytes, bytearray, memoryview)):
-        raise _fail(param, f"got bytes {_show(bytes(value))}; decode them first "
-                    "(b'...'.decode()) or give numbers")
+        raise invalid(param, f"got bytes {show(bytes(value))}; decode them first "
+                      "(b'...'.decode()) or give numbers")
     if isinstance(value, (complex, np.complexfloating)) or (
             isinstance(value, np.ndarray) and value.dtype.kind == "c"):
-        raise _fail(param, f"complex numbers are not allowed, got {_show(value)}; "
-                    "give real numbers")
+        raise invalid(param, f"complex numbers are not allowed, got {show(value)}; "
+                      "give real numbers")
     if isinstance(value, _UNORDERED):
-        raise _fail(param, f"a {type(value).__name__} has no order, got {_show(value)}; give a "
-                    "list (entry k belongs to class or layer k)")
+        raise invalid(param, f"a {type(value).__name__} has no order, got {show(value)}; give a "
+                      "list (entry k belongs to class or layer k)")
 
 
 def _split(value, param: str) -> list:
@@ -84,12 +70,12 @@ def _split(value, param: str) -> list:
     if isinstance(value, str) and value.startswith("@"):
         value = " ".join(_read_list(value[1:], param).replace(",", " ").split())
         if not value:
-            raise _fail(param, "the file holds no numbers")
+            raise invalid(param, "the file holds no numbers")
         return value.split(" ")
     if isinstance(value, str):
         parts = [p.strip() for p in value.split(",")]
         if not value.strip() or any(p == "" for p in parts):
-            raise _fail(param, f"expected a comma-separated list of numbers, got {_show(value)}")
+            raise invalid(param, f"expected a comma-separated list of numbers, got {show(value)}")
         return parts
     if isinstance(value, np.ndarray) and value.ndim == 0:
         return [value.item()]
@@ -98,62 +84,10 @@ def _split(value, param: str) -> list:
     try:
         items = list(value)
     except TypeError:
-        raise _fail(param, f"expected a number or a list of numbers, got {_show(value)}") from None
+        raise invalid(param, f"expected a number or a list of numbers, got {show(value)}") from None
     for item in items:
         _refuse_kind(item, param)
     return items
-
-
-def whole_number(item, param: str, what: str, low: int = 1, high: int | None = None) -> int:
-    """An integer in [low, high] given as a number or as text ("3", "3.0", "1e3").
-
-    Raises
-    ------
-    ProblemError
-        Naming ``param`` and the allowed range.
-    """
-    subject = f"{what} " if what else ""
-    kind = "a positive integer" if low == 1 else f"an integer >= {low}"
-    if high is not None:
-        kind = f"an integer from {low} to {high}"
-
-    def refuse(shown) -> ProblemError:
-        return _fail(param, f"{subject}must be {kind}, got {_show(shown)}")
-
-    if isinstance(item, np.ndarray) and item.ndim == 0:
-        item = item.item()
-    if isinstance(item, str):
-        number = _text_integer(item)
-        if number is None:
-            raise refuse(item)
-    elif isinstance(item, (Integral, np.integer)) and not isinstance(item, (bool, np.bool_)):
-        number = int(item)
-    elif isinstance(item, (Real, np.floating)) and not isinstance(item, (bool, np.bool_)):
-        value = float(item)
-        if not (math.isfinite(value) and value.is_integer()):
-            raise refuse(item)
-        number = int(value)
-    else:
-        raise refuse(item)
-    if number < low or (high is not None and number > high):
-        raise refuse(number if abs(number) < 10**30 else item)
-    return number
-
-
-def _text_integer(text: str) -> int | None:
-    """The integer a string spells ("12", " 3.0", "1e3", "1_000"), or None."""
-    try:
-        if not any(c in text for c in ".eE"):
-            return int(text)
-        value = float(text)
-    except (ValueError, OverflowError):
-        return None
-    if not (math.isfinite(value) and value.is_integer()):
-        return None
-    if abs(value) >= 2.0**52:  # float64 rounding could hide a fraction: read it exactly
-        exact = Fraction(text.strip())
-        return int(exact) if exact.denominator == 1 else None
-    return int(value)
 
 
 _BYTE_KIND = np.zeros(256, dtype=np.uint8)  # 0: other, 1: digit, 2: separator
@@ -213,7 +147,7 @@ def _class_sizes(n) -> np.ndarray:
         if n.startswith("@"):
             n = " ".join(text.replace(",", " ").split())
             if not n:
-                raise _fail("n", "the file holds no numbers")
+                raise invalid("n", "the file holds no numbers")
             n = n.replace(" ", ",")
     elif not isinstance(n, (Real, np.number)):
         try:
@@ -229,7 +163,7 @@ def _class_sizes(n) -> np.ndarray:
                 return _with_total_checked(array.astype(np.int64))
     sizes = [whole_number(v, "n", "every class size", high=MAX_SAMPLES) for v in _split(n, "n")]
     if not sizes:
-        raise _fail("n", "give at least one class size, e.g. 500,100,50")
+        raise invalid("n", "give at least one class size, e.g. 500,100,50")
     return _with_total_checked(np.asarray(sizes, dtype=np.int64))
 
 
@@ -248,8 +182,8 @@ def _check_suspect_token(text: str) -> None:
 def _with_total_checked(counts: np.ndarray) -> np.ndarray:
     if counts.size and int(counts.max()) * counts.size > MAX_SAMPLES and (
             sum(counts.tolist()) > MAX_SAMPLES):
-        raise _fail("n", f"the total number of samples must be at most 2^53 = {MAX_SAMPLES} "
-                    "(where float64 counts exactly)")
+        raise invalid("n", f"the total number of samples must be at most 2^53 = {MAX_SAMPLES} "
+                      "(where float64 counts exactly)")
     counts.setflags(write=False)
     return counts
 
@@ -258,42 +192,26 @@ def _positive_float(item, param: str) -> float:
     if isinstance(item, np.ndarray) and item.ndim == 0:
         item = item.item()
     _refuse_kind(item, param)
-    try:
-        if isinstance(item, (bool, np.bool_)):
-            raise TypeError
-        value = float(item)
-    except (TypeError, ValueError):
-        raise _fail(param, f"must be a positive finite number, got {_show(item)}") from None
-    except OverflowError:
-        value = math.inf
-    if not math.isfinite(value) or value <= 0.0:
-        raise _fail(param, f"must be a positive finite number (float64: at most 1.8e308), "
-                    f"got {_show(item)}")
-    return value
+    return check(item, POSITIVE, param, hint="float64: at most 1.8e308")
 
 
 def _bias_decay(value, bias: str) -> float | None:
     """lambda_b: required (positive, finite) with a regularized bias, refused otherwise."""
     if bias != "regularized":
         if value is not None:
-            raise _fail("lambda_b", "is the decay of a regularized bias; add --bias "
-                        "regularized (Python: bias='regularized') or leave it out")
+            raise invalid("lambda_b", "is the decay of a regularized bias; add --bias "
+                          "regularized (Python: bias='regularized') or leave it out")
         return None
     if value is None:
-        raise _fail("lambda_b", "a regularized bias needs its decay, e.g. --lambda-b 5e-4 "
-                    "(equal to lambda_w when the weight decay is applied to every "
-                    "parameter; or give --weight-decay, which maps both)")
+        raise invalid("lambda_b", "a regularized bias needs its decay, e.g. --lambda-b 5e-4 "
+                      "(equal to lambda_w when the weight decay is applied to every "
+                      "parameter; or give --weight-decay, which maps both)")
     return _positive_float(value, "lambda_b")
 
 
 def _choice(value, param: str, allowed: Sequence[str]) -> str:
     """One of ``allowed`` (case and surrounding spaces ignored); None means the first."""
-    if value is None:
-        return allowed[0]
-    text = value.strip().lower() if isinstance(value, str) else None
-    if text not in allowed:
-        raise _fail(param, f"must be one of {', '.join(allowed)}; got {_show(value)}")
-    return text
+    return allowed[0] if value is None else check(value, Options(tuple(allowed)), param)
 
 
 @dataclass(frozen=True, eq=False)
@@ -355,7 +273,7 @@ class Problem:
             With a message naming the parameter and what is allowed.
         """
         if n is None:
-            raise _fail("n", "give the class sizes, e.g. 500,100,50")
+            raise invalid("n", "give the class sizes, e.g. 500,100,50")
         depth = 1 if depth is None else depth
         lambda_w = DEFAULT_DECAY if lambda_w is None else lambda_w
         lambda_h = DEFAULT_DECAY if lambda_h is None else lambda_h
@@ -365,7 +283,7 @@ class Problem:
         if len(decays) == 1:
             decays = decays * m
         elif len(decays) != m:
-            raise _fail(
+            raise invalid(
                 "lambda_w",
                 f"give one value or exactly depth={m} values (layer 1 first), got {len(decays)}",
             )
@@ -375,7 +293,7 @@ class Problem:
             width_list = [whole_number(v, "widths", "every width")
                           for v in _split(widths, "widths")]
             if len(width_list) != m:
-                raise _fail(
+                raise invalid(
                     "widths",
                     f"give exactly depth={m} widths d_1,...,d_M (d_1 is the feature width), "
                     f"got {len(width_list)}",

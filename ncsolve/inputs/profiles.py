@@ -31,32 +31,20 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .problem import MAX_SAMPLES, ProblemError, _class_sizes, whole_number
+from .problem import MAX_SAMPLES, _class_sizes, whole_number
+from .validation import Interval, Options, check, invalid
 
 PROFILES = ("step", "exp", "scaled")
 DEFAULT_LARGEST = 5000  # CIFAR-10 has 5000 training images per class
 DEFAULT_CLASSES = 10
 MAX_RATIO = 1e15
+RATIO = Interval(1, MAX_RATIO)
 _FLOOR_SLACK = 1e-9  # relative: 49.99999999997 counts as 50 when rounding down
 
 
-def _fail(param: str, message: str) -> ProblemError:
-    return ProblemError(f"{param} (--{param.replace('_', '-')}): {message}")
-
-
 def check_ratio(value, param: str = "ratio") -> float:
-    """A validated imbalance ratio (a finite number >= 1)."""
-    try:
-        if isinstance(value, (bool, np.bool_)):
-            raise TypeError
-        ratio = float(value)
-    except (TypeError, ValueError):
-        raise _fail(param, f"must be a number >= 1 (largest over smallest class size), "
-                    f"got {value!r}") from None
-    if not math.isfinite(ratio) or ratio < 1.0 or ratio > MAX_RATIO:
-        raise _fail(param, f"must be a number from 1 to {MAX_RATIO:g} (largest over smallest "
-                    f"class size; 1 is balanced), got {ratio:g}")
-    return ratio
+    """A validated imbalance ratio (a number from 1 to :data:`MAX_RATIO`)."""
+    return check(value, RATIO, param, hint="largest over smallest class size; 1 is balanced")
 
 
 def _check_whole_sizes(kind: str, ratios: np.ndarray, sizes: np.ndarray) -> None:
@@ -65,10 +53,10 @@ def _check_whole_sizes(kind: str, ratios: np.ndarray, sizes: np.ndarray) -> None
     short = sizes.min(axis=1) * (1.0 + _FLOOR_SLACK) < 1.0
     if np.any(short):
         ratio = float(ratios[np.argmax(short)])
-        raise _fail("ratio", f"at ratio {ratio:g} the smallest class of the {kind} profile "
-                    f"has {float(sizes[np.argmax(short)].min()):.3g} samples, under one; the "
-                    f"largest class needs at least {math.ceil(ratio)} samples (--largest, or "
-                    "larger --n for scaled) or the ratio must be lower")
+        raise invalid("ratio", f"at ratio {ratio:g} the smallest class of the {kind} profile "
+                      f"has {float(sizes[np.argmax(short)].min()):.3g} samples, under one; the "
+                      f"largest class needs at least {math.ceil(ratio)} samples (--largest, or "
+                      "larger --n for scaled) or the ratio must be lower")
 
 
 @dataclass(frozen=True)
@@ -192,21 +180,19 @@ def profile(kind: str = "exp", *, classes=None, minority=None, largest=None,
     ProblemError
         For an unknown profile or invalid fields, naming the parameter.
     """
-    text = str(kind).strip().lower()
-    if text not in PROFILES:
-        raise _fail("profile", f"must be one of {', '.join(PROFILES)}; got {kind!r}")
+    text = check(kind, Options(PROFILES), "profile")
     if text == "scaled":
         return _scaled(classes, minority, largest, n)
     if n is not None:
-        raise _fail("n", f"the {text} profile sets the class sizes; leave out --n "
-                    "(or use --profile scaled to rescale explicit sizes)")
+        raise invalid("n", f"the {text} profile sets the class sizes; leave out --n "
+                      "(or use --profile scaled to rescale explicit sizes)")
     K = DEFAULT_CLASSES if classes is None else whole_number(classes, "classes", "", low=2,
                                                              high=10**7)
     size = float(DEFAULT_LARGEST if largest is None else
                  whole_number(largest, "largest", "", high=MAX_SAMPLES // K))
     if text == "exp":
         if minority is not None:
-            raise _fail("minority", "only used by --profile step")
+            raise invalid("minority", "only used by --profile step")
         return Profile("exp", K, 0, size)
     low = K // 2 if minority is None else whole_number(minority, "minority", "", high=K - 1)
     return Profile("step", K, low, size)
@@ -215,15 +201,15 @@ def profile(kind: str = "exp", *, classes=None, minority=None, largest=None,
 def _scaled(classes, minority, largest, n) -> Profile:
 
     if n is None:
-        raise _fail("n", "--profile scaled rescales explicit sizes: give them with --n, "
-                    "e.g. --n 500,100,50")
+        raise invalid("n", "--profile scaled rescales explicit sizes: give them with --n, "
+                      "e.g. --n 500,100,50")
     for name, value in (("classes", classes), ("minority", minority), ("largest", largest)):
         if value is not None:
-            raise _fail(name, "not used by --profile scaled (the sizes come from --n)")
+            raise invalid(name, "not used by --profile scaled (the sizes come from --n)")
     base = tuple(int(v) for v in _class_sizes(n))
     if max(base) == min(base):
-        raise _fail("n", "--profile scaled needs imbalanced sizes (their ratio is rescaled); "
-                    f"got all equal to {base[0]}")
+        raise invalid("n", "--profile scaled needs imbalanced sizes (their ratio is rescaled); "
+                      f"got all equal to {base[0]}")
     return Profile("scaled", len(base), 0, float(max(base)), base)
 
 
@@ -236,9 +222,9 @@ def profile_sizes(family, ratio) -> np.ndarray:
         When ``ratio`` is missing or invalid, or ``family`` is not a profile.
     """
     if not isinstance(family, Profile):
-        raise _fail("ratio", "only used with an imbalance profile (--profile; Python: "
-                    "n=ncsolve.sweep.profile(...)); leave it out with explicit sizes")
+        raise invalid("ratio", "only used with an imbalance profile (--profile; Python: "
+                      "n=ncsolve.sweep.profile(...)); leave it out with explicit sizes")
     if ratio is None:
-        raise _fail("ratio", f"the {family.kind} profile needs an imbalance ratio "
-                    "n_max/n_min >= 1, e.g. --ratio 100")
+        raise invalid("ratio", f"the {family.kind} profile needs an imbalance ratio "
+                      "n_max/n_min >= 1, e.g. --ratio 100")
     return family.sizes(check_ratio(ratio), integer=True).astype(np.int64)

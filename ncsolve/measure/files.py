@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..inputs.problem import ProblemError
+from ..inputs.validation import invalid
 
 __all__ = ["FORMATS", "TrainedModel", "check_path", "load"]
 
@@ -191,8 +192,8 @@ def _model(name: str, arrays: dict, depth: int | None) -> TrainedModel:
     if numbered:
         weights, biases, mapping = _numbered(name, arrays, numbered)
         if depth is not None and len(weights) != depth:
-            raise ProblemError(f"depth (--depth): {name} has {len(weights)} layer(s) "
-                               f"W1..W{len(weights)}, got depth {depth}; leave --depth out")
+            raise invalid("depth", f"{name} has {len(weights)} layer(s) "
+                          f"W1..W{len(weights)}, got depth {depth}; leave --depth out")
     else:  # the last `depth` Linear weights that chain from the features
         weights, biases, mapping = _state_dict(name, arrays, features.shape[1], depth)
     return TrainedModel(name, features, labels, tuple(weights),

@@ -10,7 +10,8 @@ import numpy as np
 from ..core import metrics
 from ..core.objective import chain
 from ..inputs import specify
-from ..inputs.problem import Problem, ProblemError, whole_number
+from ..inputs.problem import BIAS_MODES, LOSSES, Problem, ProblemError, whole_number
+from ..inputs.validation import Interval, Options, check, invalid
 from ..solvers import solve
 from .arrays import as_numpy, float_matrix, integer_labels
 from .result import LayerMetrics, Measurement
@@ -102,8 +103,8 @@ def measure(features, labels=None, weights=None, biases=None, *, depth=None, lam
         width = X.shape[1] if in_memory else _stats_width(features)
         head = Head.build(weights, biases, num_classes=K, width=width)
         if depth is not None and int(depth) != head.depth:
-            raise ProblemError(f"depth (--depth): the head has {head.depth} layer(s) "
-                               f"W1..W{head.depth}, got depth {depth}")
+            raise invalid("depth", f"the head has {head.depth} layer(s) "
+                          f"W1..W{head.depth}, got depth {depth}")
     elif layer_features is not None:
         raise ProblemError("weights: give the head's layers with layer_features")
     if in_memory:
@@ -121,8 +122,8 @@ def measure(features, labels=None, weights=None, biases=None, *, depth=None, lam
     if loss != "ce":
         for name, value in (("restarts", restarts), ("seed", seed)):
             if value is not None:
-                raise ProblemError(f"{name} (--{name}): only used by the cross-entropy search "
-                                   "(--loss ce); the MSE theory is solved without it")
+                raise invalid(name, "only used by the cross-entropy search "
+                              "(--loss ce); the MSE theory is solved without it")
     if head is not None and head.hidden_biases:
         notes.append("the head has hidden-layer biases; the theory's model has none: they "
                      "are measured in the layer features and the objective, not predicted")
@@ -153,10 +154,7 @@ def measure(features, labels=None, weights=None, biases=None, *, depth=None, lam
 
 
 def _loss_name(loss) -> str:
-    name = str(loss).strip().lower()
-    if name not in ("mse", "ce"):
-        raise ProblemError(f"loss (--loss): must be mse or ce, got {loss!r}")
-    return name
+    return check(str(loss), Options(LOSSES), "loss")
 
 
 def _training_arrays(features, labels, fname="features", lname="labels", num_classes=None,
@@ -218,8 +216,8 @@ def _decays(convention, lambda_w, lambda_h, lambda_b, depth) -> dict:
     """Validated decays: lambda_w a tuple of one per layer, lambda_h and lambda_b floats."""
     if convention is not None:
         if lambda_w is not None or lambda_h is not None or lambda_b is not None:
-            raise ProblemError("lambda_w (--lambda-w): give the decays or a training "
-                               "convention (--weight-decay, ...), not both")
+            raise invalid("lambda_w", "give the decays or a training "
+                          "convention (--weight-decay, ...), not both")
         lambda_w, lambda_h, lambda_b = (convention.lambda_w, convention.lambda_h,
                                         convention.lambda_b)
 
@@ -233,14 +231,7 @@ def _decays(convention, lambda_w, lambda_h, lambda_b, depth) -> dict:
 
 
 def _non_negative(value, name: str) -> float:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        number = float("nan")
-    if not (math.isfinite(number) and number >= 0):
-        raise ProblemError(f"{name} (--{name.replace('_', '-')}): must be a finite number "
-                           f">= 0, got {value!r}")
-    return number
+    return check(value, Interval(0, None), name)
 
 
 def _bias_mode(bias, head, lambda_b, notes, from_convention=False) -> str:
@@ -250,23 +241,21 @@ def _bias_mode(bias, head, lambda_b, notes, from_convention=False) -> str:
     last = head is not None and head.biases[-1] is not None
     if bias is None:
         bias = ("regularized" if lambda_b is not None else "free") if last else "none"
-    bias = str(bias).strip().lower()
-    if bias not in ("none", "free", "regularized"):
-        raise ProblemError(f"bias (--bias): must be one of none, free, regularized; got {bias!r}")
+    bias = check(str(bias), Options(BIAS_MODES), "bias")
     if bias != "none" and not last:
-        raise ProblemError(f"bias (--bias): {bias} needs the last-layer bias bM, which the "
-                           "model does not have; use --bias none")
+        raise invalid("bias", f"{bias} needs the last-layer bias bM, which the "
+                      "model does not have; use --bias none")
     if bias == "none" and last:
         notes.append("the model has a last-layer bias but the theory is bias-free (--bias "
                      "none): the bias is kept in the outputs and the objective")
     if bias == "regularized" and lambda_b is None:
-        raise ProblemError("lambda_b (--lambda-b): a regularized bias needs its decay")
+        raise invalid("lambda_b", "a regularized bias needs its decay")
     if bias != "regularized" and lambda_b is not None:
         fix = ("weight_decay reaches the last-layer bias: use --bias regularized, or "
                "--no-bias-decay (Python: bias_decay=False) if the bias was not decayed"
                if from_convention else "add --bias regularized or leave --lambda-b out")
-        raise ProblemError(f"lambda_b (--lambda-b): is the decay of a regularized bias, and "
-                           f"the bias here is {bias}; {fix}")
+        raise invalid("lambda_b", f"is the decay of a regularized bias, and "
+                      f"the bias here is {bias}; {fix}")
     return bias
 
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..inputs.validation import invalid
+
 __all__ = ["TINY", "plot_measurement", "plot_tracker", "save_measurement"]
 
 TINY = 1e-300  # floor for drawing exact zeros on log axes
@@ -17,10 +19,8 @@ def _figure(width: float, height: float):
     try:
         from matplotlib.figure import Figure
     except ImportError:
-        from ..inputs.problem import ProblemError
-
-        raise ProblemError("plot (--plot): drawing needs matplotlib (pip install "
-                           "'ncsolve[plot]')") from None
+        raise invalid("plot", "drawing needs matplotlib (pip install "
+                      "'ncsolve[plot]')") from None
     return Figure(figsize=(width, height), constrained_layout=True)
 
 
@@ -128,9 +128,7 @@ def plot_tracker(tracker):
     matplotlib.figure.Figure
     """
     if not tracker.records:
-        from ..inputs.problem import ProblemError
-
-        raise ProblemError("tracker: nothing recorded yet; call record() first")
+        raise invalid("tracker", "nothing recorded yet; call record() first", flag="")
     epochs = np.asarray(tracker.epochs)
     fig = _figure(11, 7.5)
     axes = fig.subplots(2, 2).ravel()

@@ -17,7 +17,8 @@ import math
 
 import numpy as np
 
-from ..inputs.problem import MAX_SEARCH_RESTARTS, Problem, ProblemError, whole_number
+from ..inputs.problem import MAX_SEARCH_RESTARTS, Problem, whole_number
+from ..inputs.validation import invalid
 
 __all__ = ["solve"]
 
@@ -51,17 +52,17 @@ def solve(problem: Problem, *, precision: int | None = None, restarts: int | Non
         answer beyond float64.
     """
     if precision is not None and problem.bias == "regularized":
-        raise ProblemError("precision (--precision): the high-precision route has no "
-                           "regularized bias; leave --precision out with --bias regularized")
+        raise invalid("precision", "the high-precision route has no "
+                      "regularized bias; leave --precision out with --bias regularized")
     if precision is not None and problem.loss == "ce":
-        raise ProblemError("precision (--precision): the high-precision route is for "
-                           "loss mse only; leave it out with --loss ce")
+        raise invalid("precision", "the high-precision route is for "
+                      "loss mse only; leave it out with --loss ce")
     if problem.loss == "ce":
         return _crossentropy(problem, restarts, seed)
     for name, value in (("restarts", restarts), ("seed", seed)):
         if value is not None:
-            raise ProblemError(f"{name} (--{name}): only used by the cross-entropy search "
-                               "(--loss ce); the MSE answer is exact without it")
+            raise invalid(name, "only used by the cross-entropy search "
+                          "(--loss ce); the MSE answer is exact without it")
     if problem.bias == "regularized":
         from .regularized import solve as solve_regularized  # scipy.optimize, on demand
 
@@ -81,8 +82,8 @@ def _crossentropy(problem: Problem, restarts, seed):
         restarts, "restarts", "", low=0, high=MAX_SEARCH_RESTARTS)
     seed = 0 if seed is None else whole_number(seed, "seed", "", low=0)
     if problem.lbar < CE_MIN_DECAY:
-        raise ProblemError(
-            f"lambda_w (--lambda-w), lambda_h (--lambda-h): cross-entropy is solved for a "
+        raise invalid(
+            ("lambda_w", "lambda_h"), "cross-entropy is solved for a "
             f"geometric-mean decay lbar >= {CE_MIN_DECAY:g}, got lbar = {problem.lbar:.3g}; "
             "below it the optimal logit margins (about log(1/lbar) > 690) leave float64")
     if problem.bias == "regularized":
@@ -101,8 +102,8 @@ def _check_secular_work(problem: Problem) -> None:
     distinct = int(np.unique(problem.n).size)
     if distinct > MAX_DISTINCT_SIZES:
         hours = SECONDS_PER_PAIR * distinct**2 / 3600
-        raise ProblemError(
-            f"n (--n): a free bias couples the {distinct} distinct class sizes (O(S^2) work, "
+        raise invalid(
+            "n", f"a free bias couples the {distinct} distinct class sizes (O(S^2) work, "
             f"about {hours:.2g} hours here); at most {MAX_DISTINCT_SIZES} distinct sizes: "
             "round the sizes (equal sizes cost nothing extra) or use --bias none")
 
@@ -121,8 +122,8 @@ def representable(solution):
     if math.isfinite(solution.loss) and all(np.all(np.isfinite(v)) for v in values):
         return solution
     largest = max(float(np.max(np.abs(v), initial=0.0)) for v in values)
-    raise ProblemError(
-        "lambda_w (--lambda-w), lambda_h (--lambda-h): with decays this far apart some "
+    raise invalid(
+        ("lambda_w", "lambda_h"), "with decays this far apart some "
         f"values of the answer ({'inf' if math.isinf(largest) else f'{largest:.3g}'}) are "
         "beyond float64 (magnitudes up to 1.8e308); use --precision 20 (the high-precision "
         "route has no such limit) or decays closer together")

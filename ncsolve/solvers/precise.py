@@ -36,7 +36,8 @@ import mpmath
 from mpmath import mpf
 
 from ..core.balance import precise_scales
-from ..inputs.problem import Problem, ProblemError
+from ..inputs.problem import Problem
+from ..inputs.validation import invalid
 from .precise_text import decimal_string, format_precise
 
 __all__ = [
@@ -75,10 +76,10 @@ def check_precision(digits) -> int:
         if not isinstance(digits, str) and value != digits:
             raise ValueError
     except (TypeError, ValueError):
-        raise ProblemError(f"precision (--precision): {allowed}, got {digits!r}") from None
+        raise invalid("precision", f"{allowed}, got {digits!r}") from None
     if not MIN_DIGITS <= value <= MAX_DIGITS:
         hint = "; for float64 results omit --precision" if value < MIN_DIGITS else ""
-        raise ProblemError(f"precision (--precision): {allowed}, got {value}{hint}")
+        raise invalid("precision", f"{allowed}, got {value}{hint}")
     return value
 
 
@@ -544,8 +545,7 @@ def solve_precise(problem: Problem, precision: int) -> PreciseSolution:
     """
     digits = check_precision(precision)
     if problem.loss != "mse":
-        raise ProblemError("precision (--precision): "
-                           "the high-precision route covers --loss mse only")
+        raise invalid("precision", "the high-precision route covers --loss mse only")
     with mpmath.workdps(digits + GUARD_DIGITS):
         return _solve(problem, digits)
 

@@ -13,7 +13,7 @@ import concurrent.futures as cf
 import contextlib
 import os
 
-from ..inputs.problem import ProblemError
+from ..inputs.validation import Options, check, invalid, whole_number
 
 EXECUTORS = ("process", "thread", "serial", "dask")
 CONNECT_TIMEOUT = 3.0  # seconds to reach a Dask scheduler before giving up
@@ -35,21 +35,15 @@ class SerialExecutor(cf.Executor):
 
 def check_executor(kind: str | None, workers, scheduler: str | None) -> tuple[str, int | None]:
     """Validate the executor options (before any work)."""
-    from ..inputs.problem import whole_number
-
     if scheduler is not None:
         if kind not in (None, "dask"):
-            raise ProblemError(f"scheduler (--scheduler): connects to a Dask cluster; "
-                               f"leave out --executor {kind}")
+            raise invalid("scheduler", f"connects to a Dask cluster; leave out --executor {kind}")
         kind = "dask"
-    kind = "process" if kind is None else str(kind).strip().lower()
-    if kind not in EXECUTORS:
-        raise ProblemError(f"executor (--executor): must be one of {', '.join(EXECUTORS)}; "
-                           f"got {kind!r}")
+    kind = "process" if kind is None else check(str(kind), Options(EXECUTORS), "executor")
     count = None if workers is None else whole_number(workers, "workers", "", high=4096)
     if scheduler is not None and count is not None:
-        raise ProblemError("workers (--workers): a running Dask cluster has its own "
-                           "workers; leave out --workers with --scheduler")
+        raise invalid("workers", "a running Dask cluster has its own "
+                      "workers; leave out --workers with --scheduler")
     return kind, count
 
 
@@ -84,15 +78,15 @@ def _dask_client(workers: int | None, scheduler: str | None):
     try:
         from distributed import Client, LocalCluster
     except ImportError:
-        raise ProblemError("executor (--executor): Dask needs dask.distributed "
-                           "(pip install 'ncsolve[dask]')") from None
+        raise invalid("executor", "Dask needs dask.distributed "
+                      "(pip install 'ncsolve[dask]')") from None
     if scheduler is not None:
         try:
             client = Client(scheduler, timeout=CONNECT_TIMEOUT)
         except (OSError, TimeoutError, ValueError) as error:
-            raise ProblemError(f"scheduler (--scheduler): no Dask scheduler answered at "
-                               f"{scheduler!r} within {CONNECT_TIMEOUT:g} s "
-                               f"({type(error).__name__}); check the address") from None
+            raise invalid("scheduler", f"no Dask scheduler answered at "
+                          f"{scheduler!r} within {CONNECT_TIMEOUT:g} s "
+                          f"({type(error).__name__}); check the address") from None
         with client:
             yield client
         return

@@ -20,7 +20,7 @@ import tempfile
 
 import numpy as np
 
-from ..inputs.problem import ProblemError
+from ..inputs.validation import Options, check, invalid
 
 FORMATS = ("csv", "jsonl", "parquet")
 
@@ -29,9 +29,9 @@ def check_output(path: str, param: str = "output") -> None:
     """Refuse an output path that cannot be written, before any work."""
     folder = os.path.dirname(os.path.abspath(path))
     if os.path.isdir(path):
-        raise ProblemError(f"{param} (--{param}): {path!r} is a folder; give a file name")
+        raise invalid(param, f"{path!r} is a folder; give a file name")
     if not os.path.isdir(folder):
-        raise ProblemError(f"{param} (--{param}): folder {folder!r} does not exist")
+        raise invalid(param, f"folder {folder!r} does not exist")
 
 
 def write_atomic(path: str, text: str | bytes) -> None:
@@ -139,17 +139,15 @@ def format_from(path: str | None, fmt: str | None) -> str:
     if fmt is None:
         ext = os.path.splitext(path or "")[1].lower().lstrip(".")
         fmt = {"jsonl": "jsonl", "json": "jsonl", "parquet": "parquet"}.get(ext, "csv")
-    fmt = str(fmt).strip().lower()
-    if fmt not in FORMATS:
-        raise ProblemError(f"format (--format): must be one of {', '.join(FORMATS)}; got {fmt!r}")
+    fmt = check(str(fmt), Options(FORMATS), "format")
     if fmt == "parquet":
         try:
             import pyarrow  # noqa: F401
         except ImportError:
-            raise ProblemError("format (--format): parquet needs pyarrow "
-                               "(pip install 'ncsolve[pandas]'); use csv or jsonl") from None
+            raise invalid("format", "parquet needs pyarrow "
+                          "(pip install 'ncsolve[pandas]'); use csv or jsonl") from None
         if path is None:
-            raise ProblemError("format (--format): parquet is binary; give --output PATH")
+            raise invalid("format", "parquet is binary; give --output PATH")
     return fmt
 
 
@@ -190,8 +188,8 @@ class AppendTable:
         if not lines:
             return []
         if lines[0] != self.columns:
-            raise ProblemError(f"output (--output): {self.path!r} has other columns than "
-                               "this sweep; choose another file or delete it")
+            raise invalid("output", f"{self.path!r} has other columns than "
+                          "this sweep; choose another file or delete it")
         whole = [i for i in range(1, len(lines)) if len(lines[i]) == len(self.columns)]
         self.raw = [raw[i] for i in whole]
         return [dict(zip(self.columns, lines[i])) for i in whole]
@@ -206,8 +204,8 @@ class AppendTable:
                 continue
             self.raw.append(line)
             if list(row) != self.columns:
-                raise ProblemError(f"output (--output): {self.path!r} has other columns "
-                                   "than this sweep; choose another file or delete it")
+                raise invalid("output", f"{self.path!r} has other columns "
+                              "than this sweep; choose another file or delete it")
             rows.append(row)
         return rows
 

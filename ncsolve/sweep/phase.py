@@ -24,9 +24,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..core import scalar
-from ..inputs.problem import MAX_DEPTH, ProblemError, whole_number
+from ..inputs.problem import MAX_DEPTH, whole_number
 from ..core.spectral import target_spectrum
 from ..inputs.profiles import Profile
+from ..inputs.validation import Options, check, invalid
 
 KEPT = "all classes kept"
 MINORITY = "minority collapsed"
@@ -225,7 +226,7 @@ def check_depths(depths) -> tuple[int, ...]:
     values = [depths] if np.isscalar(depths) or isinstance(depths, str) else list(depths)
     out = tuple(whole_number(v, "depth", "every depth", high=MAX_DEPTH) for v in values)
     if not out:
-        raise ProblemError("depth (--depth): give at least one depth")
+        raise invalid("depth", "give at least one depth")
     return out
 
 
@@ -253,13 +254,11 @@ def phase_map(profile: Profile, ratios, depths=3, bias: str = "none",
     from ..inputs.profiles import check_ratio
 
     if np.size(ratios) == 0:
-        raise ProblemError("ratio (--ratio): give at least one ratio")
+        raise invalid("ratio", "give at least one ratio")
     ratios = np.array([check_ratio(r) for r in parse_values(ratios, "ratio", scale="log")])
     depths = check_depths(depths)
-    bias = str(bias).strip().lower()
-    if bias not in ("none", "free"):
-        raise ProblemError(f"bias (--bias): must be one of none, free; got {bias!r} "
-                           "(phase maps are for the closed-form MSE model)")
+    bias = check(str(bias), Options(("none", "free")), "bias",
+                 hint="phase maps are for the closed-form MSE model")
     sizes = profile.sizes(ratios, integer=integer)
     groups = profile.groups()
     group_sizes = np.stack([sizes[:, g[0]] for g in groups], axis=1)  # (P, S)

@@ -11,7 +11,8 @@ import os
 
 import numpy as np
 
-from ..inputs.problem import ProblemError, DEFAULT_DECAY
+from ..inputs.problem import DEFAULT_DECAY
+from ..inputs.validation import Options, check, invalid, whole_number
 from .phase import REGIONS
 
 FORMATS = ("png", "pdf", "svg")
@@ -32,11 +33,11 @@ def check_path(path: str, param: str = "plot") -> str:
     """The output format from the extension (checked before any long work)."""
     ext = os.path.splitext(str(path))[1].lower().lstrip(".")
     if ext not in FORMATS:
-        raise ProblemError(f"{param} (--{param}): the file must end in "
-                           f"{', '.join('.' + f for f in FORMATS)}; got {path!r}")
+        raise invalid(param, f"the file must end in "
+                      f"{', '.join('.' + f for f in FORMATS)}; got {path!r}")
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
-        raise ProblemError(f"{param} (--{param}): folder {folder!r} does not exist")
+        raise invalid(param, f"folder {folder!r} does not exist")
     return ext
 
 
@@ -268,17 +269,13 @@ def check_sweep_plot(grid, value=None, cls=None) -> None:
     """Refuse a sweep figure that cannot be drawn, before the sweep runs."""
     swept = [a for a in grid.swept if a not in ("bias", "loss")]
     if len(grid.swept) != len(swept) or not 1 <= len(swept) <= 2:
-        raise ProblemError(f"plot (--plot): draws one or two swept numeric parameters; this "
-                           f"grid sweeps {len(grid.swept)} ({', '.join(grid.swept) or 'none'})")
-    if value is not None and value not in PLOT_VALUES:
-        raise ProblemError(f"plot_value (--plot-value): one of {', '.join(PLOT_VALUES)}; "
-                           f"got {value!r}")
+        raise invalid("plot", f"draws one or two swept numeric parameters; this "
+                      f"grid sweeps {len(grid.swept)} ({', '.join(grid.swept) or 'none'})")
+    if value is not None:
+        check(value, Options(PLOT_VALUES, ignore_case=False), "plot_value")
     if value == "classifier_max_cosine" and "ce" not in grid.values("loss"):
-        raise ProblemError("plot_value (--plot-value): classifier_max_cosine is computed for "
-                           "--loss ce")
+        raise invalid("plot_value", "classifier_max_cosine is computed for --loss ce")
     if cls is not None:
-        from ..inputs.problem import whole_number
-
         whole_number(cls, "plot_class", "", low=0)
 
 
@@ -314,7 +311,7 @@ def _per_point(table, value: str, cls):
     k = 0 if cls is None else int(cls)
     take = data["class"].astype(np.int64) == k
     if not take.any():
-        raise ProblemError(f"plot_class (--plot-class): no class {k} in this sweep")
+        raise invalid("plot_class", f"no class {k} in this sweep")
     return points[take], data[value][take].astype(float)
 
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..inputs.problem import ProblemError
+from ..inputs.validation import invalid
 from .output import AppendTable, cell, format_from, write_atomic
 from .points import CE_COLUMNS, RESULT_COLUMNS, concat, parse_cell, solve_point
 from .spec import Grid, build_grid
@@ -276,8 +276,8 @@ def _resume(grid: Grid, table: AppendTable) -> tuple[dict | None, set[int]]:
         stored = members[0]
         for name, values in params.items():
             if _text(stored.get(name)) != cell(values[j]):
-                raise ProblemError(
-                    f"output (--output): {table.path!r} holds another sweep (point {index} "
+                raise invalid(
+                    "output", f"{table.path!r} holds another sweep (point {index} "
                     f"has {name} = {stored.get(name)!r}, this grid {values[j]!r}); "
                     "choose another file or delete it")
         done[index] = members

@@ -19,9 +19,10 @@ from functools import lru_cache
 
 import numpy as np
 
-from ..inputs.problem import BIAS_MODES, LOSSES, DEFAULT_DECAY, Problem, ProblemError
+from ..inputs.problem import BIAS_MODES, LOSSES, DEFAULT_DECAY, Problem
 from ..inputs.grid import check_size, parse_choices, parse_values
 from ..inputs.profiles import PROFILES, profile as make_profile
+from ..inputs.validation import invalid
 
 # name: (scale, integer, low)
 NUMERIC = {
@@ -43,10 +44,6 @@ AXES = ("ratio", "classes", "minority", "largest", "depth", "decay", "lambda_w",
 PROFILE_AXES = ("ratio", "classes", "minority", "largest")
 CE_ONLY = ("seed", "restarts")
 LOSS_COLUMN = "loss_function"  # the loss parameter; "loss" is the objective value
-
-
-def _fail(param: str, message: str) -> ProblemError:
-    return ProblemError(f"{param} (--{param.replace('_', '-')}): {message}")
 
 
 @dataclass(frozen=True)
@@ -210,13 +207,13 @@ def build_grid(*, profile=None, n=None, widths=None, yes: bool = False, **specs)
     """
     unknown = sorted(set(specs) - set(AXES))
     if unknown:
-        raise _fail(unknown[0], f"not a sweep parameter; choose from {', '.join(AXES)}, "
-                    "profile, n, widths")
+        raise invalid(unknown[0], f"not a sweep parameter; choose from {', '.join(AXES)}, "
+                      "profile, n, widths")
     specs = {k: v for k, v in specs.items() if v is not None}
     vector = _lambda_w_vector(specs)
     if "decay" in specs and ({"lambda_w", "lambda_h"} & set(specs) or vector):
-        raise _fail("decay", "sets lambda_h and every lambda_w together; leave out "
-                    "--lambda-w and --lambda-h")
+        raise invalid("decay", "sets lambda_h and every lambda_w together; leave out "
+                      "--lambda-w and --lambda-h")
     kind = _profile_kind(profile, specs, n)
     defaults = {"depth": 1, "bias": "none", "loss": "mse"}
     if "decay" not in specs:
@@ -233,11 +230,11 @@ def build_grid(*, profile=None, n=None, widths=None, yes: bool = False, **specs)
         values.setdefault("seed", (0,))
     elif set(CE_ONLY) & set(specs):
         name = sorted(set(CE_ONLY) & set(specs))[0]
-        raise _fail(name, "only used by the cross-entropy search; add --loss ce")
+        raise invalid(name, "only used by the cross-entropy search; add --loss ce")
     if "regularized" in values["bias"] and "lambda_b" not in values:
-        raise _fail("lambda_b", "a regularized bias needs its decay, e.g. --lambda-b 5e-4")
+        raise invalid("lambda_b", "a regularized bias needs its decay, e.g. --lambda-b 5e-4")
     if "lambda_b" in values and "regularized" not in values["bias"]:
-        raise _fail("lambda_b", "is the decay of a regularized bias; add --bias regularized")
+        raise invalid("lambda_b", "is the decay of a regularized bias; add --bias regularized")
     base = None if n is None else tuple(int(v) for v in Problem.build(n).n)
     grid = Grid(tuple((name, tuple(v)) for name, v in values.items()), kind,
                 base, None if widths is None else tuple(Problem.build(
@@ -263,18 +260,18 @@ def _profile_kind(profile, specs, n) -> str | None:
     if profile is None:
         used = [name for name in PROFILE_AXES if name in specs]
         if used:
-            raise _fail(used[0], "only used with --profile step|exp|scaled")
+            raise invalid(used[0], "only used with --profile step|exp|scaled")
         if n is None:
-            raise _fail("n", "give the class sizes, e.g. --n 500,100,50, or --profile")
+            raise invalid("n", "give the class sizes, e.g. --n 500,100,50, or --profile")
         return None
     kind = str(profile).strip().lower()
     if kind not in PROFILES:
         make_profile(kind)  # raises the profile error
     if "ratio" not in specs:
-        raise _fail("ratio", f"the {kind} profile needs --ratio (a value, a list or "
-                    "START:STOP:COUNT)")
+        raise invalid("ratio", f"the {kind} profile needs --ratio (a value, a list or "
+                      "START:STOP:COUNT)")
     if kind != "scaled" and n is not None:
-        raise _fail("n", f"the {kind} profile sets the class sizes; leave out --n")
+        raise invalid("n", f"the {kind} profile sets the class sizes; leave out --n")
     return kind
 
 

@@ -12,7 +12,8 @@ import mpmath
 import sympy as sp
 
 from ..core.balance import precise_scales
-from ..inputs.problem import DEFAULT_DECAY, Problem, ProblemError
+from ..inputs.problem import DEFAULT_DECAY, Problem
+from ..inputs.validation import invalid
 from .expressions import SYMBOLS, ReducedModel, exact_roots, reduced_model
 from .paper import paper_parametrization
 from ..solvers.precise import (
@@ -247,8 +248,8 @@ def equation_report(
     digits = check_precision(precision)
     bias_free = str(bias).strip().lower() == "none"
     if str(bias).strip().lower() == "regularized":
-        raise ProblemError("bias (--bias): ncsolve equation covers none and free; for a "
-                           "regularized bias use ncsolve predict --bias regularized --lambda-b X")
+        raise invalid("bias", "ncsolve equation covers none and free; for a "
+                      "regularized bias use ncsolve predict --bias regularized --lambda-b X")
     filled_w = lambda_w if lambda_w is not None else DEFAULT_DECAY
     filled_h = lambda_h if lambda_h is not None else DEFAULT_DECAY
     problem = Problem.build(n if n is not None else [1], depth, filled_w, filled_h, bias, "mse")

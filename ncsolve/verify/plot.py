@@ -15,7 +15,7 @@ import numpy as np
 
 from ..core.metrics import loss_scale, objective_gap
 from ..core.objective import FullObjective
-from ..inputs.problem import ProblemError
+from ..inputs.validation import invalid
 
 FORMATS = ("png", "pdf", "svg")  # chosen by the file's extension
 DPI = 200
@@ -40,8 +40,8 @@ def figure_format(path: str) -> str:
     """
     extension = os.path.splitext(str(path))[1].lower().lstrip(".")
     if extension not in FORMATS:
-        raise ProblemError(f"plot (--plot): the extension gives the format: .png, .pdf or "
-                           f".svg; got {os.path.basename(str(path))!r}")
+        raise invalid("plot", f"the extension gives the format: .png, .pdf or "
+                      f".svg; got {os.path.basename(str(path))!r}")
     return extension
 
 

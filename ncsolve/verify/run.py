@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..core.objective import DEFAULT_WIDTH, FullObjective, default_widths
-from ..inputs.problem import Problem, ProblemError
+from ..inputs.problem import LOSSES, Problem
+from ..inputs.validation import Options, check
 from .ce import CEVerifyReport, _verify_ce
 from .common import Tolerances
 from .mse import VerifyReport, _verify_mse
@@ -60,8 +61,7 @@ def verify(
     -------
     VerifyReport or CEVerifyReport
     """
-    if problem.loss not in ("mse", "ce"):
-        raise ProblemError(f"loss (--loss): must be mse or ce, got {problem.loss!r}")
+    check(problem.loss, Options(LOSSES), "loss")
     if widths is None or isinstance(widths, (int, np.integer)):
         widths = default_widths(problem, DEFAULT_WIDTH if widths is None else widths)
     objective = FullObjective(problem, widths)

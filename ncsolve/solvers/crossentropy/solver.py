@@ -7,7 +7,8 @@ import math
 
 import numpy as np
 
-from ...inputs.problem import Problem, ProblemError
+from ...inputs.problem import Problem
+from ...inputs.validation import WholeNumber, check, invalid
 from . import certificate
 from .candidates import (
     Candidate,
@@ -71,7 +72,7 @@ def solve(problem: Problem, restarts: int | None = None, seeds: int = 3,
     """
     if restarts is None:
         restarts = default_restarts(problem.K)
-    _check_counts(restarts, seeds)
+    restarts, seeds = _check_counts(restarts, seeds)
     red = ReducedCE(problem)
     if problem.K == 1:
         return _assemble(red, [origin_candidate(red)], [], int(restarts))
@@ -139,19 +140,15 @@ def _one_blas_thread():
     return threadpool_limits(limits=1, user_api="blas")
 
 
-def _check_counts(restarts, seeds) -> None:
-    """Raise ProblemError unless both are non-negative integers of a sensible size."""
-    for name, value in (("restarts", restarts), ("seeds", seeds)):
-        try:
-            ok = int(value) == value and value >= 0
-        except (TypeError, ValueError, OverflowError):
-            ok = False
-        if not ok:
-            raise ProblemError(f"{name} (--{name}): must be a non-negative integer, got {value!r}")
+def _check_counts(restarts, seeds) -> tuple[int, int]:
+    """Both as integers; ProblemError unless non-negative integers of a sensible size."""
+    rule = WholeNumber(0)
+    counts = check(restarts, rule, "restarts"), check(seeds, rule, "seeds")
+    for name, value in zip(("restarts", "seeds"), counts):
         if value > MAX_RESTARTS_ALLOWED:
-            raise ProblemError(
-                f"{name} (--{name}): at most {MAX_RESTARTS_ALLOWED} (each one is a local "
-                f"minimization), got {value!r}")
+            raise invalid(name, f"at most {MAX_RESTARTS_ALLOWED} (each one is a local "
+                          f"minimization), got {value!r}")
+    return counts
 
 
 def _assemble(red: ReducedCE, candidates: list[Candidate], runs: list[LocalMinimum],
