@@ -22,7 +22,7 @@ import time
 import numpy as np
 
 from ncsolve.core.descent import gradient_descent, minimize_lbfgs
-from ncsolve.core.metrics import measure, relative_distance
+from ncsolve.core.metrics import relative_distance, run_geometry
 from ncsolve.core.objective import FullObjective
 from ncsolve.inputs.problem import Problem
 from ncsolve.solvers.mse import solve
@@ -32,7 +32,7 @@ PAPER = {"n": [200, 100, 50, 50], "depth": 3, "lambda_w": 5e-4, "lambda_h": 5e-4
 
 def gram_error(objective, x, solution) -> float:
     """Largest relative Frobenius distance of any Gram (any layer) or the outputs."""
-    g = measure(objective, x, with_nc1=False)
+    g = run_geometry(objective, x, with_nc1=False)
     errors = [relative_distance(g.outputs, solution.gram_outputs())]
     for j in range(objective.M):
         errors.append(relative_distance(g.feature_grams[j], solution.gram_features(j)))

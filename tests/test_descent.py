@@ -15,7 +15,7 @@ from ncsolve.core.descent import (
     gradient_descent,
     minimize_lbfgs,
 )
-from ncsolve.core.metrics import measure, relative_distance
+from ncsolve.core.metrics import relative_distance, run_geometry
 from ncsolve.core.objective import FullObjective
 from ncsolve.inputs.problem import Problem, ProblemError
 from ncsolve.solvers.mse import solve
@@ -29,7 +29,7 @@ def _best_lbfgs(problem, widths, restarts=6):
 
 
 def _gram_errors(problem, result, solution):
-    geometry = measure(result.objective, result.x, with_nc1=False)
+    geometry = run_geometry(result.objective, result.x, with_nc1=False)
     errors = [relative_distance(geometry.outputs, solution.gram_outputs())]
     for j in range(problem.depth):
         errors.append(relative_distance(geometry.feature_grams[j], solution.gram_features(j)))

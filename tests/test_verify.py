@@ -9,7 +9,7 @@ import pytest
 from ncsolve.cli import main
 from ncsolve.solvers.crossentropy import solve as solve_ce
 from ncsolve.core.descent import gradient_descent, minimize_lbfgs
-from ncsolve.core.metrics import loss_scale, measure, nc1, objective_gap, vector_norm
+from ncsolve.core.metrics import loss_scale, nc1, objective_gap, run_geometry, vector_norm
 from ncsolve.core.objective import FullObjective
 from ncsolve.inputs.problem import Problem
 from ncsolve.solvers.mse import solve
@@ -413,7 +413,7 @@ def test_ce_target_grams_are_those_of_the_full_parameters(bias):
     objective = FullObjective(problem, (5, 5, 5))
     x = objective.pack(*solution.full_parameters())
     assert objective.value(x) == pytest.approx(solution.loss, rel=1e-12)
-    run, target = measure(objective, x), CETarget.from_solution(solution)
+    run, target = run_geometry(objective, x), CETarget.from_solution(solution)
     for a, b in zip([*run.feature_grams, *run.classifier_grams, run.outputs],
                     [*target.feature_grams, *target.classifier_grams, target.outputs]):
         assert np.allclose(a, b, rtol=1e-10, atol=1e-12 * np.abs(b).max())

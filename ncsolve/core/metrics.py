@@ -22,12 +22,12 @@ __all__ = [
     "RunGeometry",
     "class_means",
     "loss_scale",
-    "measure",
     "nc1",
     "nc1_from_moments",
     "normalized_distance",
     "objective_gap",
     "relative_distance",
+    "run_geometry",
     "spread_basis",
     "vector_norm",
 ]
@@ -218,7 +218,7 @@ class RunGeometry:
         return {"nc1": [float(v) for v in self.nc1]}
 
 
-def measure(objective: FullObjective, x: np.ndarray, with_nc1: bool = True) -> RunGeometry:
+def run_geometry(objective: FullObjective, x: np.ndarray, with_nc1: bool = True) -> RunGeometry:
     """Grams, outputs and NC1 of the parameters ``x`` at every layer.
 
     Parameters

@@ -21,7 +21,7 @@ from ..core.balance import factor_values
 from ..core.metrics import (
     RunGeometry,
     loss_scale,
-    measure,
+    run_geometry,
     normalized_distance,
     objective_gap,
     relative_distance,
@@ -187,7 +187,7 @@ def align(run: RunGeometry, target: CETarget, perms: np.ndarray | None) -> Align
     Parameters
     ----------
     run : RunGeometry
-        From :func:`ncsolve.core.metrics.measure`.
+        From :func:`ncsolve.core.metrics.run_geometry`.
     target : CETarget
     perms : ndarray or None
         From :func:`class_permutations`; None selects the spectral comparison.
@@ -440,7 +440,7 @@ def _ce_geometry(solution, objective: FullObjective, x: np.ndarray, target: CETa
     """The run's geometry, its alignment with the answer, logit spectrum and collapsed classes."""
     # the geometry of a diverged run is inf/nan; it is reported, not used
     with np.errstate(all="ignore") if diverged else contextlib.nullcontext():
-        geometry = measure(objective, x)
+        geometry = run_geometry(objective, x)
         if diverged or not all(np.all(np.isfinite(m)) for m in (
                 geometry.outputs, *geometry.feature_grams, *geometry.classifier_grams)):
             return geometry, _no_alignment(objective.problem.depth), (

@@ -7,7 +7,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from ..core import descent as _descent
-from ..core.metrics import LOSS_FLOOR, measure, vector_norm
+from ..core.metrics import LOSS_FLOOR, run_geometry, vector_norm
 from ..core.objective import FullObjective
 from ..inputs.problem import Problem
 
@@ -87,7 +87,7 @@ def _recorder(objective: FullObjective, distances):
 
     def record(x: np.ndarray) -> dict:
         with np.errstate(all="ignore"):  # a diverging run overflows: inf/nan are recorded
-            geometry = measure(objective, x)
+            geometry = run_geometry(objective, x)
             out = distances(geometry)
         out["outputs"] = out["outputs"][0]
         out["nc1"] = list(geometry.nc1)

@@ -26,7 +26,7 @@ from ..core.metrics import (
     RunGeometry,
     class_means,
     loss_scale,
-    measure,
+    run_geometry,
     normalized_distance,
     objective_gap,
     relative_distance,
@@ -359,7 +359,7 @@ def assess(
     best = TheoryTarget.build(problem, A, sigma, np.asarray(solution.z, dtype=float))
     scales = (best, TheoryTarget.unit(problem))
 
-    geometry = measure(objective, x)
+    geometry = run_geometry(objective, x)
     normalized = candidate.distances(geometry, scales=scales)
     relative = candidate.distances(geometry, normalized=False, scales=scales)
     to_global = best.distances(geometry, scales=scales)
