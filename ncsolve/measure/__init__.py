@@ -15,7 +15,8 @@ predict per layer), :mod:`.network` (:func:`measure`), :mod:`.conventions`
 """
 
 from ..inputs.conventions import TrainingConvention, training_decays
-from .network import fit_feature_decay, measure
+from .network import measure
+from .theory import fit_feature_decay
 from .result import LayerMetrics, Measurement
 from .stream import ClassAccumulator, ClassStatistics, Head
 from .track import Tracker

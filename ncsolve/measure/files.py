@@ -23,6 +23,7 @@ import numpy as np
 
 from ..inputs.problem import ProblemError
 from ..inputs.validation import invalid
+from .network import measure
 
 __all__ = ["FORMATS", "TrainedModel", "check_path", "load"]
 
@@ -44,8 +45,6 @@ class TrainedModel:
 
     def measure(self, **options):
         """:func:`ncsolve.measure.measure` on these arrays (``options``: decays, bias, ...)."""
-        from .network import measure
-
         notes = options.pop("notes", ())
         result = measure(self.features, self.labels, self.weights, self.biases,
                          test_features=self.test_features, test_labels=self.test_labels,

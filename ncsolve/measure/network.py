@@ -9,19 +9,19 @@ import numpy as np
 
 from ..core import metrics
 from ..core.objective import chain
-from ..inputs import specify
-from ..inputs.problem import BIAS_MODES, LOSSES, Problem, ProblemError, whole_number
-from ..inputs.validation import Interval, Options, check, invalid
-from ..solvers import solve
-from .arrays import as_numpy, float_matrix, integer_labels
+from ..inputs.problem import ProblemError
+from ..inputs.validation import invalid
+from .arrays import float_matrix
 from .result import LayerMetrics, Measurement
 from .stream import ClassAccumulator, ClassStatistics, Head
-from .theory import GRAM_LIMIT, feature_gram, layer_targets, output_matrix
+from .inputs import (BATCH_ROWS, accumulate, bias_mode, checked_decays, loss_name,
+                     num_classes_of, stats_width, training_arrays)
+from .theory import (GRAM_LIMIT, centred_means, check_theory, feature_gram, layer_targets,
+                     output_matrix, row_norms, theory_for)
 from . import ufm
 
 __all__ = ["measure"]
 
-BATCH_ROWS = 8192  # samples per pass of the accumulator over in-memory features
 GAP_TOLERANCE = 1e-4
 STATIONARY = 1e-3  # relative gradient below which a run counts as a critical point
 COLLAPSE_THRESHOLD = 1e-3
@@ -91,16 +91,16 @@ def measure(features, labels=None, weights=None, biases=None, *, depth=None, lam
         Naming the array or parameter and what is expected.
     """
     notes: list[str] = []
-    loss = _loss_name(loss)
+    loss = loss_name(loss)
     in_memory = not isinstance(features, (ClassAccumulator, ClassStatistics))
     if in_memory:
-        X, y = _training_arrays(features, labels)
-        K = _num_classes(num_classes, y, weights)
+        X, y = training_arrays(features, labels)
+        K = num_classes_of(num_classes, y, weights)
     else:
         K = features.K
     head = None
     if weights is not None:
-        width = X.shape[1] if in_memory else _stats_width(features)
+        width = X.shape[1] if in_memory else stats_width(features)
         head = Head.build(weights, biases, num_classes=K, width=width)
         if depth is not None and int(depth) != head.depth:
             raise invalid("depth", f"the head has {head.depth} layer(s) "
@@ -108,7 +108,7 @@ def measure(features, labels=None, weights=None, biases=None, *, depth=None, lam
     elif layer_features is not None:
         raise ProblemError("weights: give the head's layers with layer_features")
     if in_memory:
-        stats = _accumulate(X, y, K, None if layer_features is not None else head)
+        stats = accumulate(X, y, K, None if layer_features is not None else head)
     else:
         stats = features.statistics() if isinstance(features, ClassAccumulator) else features
         if not in_memory and isinstance(features, ClassAccumulator) and head is None:
@@ -116,9 +116,9 @@ def measure(features, labels=None, weights=None, biases=None, *, depth=None, lam
     if layer_features is not None:
         return _nonlinear(stats, head, layer_features, X if in_memory else None,
                           y if in_memory else None, K, loss, collapse_threshold, notes)
-    decays = _decays(convention, lambda_w, lambda_h, lambda_b,
+    decays = checked_decays(convention, lambda_w, lambda_h, lambda_b,
                      None if head is None else head.depth)
-    bias = _bias_mode(bias, head, decays["lambda_b"], notes, convention is not None)
+    bias = bias_mode(bias, head, decays["lambda_b"], notes, convention is not None)
     if loss != "ce":
         for name, value in (("restarts", restarts), ("seed", seed)):
             if value is not None:
@@ -129,15 +129,15 @@ def measure(features, labels=None, weights=None, biases=None, *, depth=None, lam
                      "are measured in the layer features and the objective, not predicted")
     fit = None
     if theory is not None:
-        _check_theory(theory, stats, head, decays, bias, loss)
+        check_theory(theory, stats, head, decays, bias, loss)
     elif head is not None and decays["lambda_w"] is not None:
-        theory, fit = _theory(stats, head, decays, bias, loss, restarts, seed, notes)
+        theory, fit = theory_for(stats, head, decays, bias, loss, restarts, seed, notes)
     elif head is not None:
         notes.append("no weight decay given (--lambda-w or --weight-decay): metrics only, "
                      "no comparison with the theory")
     test = None
     if test_features is not None or test_labels is not None:
-        test = _training_arrays(test_features, test_labels, "test_features", "test_labels",
+        test = training_arrays(test_features, test_labels, "test_features", "test_labels",
                                 num_classes=K, width=stats.width)
     elif in_memory and X.shape[0] * K * X.shape[1] <= NC4_BUDGET:
         test = (X, y)
@@ -150,199 +150,7 @@ def measure(features, labels=None, weights=None, biases=None, *, depth=None, lam
                      gap_tolerance, convention, notes)
 
 
-# ---- input -------------------------------------------------------------------------------
-
-
-def _loss_name(loss) -> str:
-    return check(str(loss), Options(LOSSES), "loss")
-
-
-def _training_arrays(features, labels, fname="features", lname="labels", num_classes=None,
-                     width=None):
-    if features is None or labels is None:
-        missing = fname if features is None else lname
-        raise ProblemError(f"{missing}: give {fname} (N x d) together with {lname} (N,)")
-    X = as_numpy(features, fname)
-    if X.ndim != 2:
-        raise ProblemError(f"{fname}: expected a 2-D array (samples x width; rows are "
-                           f"samples), got shape {X.shape}")
-    size = np.shape(labels)[0] if np.ndim(labels) else None
-    if size is not None and X.shape[0] != size and X.shape[1] == size:
-        raise ProblemError(f"{fname}: expected N x d with one row per sample (N = {size} "
-                           f"labels), got shape {X.shape}, the theory's d x N layout: pass "
-                           "its transpose")
-    X = float_matrix(X, fname, columns=width, layout=" (rows are samples)")
-    y = integer_labels(labels, lname, size=X.shape[0], num_classes=num_classes)
-    if not y.size:
-        raise ProblemError(f"{fname}: no samples")
-    return X, y
-
-
-def _num_classes(num_classes, labels, weights) -> int:
-    """K: given, else the rows of the last layer, else the largest label + 1."""
-    if num_classes is None and weights is not None and len(weights):
-        name = f"W{len(weights)}"
-        last = as_numpy(weights[-1], name)
-        if last.ndim == 2 and labels.max() >= last.shape[0]:
-            raise ProblemError(f"{name}: has {last.shape[0]} rows but the labels go up to "
-                               f"{labels.max()}: the last layer needs one row per class "
-                               f"(K = {labels.max() + 1}), or the labels must be "
-                               f"0..{last.shape[0] - 1}")
-        num_classes = last.shape[0] if last.ndim == 2 else None
-    if num_classes is None:
-        return int(labels.max()) + 1
-
-    K = whole_number(num_classes, "num_classes", "the number of classes")
-    if labels.max() >= K:
-        raise ProblemError(f"labels: labels must be integers 0..{K - 1} (K = {K}, the rows "
-                           f"of the last layer or num_classes), found {labels.max()}")
-    return K
-
-
-def _stats_width(features) -> int:
-    return features.width if isinstance(features, ClassStatistics) else int(features.width)
-
-
-def _accumulate(X, y, K, head) -> ClassStatistics:
-    acc = ClassAccumulator(K, width=X.shape[1],
-                           weights=None if head is None else head.weights,
-                           biases=None if head is None else head.biases)
-    for lo in range(0, X.shape[0], BATCH_ROWS):
-        acc.update(X[lo: lo + BATCH_ROWS], y[lo: lo + BATCH_ROWS])
-    return acc.statistics()
-
-
-def _decays(convention, lambda_w, lambda_h, lambda_b, depth) -> dict:
-    """Validated decays: lambda_w a tuple of one per layer, lambda_h and lambda_b floats."""
-    if convention is not None:
-        if lambda_w is not None or lambda_h is not None or lambda_b is not None:
-            raise invalid("lambda_w", "give the decays or a training "
-                          "convention (--weight-decay, ...), not both")
-        lambda_w, lambda_h, lambda_b = (convention.lambda_w, convention.lambda_h,
-                                        convention.lambda_b)
-
-    if lambda_w is not None and depth is not None:
-        lambda_w = Problem.build([1], depth, lambda_w, 1.0).lambda_w
-    if lambda_h is not None:
-        lambda_h = Problem.build([1], 1, 1.0, lambda_h).lambda_h
-    if lambda_b is not None:
-        lambda_b = _non_negative(lambda_b, "lambda_b")
-    return {"lambda_w": lambda_w, "lambda_h": lambda_h, "lambda_b": lambda_b}
-
-
-def _non_negative(value, name: str) -> float:
-    return check(value, Interval(0, None), name)
-
-
-def _bias_mode(bias, head, lambda_b, notes, from_convention=False) -> str:
-    """The bias mode: given, or from the model (a decayed last-layer bias is regularized).
-    A bias decay is refused unless the bias is regularized: the objective would carry a
-    penalty that the theory's answer does not."""
-    last = head is not None and head.biases[-1] is not None
-    if bias is None:
-        bias = ("regularized" if lambda_b is not None else "free") if last else "none"
-    bias = check(str(bias), Options(BIAS_MODES), "bias")
-    if bias != "none" and not last:
-        raise invalid("bias", f"{bias} needs the last-layer bias bM, which the "
-                      "model does not have; use --bias none")
-    if bias == "none" and last:
-        notes.append("the model has a last-layer bias but the theory is bias-free (--bias "
-                     "none): the bias is kept in the outputs and the objective")
-    if bias == "regularized" and lambda_b is None:
-        raise invalid("lambda_b", "a regularized bias needs its decay")
-    if bias != "regularized" and lambda_b is not None:
-        fix = ("weight_decay reaches the last-layer bias: use --bias regularized, or "
-               "--no-bias-decay (Python: bias_decay=False) if the bias was not decayed"
-               if from_convention else "add --bias regularized or leave --lambda-b out")
-        raise invalid("lambda_b", f"is the decay of a regularized bias, and "
-                      f"the bias here is {bias}; {fix}")
-    return bias
-
-
-# ---- the theory --------------------------------------------------------------------------
-
-
-def _predict(stats, head, lambda_w, lambda_h, bias, loss, lambda_b, restarts, seed):
-    problem = specify(stats.counts, head.depth, lambda_w, lambda_h, bias, loss, head.widths,
-                      lambda_b if bias == "regularized" else None)
-    options = {"restarts": restarts, "seed": seed} if loss == "ce" else {}
-    return solve(problem, **options)
-
-
-def _theory(stats, head, decays, bias, loss, restarts, seed, notes):
-    fit = None
-    lambda_h = decays["lambda_h"]
-    if lambda_h is None:
-        fit = fit_feature_decay(stats, head, decays["lambda_w"], bias, loss,
-                                decays["lambda_b"], restarts, seed)
-        lambda_h = fit["value"]
-        notes.append(f"feature decay unknown: lambda_H = {lambda_h:.4g} fitted to the class-mean "
-                     f"and classifier lengths (residual {fit['residual']:.3g}); the objective "
-                     "and its gap use the fitted value")
-    theory = _predict(stats, head, decays["lambda_w"], lambda_h, bias, loss,
-                      decays["lambda_b"], restarts, seed)
-    return theory, fit
-
-
-def _check_theory(theory, stats, head, decays, bias, loss) -> None:
-    p = theory.problem
-    same = (head is not None and np.array_equal(p.n, stats.counts) and p.depth == head.depth
-            and p.bias == bias and p.loss == loss
-            and tuple(p.widths or ()) in ((), head.widths)
-            and decays["lambda_w"] is not None
-            and np.allclose(p.lambda_w, decays["lambda_w"], rtol=1e-12)
-            and (decays["lambda_h"] is None or math.isclose(p.lambda_h, decays["lambda_h"],
-                                                             rel_tol=1e-12)))
-    if not same:
-        raise ProblemError("theory: the given predict answer is for another problem (class "
-                           "sizes, depth, widths, decays, bias or loss differ)")
-    if decays["lambda_h"] is None:
-        decays["lambda_h"] = p.lambda_h
-
-
-def fit_feature_decay(stats, head, lambda_w, bias="none", loss="mse", lambda_b=None,
-                      restarts=None, seed=None) -> dict:
-    """The feature decay lambda_H whose global minimizer best explains the trained
-    class-mean lengths and classifier-row lengths (a one-dimensional search in log lambda_H).
-
-    The residual is the root mean square of the two relative distances
-    ``||measured - theory|| / ||theory||`` (class-mean lengths, classifier-row lengths).
-    """
-    means, P = _centred(stats.means, stats.counts, bias), chain(head.weights)
-    measured = (_row_norms(means), _row_norms(P))
-
-    def residual(log_decay: float) -> float:
-        sol = _predict(stats, head, lambda_w, 10.0**log_decay, bias, loss, lambda_b,
-                       restarts, seed)
-        parts = [metrics.relative_distance(m, t) for m, t in
-                 zip(measured, (sol.feature_norm, sol.classifier_norm))]
-        return float(np.sqrt(np.mean(np.square(parts))))
-
-    grid = np.linspace(-12.0, 1.0, 27 if loss == "mse" else 14)
-    values = [residual(g) for g in grid]
-    best = int(np.argmin(values))
-    lo, hi = grid[max(best - 1, 0)], grid[min(best + 1, grid.size - 1)]
-    from scipy.optimize import minimize_scalar
-
-    found = minimize_scalar(residual, bounds=(lo, hi), method="bounded",
-                            options={"xatol": 1e-6 if loss == "mse" else 1e-3})
-    x, r = (found.x, found.fun) if found.fun <= values[best] else (grid[best], values[best])
-    return {"value": float(10.0**x), "residual": float(r)}
-
-
 # ---- assembling the measurement -----------------------------------------------------------
-
-
-def _centred(means, counts, bias):
-    """Class means around the global mean with a free bias (which absorbs any common
-    shift of the features at no cost), else around the origin."""
-    if bias != "free":
-        return means
-    return means - (counts @ means) / counts.sum()
-
-
-def _row_norms(rows) -> np.ndarray:
-    return np.sqrt(np.einsum("ij,ij->i", rows, rows))
 
 
 def _tail(head: Head | None, j: int) -> Head | None:
@@ -371,8 +179,8 @@ def _top(values, K) -> np.ndarray:
 def _layer(j, means, scatter, stats, head, bias, targets, theory, nc4, spread=None):
     """Metrics of layer j; ``head`` holds the layers from j + 1 on (None: no classifier)."""
     n, K, N = stats.counts, stats.K, stats.N
-    centred = _centred(means, n, bias)
-    around_mean = _centred(means, n, "free")
+    centred = centred_means(means, n, bias)
+    around_mean = centred_means(means, n, "free")
     square = float(np.trace(scatter) + n @ np.einsum("ij,ij->i", means, means))
     rms = math.sqrt(max(square, 0.0) / N)
     nc1 = metrics.nc1_from_moments(around_mean.T, scatter, N, rms)
@@ -380,7 +188,7 @@ def _layer(j, means, scatter, stats, head, bias, targets, theory, nc4, spread=No
         spread = stats.class_spread[j]
     cdnv = (metrics.cdnv(means, spread / n) if spread is not None and K <= GRAM_LIMIT
             else None)
-    norms = _row_norms(centred)
+    norms = row_norms(centred)
     second = scatter + (means * n[:, None]).T @ means
     values = _top(np.linalg.eigvalsh(second), K)
     classifier = weight_values = None
@@ -391,7 +199,7 @@ def _layer(j, means, scatter, stats, head, bias, targets, theory, nc4, spread=No
         layer=j, width=int(means.shape[1]), nc1=nc1, cdnv=cdnv,
         equinorm=metrics.coefficient_of_variation(norms),
         classifier_equinorm=(None if classifier is None
-                             else metrics.coefficient_of_variation(_row_norms(classifier))),
+                             else metrics.coefficient_of_variation(row_norms(classifier))),
         gram_distance=None,
         self_duality=None if classifier is None else metrics.self_duality(classifier,
                                                                          centred.T),
@@ -458,7 +266,7 @@ def _assemble(stats, head, theory, fit, decays, bias, loss, test, test_name, thr
             station, grad_norm = ufm.stationarity(stats, head, decays["lambda_w"], lambda_h,
                                                   decays["lambda_b"], bias)
         if K <= GRAM_LIMIT:
-            means = _centred(stats.means, n, bias)
+            means = centred_means(stats.means, n, bias)
             output_distance = metrics.normalized_distance(
                 chain(head.weights) @ means.T, output_matrix(theory))
     status, summary = _status(theory, gap, station, classes, layers, gap_tolerance, loss)
@@ -496,16 +304,16 @@ def _objective(stats, head, decays, lambda_h, loss, notes):
 
 def _classes(stats, head, bias, theory, targets, moments, threshold) -> dict:
     n = stats.counts
-    centred = _centred(stats.means, n, bias)
-    norms = _row_norms(centred)
+    centred = centred_means(stats.means, n, bias)
+    norms = row_norms(centred)
     largest = max(float(norms.max(initial=0.0)), np.finfo(float).tiny)
-    by_layer = [_row_norms(_centred(m, n, bias)) for m, _ in moments]
+    by_layer = [row_norms(centred_means(m, n, bias)) for m, _ in moments]
     out = {"feature_norm": norms, "collapsed": norms <= threshold * largest}
     if head is not None:
         P = chain(head.weights)
         outputs = centred @ P.T
-        by_layer.append(_row_norms(outputs))
-        out.update(classifier_norm=_row_norms(P), output=np.diag(outputs).copy())
+        by_layer.append(row_norms(outputs))
+        out.update(classifier_norm=row_norms(P), output=np.diag(outputs).copy())
     out["feature_norms_by_layer"] = np.array(by_layer)
     if theory is not None:
         out.update(theory_feature_norm=np.asarray(theory.feature_norm, dtype=float),
@@ -574,7 +382,7 @@ def _nonlinear(stats, head, layer_features, X, y, K, loss, threshold, notes) -> 
     for j, (features, W) in enumerate(zip(layer_features, head.weights[:-1]), start=1):
         rows.append(float_matrix(features, f"layer_features[{j - 1}]", X.shape[0],
                                  W.shape[0], layout=f" (N x d_{j + 1}, the outputs of layer {j})"))
-    per_layer = [_accumulate(r, y, K, None) for r in rows]
+    per_layer = [accumulate(r, y, K, None) for r in rows]
     last = Head(head.weights[-1:], head.biases[-1:])
     predicted = (rows[-1] @ last.weights[0].T
                  + (0.0 if last.biases[0] is None else last.biases[0])).argmax(axis=1)
@@ -584,14 +392,14 @@ def _nonlinear(stats, head, layer_features, X, y, K, loss, threshold, notes) -> 
         layers.append(_layer(j, st.means, st.scatter, st, last if j == len(rows) - 1 else None,
                              "none", None, None, agree, spread=st.class_spread[0]))
     bias = "free" if last.biases[0] is not None else "none"
-    centred = _centred(stats.means, stats.counts, bias)
-    norms = _row_norms(centred)
-    top = _centred(per_layer[-1].means, stats.counts, bias)
+    centred = centred_means(stats.means, stats.counts, bias)
+    norms = row_norms(centred)
+    top = centred_means(per_layer[-1].means, stats.counts, bias)
     classes = {"feature_norm": norms,
                "collapsed": norms <= threshold * max(float(norms.max()), np.finfo(float).tiny),
-               "classifier_norm": _row_norms(last.weights[0]),
+               "classifier_norm": row_norms(last.weights[0]),
                "output": np.diag(top @ last.weights[0].T).copy(),
-               "feature_norms_by_layer": np.array([_row_norms(_centred(st.means, stats.counts,
+               "feature_norms_by_layer": np.array([row_norms(centred_means(st.means, stats.counts,
                                                                         bias))
                                                    for st in per_layer])}
     notes.append("the head has nonlinearities (layer features given): every layer is measured "

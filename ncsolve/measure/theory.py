@@ -8,9 +8,16 @@ same per-class fields; per-layer targets are computed here from their spectra.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
+
+from ..core import metrics
+from ..core.objective import chain
+from ..inputs import specify
+from ..inputs.problem import ProblemError
+from ..solvers import solve
 
 GRAM_LIMIT = 2000  # classes up to which K x K targets (Grams, output matrix) are formed
 
@@ -124,3 +131,86 @@ def feature_gram(solution, layer: int) -> np.ndarray:
 def output_matrix(solution) -> np.ndarray:
     """W_M ... W_1 Hbar at the global minimizer; column k is class k (K x K)."""
     return solution.gram_outputs()
+
+
+# ---- the answer for a measured network ---------------------------------------------------
+
+
+def centred_means(means, counts, bias):
+    """Class means around the global mean with a free bias (which absorbs any common
+    shift of the features at no cost), else around the origin."""
+    if bias != "free":
+        return means
+    return means - (counts @ means) / counts.sum()
+
+
+def row_norms(rows) -> np.ndarray:
+    return np.sqrt(np.einsum("ij,ij->i", rows, rows))
+
+
+def _predict(stats, head, lambda_w, lambda_h, bias, loss, lambda_b, restarts, seed):
+    problem = specify(stats.counts, head.depth, lambda_w, lambda_h, bias, loss, head.widths,
+                      lambda_b if bias == "regularized" else None)
+    options = {"restarts": restarts, "seed": seed} if loss == "ce" else {}
+    return solve(problem, **options)
+
+
+def theory_for(stats, head, decays, bias, loss, restarts, seed, notes):
+    fit = None
+    lambda_h = decays["lambda_h"]
+    if lambda_h is None:
+        fit = fit_feature_decay(stats, head, decays["lambda_w"], bias, loss,
+                                decays["lambda_b"], restarts, seed)
+        lambda_h = fit["value"]
+        notes.append(f"feature decay unknown: lambda_H = {lambda_h:.4g} fitted to the class-mean "
+                     f"and classifier lengths (residual {fit['residual']:.3g}); the objective "
+                     "and its gap use the fitted value")
+    theory = _predict(stats, head, decays["lambda_w"], lambda_h, bias, loss,
+                      decays["lambda_b"], restarts, seed)
+    return theory, fit
+
+
+def check_theory(theory, stats, head, decays, bias, loss) -> None:
+    p = theory.problem
+    same = (head is not None and np.array_equal(p.n, stats.counts) and p.depth == head.depth
+            and p.bias == bias and p.loss == loss
+            and tuple(p.widths or ()) in ((), head.widths)
+            and decays["lambda_w"] is not None
+            and np.allclose(p.lambda_w, decays["lambda_w"], rtol=1e-12)
+            and (decays["lambda_h"] is None or math.isclose(p.lambda_h, decays["lambda_h"],
+                                                             rel_tol=1e-12)))
+    if not same:
+        raise ProblemError("theory: the given predict answer is for another problem (class "
+                           "sizes, depth, widths, decays, bias or loss differ)")
+    if decays["lambda_h"] is None:
+        decays["lambda_h"] = p.lambda_h
+
+
+def fit_feature_decay(stats, head, lambda_w, bias="none", loss="mse", lambda_b=None,
+                      restarts=None, seed=None) -> dict:
+    """The feature decay lambda_H whose global minimizer best explains the trained
+    class-mean lengths and classifier-row lengths (a one-dimensional search in log lambda_H).
+
+    The residual is the root mean square of the two relative distances
+    ``||measured - theory|| / ||theory||`` (class-mean lengths, classifier-row lengths).
+    """
+    means, P = centred_means(stats.means, stats.counts, bias), chain(head.weights)
+    measured = (row_norms(means), row_norms(P))
+
+    def residual(log_decay: float) -> float:
+        sol = _predict(stats, head, lambda_w, 10.0**log_decay, bias, loss, lambda_b,
+                       restarts, seed)
+        parts = [metrics.relative_distance(m, t) for m, t in
+                 zip(measured, (sol.feature_norm, sol.classifier_norm))]
+        return float(np.sqrt(np.mean(np.square(parts))))
+
+    grid = np.linspace(-12.0, 1.0, 27 if loss == "mse" else 14)
+    values = [residual(g) for g in grid]
+    best = int(np.argmin(values))
+    lo, hi = grid[max(best - 1, 0)], grid[min(best + 1, grid.size - 1)]
+    from scipy.optimize import minimize_scalar
+
+    found = minimize_scalar(residual, bounds=(lo, hi), method="bounded",
+                            options={"xatol": 1e-6 if loss == "mse" else 1e-3})
+    x, r = (found.x, found.fun) if found.fun <= values[best] else (grid[best], values[best])
+    return {"value": float(10.0**x), "residual": float(r)}
