@@ -7,8 +7,8 @@ Run with ncsolve installed (or PYTHONPATH=. from the repository root):
 
 import numpy as np
 from ncsolve import predict
-from ncsolve.problem import Problem
-from ncsolve.scalar import phase_boundary
+from ncsolve.inputs.problem import Problem
+from ncsolve.core.scalar import phase_boundary
 for depth in (1, 3):
     p = Problem.build([100] * 4, depth)
     Nc = p.N * p.c
