@@ -12,7 +12,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-GRAM_LIMIT = 2000  # classes up to which K x K targets (Grams, output matrix) are formed
+from ..results.constants import MEASURE_GRAM_TARGETS_MAX_K
+
+GRAM_LIMIT = MEASURE_GRAM_TARGETS_MAX_K  # K x K targets (Grams, outputs) up to this K
 
 
 @dataclass(frozen=True)

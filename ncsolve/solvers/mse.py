@@ -15,6 +15,7 @@ import numpy as np
 
 from ..core import scalar
 from ..inputs.problem import Problem
+from ..results.constants import COLLAPSED_RTOL, EXACT, MSE_JSON_GRAMS_MAX_K, TIE_RTOL
 from ..core.spectral import DiagonalSpectrum, Spectrum, target_spectrum
 
 def _frozen_array(method):
@@ -107,8 +108,7 @@ def classifier_values(singular_values: np.ndarray) -> np.ndarray:
 
 
 CAPPED = scalar.CAPPED  # nonzero on its own, but cut by the rank cap of narrow layers
-GRAM_LIMIT = 200  # classes up to which to_dict() includes the K x K Gram matrices (--grams: more)
-_TIE = 1e-12
+GRAM_LIMIT = MSE_JSON_GRAMS_MAX_K  # to_dict() includes the K x K Grams up to this K
 SAFE_LOG2 = 1020.0  # log2 of the largest value taken as surely finite (float64 ends at 1024)
 
 
@@ -169,7 +169,7 @@ class Solution:
     code: np.ndarray
     residual: np.ndarray
     notes: tuple[str, ...] = field(default=())
-    certainty: str = field(default="exact", init=False)
+    certainty: str = field(default=EXACT, init=False)
 
     def __post_init__(self):
         for array in (self.z, self.z_local, self.code, self.residual):
@@ -312,7 +312,7 @@ class Solution:
     @_frozen_array
     def collapsed(self) -> np.ndarray:
         norm = self.feature_norm
-        return norm <= _TIE * max(float(norm.max(initial=0.0)), np.finfo(float).tiny)
+        return norm <= COLLAPSED_RTOL * max(float(norm.max(initial=0.0)), np.finfo(float).tiny)
 
     @_frozen_array
     def _leading_direction(self) -> np.ndarray:
@@ -499,7 +499,7 @@ def _apply_rank_cap(cap, sigma, z, code, residual) -> tuple[str, ...]:
     if cut == 0:
         return ()
     notes = [f"rank capped at {cap} by the layer widths: {cut} direction(s) set to 0"]
-    if cap > 0 and abs(sigma[cap - 1] - sigma[cap]) <= _TIE * sigma[cap - 1]:
+    if cap > 0 and abs(sigma[cap - 1] - sigma[cap]) <= TIE_RTOL * sigma[cap - 1]:
         notes.append(
             "non-unique: the rank cap cuts through equal singular values; any "
             f"{cap}-dimensional choice among them is optimal (one is reported)"

@@ -36,6 +36,7 @@ import mpmath
 from mpmath import mpf
 
 from ..inputs.problem import Problem, ProblemError
+from ..results.constants import EXACT, PRECISE_JSON_GRAMS_MAX_K
 from .precise_text import decimal_string, format_precise
 
 __all__ = [
@@ -55,7 +56,7 @@ __all__ = [
 MIN_DIGITS = 15
 MAX_DIGITS = 1000
 GUARD_DIGITS = 12  # working precision = requested digits + guard
-GRAM_LIMIT = 50  # largest K for which to_dict() includes the K x K Grams by default
+GRAM_LIMIT = PRECISE_JSON_GRAMS_MAX_K  # to_dict() includes the K x K Grams up to this K
 
 
 def check_precision(digits) -> int:
@@ -441,7 +442,7 @@ class PreciseSolution:
     layer_feature_norms: tuple
     loss: mpf
     notes: tuple = field(default=())
-    certainty: str = field(default="exact", init=False)
+    certainty: str = field(default=EXACT, init=False)
 
     @property
     def _leading_direction(self) -> list[int]:

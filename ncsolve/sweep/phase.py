@@ -27,6 +27,7 @@ from ..core import scalar
 from ..inputs.problem import MAX_DEPTH, ProblemError, whole_number
 from ..core.spectral import target_spectrum
 from ..inputs.profiles import Profile
+from ..results.constants import EXACT
 
 KEPT = "all classes kept"
 MINORITY = "minority collapsed"
@@ -110,7 +111,7 @@ class PhaseMap:
 
     @property
     def certainty(self) -> str:
-        return "exact"
+        return EXACT
 
     def states(self, decay, depth_index: int = 0) -> np.ndarray:
         """Phase of each curve at decays ``decay`` (shape (..., P)): 0 active,

@@ -27,6 +27,7 @@ from ..core.metrics import (
 )
 from ..core.objective import FullObjective
 from ..inputs.problem import Problem
+from ..results.constants import PROVED, RUN_RANK_RTOL
 from ..results.table import _column as _floats
 from .common import (
     Tolerances,
@@ -42,7 +43,7 @@ from .text import format_ce_report
 
 PERMUTATION_LIMIT = 40320  # class relabelings tried exhaustively (8!); beyond it: spectra
 # a run's singular value of X D^(1/2) below this times the theory's largest is zero
-RANK_RTOL = 1e-6
+RANK_RTOL = RUN_RANK_RTOL
 COLLAPSE_FRACTION = 1e-3  # a class mean shorter than this times the theory's longest is collapsed
 
 
@@ -342,13 +343,13 @@ def _matched_configuration(solution, loss: float, rtol: float, scale: float) -> 
 def _ce_notes(status: str, beats: bool, solution, gap: float, alignment: Alignment,
               errors: dict, tolerances: Tolerances, loss_matches: bool) -> list:
     notes = []
-    if beats and solution.certainty == "proved":
+    if beats and solution.certainty == PROVED:
         notes.append(f"this run is lower than an objective ncsolve reports as proved "
                      f"(relative gap {gap:+.2e}): a bug in ncsolve or a tolerance problem")
     elif beats:
         notes.append(f"this run is lower than ncsolve's best found (relative gap {gap:+.2e}); "
                      "the CE search missed it")
-    elif status == "global" and solution.certainty != "proved":
+    elif status == "global" and solution.certainty != PROVED:
         notes.append("the run attains ncsolve's best found; that this is the global minimum "
                      "is not proved (certainty: best found)")
     if status == "not-converged" and loss_matches and _worst(errors.values()) > tolerances.gram_tol:

@@ -22,11 +22,12 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ...inputs.problem import Problem
+from ...results.constants import CE_JSON_GRAMS_MAX_K, SEARCH_COLLAPSED_RTOL
 
 __all__ = ["BatchSummary", "CESolution", "CandidateSummary", "Layers", "RunSummary", "read_off"]
 
-GRAM_LIMIT = 1000  # K x K matrices go into the JSON by default only up to this many classes
-COLLAPSE_RTOL = 1e-9  # a class whose feature norm is below this times the largest is collapsed
+GRAM_LIMIT = CE_JSON_GRAMS_MAX_K  # K x K matrices go into the JSON by default up to this K
+COLLAPSE_RTOL = SEARCH_COLLAPSED_RTOL  # feature norm below this x the largest: collapsed
 
 
 @dataclass(frozen=True)

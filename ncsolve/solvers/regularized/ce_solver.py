@@ -7,13 +7,11 @@ import dataclasses
 import numpy as np
 
 from ...inputs.problem import Problem
+from ...results.constants import BEST_FOUND, PROVED, SAME_MINIMUM_RTOL, TIE_RTOL
 from .ce_result import RegularizedCESolution
 from .crossentropy import CEPoint, RegularizedCE, typical_singular_value
-from .result import BEST_FOUND, PROVED
 
 PROOF_RTOL = 1e-7  # depth 1: a duality gap below this (relative) proves the answer
-SAME_RTOL = 1e-6  # end points this close count as the same minimum
-TIE_RTOL = 1e-12  # losses this close are equal up to rounding: the lower rank is reported
 DEFAULT_RESTARTS = 4  # random starts besides the two limits and the origin
 
 
@@ -103,7 +101,7 @@ def _assemble(rce: RegularizedCE, best: CEPoint, points: list[CEPoint], limits: 
         notes.append(f"depth 1 is jointly convex in the logits and the bias (Hong & Ling): "
                      f"duality gap {gap:.3g} ({gap / best.loss:.2g} relative)")
     if certainty == BEST_FOUND:
-        hits = sum(abs(p.loss - best.loss) <= SAME_RTOL * abs(best.loss) for p in points)
+        hits = sum(abs(p.loss - best.loss) <= SAME_MINIMUM_RTOL * abs(best.loss) for p in points)
         notes.append(f"best found: local searches from {len(points)} starts (the origin, the "
                      f"free-bias and bias-free answers, {restarts} random); {hits} reached the "
                      "reported loss; depth >= 2 is not convex, so this is not a proof")

@@ -12,7 +12,8 @@ from ...inputs.problem import Problem
 from . import certificate
 from .outer import (START_FRACTIONS, BalancedBias, OuterRun, balanced_bias, distinct_minima,
                     search)
-from .result import BEST_FOUND, PROVED, RegularizedSolution
+from ...results.constants import BEST_FOUND, PROVED, TIE_RTOL
+from .result import RegularizedSolution
 from .target import FixedBias, solve_fixed_bias
 
 PROOF_RTOL = 1e-10  # depth 1: a duality gap below this (relative to the loss) proves the answer
@@ -119,7 +120,7 @@ def _point_notes(problem: Problem, point: FixedBias) -> list[str]:
         notes.append(f"rank capped at {problem.rank_cap} by the layer widths: "
                      f"{capped.size} direction(s) set to 0")
         cap, sigma = problem.rank_cap, point.sigma
-        if cap > 0 and abs(sigma[cap - 1] - sigma[cap]) <= 1e-12 * sigma[cap - 1]:
+        if cap > 0 and abs(sigma[cap - 1] - sigma[cap]) <= TIE_RTOL * sigma[cap - 1]:
             notes.append("non-unique: the rank cap cuts through equal singular values; any "
                          f"{cap}-dimensional choice among them is optimal (one is reported)")
     return notes
