@@ -15,6 +15,7 @@ import numpy as np
 
 from ..core import scalar
 from ..inputs.problem import Problem
+from ..results.base import Result
 from ..results.constants import COLLAPSED_RTOL, EXACT, MSE_JSON_GRAMS_MAX_K, TIE_RTOL
 from ..core.spectral import DiagonalSpectrum, Spectrum, target_spectrum
 
@@ -108,12 +109,11 @@ def classifier_values(singular_values: np.ndarray) -> np.ndarray:
 
 
 CAPPED = scalar.CAPPED  # nonzero on its own, but cut by the rank cap of narrow layers
-GRAM_LIMIT = MSE_JSON_GRAMS_MAX_K  # to_dict() includes the K x K Grams up to this K
 SAFE_LOG2 = 1020.0  # log2 of the largest value taken as surely finite (float64 ends at 1024)
 
 
 @dataclass(frozen=True, eq=False, repr=False)
-class Solution:
+class Solution(Result):
     """The exact global minimizer of one MSE problem.
 
     Direction arrays (index i) are ordered by decreasing target singular value
@@ -170,6 +170,16 @@ class Solution:
     residual: np.ndarray
     notes: tuple[str, ...] = field(default=())
     certainty: str = field(default=EXACT, init=False)
+
+    GRAM_LIMIT = MSE_JSON_GRAMS_MAX_K  # their JSON grows as K^2: about 0.3 s and 3 MB at K = 200
+    JSON_KEYS = ("problem", "loss", "certainty", "unique", "geometry", "rank", "rank_cap",
+                 "notes", "bias_value", "classes", "directions", "gram")
+    CLASS_KEYS = ("class", "n", "feature_norm", "classifier_norm", "output", "collapsed",
+                  "critical_decay", "state", "feature_norms_by_layer")
+    DIRECTION_KEYS = ("direction", "sigma", "z", "z_local", "state", "critical_decay",
+                      "singular_values")
+    TEXT_CLASS_COLUMNS = ("class", "n", "feature_norm", "classifier_norm", "output",
+                          "critical_decay", "state", "collapsed")
 
     def __post_init__(self):
         for array in (self.z, self.z_local, self.code, self.residual):
@@ -391,16 +401,13 @@ class Solution:
     def unique(self) -> bool:
         return not any(note.startswith("non-unique") for note in self.notes)
 
-    def to_dict(self, grams: bool | None = None) -> dict:
-        """JSON-ready dictionary (the output of ``ncsolve predict --json``).
+    def layer_singular_values(self) -> np.ndarray:
+        return self.singular_values
 
-        ``grams`` includes the K x K Gram matrices; by default only for K <= ``GRAM_LIMIT``
-        (200: their JSON grows as K^2, about 0.3 s and 3 MB at K = 200).
-        """
-        from ..results.table import solution_dict
-
-        include = self.problem.K <= GRAM_LIMIT if grams is None else bool(grams)
-        return solution_dict(self, include)
+    def classifier_row_norms(self, layer: int = 0) -> np.ndarray:
+        """Row lengths of W_M ... W_{layer+1} from the spectrum (O(K) bias-free)."""
+        w = self.singular_values[:, 1:]
+        return np.sqrt(np.maximum(self.spectrum.diag(np.prod(w[:, layer:], axis=1) ** 2), 0.0))
 
     def __repr__(self) -> str:
         p = self.problem
@@ -409,10 +416,11 @@ class Solution:
             f"rank={self.rank}, geometry={self.geometry!r}, unique={self.unique})"
         )
 
-    def __str__(self) -> str:
-        from ..results.table import solution_text
-
-        return solution_text(self)
+    def _body_lines(self) -> list[str]:
+        lines = ["", *self._class_table(), "", *self._direction_table()]
+        if self.bias_value is not None:
+            lines += ["", "learned bias b = n / N (the class frequencies)"]
+        return lines
 
 
 def solve(problem: Problem) -> Solution:

@@ -36,8 +36,8 @@ import mpmath
 from mpmath import mpf
 
 from ..inputs.problem import Problem, ProblemError
-from ..results.constants import EXACT, PRECISE_JSON_GRAMS_MAX_K
-from .precise_text import decimal_string, format_precise
+from ..results.constants import EXACT
+from .precise_text import PreciseText, decimal_string
 
 __all__ = [
     "MAX_DIGITS",
@@ -45,6 +45,7 @@ __all__ = [
     "DirectionRoots",
     "PreciseSolution",
     "check_precision",
+    "decimal_string",
     "exact_decimal",
     "existence_threshold",
     "global_threshold",
@@ -56,7 +57,6 @@ __all__ = [
 MIN_DIGITS = 15
 MAX_DIGITS = 1000
 GUARD_DIGITS = 12  # working precision = requested digits + guard
-GRAM_LIMIT = PRECISE_JSON_GRAMS_MAX_K  # to_dict() includes the K x K Grams up to this K
 
 
 def check_precision(digits) -> int:
@@ -381,7 +381,7 @@ def _secular_root(sizes, weight, left: int, right: int) -> tuple:
 
 
 @dataclass(frozen=True, eq=False)
-class PreciseSolution:
+class PreciseSolution(PreciseText):
     """The global minimizer computed to ``precision`` significant digits.
 
     The same quantities as the float64 :class:`ncsolve.solvers.mse.Solution`, as
@@ -502,13 +502,8 @@ class PreciseSolution:
         n = [int(v) for v in self.problem.n]
         return self._matrix([z * s for z, s in zip(self.z, self.sigma)], None, n)
 
-    def to_dict(self, grams: bool | None = None) -> dict:
-        """JSON-ready dictionary; numbers are decimal strings, missing values None.
-
-        ``grams`` includes the K x K Gram matrices; by default when K <= 50.
-        """
-        include = self.problem.K <= GRAM_LIMIT if grams is None else bool(grams)
-        return _solution_dict(self, include)
+    def layer_singular_values(self) -> tuple:
+        return self.singular_values
 
     def __repr__(self) -> str:
         p = self.problem
@@ -517,10 +512,6 @@ class PreciseSolution:
             f"precision={self.precision}, loss={mpmath.nstr(self.loss, 6)}, rank={self.rank}, "
             f"geometry={self.geometry!r}, unique={self.unique})"
         )
-
-    def __str__(self) -> str:
-
-        return format_precise(self)
 
 
 def solve_precise(problem: Problem, precision: int) -> PreciseSolution:
@@ -690,62 +681,3 @@ def _geometry(problem: Problem, rank: int) -> str:
         return "simplex ETF" if rank == full else f"rank-{rank} subspace of a simplex ETF"
     label = "general (imbalanced, free bias)"
     return label if rank == full else f"{label}, rank {rank} of {full}"
-
-
-def _solution_dict(sol: PreciseSolution, grams: bool) -> dict:
-    d, p = sol.precision, sol.problem
-
-    def s(x):
-        return None if x is None else decimal_string(x, d)
-
-    def matrix(rows):
-        return [[s(x) for x in row] for row in rows]
-
-    classes = [
-        {
-            "class": k,
-            "n": int(p.n[k]),
-            "feature_norm": s(sol.feature_norm[k]),
-            "classifier_norm": s(sol.classifier_norm[k]),
-            "output": s(sol.output[k]),
-            "collapsed": bool(sol.collapsed[k]),
-            "critical_decay": s(decay),
-            "state": state,
-            "feature_norms_by_layer": [s(row[k]) for row in sol.layer_feature_norms],
-        }
-        for k, (decay, state) in enumerate(zip(sol.critical_decay, sol.state))
-    ]
-    directions = [
-        {
-            "direction": i,
-            "sigma": s(sol.sigma[i]),
-            "z": s(sol.z[i]),
-            "z_local": s(sol.z_local[i]),
-            "state": sol.direction_state[i],
-            "critical_decay": s(sol.direction_critical_decay[i]),
-            "singular_values": [s(v) for v in sol.singular_values[i]],
-            "roots": [s(r) for r in sol.roots[i]],
-        }
-        for i in range(len(sol.sigma))
-    ]
-    bias = sol.bias_value
-    return {
-        "problem": p.to_dict(),
-        "route": "high-precision (mpmath)",
-        "precision": d,
-        "loss": s(sol.loss),
-        "certainty": sol.certainty,
-        "unique": sol.unique,
-        "geometry": sol.geometry,
-        "rank": sol.rank,
-        "rank_cap": p.rank_cap,
-        "notes": list(sol.notes),
-        "bias_value": None if bias is None else [s(v) for v in bias],
-        "classes": classes,
-        "directions": directions,
-        "gram": {
-            "features": matrix(sol.gram_features()),
-            "classifier": matrix(sol.gram_classifier()),
-            "outputs": matrix(sol.gram_outputs()),
-        } if grams else None,
-    }

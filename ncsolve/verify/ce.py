@@ -28,7 +28,7 @@ from ..core.metrics import (
 from ..core.objective import FullObjective
 from ..inputs.problem import Problem
 from ..results.constants import PROVED, RUN_RANK_RTOL
-from ..results.table import _column as _floats
+from ..results.table import column
 from .common import (
     Tolerances,
     _descend_and_assess,
@@ -283,14 +283,14 @@ class CERunReport:
             "converged": bool(self.converged),
             "collapsed": list(self.collapsed),
             "rank": int(self.rank),
-            "singular_values": _floats(self.singular_values),
+            "singular_values": column(self.singular_values),
             "matched": self.matched,
             "errors": self.errors,
             "relative_errors": self.relative_errors,
             "layer_errors": self.layer_errors,
             "comparison": self.comparison,
             "permutation": self.permutation,
-            "nc1": _floats(self.nc1),
+            "nc1": column(self.nc1),
             "notes": list(self.notes),
             **_run_timing(self),
             "trajectory": _trajectory_dicts(self),
@@ -548,7 +548,7 @@ def _ce_theory_dict(sol) -> dict:
         "geometry": sol.geometry,
         "rank": int(sol.rank),
         "unique": sol.unique,
-        "singular_values": _floats(sol.layers.s),
+        "singular_values": column(sol.layers.s),
         "etf_loss": None if not np.isfinite(sol.etf_loss) else float(sol.etf_loss),
         "runner_up": None if runner is None else {
             "name": getattr(runner, "name", None) or getattr(runner, "start", ""),

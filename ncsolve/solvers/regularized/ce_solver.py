@@ -8,7 +8,9 @@ import numpy as np
 
 from ...inputs.problem import Problem
 from ...results.constants import BEST_FOUND, PROVED, SAME_MINIMUM_RTOL, TIE_RTOL
+from ..crossentropy.result import RunSummary, read_off
 from .ce_result import RegularizedCESolution
+from .solver import position_of
 from .crossentropy import CEPoint, RegularizedCE, typical_singular_value
 
 PROOF_RTOL = 1e-7  # depth 1: a duality gap below this (relative) proves the answer
@@ -107,9 +109,16 @@ def _assemble(rce: RegularizedCE, best: CEPoint, points: list[CEPoint], limits: 
                      "reported loss; depth >= 2 is not convex, so this is not a proof")
     if problem.rank_cap < problem.K:
         notes.append(f"rank capped at {problem.rank_cap} by the layer widths")
+    gram = read_off(problem, best.X, best.rank).feature_gram
     return RegularizedCESolution(
-        problem=problem, reduced=rce, best=best, certainty=certainty, notes=tuple(notes),
-        duality_gap=gap, runs=tuple(sorted(points, key=lambda p: p.loss)),
+        problem=problem, loss=best.loss, logits=best.X, bias_value=best.b, rank=best.rank,
+        ce_loss=float(rce.red.ce(best.X, best.b)[0]),
+        bias_penalty=0.5 * rce.lambda_b * float(best.b @ best.b),
+        class_loss=rce.red.class_losses(best.X, best.b), certainty=certainty,
+        notes=tuple(notes), duality_gap=gap,
+        runs=tuple(RunSummary(p.start, p.loss, p.rank, p.iterations)
+                   for p in sorted(points, key=lambda p: p.loss)),
         limit_losses=(float(limits["free"].loss), float(limits["none"].loss)),
-        limit_grams=(limits["free"].layers.feature_gram, limits["none"].layers.feature_gram),
+        toward_bias_free=position_of(gram, limits["free"].gram_features(),
+                                     limits["none"].gram_features()),
         origin_decay_proved=origin_decay)
