@@ -11,6 +11,7 @@ from ..core import metrics
 from ..core.objective import chain
 from ..inputs import specify
 from ..inputs.problem import Problem, ProblemError, whole_number
+from ..results.constants import EXACT
 from ..solvers import solve
 from .arrays import as_numpy, float_matrix, integer_labels
 from .result import LayerMetrics, Measurement
@@ -481,10 +482,10 @@ def _assemble(stats, head, theory, fit, decays, bias, loss, test, test_name, thr
                "loss": loss}
     certainty = None
     if theory is not None:
-        certainty = getattr(theory, "certainty", "exact")
-        if certainty != "exact":
+        certainty = theory.certainty
+        if certainty != EXACT:
             kind = "cross-entropy" if loss == "ce" else f"{theory.problem.bias}-bias"
-            reason = getattr(theory, "certainty_reason", "")
+            reason = theory.certainty_reason
             notes.append(f"the {kind} theory's answer is {certainty}, not a closed form"
                          + (f": {reason}" if reason else ""))
     return Measurement(

@@ -82,6 +82,9 @@ class Result(abc.ABC):
     certainty : {"exact", "proved", "best found"}
         ``exact`` for the MSE closed form; otherwise ``proved`` (a theorem or a
         certificate) or ``best found`` (the best of a search).
+    certainty_reason : str
+        Why, in one sentence; empty where the notes say it (a closed form, a
+        regularized bias).
     unique : bool or None
         Whether the minimizer is unique (up to rotations); None when unknown.
     geometry : str
@@ -116,6 +119,7 @@ class Result(abc.ABC):
     problem: Problem
     loss: Any
     certainty: str
+    certainty_reason: str
     unique: bool | None
     geometry: str
     notes: tuple
@@ -167,8 +171,8 @@ class Result(abc.ABC):
         ends = self._search_ends()
         loss = float(self.loss)
         hits = sum(abs(end.loss - loss) <= SAME_MINIMUM_RTOL * abs(loss) for end in ends)
-        return SearchRecord(reason=" ".join(self.notes), ends=ends, restarts=len(ends),
-                            hits=hits)
+        return SearchRecord(reason=self.certainty_reason or " ".join(self.notes), ends=ends,
+                            restarts=len(ends), hits=hits)
 
     def _search_ends(self) -> tuple[Found, ...]:
         return ()

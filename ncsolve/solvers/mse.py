@@ -171,6 +171,7 @@ class Solution(Result):
     notes: tuple[str, ...] = field(default=())
     certainty: str = field(default=EXACT, init=False)
 
+    certainty_reason = ""  # a closed form: nothing to explain
     GRAM_LIMIT = MSE_JSON_GRAMS_MAX_K  # their JSON grows as K^2: about 0.3 s and 3 MB at K = 200
     JSON_KEYS = ("problem", "loss", "certainty", "unique", "geometry", "rank", "rank_cap",
                  "notes", "bias_value", "classes", "directions", "gram")

@@ -38,6 +38,7 @@ class PreciseText(Result):
     :class:`ncsolve.solvers.mse.Solution` (as mpmath numbers and tuples) and ``precision``.
     """
 
+    certainty_reason = ""  # a closed form: nothing to explain
     GRAM_LIMIT = PRECISE_JSON_GRAMS_MAX_K
     JSON_KEYS = ("problem", "route", "precision", "loss", "certainty", "unique", "geometry",
                  "rank", "rank_cap", "notes", "bias_value", "classes", "directions", "gram")

@@ -28,6 +28,7 @@ from ..core.metrics import (
 from ..core.objective import FullObjective
 from ..inputs.problem import Problem
 from ..results.constants import PROVED, RUN_RANK_RTOL
+from ..solvers.crossentropy.result import read_off
 from ..results.table import column
 from .common import (
     Tolerances,
@@ -62,17 +63,21 @@ class CETarget:
     feature_grams: list
     classifier_grams: list
     outputs: np.ndarray
+    singular_values: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
     @classmethod
     def from_solution(cls, solution) -> CETarget:
-        """The matrices of a :class:`ncsolve.solvers.crossentropy.CESolution`."""
+        """The matrices of an answer, read off from its outputs ``gram_outputs()`` (any
+        answer: cross-entropy, or a regularized bias of either loss)."""
         p = solution.problem
         r = int(solution.rank)
+        logits = np.asarray(solution.gram_outputs(), dtype=float)
+        layers = read_off(p, logits, r)
         root_n = np.sqrt(np.asarray(p.n, dtype=float))
-        U, _, Vt = np.linalg.svd(np.asarray(solution.logits) * root_n[None, :])
+        U, _, Vt = np.linalg.svd(logits * root_n[None, :])
         U, Vs = U[:, :r], Vt[:r].T / root_n[:, None]
-        weights = np.array([np.asarray(w, dtype=float)[:r] for w in solution.layers.weight_sv])
-        t = np.asarray(solution.layers.feature_sv, dtype=float)[:r]
+        weights = np.array([np.asarray(w, dtype=float)[:r] for w in layers.weight_sv])
+        t = np.asarray(layers.feature_sv, dtype=float)[:r]
         features, classifiers = [], []
         for j in range(p.depth):
             if j:
@@ -80,7 +85,7 @@ class CETarget:
             rest = np.prod(weights[j:], axis=0)
             features.append((Vs * t**2) @ Vs.T)
             classifiers.append((U * rest**2) @ U.T)
-        return cls(features, classifiers, np.array(solution.logits, dtype=float))
+        return cls(features, classifiers, np.array(logits, dtype=float), layers.s)
 
     @property
     def is_zero(self) -> bool:
@@ -331,10 +336,11 @@ def _collapsed_classes(feature_gram: np.ndarray, solution) -> list:
 def _matched_configuration(solution, loss: float, rtol: float, scale: float) -> str | None:
     """The candidate or search end point of ncsolve with the run's objective, if any."""
     tol = _loss_tolerance(loss, rtol, scale)
-    for cand in solution.candidates:
+    record = solution.search_record()
+    for cand in record.candidates:
         if abs(cand.loss - loss) <= tol:
-            return f"candidate: {cand.name} (rank {cand.rank})"
-    for run in solution.runs:
+            return f"candidate: {cand.label} (rank {cand.rank})"
+    for run in record.ends:
         if abs(run.loss - loss) <= tol:
             return f"an end point of ncsolve's search (rank {run.rank})"
     return None
@@ -384,8 +390,9 @@ def assess_ce(
 
     Parameters
     ----------
-    solution : ncsolve.solvers.crossentropy.CESolution
-        The answer for ``objective.problem`` (with its widths).
+    solution : Result
+        The answer for ``objective.problem`` (with its widths): cross-entropy, or
+        a regularized bias of either loss (judged the same way).
     objective : FullObjective
         Layout and objective of ``x`` (loss "ce").
     x : ndarray
@@ -448,7 +455,7 @@ def _ce_geometry(solution, objective: FullObjective, x: np.ndarray, target: CETa
                 np.full(objective.problem.K, np.nan), 0), []
         alignment = align(geometry, target, perms)
         spectrum = _logit_spectrum(objective.problem, geometry.outputs,
-                                   float(np.max(solution.layers.s, initial=0.0)))
+                                   float(np.max(target.singular_values, initial=0.0)))
         collapsed = _collapsed_classes(geometry.feature_grams[0], solution)
     return geometry, alignment, spectrum, collapsed
 
@@ -540,21 +547,20 @@ class CEVerifyReport(ComparisonReport):
 
 
 def _ce_theory_dict(sol) -> dict:
-    runner = sol.runner_up
+    record = sol.search_record()
+    runner = record.runner_up
     return {
         "loss": float(sol.loss),
         "certainty": sol.certainty,
-        "certainty_reason": sol.certainty_reason,
+        "certainty_reason": record.reason,
         "geometry": sol.geometry,
         "rank": int(sol.rank),
         "unique": sol.unique,
-        "singular_values": column(sol.layers.s),
-        "etf_loss": None if not np.isfinite(sol.etf_loss) else float(sol.etf_loss),
-        "runner_up": None if runner is None else {
-            "name": getattr(runner, "name", None) or getattr(runner, "start", ""),
-            "loss": float(runner.loss)},
-        "restarts": int(sol.restarts),
-        "hits": int(sol.hits),
+        "singular_values": column(CETarget.from_solution(sol).singular_values),
+        "etf_loss": record.etf_loss,
+        "runner_up": None if runner is None else {"name": runner.label, "loss": runner.loss},
+        "restarts": record.restarts,
+        "hits": record.hits,
     }
 
 

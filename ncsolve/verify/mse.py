@@ -404,7 +404,7 @@ def _candidate_is_global(solution, active: np.ndarray, candidate_loss: float,
     theory_loss = float(solution.loss)
     same_pattern = bool(np.array_equal(active, np.asarray(solution.z, dtype=float) > 0))
     return same_pattern or (
-        not bool(getattr(solution, "unique", True))
+        not bool(solution.unique)
         and abs(candidate_loss - theory_loss) <= _loss_tolerance(theory_loss, 1e-10, scale)
     )
 
@@ -515,8 +515,8 @@ class VerifyReport(ComparisonReport):
             "sigma": column(solution.sigma),
             "z": column(solution.z),
             "z_local": column(solution.z_local),
-            "unique": bool(getattr(solution, "unique", True)),
-            "geometry": str(getattr(solution, "geometry", "")),
+            "unique": bool(solution.unique),
+            "geometry": str(solution.geometry),
         }
 
 

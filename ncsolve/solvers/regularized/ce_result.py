@@ -63,6 +63,7 @@ class RegularizedCESolution(LogitAnswer):
     toward_bias_free: float | None = None
     origin_decay_proved: float = float("nan")
 
+    certainty_reason = ""  # the notes say why (origin bound, duality gap or search)
     JSON_KEYS = ("problem", "loss", "ce_loss", "penalty", "bias_penalty", "unique", "geometry",
                  "certainty", "rank", "rank_cap", "notes", "bias_value", "toward_bias_free",
                  "duality_gap", "limits", "origin_proved_above_decay", "classes", "runs",

@@ -101,6 +101,7 @@ class RegularizedSolution(Result):
     toward_bias_free: float | None = None
     direction_critical_decay: np.ndarray | None = None
 
+    certainty_reason = ""  # the notes say why (exact bias, duality gap or search)
     GRAM_LIMIT = MSE_JSON_GRAMS_MAX_K
     JSON_KEYS = ("problem", "loss", "unique", "geometry", "certainty", "rank", "rank_cap",
                  "notes", "bias_value", "toward_bias_free", "duality_gap", "classes",
