@@ -483,24 +483,27 @@ class PreciseSolution(PreciseText):
         with mpmath.workdps(self.precision + GUARD_DIGITS):
             return tuple(mpf(int(v)) / self.problem.N for v in self.problem.n)
 
-    def _matrix(self, weights, left=None, right=None) -> list:
+    def _matrix(self, weight, left=None, right=None) -> list:
+        """``diag(1/left) A diag(w) A^T diag(1/right)`` with ``w_i = weight(i)``, every
+        product at the working precision (outside it mpmath rounds to 53 bits)."""
         with mpmath.workdps(self.precision + GUARD_DIGITS):
+            weights = [weight(i) for i in range(len(self.sigma))]
             return _sparse_gram(self.vectors, weights, self.problem.K, left, right)
 
-    def gram_features(self) -> list:
-        """Class-mean Gram ``Hbar^T Hbar`` (K x K, lists of mpf)."""
+    def gram_features(self, layer: int = 0) -> list:
+        """Class-mean Gram ``Hbar_j^T Hbar_j`` of the features after W_j...W_1 (K x K, mpf)."""
         n = [int(v) for v in self.problem.n]
-        return self._matrix([(s * v[0]) ** 2 for s, v in zip(self.sigma, self.singular_values)],
-                            n, n)
+        return self._matrix(lambda i: (self.sigma[i] * mpmath.fprod(
+            self.singular_values[i][: layer + 1])) ** 2, n, n)
 
-    def gram_classifier(self) -> list:
-        """Gram ``W W^T`` of the product ``W = W_M ... W_1`` (K x K)."""
-        return self._matrix([mpmath.fprod(v[1:]) ** 2 for v in self.singular_values])
+    def gram_classifier(self, layer: int = 0) -> list:
+        """Gram ``W W^T`` of the product ``W = W_M ... W_{layer+1}`` (K x K)."""
+        return self._matrix(lambda i: mpmath.fprod(self.singular_values[i][layer + 1:]) ** 2)
 
     def gram_outputs(self) -> list:
         """Outputs ``W Hbar`` (K x K): column k is class k's mean output."""
         n = [int(v) for v in self.problem.n]
-        return self._matrix([z * s for z, s in zip(self.z, self.sigma)], None, n)
+        return self._matrix(lambda i: self.z[i] * self.sigma[i], None, n)
 
     def layer_singular_values(self) -> tuple:
         return self.singular_values

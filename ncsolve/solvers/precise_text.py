@@ -67,6 +67,11 @@ class PreciseText(Result):
     def _extra_dict(self, grams: bool) -> dict:
         return {"route": "high-precision (mpmath)", "precision": self.precision}
 
+    def classifier_row_norms(self, layer: int = 0) -> list:
+        """Per class, the row length of W_M ... W_{layer+1} (mpf)."""
+        gram = self.gram_classifier(layer)
+        return [mpmath.sqrt(max(row[k], 0)) for k, row in enumerate(gram)]
+
     def _extra_direction_columns(self) -> dict:
         return {"roots": [self._json_column(r) for r in self.roots]}
 
