@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..results.table import shown_rows
+from ..results.table import fmt, shown_rows
 from ..results.table import table as _report_table
 
 __all__ = ["measurement_text"]
@@ -15,8 +15,7 @@ def _g(value, digits: int = 6) -> str:
         return "-"
     if isinstance(value, (bool, np.bool_)):
         return "yes" if value else "no"
-    value = float(value)
-    return "-" if not np.isfinite(value) else f"{value:.{digits}g}"  # undefined, as JSON null
+    return fmt(float(value), digits)  # "-" where undefined, as JSON null
 
 
 def _table(header: list[str], row, count: int) -> list[str]:
