@@ -144,3 +144,11 @@ def _check_diagonals(data: dict, tol: Decimal) -> None:
                  (data["gram"]["outputs"][k][k], Decimal(row["output"]))]
         for entry, expected in pairs:
             assert abs(Decimal(entry) - expected) <= tol * abs(expected), (k, entry, expected)
+
+
+def test_an_answer_with_its_training_mapping_is_still_a_result():
+    mapped = predict(n=N, depth=2, weight_decay=5e-4, feature_decay=1e-3)
+    assert isinstance(mapped, Result) and type(mapped).__name__ == "Mapped"
+    data = mapped.to_dict()
+    assert data["convention"] and data["loss"] == mapped.result.to_dict()["loss"]
+    assert str(mapped).startswith(str(mapped.result) + "\n")
