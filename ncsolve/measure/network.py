@@ -12,6 +12,7 @@ from ..core.objective import chain
 from ..inputs.problem import ProblemError
 from ..inputs.validation import invalid
 from .arrays import float_matrix
+from ..results.constants import EXACT
 from .result import LayerMetrics, Measurement
 from .stream import ClassAccumulator, ClassStatistics, Head
 from .inputs import (BATCH_ROWS, accumulate, bias_mode, checked_decays, loss_name,
@@ -278,10 +279,10 @@ def _assemble(stats, head, theory, fit, decays, bias, loss, test, test_name, thr
                "loss": loss}
     certainty = None
     if theory is not None:
-        certainty = getattr(theory, "certainty", "exact")
-        if certainty != "exact":
+        certainty = theory.certainty
+        if certainty != EXACT:
             kind = "cross-entropy" if loss == "ce" else f"{theory.problem.bias}-bias"
-            reason = getattr(theory, "certainty_reason", "")
+            reason = theory.certainty_reason
             notes.append(f"the {kind} theory's answer is {certainty}, not a closed form"
                          + (f": {reason}" if reason else ""))
     return Measurement(

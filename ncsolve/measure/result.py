@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..results.table import _column
+from ..results.table import column
 
 __all__ = ["LayerMetrics", "Measurement"]
 
@@ -22,7 +22,7 @@ def _value(x):
 
 
 def _array(values):
-    return None if values is None else _column(values)
+    return None if values is None else column(values)
 
 
 @dataclass(frozen=True)
@@ -171,7 +171,7 @@ class Measurement:
                 if values is None:
                     row[name] = None
                 elif values.ndim == 2:
-                    row[name] = _column(values[:, k])
+                    row[name] = column(values[:, k])
                 elif values.dtype == bool:
                     row[name] = bool(values[k])
                 else:

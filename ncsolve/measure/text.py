@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..results.table import _rows
-from ..results.table import _table as _report_table
+from ..results.table import fmt, shown_rows
+from ..results.table import table as _report_table
 
 __all__ = ["measurement_text"]
 
@@ -15,13 +15,12 @@ def _g(value, digits: int = 6) -> str:
         return "-"
     if isinstance(value, (bool, np.bool_)):
         return "yes" if value else "no"
-    value = float(value)
-    return "-" if not np.isfinite(value) else f"{value:.{digits}g}"  # undefined, as JSON null
+    return fmt(float(value), digits)  # "-" where undefined, as JSON null
 
 
 def _table(header: list[str], row, count: int) -> list[str]:
     """The report's table layout, formatting only the rows shown (``row(i)`` gives row i)."""
-    shown = [None if i is None else row(i) for i in _rows(count)]
+    shown = [None if i is None else row(i) for i in shown_rows(count)]
     return _report_table(header, shown, count)
 
 

@@ -113,12 +113,11 @@ def representable(solution):
 
     An MSE answer is first bounded from its largest values (O(K)); only near the
     end of float64 are the per-class arrays formed to look."""
-    sure = getattr(solution, "surely_representable", None)
-    if sure is not None and math.isfinite(solution.loss) and sure():
+    if math.isfinite(solution.loss) and solution.surely_representable():
         return solution
-    names = ("feature_norm", "classifier_norm", "output", "singular_values",
-             "layer_feature_norms")
-    values = [np.asarray(getattr(solution, name)) for name in names if hasattr(solution, name)]
+    values = [np.asarray(v) for v in (solution.feature_norm, solution.classifier_norm,
+                                      solution.output, solution.layer_singular_values(),
+                                      solution.layer_feature_norms)]
     if math.isfinite(solution.loss) and all(np.all(np.isfinite(v)) for v in values):
         return solution
     largest = max(float(np.max(np.abs(v), initial=0.0)) for v in values)

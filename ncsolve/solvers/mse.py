@@ -17,6 +17,8 @@ from ..core import scalar
 from ..core.balance import (decay_scales, factor_values, layer_parts, layer_scales,
                             layer_values, power)
 from ..inputs.problem import Problem
+from ..results.base import Result
+from ..results.constants import COLLAPSED_RTOL, EXACT, MSE_JSON_GRAMS_MAX_K, TIE_RTOL
 from ..core.spectral import DiagonalSpectrum, Spectrum, target_spectrum
 
 def _frozen_array(method):
@@ -32,13 +34,11 @@ def _frozen_array(method):
 
 
 CAPPED = scalar.CAPPED  # nonzero on its own, but cut by the rank cap of narrow layers
-GRAM_LIMIT = 200  # classes up to which to_dict() includes the K x K Gram matrices (--grams: more)
-_TIE = 1e-12
 SAFE_LOG2 = 1020.0  # log2 of the largest value taken as surely finite (float64 ends at 1024)
 
 
 @dataclass(frozen=True, eq=False, repr=False)
-class Solution:
+class Solution(Result):
     """The exact global minimizer of one MSE problem.
 
     Direction arrays (index i) are ordered by decreasing target singular value
@@ -94,7 +94,18 @@ class Solution:
     code: np.ndarray
     residual: np.ndarray
     notes: tuple[str, ...] = field(default=())
-    certainty: str = field(default="exact", init=False)
+    certainty: str = field(default=EXACT, init=False)
+
+    certainty_reason = ""  # a closed form: nothing to explain
+    GRAM_LIMIT = MSE_JSON_GRAMS_MAX_K  # their JSON grows as K^2: about 0.3 s and 3 MB at K = 200
+    JSON_KEYS = ("problem", "loss", "certainty", "unique", "geometry", "rank", "rank_cap",
+                 "notes", "bias_value", "classes", "directions", "gram")
+    CLASS_KEYS = ("class", "n", "feature_norm", "classifier_norm", "output", "collapsed",
+                  "critical_decay", "state", "feature_norms_by_layer")
+    DIRECTION_KEYS = ("direction", "sigma", "z", "z_local", "state", "critical_decay",
+                      "singular_values")
+    TEXT_CLASS_COLUMNS = ("class", "n", "feature_norm", "classifier_norm", "output",
+                          "critical_decay", "state", "collapsed")
 
     def __post_init__(self):
         for array in (self.z, self.z_local, self.code, self.residual):
@@ -225,7 +236,7 @@ class Solution:
     @_frozen_array
     def collapsed(self) -> np.ndarray:
         norm = self.feature_norm
-        return norm <= _TIE * max(float(norm.max(initial=0.0)), np.finfo(float).tiny)
+        return norm <= COLLAPSED_RTOL * max(float(norm.max(initial=0.0)), np.finfo(float).tiny)
 
     @_frozen_array
     def _leading_direction(self) -> np.ndarray:
@@ -304,16 +315,13 @@ class Solution:
     def unique(self) -> bool:
         return not any(note.startswith("non-unique") for note in self.notes)
 
-    def to_dict(self, grams: bool | None = None) -> dict:
-        """JSON-ready dictionary (the output of ``ncsolve predict --json``).
+    def layer_singular_values(self) -> np.ndarray:
+        return self.singular_values
 
-        ``grams`` includes the K x K Gram matrices; by default only for K <= ``GRAM_LIMIT``
-        (200: their JSON grows as K^2, about 0.3 s and 3 MB at K = 200).
-        """
-        from ..results.table import solution_dict
-
-        include = self.problem.K <= GRAM_LIMIT if grams is None else bool(grams)
-        return solution_dict(self, include)
+    def classifier_row_norms(self, layer: int = 0) -> np.ndarray:
+        """Row lengths of W_M ... W_{layer+1} from the spectrum (O(K) bias-free)."""
+        w = self.singular_values[:, 1:]
+        return np.sqrt(np.maximum(self.spectrum.diag(np.prod(w[:, layer:], axis=1) ** 2), 0.0))
 
     def __repr__(self) -> str:
         p = self.problem
@@ -322,10 +330,11 @@ class Solution:
             f"rank={self.rank}, geometry={self.geometry!r}, unique={self.unique})"
         )
 
-    def __str__(self) -> str:
-        from ..results.table import solution_text
-
-        return solution_text(self)
+    def _body_lines(self) -> list[str]:
+        lines = ["", *self._class_table(), "", *self._direction_table()]
+        if self.bias_value is not None:
+            lines += ["", "learned bias b = n / N (the class frequencies)"]
+        return lines
 
 
 def solve(problem: Problem) -> Solution:
@@ -412,7 +421,7 @@ def _apply_rank_cap(cap, sigma, z, code, residual) -> tuple[str, ...]:
     if cut == 0:
         return ()
     notes = [f"rank capped at {cap} by the layer widths: {cut} direction(s) set to 0"]
-    if cap > 0 and abs(sigma[cap - 1] - sigma[cap]) <= _TIE * sigma[cap - 1]:
+    if cap > 0 and abs(sigma[cap - 1] - sigma[cap]) <= TIE_RTOL * sigma[cap - 1]:
         notes.append(
             "non-unique: the rank cap cuts through equal singular values; any "
             f"{cap}-dimensional choice among them is optimal (one is reported)"

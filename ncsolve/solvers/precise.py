@@ -38,7 +38,9 @@ from mpmath import mpf
 from ..core.balance import precise_scales
 from ..inputs.problem import Problem
 from ..inputs.validation import invalid
-from .precise_text import decimal_string, format_precise
+from .precise_text import decimal_string
+from ..results.constants import EXACT
+from .precise_text import PreciseText
 
 __all__ = [
     "MAX_DIGITS",
@@ -46,6 +48,7 @@ __all__ = [
     "DirectionRoots",
     "PreciseSolution",
     "check_precision",
+    "decimal_string",
     "exact_decimal",
     "existence_threshold",
     "global_threshold",
@@ -57,7 +60,6 @@ __all__ = [
 MIN_DIGITS = 15
 MAX_DIGITS = 1000
 GUARD_DIGITS = 12  # working precision = requested digits + guard
-GRAM_LIMIT = 50  # largest K for which to_dict() includes the K x K Grams by default
 
 
 def check_precision(digits) -> int:
@@ -382,7 +384,7 @@ def _secular_root(sizes, weight, left: int, right: int) -> tuple:
 
 
 @dataclass(frozen=True, eq=False)
-class PreciseSolution:
+class PreciseSolution(PreciseText):
     """The global minimizer computed to ``precision`` significant digits.
 
     The same quantities as the float64 :class:`ncsolve.solvers.mse.Solution`, as
@@ -443,7 +445,7 @@ class PreciseSolution:
     layer_feature_norms: tuple
     loss: mpf
     notes: tuple = field(default=())
-    certainty: str = field(default="exact", init=False)
+    certainty: str = field(default=EXACT, init=False)
 
     @property
     def _leading_direction(self) -> list[int]:
@@ -484,32 +486,30 @@ class PreciseSolution:
         with mpmath.workdps(self.precision + GUARD_DIGITS):
             return tuple(mpf(int(v)) / self.problem.N for v in self.problem.n)
 
-    def _matrix(self, weights, left=None, right=None) -> list:
+    def _matrix(self, weight, left=None, right=None) -> list:
+        """``diag(1/left) A diag(w) A^T diag(1/right)`` with ``w_i = weight(i)``, every
+        product at the working precision (outside it mpmath rounds to 53 bits)."""
         with mpmath.workdps(self.precision + GUARD_DIGITS):
+            weights = [weight(i) for i in range(len(self.sigma))]
             return _sparse_gram(self.vectors, weights, self.problem.K, left, right)
 
-    def gram_features(self) -> list:
-        """Class-mean Gram ``Hbar^T Hbar`` (K x K, lists of mpf)."""
+    def gram_features(self, layer: int = 0) -> list:
+        """Class-mean Gram ``Hbar_j^T Hbar_j`` of the features after W_j...W_1 (K x K, mpf)."""
         n = [int(v) for v in self.problem.n]
-        return self._matrix([(s * v[0]) ** 2 for s, v in zip(self.sigma, self.singular_values)],
-                            n, n)
+        return self._matrix(lambda i: (self.sigma[i] * mpmath.fprod(
+            self.singular_values[i][: layer + 1])) ** 2, n, n)
 
-    def gram_classifier(self) -> list:
-        """Gram ``W W^T`` of the product ``W = W_M ... W_1`` (K x K)."""
-        return self._matrix([mpmath.fprod(v[1:]) ** 2 for v in self.singular_values])
+    def gram_classifier(self, layer: int = 0) -> list:
+        """Gram ``W W^T`` of the product ``W = W_M ... W_{layer+1}`` (K x K)."""
+        return self._matrix(lambda i: mpmath.fprod(self.singular_values[i][layer + 1:]) ** 2)
 
     def gram_outputs(self) -> list:
         """Outputs ``W Hbar`` (K x K): column k is class k's mean output."""
         n = [int(v) for v in self.problem.n]
-        return self._matrix([z * s for z, s in zip(self.z, self.sigma)], None, n)
+        return self._matrix(lambda i: self.z[i] * self.sigma[i], None, n)
 
-    def to_dict(self, grams: bool | None = None) -> dict:
-        """JSON-ready dictionary; numbers are decimal strings, missing values None.
-
-        ``grams`` includes the K x K Gram matrices; by default when K <= 50.
-        """
-        include = self.problem.K <= GRAM_LIMIT if grams is None else bool(grams)
-        return _solution_dict(self, include)
+    def layer_singular_values(self) -> tuple:
+        return self.singular_values
 
     def __repr__(self) -> str:
         p = self.problem
@@ -518,10 +518,6 @@ class PreciseSolution:
             f"precision={self.precision}, loss={mpmath.nstr(self.loss, 6)}, rank={self.rank}, "
             f"geometry={self.geometry!r}, unique={self.unique})"
         )
-
-    def __str__(self) -> str:
-
-        return format_precise(self)
 
 
 def solve_precise(problem: Problem, precision: int) -> PreciseSolution:
@@ -689,62 +685,3 @@ def _geometry(problem: Problem, rank: int) -> str:
         return "simplex ETF" if rank == full else f"rank-{rank} subspace of a simplex ETF"
     label = "general (imbalanced, free bias)"
     return label if rank == full else f"{label}, rank {rank} of {full}"
-
-
-def _solution_dict(sol: PreciseSolution, grams: bool) -> dict:
-    d, p = sol.precision, sol.problem
-
-    def s(x):
-        return None if x is None else decimal_string(x, d)
-
-    def matrix(rows):
-        return [[s(x) for x in row] for row in rows]
-
-    classes = [
-        {
-            "class": k,
-            "n": int(p.n[k]),
-            "feature_norm": s(sol.feature_norm[k]),
-            "classifier_norm": s(sol.classifier_norm[k]),
-            "output": s(sol.output[k]),
-            "collapsed": bool(sol.collapsed[k]),
-            "critical_decay": s(decay),
-            "state": state,
-            "feature_norms_by_layer": [s(row[k]) for row in sol.layer_feature_norms],
-        }
-        for k, (decay, state) in enumerate(zip(sol.critical_decay, sol.state))
-    ]
-    directions = [
-        {
-            "direction": i,
-            "sigma": s(sol.sigma[i]),
-            "z": s(sol.z[i]),
-            "z_local": s(sol.z_local[i]),
-            "state": sol.direction_state[i],
-            "critical_decay": s(sol.direction_critical_decay[i]),
-            "singular_values": [s(v) for v in sol.singular_values[i]],
-            "roots": [s(r) for r in sol.roots[i]],
-        }
-        for i in range(len(sol.sigma))
-    ]
-    bias = sol.bias_value
-    return {
-        "problem": p.to_dict(),
-        "route": "high-precision (mpmath)",
-        "precision": d,
-        "loss": s(sol.loss),
-        "certainty": sol.certainty,
-        "unique": sol.unique,
-        "geometry": sol.geometry,
-        "rank": sol.rank,
-        "rank_cap": p.rank_cap,
-        "notes": list(sol.notes),
-        "bias_value": None if bias is None else [s(v) for v in bias],
-        "classes": classes,
-        "directions": directions,
-        "gram": {
-            "features": matrix(sol.gram_features()),
-            "classifier": matrix(sol.gram_classifier()),
-            "outputs": matrix(sol.gram_outputs()),
-        } if grams else None,
-    }

@@ -1,17 +1,23 @@
-"""Plain text of a :class:`~ncsolve.solvers.precise.PreciseSolution`.
+"""JSON and text of a :class:`~ncsolve.solvers.precise.PreciseSolution`: decimal strings.
 
-What ``str(predict(..., precision=D))`` and ``ncsolve predict --precision D``
-print. No mathematics and no sympy: the result object carries mpmath numbers.
-The command-line layer re-exports :func:`format_precise`; nothing here imports it.
+What ``str(predict(..., precision=D))``, ``ncsolve predict --precision D`` and
+its ``--json`` print. The layout is the base's (:class:`ncsolve.results.base.Result`);
+this module gives the numbers as decimal strings of ``precision`` significant
+digits and lays long ones out one per line. No mathematics and no sympy: the
+result object carries mpmath numbers. The command-line layer re-exports
+:func:`format_precise`; nothing here imports it.
 """
 
 from __future__ import annotations
 
 import mpmath
+import numpy as np
 
-from ..results.table import header_lines, summary_line
+from ..results.base import Result
+from ..results.constants import PRECISE_JSON_GRAMS_MAX_K
+from ..results.table import left_table, summary_line
 
-__all__ = ["decimal_string", "format_precise"]
+__all__ = ["PreciseText", "TABLE_DIGITS", "decimal_string", "format_precise"]
 
 TABLE_DIGITS = 24  # up to this precision values fit a table; above, one value per line
 
@@ -24,62 +30,100 @@ def decimal_string(value, digits: int) -> str:
     return text.removesuffix(".0")
 
 
-def format_precise(result) -> str:
-    """A table per class and per direction, and one summary line.
+class PreciseText(Result):
+    """The base's JSON and text with every number a decimal string of ``precision`` digits.
 
-    Indices start at 0, as in ``ncsolve predict`` and its notes.
+    ``to_dict()`` has the keys of ``ncsolve predict --json`` plus ``route``,
+    ``precision`` and each direction's ``roots``; a subclass has the fields of
+    :class:`ncsolve.solvers.mse.Solution` (as mpmath numbers and tuples) and ``precision``.
+    """
+
+    certainty_reason = ""  # a closed form: nothing to explain
+    GRAM_LIMIT = PRECISE_JSON_GRAMS_MAX_K
+    JSON_KEYS = ("problem", "route", "precision", "loss", "certainty", "unique", "geometry",
+                 "rank", "rank_cap", "notes", "bias_value", "classes", "directions", "gram")
+    CLASS_KEYS = ("class", "n", "feature_norm", "classifier_norm", "output", "collapsed",
+                  "critical_decay", "state", "feature_norms_by_layer")
+    DIRECTION_KEYS = ("direction", "sigma", "z", "z_local", "state", "critical_decay",
+                      "singular_values", "roots")
+    TEXT_CLASS_COLUMNS = ("class", "n", "feature_norm", "classifier_norm", "output",
+                          "critical_decay", "state", "collapsed")
+
+    precision: int
+
+    def _json_number(self, value):
+        return None if value is None else decimal_string(value, self.precision)
+
+    def _json_column(self, values) -> list:
+        return [self._json_column(v) if isinstance(v, (tuple, list, np.ndarray))
+                else self._json_number(v) for v in values]
+
+    def _json_matrix(self, matrix) -> list:
+        return self._json_column(matrix)
+
+    def _representable(self, matrix) -> bool:
+        return True  # decimal strings have no largest value
+
+    def _extra_dict(self, grams: bool) -> dict:
+        return {"route": "high-precision (mpmath)", "precision": self.precision}
+
+    def classifier_row_norms(self, layer: int = 0) -> list:
+        """Per class, the row length of W_M ... W_{layer+1} (mpf)."""
+        gram = self.gram_classifier(layer)
+        return [mpmath.sqrt(max(row[k], 0)) for k, row in enumerate(gram)]
+
+    def _extra_direction_columns(self) -> dict:
+        return {"roots": [self._json_column(r) for r in self.roots]}
+
+    def _text_number(self, value) -> str:
+        return "-" if value is None else decimal_string(value, self.precision)
+
+    def _summary_line(self) -> str:
+        return summary_line(self, self._text_number(self.loss), f"{self.certainty} "
+                            f"({self.precision} significant digits, high-precision route)")
+
+    def _body_lines(self) -> list[str]:
+        """A table per class and per direction, then every layer's singular values.
+
+        Indices start at 0, as in ``ncsolve predict`` and its notes.
+        """
+        num, p = self._text_number, self.problem
+        directions = [[str(i), num(self.sigma[i]), num(self.z[i]), num(self.z_local[i]),
+                       self.direction_state[i], num(self.direction_critical_decay[i])]
+                      for i in range(len(self.sigma))]
+        out = ["", "classes", *self._block(*self._class_rows(range(p.K)))]
+        out += ["", "directions (decreasing target singular value sigma)"]
+        out += self._block(["direction", "sigma", "z", "z_local", "state", "critical_decay"],
+                           directions)
+        layers = ["H"] + [f"W_{j}" for j in range(1, p.depth + 1)]
+        out += ["", "singular values per direction: " + ", ".join(layers)]
+        for i, values in enumerate(self.singular_values):
+            out.append(f"  {i}: " + ", ".join(num(v) for v in values))
+        return out
+
+    def _note_lines(self) -> list[str]:
+        return [f"note: {note}" for note in self.notes]
+
+    def _block(self, header: list[str], rows: list[list[str]]) -> list[str]:
+        """An aligned table for short numbers, else one ``name = value`` line per entry."""
+        if self.precision <= TABLE_DIGITS:
+            return left_table(header, rows)
+        out = []
+        for r in rows:
+            out.append(f"  {header[0]} {r[0]}:")
+            out += [f"    {h} = {c}" for h, c in zip(header[1:], r[1:])]
+        return out
+
+
+def format_precise(result) -> str:
+    """The text of a high-precision answer (``str(result)``).
 
     Parameters
     ----------
-    result : ncsolve.symbolic.PreciseSolution
+    result : ncsolve.solvers.precise.PreciseSolution
 
     Returns
     -------
     str
     """
-    d = result.precision
-
-    def num(x) -> str:
-        return "-" if x is None else decimal_string(x, d)
-
-    p = result.problem
-    class_rows = [
-        [str(k), str(int(p.n[k])), num(result.feature_norm[k]), num(result.classifier_norm[k]),
-         num(result.output[k]), num(result.critical_decay[k]), result.state[k],
-         "yes" if result.collapsed[k] else "no"]
-        for k in range(p.K)
-    ]
-    direction_rows = [
-        [str(i), num(result.sigma[i]), num(result.z[i]), num(result.z_local[i]),
-         result.direction_state[i], num(result.direction_critical_decay[i])]
-        for i in range(len(result.sigma))
-    ]
-    out = [*header_lines(p, "MSE"), summary_line(result, num(result.loss)).replace(
-        "certainty: exact", f"certainty: exact ({d} significant digits, high-precision route)"),
-        "", "classes"]
-    out += _block(["class", "n", "feature_norm", "classifier_norm", "output", "critical_decay",
-                   "state", "collapsed"], class_rows, d)
-    out += ["", "directions (decreasing target singular value sigma)"]
-    out += _block(["direction", "sigma", "z", "z_local", "state", "critical_decay"],
-                  direction_rows, d)
-    layers = ["H"] + [f"W_{j}" for j in range(1, p.depth + 1)]
-    out += ["", "singular values per direction: " + ", ".join(layers)]
-    for i, values in enumerate(result.singular_values):
-        out.append(f"  {i}: " + ", ".join(num(v) for v in values))
-    out += [f"note: {note}" for note in result.notes]
-    return "\n".join(out)
-
-
-def _block(header: list[str], rows: list[list[str]], digits: int) -> list[str]:
-    """An aligned table for short numbers, else one ``name = value`` line per entry."""
-    if digits <= TABLE_DIGITS:
-        widths = [max(len(h), *(len(r[j]) for r in rows)) if rows else len(h)
-                  for j, h in enumerate(header)]
-        line = "  ".join(h.ljust(w) for h, w in zip(header, widths))
-        body = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
-        return ["  " + line.rstrip(), *("  " + b for b in body)]
-    out = []
-    for r in rows:
-        out.append(f"  {header[0]} {r[0]}:")
-        out += [f"    {h} = {c}" for h, c in zip(header[1:], r[1:])]
-    return out
+    return str(result)

@@ -16,8 +16,8 @@ from ..core import scalar
 from ..core.balance import power, sqrt_ratio
 from ..solvers.mse import CAPPED, leading_directions
 from ..core.spectral import DiagonalSpectrum, target_spectrum
+from ..results.constants import COLLAPSED_RTOL, TIE_RTOL
 
-_TIE = 1e-12  # as in ncsolve.solvers.mse: relative tolerance of equal singular values
 STATE_DTYPE = "<U9"  # the longest state name, "collapsed"
 
 
@@ -138,7 +138,7 @@ def _rank_cap(cap, sigma, z, residual, state) -> np.ndarray:
         residual[tail] = np.where(beyond, sigma[tail], residual[tail])
         state[tail] = np.where(beyond, CAPPED, state[tail])
         if cap > 0:
-            equal = np.abs(sigma[:, cap - 1] - sigma[:, cap]) <= _TIE * sigma[:, cap - 1]
+            equal = np.abs(sigma[:, cap - 1] - sigma[:, cap]) <= TIE_RTOL * sigma[:, cap - 1]
             unique &= ~(cut & equal)
     tie = state == scalar.TIE
     if tie.any():
@@ -164,7 +164,7 @@ def _class_read_off(st: dict, z) -> dict[str, np.ndarray]:
         classifier_norm = np.ldexp(np.sqrt(np.maximum(diag[1], 0.0)), -e[:, None])
     output = diag[2] / n
     largest = np.maximum(feature_norm.max(axis=1, initial=0.0), np.finfo(float).tiny)
-    collapsed = feature_norm <= _TIE * largest[:, None]
+    collapsed = feature_norm <= COLLAPSED_RTOL * largest[:, None]
     return {"feature_norm": feature_norm, "classifier_norm": classifier_norm,
             "output": output, "collapsed": collapsed}
 

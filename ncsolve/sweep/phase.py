@@ -28,6 +28,7 @@ from ..inputs.problem import MAX_DEPTH, whole_number
 from ..core.spectral import target_spectrum
 from ..inputs.profiles import Profile
 from ..inputs.validation import Options, check, invalid
+from ..results.constants import EXACT
 
 KEPT = "all classes kept"
 MINORITY = "minority collapsed"
@@ -111,7 +112,7 @@ class PhaseMap:
 
     @property
     def certainty(self) -> str:
-        return "exact"
+        return EXACT
 
     def states(self, decay, depth_index: int = 0) -> np.ndarray:
         """Phase of each curve at decays ``decay`` (shape (..., P)): 0 active,

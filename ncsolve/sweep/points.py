@@ -47,31 +47,19 @@ def solve_point(index: int, kwargs: dict, params: dict[str, np.ndarray]) -> dict
     with blas_threads(1):  # the same arithmetic on every worker, whatever its threads
         result = solve(specify(**kwargs), **options)
     n = result.problem.n
-    collapsed = np.asarray(result.collapsed, dtype=bool)
     per_class = {
         "feature_norm": result.feature_norm, "classifier_norm": result.classifier_norm,
-        "output": _outputs(result), "collapsed": collapsed,
-        "state": _per_class(result, "state", np.where(collapsed, "collapsed", "active")),
-        "critical_decay": _per_class(result, "critical_decay", np.full(n.size, np.nan)),
+        "output": np.asarray(result.output, dtype=float),
+        "collapsed": np.asarray(result.collapsed, dtype=bool),
+        "state": np.asarray(result.state).astype(object),
+        "critical_decay": np.asarray(result.critical_decay, dtype=float),
     }
     if kwargs["loss"] == "ce":
         per_class["classifier_max_cosine"] = max_cosine(result.gram_classifier())
     per_point = {"loss": [result.loss], "rank": [result.rank],
                  "unique": np.array([result.unique], dtype=object),
-                 "certainty": np.array([getattr(result, "certainty", "exact")], dtype=object)}
+                 "certainty": np.array([result.certainty], dtype=object)}
     return block_of(np.array([index]), params, per_point, per_class, n.size, n)
-
-
-def _per_class(result, name: str, default: np.ndarray) -> np.ndarray:
-    values = getattr(result, name, None)
-    values = default if values is None else np.asarray(values)
-    return values.astype(object) if values.dtype.kind in "USO" else values.astype(float)
-
-
-def _outputs(result) -> np.ndarray:
-    if hasattr(result, "output"):
-        return np.asarray(result.output, dtype=float)
-    return np.diag(result.gram_outputs()).astype(float)  # CE: own-label logit, no bias
 
 
 def max_cosine(gram: np.ndarray) -> np.ndarray:

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..results.table import fmt as _g
+
 TEXT_RATIOS = 9  # ratios shown in the text table (the JSON and CSV have all)
-
-
-def _g(x: float) -> str:
-    return "-" if not np.isfinite(x) else f"{x:.6g}"
 
 
 def phase_text(pm) -> str:

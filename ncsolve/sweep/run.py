@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..inputs.validation import invalid
+from ..results.constants import EXACT
 from .output import AppendTable, cell, format_from, write_atomic
 from .points import CE_COLUMNS, RESULT_COLUMNS, concat, parse_cell, solve_point
 from .spec import Grid, build_grid
@@ -240,7 +241,7 @@ def _vector_blocks(grid: Grid, indices: list[int]):
     block["n"] = np.concatenate([np.tile(job[0], m.size) for m, job in zip(member_lists, jobs)])
     for name in ("loss", "rank", "unique"):
         block[name] = np.repeat(np.concatenate([o[name] for o in outs]), counts)
-    block["certainty"] = np.full(block["point"].size, "exact")
+    block["certainty"] = np.full(block["point"].size, EXACT)
     for name in ("feature_norm", "classifier_norm", "output", "collapsed", "state",
                  "critical_decay"):
         block[name] = np.concatenate([o[name].ravel() for o in outs])

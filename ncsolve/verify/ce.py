@@ -28,7 +28,8 @@ from ..core.metrics import (
 )
 from ..core.objective import FullObjective
 from ..inputs.problem import Problem
-from ..results.table import _column as _floats
+from ..results.constants import PROVED, RUN_RANK_RTOL
+from ..results.table import column
 from .common import (
     Tolerances,
     _descend_and_assess,
@@ -43,7 +44,7 @@ from .text import format_ce_report
 
 PERMUTATION_LIMIT = 40320  # class relabelings tried exhaustively (8!); beyond it: spectra
 # a run's singular value of X D^(1/2) below this times the theory's largest is zero
-RANK_RTOL = 1e-6
+RANK_RTOL = RUN_RANK_RTOL
 COLLAPSE_FRACTION = 1e-3  # a class mean shorter than this times the theory's longest is collapsed
 
 
@@ -62,14 +63,17 @@ class CETarget:
     feature_grams: list
     classifier_grams: list
     outputs: np.ndarray
+    singular_values: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
     @classmethod
     def from_solution(cls, solution) -> CETarget:
-        """The matrices of a :class:`ncsolve.solvers.crossentropy.CESolution`."""
+        """The matrices of an answer, read off from its outputs ``gram_outputs()`` (any
+        answer: cross-entropy, or a regularized bias of either loss)."""
         p = solution.problem
         r = int(solution.rank)
+        logits = np.asarray(solution.gram_outputs(), dtype=float)
         root_n = np.sqrt(np.asarray(p.n, dtype=float))
-        U, s, Vt = np.linalg.svd(np.asarray(solution.logits) * root_n[None, :])
+        U, s, Vt = np.linalg.svd(logits * root_n[None, :])
         U, s, Vs = U[:, :r], s[:r], Vt[:r].T / root_n[:, None]
         factors = factor_values(p, s)  # H, W_1, ..., W_M: each within float64
         t = np.cumprod(factors, axis=1)  # of the layer-j features
@@ -79,7 +83,7 @@ class CETarget:
             rest = np.prod(weights[j:], axis=0)  # of W_M ... W_{j+1}
             features.append((Vs * t[:, j] ** 2) @ Vs.T)
             classifiers.append((U * rest**2) @ U.T)
-        return cls(features, classifiers, np.array(solution.logits, dtype=float))
+        return cls(features, classifiers, np.array(logits, dtype=float), s)
 
     @property
     def is_zero(self) -> bool:
@@ -282,14 +286,14 @@ class CERunReport:
             "converged": bool(self.converged),
             "collapsed": list(self.collapsed),
             "rank": int(self.rank),
-            "singular_values": _floats(self.singular_values),
+            "singular_values": column(self.singular_values),
             "matched": self.matched,
             "errors": self.errors,
             "relative_errors": self.relative_errors,
             "layer_errors": self.layer_errors,
             "comparison": self.comparison,
             "permutation": self.permutation,
-            "nc1": _floats(self.nc1),
+            "nc1": column(self.nc1),
             "notes": list(self.notes),
             **_run_timing(self),
             "trajectory": _trajectory_dicts(self),
@@ -330,10 +334,11 @@ def _collapsed_classes(feature_gram: np.ndarray, solution) -> list:
 def _matched_configuration(solution, loss: float, rtol: float, scale: float) -> str | None:
     """The candidate or search end point of ncsolve with the run's objective, if any."""
     tol = _loss_tolerance(loss, rtol, scale)
-    for cand in solution.candidates:
+    record = solution.search_record()
+    for cand in record.candidates:
         if abs(cand.loss - loss) <= tol:
-            return f"candidate: {cand.name} (rank {cand.rank})"
-    for run in solution.runs:
+            return f"candidate: {cand.label} (rank {cand.rank})"
+    for run in record.ends:
         if abs(run.loss - loss) <= tol:
             return f"an end point of ncsolve's search (rank {run.rank})"
     return None
@@ -342,13 +347,13 @@ def _matched_configuration(solution, loss: float, rtol: float, scale: float) -> 
 def _ce_notes(status: str, beats: bool, solution, gap: float, alignment: Alignment,
               errors: dict, tolerances: Tolerances, loss_matches: bool) -> list:
     notes = []
-    if beats and solution.certainty == "proved":
+    if beats and solution.certainty == PROVED:
         notes.append(f"this run is lower than an objective ncsolve reports as proved "
                      f"(relative gap {gap:+.2e}): a bug in ncsolve or a tolerance problem")
     elif beats:
         notes.append(f"this run is lower than ncsolve's best found (relative gap {gap:+.2e}); "
                      "the CE search missed it")
-    elif status == "global" and solution.certainty != "proved":
+    elif status == "global" and solution.certainty != PROVED:
         notes.append("the run attains ncsolve's best found; that this is the global minimum "
                      "is not proved (certainty: best found)")
     if status == "not-converged" and loss_matches and _worst(errors.values()) > tolerances.gram_tol:
@@ -383,8 +388,9 @@ def assess_ce(
 
     Parameters
     ----------
-    solution : ncsolve.solvers.crossentropy.CESolution
-        The answer for ``objective.problem`` (with its widths).
+    solution : Result
+        The answer for ``objective.problem`` (with its widths): cross-entropy, or
+        a regularized bias of either loss (judged the same way).
     objective : FullObjective
         Layout and objective of ``x`` (loss "ce").
     x : ndarray
@@ -447,7 +453,7 @@ def _ce_geometry(solution, objective: FullObjective, x: np.ndarray, target: CETa
                 np.full(objective.problem.K, np.nan), 0), []
         alignment = align(geometry, target, perms)
         spectrum = _logit_spectrum(objective.problem, geometry.outputs,
-                                   float(np.max(solution.layers.s, initial=0.0)))
+                                   float(np.max(target.singular_values, initial=0.0)))
         collapsed = _collapsed_classes(geometry.feature_grams[0], solution)
     return geometry, alignment, spectrum, collapsed
 
@@ -539,21 +545,20 @@ class CEVerifyReport(ComparisonReport):
 
 
 def _ce_theory_dict(sol) -> dict:
-    runner = sol.runner_up
+    record = sol.search_record()
+    runner = record.runner_up
     return {
         "loss": float(sol.loss),
         "certainty": sol.certainty,
-        "certainty_reason": sol.certainty_reason,
+        "certainty_reason": record.reason,
         "geometry": sol.geometry,
         "rank": int(sol.rank),
         "unique": sol.unique,
-        "singular_values": _floats(sol.layers.s),
-        "etf_loss": None if not np.isfinite(sol.etf_loss) else float(sol.etf_loss),
-        "runner_up": None if runner is None else {
-            "name": getattr(runner, "name", None) or getattr(runner, "start", ""),
-            "loss": float(runner.loss)},
-        "restarts": int(sol.restarts),
-        "hits": int(sol.hits),
+        "singular_values": column(CETarget.from_solution(sol).singular_values),
+        "etf_loss": record.etf_loss,
+        "runner_up": None if runner is None else {"name": runner.label, "loss": runner.loss},
+        "restarts": record.restarts,
+        "hits": record.hits,
     }
 
 

@@ -34,7 +34,7 @@ from ..core.metrics import (
 )
 from ..core.objective import FullObjective
 from ..inputs.problem import Problem
-from ..results.table import _column as _floats
+from ..results.table import column
 from .common import (
     Tolerances,
     _descend_and_assess,
@@ -288,13 +288,13 @@ class RunReport:
             "collapsed": list(self.collapsed),
             "zero_directions": list(self.zero_directions),
             "candidate_is_global": bool(self.candidate_global),
-            "z": _floats(self.z_run),
-            "z_candidate": _floats(self.z_candidate),
+            "z": column(self.z_run),
+            "z_candidate": column(self.z_candidate),
             "errors": self.errors,
             "relative_errors": self.relative_errors,
             "layer_errors": self.layer_errors,
             "global_errors": self.global_errors,
-            "nc1": _floats(self.nc1),
+            "nc1": column(self.nc1),
             "misalignment": float(self.misalignment),
             **_run_timing(self),
             "notes": list(self.notes),
@@ -400,7 +400,7 @@ def _candidate_is_global(solution, active: np.ndarray, candidate_loss: float,
     theory_loss = float(solution.loss)
     same_pattern = bool(np.array_equal(active, np.asarray(solution.z, dtype=float) > 0))
     return same_pattern or (
-        not bool(getattr(solution, "unique", True))
+        not bool(solution.unique)
         and abs(candidate_loss - theory_loss) <= _loss_tolerance(theory_loss, 1e-10, scale)
     )
 
@@ -508,11 +508,11 @@ class VerifyReport(ComparisonReport):
     def _theory_dict(self) -> dict:
         solution = self.solution
         return {
-            "sigma": _floats(solution.sigma),
-            "z": _floats(solution.z),
-            "z_local": _floats(solution.z_local),
-            "unique": bool(getattr(solution, "unique", True)),
-            "geometry": str(getattr(solution, "geometry", "")),
+            "sigma": column(solution.sigma),
+            "z": column(solution.z),
+            "z_local": column(solution.z_local),
+            "unique": bool(solution.unique),
+            "geometry": str(solution.geometry),
         }
 
 

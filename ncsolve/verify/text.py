@@ -56,7 +56,7 @@ def format_report(report) -> str:
     """The human-readable report of ``ncsolve verify``."""
     p, best, sol = report.problem, report.best_run, report.solution
     runs = report.runs
-    unique = "" if getattr(sol, "unique", True) else "  (not unique)"
+    unique = "" if sol.unique else "  (not unique)"
     converged = "converged" if best.converged else "not converged"
     classes = f"  (collapsed classes: {_join(best.collapsed)})"
     lines = [
@@ -115,7 +115,7 @@ def format_ce_report(report) -> str:
         *_setting_lines(report),
         "",
         _ce_theory_line(sol),
-        f"         {sol.certainty_reason}",
+        f"         {sol.search_record().reason}",
         f"best run (seed {best.seed}): {verdict}",
         *_run_lines(best, converged),
         f"  rank             {best.rank}   (theory {sol.rank})",

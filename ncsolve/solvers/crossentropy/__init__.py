@@ -11,7 +11,6 @@ search       numerical global search of the reduced K x K problem with restarts
 certificate  what is proved: depth-1 duality gap, origin threshold
 result       CESolution and the read-off of every layer from the logits
 solver       solve(problem)
-report       JSON
 text         the text report (format_ce)
 """
 

@@ -27,10 +27,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from ...inputs.problem import Problem
+from ...results.constants import RANK_RTOL
 
 __all__ = ["RANK_RTOL", "FactorObjective", "ReducedCE"]
 
-RANK_RTOL = 1e-12  # singular values below this times the largest are treated as zero
 BIAS_GTOL = 4 * np.finfo(float).eps  # bias gradient at rounding level: this x K x term size
 PROFILE_RTOL = 1e-8  # bias accuracy inside a profiled evaluation (relative gradient)
 BIAS_UNIT = 3.0  # a free bias is a factor-form variable in units of this many logits

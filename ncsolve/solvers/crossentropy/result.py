@@ -22,12 +22,15 @@ import numpy as np
 
 from ...core.balance import class_lengths, factor_values, layer_parts, layer_values
 from ...inputs.problem import Problem
+from ...results.base import Found, Result, SearchRecord
+from ...results.constants import CE_JSON_GRAMS_MAX_K, SEARCH_COLLAPSED_RTOL
+from ...results.table import column, fmt, shown_rows, table
+from .text import CLASS_DIGITS, INDENT, body_lines
 
-__all__ = ["BatchSummary", "CESolution", "CandidateSummary", "Layers", "RunSummary",
-           "feature_shape", "read_off"]
+__all__ = ["BatchSummary", "CESolution", "CandidateSummary", "Layers", "LogitAnswer",
+           "RunSummary", "feature_shape", "read_off"]
 
-GRAM_LIMIT = 1000  # K x K matrices go into the JSON by default only up to this many classes
-COLLAPSE_RTOL = 1e-9  # a class whose feature norm is below this times the largest is collapsed
+COLLAPSE_RTOL = SEARCH_COLLAPSED_RTOL  # feature norm below this x the largest: collapsed
 
 
 @dataclass(frozen=True)
@@ -45,6 +48,10 @@ class CandidateSummary:
     scale: float
     origin_decay: float
 
+    @property
+    def label(self) -> str:
+        return self.name
+
 
 @dataclass(frozen=True)
 class RunSummary:
@@ -55,6 +62,10 @@ class RunSummary:
     rank: int
     iterations: int
     batch: int = 0
+
+    @property
+    def label(self) -> str:
+        return self.start
 
 
 @dataclass(frozen=True)
@@ -135,8 +146,97 @@ def feature_shape(problem: Problem, X: np.ndarray, rank: int) -> np.ndarray:
     return (Vs * m_h**2) @ Vs.T
 
 
+class LogitAnswer(Result):
+    """The read-off shared by the cross-entropy answers (free or no bias, regularized bias).
+
+    A subclass has ``problem``, ``logits`` (X, K x K, column k: class k without
+    bias), ``rank`` and ``layers`` (:func:`read_off` of X); every per-class field
+    and matrix follows from them by factor balancing.
+    """
+
+    LOSS_NAME = "cross-entropy"
+    GRAM_LIMIT = CE_JSON_GRAMS_MAX_K
+
+    @property
+    def feature_norm(self) -> np.ndarray:
+        """||hbar_k||, the class-mean feature length of H, per class."""
+        return self.layers.layer_norms[:, 0]
+
+    @property
+    def classifier_norm(self) -> np.ndarray:
+        """Row norms of the end-to-end classifier W_M ... W_1, per class."""
+        return self.layers.classifier_norms
+
+    @property
+    def output(self) -> np.ndarray:
+        """Per class: the logit of the class mean on its own label (before any bias)."""
+        return np.diag(self.logits).copy()
+
+    @property
+    def layer_feature_norms(self) -> np.ndarray:
+        """(M + 1, K): row j holds the class-mean lengths after j layers (row M: the logits)."""
+        return self.layers.layer_norms.T
+
+    @property
+    def last_layer_norm(self) -> np.ndarray:
+        """Row norms of the last layer W_M, per class."""
+        return np.sqrt(np.maximum(np.diag(self.layers.last_layer_gram), 0.0))
+
+    @property
+    def collapsed(self) -> np.ndarray:
+        """True for classes whose class-mean feature is zero."""
+        norm = self.feature_norm
+        return norm <= COLLAPSE_RTOL * max(float(norm.max(initial=0.0)), np.finfo(float).tiny)
+
+    def gram_features(self, layer: int = 0) -> np.ndarray:
+        """Class-mean Gram of the features W_layer ... W_1 H (K x K; layer 0: Hbar^T Hbar)."""
+        if layer == 0:
+            return self.layers.feature_gram
+        _, V = self._vectors()
+        Vs = V / np.sqrt(np.asarray(self.problem.n, dtype=float))[:, None]
+        t = np.asarray(self.layers.feature_sv, dtype=float)
+        for w in self.layers.weight_sv[:layer]:
+            t = t * np.asarray(w)[: t.size]
+        return (Vs * t**2) @ Vs.T
+
+    def gram_classifier(self, layer: int = 0) -> np.ndarray:
+        """W W^T of W = W_M ... W_{layer+1} (K x K; layer 0: the end-to-end classifier)."""
+        if layer == 0:
+            return self.layers.classifier_gram
+        U, _ = self._vectors()
+        tail = self._classifier_values(layer)
+        return (U * tail**2) @ U.T
+
+    def gram_outputs(self) -> np.ndarray:
+        """Outputs W Hbar (K x K) = the logit matrix without bias; column k is class k."""
+        return self.logits
+
+    def classifier_row_norms(self, layer: int = 0) -> np.ndarray:
+        """Per class, the row length of W_M ... W_{layer+1}."""
+        U, _ = self._vectors()
+        return np.sqrt(np.maximum((U**2) @ self._classifier_values(layer) ** 2, 0.0))
+
+    def layer_singular_values(self) -> np.ndarray:
+        """(K, M + 1): singular values of H, W_1, ..., W_M, descending, 0 beyond the rank."""
+        lay = self.layers
+        out = np.zeros((self.problem.K, self.problem.depth + 1))
+        for j, values in enumerate((lay.feature_sv, *lay.weight_sv)):
+            out[: np.size(values), j] = values
+        return out
+
+    def _vectors(self) -> tuple[np.ndarray, np.ndarray]:
+        """U and V of X D^(1/2) = U diag(s) V^T, the first ``rank`` columns."""
+        root_n = np.sqrt(np.asarray(self.problem.n, dtype=float))
+        U, _, Vt = np.linalg.svd(self.logits * root_n[None, :])
+        return U[:, : self.rank], Vt[: self.rank].T
+
+    def _classifier_values(self, layer: int) -> np.ndarray:
+        """Singular values of W_M ... W_{layer+1} (the first ``rank``)."""
+        return np.prod(np.array([w[: self.rank] for w in self.layers.weight_sv[layer:]]), axis=0)
+
+
 @dataclass(frozen=True, eq=False)
-class CESolution:
+class CESolution(LogitAnswer):
     """Best cross-entropy minimizer found, with how certain it is.
 
     Attributes
@@ -226,33 +326,18 @@ class CESolution:
     notes: tuple[str, ...] = field(default=())
     batches: tuple[BatchSummary, ...] = field(default=())
 
+    JSON_KEYS = ("problem", "loss", "ce_loss", "penalty", "certainty", "certainty_reason",
+                 "restarts", "hits", "runner_up", "gap_to_runner_up", "duality_gap", "geometry",
+                 "unique", "rank", "rank_cap", "singular_values", "layer_singular_values",
+                 "bias_value", "etf", "origin", "notes", "classes", "candidates", "runs",
+                 "batches", "logits", "gram")
+    CLASS_KEYS = ("class", "n", "feature_norm", "classifier_norm", "output", "last_layer_norm",
+                  "collapsed", "class_loss", "margin", "shares_logits_with",
+                  "feature_norms_by_layer")
+    TEXT_CLASS_COLUMNS = ("class", "n", "feature_norm", "classifier_norm", "output",
+                          "class_loss", "margin", "collapsed", "shares_logits_with")
+
     # ---- convenience ----------------------------------------------------------------------
-
-    @property
-    def feature_norm(self) -> np.ndarray:
-        """||hbar_k||, the class-mean feature length of H, per class."""
-        return self.layers.layer_norms[:, 0]
-
-    @property
-    def classifier_norm(self) -> np.ndarray:
-        """Row norms of the end-to-end classifier W_M ... W_1, per class."""
-        return self.layers.classifier_norms
-
-    @property
-    def output(self) -> np.ndarray:
-        """Per class: the logit of the class mean on its own label (before any bias)."""
-        return np.diag(self.logits).copy()
-
-    @property
-    def last_layer_norm(self) -> np.ndarray:
-        """Row norms of the last layer W_M, per class."""
-        return np.sqrt(np.maximum(np.diag(self.layers.last_layer_gram), 0.0))
-
-    @property
-    def collapsed(self) -> np.ndarray:
-        """True for classes whose class-mean feature is zero."""
-        norm = self.feature_norm
-        return norm <= COLLAPSE_RTOL * max(float(norm.max(initial=0.0)), np.finfo(float).tiny)
 
     def shared_logits(self) -> list[list[int]]:
         """For each class, the other classes with the same logit vector (not separated)."""
@@ -264,17 +349,16 @@ class CESolution:
             out.append([int(j) for j in np.flatnonzero(diff <= 1e-6 * scale) if j != k])
         return out
 
-    def gram_features(self) -> np.ndarray:
-        """Hbar^T Hbar (K x K)."""
-        return self.layers.feature_gram
-
-    def gram_classifier(self) -> np.ndarray:
-        """W W^T of W = W_M ... W_1 (K x K)."""
-        return self.layers.classifier_gram
-
-    def gram_outputs(self) -> np.ndarray:
-        """Outputs W Hbar (K x K) = the logit matrix without bias; column k is class k."""
-        return self.logits
+    def search_record(self) -> SearchRecord:
+        runner = self.runner_up
+        return SearchRecord(
+            reason=self.certainty_reason,
+            candidates=tuple(Found(c.name, float(c.loss), int(c.rank)) for c in self.candidates),
+            ends=tuple(Found(r.start, float(r.loss), int(r.rank)) for r in self.runs),
+            runner_up=None if runner is None else Found(runner.label, float(runner.loss),
+                                                        int(runner.rank)),
+            etf_loss=float(self.etf_loss) if np.isfinite(self.etf_loss) else None,
+            restarts=int(self.restarts), hits=int(self.hits))
 
     def full_parameters(self, widths=None) -> tuple[np.ndarray, tuple[np.ndarray, ...],
                                                     np.ndarray | None]:
@@ -316,26 +400,79 @@ class CESolution:
             weights.append((left * sv) @ frame(d[j]).T)
         return H, tuple(weights), None if self.bias_value is None else self.bias_value.copy()
 
-    # ---- serialization --------------------------------------------------------------------
+    # ---- JSON and text (the rest is the base's) ------------------------------------------
 
-    def to_dict(self, grams: bool | None = None) -> dict:
-        """JSON-ready dictionary (``ncsolve predict --loss ce --json``), full float precision.
+    def _json_matrix(self, matrix) -> list:
+        return [[float(v) + 0.0 for v in row] for row in np.asarray(matrix)]  # no "-0.0"
 
-        ``grams`` includes the K x K matrices (Grams and logits); by default only
-        for K <= 1000.
-        """
-        from .report import solution_dict
+    def _extra_class_columns(self) -> dict:
+        return {"last_layer_norm": column(self.last_layer_norm),
+                "class_loss": column(self.class_loss), "margin": column(self.margin),
+                "shares_logits_with": self.shared_logits()}
 
-        include = self.problem.K <= GRAM_LIMIT if grams is None else bool(grams)
-        return solution_dict(self, include)
+    def _extra_dict(self, grams: bool) -> dict:
+        def finite(x) -> float | None:
+            return float(x) if np.isfinite(x) else None
+
+        def point(item) -> dict | None:
+            return None if item is None else {"name": item.label, "loss": float(item.loss),
+                                              "rank": int(item.rank)}
+
+        lay = self.layers
+        return {
+            "ce_loss": float(self.ce_loss),
+            "penalty": float(self.penalty),
+            "certainty_reason": self.certainty_reason,
+            "restarts": self.restarts,
+            "hits": self.hits,
+            "runner_up": point(self.runner_up),
+            "gap_to_runner_up": None if self.gap is None else float(self.gap),
+            "duality_gap": None if self.duality_gap is None else float(self.duality_gap),
+            "singular_values": column(lay.s),
+            "layer_singular_values": {"H": column(lay.feature_sv),
+                                      **{f"W_{j + 1}": column(v)
+                                         for j, v in enumerate(lay.weight_sv)}},
+            "etf": {"rho": finite(self.etf_scale), "loss": finite(self.etf_loss),
+                    "origin_beats_etf_above_decay": finite(self.origin_decay_etf)},
+            "origin": {"loss": float(self.origin_loss),
+                       "best_found_above_decay": finite(self.origin_decay_best),
+                       "proved_above_decay": finite(self.origin_decay_proved)},
+            "candidates": [{"name": c.name, "loss": float(c.loss), "rank": c.rank,
+                            "scale": float(c.scale),
+                            "origin_beats_it_above_decay": finite(c.origin_decay)}
+                           for c in self.candidates],
+            "runs": [{"start": r.start, "loss": float(r.loss), "rank": r.rank,
+                      "iterations": r.iterations, "batch": r.batch} for r in self.runs],
+            "batches": [{"batch": b.batch, "loss": float(b.loss), "hits": b.hits,
+                         "runs": b.runs} for b in self.batches],
+            "logits": self._json_matrix(self.logits.T) if grams else None,
+        }
+
+    @property
+    def origin_loss(self) -> float:
+        """The loss of the origin (the rank-0 candidate)."""
+        return next(c.loss for c in self.candidates if c.rank == 0)
+
+    def _text_column(self, name: str):
+        if name == "shares_logits_with":
+            return [",".join(str(j) for j in shared) or "-" for shared in self.shared_logits()]
+        return super()._text_column(name)
+
+    def _class_table(self) -> list[str]:
+        K = self.problem.K
+        return [INDENT + line for line in table(*self._class_rows(shown_rows(K)), K)]
+
+    def _text_number(self, value) -> str:
+        return fmt(float(value), CLASS_DIGITS)
+
+    def _body_lines(self) -> list[str]:
+        return body_lines(self, self._class_table())
+
+    def _note_lines(self) -> list[str]:
+        return [] if self.problem.K == 1 else super()._note_lines()
 
     def __repr__(self) -> str:
         p = self.problem
         return (f"CESolution(K={p.K}, depth={p.depth}, bias={p.bias!r}, "
                 f"loss={self.loss:.6g}, rank={self.rank}, "
                 f"geometry={self.geometry!r}, certainty={self.certainty!r})")
-
-    def __str__(self) -> str:
-        from .text import format_ce
-
-        return format_ce(self)

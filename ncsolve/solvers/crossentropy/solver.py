@@ -9,6 +9,7 @@ import numpy as np
 
 from ...inputs.problem import Problem
 from ...inputs.validation import WholeNumber, check, invalid
+from ...results.constants import BEST_FOUND, PROVED, SAME_MINIMUM_RTOL, TIE_RTOL
 from . import certificate
 from .candidates import (
     Candidate,
@@ -25,7 +26,7 @@ from .search import LocalMinimum, Start, factor_form, global_search, two_batches
 
 __all__ = ["PROOF_RTOL", "SAME_RTOL", "default_restarts", "solve"]
 
-SAME_RTOL = 1e-6  # objectives this close (relative to the value) count as the same minimum
+SAME_RTOL = SAME_MINIMUM_RTOL  # objectives this close (relative) count as the same minimum
 HIT_RTOL = 1e-9  # a refined run this close to the reported objective reached it
 PROOF_RTOL = 1e-7  # depth 1: a duality gap below this (relative) makes the answer "proved"
 PROOF_ATOL = 1e3 * np.finfo(float).tiny  # absolute floor of that tolerance, far below any objective
@@ -34,7 +35,6 @@ MAX_RESTARTS_ALLOWED = 100_000  # larger restart counts would run for days
 RESTART_BUDGET = 480  # default random starts of each batch ~ RESTART_BUDGET / K ...
 MAX_RESTARTS = 24  # ... at most this many
 THRESHOLD_LEADERS = 5  # origin thresholds are computed for this many leading candidates
-TIE_RTOL = 1e-12  # objectives this close are rounding-equal: the lower rank is reported
 ETF_NAME = "simplex ETF"
 
 
@@ -241,19 +241,19 @@ def _runner_up(value, tol, candidates, runs):
 
 def _certainty(red: ReducedCE, X, b, value, batches=()) -> tuple[str, str, float | None]:
     if red.K == 1:
-        return "proved", SINGLE_CLASS_REASON, None
+        return PROVED, SINGLE_CLASS_REASON, None
     if red.rank(X) == 0 and certificate.origin_is_proved(red):
         bound = certificate.origin_proof_decay(red)
         reason = (f"the origin is a global minimizer: lbar = {red.lbar:.6g} >= {bound:.6g} "
                   "(bound from convexity of cross-entropy and sum sigma^q >= (sum sigma)^q)")
-        return "proved", reason, None
+        return PROVED, reason, None
     if red.L == 2:
         gap = value - certificate.dual_bound(red, X, b)
         return (*_gap_verdict(gap, value), gap)
     reason = (f"depth {red.problem.depth} >= 2: the reduced problem is not convex; the best "
               "of the structured candidates and the numerical search is reported. "
               + _batch_verdict(batches, value))
-    return "best found", reason, None
+    return BEST_FOUND, reason, None
 
 
 def _batch_verdict(batches, value: float) -> str:
@@ -285,14 +285,14 @@ def _gap_verdict(gap: float, value: float) -> tuple[str, str]:
     signals a numerical inconsistency and proves nothing.
     """
     if gap < -NEGATIVE_GAP_ULPS * np.spacing(abs(value)):
-        return "best found", (f"depth 1 is convex, but the duality gap {gap:.3g} is negative "
+        return BEST_FOUND, (f"depth 1 is convex, but the duality gap {gap:.3g} is negative "
                               "beyond rounding: a numerical inconsistency, so nothing is proved")
     if gap <= PROOF_RTOL * abs(value) + PROOF_ATOL:
-        return "proved", ("depth 1: the reduced problem is convex (cross-entropy is convex in "
+        return PROVED, ("depth 1: the reduced problem is convex (cross-entropy is convex in "
                           "the logits, the penalty is c times the nuclear norm of X D^(1/2)); "
                           "a dual-feasible point certifies the objective to within "
                           f"{max(gap, 0.0):.2g} ({max(gap, 0.0) / abs(value):.2g} relative)")
-    return "best found", (f"depth 1 is convex but the duality gap {gap:.3g} is not small "
+    return BEST_FOUND, (f"depth 1 is convex but the duality gap {gap:.3g} is not small "
                           "(solver tolerance, or a rank cap that binds)")
 
 
@@ -375,10 +375,10 @@ def _notes(red: ReducedCE, X, b, rank, certainty, batches=()) -> tuple[str, ...]
         notes.append("not unique: permuting the classes gives other minimizers with the same "
                      "objective (the structure is not symmetric under all class permutations)")
     value = red.value(X, b)
-    if certainty != "proved" and any(not _hit(s.loss, value) for s in batches):
+    if certainty != PROVED and any(not _hit(s.loss, value) for s in batches):
         notes.append("the two independent batches of the search disagree (see certainty): "
                      "the answer is the better of them, and a larger --restarts may improve it")
-    if certainty != "proved" and red.problem.depth >= 2:
+    if certainty != PROVED and red.problem.depth >= 2:
         notes.append("depth >= 2: lower-rank logit structures can beat the simplex ETF "
                      "(Garrod & Keating, NeurIPS 2025; Sukenik et al. 2024); the answer is the "
                      "best of the candidates and the search, not a proof")

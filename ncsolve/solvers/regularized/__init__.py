@@ -8,12 +8,11 @@ target       the fixed-bias problem: bias-free with the shifted target T_b = (I 
 lbfgs        a small L-BFGS for the outer problem over b (no scipy.optimize in predict)
 outer        the outer problem: exact for balanced classes, local searches otherwise
 certificate  depth 1: a dual lower bound on the full objective (duality gap)
-result       RegularizedSolution and the read-off of every layer
+result       RegularizedSolution (its JSON and text through ncsolve.results.base)
 solver       solve(problem)
-report       JSON and text
 crossentropy the reduced CE problem with the bias as variables, its certificates
 ce_solver    solve_ce(problem): the search from both limits, the origin and random starts
-ce_result    RegularizedCESolution and its report
+ce_result    RegularizedCESolution
 """
 
 from .result import RegularizedSolution

@@ -8,13 +8,13 @@ import numpy as np
 
 from ...inputs.problem import Problem
 from ..crossentropy.result import feature_shape
+from ...results.constants import BEST_FOUND, PROVED, SAME_MINIMUM_RTOL, TIE_RTOL
+from ..crossentropy.result import RunSummary
 from .ce_result import RegularizedCESolution
+from .solver import position_of
 from .crossentropy import CEPoint, RegularizedCE, typical_singular_value
-from .result import BEST_FOUND, PROVED
 
 PROOF_RTOL = 1e-7  # depth 1: a duality gap below this (relative) proves the answer
-SAME_RTOL = 1e-6  # end points this close count as the same minimum
-TIE_RTOL = 1e-12  # losses this close are equal up to rounding: the lower rank is reported
 DEFAULT_RESTARTS = 4  # random starts besides the two limits and the origin
 
 
@@ -104,16 +104,24 @@ def _assemble(rce: RegularizedCE, best: CEPoint, points: list[CEPoint], limits: 
         notes.append(f"depth 1 is jointly convex in the logits and the bias (Hong & Ling): "
                      f"duality gap {gap:.3g} ({gap / best.loss:.2g} relative)")
     if certainty == BEST_FOUND:
-        hits = sum(abs(p.loss - best.loss) <= SAME_RTOL * abs(best.loss) for p in points)
+        hits = sum(abs(p.loss - best.loss) <= SAME_MINIMUM_RTOL * abs(best.loss) for p in points)
         notes.append(f"best found: local searches from {len(points)} starts (the origin, the "
                      f"free-bias and bias-free answers, {restarts} random); {hits} reached the "
                      "reported loss; depth >= 2 is not convex, so this is not a proof")
     if problem.rank_cap < problem.K:
         notes.append(f"rank capped at {problem.rank_cap} by the layer widths")
+    # Gram shapes up to a power of two: finite even where decays far apart put the Grams
+    # themselves outside float64
+    limit_grams = tuple(feature_shape(problem, limits[bias].logits, limits[bias].rank)
+                        for bias in ("free", "none"))
     return RegularizedCESolution(
-        problem=problem, reduced=rce, best=best, certainty=certainty, notes=tuple(notes),
-        duality_gap=gap, runs=tuple(sorted(points, key=lambda p: p.loss)),
+        problem=problem, loss=best.loss, logits=best.X, bias_value=best.b, rank=best.rank,
+        ce_loss=float(rce.red.ce(best.X, best.b)[0]),
+        bias_penalty=0.5 * rce.lambda_b * float(best.b @ best.b),
+        class_loss=rce.red.class_losses(best.X, best.b), certainty=certainty,
+        notes=tuple(notes), duality_gap=gap,
+        runs=tuple(RunSummary(p.start, p.loss, p.rank, p.iterations)
+                   for p in sorted(points, key=lambda p: p.loss)),
         limit_losses=(float(limits["free"].loss), float(limits["none"].loss)),
-        limit_grams=tuple(feature_shape(problem, limits[bias].logits, limits[bias].rank)
-                          for bias in ("free", "none")),
+        toward_bias_free=position_of(feature_shape(problem, best.X, best.rank), *limit_grams),
         origin_decay_proved=origin_decay)

@@ -16,17 +16,36 @@ import numpy as np
 
 from ...core.balance import class_lengths, factor_values, layer_parts, layer_values
 from ...inputs.problem import Problem
-from ..mse import GRAM_LIMIT
-from .outer import OuterRun
-from .target import FixedBias
+from ...results.base import Found, Result
+from ...results.constants import COLLAPSED_RTOL, MSE_JSON_GRAMS_MAX_K
+from ...results.table import column
 
-_TIE = 1e-12
-PROVED = "proved"
-BEST_FOUND = "best found"
+
+@dataclass(frozen=True, eq=False)
+class BiasRun:
+    """Where one local search of the bias ended.
+
+    Attributes
+    ----------
+    start : str
+        Where it started, in words.
+    loss : float
+        The loss at the bias it reached (the rest exact for that bias).
+    bias_value : ndarray, shape (K,)
+    iterations : int
+    rank : int
+        Nonzero directions at that bias.
+    """
+
+    start: str
+    loss: float
+    bias_value: np.ndarray
+    iterations: int
+    rank: int
 
 
 @dataclass(frozen=True, eq=False, repr=False)
-class RegularizedSolution:
+class RegularizedSolution(Result):
     """The minimizer of one MSE problem with a regularized bias.
 
     Direction arrays (index i) follow the singular values of the shifted
@@ -36,8 +55,18 @@ class RegularizedSolution:
     Attributes
     ----------
     problem : Problem
-    point : FixedBias
-        The exact inner minimizer at the reported bias.
+    loss : float
+        Objective value, bias penalty included.
+    bias_value : ndarray, shape (K,)
+        The reported bias.
+    U, V : ndarray, shape (K, K)
+        Left (output space) and right (class space) singular vectors of ``T_b``;
+        column i is direction i.
+    sigma, z, z_local : ndarray, shape (K,)
+        Per direction: singular value of ``T_b``, its output singular value and
+        its nonzero local minimum (nan where none exists).
+    direction_state : ndarray of str, shape (K,)
+        Per direction, as for :class:`ncsolve.solvers.mse.Solution` (after the rank cap).
     certainty : {"proved", "best found"}
         "proved": balanced classes (exact one-variable outer problem) or depth 1
         with a duality gap at rounding level; "best found": the best of a local
@@ -45,50 +74,50 @@ class RegularizedSolution:
     notes : tuple of str
     duality_gap : float or None
         Depth 1: reported loss minus a proved lower bound on the full objective.
-    runs : tuple of OuterRun
-        The outer local searches (empty when the bias is exact).
+    runs : tuple of BiasRun
+        The outer local searches, best first (empty when the bias is exact).
     toward_bias_free : float or None
         Where the class-mean geometry sits: 0 is the free-bias geometry, 1 the
         bias-free one (see :func:`ncsolve.solvers.regularized.solver.position`).
-    direction_critical_decay : ndarray or None
-        Balanced classes only: per direction, the geometric-mean decay above
-        which it is zero at the global minimum (all else, lambda_b included, fixed).
+    direction_critical_decay : ndarray, shape (K,)
+        Per direction, the geometric-mean decay above which it is zero at the
+        global minimum (all else, lambda_b included, fixed); known for balanced
+        classes, nan otherwise (None given: not known).
     """
 
     problem: Problem
-    point: FixedBias
+    loss: float
+    bias_value: np.ndarray
+    U: np.ndarray
+    V: np.ndarray
+    sigma: np.ndarray
+    z: np.ndarray
+    z_local: np.ndarray
+    direction_state: np.ndarray
     certainty: str
     notes: tuple[str, ...] = field(default=())
     duality_gap: float | None = None
-    runs: tuple[OuterRun, ...] = ()
+    runs: tuple[BiasRun, ...] = ()
     toward_bias_free: float | None = None
     direction_critical_decay: np.ndarray | None = None
 
+    certainty_reason = ""  # the notes say why (exact bias, duality gap or search)
+    GRAM_LIMIT = MSE_JSON_GRAMS_MAX_K
+    JSON_KEYS = ("problem", "loss", "unique", "geometry", "certainty", "rank", "rank_cap",
+                 "notes", "bias_value", "toward_bias_free", "duality_gap", "classes",
+                 "directions", "runs", "gram")
+    CLASS_KEYS = ("class", "n", "feature_norm", "classifier_norm", "output", "bias_value",
+                  "collapsed", "critical_decay", "state", "feature_norms_by_layer")
+    DIRECTION_KEYS = ("direction", "sigma", "z", "z_local", "state", "critical_decay",
+                      "singular_values")
+    TEXT_CLASS_COLUMNS = ("class", "n", "feature_norm", "classifier_norm", "output",
+                          "bias_value", "collapsed")
+
+    def __post_init__(self):
+        if self.direction_critical_decay is None:
+            object.__setattr__(self, "direction_critical_decay", np.full(self.problem.K, np.nan))
+
     # ---- per direction -------------------------------------------------------------------
-
-    @property
-    def loss(self) -> float:
-        return self.point.loss
-
-    @property
-    def bias_value(self) -> np.ndarray:
-        return self.point.b
-
-    @property
-    def sigma(self) -> np.ndarray:
-        return self.point.sigma
-
-    @property
-    def z(self) -> np.ndarray:
-        return self.point.z
-
-    @property
-    def z_local(self) -> np.ndarray:
-        return self.point.z_local
-
-    @property
-    def direction_state(self) -> np.ndarray:
-        return self.point.state
 
     @cached_property
     def rank(self) -> int:
@@ -105,25 +134,20 @@ class RegularizedSolution:
     def _classifier_values(self) -> np.ndarray:
         return layer_values(self.problem, self.z, classifier=True)
 
-    @cached_property
-    def _direction_decay(self) -> np.ndarray:
-        """Per direction: the decay lbar above which it is zero at the global minimum,
-        all else (lambda_b included) fixed; known for balanced classes, nan otherwise."""
-        if self.direction_critical_decay is None:
-            return np.full(self.problem.K, np.nan)
-        return self.direction_critical_decay
+    def layer_singular_values(self) -> np.ndarray:
+        return self.singular_values
 
     @cached_property
     def _leading_direction(self) -> np.ndarray:
         """Per class, the first direction with a component on it (see Solution)."""
-        weight = np.abs(self.point.V)
+        weight = np.abs(self.V)
         touched = weight > 1e-12 * np.max(weight, axis=1, initial=0.0)[:, None]
         return np.argmax(touched, axis=1)
 
     @property
     def critical_decay(self) -> np.ndarray:
         """Per class: that of its leading direction (nan where not known)."""
-        return self._direction_decay[self._leading_direction]
+        return self.direction_critical_decay[self._leading_direction]
 
     @property
     def state(self) -> np.ndarray:
@@ -135,7 +159,7 @@ class RegularizedSolution:
     @cached_property
     def _scaled_v(self) -> np.ndarray:
         """D^(-1/2) V: column i maps direction i to class-mean coordinates."""
-        return self.point.V / np.sqrt(self.problem.n.astype(float))[:, None]
+        return self.V / np.sqrt(self.problem.n.astype(float))[:, None]
 
     @cached_property
     def layer_feature_norms(self) -> np.ndarray:
@@ -150,17 +174,17 @@ class RegularizedSolution:
     def classifier_norm(self) -> np.ndarray:
         mantissa, exponent = layer_parts(self.problem, self.z, classifier=True,
                                          layers=slice(0, 1))
-        return class_lengths(self.point.U**2, mantissa, exponent)[:, 0]
+        return class_lengths(self.U**2, mantissa, exponent)[:, 0]
 
     @cached_property
     def output(self) -> np.ndarray:
         """Per class: its mean output on its own label, before the bias."""
-        return np.einsum("ki,i,ki->k", self.point.U, self.z, self._scaled_v)
+        return np.einsum("ki,i,ki->k", self.U, self.z, self._scaled_v)
 
     @cached_property
     def collapsed(self) -> np.ndarray:
         norm = self.feature_norm
-        return norm <= _TIE * max(float(norm.max(initial=0.0)), np.finfo(float).tiny)
+        return norm <= COLLAPSED_RTOL * max(float(norm.max(initial=0.0)), np.finfo(float).tiny)
 
     # ---- K x K matrices --------------------------------------------------------------------
 
@@ -172,11 +196,11 @@ class RegularizedSolution:
     def gram_classifier(self, layer: int = 0) -> np.ndarray:
         """Gram ``W W^T`` of the product ``W = W_M ... W_{layer+1}`` (K x K)."""
         values = self._classifier_values()[:, _layer(layer, self.problem.depth - 1)]
-        return (self.point.U * values**2) @ self.point.U.T
+        return (self.U * values**2) @ self.U.T
 
     def gram_outputs(self) -> np.ndarray:
         """Outputs ``W_M ... W_1 Hbar`` (K x K, before the bias): column k is class k's."""
-        return (self.point.U * self.z) @ self._scaled_v.T
+        return (self.U * self.z) @ self._scaled_v.T
 
     # ---- summary ---------------------------------------------------------------------------
 
@@ -188,22 +212,38 @@ class RegularizedSolution:
     def unique(self) -> bool:
         return not any(note.startswith("non-unique") for note in self.notes)
 
-    def to_dict(self, grams: bool | None = None) -> dict:
-        """JSON-ready dictionary (the output of ``ncsolve predict --json``)."""
-        from .report import solution_dict
+    # ---- JSON and text (the rest is the base's) ------------------------------------------
 
-        include = self.problem.K <= GRAM_LIMIT if grams is None else bool(grams)
-        return solution_dict(self, include)
+    def _extra_dict(self, grams: bool) -> dict:
+        return {
+            "toward_bias_free": self.toward_bias_free,
+            "duality_gap": self.duality_gap,
+            "runs": [{"start": run.start, "loss": float(run.loss),
+                      "bias_value": column(run.bias_value), "iterations": run.iterations}
+                     for run in self.runs],
+        }
+
+    def _extra_class_columns(self) -> dict:
+        return {"bias_value": column(self.bias_value)}
+
+    def _search_ends(self) -> tuple[Found, ...]:
+        return tuple(Found(run.start, float(run.loss), int(run.rank)) for run in self.runs)
+
+    def _body_lines(self) -> list[str]:
+        return [position_line(self.toward_bias_free), "", *self._class_table(), "",
+                *self._direction_table()]
 
     def __repr__(self) -> str:
         return (f"RegularizedSolution(K={self.problem.K}, depth={self.problem.depth}, "
                 f"lambda_b={self.problem.lambda_b:g}, loss={self.loss:.6g}, rank={self.rank}, "
                 f"geometry={self.geometry!r}, certainty={self.certainty!r})")
 
-    def __str__(self) -> str:
-        from .report import solution_text
 
-        return solution_text(self)
+
+def position_line(toward_bias_free: float | None) -> str:
+    """Where the geometry sits between the two limits of lambda_b, as a line of text."""
+    position = "-" if toward_bias_free is None else f"{toward_bias_free:.6g}"
+    return f"position between the free-bias (0) and bias-free (1) geometry: {position}"
 
 
 def _layer(layer: int, top: int) -> int:

@@ -13,7 +13,8 @@ from ...inputs.problem import Problem
 from . import certificate
 from .outer import (START_FRACTIONS, BalancedBias, OuterRun, balanced_bias, distinct_minima,
                     search)
-from .result import BEST_FOUND, PROVED, RegularizedSolution
+from ...results.constants import BEST_FOUND, PROVED, TIE_RTOL
+from .result import BiasRun, RegularizedSolution
 from .target import FixedBias, solve_fixed_bias
 
 PROOF_RTOL = 1e-10  # depth 1: a duality gap below this (relative to the loss) proves the answer
@@ -75,9 +76,18 @@ def _solve(problem: Problem) -> RegularizedSolution:
         notes.append(_search_note(runs))
     notes += _point_notes(problem, point)
     return RegularizedSolution(
-        problem=problem, point=point, certainty=PROVED if proved else BEST_FOUND,
-        notes=tuple(notes), duality_gap=gap, runs=runs,
+        problem=problem, loss=point.loss, bias_value=point.b, U=point.U, V=point.V,
+        sigma=point.sigma, z=point.z, z_local=point.z_local, direction_state=point.state,
+        certainty=PROVED if proved else BEST_FOUND, notes=tuple(notes), duality_gap=gap,
+        runs=tuple(_bias_run(run) for run in runs),
         toward_bias_free=position(problem, point), direction_critical_decay=critical)
+
+
+def _bias_run(run: OuterRun) -> BiasRun:
+    """What the answer keeps of one outer search: where it ended, not the solver's state."""
+    end = run.point
+    return BiasRun(start=run.start, loss=end.loss, bias_value=end.b, iterations=run.iterations,
+                   rank=int(np.count_nonzero(end.z)))
 
 
 def _balanced_critical_decay(problem: Problem, balanced: BalancedBias) -> np.ndarray:
@@ -120,7 +130,7 @@ def _point_notes(problem: Problem, point: FixedBias) -> list[str]:
         notes.append(f"rank capped at {problem.rank_cap} by the layer widths: "
                      f"{capped.size} direction(s) set to 0")
         cap, sigma = problem.rank_cap, point.sigma
-        if cap > 0 and abs(sigma[cap - 1] - sigma[cap]) <= 1e-12 * sigma[cap - 1]:
+        if cap > 0 and abs(sigma[cap - 1] - sigma[cap]) <= TIE_RTOL * sigma[cap - 1]:
             notes.append("non-unique: the rank cap cuts through equal singular values; any "
                          f"{cap}-dimensional choice among them is optimal (one is reported)")
     return notes
