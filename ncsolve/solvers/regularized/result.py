@@ -14,12 +14,12 @@ from functools import cached_property
 
 import numpy as np
 
+from ...core import readoff
 from ...inputs.problem import Problem
 from ..mse import GRAM_LIMIT, classifier_values, factor_values, feature_values
 from .outer import OuterRun
 from .target import FixedBias
 
-_TIE = 1e-12
 PROVED = "proved"
 BEST_FOUND = "best found"
 
@@ -115,19 +115,17 @@ class RegularizedSolution:
     @cached_property
     def _leading_direction(self) -> np.ndarray:
         """Per class, the first direction with a component on it (see Solution)."""
-        weight = np.abs(self.point.V)
-        touched = weight > 1e-12 * np.max(weight, axis=1, initial=0.0)[:, None]
-        return np.argmax(touched, axis=1)
+        return readoff.leading_in_vectors(self.point.V)
 
     @property
     def critical_decay(self) -> np.ndarray:
         """Per class: that of its leading direction (nan where not known)."""
-        return self._direction_decay[self._leading_direction]
+        return readoff.per_class(self._direction_decay, self._leading_direction)
 
     @property
     def state(self) -> np.ndarray:
         """Per class: the state of its leading direction."""
-        return self.direction_state[self._leading_direction]
+        return readoff.per_class(self.direction_state, self._leading_direction)
 
     # ---- per class -----------------------------------------------------------------------
 
@@ -157,8 +155,7 @@ class RegularizedSolution:
 
     @cached_property
     def collapsed(self) -> np.ndarray:
-        norm = self.feature_norm
-        return norm <= _TIE * max(float(norm.max(initial=0.0)), np.finfo(float).tiny)
+        return readoff.collapsed(self.feature_norm)
 
     # ---- K x K matrices --------------------------------------------------------------------
 
@@ -180,7 +177,8 @@ class RegularizedSolution:
 
     @cached_property
     def geometry(self) -> str:
-        return _geometry(self)
+        return readoff.geometry(self.problem, self.rank,
+                                cosine=lambda: mean_cosine(self.gram_features()))
 
     @property
     def unique(self) -> bool:
@@ -218,20 +216,3 @@ def mean_cosine(gram: np.ndarray) -> float:
         return float("nan")
     cos = gram / np.outer(norms, norms)
     return float((cos.sum() - np.trace(cos)) / (K * (K - 1)))
-
-
-def _geometry(sol: RegularizedSolution) -> str:
-    p = sol.problem
-    if sol.rank == 0:
-        return "collapsed to the origin"
-    if p.K == 1:
-        return "a single class"
-    if p.balanced and sol.rank == p.K:
-        cosine = mean_cosine(sol.gram_features())
-        return (f"equiangular frame between simplex ETF and orthogonal frame "
-                f"(cosine {cosine:.6g})")
-    if p.balanced and sol.rank == p.K - 1 > 0:
-        if abs(mean_cosine(sol.gram_features()) * (p.K - 1) + 1.0) <= 1e-9:
-            return "simplex ETF"
-    shape = "general (imbalanced, regularized bias)" if not p.balanced else "general"
-    return shape if sol.rank == p.K else f"{shape}, rank {sol.rank} of {p.K}"

@@ -7,7 +7,7 @@ import dataclasses
 
 import numpy as np
 
-from ...core import scalar
+from ...core import readoff, scalar
 from ...inputs.problem import Problem
 from . import certificate
 from .outer import (START_FRACTIONS, BalancedBias, OuterRun, balanced_bias, distinct_minima,
@@ -56,8 +56,10 @@ def _solve(problem: Problem) -> RegularizedSolution:
     if problem.balanced:
         balanced = balanced_bias(problem)
         candidate = solve_fixed_bias(problem, np.full(problem.K, balanced.beta))
-        if not np.any(candidate.state == "capped"):
-            point, critical = candidate, _balanced_critical_decay(problem, balanced)
+        if not candidate.cap_notes:  # the cap set no nonzero direction to 0
+            critical = readoff.direction_decays(_balanced_critical_decay(problem, balanced),
+                                                candidate.code)
+            point = candidate
             notes += _balanced_notes(problem, balanced)
     if point is None:
         runs = tuple(search(problem, DEPTH1_STARTS if problem.depth == 1 else START_FRACTIONS))
@@ -72,7 +74,7 @@ def _solve(problem: Problem) -> RegularizedSolution:
     proved = (problem.balanced and not runs) or (gap is not None and abs(gap) <= tolerance)
     if runs and not proved:
         notes.append(_search_note(runs))
-    notes += _point_notes(problem, point)
+    notes += _point_notes(point)
     return RegularizedSolution(
         problem=problem, point=point, certainty=PROVED if proved else BEST_FOUND,
         notes=tuple(notes), duality_gap=gap, runs=runs,
@@ -109,20 +111,9 @@ def _search_note(runs: tuple[OuterRun, ...]) -> str:
             "the rest is exact")
 
 
-def _point_notes(problem: Problem, point: FixedBias) -> list[str]:
-    notes = []
-    for i in np.flatnonzero(point.state == scalar.TIE):
-        notes.append(f"non-unique: direction {i} sits on the phase boundary at this bias; "
-                     f"z = 0 and z = {point.z_local[i]:.17g} give the same loss (0 is reported)")
-    capped = np.flatnonzero(point.state == "capped")
-    if capped.size:
-        notes.append(f"rank capped at {problem.rank_cap} by the layer widths: "
-                     f"{capped.size} direction(s) set to 0")
-        cap, sigma = problem.rank_cap, point.sigma
-        if cap > 0 and abs(sigma[cap - 1] - sigma[cap]) <= 1e-12 * sigma[cap - 1]:
-            notes.append("non-unique: the rank cap cuts through equal singular values; any "
-                         f"{cap}-dimensional choice among them is optimal (one is reported)")
-    return notes
+def _point_notes(point: FixedBias) -> list[str]:
+    ties = readoff.tie_notes(point.code, point.z_local, "{:.17g}".format, " at this bias")
+    return list(ties + point.cap_notes)
 
 
 def position(problem: Problem, point: FixedBias) -> float | None:
