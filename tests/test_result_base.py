@@ -11,7 +11,7 @@ import pytest
 
 from ncsolve import predict
 from ncsolve.results.base import Result, SearchRecord
-from ncsolve.results.constants import BEST_FOUND, CERTAINTIES, EXACT, PROVED
+from ncsolve.core.constants import BEST_FOUND, CERTAINTIES, EXACT, PROVED
 from ncsolve.solvers.crossentropy.reduced import ReducedCE
 from ncsolve.solvers.regularized.crossentropy import CEPoint, RegularizedCE
 from ncsolve.solvers.regularized.outer import OuterRun

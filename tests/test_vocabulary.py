@@ -90,6 +90,25 @@ def test_a_direction_the_rank_cap_always_removes_has_decay_zero():
         assert scaled.state[0] == scaled.state[3] == "capped"
 
 
+def test_the_rank_cap_names_directions_alike_with_a_regularized_bias():
+    # balanced, widths 2 < K = 3: the all-ones direction has the smallest sigma, two
+    # larger ones ahead of it, so no decay keeps it (capped, decay 0, as for predict's
+    # MSE); the closed form of balanced classes still holds while the cap cuts nothing
+    args = dict(n=[4, 4, 4], depth=2, widths=[2, 2], bias="regularized", lambda_b=0.3)
+    certainties = set()
+    for decay in np.geomspace(1e-3, 0.3, 8):
+        sol = predict(**args, lambda_w=decay, lambda_h=decay)
+        data = sol.to_dict()
+        assert sol.z[2] == 0 and sol.direction_state[2] == "capped"
+        assert data["directions"][2]["state"] == "capped"
+        cut = "rank capped" in " ".join(sol.notes)
+        assert sol.z[0] > 0 or not cut  # the cap cuts only when the others are nonzero
+        if not cut:
+            assert sol.certainty == "proved" and data["directions"][2]["critical_decay"] == 0
+        certainties.add(sol.certainty)
+    assert certainties == {"proved", "best found"}
+
+
 def test_verify_names_classes_and_directions_apart(capsys):
     # a balanced simplex ETF: direction 3 (sigma = 0) is zero, no class collapses
     code, out, err = _cli(capsys, "verify", "--n", "10,10,10,10", "--depth", "1", "--bias",

@@ -12,7 +12,7 @@ from ..core.objective import chain
 from ..inputs.problem import ProblemError
 from ..inputs.validation import invalid
 from .arrays import float_matrix
-from ..results.constants import EXACT
+from ..core.constants import EXACT
 from .result import LayerMetrics, Measurement
 from .stream import ClassAccumulator, ClassStatistics, Head
 from .inputs import (BATCH_ROWS, accumulate, bias_mode, checked_decays, loss_name,

@@ -17,7 +17,7 @@ from ..core import metrics
 from ..core.objective import chain
 from ..inputs import specify
 from ..inputs.problem import ProblemError
-from ..results.constants import MEASURE_GRAM_TARGETS_MAX_K
+from ..core.constants import MEASURE_GRAM_TARGETS_MAX_K
 from ..solvers import solve
 
 GRAM_LIMIT = MEASURE_GRAM_TARGETS_MAX_K  # K x K targets (Grams, outputs) up to this K

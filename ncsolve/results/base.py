@@ -21,7 +21,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ..inputs.problem import Problem
-from .constants import SAME_MINIMUM_RTOL
+from ..core.constants import SAME_MINIMUM_RTOL
 from .table import column, direction_rows, header_lines, records, shown_rows, summary_line
 from .table import fmt, table
 

@@ -18,8 +18,9 @@ from ..core.balance import (decay_scales, factor_values, layer_parts, layer_scal
                             layer_values, power)
 from ..inputs.problem import Problem
 from ..results.base import Result
-from ..results.constants import COLLAPSED_RTOL, EXACT, MSE_JSON_GRAMS_MAX_K, TIE_RTOL
-from ..core.spectral import DiagonalSpectrum, Spectrum, target_spectrum
+from ..core.constants import EXACT, MSE_JSON_GRAMS_MAX_K
+from ..core.spectral import Spectrum, target_spectrum
+from ..core import readoff
 
 def _frozen_array(method):
     """``cached_property`` whose array is read-only, so a caller cannot corrupt the cache."""
@@ -141,9 +142,7 @@ class Solution(Result):
     @_frozen_array
     def direction_critical_decay(self) -> np.ndarray:
         decay = scalar.critical_decay(self.sigma, self.problem.N, self.problem.L)
-        code = self.code
-        decay[(code == scalar.CODE[CAPPED]) | (code == scalar.CODE[scalar.EMPTY])] = 0.0
-        return decay
+        return readoff.direction_decays(decay, self.code)
 
     @cached_property
     def _layer_scales(self):
@@ -235,25 +234,20 @@ class Solution(Result):
 
     @_frozen_array
     def collapsed(self) -> np.ndarray:
-        norm = self.feature_norm
-        return norm <= COLLAPSED_RTOL * max(float(norm.max(initial=0.0)), np.finfo(float).tiny)
+        return readoff.collapsed(self.feature_norm)
 
     @_frozen_array
     def _leading_direction(self) -> np.ndarray:
-        """Per class, the first direction (largest sigma) with a component on it.
-
-        Every direction ahead of it is zero on the class, so the class mean is zero
-        exactly when this direction is: its critical decay and state are the class's.
-        """
-        return leading_directions(self.spectrum)
+        """Per class, the first direction (largest sigma) with a component on it."""
+        return readoff.leading_directions(self.spectrum)
 
     @_frozen_array
     def critical_decay(self) -> np.ndarray:
-        return self.direction_critical_decay[self._leading_direction]
+        return readoff.per_class(self.direction_critical_decay, self._leading_direction)
 
     @_frozen_array
     def state(self) -> np.ndarray:
-        return scalar.state_names(self.code[self._leading_direction])
+        return scalar.state_names(readoff.per_class(self.code, self._leading_direction))
 
     @property
     def bias_value(self) -> np.ndarray | None:
@@ -309,7 +303,7 @@ class Solution(Result):
 
     @cached_property
     def geometry(self) -> str:
-        return _geometry(self)
+        return readoff.geometry(self.problem, self.rank)
 
     @property
     def unique(self) -> bool:
@@ -342,110 +336,20 @@ def solve(problem: Problem) -> Solution:
     spectrum = target_spectrum(problem.n, problem.bias)
     minima = scalar.minimize(spectrum.sigma, problem.N, problem.c, problem.q)
     z, code, residual = minima.z, minima.code, minima.residual  # ours: edited in place
-    notes = _apply_rank_cap(problem.rank_cap, spectrum.sigma, z, code, residual)
-    notes = _phase_notes(problem, spectrum.sigma, minima.z_local, code) + notes
+    cap = problem.rank_cap
+    capping = readoff.cap_rank(cap, spectrum.sigma, z, residual, code)
+    notes = (_phase_notes(problem, spectrum.sigma, minima.z_local, code)
+             + readoff.cap_notes(cap, int(capping.cut), bool(capping.equal)))
     return Solution(problem, spectrum, z, minima.z_local, code, residual, notes)
-
-
-def leading_directions(spectrum: Spectrum) -> np.ndarray:
-    """Per class, the index of the first direction with a nonzero component on it.
-
-    Bias-free, direction i is class ``order[i]``. Otherwise groups of equal sigma
-    are scanned from the largest, a few at a time (one batched ``diag`` of prefix
-    indicators per batch): a secular direction touches every class, so the scan
-    ends within the first groups.
-    """
-    K = spectrum.size
-    if isinstance(spectrum, DiagonalSpectrum):
-        return spectrum.diag(np.arange(K, dtype=float)).astype(np.intp)
-    sigma = spectrum.sigma
-    starts = np.flatnonzero(np.r_[True, sigma[1:] != sigma[:-1]])  # first of each group
-    leading = np.full(K, -1, dtype=np.intp)
-    done, batch = 0, 1
-    while done < starts.size and np.any(leading < 0):
-        cuts = starts[done:done + batch]
-        ends = np.r_[starts, K][done + 1:done + 1 + cuts.size]
-        prefix = (np.arange(K)[:, None] < ends[None, :]).astype(float)
-        touched = spectrum.diag(prefix) > 0.0  # (K classes, batch)
-        first = np.argmax(touched, axis=1)
-        new = (leading < 0) & touched.any(axis=1)
-        leading[new] = cuts[first[new]]
-        done, batch = done + cuts.size, 2 * batch
-    leading[leading < 0] = K - 1  # unreachable for an orthogonal A; kept total
-    return leading
 
 
 def _phase_notes(problem: Problem, sigma: np.ndarray, z_local: np.ndarray,
                  code: np.ndarray) -> tuple[str, ...]:
-    """Notes on ties and window directions; ``code`` is after the rank cap, which
-    settles a tie whose direction has no free slot (mutated: such ties become capped)."""
-    notes = []
-    free_slots = problem.rank_cap - int(np.count_nonzero(code == scalar.CODE[scalar.ACTIVE]))
-    for rank, i in enumerate(np.flatnonzero(code == scalar.CODE[scalar.TIE])):
-        if rank >= free_slots:
-            code[i] = scalar.CODE[CAPPED]
-            continue
-        notes.append(
-            f"non-unique: direction {i} sits on the phase boundary; z = 0 and "
-            f"z = {z_local[i]:.17g} give the same loss (0 is reported)"
-        )
-    window = np.flatnonzero(code == scalar.CODE[scalar.WINDOW])
-    excess = (scalar.objective(z_local[window], sigma[window], problem.N, problem.c,
-                               problem.q) - sigma[window] ** 2 / (2.0 * problem.N))
-    for i, extra in zip(window[:5], excess[:5]):
-        notes.append(
-            f"direction {i}: the nonzero stationary point z = {z_local[i]:.10g} is only "
-            f"a local minimum (loss higher by {extra:.3g}); the global minimizer sets it to 0, "
-            "so the largest root would be the wrong answer here"
-        )
-    if window.size > 5:
-        notes.append(f"{window.size - 5} more direction(s) in the same window "
-                     f"({_list(window[5:])})")
-    return tuple(notes)
+    """Notes on the ties and window directions left after the rank cap."""
 
+    def excess(window):
+        return (scalar.objective(z_local[window], sigma[window], problem.N, problem.c,
+                                 problem.q) - sigma[window] ** 2 / (2.0 * problem.N))
 
-def _apply_rank_cap(cap, sigma, z, code, residual) -> tuple[str, ...]:
-    """Zero every direction after the first ``cap`` (mutates the arrays).
-
-    Critical decays increase with sigma, so a direction with ``cap`` larger ones
-    ahead of it can be nonzero only when they all are: the cap removes it at every
-    decay, and it is ``capped`` whatever its own phase.
-    """
-    beyond = np.flatnonzero(sigma[cap:] > 0) + cap
-    if beyond.size == 0:
-        return ()
-    cut = int(np.count_nonzero(z[beyond] > 0))
-    z[beyond] = 0.0
-    residual[beyond] = sigma[beyond]
-    code[beyond] = scalar.CODE[CAPPED]
-    if cut == 0:
-        return ()
-    notes = [f"rank capped at {cap} by the layer widths: {cut} direction(s) set to 0"]
-    if cap > 0 and abs(sigma[cap - 1] - sigma[cap]) <= TIE_RTOL * sigma[cap - 1]:
-        notes.append(
-            "non-unique: the rank cap cuts through equal singular values; any "
-            f"{cap}-dimensional choice among them is optimal (one is reported)"
-        )
-    return tuple(notes)
-
-
-def _list(indices: np.ndarray, limit: int = 10) -> str:
-    head = ", ".join(str(i) for i in indices[:limit])
-    return head + (", ..." if indices.size > limit else "")
-
-
-def _geometry(sol: Solution) -> str:
-    p = sol.problem
-    rank = sol.rank
-    if rank == 0:
-        return "collapsed to the origin"
-    full = p.K if p.bias == "none" else p.K - 1
-    if p.bias == "none":
-        if rank == p.K:
-            return "orthogonal frame" if p.balanced else "general orthogonal frame"
-        frame = "orthogonal frame" if p.balanced else "general orthogonal frame"
-        return f"{frame} on {rank} of {p.K} classes ({p.K - rank} collapsed)"
-    if p.balanced:
-        return "simplex ETF" if rank == full else f"rank-{rank} subspace of a simplex ETF"
-    shape = "general (imbalanced, free bias)"
-    return shape if rank == full else f"{shape}, rank {rank} of {full}"
+    return (readoff.tie_notes(code, z_local, "{:.17g}".format)
+            + readoff.window_notes(code, z_local, excess))

@@ -2,9 +2,15 @@
 
 This is an independent route to the numbers of :func:`ncsolve.predict`:
 the target spectrum, the scalar problem of every direction and the read-off of
-layers, Grams and norms are recomputed here in multiple-precision arithmetic,
-with nothing shared with the float64 solver except the validated
-:class:`~ncsolve.inputs.problem.Problem`.
+layers, Grams and norms are recomputed here in multiple-precision arithmetic.
+No float64 arithmetic is shared with the float64 solver: only the validated
+:class:`~ncsolve.inputs.problem.Problem` and the read-off logic of
+:mod:`ncsolve.core.readoff` (rank cap, ties, notes, leading directions,
+geometry), which compares and counts the mpmath numbers handed to it in object
+arrays. The spectrum stays separate because its algorithm differs: the float64
+secular solver is a vectorized fixed-weight iteration over all roots at once
+with implicit Helmert vectors, this one a bracketed Newton per root with extra
+working digits and explicit sparse vectors.
 
 Decays are taken as the decimal numbers they print as (``0.0095`` is
 19/2000, not the nearest binary double), class sizes are exact integers.
@@ -33,14 +39,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import mpmath
+import numpy as np
 from mpmath import mpf
 
 from ..core.balance import precise_scales
 from ..inputs.problem import Problem
 from ..inputs.validation import invalid
 from .precise_text import decimal_string
-from ..results.constants import EXACT
+from ..core.constants import EXACT
 from .precise_text import PreciseText
+from ..core import readoff, scalar
 
 __all__ = [
     "MAX_DIGITS",
@@ -448,22 +456,21 @@ class PreciseSolution(PreciseText):
     certainty: str = field(default=EXACT, init=False)
 
     @property
-    def _leading_direction(self) -> list[int]:
+    def _leading_direction(self) -> np.ndarray:
         """Per class, the first direction with a nonzero entry on it."""
-        leading = [None] * self.problem.K
+        touched = np.zeros((self.problem.K, len(self.vectors)), dtype=bool)
         for i, vector in enumerate(self.vectors):
-            for k in vector:
-                if leading[k] is None:
-                    leading[k] = i
-        return [len(self.vectors) - 1 if i is None else i for i in leading]
+            touched[list(vector), i] = True
+        return readoff.first_touching(touched)
 
     @property
     def critical_decay(self) -> tuple:
-        return tuple(self.direction_critical_decay[i] for i in self._leading_direction)
+        decay = np.array(self.direction_critical_decay, dtype=object)
+        return tuple(readoff.per_class(decay, self._leading_direction))
 
     @property
     def state(self) -> tuple:
-        return tuple(self.direction_state[i] for i in self._leading_direction)
+        return tuple(np.array(self.direction_state)[self._leading_direction].tolist())
 
     @property
     def rank(self) -> int:
@@ -476,7 +483,7 @@ class PreciseSolution(PreciseText):
 
     @property
     def geometry(self) -> str:
-        return _geometry(self.problem, self.rank)
+        return readoff.geometry(self.problem, self.rank)
 
     @property
     def bias_value(self) -> tuple | None:
@@ -556,11 +563,8 @@ def _solve(problem: Problem, digits: int) -> PreciseSolution:
     pairs = target_directions(n, problem.bias)
     sigma = [p[0] for p in pairs]
     solved = [stationary_points(s, N, lbar, L) for s in sigma]
-    z = [r.z for r in solved]
-    state = [r.state for r in solved]
-    residual = [r.residual for r in solved]
-    capped = _rank_cap(z, state, residual, sigma, problem.rank_cap)
-    notes = _phase_notes(solved, state) + capped
+    z, residual, code, notes = _read_off(problem, sigma, solved)
+    state = scalar.state_names(code).tolist()
     root_l = [v ** (mpf(1) / L) if v > 0 else mpf(0) for v in z]
     singular = [tuple(r * sc for sc in scales) for r in root_l]
     vectors = tuple(p[1] for p in pairs)
@@ -574,9 +578,10 @@ def _solve(problem: Problem, digits: int) -> PreciseSolution:
     classifier = _sparse_diag(vectors, [mpmath.fprod(sv[1:]) ** 2 for sv in singular], K)
     outputs = _sparse_diag(vectors, [v * s for v, s in zip(z, sigma)], K)
     feature_norm = layer_norms[0]
-    tiny = max(feature_norm, default=mpf(0)) * mpf(10) ** (-digits)
-    decay = [mpf(0) if st in ("empty", "capped") else critical_decay(s, N, L)
-             for s, st in zip(sigma, state)]
+    collapsed = readoff.collapsed(np.array(feature_norm, dtype=object),
+                                  rtol=mpf(10) ** (-digits), floor=mpf(0))
+    decay = readoff.direction_decays(np.array([critical_decay(s, N, L) for s in sigma],
+                                              dtype=object), code, zero=mpf(0))
     loss = _loss(z, residual, N, lbar, L)
     return PreciseSolution(
         problem=problem,
@@ -593,26 +598,26 @@ def _solve(problem: Problem, digits: int) -> PreciseSolution:
         feature_norm=feature_norm,
         classifier_norm=tuple(mpmath.sqrt(max(d, 0)) for d in classifier),
         output=tuple(d / n[k] for k, d in enumerate(outputs)),
-        collapsed=tuple(bool(f <= tiny) for f in feature_norm),
+        collapsed=tuple(collapsed.tolist()),
         layer_feature_norms=layer_norms,
         loss=loss,
         notes=tuple(notes),
     )
 
 
-def _phase_notes(solved: list, state: list) -> list[str]:
-    """Ties and windows, among the directions the rank cap leaves (``state`` after it)."""
-    notes = []
-    for i, r in enumerate(solved):
-        if state[i] == "tie":
-            notes.append(f"non-unique: direction {i} sits on the phase boundary; z = 0 and "
-                         f"z = {mpmath.nstr(r.z_local, 20)} give the same loss (0 is reported)")
-    window = [i for i, st in enumerate(state) if st == "window"]
-    if window:
-        notes.append(f"{len(window)} direction(s) ({', '.join(map(str, window[:10]))}"
-                     f"{', ...' if len(window) > 10 else ''}) have a nonzero stationary point "
-                     "that is only a local minimum: the global minimizer sets them to 0")
-    return notes
+def _read_off(problem: Problem, sigma: list, solved: list) -> tuple:
+    """Per direction ``z``, ``residual`` (lists) and the int8 state ``code`` after the rank
+    cap, and the notes: the read-off of :mod:`ncsolve.core.readoff` on mpmath numbers."""
+    z = np.array([r.z for r in solved], dtype=object)
+    residual = np.array([r.residual for r in solved], dtype=object)
+    code = np.array([scalar.CODE[r.state] for r in solved], dtype=np.int8)
+    cap = problem.rank_cap
+    capping = readoff.cap_rank(cap, np.array(sigma, dtype=object), z, residual, code,
+                               rtol=10 * mpmath.mp.eps, zero=mpf(0))
+    notes = (readoff.tie_notes(code, [r.z_local for r in solved], lambda v: mpmath.nstr(v, 20))
+             + readoff.window_summary(code)
+             + readoff.cap_notes(cap, int(capping.cut), bool(capping.equal)))
+    return z.tolist(), residual.tolist(), code, notes
 
 
 def _loss(z: list, residual: list, N, lbar, L: int):
@@ -620,25 +625,6 @@ def _loss(z: list, residual: list, N, lbar, L: int):
     fit = mpmath.fsum(r**2 for r in residual) / (2 * N)
     q = mpf(2) / L
     return fit + (mpf(L) / 2) * lbar * mpmath.fsum(v**q for v in z if v > 0)
-
-
-def _rank_cap(z: list, state: list, residual: list, sigma: list, cap: int) -> list[str]:
-    """Keep the ``cap`` largest-sigma nonzero directions.
-
-    Mutates ``z``, ``state`` and ``residual``.
-    """
-    alive = [i for i, v in enumerate(z) if v > 0]
-    for i in range(cap, len(z)):  # beyond the cap at every decay (as in the float route)
-        if sigma[i] > 0:
-            z[i], state[i], residual[i] = mpf(0), "capped", sigma[i]
-    if len(alive) <= cap:
-        return []
-    notes = [f"rank capped at {cap} by the layer widths: {len(alive) - cap} direction(s) set to 0"]
-    if cap > 0 and (abs(sigma[alive[cap - 1]] - sigma[alive[cap]])
-                    <= mpmath.mp.eps * 10 * sigma[alive[cap]]):
-        notes.append("non-unique: the rank cap cuts through equal singular values; any "
-                     f"{cap}-dimensional choice among them is optimal (one is reported)")
-    return notes
 
 
 def _sparse_diag(vectors, weights, K: int) -> list:
@@ -672,16 +658,3 @@ def _sparse_gram(vectors, weights, K: int, left=None, right=None) -> list:
     return out
 
 
-def _geometry(problem: Problem, rank: int) -> str:
-    """The geometry label of the float route (THEORY.md section 5)."""
-    K = problem.K
-    if rank == 0:
-        return "collapsed to the origin"
-    if problem.bias == "none":
-        frame = "orthogonal frame" if problem.balanced else "general orthogonal frame"
-        return frame if rank == K else f"{frame} on {rank} of {K} classes ({K - rank} collapsed)"
-    full = K - 1
-    if problem.balanced:
-        return "simplex ETF" if rank == full else f"rank-{rank} subspace of a simplex ETF"
-    label = "general (imbalanced, free bias)"
-    return label if rank == full else f"{label}, rank {rank} of {full}"

@@ -14,7 +14,7 @@ import mpmath
 import numpy as np
 
 from ..results.base import Result
-from ..results.constants import PRECISE_JSON_GRAMS_MAX_K
+from ..core.constants import PRECISE_JSON_GRAMS_MAX_K
 from ..results.table import left_table, summary_line
 
 __all__ = ["PreciseText", "TABLE_DIGITS", "decimal_string", "format_precise"]

@@ -4,8 +4,9 @@ Points that share class sizes, depth, bias mode and widths share one target
 spectrum; only lbar and lambda_H differ between them. The scalar problem is
 homogeneous: with ``t = (N c)^(1/(2-q))``, ``z(sigma; N c) = t z(sigma / t; 1)``,
 so :func:`ncsolve.core.scalar.minimize` solves every point of a group in one call,
-and the per-class read-off (as in :class:`ncsolve.solvers.mse.Solution`) is one
-batched pass over the spectrum. The tests compare every column with ``predict``.
+and the read-off (:mod:`ncsolve.core.readoff`, the functions of ``predict``) runs
+on every point at once, the per-class part as one batched pass over the spectrum.
+The tests compare every column with ``predict``.
 """
 
 from __future__ import annotations
@@ -14,11 +15,8 @@ import numpy as np
 
 from ..core import scalar
 from ..core.balance import power, sqrt_ratio
-from ..solvers.mse import CAPPED, leading_directions
+from ..core import readoff
 from ..core.spectral import DiagonalSpectrum, target_spectrum
-from ..results.constants import COLLAPSED_RTOL, TIE_RTOL
-
-STATE_DTYPE = "<U9"  # the longest state name, "collapsed"
 
 
 def solve_group(n: np.ndarray, depth: int, bias: str, widths, lambda_w: np.ndarray,
@@ -55,7 +53,6 @@ def solve_groups(groups, widths) -> list[dict[str, np.ndarray]]:
         members = [i for i, g in enumerate(groups) if g[1] == depth]
         scaled = np.concatenate([prepared[i]["scaled"].ravel() for i in members])
         minima = scalar.minimize(scaled, 1, 1.0, 2.0 / (depth + 1))
-        state = np.asarray(minima.state, dtype=STATE_DTYPE)  # names once per depth
         offsets = np.cumsum([0] + [prepared[i]["scaled"].size for i in members])
         where = dict(zip(members, zip(offsets[:-1], offsets[1:])))
         batches: dict = {}
@@ -65,7 +62,8 @@ def solve_groups(groups, widths) -> list[dict[str, np.ndarray]]:
         for batch in batches.values():
             rows = np.concatenate([np.arange(*where[i]) for i in batch])
             stacked = _stack([prepared[i] for i in batch])
-            out = _finish(stacked, minima.z[rows], minima.residual[rows], state[rows], widths)
+            out = _finish(stacked, minima.z[rows], minima.residual[rows], minima.code[rows],
+                          widths)
             _split(out, batch, [prepared[i]["t"].size for i in batch], results)
     return results
 
@@ -93,7 +91,7 @@ def _stack(parts: list[dict]) -> dict:
         out[name] = np.concatenate([p[name] for p in parts])
     out["N"] = np.repeat([p["N"] for p in parts], reps)
     for name, value in (("sigma", lambda p: p["spectrum"].sigma), ("n", lambda p: p["n"]),
-                        ("lead", lambda p: leading_directions(p["spectrum"]))):
+                        ("lead", lambda p: readoff.leading_directions(p["spectrum"]))):
         out[name] = np.repeat(np.stack([value(p) for p in parts]), reps, axis=0)
     return out
 
@@ -104,49 +102,24 @@ def _split(out: dict, batch: list[int], reps: list[int], results: list) -> None:
         results[i] = {name: values[a:b] for name, values in out.items()}
 
 
-def _finish(st: dict, z, residual, state, widths) -> dict[str, np.ndarray]:
+def _finish(st: dict, z, residual, code, widths) -> dict[str, np.ndarray]:
     sigma, L, t, N = st["sigma"], st["L"], st["t"], st["N"]
     K, q = sigma.shape[1], 2.0 / L
     z = z.reshape(-1, K) * t[:, None]
     residual = residual.reshape(-1, K) * t[:, None]
-    state = state.reshape(-1, K).copy()
+    code = code.reshape(-1, K)  # a fresh copy (fancy-indexed rows)
     cap = min((K, *widths)) if widths else K
-    unique = _rank_cap(cap, sigma, z, residual, state)
+    unique = readoff.cap_rank(cap, sigma, z, residual, code).unique
     loss = np.sum(residual**2, axis=1) / (2.0 * N) + st["c"] * np.sum(z**q, axis=1)
     out = _class_read_off(st, z)
     # critical decays are homogeneous in sigma: one call for rows of different N
-    crit_dir = scalar.critical_decay(sigma * N[:, None] ** (-1.0 / (2.0 - q)), 1, L)
-    crit_dir[(state == CAPPED) | (state == scalar.EMPTY)] = 0.0
+    crit_dir = readoff.direction_decays(
+        scalar.critical_decay(sigma * N[:, None] ** (-1.0 / (2.0 - q)), 1, L), code)
     lead = st["lead"]  # a class's state and critical decay are its leading direction's
     out.update(loss=loss, rank=np.count_nonzero(z, axis=1), unique=unique,
-               state=np.take_along_axis(state, lead, axis=1),
-               critical_decay=np.take_along_axis(crit_dir, lead, axis=1))
+               state=scalar.state_names(readoff.per_class(code, lead)),
+               critical_decay=readoff.per_class(crit_dir, lead))
     return out
-
-
-def _rank_cap(cap, sigma, z, residual, state) -> np.ndarray:
-    """Zero every direction after the first ``cap`` and settle ties, as
-    :func:`ncsolve.solvers.mse.solve` does (mutates; ``sigma`` has one row per point);
-    per point, whether the minimizer is unique."""
-    K = sigma.shape[1]
-    unique = np.ones(z.shape[0], dtype=bool)
-    if cap < K:
-        beyond = sigma[:, cap:] > 0
-        tail = (slice(None), slice(cap, None))
-        cut = (z[tail] > 0).any(axis=1)
-        z[tail] = np.where(beyond, 0.0, z[tail])
-        residual[tail] = np.where(beyond, sigma[tail], residual[tail])
-        state[tail] = np.where(beyond, CAPPED, state[tail])
-        if cap > 0:
-            equal = np.abs(sigma[:, cap - 1] - sigma[:, cap]) <= TIE_RTOL * sigma[:, cap - 1]
-            unique &= ~(cut & equal)
-    tie = state == scalar.TIE
-    if tie.any():
-        free = cap - np.count_nonzero(state == scalar.ACTIVE, axis=1)
-        late = tie & (np.cumsum(tie, axis=1) - 1 >= free[:, None])
-        state[late] = CAPPED
-        unique &= ~(tie & ~late).any(axis=1)
-    return unique
 
 
 def _class_read_off(st: dict, z) -> dict[str, np.ndarray]:
@@ -163,10 +136,8 @@ def _class_read_off(st: dict, z) -> dict[str, np.ndarray]:
         feature_norm = np.ldexp(np.sqrt(np.maximum(diag[0], 0.0)), e[:, None]) / n
         classifier_norm = np.ldexp(np.sqrt(np.maximum(diag[1], 0.0)), -e[:, None])
     output = diag[2] / n
-    largest = np.maximum(feature_norm.max(axis=1, initial=0.0), np.finfo(float).tiny)
-    collapsed = feature_norm <= COLLAPSED_RTOL * largest[:, None]
     return {"feature_norm": feature_norm, "classifier_norm": classifier_norm,
-            "output": output, "collapsed": collapsed}
+            "output": output, "collapsed": readoff.collapsed(feature_norm)}
 
 
 def _to_classes(st: dict, weights: np.ndarray) -> np.ndarray:

@@ -28,7 +28,7 @@ from ..inputs.problem import MAX_DEPTH, whole_number
 from ..core.spectral import target_spectrum
 from ..inputs.profiles import Profile
 from ..inputs.validation import Options, check, invalid
-from ..results.constants import EXACT
+from ..core.constants import EXACT
 
 KEPT = "all classes kept"
 MINORITY = "minority collapsed"

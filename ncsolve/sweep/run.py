@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..inputs.validation import invalid
-from ..results.constants import EXACT
+from ..core.constants import EXACT
 from .output import AppendTable, cell, format_from, write_atomic
 from .points import CE_COLUMNS, RESULT_COLUMNS, concat, parse_cell, solve_point
 from .spec import Grid, build_grid

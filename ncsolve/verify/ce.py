@@ -28,7 +28,7 @@ from ..core.metrics import (
 )
 from ..core.objective import FullObjective
 from ..inputs.problem import Problem
-from ..results.constants import PROVED, RUN_RANK_RTOL
+from ..core.constants import PROVED, RUN_RANK_RTOL
 from ..results.table import column
 from .common import (
     Tolerances,

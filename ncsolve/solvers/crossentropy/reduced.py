@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ...inputs.problem import Problem
-from ...results.constants import RANK_RTOL
+from ...core.constants import RANK_RTOL
 
 __all__ = ["RANK_RTOL", "FactorObjective", "ReducedCE"]
 

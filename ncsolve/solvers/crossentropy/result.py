@@ -23,7 +23,7 @@ import numpy as np
 from ...core.balance import class_lengths, factor_values, layer_parts, layer_values
 from ...inputs.problem import Problem
 from ...results.base import Found, Result, SearchRecord
-from ...results.constants import CE_JSON_GRAMS_MAX_K, SEARCH_COLLAPSED_RTOL
+from ...core.constants import CE_JSON_GRAMS_MAX_K, SEARCH_COLLAPSED_RTOL
 from ...results.table import column, fmt, shown_rows, table
 from .text import CLASS_DIGITS, INDENT, body_lines
 

@@ -9,7 +9,7 @@ import numpy as np
 
 from ...inputs.problem import Problem
 from ...inputs.validation import WholeNumber, check, invalid
-from ...results.constants import BEST_FOUND, PROVED, SAME_MINIMUM_RTOL, TIE_RTOL
+from ...core.constants import BEST_FOUND, PROVED, SAME_MINIMUM_RTOL, TIE_RTOL
 from . import certificate
 from .candidates import (
     Candidate,

@@ -8,7 +8,7 @@ import numpy as np
 
 from ...inputs.problem import Problem
 from ..crossentropy.result import feature_shape
-from ...results.constants import BEST_FOUND, PROVED, SAME_MINIMUM_RTOL, TIE_RTOL
+from ...core.constants import BEST_FOUND, PROVED, SAME_MINIMUM_RTOL, TIE_RTOL
 from ..crossentropy.result import RunSummary
 from .ce_result import RegularizedCESolution
 from .solver import position_of

@@ -15,9 +15,10 @@ from functools import cached_property
 import numpy as np
 
 from ...core.balance import class_lengths, factor_values, layer_parts, layer_values
+from ...core import readoff
 from ...inputs.problem import Problem
 from ...results.base import Found, Result
-from ...results.constants import COLLAPSED_RTOL, MSE_JSON_GRAMS_MAX_K
+from ...core.constants import MSE_JSON_GRAMS_MAX_K
 from ...results.table import column
 
 
@@ -140,19 +141,17 @@ class RegularizedSolution(Result):
     @cached_property
     def _leading_direction(self) -> np.ndarray:
         """Per class, the first direction with a component on it (see Solution)."""
-        weight = np.abs(self.V)
-        touched = weight > 1e-12 * np.max(weight, axis=1, initial=0.0)[:, None]
-        return np.argmax(touched, axis=1)
+        return readoff.leading_in_vectors(self.V)
 
     @property
     def critical_decay(self) -> np.ndarray:
         """Per class: that of its leading direction (nan where not known)."""
-        return self.direction_critical_decay[self._leading_direction]
+        return readoff.per_class(self.direction_critical_decay, self._leading_direction)
 
     @property
     def state(self) -> np.ndarray:
         """Per class: the state of its leading direction."""
-        return self.direction_state[self._leading_direction]
+        return readoff.per_class(self.direction_state, self._leading_direction)
 
     # ---- per class -----------------------------------------------------------------------
 
@@ -183,8 +182,7 @@ class RegularizedSolution(Result):
 
     @cached_property
     def collapsed(self) -> np.ndarray:
-        norm = self.feature_norm
-        return norm <= COLLAPSED_RTOL * max(float(norm.max(initial=0.0)), np.finfo(float).tiny)
+        return readoff.collapsed(self.feature_norm)
 
     # ---- K x K matrices --------------------------------------------------------------------
 
@@ -206,7 +204,8 @@ class RegularizedSolution(Result):
 
     @cached_property
     def geometry(self) -> str:
-        return _geometry(self)
+        return readoff.geometry(self.problem, self.rank,
+                                cosine=lambda: mean_cosine(self.gram_features()))
 
     @property
     def unique(self) -> bool:
@@ -260,20 +259,3 @@ def mean_cosine(gram: np.ndarray) -> float:
         return float("nan")
     cos = gram / np.outer(norms, norms)
     return float((cos.sum() - np.trace(cos)) / (K * (K - 1)))
-
-
-def _geometry(sol: RegularizedSolution) -> str:
-    p = sol.problem
-    if sol.rank == 0:
-        return "collapsed to the origin"
-    if p.K == 1:
-        return "a single class"
-    if p.balanced and sol.rank == p.K:
-        cosine = mean_cosine(sol.gram_features())
-        return (f"equiangular frame between simplex ETF and orthogonal frame "
-                f"(cosine {cosine:.6g})")
-    if p.balanced and sol.rank == p.K - 1 > 0:
-        if abs(mean_cosine(sol.gram_features()) * (p.K - 1) + 1.0) <= 1e-9:
-            return "simplex ETF"
-    shape = "general (imbalanced, regularized bias)" if not p.balanced else "general"
-    return shape if sol.rank == p.K else f"{shape}, rank {sol.rank} of {p.K}"

@@ -9,11 +9,12 @@ import numpy as np
 
 from ...core import scalar
 from ...core.balance import layer_parts
+from ...core import readoff
 from ...inputs.problem import Problem
 from . import certificate
 from .outer import (START_FRACTIONS, BalancedBias, OuterRun, balanced_bias, distinct_minima,
                     search)
-from ...results.constants import BEST_FOUND, PROVED, TIE_RTOL
+from ...core.constants import BEST_FOUND, PROVED
 from .result import BiasRun, RegularizedSolution
 from .target import FixedBias, solve_fixed_bias
 
@@ -58,8 +59,10 @@ def _solve(problem: Problem) -> RegularizedSolution:
     if problem.balanced:
         balanced = balanced_bias(problem)
         candidate = solve_fixed_bias(problem, np.full(problem.K, balanced.beta))
-        if not np.any(candidate.state == "capped"):
-            point, critical = candidate, _balanced_critical_decay(problem, balanced)
+        if not candidate.cap_notes:  # the cap set no nonzero direction to 0
+            critical = readoff.direction_decays(_balanced_critical_decay(problem, balanced),
+                                                candidate.code)
+            point = candidate
             notes += _balanced_notes(problem, balanced)
     if point is None:
         runs = tuple(search(problem, DEPTH1_STARTS if problem.depth == 1 else START_FRACTIONS))
@@ -74,7 +77,7 @@ def _solve(problem: Problem) -> RegularizedSolution:
     proved = (problem.balanced and not runs) or (gap is not None and abs(gap) <= tolerance)
     if runs and not proved:
         notes.append(_search_note(runs))
-    notes += _point_notes(problem, point)
+    notes += _point_notes(point)
     return RegularizedSolution(
         problem=problem, loss=point.loss, bias_value=point.b, U=point.U, V=point.V,
         sigma=point.sigma, z=point.z, z_local=point.z_local, direction_state=point.state,
@@ -120,20 +123,9 @@ def _search_note(runs: tuple[OuterRun, ...]) -> str:
             "the rest is exact")
 
 
-def _point_notes(problem: Problem, point: FixedBias) -> list[str]:
-    notes = []
-    for i in np.flatnonzero(point.state == scalar.TIE):
-        notes.append(f"non-unique: direction {i} sits on the phase boundary at this bias; "
-                     f"z = 0 and z = {point.z_local[i]:.17g} give the same loss (0 is reported)")
-    capped = np.flatnonzero(point.state == "capped")
-    if capped.size:
-        notes.append(f"rank capped at {problem.rank_cap} by the layer widths: "
-                     f"{capped.size} direction(s) set to 0")
-        cap, sigma = problem.rank_cap, point.sigma
-        if cap > 0 and abs(sigma[cap - 1] - sigma[cap]) <= TIE_RTOL * sigma[cap - 1]:
-            notes.append("non-unique: the rank cap cuts through equal singular values; any "
-                         f"{cap}-dimensional choice among them is optimal (one is reported)")
-    return notes
+def _point_notes(point: FixedBias) -> list[str]:
+    ties = readoff.tie_notes(point.code, point.z_local, "{:.17g}".format, " at this bias")
+    return list(ties + point.cap_notes)
 
 
 def position(problem: Problem, point: FixedBias) -> float | None:

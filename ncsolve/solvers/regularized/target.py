@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ...core import scalar
+from ...core import readoff, scalar
 from ...inputs.problem import Problem
 
 
@@ -35,13 +35,16 @@ class FixedBias:
     U, V : ndarray, shape (K, K)
         Left (output space) and right (class space) singular vectors of ``T_b``;
         column i is direction i.
-    sigma, z, z_local, residual, state : ndarray, shape (K,)
+    sigma, z, z_local, residual, code : ndarray, shape (K,)
         Per direction, as in :class:`ncsolve.core.scalar.DirectionMinima`, after the
-        rank cap (a direction cut by it has state ``capped``).
+        rank cap (:func:`ncsolve.core.readoff.cap_rank`: a direction beyond it has
+        state ``capped``).
     loss : float
         Objective value, bias penalty included.
     grad : ndarray, shape (K,)
         Gradient of ``loss`` in ``b`` (envelope theorem).
+    cap_notes : tuple of str
+        The rank cap's notes; empty when it set no nonzero direction to 0.
     """
 
     b: np.ndarray
@@ -51,9 +54,15 @@ class FixedBias:
     z: np.ndarray
     z_local: np.ndarray
     residual: np.ndarray
-    state: np.ndarray
+    code: np.ndarray
     loss: float
     grad: np.ndarray
+    cap_notes: tuple[str, ...] = ()
+
+    @property
+    def state(self) -> np.ndarray:
+        """Per direction, the state named from ``code``."""
+        return scalar.state_names(self.code)
 
 
 def shifted_target(problem: Problem, b: np.ndarray) -> np.ndarray:
@@ -68,14 +77,14 @@ def solve_fixed_bias(problem: Problem, b: np.ndarray) -> FixedBias:
     U, sigma, Vt = np.linalg.svd(shifted_target(problem, b))
     N = float(problem.N)
     minima = scalar.minimize(sigma, N, problem.c, problem.q)
-    z, residual = minima.z.copy(), minima.residual.copy()
-    state = minima.state.astype(object)
-    cut = np.flatnonzero(z > 0)[problem.rank_cap:]
-    z[cut], residual[cut], state[cut] = 0.0, sigma[cut], "capped"
+    z, residual, code = minima.z.copy(), minima.residual.copy(), minima.code.copy()
+    capping = readoff.cap_rank(problem.rank_cap, sigma, z, residual, code)
     lam = problem.lambda_b
     loss = (float(residual @ residual) / (2.0 * N) + problem.c * float(np.sum(z**problem.q))
             + 0.5 * lam * float(b @ b))
     root_n = np.sqrt(problem.n.astype(float))
     grad = -(U @ (residual * (Vt @ root_n))) / N + lam * b
     return FixedBias(b=b, U=U, V=Vt.T, sigma=sigma, z=z, z_local=minima.z_local,
-                     residual=residual, state=state.astype(str), loss=loss, grad=grad)
+                     residual=residual, code=code, loss=loss, grad=grad,
+                     cap_notes=readoff.cap_notes(problem.rank_cap, int(capping.cut),
+                                                 bool(capping.equal)))
