@@ -545,6 +545,6 @@ def test_package_text_needs_no_command_line_code():
                           timeout=120, check=False)
     assert done.returncode == 0, done.stderr
     from ncsolve.cli.precise_report import format_precise
-    from ncsolve.solvers.precise_text import format_precise as package_format
+    from ncsolve.solvers.precise.text import format_precise as package_format
 
     assert format_precise is package_format

@@ -42,13 +42,13 @@ import mpmath
 import numpy as np
 from mpmath import mpf
 
-from ..core.balance import precise_scales
-from ..inputs.problem import Problem
-from ..inputs.validation import invalid
-from .precise_text import decimal_string
-from ..core.constants import EXACT
-from .precise_text import PreciseText
-from ..core import readoff, scalar
+from ...core.balance import precise_scales
+from ...inputs.problem import Problem
+from ...inputs.validation import invalid
+from .text import decimal_string
+from ...core.constants import EXACT
+from .text import PreciseText
+from ...core import readoff, scalar
 
 __all__ = [
     "MAX_DIGITS",

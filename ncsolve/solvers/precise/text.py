@@ -13,9 +13,9 @@ from __future__ import annotations
 import mpmath
 import numpy as np
 
-from ..results.base import Result
-from ..core.constants import PRECISE_JSON_GRAMS_MAX_K
-from ..results.table import left_table, summary_line
+from ...results.base import Result
+from ...core.constants import PRECISE_JSON_GRAMS_MAX_K
+from ...results.table import left_table, summary_line
 
 __all__ = ["PreciseText", "TABLE_DIGITS", "decimal_string", "format_precise"]
 
