@@ -25,9 +25,20 @@ import argparse
 import json
 import sys
 
+from ..inputs import conventions
+from ..inputs.problem import whole_number
 from ..inputs.validation import Interval, check, invalid
-from .options import (add_convention_options, add_search_options, convention_given,
-                      convention_settings)
+from ..measure.arrays import integer_labels
+from ..measure.files import check_path, load
+from ..measure.plot import save_measurement
+from ..sweep.plot import check_path as check_figure_path
+from .options import (
+    add_convention_options,
+    add_search_options,
+    convention_given,
+    convention_settings,
+)
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("file", metavar="FILE", help="trained model: .npz, .safetensors, "
@@ -64,13 +75,9 @@ def _fraction(value, name: str):
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..inputs import conventions
-    from ..measure.files import check_path, load
-    from ..inputs.problem import whole_number
 
     check_path(args.file)
     if args.plot is not None:
-        from ..sweep.plot import check_path as check_figure_path
 
         check_figure_path(args.plot)
     threshold = _fraction(args.collapse_threshold, "collapse_threshold")
@@ -90,7 +97,6 @@ def run(args: argparse.Namespace) -> int:
     model = load(args.file, depth)
     options = dict(lambda_w=args.lambda_w, lambda_h=args.lambda_h, lambda_b=args.lambda_b)
     if use_convention:
-        from ..measure.arrays import integer_labels
 
         labels = integer_labels(model.labels, "labels")
         options = {"convention": conventions.training_decays(
@@ -102,7 +108,6 @@ def run(args: argparse.Namespace) -> int:
                            gap_tolerance=tolerance, restarts=args.restarts, seed=args.seed,
                            **options)
     if args.plot is not None:
-        from ..measure.plot import save_measurement
 
         save_measurement(result, args.plot)
     text = json.dumps(result.to_dict(), allow_nan=False) if args.json else str(result)

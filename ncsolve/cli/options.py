@@ -4,6 +4,7 @@ metavars and help read the same in ``predict``, ``equation`` and ``verify``."""
 from __future__ import annotations
 
 from ..inputs.problem import DEFAULT_DECAY
+from ..inputs.profiles import profile
 from ..inputs.validation import invalid
 
 
@@ -79,7 +80,6 @@ def profile_from_args(args):
             if getattr(args, name, None) is not None:
                 raise invalid(name, "only used with --profile step|exp")
         return None
-    from ..inputs.profiles import profile  # the sweep package only when a profile is asked for
 
     return profile(args.profile, classes=args.classes, minority=args.minority,
                    largest=args.largest, n=args.n)

@@ -21,7 +21,11 @@ import argparse
 import json
 import sys
 
+from ..inputs.grid import parse_values
 from ..inputs.validation import Options, check, invalid
+from ..sweep.output import check_output, csv_text, write_atomic
+from ..sweep.phase import phase_map
+from ..sweep.plot import check_path, plot_phase, save
 from .options import add_profile_options, profile_from_args
 
 DEFAULT_RATIOS = "1:1000:400"
@@ -52,12 +56,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..inputs.grid import parse_values
-    from ..sweep.output import check_output, write_atomic
 
     fmt = "json" if args.json else check(args.format, Options(("text", "json", "csv")), "format")
     if args.plot is not None:
-        from ..sweep.plot import check_path
 
         check_path(args.plot)
     if args.output is not None:
@@ -68,19 +69,16 @@ def run(args: argparse.Namespace) -> int:
                       "step, exp or scaled (with --n)")
     ratios = parse_values(args.ratio, "ratio", scale="log", low=1.0)
     depths = parse_values(args.depth, "depth", integer=True, low=1.0)
-    from ..sweep.phase import phase_map
 
     pm = phase_map(family, ratios, [int(d) for d in depths], args.bias, args.integer_sizes)
     if fmt == "json":
         text = json.dumps(pm.to_dict(), allow_nan=False) + "\n"
     elif fmt == "csv":
-        from ..sweep.output import csv_text
 
         text = csv_text(pm.rows())
     else:
         text = str(pm) + "\n"
     if args.plot is not None:
-        from ..sweep.plot import plot_phase, save
 
         save(plot_phase(pm), args.plot)
     if args.output is None:

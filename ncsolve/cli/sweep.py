@@ -25,11 +25,17 @@ from __future__ import annotations
 import argparse
 import sys
 
+from ..sweep.executors import check_executor
+from ..sweep.output import block_text, check_output, format_from
+from ..sweep.plot import check_path, check_sweep_plot, plot_sweep, save
+from ..sweep.run import run as run_grid
+from ..sweep.spec import build_grid
+from .options import add_profile_options
+
 GRID = "X|X1,X2,...|START:STOP:COUNT"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from .options import add_profile_options
 
     parser.add_argument("--n", default=None, metavar="N1,N2,...",
                         help="fixed class sizes (or the base sizes of --profile scaled)")
@@ -87,8 +93,6 @@ SPEC_NAMES = ("ratio", "classes", "minority", "largest", "depth", "decay", "lamb
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..sweep.output import check_output, format_from
-    from ..sweep.spec import build_grid
 
     fmt = format_from(args.output, args.format)
     if args.output is not None:
@@ -97,23 +101,18 @@ def run(args: argparse.Namespace) -> int:
     grid = build_grid(profile=args.profile, n=args.n, widths=args.widths, yes=args.yes,
                       **specs)
     if args.plot is not None:
-        from ..sweep.plot import check_path, check_sweep_plot
 
         check_path(args.plot)
         check_sweep_plot(grid, args.plot_value, args.plot_class)
-    from ..sweep.executors import check_executor
-    from ..sweep.run import run as run_grid
 
     check_executor(args.executor, args.workers, args.scheduler)
     table = run_grid(grid, executor=args.executor, workers=args.workers,
                      scheduler=args.scheduler, output=args.output, fmt=fmt,
                      progress=False if args.quiet else None)
     if args.plot is not None:
-        from ..sweep.plot import plot_sweep, save
 
         save(plot_sweep(table, args.plot_value, args.plot_class), args.plot)
     if args.output is None:
-        from ..sweep.output import block_text
 
         sys.stdout.write(block_text(table.data, list(table.columns), fmt, header=True))
     elif not args.quiet:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -51,7 +51,6 @@ class TrainedModel:
                          **options)
         if not (self.mapping or notes):
             return result
-        from dataclasses import replace
 
         return replace(result, notes=tuple(self.mapping) + tuple(notes) + result.notes)
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..results.table import column
+from .text import measurement_text
 
 __all__ = ["LayerMetrics", "Measurement"]
 
@@ -207,6 +208,5 @@ class Measurement:
                 f"gap={self.gap!r})")
 
     def __str__(self) -> str:
-        from .text import measurement_text
 
         return measurement_text(self)

@@ -14,10 +14,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..core import metrics
+from ..core.constants import MEASURE_GRAM_TARGETS_MAX_K
+from ..core.metrics import self_duality_from_grams
 from ..core.objective import chain
 from ..inputs import specify
 from ..inputs.problem import ProblemError
-from ..core.constants import MEASURE_GRAM_TARGETS_MAX_K
 from ..solvers import solve
 
 GRAM_LIMIT = MEASURE_GRAM_TARGETS_MAX_K  # K x K targets (Grams, outputs) up to this K
@@ -48,7 +49,6 @@ class LayerTargets:
     output_trace: float
 
     def self_duality(self, layer: int) -> float:
-        from ..core.metrics import self_duality_from_grams
 
         return self_duality_from_grams(self.output_trace,
                                        float(np.sum(self.classifier_norms[layer] ** 2)),

@@ -14,6 +14,7 @@ import numpy as np
 
 from ..inputs.problem import ProblemError, whole_number
 from .network import measure
+from .plot import plot_tracker
 
 __all__ = ["Tracker"]
 
@@ -86,7 +87,6 @@ class Tracker:
 
     def plot(self):
         """The figure of the recorded run (see :func:`ncsolve.measure.plot.plot_tracker`)."""
-        from .plot import plot_tracker
 
         return plot_tracker(self)
 

@@ -16,12 +16,14 @@ from __future__ import annotations
 
 import abc
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, ClassVar
 
 import numpy as np
 
-from ..inputs.problem import Problem
+from ..core import readoff
 from ..core.constants import SAME_MINIMUM_RTOL
+from ..inputs.problem import Problem
 from .table import column, direction_rows, header_lines, records, shown_rows, summary_line
 from .table import fmt, table
 
@@ -320,6 +322,43 @@ class Result(abc.ABC):
 
     def _direction_table(self) -> list[str]:
         return table(*direction_rows(self), self.problem.K)
+
+
+def frozen_array(method):
+    """``cached_property`` whose array is read-only, so a caller cannot corrupt the cache."""
+
+    def compute(self):
+        array = method(self)
+        array.setflags(write=False)
+        return array
+
+    compute.__doc__ = method.__doc__
+    return cached_property(compute)
+
+
+class ClassesFromDirections:
+    """Per-class fields of a closed-form answer, read off each class's leading direction.
+
+    A class follows the first direction (largest target singular value) with a
+    component on it. A subclass gives ``_leading_direction`` (per class, that
+    direction's index), ``direction_critical_decay``, ``direction_state`` and
+    ``feature_norm``.
+    """
+
+    @frozen_array
+    def critical_decay(self) -> np.ndarray:
+        """Per class: the geometric-mean decay above which its class mean is zero."""
+        return readoff.per_class(self.direction_critical_decay, self._leading_direction)
+
+    @frozen_array
+    def state(self) -> np.ndarray:
+        """Per class: the state of its leading direction."""
+        return readoff.per_class(self.direction_state, self._leading_direction)
+
+    @frozen_array
+    def collapsed(self) -> np.ndarray:
+        """Per class: its class mean (hence its outputs) is zero."""
+        return readoff.collapsed(self.feature_norm)
 
 
 @dataclass(frozen=True, eq=False)

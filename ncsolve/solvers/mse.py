@@ -17,29 +17,17 @@ from ..core import scalar
 from ..core.balance import (decay_scales, factor_values, layer_parts, layer_scales,
                             layer_values, power)
 from ..inputs.problem import Problem
-from ..results.base import Result
+from ..results.base import ClassesFromDirections, Result, frozen_array
 from ..core.constants import EXACT, MSE_JSON_GRAMS_MAX_K
 from ..core.spectral import Spectrum, target_spectrum
 from ..core import readoff
-
-def _frozen_array(method):
-    """``cached_property`` whose array is read-only, so a caller cannot corrupt the cache."""
-
-    def compute(self):
-        array = method(self)
-        array.setflags(write=False)
-        return array
-
-    compute.__doc__ = method.__doc__
-    return cached_property(compute)
-
 
 CAPPED = scalar.CAPPED  # nonzero on its own, but cut by the rank cap of narrow layers
 SAFE_LOG2 = 1020.0  # log2 of the largest value taken as surely finite (float64 ends at 1024)
 
 
 @dataclass(frozen=True, eq=False, repr=False)
-class Solution(Result):
+class Solution(ClassesFromDirections, Result):
     """The exact global minimizer of one MSE problem.
 
     Direction arrays (index i) are ordered by decreasing target singular value
@@ -112,7 +100,7 @@ class Solution(Result):
         for array in (self.z, self.z_local, self.code, self.residual):
             array.setflags(write=False)
 
-    @_frozen_array
+    @frozen_array
     def direction_state(self) -> np.ndarray:
         """Per direction, the state named from the int8 ``code``."""
         return scalar.state_names(self.code)
@@ -135,11 +123,11 @@ class Solution(Result):
         active = self.z[self.z > 0]  # c may overflow where every direction is zero
         return fit + (p.c * float(np.sum(power(active, p.q))) if active.size else 0.0)
 
-    @_frozen_array
+    @frozen_array
     def singular_values(self) -> np.ndarray:
         return factor_values(self.problem, self.z)
 
-    @_frozen_array
+    @frozen_array
     def direction_critical_decay(self) -> np.ndarray:
         decay = scalar.critical_decay(self.sigma, self.problem.N, self.problem.L)
         return readoff.direction_decays(decay, self.code)
@@ -195,7 +183,7 @@ class Solution(Result):
 
     # ---- per class -------------------------------------------------------------------
 
-    @_frozen_array
+    @frozen_array
     def _class_diagonals(self) -> np.ndarray:
         """One batched pass over the spectrum: squared class-mean lengths of H,
         squared classifier row lengths, and own-label outputs."""
@@ -214,40 +202,28 @@ class Solution(Result):
             out[:, 1] = np.ldexp(np.sqrt(np.maximum(out[:, 1], 0.0)), c_e[0])
         return out
 
-    @_frozen_array
+    @frozen_array
     def feature_norm(self) -> np.ndarray:
         return self._class_diagonals[:, 0] / self.problem.n
 
-    @_frozen_array
+    @frozen_array
     def classifier_norm(self) -> np.ndarray:
         return self._class_diagonals[:, 1].copy()
 
-    @_frozen_array
+    @frozen_array
     def output(self) -> np.ndarray:
         return self._class_diagonals[:, 2] / self.problem.n
 
-    @_frozen_array
+    @frozen_array
     def layer_feature_norms(self) -> np.ndarray:
         mantissa, exponent = self._layer_parts()
         lengths = self._class_lengths(self.sigma[:, None] * mantissa, exponent[None, :])
         return (lengths / self.problem.n[:, None]).T
 
-    @_frozen_array
-    def collapsed(self) -> np.ndarray:
-        return readoff.collapsed(self.feature_norm)
-
-    @_frozen_array
+    @frozen_array
     def _leading_direction(self) -> np.ndarray:
         """Per class, the first direction (largest sigma) with a component on it."""
         return readoff.leading_directions(self.spectrum)
-
-    @_frozen_array
-    def critical_decay(self) -> np.ndarray:
-        return readoff.per_class(self.direction_critical_decay, self._leading_direction)
-
-    @_frozen_array
-    def state(self) -> np.ndarray:
-        return scalar.state_names(readoff.per_class(self.code, self._leading_direction))
 
     @property
     def bias_value(self) -> np.ndarray | None:

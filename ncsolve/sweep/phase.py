@@ -24,11 +24,13 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..core import scalar
-from ..inputs.problem import MAX_DEPTH, whole_number
-from ..core.spectral import target_spectrum
-from ..inputs.profiles import Profile
-from ..inputs.validation import Options, check, invalid
 from ..core.constants import EXACT
+from ..core.spectral import target_spectrum
+from ..inputs.grid import parse_values
+from ..inputs.problem import MAX_DEPTH, whole_number
+from ..inputs.profiles import Profile, check_ratio
+from ..inputs.validation import Options, check, invalid
+from .report import phase_text
 
 KEPT = "all classes kept"
 MINORITY = "minority collapsed"
@@ -182,7 +184,6 @@ class PhaseMap:
                 for i in self.intervals()]
 
     def __str__(self) -> str:
-        from .report import phase_text
 
         return phase_text(self)
 
@@ -251,8 +252,6 @@ def phase_map(profile: Profile, ratios, depths=3, bias: str = "none",
     -------
     PhaseMap
     """
-    from ..inputs.grid import parse_values  # numbers, or the CLI's "a,b" and START:STOP:COUNT
-    from ..inputs.profiles import check_ratio
 
     if np.size(ratios) == 0:
         raise invalid("ratio", "give at least one ratio")

@@ -5,15 +5,27 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import contextlib
+import io
+import os
 import sys
 from dataclasses import dataclass
 
 import numpy as np
 
-from ..inputs.validation import invalid
 from ..core.constants import EXACT
-from .output import AppendTable, cell, format_from, write_atomic
-from .points import CE_COLUMNS, RESULT_COLUMNS, concat, parse_cell, solve_point
+from ..inputs.validation import invalid
+from .executors import SerialExecutor, check_executor, open_executor
+from .mse import solve_groups
+from .output import AppendTable, cell, format_from, json_value, write_atomic
+from .points import (
+    BOOL_COLUMNS,
+    CE_COLUMNS,
+    INT_COLUMNS,
+    RESULT_COLUMNS,
+    concat,
+    parse_cell,
+    solve_point,
+)
 from .spec import Grid, build_grid
 
 VECTOR_BIAS = ("none", "free")  # MSE bias modes with a closed form per direction
@@ -60,7 +72,6 @@ class SweepTable:
         return frame.infer_objects()
 
     def to_dict(self) -> dict:
-        from .output import json_value
 
         return {"points": self.grid.size, "computed": self.computed, "skipped": self.skipped,
                 "swept": list(self.grid.swept), "columns": list(self.columns),
@@ -115,7 +126,6 @@ def columns_of(grid: Grid) -> list[str]:
 def run(grid: Grid, *, executor=None, workers=None, scheduler=None, output=None, fmt=None,
         progress=None) -> SweepTable:
     """Run a validated grid (see :func:`sweep`)."""
-    from .executors import check_executor
 
     fmt = format_from(output, fmt)
     if not isinstance(executor, cf.Executor):
@@ -165,7 +175,6 @@ def _executor(executor, workers, scheduler):
     if isinstance(executor, cf.Executor):
         yield executor
         return
-    from .executors import open_executor
 
     with open_executor(executor, workers, scheduler) as pool:
         yield pool
@@ -177,7 +186,6 @@ IN_FLIGHT = 256  # points submitted ahead of the results (bounded memory, prompt
 def _pooled(pool, grid: Grid, indices: list[int]):
     """Blocks of the points as they finish, at most IN_FLIGHT submitted ahead (a serial
     executor runs one at a time); pending points are cancelled on error or interrupt."""
-    from .executors import SerialExecutor
 
     limit = 1 if isinstance(pool, SerialExecutor) else IN_FLIGHT
     queue = iter(indices)
@@ -204,7 +212,6 @@ STRUCTURE = ("ratio", "classes", "minority", "largest", "depth", "bias")  # fix 
 
 def _vector_blocks(grid: Grid, indices: list[int]):
     """The MSE points, grouped by (sizes, depth, bias) and solved group by group."""
-    from .mse import solve_groups
 
     points = np.asarray(indices, dtype=np.int64)
     if points.size == 0:
@@ -292,7 +299,6 @@ def _resume(grid: Grid, table: AppendTable) -> tuple[dict | None, set[int]]:
 
 
 def _exists_nonempty(path: str) -> bool:
-    import os
 
     return os.path.exists(path) and os.path.getsize(path) > 0
 
@@ -320,7 +326,6 @@ def _typed_block(rows: list[dict], columns) -> dict[str, np.ndarray]:
 
 
 def _column_array(name: str, values: list) -> np.ndarray:
-    from .points import BOOL_COLUMNS, INT_COLUMNS
 
     if name in INT_COLUMNS and all(isinstance(v, int) for v in values):
         return np.array(values, dtype=np.int64)
@@ -335,7 +340,6 @@ def _column_array(name: str, values: list) -> np.ndarray:
 def _write_final(result: SweepTable, table: AppendTable | None, fmt: str) -> None:
     """The whole table in point order, atomically (Parquet: written only now)."""
     if fmt == "parquet":
-        import io
 
         frame = result.frame()
         buffer = io.BytesIO()

@@ -19,9 +19,10 @@ from functools import lru_cache
 
 import numpy as np
 
-from ..inputs.problem import BIAS_MODES, LOSSES, DEFAULT_DECAY, Problem
 from ..inputs.grid import check_size, parse_choices, parse_values
-from ..inputs.profiles import PROFILES, profile as make_profile
+from ..inputs.problem import BIAS_MODES, DEFAULT_DECAY, LOSSES, Problem
+from ..inputs.profiles import PROFILES, check_ratio
+from ..inputs.profiles import profile as make_profile
 from ..inputs.validation import invalid
 
 # name: (scale, integer, low)
@@ -283,7 +284,6 @@ def _axis(name: str, spec) -> list:
     values = parse_values(spec, name, scale=scale, integer=integer, low=low,
                           positive=positive)
     if name == "ratio":
-        from ..inputs.profiles import check_ratio
 
         for v in values:
             check_ratio(v)

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import math
 
 import numpy as np
 
+from ...core.constants import BEST_FOUND, PROVED, SAME_MINIMUM_RTOL, TIE_RTOL
 from ...inputs.problem import Problem
 from ...inputs.validation import WholeNumber, check, invalid
-from ...core.constants import BEST_FOUND, PROVED, SAME_MINIMUM_RTOL, TIE_RTOL
+from ..mse import solve as solve_mse
 from . import certificate
 from .candidates import (
     Candidate,
@@ -18,6 +20,7 @@ from .candidates import (
     origin_candidate,
     origin_decay,
     origin_decays,
+    simplex_pattern,
     structured_candidates,
 )
 from .reduced import ReducedCE
@@ -96,9 +99,7 @@ def nearby_candidates(red: ReducedCE, restarts: int, seeds: int, seed: int) -> l
       random starts), with its optimal bias: every bias-free point is feasible,
       so the free-bias answer is never above it.
     """
-    import dataclasses
 
-    from ..mse import solve as solve_mse
 
     out = []
     mse = solve_mse(dataclasses.replace(red.problem, loss="mse"))
@@ -336,7 +337,6 @@ def _etf_decay(red, summaries) -> float:
     etf = next((c for c in summaries if c.name == ETF_NAME), None)
     if etf is not None and etf.origin_decay > 0:
         return etf.origin_decay
-    from .candidates import simplex_pattern
 
     return origin_decay(red, simplex_pattern(red.K)) if red.K > 1 else math.nan
 

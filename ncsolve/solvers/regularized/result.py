@@ -17,7 +17,7 @@ import numpy as np
 from ...core.balance import class_lengths, factor_values, layer_parts, layer_values
 from ...core import readoff
 from ...inputs.problem import Problem
-from ...results.base import Found, Result
+from ...results.base import ClassesFromDirections, Found, Result
 from ...core.constants import MSE_JSON_GRAMS_MAX_K
 from ...results.table import column
 
@@ -46,7 +46,7 @@ class BiasRun:
 
 
 @dataclass(frozen=True, eq=False, repr=False)
-class RegularizedSolution(Result):
+class RegularizedSolution(ClassesFromDirections, Result):
     """The minimizer of one MSE problem with a regularized bias.
 
     Direction arrays (index i) follow the singular values of the shifted
@@ -143,16 +143,6 @@ class RegularizedSolution(Result):
         """Per class, the first direction with a component on it (see Solution)."""
         return readoff.leading_in_vectors(self.V)
 
-    @property
-    def critical_decay(self) -> np.ndarray:
-        """Per class: that of its leading direction (nan where not known)."""
-        return readoff.per_class(self.direction_critical_decay, self._leading_direction)
-
-    @property
-    def state(self) -> np.ndarray:
-        """Per class: the state of its leading direction."""
-        return readoff.per_class(self.direction_state, self._leading_direction)
-
     # ---- per class -----------------------------------------------------------------------
 
     @cached_property
@@ -179,10 +169,6 @@ class RegularizedSolution(Result):
     def output(self) -> np.ndarray:
         """Per class: its mean output on its own label, before the bias."""
         return np.einsum("ki,i,ki->k", self.U, self.z, self._scaled_v)
-
-    @cached_property
-    def collapsed(self) -> np.ndarray:
-        return readoff.collapsed(self.feature_norm)
 
     # ---- K x K matrices --------------------------------------------------------------------
 

@@ -7,14 +7,13 @@ import dataclasses
 
 import numpy as np
 
-from ...core import scalar
+from ...core import readoff, scalar
 from ...core.balance import layer_parts
-from ...core import readoff
-from ...inputs.problem import Problem
-from . import certificate
-from .outer import (START_FRACTIONS, BalancedBias, OuterRun, balanced_bias, distinct_minima,
-                    search)
 from ...core.constants import BEST_FOUND, PROVED
+from ...inputs.problem import Problem
+from ..mse import solve as solve_mse
+from . import certificate
+from .outer import START_FRACTIONS, BalancedBias, OuterRun, balanced_bias, distinct_minima, search
 from .result import BiasRun, RegularizedSolution
 from .target import FixedBias, solve_fixed_bias
 
@@ -136,7 +135,6 @@ def position(problem: Problem, point: FixedBias) -> float | None:
     share the power of two of the problem's feature scale, which the position does
     not depend on, and decays far apart would put it outside float64.
     """
-    from ..mse import solve as solve_mse
 
     scaled_v = point.V / np.sqrt(problem.n.astype(float))[:, None]
     m_h = layer_parts(problem, point.z, layers=slice(0, 1))[0][:, 0]
