@@ -27,13 +27,13 @@ norm, its objective against the answer's and its Grams after the best relabeling
 of classes of equal size (:func:`align`).  A run below the answer is reported with
 ``beats_theory``: ncsolve's search missed it.
 
-Modules: :mod:`.mse` (the MSE theory targets and :func:`assess`), :mod:`.ce`
+Modules: :mod:`.mse` (the MSE theory targets and :func:`assess`), :mod:`.crossentropy`
 (cross-entropy), :mod:`.report` (the report and JSON shared by both), :mod:`.common`
 (tolerances and running descent), :mod:`.run` (:func:`verify`), :mod:`.plot`
 (:func:`verify_figure`, :func:`plot_report`).
 """
 
-from .ce import (  # noqa: F401  (the constants stay importable from here)
+from .crossentropy import (  # noqa: F401  (the constants stay importable from here)
     COLLAPSE_FRACTION,
     PERMUTATION_LIMIT,
     RANK_RTOL,

@@ -12,7 +12,7 @@ What the comparison reads of the answer (its outputs, core fields and
 from __future__ import annotations
 
 from ..core.objective import FullObjective
-from .ce import CEVerifyReport, _verify_ce
+from .crossentropy import CEVerifyReport, _verify_ce
 from .common import Tolerances, problem_with_widths
 
 

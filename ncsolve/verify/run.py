@@ -7,7 +7,7 @@ import numpy as np
 from ..core.objective import DEFAULT_WIDTH, FullObjective, default_widths
 from ..inputs.problem import LOSSES, Problem
 from ..inputs.validation import Options, check
-from .ce import CEVerifyReport, _verify_ce
+from .crossentropy import CEVerifyReport, _verify_ce
 from .common import Tolerances
 from .mse import VerifyReport, _verify_mse
 from .regularized import _verify_regularized
