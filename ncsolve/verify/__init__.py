@@ -46,7 +46,8 @@ from .crossentropy import (  # noqa: F401  (the constants stay importable from h
     class_permutations,
 )
 from .common import STATUSES, Tolerances, problem_with_widths  # noqa: F401  (STATUSES, too)
-from .mse import RunReport, TheoryTarget, VerifyReport, assess, critical_point
+from .critical_points import TheoryTarget, critical_point
+from .mse import RunReport, VerifyReport, assess
 from .plot import plot_report, verify_figure
 from .run import verify
 
