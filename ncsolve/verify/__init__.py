@@ -33,17 +33,19 @@ Modules: :mod:`.mse` (the MSE theory targets and :func:`assess`), :mod:`.crossen
 (:func:`verify_figure`, :func:`plot_report`).
 """
 
+from .alignment import (  # noqa: F401  (PERMUTATION_LIMIT stays importable from here)
+    PERMUTATION_LIMIT,
+    Alignment,
+    CETarget,
+    align,
+    class_permutations,
+)
 from .crossentropy import (  # noqa: F401  (the constants stay importable from here)
     COLLAPSE_FRACTION,
-    PERMUTATION_LIMIT,
     RANK_RTOL,
-    Alignment,
     CERunReport,
-    CETarget,
     CEVerifyReport,
-    align,
     assess_ce,
-    class_permutations,
 )
 from .common import STATUSES, Tolerances, problem_with_widths  # noqa: F401  (STATUSES, too)
 from .critical_points import TheoryTarget, critical_point
