@@ -188,3 +188,15 @@ def align(run: RunGeometry, target: CETarget, perms: np.ndarray | None) -> Align
         normalized[kind].append(normalized_distance(a, moved))
         relative[kind].append(relative_distance(a, moved))
     return Alignment("permutation", [int(k) for k in perm], normalized, relative)
+
+
+def comparison_text(method: str, perms) -> str:
+    """How the Grams were compared, for the report: ``method`` of :class:`Alignment`."""
+    if method == "permutation":
+        return (f"Frobenius distances after the best of {len(perms)} relabeling(s) of classes "
+                "of equal size (one relabeling for all matrices)")
+    if method == "spectrum":
+        return "distances between sorted spectra (too many class relabelings to try)"
+    if method == "diverged":
+        return "none: the run diverged"
+    return "none: the answer is the origin; errors are the run's own Frobenius norms"

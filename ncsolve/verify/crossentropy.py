@@ -20,17 +20,9 @@ from ..core.objective import FullObjective
 from ..inputs.problem import Problem
 from ..core.constants import PROVED, RUN_RANK_RTOL
 from ..results.table import column
-from .common import (
-    Tolerances,
-    _descend_and_assess,
-    _evaluate,
-    _loss_tolerance,
-    _recorder,
-    _worst,
-    problem_with_widths,
-)
+from .common import Tolerances, _loss_tolerance, _run_end, _worst
 from .alignment import Alignment, CETarget, align, class_permutations
-from .report import ComparisonReport, _run_identity, _run_timing, _trajectory_dicts
+from .report import ComparisonReport, _run_errors, _run_head, _run_timing, _trajectory_dicts
 from .text import format_ce_report
 
 # a run's singular value of X D^(1/2) below this times the theory's largest is zero
@@ -99,19 +91,12 @@ class CERunReport:
 
     def to_dict(self) -> dict:
         return {
-            **_run_identity(self),
-            "beats_theory": bool(self.beats_theory),
-            "loss": float(self.loss),
-            "gap": float(self.gap),
-            "grad_norm": float(self.grad_norm),
-            "converged": bool(self.converged),
-            "collapsed": list(self.collapsed),
+            **_run_head(self, ("loss", "gap", "grad_norm"),
+                        beats_theory=bool(self.beats_theory)),
             "rank": int(self.rank),
             "singular_values": column(self.singular_values),
             "matched": self.matched,
-            "errors": self.errors,
-            "relative_errors": self.relative_errors,
-            "layer_errors": self.layer_errors,
+            **_run_errors(self),
             "comparison": self.comparison,
             "permutation": self.permutation,
             "nc1": column(self.nc1),
@@ -183,21 +168,9 @@ def _ce_notes(status: str, beats: bool, solution, gap: float, alignment: Alignme
     return notes
 
 
-def assess_ce(
-    solution,
-    objective: FullObjective,
-    x: np.ndarray,
-    tolerances: Tolerances = Tolerances(),
-    *,
-    grad_norm: float | None = None,
-    seed: int | None = None,
-    method: str = "",
-    steps: int = 0,
-    elapsed: float = 0.0,
-    message: str = "",
-    target: CETarget | None = None,
-    perms: np.ndarray | None | str = "auto",
-) -> CERunReport:
+def assess_ce(solution, objective: FullObjective, x: np.ndarray,
+              tolerances: Tolerances = Tolerances(), *, target: CETarget | None = None,
+              perms: np.ndarray | None | str = "auto", **run) -> CERunReport:
     """Compare the parameters ``x`` of a cross-entropy model with ncsolve's answer.
 
     Status: "global" when the gradient norm is within ``tolerances.grad_tol`` and the
@@ -217,49 +190,56 @@ def assess_ce(
     x : ndarray
         Flat parameter vector.
     tolerances : Tolerances
-    grad_norm : float, optional
-        Gradient norm at ``x`` (computed when omitted).
-    seed, method, steps, elapsed, message
-        Copied into the report.
     target : CETarget, optional
         ``CETarget.from_solution(solution)``, to save recomputing it.
     perms : ndarray, None or "auto"
         Class relabelings to try (:func:`class_permutations`); None for spectra.
+    **run
+        Keyword-only ``grad_norm`` and the descent's record, as for :func:`assess`.
 
     Returns
     -------
     CERunReport
     """
     problem = objective.problem
-    loss, grad_norm = _evaluate(objective, x, grad_norm)
+    run = _run_end(objective, x, tolerances, **run)
     target = CETarget.from_solution(solution) if target is None else target
     perms = class_permutations(problem.n) if isinstance(perms, str) else perms
-    diverged = not np.isfinite(loss)
+    diverged = not np.isfinite(run["loss"])
     geometry, alignment, (s, rank), collapsed = _ce_geometry(solution, objective, x, target,
                                                              perms, diverged)
     errors = {k: _worst(v) for k, v in alignment.normalized.items()}
-    theory = float(solution.loss)
     scale = loss_scale(objective)
-    converged = bool(grad_norm <= tolerances.grad_tol)
-    geometry_ok = not alignment.comparable or _worst(errors.values()) <= tolerances.gram_tol
-    status, beats = _ce_status(float(loss), theory, converged, geometry_ok, tolerances.loss_rtol,
-                               scale)
-    gap = objective_gap(loss, theory, scale)
-    loss_matches = bool(abs(gap) <= tolerances.loss_rtol)
-    notes = _ce_notes(status, beats, solution, gap, alignment, errors, tolerances, loss_matches)
+    status, beats, gap, notes = _verdict(solution, run, alignment, errors, tolerances, scale)
     if diverged:
-        notes.append(f"the run diverged ({message or f'objective {loss}'})")
+        notes.append(_diverged_note(run))
     return CERunReport(
-        status=status, beats_theory=beats, seed=seed, method=method, loss=float(loss), gap=gap,
-        grad_norm=float(grad_norm), converged=converged, rank=rank, singular_values=s,
+        status=status, beats_theory=beats, gap=gap, rank=rank, singular_values=s,
         collapsed=collapsed,
         matched=None if status == "global" else
-        _matched_configuration(solution, float(loss), tolerances.loss_rtol, scale),
+        _matched_configuration(solution, run["loss"], tolerances.loss_rtol, scale),
         errors=errors, relative_errors={k: _worst(v) for k, v in alignment.relative.items()},
         layer_errors=alignment.normalized, comparison=alignment.method,
-        permutation=alignment.permutation, nc1=list(geometry.nc1),
-        notes=notes, steps=steps, elapsed=elapsed, message=message,
+        permutation=alignment.permutation, nc1=list(geometry.nc1), notes=notes, **run,
     )
+
+
+def _verdict(solution, run: dict, alignment: Alignment, errors: dict, tolerances: Tolerances,
+             scale: float) -> tuple[str, bool, float, list]:
+    """Status, ``beats_theory``, relative gap and notes of a run against the answer."""
+    theory = float(solution.loss)
+    geometry_ok = not alignment.comparable or _worst(errors.values()) <= tolerances.gram_tol
+    status, beats = _ce_status(run["loss"], theory, run["converged"], geometry_ok,
+                               tolerances.loss_rtol, scale)
+    gap = objective_gap(run["loss"], theory, scale)
+    loss_matches = bool(abs(gap) <= tolerances.loss_rtol)
+    notes = _ce_notes(status, beats, solution, gap, alignment, errors, tolerances, loss_matches)
+    return status, beats, gap, notes
+
+
+def _diverged_note(run: dict) -> str:
+    what = run["message"] or f"objective {run['loss']}"
+    return f"the run diverged ({what})"
 
 
 def _ce_geometry(solution, objective: FullObjective, x: np.ndarray, target: CETarget, perms,
@@ -284,17 +264,6 @@ def _no_alignment(depth: int) -> Alignment:
     distances = {"features": [np.nan] * depth, "classifier": [np.nan] * depth,
                  "outputs": [np.nan]}
     return Alignment("diverged", None, distances, {k: list(v) for k, v in distances.items()})
-
-
-def _comparison_text(method: str, perms) -> str:
-    if method == "permutation":
-        return (f"Frobenius distances after the best of {len(perms)} relabeling(s) of classes "
-                "of equal size (one relabeling for all matrices)")
-    if method == "spectrum":
-        return "distances between sorted spectra (too many class relabelings to try)"
-    if method == "diverged":
-        return "none: the run diverged"
-    return "none: the answer is the origin; errors are the run's own Frobenius norms"
 
 
 @dataclass(frozen=True, eq=False)
@@ -381,30 +350,3 @@ def _ce_theory_dict(sol) -> dict:
         "restarts": record.restarts,
         "hits": record.hits,
     }
-
-
-def _ce_recorder(objective: FullObjective, target: CETarget, perms):
-    """Per-snapshot NC1 and distances to the answer (aligned afresh at every snapshot)."""
-    return _recorder(objective, lambda geometry: dict(align(geometry, target, perms).normalized))
-
-
-def _verify_ce(objective: FullObjective, method: str, settings: dict, options: dict,
-               tolerances: Tolerances, solution) -> CEVerifyReport:
-    """The cross-entropy branch of :func:`ncsolve.verify.verify`."""
-    problem = objective.problem
-    if solution is None:
-        from ..solvers.crossentropy import solve
-
-        solution = solve(problem_with_widths(problem, objective.widths))
-    target = CETarget.from_solution(solution)
-    perms = class_permutations(problem.n)
-    recorder = _ce_recorder(objective, target, perms) if settings["record_every"] else None
-    runs, best = _descend_and_assess(objective, assess_ce, solution, tolerances, recorder,
-                                     method, settings, options, target=target, perms=perms)
-    method_used = next((r.comparison for r in runs if r.comparison != "diverged"),
-                       runs[0].comparison if runs else "none")
-    return CEVerifyReport(
-        problem=problem, widths=objective.widths, method=method, options=dict(options),
-        solution=solution, tolerances=tolerances, runs=runs, best=best,
-        comparison=_comparison_text(method_used, perms),
-    )

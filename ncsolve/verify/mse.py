@@ -14,21 +14,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..core.metrics import loss_scale, objective_gap, run_geometry
+from ..core.metrics import RunGeometry, loss_scale, objective_gap, run_geometry
 from ..core.objective import FullObjective
 from ..inputs.problem import Problem
 from ..results.table import column
-from .common import (
-    Tolerances,
-    _descend_and_assess,
-    _evaluate,
-    _loss_tolerance,
-    _recorder,
-    _worst,
-    problem_with_widths,
-)
+from .common import Tolerances, _loss_tolerance, _run_end, _worst
 from .critical_points import TheoryTarget, run_directions
-from .report import ComparisonReport, _run_identity, _run_timing, _trajectory_dicts
+from .report import ComparisonReport, _run_errors, _run_head, _run_timing, _trajectory_dicts
 from .text import format_report
 
 
@@ -110,20 +102,12 @@ class RunReport:
 
     def to_dict(self) -> dict:
         return {
-            **_run_identity(self),
-            "loss": float(self.loss),
-            "candidate_loss": float(self.candidate_loss),
-            "gap": float(self.gap),
-            "grad_norm": float(self.grad_norm),
-            "converged": bool(self.converged),
-            "collapsed": list(self.collapsed),
+            **_run_head(self, ("loss", "candidate_loss", "gap", "grad_norm")),
             "zero_directions": list(self.zero_directions),
             "candidate_is_global": bool(self.candidate_global),
             "z": column(self.z_run),
             "z_candidate": column(self.z_candidate),
-            "errors": self.errors,
-            "relative_errors": self.relative_errors,
-            "layer_errors": self.layer_errors,
+            **_run_errors(self),
             "global_errors": self.global_errors,
             "nc1": column(self.nc1),
             "misalignment": float(self.misalignment),
@@ -139,19 +123,8 @@ def _zero_classes(target: TheoryTarget) -> np.ndarray:
     return np.flatnonzero(lengths <= 1e-12 * max(float(lengths.max(initial=0.0)), 1e-300))
 
 
-def assess(
-    solution,
-    objective: FullObjective,
-    x: np.ndarray,
-    tolerances: Tolerances = Tolerances(),
-    *,
-    grad_norm: float | None = None,
-    seed: int | None = None,
-    method: str = "",
-    steps: int = 0,
-    elapsed: float = 0.0,
-    message: str = "",
-) -> RunReport:
+def assess(solution, objective: FullObjective, x: np.ndarray,
+           tolerances: Tolerances = Tolerances(), **run) -> RunReport:
     """Which critical point of the theory the parameters ``x`` are at, and how closely.
 
     Parameters
@@ -164,51 +137,68 @@ def assess(
         Flat parameter vector (e.g. ``DescentResult.x``).
     tolerances : Tolerances
         Matching thresholds.
-    grad_norm : float, optional
-        Gradient norm at ``x`` (computed when omitted).
-    seed, method, steps, elapsed, message
-        Copied into the report.
+    **run
+        Keyword-only: ``grad_norm``, the gradient norm at ``x`` (computed when
+        omitted), and the descent's ``seed``, ``method``, ``steps``, ``elapsed``,
+        ``message``, copied into the result.
 
     Returns
     -------
     RunReport
     """
     problem = objective.problem
-    loss, grad_norm = _evaluate(objective, x, grad_norm)
-    run = {"seed": seed, "method": method, "loss": float(loss), "grad_norm": float(grad_norm),
-           "converged": bool(grad_norm <= tolerances.grad_tol), "steps": steps,
-           "elapsed": elapsed, "message": message}
-    scale = loss_scale(objective)
+    run = _run_end(objective, x, tolerances, **run)
+    loss, scale = run["loss"], loss_scale(objective)
     if not np.isfinite(loss):
-        return _diverged_report(solution, problem, objective.M, scale, run)
+        return _diverged_run(solution, problem, objective.M, scale, run)
     sigma = np.asarray(solution.sigma, dtype=float)
     A = np.asarray(solution.directions(), dtype=float)
-    z_run, basis, misalignment = run_directions(problem, _product(objective, x), A, sigma)
-    active = _active_directions(solution, objective, z_run, tolerances)
-    z_candidate = np.where(active, np.nan_to_num(np.asarray(solution.z_local, dtype=float)), 0.0)
-    candidate = TheoryTarget.build(problem, basis, sigma, z_candidate)
+    z_run, active, z_candidate, candidate, misalignment = _candidate(
+        solution, objective, x, A, tolerances)
     best = TheoryTarget.build(problem, A, sigma, np.asarray(solution.z, dtype=float))
-    scales = (best, TheoryTarget.unit(problem))
-
     geometry = run_geometry(objective, x)
-    normalized = candidate.distances(geometry, scales=scales)
-    relative = candidate.distances(geometry, normalized=False, scales=scales)
-    to_global = best.distances(geometry, scales=scales)
+    normalized, relative, to_global = _distances(geometry, candidate, best, problem)
     errors = {k: _worst(v) for k, v in normalized.items()}
     candidate_global = _candidate_is_global(solution, active, candidate.loss, scale)
-    matches, notes = _matches(problem, float(loss), candidate.loss, errors, tolerances, scale)
+    matches, notes = _matches(problem, loss, candidate.loss, errors, tolerances, scale)
     status = ("global" if candidate_global else "local") if matches else "not-converged"
-    zero = np.flatnonzero(~active)
-    collapsed = _zero_classes(candidate)
     return RunReport(
         status=status, candidate_loss=candidate.loss,
         gap=objective_gap(loss, float(solution.loss), scale),
         z_run=z_run, z_candidate=z_candidate, candidate_global=candidate_global,
-        zero_directions=[int(i) for i in zero], collapsed=[int(i) for i in collapsed],
+        zero_directions=[int(i) for i in np.flatnonzero(~active)],
+        collapsed=[int(i) for i in _zero_classes(candidate)],
         errors=errors, relative_errors={k: _worst(v) for k, v in relative.items()},
         layer_errors=normalized, global_errors={k: _worst(v) for k, v in to_global.items()},
         nc1=list(geometry.nc1), misalignment=misalignment, notes=notes, **run,
     )
+
+
+def _candidate(solution, objective: FullObjective, x: np.ndarray, A: np.ndarray,
+               tolerances: Tolerances):
+    """The critical point of the theory that keeps the directions the run keeps.
+
+    Returns the run's value in each of the theory's directions ``A``, the directions
+    it keeps, the candidate's product singular values and :class:`TheoryTarget` (in
+    the basis of ``A`` rotated to the run's), and the run's misalignment.
+    """
+    problem = objective.problem
+    sigma = np.asarray(solution.sigma, dtype=float)
+    z_run, basis, misalignment = run_directions(problem, _product(objective, x), A, sigma)
+    active = _active_directions(solution, objective, z_run, tolerances)
+    z_candidate = np.where(active, np.nan_to_num(np.asarray(solution.z_local, dtype=float)), 0.0)
+    candidate = TheoryTarget.build(problem, basis, sigma, z_candidate)
+    return z_run, active, z_candidate, candidate, misalignment
+
+
+def _distances(geometry: RunGeometry, candidate: TheoryTarget, best: TheoryTarget,
+               problem: Problem) -> tuple[dict, dict, dict]:
+    """Normalized and relative distances to the candidate, normalized ones to the global
+    minimizer; a zero target is measured on the global minimizer's scale, then the unit's."""
+    scales = (best, TheoryTarget.unit(problem))
+    return (candidate.distances(geometry, scales=scales),
+            candidate.distances(geometry, normalized=False, scales=scales),
+            best.distances(geometry, scales=scales))
 
 
 def _product(objective: FullObjective, x: np.ndarray) -> np.ndarray:
@@ -265,8 +255,8 @@ def _invisible_decays_note(decays: float, tol: float) -> str:
             "decide the match (feature and classifier Grams, NC1: shown, not checked)")
 
 
-def _diverged_report(solution, problem: Problem, depth: int, scale: float, run: dict) -> RunReport:
-    """The report of a run whose objective is inf or nan: not-converged, no geometry."""
+def _diverged_run(solution, problem: Problem, depth: int, scale: float, run: dict) -> RunReport:
+    """The comparison of a run whose objective is inf or nan: not-converged, no geometry."""
     K, nan = problem.K, float("nan")
     layers = {"features": [nan] * depth, "classifier": [nan] * depth, "outputs": [nan]}
     worst = {k: nan for k in layers}
@@ -345,32 +335,3 @@ class VerifyReport(ComparisonReport):
             "unique": bool(solution.unique),
             "geometry": str(solution.geometry),
         }
-
-
-# ---- running ---------------------------------------------------------------------------
-
-
-def _verify_mse(objective: FullObjective, method: str, settings: dict, options: dict,
-                tolerances: Tolerances, solution) -> VerifyReport:
-    """The MSE branch of :func:`ncsolve.verify.verify`."""
-    problem = objective.problem
-    if solution is None:
-        from ..solvers.mse import solve
-
-        solution = solve(problem_with_widths(problem, objective.widths))
-    recorder = _mse_recorder(objective, solution) if settings["record_every"] else None
-    runs, best = _descend_and_assess(objective, assess, solution, tolerances, recorder,
-                                     method, settings, options)
-    return VerifyReport(
-        problem=problem, widths=objective.widths, method=method, options=dict(options),
-        solution=solution, tolerances=tolerances, runs=runs, best=best,
-    )
-
-
-def _mse_recorder(objective: FullObjective, solution):
-    """Per-snapshot NC1 and distances to the global minimizer."""
-    problem = objective.problem
-    A = np.asarray(solution.directions(), dtype=float)
-    target = TheoryTarget.build(problem, A, np.asarray(solution.sigma), np.asarray(solution.z))
-    scales = (TheoryTarget.unit(problem),)
-    return _recorder(objective, lambda geometry: target.distances(geometry, scales=scales))
