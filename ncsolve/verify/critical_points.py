@@ -209,14 +209,25 @@ def critical_point(solution, objective: FullObjective, z=None) -> np.ndarray:
     Vt = np.repeat(per_class, problem.n, axis=1)
     H = np.zeros((objective.widths[0], problem.N))
     H[:r] = factors[0][:, None] * Vt
+    bias = problem.n / problem.N if problem.bias == "free" else None
+    return objective.pack(H, _weights(objective, factors[1:], A), bias)
+
+
+def _weights(objective: FullObjective, factors: np.ndarray, A: np.ndarray) -> list:
+    """W_1 .. W_M with singular values ``factors[j]`` on the first r coordinates.
+
+    Diagonal blocks, except the last layer, which maps those coordinates onto the
+    directions ``A`` (r columns).
+    """
+    r = A.shape[1]
+    depth = objective.problem.depth
     weights = []
-    for j, shape in enumerate(objective.shapes[1: problem.depth + 1]):
+    for j, shape in enumerate(objective.shapes[1: depth + 1]):
         W = np.zeros(shape)
-        block = np.diag(factors[j + 1])
-        if j == problem.depth - 1:
+        block = np.diag(factors[j])
+        if j == depth - 1:
             W[:, :r] = A @ block
         else:
             W[:r, :r] = block
         weights.append(W)
-    bias = problem.n / problem.N if problem.bias == "free" else None
-    return objective.pack(H, weights, bias)
+    return weights
