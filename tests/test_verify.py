@@ -378,6 +378,34 @@ def test_ce_a_run_below_the_answer_is_reported():
     assert any("missed" in note for note in data["notes"])
 
 
+
+def test_ce_runs_below_the_answer_are_marked_in_the_runs_table():
+    problem = Problem.build([20, 20, 20], depth=2, loss="ce")
+    honest = solve_ce(problem)
+    missed = replace(honest, loss=honest.loss * 1.01)
+    report = verify(problem, 6, solution=missed, restarts=2)
+    assert [r.beats_theory for r in report.runs] == [True, True]
+    rows = [line for line in str(report).splitlines() if line.startswith(("     0", "     1"))]
+    assert len(rows) == 2 and all(row.endswith("  below ncsolve's answer") for row in rows)
+    assert "note: runs with seeds 1 are also below ncsolve's answer" in str(report)
+
+
+@pytest.mark.parametrize("loss", ["mse", "ce"])
+def test_assess_copies_the_descent_record_and_refuses_other_keywords(loss):
+    problem = Problem.build([3, 2], depth=2, lambda_w=0.01, lambda_h=0.01, loss=loss)
+    objective = FullObjective(problem, (4, 4))
+    answer = solve(problem) if loss == "mse" else solve_ce(problem)
+    judge = assess if loss == "mse" else assess_ce
+    x = 0.1 * np.random.default_rng(0).standard_normal(objective.size)
+    run = judge(answer, objective, x, seed=7, method="gd", steps=12, elapsed=0.5,
+                message="stopped")
+    assert (run.seed, run.method, run.steps, run.elapsed, run.message) == (
+        7, "gd", 12, 0.5, "stopped")
+    assert run.grad_norm == pytest.approx(vector_norm(objective(x)[1]), rel=1e-12)
+    assert run.converged is False and run.trajectory == []
+    with pytest.raises(TypeError):
+        judge(answer, objective, x, seeds=7)
+
 def _relabeled(objective, H, weights, perm):
     """Full parameters in which run class k carries theory class perm[k] (balanced n)."""
     n = objective.problem.n

@@ -27,26 +27,32 @@ norm, its objective against the answer's and its Grams after the best relabeling
 of classes of equal size (:func:`align`).  A run below the answer is reported with
 ``beats_theory``: ncsolve's search missed it.
 
-Modules: :mod:`.mse` (the MSE theory targets and :func:`assess`), :mod:`.ce`
-(cross-entropy), :mod:`.report` (the report and JSON shared by both), :mod:`.common`
-(tolerances and running descent), :mod:`.run` (:func:`verify`), :mod:`.plot`
+Modules: :mod:`.critical_points` (the MSE theory's critical points: :class:`TheoryTarget`,
+:func:`critical_point`), :mod:`.mse` (:func:`assess` and the MSE report),
+:mod:`.alignment` (a searched answer's matrices and :func:`align`), :mod:`.crossentropy`
+(:func:`assess_ce` and the cross-entropy report), :mod:`.report` (the report's base and
+JSON pieces), :mod:`.text` (its text), :mod:`.common` (tolerances and a run's end point),
+:mod:`.run` (:func:`verify`: the theory, descent, every run assessed), :mod:`.plot`
 (:func:`verify_figure`, :func:`plot_report`).
 """
 
-from .ce import (  # noqa: F401  (the constants stay importable from here)
-    COLLAPSE_FRACTION,
+from .alignment import (  # noqa: F401  (PERMUTATION_LIMIT stays importable from here)
     PERMUTATION_LIMIT,
-    RANK_RTOL,
     Alignment,
-    CERunReport,
     CETarget,
-    CEVerifyReport,
     align,
-    assess_ce,
     class_permutations,
 )
+from .crossentropy import (  # noqa: F401  (the constants stay importable from here)
+    COLLAPSE_FRACTION,
+    RANK_RTOL,
+    CERunReport,
+    CEVerifyReport,
+    assess_ce,
+)
 from .common import STATUSES, Tolerances, problem_with_widths  # noqa: F401  (STATUSES, too)
-from .mse import RunReport, TheoryTarget, VerifyReport, assess, critical_point
+from .critical_points import TheoryTarget, critical_point
+from .mse import RunReport, VerifyReport, assess
 from .plot import plot_report, verify_figure
 from .run import verify
 

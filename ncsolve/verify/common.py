@@ -1,13 +1,12 @@
-"""What the MSE and the cross-entropy comparisons share: tolerances and running descent."""
+"""What the MSE and the cross-entropy comparisons share: tolerances and a run's end point."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 
-from ..core import descent as _descent
-from ..core.metrics import LOSS_FLOOR, run_geometry, vector_norm
+from ..core.metrics import LOSS_FLOOR, vector_norm
 from ..core.objective import FullObjective
 from ..inputs.problem import Problem
 
@@ -57,14 +56,37 @@ class Tolerances:
     zero_fraction: float = 0.5
 
 
+def _run_end(objective: FullObjective, x: np.ndarray, tolerances: Tolerances, *,
+             grad_norm: float | None = None, seed: int | None = None, method: str = "",
+             steps: int = 0, elapsed: float = 0.0, message: str = "") -> dict:
+    """Where a run ended, as every per-run comparison records it.
 
-def _evaluate(objective: FullObjective, x: np.ndarray, grad_norm: float | None):
-    """The objective at ``x`` and the gradient norm (computed when ``grad_norm`` is None)."""
+    Parameters
+    ----------
+    objective : FullObjective
+        Layout and objective of ``x``.
+    x : ndarray
+        The run's flat parameter vector.
+    tolerances : Tolerances
+        Its ``grad_tol`` decides "converged".
+    grad_norm : float, optional
+        Gradient norm at ``x`` (computed when omitted).
+    seed, method, steps, elapsed, message
+        The descent's record of the run, copied.
+
+    Returns
+    -------
+    dict
+        seed, method, loss, grad_norm, converged, steps, elapsed, message: fields of
+        :class:`~ncsolve.verify.RunReport` and :class:`~ncsolve.verify.CERunReport`.
+    """
     with np.errstate(over="ignore", invalid="ignore"):  # a diverged run overflows here
         loss, grad = objective(x)
     if grad_norm is None:
         grad_norm = vector_norm(grad)
-    return loss, grad_norm
+    return {"seed": seed, "method": method, "loss": float(loss), "grad_norm": float(grad_norm),
+            "converged": bool(grad_norm <= tolerances.grad_tol), "steps": steps,
+            "elapsed": elapsed, "message": message}
 
 
 def problem_with_widths(problem: Problem, widths) -> Problem:
@@ -75,47 +97,3 @@ def problem_with_widths(problem: Problem, widths) -> Problem:
         problem.n, problem.depth, problem.lambda_w, problem.lambda_h, problem.bias,
         problem.loss, widths, problem.lambda_b,
     )
-
-
-def _recorder(objective: FullObjective, distances):
-    """Per-snapshot measurements for trajectories: NC1 and ``distances(geometry)``.
-
-    ``distances`` returns a fresh dict of per-layer lists for "features",
-    "classifier" and "outputs".  Values that overflow (a diverging run) are
-    recorded as inf or nan.
-    """
-
-    def record(x: np.ndarray) -> dict:
-        with np.errstate(all="ignore"):  # a diverging run overflows: inf/nan are recorded
-            geometry = run_geometry(objective, x)
-            out = distances(geometry)
-        out["outputs"] = out["outputs"][0]
-        out["nc1"] = list(geometry.nc1)
-        return out
-
-    return record
-
-
-def _with_trajectory(report, trajectory: list):
-    return replace(report, trajectory=list(trajectory))
-
-
-def _descend_and_assess(objective: FullObjective, assess_run, solution, tolerances: Tolerances,
-                        recorder, method: str, settings: dict, options: dict, **extra):
-    """Run descent from every seed and assess each run; returns (runs, index of the best).
-
-    ``assess_run`` is :func:`assess` or :func:`assess_ce`, called with ``extra``;
-    ``settings`` holds restarts, seed, record_every and progress of :func:`verify`.
-    """
-    results = _descent.descend(objective, method=method, recorder=recorder, **settings,
-                               **options)
-    runs = []
-    for result in results:
-        report = assess_run(
-            solution, objective, result.x, tolerances, grad_norm=result.grad_norm,
-            seed=result.seed, method=result.method, steps=result.steps,
-            elapsed=result.elapsed, message=result.message, **extra,
-        )
-        runs.append(_with_trajectory(report, result.trajectory))
-    losses = [r.loss if np.isfinite(r.loss) else np.inf for r in runs]
-    return runs, int(np.argmin(losses))

@@ -1,17 +1,10 @@
-"""MSE: the theory's critical points against gradient-method runs.
+"""MSE: a gradient-method run against the theory's critical points.
 
-A run of :mod:`ncsolve.core.descent` ends at some point ``x``.  The theory (docs/theory.md,
-sections 2-5) says that every critical point of interest has the same singular
-directions as the target and, in each direction i, a product singular value
-that is either 0 or the nonzero local minimum ``z_local_i`` of that direction's
-scalar problem.  :func:`assess` reads off the run's value in every direction,
-builds the matching *candidate* critical point, and compares the run with it
-(statuses: see :mod:`ncsolve.verify`).
-
-Directions with equal target singular values form an eigenspace in which the
-theory does not fix a basis; there the theory's basis is rotated to the run's
-own before comparing, so a run that kept any k of m equivalent directions is
-compared with the candidate that keeps exactly those.
+:func:`assess` reads off the run's value in every direction of the target
+(:func:`~ncsolve.verify.critical_points.run_directions`), builds the matching
+*candidate* critical point (:class:`~ncsolve.verify.critical_points.TheoryTarget`),
+and compares the run with it (statuses: see :mod:`ncsolve.verify`).
+:class:`VerifyReport` holds the comparison of every run.
 """
 
 from __future__ import annotations
@@ -21,184 +14,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..core.balance import factor_values, layer_values
-from ..core.metrics import (
-    RunGeometry,
-    class_means,
-    loss_scale,
-    run_geometry,
-    normalized_distance,
-    objective_gap,
-    relative_distance,
-    vector_norm,
-)
+from ..core.metrics import RunGeometry, loss_scale, objective_gap, run_geometry
 from ..core.objective import FullObjective
 from ..inputs.problem import Problem
 from ..results.table import column
-from .common import (
-    Tolerances,
-    _descend_and_assess,
-    _evaluate,
-    _loss_tolerance,
-    _recorder,
-    _worst,
-    problem_with_widths,
-)
-from .report import ComparisonReport, _run_identity, _run_timing, _trajectory_dicts
+from .common import Tolerances, _loss_tolerance, _run_end, _worst
+from .critical_points import TheoryTarget, run_directions
+from .report import ComparisonReport, _run_errors, _run_head, _run_timing, _trajectory_dicts
 from .text import format_report
-
-# ---- the theory side -------------------------------------------------------------------
-
-
-def _target_gram(problem: Problem) -> np.ndarray:
-    n = problem.n.astype(float)
-    G = np.diag(n)
-    if problem.bias == "free":
-        G -= np.outer(n, n) / problem.N
-    return G
-
-
-@dataclass(frozen=True, eq=False)
-class TheoryTarget:
-    """Grams of one critical point of the theory, in class order (docs/theory.md, section 5).
-
-    Built from directions ``A`` (columns), target singular values ``sigma`` and
-    product singular values ``z``; every Gram is invariant to the internal
-    rotations of the factors, so it can be compared with any run.
-    """
-
-    feature_grams: list
-    classifier_grams: list
-    outputs: np.ndarray
-    z: np.ndarray
-    loss: float
-
-    @classmethod
-    def build(cls, problem: Problem, A: np.ndarray, sigma: np.ndarray, z: np.ndarray,
-              gram: np.ndarray | None = None):
-        """The critical point with product singular values ``z`` in directions ``A``.
-
-        ``gram`` replaces the target Gram ``G`` of the problem (used by :meth:`unit`).
-        """
-        z = np.maximum(np.asarray(z, dtype=float), 0.0)
-        sigma = np.asarray(sigma, dtype=float)
-        live = sigma > 0
-        G = _target_gram(problem) if gram is None else gram
-        # C^T = diag(1/sigma) A^T G D^{-1}: class-space coordinates of the features
-        Ct = (A[:, live].T @ G) / problem.n / sigma[live, None]
-        features, classifiers = [], []
-        values = layer_values(problem, z)  # of the layer-j features, column j
-        rest = layer_values(problem, z, classifier=True)  # of W_M ... W_{j+1}
-        for s, r in zip(values.T[:problem.depth], rest.T):
-            # decays many orders apart put a Gram outside float64: it becomes inf
-            # or 0, and no run can match it (its distances are nan)
-            with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
-                features.append(Ct.T @ (s[live, None] ** 2 * Ct))
-                classifiers.append(A @ (r[:, None] ** 2 * A.T))
-        outputs = A[:, live] @ (z[live, None] * Ct)
-        loss = float(np.sum((z - sigma) ** 2) / (2 * problem.N) + problem.c * np.sum(z**problem.q))
-        return cls(features, classifiers, outputs, z, loss)
-
-    @classmethod
-    def unit(cls, problem: Problem) -> TheoryTarget:
-        """The natural size of every matrix of ``problem``: a model that outputs the labels.
-
-        The balanced point without bias whose product is exactly ``Y`` (one direction
-        per class, ``z_k = sigma_k = sqrt(n_k)``).  Its matrices are never zero, so
-        they give a scale even when every critical point is the origin (for example
-        one class with a free bias).
-        """
-        root = np.sqrt(problem.n.astype(float))
-        return cls.build(problem, np.eye(problem.K), root, root, gram=np.diag(root**2))
-
-    def matrices(self) -> dict:
-        """The matrices by kind: per-layer lists for "features" and "classifier", "outputs"."""
-        return {"features": self.feature_grams, "classifier": self.classifier_grams,
-                "outputs": [self.outputs]}
-
-    def distances(self, run: RunGeometry, normalized: bool = True, scales=()) -> dict:
-        """Per-layer distances of a run's geometry to these targets.
-
-        Normalized (shape) or relative Frobenius distances.  Where a target matrix
-        is zero (every direction collapsed) neither is defined; the distance is then
-        the run's norm divided by the norm of the same matrix of the first of
-        ``scales`` where it is nonzero (normally the global minimizer, then
-        :meth:`unit`), so that a run at the origin is measured on the scale of the
-        problem and a run at rounding size counts as a match.
-        """
-        dist = normalized_distance if normalized else relative_distance
-        runs = {"features": run.feature_grams, "classifier": run.classifier_grams,
-                "outputs": [run.outputs]}
-        fallbacks = [t.matrices() for t in scales]
-        out = {}
-        for kind, targets in self.matrices().items():
-            out[kind] = []
-            for j, (measured, target) in enumerate(zip(runs[kind], targets)):
-                if np.any(target):
-                    out[kind].append(dist(measured, target))
-                else:
-                    out[kind].append(_against_scale(measured, [f[kind][j] for f in fallbacks]))
-        return out
-
-
-def _against_scale(measured: np.ndarray, references: list) -> float:
-    """``||measured|| / ||reference||`` for the first nonzero, finite reference.
-
-    Without one, 0 for a zero run and 1 otherwise.
-    """
-    size = vector_norm(measured)
-    for reference in references:
-        norm = vector_norm(reference)
-        if 0 < norm < np.inf:
-            return size / norm
-    return float(size > 0)
-
-
-def _groups(sigma: np.ndarray, rtol: float = 1e-9) -> list[np.ndarray]:
-    """Runs of (numerically) equal target singular values, in direction order."""
-    scale = max(float(np.max(sigma, initial=0.0)), 1e-300)
-    groups, start = [], 0
-    for i in range(1, len(sigma) + 1):
-        if i == len(sigma) or abs(sigma[i] - sigma[start]) > rtol * scale:
-            groups.append(np.arange(start, i))
-            start = i
-    return groups
-
-
-def _run_directions(problem, Z: np.ndarray, A: np.ndarray, sigma: np.ndarray):
-    """The run's value in each direction, and the theory basis rotated to the run's.
-
-    For a critical point ``Z = A diag(z) V^T`` of the theory, ``A^T Z Yt^T A =
-    diag(z sigma)``; inside a group of equal sigma the symmetric part of that block
-    is diagonalized, which picks the basis the run actually uses.
-    """
-    n = problem.n
-    target = class_means(Z, n) * n  # Z Y^T
-    if problem.bias == "free":
-        target -= np.outer(Z.sum(axis=1), n) / problem.N  # Z (I - 11^T/N) Y^T
-    S = A.T @ target @ A
-    z_run, rotated = np.zeros(len(sigma)), A.copy()
-    for g in _groups(sigma):
-        if sigma[g[0]] > 0:
-            block = 0.5 * (S[np.ix_(g, g)] + S[np.ix_(g, g)].T) / sigma[g[0]]
-        else:
-            B = A[:, g].T @ Z
-            block = B @ B.T
-        values, vectors = np.linalg.eigh(block)
-        order = np.argsort(-values, kind="stable")
-        values, vectors = values[order], vectors[:, order]
-        z_run[g] = values if sigma[g[0]] > 0 else np.sqrt(np.maximum(values, 0.0))
-        rotated[:, g] = A[:, g] @ vectors
-    S_rot = rotated.T @ target @ rotated
-    off = S_rot - np.diag(np.diag(S_rot))
-    misalignment = float(np.linalg.norm(off) / max(np.linalg.norm(S_rot), 1e-300))
-    return z_run, rotated, misalignment
-
-
-# ---- reports ---------------------------------------------------------------------------
-
-
-# ---- reports ---------------------------------------------------------------------------
 
 
 @dataclass(frozen=True, eq=False)
@@ -279,20 +102,12 @@ class RunReport:
 
     def to_dict(self) -> dict:
         return {
-            **_run_identity(self),
-            "loss": float(self.loss),
-            "candidate_loss": float(self.candidate_loss),
-            "gap": float(self.gap),
-            "grad_norm": float(self.grad_norm),
-            "converged": bool(self.converged),
-            "collapsed": list(self.collapsed),
+            **_run_head(self, ("loss", "candidate_loss", "gap", "grad_norm")),
             "zero_directions": list(self.zero_directions),
             "candidate_is_global": bool(self.candidate_global),
             "z": column(self.z_run),
             "z_candidate": column(self.z_candidate),
-            "errors": self.errors,
-            "relative_errors": self.relative_errors,
-            "layer_errors": self.layer_errors,
+            **_run_errors(self),
             "global_errors": self.global_errors,
             "nc1": column(self.nc1),
             "misalignment": float(self.misalignment),
@@ -308,19 +123,8 @@ def _zero_classes(target: TheoryTarget) -> np.ndarray:
     return np.flatnonzero(lengths <= 1e-12 * max(float(lengths.max(initial=0.0)), 1e-300))
 
 
-def assess(
-    solution,
-    objective: FullObjective,
-    x: np.ndarray,
-    tolerances: Tolerances = Tolerances(),
-    *,
-    grad_norm: float | None = None,
-    seed: int | None = None,
-    method: str = "",
-    steps: int = 0,
-    elapsed: float = 0.0,
-    message: str = "",
-) -> RunReport:
+def assess(solution, objective: FullObjective, x: np.ndarray,
+           tolerances: Tolerances = Tolerances(), **run) -> RunReport:
     """Which critical point of the theory the parameters ``x`` are at, and how closely.
 
     Parameters
@@ -333,51 +137,68 @@ def assess(
         Flat parameter vector (e.g. ``DescentResult.x``).
     tolerances : Tolerances
         Matching thresholds.
-    grad_norm : float, optional
-        Gradient norm at ``x`` (computed when omitted).
-    seed, method, steps, elapsed, message
-        Copied into the report.
+    **run
+        Keyword-only: ``grad_norm``, the gradient norm at ``x`` (computed when
+        omitted), and the descent's ``seed``, ``method``, ``steps``, ``elapsed``,
+        ``message``, copied into the result.
 
     Returns
     -------
     RunReport
     """
     problem = objective.problem
-    loss, grad_norm = _evaluate(objective, x, grad_norm)
-    run = {"seed": seed, "method": method, "loss": float(loss), "grad_norm": float(grad_norm),
-           "converged": bool(grad_norm <= tolerances.grad_tol), "steps": steps,
-           "elapsed": elapsed, "message": message}
-    scale = loss_scale(objective)
+    run = _run_end(objective, x, tolerances, **run)
+    loss, scale = run["loss"], loss_scale(objective)
     if not np.isfinite(loss):
-        return _diverged_report(solution, problem, objective.M, scale, run)
+        return _diverged_run(solution, problem, objective.M, scale, run)
     sigma = np.asarray(solution.sigma, dtype=float)
     A = np.asarray(solution.directions(), dtype=float)
-    z_run, basis, misalignment = _run_directions(problem, _product(objective, x), A, sigma)
-    active = _active_directions(solution, objective, z_run, tolerances)
-    z_candidate = np.where(active, np.nan_to_num(np.asarray(solution.z_local, dtype=float)), 0.0)
-    candidate = TheoryTarget.build(problem, basis, sigma, z_candidate)
+    z_run, active, z_candidate, candidate, misalignment = _candidate(
+        solution, objective, x, A, tolerances)
     best = TheoryTarget.build(problem, A, sigma, np.asarray(solution.z, dtype=float))
-    scales = (best, TheoryTarget.unit(problem))
-
     geometry = run_geometry(objective, x)
-    normalized = candidate.distances(geometry, scales=scales)
-    relative = candidate.distances(geometry, normalized=False, scales=scales)
-    to_global = best.distances(geometry, scales=scales)
+    normalized, relative, to_global = _distances(geometry, candidate, best, problem)
     errors = {k: _worst(v) for k, v in normalized.items()}
     candidate_global = _candidate_is_global(solution, active, candidate.loss, scale)
-    matches, notes = _matches(problem, float(loss), candidate.loss, errors, tolerances, scale)
+    matches, notes = _matches(problem, loss, candidate.loss, errors, tolerances, scale)
     status = ("global" if candidate_global else "local") if matches else "not-converged"
-    zero = np.flatnonzero(~active)
-    collapsed = _zero_classes(candidate)
     return RunReport(
         status=status, candidate_loss=candidate.loss,
         gap=objective_gap(loss, float(solution.loss), scale),
         z_run=z_run, z_candidate=z_candidate, candidate_global=candidate_global,
-        zero_directions=[int(i) for i in zero], collapsed=[int(i) for i in collapsed],
+        zero_directions=[int(i) for i in np.flatnonzero(~active)],
+        collapsed=[int(i) for i in _zero_classes(candidate)],
         errors=errors, relative_errors={k: _worst(v) for k, v in relative.items()},
         layer_errors=normalized, global_errors={k: _worst(v) for k, v in to_global.items()},
         nc1=list(geometry.nc1), misalignment=misalignment, notes=notes, **run,
     )
+
+
+def _candidate(solution, objective: FullObjective, x: np.ndarray, A: np.ndarray,
+               tolerances: Tolerances):
+    """The critical point of the theory that keeps the directions the run keeps.
+
+    Returns the run's value in each of the theory's directions ``A``, the directions
+    it keeps, the candidate's product singular values and :class:`TheoryTarget` (in
+    the basis of ``A`` rotated to the run's), and the run's misalignment.
+    """
+    problem = objective.problem
+    sigma = np.asarray(solution.sigma, dtype=float)
+    z_run, basis, misalignment = run_directions(problem, _product(objective, x), A, sigma)
+    active = _active_directions(solution, objective, z_run, tolerances)
+    z_candidate = np.where(active, np.nan_to_num(np.asarray(solution.z_local, dtype=float)), 0.0)
+    candidate = TheoryTarget.build(problem, basis, sigma, z_candidate)
+    return z_run, active, z_candidate, candidate, misalignment
+
+
+def _distances(geometry: RunGeometry, candidate: TheoryTarget, best: TheoryTarget,
+               problem: Problem) -> tuple[dict, dict, dict]:
+    """Normalized and relative distances to the candidate, normalized ones to the global
+    minimizer; a zero target is measured on the global minimizer's scale, then the unit's."""
+    scales = (best, TheoryTarget.unit(problem))
+    return (candidate.distances(geometry, scales=scales),
+            candidate.distances(geometry, normalized=False, scales=scales),
+            best.distances(geometry, scales=scales))
 
 
 def _product(objective: FullObjective, x: np.ndarray) -> np.ndarray:
@@ -434,8 +255,8 @@ def _invisible_decays_note(decays: float, tol: float) -> str:
             "decide the match (feature and classifier Grams, NC1: shown, not checked)")
 
 
-def _diverged_report(solution, problem: Problem, depth: int, scale: float, run: dict) -> RunReport:
-    """The report of a run whose objective is inf or nan: not-converged, no geometry."""
+def _diverged_run(solution, problem: Problem, depth: int, scale: float, run: dict) -> RunReport:
+    """The comparison of a run whose objective is inf or nan: not-converged, no geometry."""
     K, nan = problem.K, float("nan")
     layers = {"features": [nan] * depth, "classifier": [nan] * depth, "outputs": [nan]}
     worst = {k: nan for k in layers}
@@ -514,93 +335,3 @@ class VerifyReport(ComparisonReport):
             "unique": bool(solution.unique),
             "geometry": str(solution.geometry),
         }
-
-
-
-
-# ---- running ---------------------------------------------------------------------------
-
-
-# ---- running ---------------------------------------------------------------------------
-
-
-def _verify_mse(objective: FullObjective, method: str, settings: dict, options: dict,
-                tolerances: Tolerances, solution) -> VerifyReport:
-    """The MSE branch of :func:`ncsolve.verify.verify`."""
-    problem = objective.problem
-    if solution is None:
-        from ..solvers.mse import solve
-
-        solution = solve(problem_with_widths(problem, objective.widths))
-    recorder = _mse_recorder(objective, solution) if settings["record_every"] else None
-    runs, best = _descend_and_assess(objective, assess, solution, tolerances, recorder,
-                                     method, settings, options)
-    return VerifyReport(
-        problem=problem, widths=objective.widths, method=method, options=dict(options),
-        solution=solution, tolerances=tolerances, runs=runs, best=best,
-    )
-
-
-def _mse_recorder(objective: FullObjective, solution):
-    """Per-snapshot NC1 and distances to the global minimizer."""
-    problem = objective.problem
-    A = np.asarray(solution.directions(), dtype=float)
-    target = TheoryTarget.build(problem, A, np.asarray(solution.sigma), np.asarray(solution.z))
-    scales = (TheoryTarget.unit(problem),)
-    return _recorder(objective, lambda geometry: target.distances(geometry, scales=scales))
-
-
-# ---- starting points on the theory ---------------------------------------------------
-
-
-def critical_point(solution, objective: FullObjective, z=None) -> np.ndarray:
-    """Parameters at a critical point of the theory, in the layout of ``objective``.
-
-    The point has product ``W_M ... W_1 H = A diag(z) V^T`` (``V`` the right singular
-    vectors of the target), balanced factors (docs/theory.md, section 2), every sample
-    on its class mean, and the optimal bias ``n / N`` when the bias is free.  Useful
-    to start descent at, or next to, a chosen critical point.
-
-    Parameters
-    ----------
-    solution : Solution
-        The theory for ``objective.problem``.
-    objective : FullObjective
-        Gives the widths; the number of nonzero directions must fit in every width.
-    z : array of shape (K,), optional
-        Product singular value per direction, each 0 or ``z_local``; default the
-        global minimizer's ``solution.z``.
-
-    Returns
-    -------
-    ndarray
-        Flat parameter vector.
-    """
-    problem = objective.problem
-    z = np.asarray(solution.z if z is None else z, dtype=float)
-    active = np.flatnonzero(z > 0)
-    r = active.size
-    if r > min(objective.widths):
-        raise ValueError(f"{r} nonzero directions do not fit in widths {objective.widths}")
-    A = np.asarray(solution.directions(), dtype=float)[:, active]
-    sigma = np.asarray(solution.sigma, dtype=float)[active]
-    factors = factor_values(problem, z[active]).T  # row j: singular values of factor j
-    # V^T = diag(1/sigma) A^T Yt, with Yt = Y or Y (I - 11^T/N): constant on each class
-    per_class = A.T / sigma[:, None]
-    if problem.bias == "free":
-        per_class = per_class - (A.T @ problem.n)[:, None] / problem.N / sigma[:, None]
-    Vt = np.repeat(per_class, problem.n, axis=1)
-    H = np.zeros((objective.widths[0], problem.N))
-    H[:r] = factors[0][:, None] * Vt
-    weights = []
-    for j, shape in enumerate(objective.shapes[1: problem.depth + 1]):
-        W = np.zeros(shape)
-        block = np.diag(factors[j + 1])
-        if j == problem.depth - 1:
-            W[:, :r] = A @ block
-        else:
-            W[:r, :r] = block
-        weights.append(W)
-    bias = problem.n / problem.N if problem.bias == "free" else None
-    return objective.pack(H, weights, bias)
-

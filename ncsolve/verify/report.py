@@ -17,9 +17,21 @@ def _snapshot_dict(snapshot) -> dict:
     return out
 
 
-def _run_identity(run) -> dict:
-    """The first keys of a run's JSON: seed, method, status."""
-    return {"seed": run.seed, "method": run.method, "status": run.status}
+def _run_head(run, numbers: tuple, **first) -> dict:
+    """The first keys of a run's JSON.
+
+    seed, method and status, then ``first``, the attributes named in ``numbers``
+    (as floats), converged and the collapsed classes.
+    """
+    return {"seed": run.seed, "method": run.method, "status": run.status, **first,
+            **{name: float(getattr(run, name)) for name in numbers},
+            "converged": bool(run.converged), "collapsed": list(run.collapsed)}
+
+
+def _run_errors(run) -> dict:
+    """The largest normalized and relative distances and the per-layer ones, for its JSON."""
+    return {"errors": run.errors, "relative_errors": run.relative_errors,
+            "layer_errors": run.layer_errors}
 
 
 def _run_timing(run) -> dict:

@@ -1,16 +1,36 @@
-"""``verify``: descent on the full problem, every run compared with the theory."""
+"""``verify``: descent on the full problem, every run compared with the theory.
+
+The theory is ncsolve's answer for the problem with the model's widths: the MSE
+closed form, or a searched or proved answer (cross-entropy; a regularized bias of
+either loss, exact for its bias and proved or searched over it).  MSE runs are
+compared with the theory's critical points (:func:`~ncsolve.verify.assess`); runs
+against a searched or proved answer are judged as for cross-entropy
+(:func:`~ncsolve.verify.assess_ce`): by the loss against the answer's, the gradient
+norm and the Grams of every layer after the best relabeling of classes of equal
+size.  What that comparison reads of an answer (its outputs, core fields and
+``search_record()``) every answer has, so the answer is compared as it is.
+"""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
+from ..core.descent import descend
+from ..core.metrics import run_geometry
 from ..core.objective import DEFAULT_WIDTH, FullObjective, default_widths
 from ..inputs.problem import LOSSES, Problem
 from ..inputs.validation import Options, check
-from .ce import CEVerifyReport, _verify_ce
-from .common import Tolerances
-from .mse import VerifyReport, _verify_mse
-from .regularized import _verify_regularized
+from ..solvers.crossentropy import solve as solve_crossentropy
+from ..solvers.mse import solve as solve_mse
+from ..solvers.regularized import solve as solve_regularized
+from ..solvers.regularized import solve_ce as solve_regularized_ce
+from .alignment import CETarget, align, class_permutations, comparison_text
+from .common import Tolerances, problem_with_widths
+from .critical_points import TheoryTarget
+from .crossentropy import CEVerifyReport, assess_ce
+from .mse import VerifyReport, assess
 
 
 def verify(
@@ -49,9 +69,10 @@ def verify(
         each run's ``trajectory`` then holds ``Snapshot`` objects with dict data.
     tolerances : Tolerances
         Matching thresholds.
-    solution : Solution or CESolution, optional
-        The theory's answer (computed with ``ncsolve.solvers.mse.solve``, or
-        ``ncsolve.solvers.crossentropy.solve`` for cross-entropy, when omitted).
+    solution : Result, optional
+        The theory's answer (computed when omitted with ``ncsolve.solvers.mse.solve``,
+        ``ncsolve.solvers.crossentropy.solve`` for cross-entropy, or
+        ``ncsolve.solvers.regularized.solve`` / ``solve_ce`` for a regularized bias).
     progress : bool or None
         Progress on stderr (None: only when stderr is a terminal).
     **options
@@ -69,7 +90,97 @@ def verify(
         options["maxiter"] = options.pop("steps")
     settings = {"restarts": restarts, "seed": seed, "record_every": record_every,
                 "progress": progress}
-    branch = _verify_ce if problem.loss == "ce" else _verify_mse
+    if solution is None:
+        solution = _theory(objective)
+    searched = problem.loss == "ce" or problem.bias == "regularized"
+    branch = _verify_searched if searched else _verify_mse
+    return branch(objective, solution, tolerances, method, settings, options)
+
+
+def _theory(objective: FullObjective):
+    """ncsolve's answer for the problem with the model's widths (they cap the rank)."""
+    problem = problem_with_widths(objective.problem, objective.widths)
     if problem.bias == "regularized":
-        branch = _verify_regularized
-    return branch(objective, method, settings, options, tolerances, solution)
+        solve = solve_regularized_ce if problem.loss == "ce" else solve_regularized
+        return solve(problem)
+    return solve_crossentropy(problem) if problem.loss == "ce" else solve_mse(problem)
+
+
+def _verify_mse(objective: FullObjective, solution, tolerances: Tolerances, method: str,
+                settings: dict, options: dict) -> VerifyReport:
+    """Every run compared with the MSE theory's critical points (:func:`assess`)."""
+    recorder = _mse_recorder(objective, solution) if settings["record_every"] else None
+    return VerifyReport(**_descend_and_assess(objective, assess, solution, tolerances,
+                                              recorder, method, settings, options))
+
+
+def _verify_searched(objective: FullObjective, solution, tolerances: Tolerances, method: str,
+                     settings: dict, options: dict) -> CEVerifyReport:
+    """Every run compared with a searched or proved answer (:func:`assess_ce`)."""
+    target = CETarget.from_solution(solution)
+    perms = class_permutations(objective.problem.n)
+    recorder = _searched_recorder(objective, target, perms) if settings["record_every"] \
+        else None
+    fields = _descend_and_assess(objective, assess_ce, solution, tolerances, recorder, method,
+                                 settings, options, target=target, perms=perms)
+    runs = fields["runs"]
+    method_used = next((r.comparison for r in runs if r.comparison != "diverged"),
+                       runs[0].comparison if runs else "none")
+    return CEVerifyReport(**fields, comparison=comparison_text(method_used, perms))
+
+
+def _descend_and_assess(objective: FullObjective, assess_run, solution, tolerances: Tolerances,
+                        recorder, method: str, settings: dict, options: dict, **extra) -> dict:
+    """Run descent from every seed and assess each run: the fields of the report.
+
+    ``assess_run`` is :func:`assess` or :func:`assess_ce`, called with ``extra``;
+    ``settings`` holds restarts, seed, record_every and progress of :func:`verify`.
+    Returns problem, widths, method, options, solution, tolerances, runs and best
+    (the index of the run with the lowest objective).
+    """
+    results = descend(objective, method=method, recorder=recorder, **settings, **options)
+    runs = []
+    for result in results:
+        run = assess_run(
+            solution, objective, result.x, tolerances, grad_norm=result.grad_norm,
+            seed=result.seed, method=result.method, steps=result.steps,
+            elapsed=result.elapsed, message=result.message, **extra,
+        )
+        runs.append(replace(run, trajectory=list(result.trajectory)))
+    losses = [r.loss if np.isfinite(r.loss) else np.inf for r in runs]
+    return {"problem": objective.problem, "widths": objective.widths, "method": method,
+            "options": dict(options), "solution": solution, "tolerances": tolerances,
+            "runs": runs, "best": int(np.argmin(losses))}
+
+
+def _recorder(objective: FullObjective, distances):
+    """Per-snapshot measurements for trajectories: NC1 and ``distances(geometry)``.
+
+    ``distances`` returns a fresh dict of per-layer lists for "features",
+    "classifier" and "outputs".  Values that overflow (a diverging run) are
+    recorded as inf or nan.
+    """
+
+    def record(x: np.ndarray) -> dict:
+        with np.errstate(all="ignore"):  # a diverging run overflows: inf/nan are recorded
+            geometry = run_geometry(objective, x)
+            out = distances(geometry)
+        out["outputs"] = out["outputs"][0]
+        out["nc1"] = list(geometry.nc1)
+        return out
+
+    return record
+
+
+def _mse_recorder(objective: FullObjective, solution):
+    """Per-snapshot NC1 and distances to the global minimizer."""
+    problem = objective.problem
+    A = np.asarray(solution.directions(), dtype=float)
+    target = TheoryTarget.build(problem, A, np.asarray(solution.sigma), np.asarray(solution.z))
+    scales = (TheoryTarget.unit(problem),)
+    return _recorder(objective, lambda geometry: target.distances(geometry, scales=scales))
+
+
+def _searched_recorder(objective: FullObjective, target: CETarget, perms):
+    """Per-snapshot NC1 and distances to the answer (aligned afresh at every snapshot)."""
+    return _recorder(objective, lambda geometry: dict(align(geometry, target, perms).normalized))

@@ -76,16 +76,29 @@ def format_report(report) -> str:
     lines += _layer_table(best, p.depth, "distance to the matched point (normalized Frobenius), "
                                          "NC1, by layer")
     if len(runs) > 1:
-        lines += ["", "runs:",
-                  "  seed  status          loss                 gap        zero directions"]
-        for r in runs:
-            lines.append(f"  {r.seed!s:>4}  {r.status:<14}  {_fmt(r.loss, '.12g'):<15}  "
-                         f"{_fmt(r.gap, '+.2e'):>9}  {_join(r.zero_directions)}")
-        lines.append("summary: " + "; ".join(
-            f"{row['count']} x {row['status']} (zero directions: "
-            f"{_join(row['zero_directions'])})" for row in report.summary()))
+        lines += _runs_table(report, "zero directions", lambda r: _join(r.zero_directions),
+                             lambda row: f"zero directions: {_join(row['zero_directions'])}")
     lines += [f"note: {text}" for text in best.notes]
     return "\n".join(lines)
+
+
+def _runs_table(report, last_column: str, last, outcome) -> list[str]:
+    """Every run (seed, status, loss, gap and ``last(run)``), then how many ended how.
+
+    ``outcome(row)`` describes a row of ``report.summary()``.
+    """
+    lines = ["", "runs:", f"  seed  status          loss                 gap        {last_column}"]
+    for r in report.runs:
+        lines.append(f"  {r.seed!s:>4}  {r.status:<14}  {_fmt(r.loss, '.12g'):<15}  "
+                     f"{_fmt(r.gap, '+.2e'):>9}  {last(r)}")
+    lines.append("summary: " + "; ".join(
+        f"{row['count']} x {row['status']} ({outcome(row)})" for row in report.summary()))
+    return lines
+
+
+def _rank_and_mark(run) -> str:
+    mark = "  below ncsolve's answer" if run.beats_theory else ""
+    return f"{run.rank}{mark}"
 
 
 def _layer_table(best, depth: int, title: str) -> list[str]:
@@ -130,13 +143,7 @@ def format_ce_report(report) -> str:
     if best.permutation is not None and best.permutation != sorted(best.permutation):
         lines.append(f"  run class k compared with theory class: {_join(best.permutation)}")
     if len(report.runs) > 1:
-        lines += ["", "runs:", "  seed  status          loss                 gap        rank"]
-        for r in report.runs:
-            mark = "  below ncsolve's answer" if r.beats_theory else ""
-            lines.append(f"  {r.seed!s:>4}  {r.status:<14}  {_fmt(r.loss, '.12g'):<15}  "
-                         f"{_fmt(r.gap, '+.2e'):>9}  {r.rank}{mark}")
-        lines.append("summary: " + "; ".join(
-            f"{row['count']} x {row['status']} (loss {_fmt(row['loss'], '.7g')}, rank "
-            f"{row['rank']})" for row in report.summary()))
+        lines += _runs_table(report, "rank", _rank_and_mark,
+                             lambda row: f"loss {_fmt(row['loss'], '.7g')}, rank {row['rank']}")
     lines += [f"note: {text}" for text in report.notes()]
     return "\n".join(lines)

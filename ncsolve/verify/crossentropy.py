@@ -10,211 +10,24 @@ of K = 4 are not unique under class permutations).
 from __future__ import annotations
 
 import contextlib
-import itertools
-import math
 from collections import Counter
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..core.balance import factor_values
-from ..core.metrics import (
-    RunGeometry,
-    loss_scale,
-    run_geometry,
-    normalized_distance,
-    objective_gap,
-    relative_distance,
-)
+from ..core.metrics import loss_scale, objective_gap, run_geometry
 from ..core.objective import FullObjective
 from ..inputs.problem import Problem
 from ..core.constants import PROVED, RUN_RANK_RTOL
 from ..results.table import column
-from .common import (
-    Tolerances,
-    _descend_and_assess,
-    _evaluate,
-    _loss_tolerance,
-    _recorder,
-    _worst,
-    problem_with_widths,
-)
-from .report import ComparisonReport, _run_identity, _run_timing, _trajectory_dicts
+from .common import Tolerances, _loss_tolerance, _run_end, _worst
+from .alignment import Alignment, CETarget, align, class_permutations
+from .report import ComparisonReport, _run_errors, _run_head, _run_timing, _trajectory_dicts
 from .text import format_ce_report
 
-PERMUTATION_LIMIT = 40320  # class relabelings tried exhaustively (8!); beyond it: spectra
 # a run's singular value of X D^(1/2) below this times the theory's largest is zero
 RANK_RTOL = RUN_RANK_RTOL
 COLLAPSE_FRACTION = 1e-3  # a class mean shorter than this times the theory's longest is collapsed
-
-
-@dataclass(frozen=True, eq=False)
-class CETarget:
-    """Class-space matrices of a cross-entropy answer at every layer.
-
-    Read off from the logit matrix X by factor balancing (docs/crossentropy.md,
-    section 1).  With ``X D^(1/2) = U diag(s) V^T``, the features after layer j have
-    class-mean Gram ``D^(-1/2) V diag(t_j^2) V^T D^(-1/2)`` with ``t_j`` the singular
-    values of H times those of ``W_1 .. W_j``; the classifier ``W_M ... W_{j+1}`` has
-    Gram ``U diag(r_j^2) U^T`` with ``r_j`` the product of the singular values of
-    ``W_{j+1} .. W_M``; the outputs (no bias) are X.
-    """
-
-    feature_grams: list
-    classifier_grams: list
-    outputs: np.ndarray
-    singular_values: np.ndarray = field(default_factory=lambda: np.zeros(0))
-
-    @classmethod
-    def from_solution(cls, solution) -> CETarget:
-        """The matrices of an answer, read off from its outputs ``gram_outputs()`` (any
-        answer: cross-entropy, or a regularized bias of either loss)."""
-        p = solution.problem
-        r = int(solution.rank)
-        logits = np.asarray(solution.gram_outputs(), dtype=float)
-        root_n = np.sqrt(np.asarray(p.n, dtype=float))
-        U, s, Vt = np.linalg.svd(logits * root_n[None, :])
-        U, s, Vs = U[:, :r], s[:r], Vt[:r].T / root_n[:, None]
-        factors = factor_values(p, s)  # H, W_1, ..., W_M: each within float64
-        t = np.cumprod(factors, axis=1)  # of the layer-j features
-        weights = np.ascontiguousarray(factors[:, 1:].T)
-        features, classifiers = [], []
-        for j in range(p.depth):
-            rest = np.prod(weights[j:], axis=0)  # of W_M ... W_{j+1}
-            features.append((Vs * t[:, j] ** 2) @ Vs.T)
-            classifiers.append((U * rest**2) @ U.T)
-        return cls(features, classifiers, np.array(logits, dtype=float), s)
-
-    @property
-    def is_zero(self) -> bool:
-        """True for the origin (every matrix zero)."""
-        return not np.any(self.outputs) and not np.any(self.feature_grams[0])
-
-
-def class_permutations(n, limit: int = PERMUTATION_LIMIT) -> np.ndarray | None:
-    """Relabelings of the classes that keep every class size, identity first.
-
-    Parameters
-    ----------
-    n : sequence of int
-        Class sizes.
-    limit : int
-        Largest number of relabelings to enumerate.
-
-    Returns
-    -------
-    ndarray of shape (P, K) or None
-        Row ``perm``: run class k is compared with theory class ``perm[k]``.
-        None when there are more than ``limit``.
-    """
-    n = np.asarray(n)
-    groups = [np.flatnonzero(n == size) for size in np.unique(n)]
-    if math.prod(math.factorial(len(g)) for g in groups) > limit:
-        return None
-    rows = []
-    for images in itertools.product(*(itertools.permutations(g) for g in groups)):
-        perm = np.empty(n.size, dtype=int)
-        for g, image in zip(groups, images):
-            perm[g] = image
-        rows.append(perm)
-    return np.array(rows)
-
-
-def _matrix_pairs(run: RunGeometry, target: CETarget) -> list[tuple[str, np.ndarray, np.ndarray]]:
-    """(kind, run matrix, theory matrix) for every layer's Grams and the outputs."""
-    pairs = [("features", a, b) for a, b in zip(run.feature_grams, target.feature_grams)]
-    pairs += [("classifier", a, b) for a, b in zip(run.classifier_grams, target.classifier_grams)]
-    pairs.append(("outputs", run.outputs, target.outputs))
-    return pairs
-
-
-def _unit(matrix: np.ndarray) -> np.ndarray:
-    norm = np.linalg.norm(matrix)
-    return matrix / norm if norm > 0 else matrix
-
-
-def _best_permutation(pairs, perms: np.ndarray) -> np.ndarray:
-    """The relabeling with the smallest sum of squared normalized distances over all pairs."""
-    total = np.zeros(len(perms))
-    rows, cols = perms[:, :, None], perms[:, None, :]
-    for _, run, theory in pairs:
-        moved = _unit(theory)[rows, cols]
-        total += np.sum((_unit(run)[None] - moved) ** 2, axis=(1, 2))
-    return perms[int(np.argmin(total))]
-
-
-def _spectrum(matrix: np.ndarray, kind: str) -> np.ndarray:
-    if kind == "outputs":
-        return np.linalg.svd(matrix, compute_uv=False)
-    return np.sort(np.linalg.eigvalsh(0.5 * (matrix + matrix.T)))[::-1]
-
-
-def _spectral_distance(run: np.ndarray, theory: np.ndarray, kind: str, normalized: bool) -> float:
-    if normalized:
-        return float(np.linalg.norm(_spectrum(_unit(run), kind) - _spectrum(_unit(theory), kind)))
-    scale = np.linalg.norm(theory)
-    gap = np.linalg.norm(_spectrum(run, kind) - _spectrum(theory, kind))
-    return float(gap / scale if scale > 0 else gap)
-
-
-@dataclass(frozen=True)
-class Alignment:
-    """Distances of a run's class-space matrices to a cross-entropy answer.
-
-    Attributes
-    ----------
-    method : {"permutation", "spectrum", "none", "diverged"}
-        "permutation": Frobenius distances after the relabeling of equal-size classes
-        that fits best (one relabeling for all matrices); "spectrum": distances
-        between sorted spectra (too many relabelings to try); "none": the answer is
-        the origin, and the numbers are the run's own norms.
-    permutation : list of int or None
-        Run class k was compared with theory class ``permutation[k]``.
-    normalized, relative : dict
-        Per-layer lists for "features", "classifier", "outputs": normalized (shape)
-        and relative (scale included) distances.
-    """
-
-    method: str
-    permutation: list | None
-    normalized: dict
-    relative: dict
-
-    @property
-    def comparable(self) -> bool:
-        return self.method not in ("none", "diverged")
-
-
-def align(run: RunGeometry, target: CETarget, perms: np.ndarray | None) -> Alignment:
-    """Compare a run with a cross-entropy answer up to relabeling equal-size classes.
-
-    Parameters
-    ----------
-    run : RunGeometry
-        From :func:`ncsolve.core.metrics.run_geometry`.
-    target : CETarget
-    perms : ndarray or None
-        From :func:`class_permutations`; None selects the spectral comparison.
-    """
-    pairs = _matrix_pairs(run, target)
-    normalized = {"features": [], "classifier": [], "outputs": []}
-    relative = {"features": [], "classifier": [], "outputs": []}
-    if target.is_zero:
-        for kind, a, _ in pairs:
-            normalized[kind].append(float(np.linalg.norm(a)))
-            relative[kind].append(float(np.linalg.norm(a)))
-        return Alignment("none", None, normalized, relative)
-    if perms is None:
-        for kind, a, b in pairs:
-            normalized[kind].append(_spectral_distance(a, b, kind, True))
-            relative[kind].append(_spectral_distance(a, b, kind, False))
-        return Alignment("spectrum", None, normalized, relative)
-    perm = _best_permutation(pairs, perms)
-    for kind, a, b in pairs:
-        moved = b[np.ix_(perm, perm)]
-        normalized[kind].append(normalized_distance(a, moved))
-        relative[kind].append(relative_distance(a, moved))
-    return Alignment("permutation", [int(k) for k in perm], normalized, relative)
 
 
 @dataclass(frozen=True, eq=False)
@@ -278,19 +91,12 @@ class CERunReport:
 
     def to_dict(self) -> dict:
         return {
-            **_run_identity(self),
-            "beats_theory": bool(self.beats_theory),
-            "loss": float(self.loss),
-            "gap": float(self.gap),
-            "grad_norm": float(self.grad_norm),
-            "converged": bool(self.converged),
-            "collapsed": list(self.collapsed),
+            **_run_head(self, ("loss", "gap", "grad_norm"),
+                        beats_theory=bool(self.beats_theory)),
             "rank": int(self.rank),
             "singular_values": column(self.singular_values),
             "matched": self.matched,
-            "errors": self.errors,
-            "relative_errors": self.relative_errors,
-            "layer_errors": self.layer_errors,
+            **_run_errors(self),
             "comparison": self.comparison,
             "permutation": self.permutation,
             "nc1": column(self.nc1),
@@ -362,21 +168,9 @@ def _ce_notes(status: str, beats: bool, solution, gap: float, alignment: Alignme
     return notes
 
 
-def assess_ce(
-    solution,
-    objective: FullObjective,
-    x: np.ndarray,
-    tolerances: Tolerances = Tolerances(),
-    *,
-    grad_norm: float | None = None,
-    seed: int | None = None,
-    method: str = "",
-    steps: int = 0,
-    elapsed: float = 0.0,
-    message: str = "",
-    target: CETarget | None = None,
-    perms: np.ndarray | None | str = "auto",
-) -> CERunReport:
+def assess_ce(solution, objective: FullObjective, x: np.ndarray,
+              tolerances: Tolerances = Tolerances(), *, target: CETarget | None = None,
+              perms: np.ndarray | None | str = "auto", **run) -> CERunReport:
     """Compare the parameters ``x`` of a cross-entropy model with ncsolve's answer.
 
     Status: "global" when the gradient norm is within ``tolerances.grad_tol`` and the
@@ -396,49 +190,56 @@ def assess_ce(
     x : ndarray
         Flat parameter vector.
     tolerances : Tolerances
-    grad_norm : float, optional
-        Gradient norm at ``x`` (computed when omitted).
-    seed, method, steps, elapsed, message
-        Copied into the report.
     target : CETarget, optional
         ``CETarget.from_solution(solution)``, to save recomputing it.
     perms : ndarray, None or "auto"
         Class relabelings to try (:func:`class_permutations`); None for spectra.
+    **run
+        Keyword-only ``grad_norm`` and the descent's record, as for :func:`assess`.
 
     Returns
     -------
     CERunReport
     """
     problem = objective.problem
-    loss, grad_norm = _evaluate(objective, x, grad_norm)
+    run = _run_end(objective, x, tolerances, **run)
     target = CETarget.from_solution(solution) if target is None else target
     perms = class_permutations(problem.n) if isinstance(perms, str) else perms
-    diverged = not np.isfinite(loss)
+    diverged = not np.isfinite(run["loss"])
     geometry, alignment, (s, rank), collapsed = _ce_geometry(solution, objective, x, target,
                                                              perms, diverged)
     errors = {k: _worst(v) for k, v in alignment.normalized.items()}
-    theory = float(solution.loss)
     scale = loss_scale(objective)
-    converged = bool(grad_norm <= tolerances.grad_tol)
-    geometry_ok = not alignment.comparable or _worst(errors.values()) <= tolerances.gram_tol
-    status, beats = _ce_status(float(loss), theory, converged, geometry_ok, tolerances.loss_rtol,
-                               scale)
-    gap = objective_gap(loss, theory, scale)
-    loss_matches = bool(abs(gap) <= tolerances.loss_rtol)
-    notes = _ce_notes(status, beats, solution, gap, alignment, errors, tolerances, loss_matches)
+    status, beats, gap, notes = _verdict(solution, run, alignment, errors, tolerances, scale)
     if diverged:
-        notes.append(f"the run diverged ({message or f'objective {loss}'})")
+        notes.append(_diverged_note(run))
     return CERunReport(
-        status=status, beats_theory=beats, seed=seed, method=method, loss=float(loss), gap=gap,
-        grad_norm=float(grad_norm), converged=converged, rank=rank, singular_values=s,
+        status=status, beats_theory=beats, gap=gap, rank=rank, singular_values=s,
         collapsed=collapsed,
         matched=None if status == "global" else
-        _matched_configuration(solution, float(loss), tolerances.loss_rtol, scale),
+        _matched_configuration(solution, run["loss"], tolerances.loss_rtol, scale),
         errors=errors, relative_errors={k: _worst(v) for k, v in alignment.relative.items()},
         layer_errors=alignment.normalized, comparison=alignment.method,
-        permutation=alignment.permutation, nc1=list(geometry.nc1),
-        notes=notes, steps=steps, elapsed=elapsed, message=message,
+        permutation=alignment.permutation, nc1=list(geometry.nc1), notes=notes, **run,
     )
+
+
+def _verdict(solution, run: dict, alignment: Alignment, errors: dict, tolerances: Tolerances,
+             scale: float) -> tuple[str, bool, float, list]:
+    """Status, ``beats_theory``, relative gap and notes of a run against the answer."""
+    theory = float(solution.loss)
+    geometry_ok = not alignment.comparable or _worst(errors.values()) <= tolerances.gram_tol
+    status, beats = _ce_status(run["loss"], theory, run["converged"], geometry_ok,
+                               tolerances.loss_rtol, scale)
+    gap = objective_gap(run["loss"], theory, scale)
+    loss_matches = bool(abs(gap) <= tolerances.loss_rtol)
+    notes = _ce_notes(status, beats, solution, gap, alignment, errors, tolerances, loss_matches)
+    return status, beats, gap, notes
+
+
+def _diverged_note(run: dict) -> str:
+    what = run["message"] or f"objective {run['loss']}"
+    return f"the run diverged ({what})"
 
 
 def _ce_geometry(solution, objective: FullObjective, x: np.ndarray, target: CETarget, perms,
@@ -463,17 +264,6 @@ def _no_alignment(depth: int) -> Alignment:
     distances = {"features": [np.nan] * depth, "classifier": [np.nan] * depth,
                  "outputs": [np.nan]}
     return Alignment("diverged", None, distances, {k: list(v) for k, v in distances.items()})
-
-
-def _comparison_text(method: str, perms) -> str:
-    if method == "permutation":
-        return (f"Frobenius distances after the best of {len(perms)} relabeling(s) of classes "
-                "of equal size (one relabeling for all matrices)")
-    if method == "spectrum":
-        return "distances between sorted spectra (too many class relabelings to try)"
-    if method == "diverged":
-        return "none: the run diverged"
-    return "none: the answer is the origin; errors are the run's own Frobenius norms"
 
 
 @dataclass(frozen=True, eq=False)
@@ -560,30 +350,3 @@ def _ce_theory_dict(sol) -> dict:
         "restarts": record.restarts,
         "hits": record.hits,
     }
-
-
-def _ce_recorder(objective: FullObjective, target: CETarget, perms):
-    """Per-snapshot NC1 and distances to the answer (aligned afresh at every snapshot)."""
-    return _recorder(objective, lambda geometry: dict(align(geometry, target, perms).normalized))
-
-
-def _verify_ce(objective: FullObjective, method: str, settings: dict, options: dict,
-               tolerances: Tolerances, solution) -> CEVerifyReport:
-    """The cross-entropy branch of :func:`ncsolve.verify.verify`."""
-    problem = objective.problem
-    if solution is None:
-        from ..solvers.crossentropy import solve
-
-        solution = solve(problem_with_widths(problem, objective.widths))
-    target = CETarget.from_solution(solution)
-    perms = class_permutations(problem.n)
-    recorder = _ce_recorder(objective, target, perms) if settings["record_every"] else None
-    runs, best = _descend_and_assess(objective, assess_ce, solution, tolerances, recorder,
-                                     method, settings, options, target=target, perms=perms)
-    method_used = next((r.comparison for r in runs if r.comparison != "diverged"),
-                       runs[0].comparison if runs else "none")
-    return CEVerifyReport(
-        problem=problem, widths=objective.widths, method=method, options=dict(options),
-        solution=solution, tolerances=tolerances, runs=runs, best=best,
-        comparison=_comparison_text(method_used, perms),
-    )
