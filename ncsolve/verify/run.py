@@ -22,10 +22,7 @@ from ..core.metrics import run_geometry
 from ..core.objective import DEFAULT_WIDTH, FullObjective, default_widths
 from ..inputs.problem import LOSSES, Problem
 from ..inputs.validation import Options, check
-from ..solvers.crossentropy import solve as solve_crossentropy
-from ..solvers.mse import solve as solve_mse
-from ..solvers.regularized import solve as solve_regularized
-from ..solvers.regularized import solve_ce as solve_regularized_ce
+from ..solvers import solve
 from .alignment import CETarget, align, class_permutations, comparison_text
 from .common import Tolerances, problem_with_widths
 from .critical_points import TheoryTarget
@@ -99,11 +96,7 @@ def verify(
 
 def _theory(objective: FullObjective):
     """ncsolve's answer for the problem with the model's widths (they cap the rank)."""
-    problem = problem_with_widths(objective.problem, objective.widths)
-    if problem.bias == "regularized":
-        solve = solve_regularized_ce if problem.loss == "ce" else solve_regularized
-        return solve(problem)
-    return solve_crossentropy(problem) if problem.loss == "ce" else solve_mse(problem)
+    return solve(problem_with_widths(objective.problem, objective.widths))
 
 
 def _verify_mse(objective: FullObjective, solution, tolerances: Tolerances, method: str,
