@@ -23,7 +23,7 @@ from ncsolve.core.objective import FullObjective
 from ncsolve.inputs.problem import Problem
 from ncsolve.solvers.crossentropy.result import read_off
 from ncsolve.sweep.mse import solve_group
-from ncsolve.symbolic.report import equation_report
+from ncsolve.symbolic.equation import equation_report
 from ncsolve.verify import CETarget, TheoryTarget, critical_point
 
 N_CLASSES = [5, 3, 2]

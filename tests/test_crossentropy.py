@@ -515,14 +515,11 @@ def test_package_does_not_import_the_cli_layer():
     from pathlib import Path
 
     import ncsolve.solvers.crossentropy as package
-    from ncsolve.cli import ce_report
-    from ncsolve.solvers.crossentropy.text import format_ce
 
     for path in Path(package.__file__).parent.glob("*.py"):
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.ImportFrom):
                 assert "cli" not in (node.module or "").split("."), path.name
-    assert ce_report.format_ce is format_ce
 
 
 def test_text_header_and_per_class_precision():

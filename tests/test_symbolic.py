@@ -128,7 +128,7 @@ def test_stationarity_residual_at_50_digits(depth):
 
     The residual is evaluated at 90 digits.
     """
-    from ncsolve.symbolic.report import equation_report
+    from ncsolve.symbolic.equation import equation_report
 
     report = equation_report(depth, [500, 100, 50, 7], 2e-3, 1e-3, "none", precision=50).to_dict()
     z = sp.Symbol(report["symbol"], positive=True)
@@ -544,7 +544,3 @@ def test_package_text_needs_no_command_line_code():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           timeout=120, check=False)
     assert done.returncode == 0, done.stderr
-    from ncsolve.cli.precise_report import format_precise
-    from ncsolve.solvers.precise.text import format_precise as package_format
-
-    assert format_precise is package_format

@@ -62,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
 
     digits = check_precision(args.precision)
     _check(args)
-    from ..symbolic.report import equation_report
+    from ..symbolic.equation import equation_report
 
     report = equation_report(args.depth, args.n, args.lambda_w, args.lambda_h, args.bias, digits)
     if args.json:

@@ -30,7 +30,7 @@ from ..inputs.grid import parse_values
 from ..inputs.problem import MAX_DEPTH, whole_number
 from ..inputs.profiles import Profile, check_ratio
 from ..inputs.validation import Options, check, invalid
-from .report import phase_text
+from .phase_text import phase_text
 
 KEPT = "all classes kept"
 MINORITY = "minority collapsed"
