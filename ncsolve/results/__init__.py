@@ -1,10 +1,13 @@
-"""Results: the one base every answer subclasses, its named constants and the table toolkit.
+"""Results: the one base every answer subclasses and the table toolkit.
 
 Modules
 -------
 base       Result (core fields, their JSON and text, the hooks each answer fills in),
-           SearchRecord and Found (how an answer was reached), Mapped (an answer
-           with its training mapping)
-constants  certainty words, Gram limits, tie, rank and collapse tolerances
+           ClassesFromDirections (per-class fields of the closed forms), SearchRecord
+           and Found (how an answer was reached), Mapped (an answer with its
+           training mapping)
 table      JSON columns and the readable tables shared by every text output
+
+The named constants (certainty words, Gram limits, tolerances) live in
+:mod:`ncsolve.core.constants`, the lowest layer that reads them.
 """
