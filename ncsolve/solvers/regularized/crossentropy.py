@@ -36,10 +36,12 @@ import numpy as np
 
 from ..crossentropy.certificate import ROUNDING_ULPS, _entropy_near_vertex
 from ..crossentropy.reduced import FactorObjective, ReducedCE
+from ...core import lbfgs
 from ...inputs.problem import Problem
 
 CUT_LEVELS = (1e-3, 1e-5, 1e-7, 1e-9)  # relative singular-value levels tried when cutting
 GTOL = 1e-11  # L-BFGS gradient tolerance, relative to the starting objective
+MEMORY = 10  # L-BFGS correction pairs
 
 
 @dataclass(frozen=True, eq=False)
@@ -135,21 +137,10 @@ class RegularizedCE:
                 maxiter: int = 4000) -> CEPoint:
         """L-BFGS on the factor form with the bias eliminated (:class:`EliminatedBias`)
         from the factors ``theta``, then the cut-and-polish step."""
-        from scipy.optimize import minimize
-
         form = EliminatedBias(self, width)
-        unit = min(1.0, form(theta)[0])
-        if not unit > 0:
-            return self.point(start, form.logits(theta), form.b)
-
-        def scaled(t):
-            value, grad = form(t)
-            return value / unit, grad / unit
-
-        options = {"maxiter": maxiter, "maxfun": 2 * maxiter, "gtol": GTOL, "ftol": 1e-16,
-                   "maxcor": 10}
-        out = minimize(scaled, theta, jac=True, method="L-BFGS-B", options=options)
-        return self.polish(self.point(start, form.logits(out.x), form.b, int(out.nit)))
+        end = lbfgs.minimize(form, theta, maxiter, GTOL, maxcor=MEMORY)
+        return self.polish(self.point(start, form.logits(end.x[0]), form.b,
+                                      int(end.iterations[0])))
 
     def polish(self, point: CEPoint) -> CEPoint:
         """Cut numerically vanishing singular directions of X D^(1/2) when that lowers F
