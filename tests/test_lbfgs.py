@@ -172,3 +172,31 @@ def test_row_by_row_stacks_a_single_point_objective():
     values, grads = row_by_row(one)(np.array([[0.0, 1.0], [2.0, 2.0]]))
     assert np.array_equal(values, [5.0, 0.0]) and np.array_equal(grads, [[-4.0, -2.0], [0, 0]])
     assert len(calls) == 2
+
+
+def test_indexed_rows_are_different_problems():
+    """One function per start (each its own quadratic): every row reaches its own centre,
+    every function sees only its own start's points, and a row equals the run alone."""
+    rng = np.random.default_rng(8)
+    problems = [(_spd(rng, 5, 10.0 ** k), rng.standard_normal(5)) for k in range(4)]
+    seen = [[] for _ in problems]
+
+    def single(i):
+        A, centre = problems[i]
+
+        def fun(x):
+            seen[i].append(x.copy())
+            value, grad = _centred(A, centre)(x[None])
+            return float(value[0]), grad[0]
+
+        return fun
+
+    x0 = rng.standard_normal((4, 5))
+    end = minimize_stack(row_by_row([single(i) for i in range(4)]), x0, 2000, 1e-10,
+                         ftol=0.0, indexed=True)
+    assert np.all(end.converged)
+    for i, (A, centre) in enumerate(problems):
+        assert np.abs(end.x[i] - centre).max() < 1e-9
+        assert np.array_equal(seen[i][0], x0[i]) and len(seen[i]) >= end.iterations[i]
+        alone = minimize(single(i), x0[i], 2000, 1e-10, ftol=0.0)
+        assert np.array_equal(alone.x[0], end.x[i]) and alone.stop[0] == end.stop[i]

@@ -20,7 +20,7 @@ each start is divided by min(1, |its starting value|), so objectives of order
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -75,17 +75,24 @@ class StackResult:
     stop: tuple[str, ...]
 
 
-def row_by_row(fun: Objective) -> BatchObjective:
+def row_by_row(fun: Objective | Sequence[Objective]) -> Callable:
     """A stacked objective from a single-point one, ``fun(x) -> (value, gradient)``,
-    called once per row (for objectives that cannot be vectorized)."""
+    called once per row (for objectives that cannot be vectorized).
 
-    def batch(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        values, grads = np.empty(x.shape[0]), np.empty(x.shape)
-        for i, row in enumerate(x):
-            values[i], grads[i] = fun(row)
-        return values, grads
+    Given a sequence, one function per start (each with its own state, such as a
+    warm start), the stacked objective is ``batch(x, rows)``, row i of x going to
+    ``fun[rows[i]]``: run it with ``minimize_stack(..., indexed=True)``.
+    """
+    if callable(fun):
+        return lambda x: _rows(x, [fun] * x.shape[0])
+    return lambda x, rows: _rows(x, [fun[r] for r in rows])
 
-    return batch
+
+def _rows(x: np.ndarray, funs: list[Objective]) -> tuple[np.ndarray, np.ndarray]:
+    values, grads = np.empty(x.shape[0]), np.empty(x.shape)
+    for i, (row, one) in enumerate(zip(x, funs)):
+        values[i], grads[i] = one(row)
+    return values, grads
 
 
 def minimize(fun: Objective, x0: np.ndarray, maxiter: int, gtol: float,
@@ -104,7 +111,7 @@ def _dot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 def minimize_stack(fun: BatchObjective, x0: np.ndarray, maxiter: int, gtol: float,
                    maxcor: int = 8, mask: np.ndarray | None = None, ftol: float = FTOL,
-                   patience: int = 1) -> StackResult:
+                   patience: int = 1, indexed: bool = False) -> StackResult:
     """Minimize ``fun`` from every row of ``x0``.
 
     Parameters
@@ -130,6 +137,9 @@ def minimize_stack(fun: BatchObjective, x0: np.ndarray, maxiter: int, gtol: floa
         counts as stalled (as scipy's ftol) ...
     patience : int
         ... and a start stops after this many stalled steps in a row.
+    indexed : bool
+        Call ``fun(x, rows)`` with the indices into ``x0`` of the rows of x (for
+        objectives that keep a state per start, see :func:`row_by_row`).
 
     Returns
     -------
@@ -137,7 +147,8 @@ def minimize_stack(fun: BatchObjective, x0: np.ndarray, maxiter: int, gtol: floa
     """
     x_out = np.array(x0, dtype=float, ndmin=2)
     S, n = x_out.shape
-    f, g = fun(x_out)
+    call = fun if indexed else (lambda x, rows: fun(x))
+    f, g = call(x_out, np.arange(S))
     f, g = np.array(f, dtype=float), np.array(g, dtype=float)
     if mask is not None:
         g *= mask
@@ -163,7 +174,7 @@ def minimize_stack(fun: BatchObjective, x0: np.ndarray, maxiter: int, gtol: floa
             gd[bad] = -_dot(st.g[bad], st.g[bad])
             st.forget(bad)
         t = np.where(st.pairs == 0, np.minimum(1.0, 1.0 / np.sqrt(-gd)), 1.0)
-        done, f_new, g_new, t = _line_search(fun, st.x, st.f, gd, d, t, st.unit)
+        done, f_new, g_new, t = _line_search(call, st.x, st.f, gd, d, t, st.unit, st.ids)
         if st.mask is not None:
             g_new *= st.mask
         step = d
@@ -345,13 +356,15 @@ def _upper(m: int) -> np.ndarray:
     return _UPPER[m]
 
 
-def _line_search(fun, x, f, gd, d, t, unit):
+def _line_search(fun, x, f, gd, d, t, unit, ids):
     """Backtracking Armijo search along d for every row; returns acceptance and the new state.
+
+    ``fun(x, rows)`` is called with ``ids``, the rows' indices into the stack.
 
     The first trial is the full step t for every row; rows that fail shrink
     their step by quadratic interpolation (kept in [0.1 t, 0.5 t]) and try again.
     """
-    ft, gt = fun(x + t[:, None] * d)
+    ft, gt = fun(x + t[:, None] * d, ids)
     ft = ft / unit
     accept = ft <= f + ARMIJO * t * gd  # False for nan
     g_new = gt / unit[:, None]
@@ -369,7 +382,7 @@ def _line_search(fun, x, f, gd, d, t, unit):
         trial = np.where(np.isfinite(trial), trial, 0.1 * tt)
         tt = np.clip(trial, 0.1 * tt, 0.5 * tt)
         t[todo] = tt
-        ft, gt = fun(x[todo] + tt[:, None] * d[todo])
+        ft, gt = fun(x[todo] + tt[:, None] * d[todo], ids[todo])
         ft = ft / unit[todo]
         accept = ft <= f[todo] + ARMIJO * tt * gd[todo]
         hit = todo[accept]

@@ -133,14 +133,15 @@ class RegularizedCE:
 
     # ---- local search on the factor form ---------------------------------------------------
 
-    def descend(self, start: str, theta: np.ndarray, width: int,
-                maxiter: int = 4000) -> CEPoint:
+    def descend(self, starts: list[tuple[str, np.ndarray]], width: int,
+                maxiter: int = 4000) -> list[CEPoint]:
         """L-BFGS on the factor form with the bias eliminated (:class:`EliminatedBias`)
-        from the factors ``theta``, then the cut-and-polish step."""
-        form = EliminatedBias(self, width)
-        end = lbfgs.minimize(form, theta, maxiter, GTOL, maxcor=MEMORY)
-        return self.polish(self.point(start, form.logits(end.x[0]), form.b,
-                                      int(end.iterations[0])))
+        from each ``(name, factors)`` start (one stack), then the cut-and-polish step."""
+        forms = [EliminatedBias(self, width) for _ in starts]
+        end = lbfgs.minimize_stack(lbfgs.row_by_row(forms), np.stack([t for _, t in starts]),
+                                   maxiter, GTOL, maxcor=MEMORY, indexed=True)
+        return [self.polish(self.point(name, form.logits(x), form.b, int(iterations)))
+                for (name, _), form, x, iterations in zip(starts, forms, end.x, end.iterations)]
 
     def polish(self, point: CEPoint) -> CEPoint:
         """Cut numerically vanishing singular directions of X D^(1/2) when that lowers F
