@@ -147,8 +147,7 @@ def minimize_stack(fun: BatchObjective, x0: np.ndarray, maxiter: int, gtol: floa
     """
     x_out = np.array(x0, dtype=float, ndmin=2)
     S, n = x_out.shape
-    call = fun if indexed else (lambda x, rows: fun(x))
-    f, g = call(x_out, np.arange(S))
+    f, g = fun(x_out, np.arange(S)) if indexed else fun(x_out)
     f, g = np.array(f, dtype=float), np.array(g, dtype=float)
     if mask is not None:
         g *= mask
@@ -174,7 +173,8 @@ def minimize_stack(fun: BatchObjective, x0: np.ndarray, maxiter: int, gtol: floa
             gd[bad] = -_dot(st.g[bad], st.g[bad])
             st.forget(bad)
         t = np.where(st.pairs == 0, np.minimum(1.0, 1.0 / np.sqrt(-gd)), 1.0)
-        done, f_new, g_new, t = _line_search(call, st.x, st.f, gd, d, t, st.unit, st.ids)
+        done, f_new, g_new, t = _line_search(fun, st.x, st.f, gd, d, t, st.unit,
+                                             st.ids if indexed else None)
         if st.mask is not None:
             g_new *= st.mask
         step = d
@@ -193,24 +193,27 @@ def minimize_stack(fun: BatchObjective, x0: np.ndarray, maxiter: int, gtol: floa
         decrease = st.f - f_new
         scale = np.maximum(np.maximum(np.abs(st.f), np.abs(f_new)), 1.0)
         st.f = f_new
-        st.stalls = np.where(decrease <= ftol * scale, st.stalls + 1, 0)
-        stop = _stop_reasons(done, np.abs(st.g).max(axis=1) <= gtol, st.stalls >= patience,
-                             it + 1 == maxiter)
+        stalled = decrease <= ftol * scale
+        if patience > 1:
+            st.stalls = (st.stalls + 1) * stalled
+            stalled = st.stalls >= patience
+        small = np.abs(st.g).max(axis=1) <= gtol
         out.iterations[st.ids[done]] = it + 1
-        finished = stop >= 0
+        finished = ~done | small | stalled
+        if it + 1 == maxiter:
+            finished[:] = True
         if finished.any():
-            out.finish(st, finished, stop[finished])
+            out.finish(st, finished, _stop_reasons(done[finished], small[finished],
+                                                   stalled[finished]))
             if finished.all():
                 break
             st.keep(~finished)
     return out.result()
 
 
-def _stop_reasons(done, small_gradient, stalled, last) -> np.ndarray:
-    """Index into _STOPS of why each running start stops now, -1 where it goes on."""
-    stop = np.full(done.shape, -1)
-    if last:
-        stop[:] = _STOPS.index(ITERATIONS)
+def _stop_reasons(done, small_gradient, stalled) -> np.ndarray:
+    """Index into _STOPS of why each finishing start stops (the budget if nothing else)."""
+    stop = np.full(done.shape, _STOPS.index(ITERATIONS))
     stop[stalled] = _STOPS.index(DECREASE)
     stop[small_gradient] = _STOPS.index(GRADIENT)
     stop[~done] = _STOPS.index(LINE_SEARCH)
@@ -356,15 +359,15 @@ def _upper(m: int) -> np.ndarray:
     return _UPPER[m]
 
 
-def _line_search(fun, x, f, gd, d, t, unit, ids):
+def _line_search(fun, x, f, gd, d, t, unit, ids=None):
     """Backtracking Armijo search along d for every row; returns acceptance and the new state.
 
-    ``fun(x, rows)`` is called with ``ids``, the rows' indices into the stack.
+    With ``ids`` (the rows' indices into the stack) ``fun(x, ids)`` is called, else ``fun(x)``.
 
     The first trial is the full step t for every row; rows that fail shrink
     their step by quadratic interpolation (kept in [0.1 t, 0.5 t]) and try again.
     """
-    ft, gt = fun(x + t[:, None] * d, ids)
+    ft, gt = _evaluate(fun, x + t[:, None] * d, ids)
     ft = ft / unit
     accept = ft <= f + ARMIJO * t * gd  # False for nan
     g_new = gt / unit[:, None]
@@ -382,7 +385,8 @@ def _line_search(fun, x, f, gd, d, t, unit, ids):
         trial = np.where(np.isfinite(trial), trial, 0.1 * tt)
         tt = np.clip(trial, 0.1 * tt, 0.5 * tt)
         t[todo] = tt
-        ft, gt = fun(x[todo] + tt[:, None] * d[todo], ids[todo])
+        ft, gt = _evaluate(fun, x[todo] + tt[:, None] * d[todo],
+                           None if ids is None else ids[todo])
         ft = ft / unit[todo]
         accept = ft <= f[todo] + ARMIJO * tt * gd[todo]
         hit = todo[accept]
@@ -397,3 +401,7 @@ def _line_search(fun, x, f, gd, d, t, unit, ids):
             break
     done[todo] = False
     return done, f_new, g_new, t
+
+
+def _evaluate(fun, x, ids):
+    return fun(x) if ids is None else fun(x, ids)
