@@ -91,14 +91,15 @@ def _value_and_grad(problem: Problem):
 
 
 def search(problem: Problem, fractions=START_FRACTIONS) -> list[OuterRun]:
-    """Local searches (one L-BFGS stack) from ``t n/N`` for each fraction t, best first."""
+    """Local searches (one L-BFGS stack) from ``t n/N`` for each fraction t, best first
+    (equal losses: the smaller gradient first, the point nearer to stationary)."""
     starts = np.outer(fractions, problem.n / float(problem.N))
     end = minimize_stack(row_by_row(_value_and_grad(problem)), starts, MAXITER, GTOL,
                          maxcor=MEMORY, patience=PATIENCE)
     runs = [OuterRun(start=_start_name(t), start_bias=starts[i],
                      point=solve_fixed_bias(problem, end.x[i]),
                      iterations=int(end.iterations[i])) for i, t in enumerate(fractions)]
-    return sorted(runs, key=lambda run: run.point.loss)
+    return sorted(runs, key=lambda run: (run.point.loss, float(np.abs(run.point.grad).max())))
 
 
 def _start_name(t: float) -> str:
