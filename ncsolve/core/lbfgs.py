@@ -8,7 +8,9 @@ on tiny arrays and of a driver.  Here S starts of the same shape advance
 together: the objective receives an (S', n) array of the starts still running
 and returns S' values and an (S', n) gradient, so its cost is amortized over
 the stack.  Each start keeps its own history, step length and stopping state;
-every row of the result is what a run from that start alone gives.
+every row of the result is what a run from that start alone gives, up to
+rounding: numpy multiplies the small pair matrices of a stack of one with BLAS
+and those of a larger stack (stack axis innermost) with its own loop.
 
 The method is the L-BFGS recursion (compact form) with a backtracking Armijo
 line search (quadratic interpolation, safeguarded); a correction pair is stored
@@ -329,10 +331,8 @@ def _direction(g, s_hist, y_hist, rho, gamma, slot, pairs, sy=None, yy=None) -> 
     if sy is None:
         yt = y_hist.transpose(0, 2, 1)
         sy, yy = np.matmul(s_hist, yt), np.matmul(y_hist, yt)
-    # C order, so that each row's products are those of a stack of one (fancy
-    # indexing leaves the stack axis innermost, and BLAS then sums differently)
-    SY = np.ascontiguousarray(sy[:, order][:, :, order])
-    YY = np.ascontiguousarray(yy[:, order][:, :, order])
+    SY = sy[:, order][:, :, order]
+    YY = yy[:, order][:, :, order]
     diag = SY.diagonal(axis1=1, axis2=2) * valid
     R = SY * _upper(m)
     R.reshape(-1, m * m)[:, :: m + 1] = np.where(valid, diag, 1.0)
