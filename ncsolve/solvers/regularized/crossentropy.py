@@ -42,6 +42,7 @@ from ...inputs.problem import Problem
 CUT_LEVELS = (1e-3, 1e-5, 1e-7, 1e-9)  # relative singular-value levels tried when cutting
 GTOL = 1e-11  # L-BFGS gradient tolerance, relative to the starting objective
 MEMORY = 10  # L-BFGS correction pairs
+ROUNDING = 4 * np.finfo(float).eps  # relative change of a value that rounding can hide
 
 
 @dataclass(frozen=True, eq=False)
@@ -115,6 +116,8 @@ class RegularizedCE:
             if not decrement > 1e-17 * max(value, 1e-300):
                 break
             for t in 0.5 ** np.arange(30):
+                if 0.25 * t * decrement <= ROUNDING * value:
+                    return b - b.mean()  # no decrease left that rounding would not hide
                 trial = b - t * step
                 trial_value = self.data(X, trial)
                 if trial_value <= value - 0.25 * t * decrement:
