@@ -213,7 +213,8 @@ def test_stacked_lbfgs_minimizes_each_row():
     mask = np.ones((S, n))
     mask[0, :3] = 0.0
     x0 = rng.standard_normal((S, n))
-    x, f, nit = minimize_stack(fun, x0, 500, 1e-10, mask=mask)
+    end = minimize_stack(fun, x0, 500, 1e-10, mask=mask)
+    x, f, nit = end.x, end.value, end.iterations
     assert np.allclose(x[1:], centre, atol=1e-8)
     assert np.all(x[0, :3] == x0[0, :3]) and np.allclose(x[0, 3:], centre[3:], atol=1e-8)
     assert np.all(nit < 500) and np.all(f <= 0.5 * np.sum(scales[:3] * (x0[0, :3] - centre[:3])
@@ -238,8 +239,8 @@ def test_padded_start_is_the_narrow_run():
     padded, mask = wide.embed(theta, 2)
     assert np.all(mask[wide.offsets[-1]:] == 1.0)
     assert wide(padded)[0] == pytest.approx(narrow(theta)[0], rel=1e-14)
-    _, f_narrow, _ = minimize_stack(narrow, theta[None], 300, 1e-9)
-    _, f_wide, _ = minimize_stack(wide, padded[None], 300, 1e-9, mask=mask[None])
+    f_narrow = minimize_stack(narrow, theta[None], 300, 1e-9).value
+    f_wide = minimize_stack(wide, padded[None], 300, 1e-9, mask=mask[None]).value
     assert f_wide[0] == pytest.approx(f_narrow[0], rel=1e-10)
 
 

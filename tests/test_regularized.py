@@ -84,6 +84,17 @@ def test_the_depth_one_certificate_is_a_lower_bound_and_tight():
         assert point.loss >= solution.loss * (1 - 1e-14)
 
 
+def test_a_nearly_free_bias_is_searched_to_a_rounding_level_duality_gap():
+    """lambda_b = 2.6e-5 makes the outer problem flat; its searches end where F stops
+    changing, at different gradients: the reported one is proved to rounding level."""
+    n, decay = [389, 160, 538, 497, 11], 0.001124420414778375
+    problem = Problem.build(n, 1, decay, decay, "regularized", lambda_b=2.647140991186143e-05)
+    runs = outer.search(problem, (1.0, 0.0))
+    point = runs[0].point
+    assert abs(point.loss - certificate.dual_bound(problem, point)) <= 1e-14 * point.loss
+    assert point.loss <= min(run.point.loss for run in runs)
+
+
 @pytest.mark.parametrize("depth,decay", [(1, 0.01), (2, 0.01), (3, 0.02), (4, 0.004)])
 def test_balanced_bias_is_the_global_minimum_of_the_outer_problem(depth, decay):
     """The exact balanced bias against a brute-force outer problem: a dense grid on the

@@ -88,3 +88,28 @@ def test_the_origin_threshold_is_sharp_at_depth_one_and_proved_at_depth_two():
     assert deep.rank == 0 and deep.certainty == "proved" and "origin" in deep.notes[0]
     problem = Problem.build(n, 2, 2.0, 2.0, "regularized", "ce", lambda_b=lambda_b)
     assert best_of(problem, seeds=range(2))[1].loss >= deep.loss * (1 - 1e-9)
+
+
+def test_best_bias_stops_at_rounding_level_from_a_converged_warm_start():
+    """A point met in a descent (n = 17, 7) whose Newton decrement sits just above the
+    stopping level: the bias is the minimizer of F(X, .) found independently (Brent on
+    the mean-zero line b = (beta, -beta)) without hundreds of halved Newton steps."""
+    from scipy.optimize import minimize_scalar
+
+    from ncsolve.solvers.regularized.crossentropy import RegularizedCE
+
+    problem = Problem.build([17, 7], 1, 0.005967923001626354, 0.0022689175259285816,
+                            "regularized", "ce", lambda_b=0.016342881595701655)
+    rce = RegularizedCE(problem)
+    X = np.array([[1.9498956130352436, -2.368598096038359],
+                  [-1.9492762745036107, 2.367826840720808]])
+    b0 = np.array([0.25843220590269583, -0.25843220590269583])
+    calls = []
+    data = rce.data
+    rce.data = lambda X, b: calls.append(1) or data(X, b)
+    b = rce.best_bias(X, b0)
+    line = minimize_scalar(lambda beta: data(X, np.array([beta, -beta])),
+                           bracket=(0.2, 0.3), tol=1e-12)
+    assert len(calls) <= 10
+    assert abs(b[0] - line.x) <= 1e-7 and abs(b[0] + b[1]) <= 1e-15
+    assert data(X, b) <= line.fun * (1 + 1e-15)

@@ -1,35 +1,110 @@
 """L-BFGS on a stack of independent starts, one objective call per step for all of them.
 
-The reduced problem is small (K x K logits), so a scalar L-BFGS spends nearly all
-its time in per-call overhead: of numpy on tiny arrays and of scipy's driver.
-Here S starts of the same shape advance together: the objective receives an
-(S', n) array of the starts still running and returns S' values and an (S', n)
-gradient, so its cost is amortized over the stack.  Each start keeps its own
-history, step length and stopping state; the result is what S separate runs
-would give (up to the line search, see below).
+The one L-BFGS of the solvers (cross-entropy search, the regularized bias's
+outer problem and its cross-entropy form); a single start is a stack of one
+(:func:`minimize`).  The reduced problems are small (K x K logits, K biases),
+so a scalar L-BFGS spends nearly all its time in per-call overhead: of numpy
+on tiny arrays and of a driver.  Here S starts of the same shape advance
+together: the objective receives an (S', n) array of the starts still running
+and returns S' values and an (S', n) gradient, so its cost is amortized over
+the stack.  Each start keeps its own history, step length and stopping state;
+every row of the result is what a run from that start alone gives, up to
+rounding: numpy multiplies the small pair matrices of a stack of one with BLAS
+and those of a larger stack (stack axis innermost) with its own loop.
 
-The method is the two-loop L-BFGS recursion with a backtracking Armijo line
-search (quadratic interpolation, safeguarded); a correction pair is stored only
-when its curvature s.y is positive.  Tolerances are relative, as in
-:func:`ncsolve.solvers.crossentropy.search`: the objective of each start is divided by
-min(1, its starting value), so objectives of order 1e-297 (decay 1e-300) are
-minimized as carefully as objectives of order 1.
+The method is the L-BFGS recursion (compact form) with a backtracking Armijo
+line search (quadratic interpolation, safeguarded); a correction pair is stored
+only when its curvature s.y is positive, so concave kinks of the objective are
+stepped over rather than stored.  Tolerances are relative: the objective of
+each start is divided by min(1, |its starting value|), so objectives of order
+1e-297 (decay 1e-300) are minimized as carefully as objectives of order 1.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["BatchObjective", "minimize_stack"]
+__all__ = ["BatchObjective", "StackResult", "minimize", "minimize_stack", "row_by_row"]
 
 BatchObjective = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
+Objective = Callable[[np.ndarray], tuple[float, np.ndarray]]
 
 ARMIJO = 1e-4  # sufficient-decrease constant
 MAX_BACKTRACKS = 40  # step halvings (at least) before a start is declared stuck
 ROUNDING = 4 * np.finfo(float).eps  # relative change of f that rounding can hide
 FTOL = 1e-16  # stop when the relative decrease of one step is below this (as scipy's ftol)
+
+# why a start stopped (StackResult.stop)
+GRADIENT = "gradient"  # the gradient test holds: converged
+DECREASE = "decrease"  # ``patience`` steps in a row lowered f by at most ftol (relative)
+LINE_SEARCH = "line search"  # no step along the search direction lowers f beyond rounding
+ITERATIONS = "iterations"  # the iteration budget ran out
+NOT_FINITE = "not finite"  # the starting value is not finite: not run
+_STOPS = (GRADIENT, DECREASE, LINE_SEARCH, ITERATIONS, NOT_FINITE)
+
+
+@dataclass(frozen=True, eq=False)
+class StackResult:
+    """End of :func:`minimize_stack`, one row per start (in the order of ``x0``).
+
+    Attributes
+    ----------
+    x : ndarray, shape (S, n)
+        End points.
+    value : ndarray, shape (S,)
+        Objective values there.
+    gradient : ndarray, shape (S,)
+        Largest entry of the gradient there (free entries only), in the
+        objective's own units.
+    iterations : ndarray of int, shape (S,)
+        Accepted steps.
+    converged : ndarray of bool, shape (S,)
+        Whether the gradient test holds at the end point:
+        ``gradient <= gtol * min(1, |starting value|)``.
+    stop : tuple of str
+        Why each start stopped: "gradient", "decrease", "line search",
+        "iterations" or "not finite".
+    """
+
+    x: np.ndarray
+    value: np.ndarray
+    gradient: np.ndarray
+    iterations: np.ndarray
+    converged: np.ndarray
+    stop: tuple[str, ...]
+
+
+def row_by_row(fun: Objective | Sequence[Objective]) -> Callable:
+    """A stacked objective from a single-point one, ``fun(x) -> (value, gradient)``,
+    called once per row (for objectives that cannot be vectorized).
+
+    Given a sequence, one function per start (each with its own state, such as a
+    warm start), the stacked objective is ``batch(x, rows)``, row i of x going to
+    ``fun[rows[i]]``: run it with ``minimize_stack(..., indexed=True)``.
+    """
+    if callable(fun):
+        return lambda x: _rows(x, [fun] * x.shape[0])
+    return lambda x, rows: _rows(x, [fun[r] for r in rows])
+
+
+def _rows(x: np.ndarray, funs: list[Objective]) -> tuple[np.ndarray, np.ndarray]:
+    values, grads = np.empty(x.shape[0]), np.empty(x.shape)
+    for i, (row, one) in enumerate(zip(x, funs)):
+        values[i], grads[i] = one(row)
+    return values, grads
+
+
+def minimize(fun: Objective, x0: np.ndarray, maxiter: int, gtol: float,
+             **options) -> StackResult:
+    """Minimize ``fun(x) -> (value, gradient)`` from one start: a stack of one.
+
+    Options and the result are those of :func:`minimize_stack` (one row).
+    """
+    start = np.array(x0, dtype=float).reshape(1, -1)
+    return minimize_stack(row_by_row(fun), start, maxiter, gtol, **options)
 
 
 def _dot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -37,8 +112,8 @@ def _dot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def minimize_stack(fun: BatchObjective, x0: np.ndarray, maxiter: int, gtol: float,
-                   maxcor: int = 8, mask: np.ndarray | None = None
-                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                   maxcor: int = 8, mask: np.ndarray | None = None, ftol: float = FTOL,
+                   patience: int = 1, indexed: bool = False) -> StackResult:
     """Minimize ``fun`` from every row of ``x0``.
 
     Parameters
@@ -51,38 +126,41 @@ def minimize_stack(fun: BatchObjective, x0: np.ndarray, maxiter: int, gtol: floa
     maxiter : int
         Iteration budget of each start.
     gtol : float
-        A start stops when its largest gradient entry, relative to min(1, its
-        starting objective), is at most this.
+        A start stops when its largest gradient entry, relative to min(1, |its
+        starting objective|), is at most this.
     maxcor : int
         Stored correction pairs.
     mask : ndarray, shape (S, n), optional
         1 for the free entries of each start, 0 for entries held at their
         starting value (their gradient is ignored), so starts of different
         sizes can share one stack as zero-padded embeddings.
+    ftol : float
+        A step lowering the relative objective by at most ``ftol max(1, |f|)``
+        counts as stalled (as scipy's ftol) ...
+    patience : int
+        ... and a start stops after this many stalled steps in a row.
+    indexed : bool
+        Call ``fun(x, rows)`` with the indices into ``x0`` of the rows of x (for
+        objectives that keep a state per start, see :func:`row_by_row`).
 
     Returns
     -------
-    x : ndarray, shape (S, n)
-        End points.
-    f : ndarray, shape (S,)
-        Objective values there (unscaled).
-    nit : ndarray of int, shape (S,)
-        Iterations used.
+    StackResult
     """
     x_out = np.array(x0, dtype=float, ndmin=2)
     S, n = x_out.shape
-    f, g = fun(x_out)
+    f, g = fun(x_out, np.arange(S)) if indexed else fun(x_out)
     f, g = np.array(f, dtype=float), np.array(g, dtype=float)
     if mask is not None:
         g *= mask
-    unit = np.minimum(1.0, f)
-    ok = np.isfinite(f) & (unit > 0)
-    unit[~ok] = 1.0
-    f_out = f.copy()
-    nit_out = np.zeros(S, dtype=int)
-    live = np.flatnonzero(ok & (np.abs(g / unit[:, None]).max(axis=1) > gtol))
+    ok = np.isfinite(f)
+    unit = np.where(ok & (f != 0), np.minimum(1.0, np.abs(f)), 1.0)
+    out = _Output(x_out, f.copy(), np.abs(g).max(axis=1, initial=0.0), unit, gtol)
+    out.stop[~ok] = _STOPS.index(NOT_FINITE)
+    live = np.flatnonzero(ok & (out.gradient / unit > gtol))
     if live.size == 0 or maxiter <= 0:
-        return x_out, f_out, nit_out
+        out.stop[live] = _STOPS.index(ITERATIONS)
+        return out.result()
     # state of the running starts only; rows are dropped as starts finish
     st = _State(x_out[live], f[live] / unit[live], g[live] / unit[live, None], unit[live],
                 live, maxcor, None if mask is None else mask[live])
@@ -97,7 +175,8 @@ def minimize_stack(fun: BatchObjective, x0: np.ndarray, maxiter: int, gtol: floa
             gd[bad] = -_dot(st.g[bad], st.g[bad])
             st.forget(bad)
         t = np.where(st.pairs == 0, np.minimum(1.0, 1.0 / np.sqrt(-gd)), 1.0)
-        done, f_new, g_new, t = _line_search(fun, st.x, st.f, gd, d, t, st.unit)
+        done, f_new, g_new, t = _line_search(fun, st.x, st.f, gd, d, t, st.unit,
+                                             st.ids if indexed else None)
         if st.mask is not None:
             g_new *= st.mask
         step = d
@@ -116,18 +195,54 @@ def minimize_stack(fun: BatchObjective, x0: np.ndarray, maxiter: int, gtol: floa
         decrease = st.f - f_new
         scale = np.maximum(np.maximum(np.abs(st.f), np.abs(f_new)), 1.0)
         st.f = f_new
-        finished = ~done | (np.abs(st.g).max(axis=1) <= gtol) | (decrease <= FTOL * scale)
-        nit_out[st.ids[done]] = it + 1
+        stalled = decrease <= ftol * scale
+        if patience > 1:
+            st.stalls = (st.stalls + 1) * stalled
+            stalled = st.stalls >= patience
+        small = np.abs(st.g).max(axis=1) <= gtol
+        out.iterations[st.ids[done]] = it + 1
+        finished = ~done | small | stalled
         if it + 1 == maxiter:
             finished[:] = True
         if finished.any():
-            rows = st.ids[finished]
-            x_out[rows] = st.x[finished]
-            f_out[rows] = st.f[finished] * st.unit[finished]
+            out.finish(st, finished, _stop_reasons(done[finished], small[finished],
+                                                   stalled[finished]))
             if finished.all():
                 break
             st.keep(~finished)
-    return x_out, f_out, nit_out
+    return out.result()
+
+
+def _stop_reasons(done, small_gradient, stalled) -> np.ndarray:
+    """Index into _STOPS of why each finishing start stops (the budget if nothing else)."""
+    stop = np.full(done.shape, _STOPS.index(ITERATIONS))
+    stop[stalled] = _STOPS.index(DECREASE)
+    stop[small_gradient] = _STOPS.index(GRADIENT)
+    stop[~done] = _STOPS.index(LINE_SEARCH)
+    return stop
+
+
+class _Output:
+    """The result arrays of :func:`minimize_stack`, filled as starts finish."""
+
+    def __init__(self, x, f, gradient, unit, gtol):
+        self.x, self.f, self.gradient, self.unit, self.gtol = x, f, gradient, unit, gtol
+        self.iterations = np.zeros(x.shape[0], dtype=int)
+        self.stop = np.full(x.shape[0], _STOPS.index(GRADIENT))
+
+    def finish(self, st: _State, rows: np.ndarray, stop: np.ndarray) -> None:
+        """Copy the end points of the running starts selected by ``rows``."""
+        ids = st.ids[rows]
+        self.x[ids] = st.x[rows]
+        self.f[ids] = st.f[rows] * st.unit[rows]
+        self.gradient[ids] = np.abs(st.g[rows]).max(axis=1) * st.unit[rows]
+        self.stop[ids] = stop
+
+    def result(self) -> StackResult:
+        return StackResult(
+            x=self.x, value=self.f, gradient=self.gradient, iterations=self.iterations,
+            converged=self.gradient <= self.gtol * self.unit,
+            stop=tuple(_STOPS[i] for i in self.stop))
 
 
 class _State:
@@ -143,12 +258,13 @@ class _State:
         self.yy = np.zeros((S, maxcor, maxcor))  # y_i . y_j
         self.gamma = np.ones(S)
         self.pairs = np.zeros(S, dtype=int)
+        self.stalls = np.zeros(S, dtype=int)  # stalled steps in a row
         self.slot = 0
 
     def keep(self, mask: np.ndarray) -> None:
         """Drop the rows where ``mask`` is False (finished starts)."""
-        for name in ("x", "f", "g", "unit", "ids", "gamma", "pairs", "s_hist", "y_hist",
-                     "rho", "sy", "yy"):
+        for name in ("x", "f", "g", "unit", "ids", "gamma", "pairs", "stalls", "s_hist",
+                     "y_hist", "rho", "sy", "yy"):
             setattr(self, name, getattr(self, name)[mask])
         if self.mask is not None:
             self.mask = self.mask[mask]
@@ -243,13 +359,15 @@ def _upper(m: int) -> np.ndarray:
     return _UPPER[m]
 
 
-def _line_search(fun, x, f, gd, d, t, unit):
+def _line_search(fun, x, f, gd, d, t, unit, ids=None):
     """Backtracking Armijo search along d for every row; returns acceptance and the new state.
+
+    With ``ids`` (the rows' indices into the stack) ``fun(x, ids)`` is called, else ``fun(x)``.
 
     The first trial is the full step t for every row; rows that fail shrink
     their step by quadratic interpolation (kept in [0.1 t, 0.5 t]) and try again.
     """
-    ft, gt = fun(x + t[:, None] * d)
+    ft, gt = _evaluate(fun, x + t[:, None] * d, ids)
     ft = ft / unit
     accept = ft <= f + ARMIJO * t * gd  # False for nan
     g_new = gt / unit[:, None]
@@ -267,7 +385,8 @@ def _line_search(fun, x, f, gd, d, t, unit):
         trial = np.where(np.isfinite(trial), trial, 0.1 * tt)
         tt = np.clip(trial, 0.1 * tt, 0.5 * tt)
         t[todo] = tt
-        ft, gt = fun(x[todo] + tt[:, None] * d[todo])
+        ft, gt = _evaluate(fun, x[todo] + tt[:, None] * d[todo],
+                           None if ids is None else ids[todo])
         ft = ft / unit[todo]
         accept = ft <= f[todo] + ARMIJO * tt * gd[todo]
         hit = todo[accept]
@@ -282,3 +401,7 @@ def _line_search(fun, x, f, gd, d, t, unit):
             break
     done[todo] = False
     return done, f_new, g_new, t
+
+
+def _evaluate(fun, x, ids):
+    return fun(x) if ids is None else fun(x, ids)

@@ -184,12 +184,12 @@ def run_starts(red: ReducedCE, starts: list[Start], maxiter: int = 1000,
         padded = [fo.embed(starts[i].theta, starts[i].width) for i in group]
         x0 = np.stack([p[0] for p in padded])
         mask = None if len(members) == 1 else np.stack([p[1] for p in padded])
-        theta, _, nit = minimize_stack(fo, x0, maxiter, gtol, mask=mask)
-        X, b = fo.logits(theta)
+        end = minimize_stack(fo, x0, maxiter, gtol, mask=mask)
+        X, b = fo.logits(end.x)
         X, b, values, ranks = cut_best(red, _centre(X), b)
         for j, i in enumerate(group):
             out[i] = LocalMinimum(starts[i].label, float(values[j]), int(ranks[j]), X[j],
-                                  None if b is None else b[j], int(nit[j]))
+                                  None if b is None else b[j], int(end.iterations[j]))
     return out
 
 
@@ -231,8 +231,8 @@ def refine_runs(red: ReducedCE, runs: list[LocalMinimum],
         group = [i for i, r in enumerate(runs) if r.rank == rank]
         fo = factor_form(red, rank)
         theta0 = np.stack([fo.balanced_point(runs[i].X, runs[i].b) for i in group])
-        theta, _, nit = minimize_stack(fo, theta0, maxiter, REFINE_GTOL)
-        X, b = fo.logits(theta)
+        end = minimize_stack(fo, theta0, maxiter, REFINE_GTOL)
+        X, b = fo.logits(end.x)
         X = _centre(X)
         if red.bias:
             b = red.best_bias(X, b)
@@ -241,8 +241,8 @@ def refine_runs(red: ReducedCE, runs: list[LocalMinimum],
             if values[j] < runs[i].objective:
                 out[i] = dataclasses.replace(
                     runs[i], objective=float(values[j]), rank=red.rank(X[j]), X=X[j],
-                    b=None if b is None else b[j], iterations=runs[i].iterations + int(nit[j]),
-                    refined=True)
+                    b=None if b is None else b[j],
+                    iterations=runs[i].iterations + int(end.iterations[j]), refined=True)
             else:
                 out[i] = dataclasses.replace(runs[i], refined=True)
     return out
@@ -531,9 +531,9 @@ def continuation(red: ReducedCE, tops: list[LocalMinimum], maxiter: int,
         for factor in factors:
             near = ReducedCE(_scaled_decays(red.problem, factor))
             fo = factor_form(near, width)
-            theta, _, _ = minimize_stack(fo, fo.balanced_point(run.X, run.b)[None], maxiter,
-                                         EXPLORE_GTOL)
-            X, b = fo.logits(theta[0])
+            end = minimize_stack(fo, fo.balanced_point(run.X, run.b)[None], maxiter,
+                                 EXPLORE_GTOL)
+            X, b = fo.logits(end.x[0])
             starts.append(Start(f"continuation (decay x{factor:g} and back)", width,
                                 factor_form(red, width).balanced_point(X, b)))
     return run_starts(red, starts, maxiter) if starts else []

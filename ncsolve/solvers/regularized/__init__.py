@@ -5,7 +5,6 @@
 Modules
 -------
 target       the fixed-bias problem: bias-free with the shifted target T_b = (I - b 1^T) D^(1/2)
-lbfgs        a small L-BFGS for the outer problem over b (no scipy.optimize in predict)
 outer        the outer problem: exact for balanced classes, local searches otherwise
 certificate  depth 1: a dual lower bound on the full objective (duality gap)
 result       RegularizedSolution (its JSON and text through ncsolve.results.base)

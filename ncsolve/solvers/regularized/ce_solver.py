@@ -68,17 +68,16 @@ def _best(rce: RegularizedCE, points: list[CEPoint]) -> CEPoint:
 
 def _searches(rce: RegularizedCE, limits: dict, width: int, restarts: int,
               seed: int) -> list[CEPoint]:
-    points = []
     rng = np.random.default_rng(seed)
-    for bias, name in (("free", "free-bias answer"), ("none", "bias-free answer")):
-        theta = rce.balanced_start(limits[bias].logits, width, rng)
-        points.append(rce.descend(f"{name} (lambda_b -> {'0' if bias == 'free' else 'inf'})",
-                                  theta, width))
+    starts = [(f"{name} (lambda_b -> {'0' if bias == 'free' else 'inf'})",
+               rce.balanced_start(limits[bias].logits, width, rng))
+              for bias, name in (("free", "free-bias answer"), ("none", "bias-free answer"))]
+    points = rce.descend(starts, width)
     scale = typical_singular_value(points, rce.red.root_n)
-    for i in range(restarts):
-        theta = rce.random_start(rng, width, scale * (1.0 if i % 2 == 0 else 1e-2))
-        points.append(rce.descend(f"random start {i}", theta, width))
-    return points
+    starts = [(f"random start {i}",
+               rce.random_start(rng, width, scale * (1.0 if i % 2 == 0 else 1e-2)))
+              for i in range(restarts)]
+    return points + (rce.descend(starts, width) if starts else [])
 
 
 def _assemble(rce: RegularizedCE, best: CEPoint, points: list[CEPoint], limits: dict,

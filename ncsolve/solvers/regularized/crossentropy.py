@@ -36,10 +36,13 @@ import numpy as np
 
 from ..crossentropy.certificate import ROUNDING_ULPS, _entropy_near_vertex
 from ..crossentropy.reduced import FactorObjective, ReducedCE
+from ...core import lbfgs
 from ...inputs.problem import Problem
 
 CUT_LEVELS = (1e-3, 1e-5, 1e-7, 1e-9)  # relative singular-value levels tried when cutting
 GTOL = 1e-11  # L-BFGS gradient tolerance, relative to the starting objective
+MEMORY = 10  # L-BFGS correction pairs
+ROUNDING = 4 * np.finfo(float).eps  # relative change of a value that rounding can hide
 
 
 @dataclass(frozen=True, eq=False)
@@ -113,6 +116,8 @@ class RegularizedCE:
             if not decrement > 1e-17 * max(value, 1e-300):
                 break
             for t in 0.5 ** np.arange(30):
+                if 0.25 * t * decrement <= ROUNDING * value:
+                    return b - b.mean()  # no decrease left that rounding would not hide
                 trial = b - t * step
                 trial_value = self.data(X, trial)
                 if trial_value <= value - 0.25 * t * decrement:
@@ -131,25 +136,15 @@ class RegularizedCE:
 
     # ---- local search on the factor form ---------------------------------------------------
 
-    def descend(self, start: str, theta: np.ndarray, width: int,
-                maxiter: int = 4000) -> CEPoint:
+    def descend(self, starts: list[tuple[str, np.ndarray]], width: int,
+                maxiter: int = 4000) -> list[CEPoint]:
         """L-BFGS on the factor form with the bias eliminated (:class:`EliminatedBias`)
-        from the factors ``theta``, then the cut-and-polish step."""
-        from scipy.optimize import minimize
-
-        form = EliminatedBias(self, width)
-        unit = min(1.0, form(theta)[0])
-        if not unit > 0:
-            return self.point(start, form.logits(theta), form.b)
-
-        def scaled(t):
-            value, grad = form(t)
-            return value / unit, grad / unit
-
-        options = {"maxiter": maxiter, "maxfun": 2 * maxiter, "gtol": GTOL, "ftol": 1e-16,
-                   "maxcor": 10}
-        out = minimize(scaled, theta, jac=True, method="L-BFGS-B", options=options)
-        return self.polish(self.point(start, form.logits(out.x), form.b, int(out.nit)))
+        from each ``(name, factors)`` start (one stack), then the cut-and-polish step."""
+        forms = [EliminatedBias(self, width) for _ in starts]
+        end = lbfgs.minimize_stack(lbfgs.row_by_row(forms), np.stack([t for _, t in starts]),
+                                   maxiter, GTOL, maxcor=MEMORY, indexed=True)
+        return [self.polish(self.point(name, form.logits(x), form.b, int(iterations)))
+                for (name, _), form, x, iterations in zip(starts, forms, end.x, end.iterations)]
 
     def polish(self, point: CEPoint) -> CEPoint:
         """Cut numerically vanishing singular directions of X D^(1/2) when that lowers F
