@@ -4,6 +4,7 @@ conventions in ``measure`` and ``predict``."""
 from __future__ import annotations
 
 import json
+import sys
 import warnings
 import numpy as np
 import pytest
@@ -163,6 +164,20 @@ def test_a_pt_file_that_needs_code_is_refused(tmp_path, capsys):
 
 class Custom:
     """An object whose unpickling would run this module's code."""
+
+
+@pytest.mark.parametrize("suffix, library, expect", [
+    (".safetensors", "safetensors.numpy", "needs the safetensors package (pip install "
+     "safetensors)"),
+    (".pt", "torch", "reading .pt/.pth needs PyTorch; without it save the arrays as .npz"),
+])
+def test_a_missing_optional_library_is_one_line_and_exit_2(tmp_path, capsys, monkeypatch,
+                                                           suffix, library, expect):
+    monkeypatch.setitem(sys.modules, library, None)  # what an uninstalled package does
+    path = tmp_path / f"model{suffix}"
+    path.write_bytes(b"\x00" * 16)
+    err = _bad(capsys, path, expect=expect)
+    assert err.startswith(f"ncsolve measure: error: {path}: ")
 
 
 # ---- training conventions -------------------------------------------------------------

@@ -20,7 +20,7 @@ import json
 
 from ..inputs.problem import Problem
 from ..inputs.validation import invalid
-from .options import add_model_options
+from .options import Option, add_options, option
 
 DEFAULT_DIGITS = 20
 MAX_CLASSES = 1000  # one block of text (or LaTeX rows) per class
@@ -29,13 +29,17 @@ MAX_NUMERIC_DEPTH = 200  # exact rationals to the power M/(M+1): sympy fails nea
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Flags of ``ncsolve equation`` (names as in predict)."""
-    add_model_options(parser, symbolic=True, loss=False, widths=False)
-    parser.add_argument("--precision", default=str(DEFAULT_DIGITS), metavar="DIGITS",
-                        help="significant digits of every number, 15..1000 "
-                             f"(default: {DEFAULT_DIGITS})")
-    output = parser.add_mutually_exclusive_group()
-    output.add_argument("--latex", action="store_true", help="print LaTeX ready for a paper")
-    output.add_argument("--json", action="store_true", help="print one JSON object")
+    symbolic = "symbolic when omitted without --n"
+    add_options(parser, option("n", note="without it the equations stay symbolic"),
+                option("depth", default=None, required=True, note=""),
+                option("lambda_w", note=symbolic), option("lambda_h", note=symbolic),
+                option("bias", metavar="none|free", help="bias-free model or a learned "
+                       "unregularized bias", note="default none; a regularized bias: "
+                       "ncsolve predict"),
+                option("precision", default=str(DEFAULT_DIGITS), note=f"default {DEFAULT_DIGITS}"))
+    add_options(parser.add_mutually_exclusive_group(),
+                Option("--latex", default=False, action="store_true",
+                       help="print LaTeX ready for a paper"), "json")
 
 
 def _check(args: argparse.Namespace) -> None:

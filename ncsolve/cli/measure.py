@@ -33,41 +33,37 @@ from ..measure.files import check_path, load
 from ..measure.plot import save_measurement
 from ..sweep.plot import check_path as check_figure_path
 from .options import (
+    SEARCH,
+    Option,
     add_convention_options,
-    add_search_options,
+    add_options,
     convention_given,
     convention_settings,
+    option,
+)
+
+BIAS = ("default: none without a last-layer bias; with one, regularized when its decay is "
+        "known (--lambda-b, or --weight-decay without --no-bias-decay), else free")
+MEASURE = (
+    Option("--collapse-threshold", "T", "1e-3", "a class is collapsed when its class-mean "
+           "length is at most T times the largest", "default 1e-3"),
+    Option("--gap-tolerance", "G", "1e-4", "relative objective gap counted as the global "
+           "minimum", "default 1e-4"),
 )
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("file", metavar="FILE", help="trained model: .npz, .safetensors, "
-                        ".pt or .pth (see docs/measure.md for the keys)")
-    parser.add_argument("--depth", default=None, metavar="M",
-                        help="number of head layers (default: all W1..WM in the file)")
-    parser.add_argument("--lambda-w", default=None, metavar="X|X1,...,XM",
-                        help="weight decay of ncsolve's objective, one value or one per layer")
-    parser.add_argument("--lambda-h", default=None, metavar="X",
-                        help="feature decay (default: fitted to the trained lengths)")
-    parser.add_argument("--lambda-b", default=None, metavar="X",
-                        help="decay of the last-layer bias (regularized bias)")
-    parser.add_argument("--bias", default=None, metavar="none|free|regularized",
-                        help="bias mode (default: none without a last-layer bias; with one, "
-                        "regularized when its decay is known (--lambda-b, or --weight-decay "
-                        "without --no-bias-decay), else free)")
-    parser.add_argument("--loss", default="mse", metavar="mse|ce",
-                        help="the training loss: squared error or cross-entropy (default mse)")
+    add_options(parser, Option("file", "FILE", help="trained model: .npz, .safetensors, .pt or "
+                               ".pth (see docs/measure.md for the keys)"),
+                option("depth", default=None, help="number of head layers",
+                       note="default: all W1..WM in the file"),
+                option("lambda_w", note="in ncsolve's objective"),
+                option("lambda_h", note="default: fitted to the trained lengths"),
+                option("lambda_b", note="a regularized last-layer bias"),
+                option("bias", default=None, note=BIAS), "loss")
     add_convention_options(parser, bias_decay=True)
-    parser.add_argument("--collapse-threshold", default="1e-3", metavar="T",
-                        help="a class is collapsed when its class-mean length is at most T "
-                        "times the largest (default 1e-3)")
-    parser.add_argument("--gap-tolerance", default="1e-4", metavar="G",
-                        help="relative objective gap counted as the global minimum "
-                        "(default 1e-4)")
-    add_search_options(parser, of="the theory's search")
-    parser.add_argument("--json", action="store_true", help="print one JSON object")
-    parser.add_argument("--plot", default=None, metavar="PATH",
-                        help="draw measured against theory (.png at 200 dpi, .pdf or .svg)")
+    add_options(parser, *MEASURE, *SEARCH, "json",
+                option("plot", help="draw the measured values against the theory"))
 
 
 def _fraction(value, name: str):

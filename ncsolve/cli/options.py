@@ -1,75 +1,111 @@
-"""The model options shared by every subcommand, declared once so that flags,
-metavars and help read the same in ``predict``, ``equation`` and ``verify``."""
+"""The command-line options, declared once as data: a flag, its metavar and its
+help read the same in every subcommand (one vocabulary, docs/cli.md)."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass, replace
 
 from ..inputs.problem import DEFAULT_DECAY
 from ..inputs.profiles import profile
 from ..inputs.validation import invalid
 
 
-def add_model_options(parser, *, symbolic: bool = False, loss: bool = True,
-                      widths: bool = True, n_required: bool = True) -> None:
-    """--n, --depth, --lambda-w, --lambda-h, --bias (and --loss, --widths).
+@dataclass(frozen=True)
+class Option:
+    """One command-line option as data: its flag and how it reads in ``--help``.
 
-    With ``symbolic`` (``ncsolve equation``) the class sizes and decays are
-    optional and stay symbols when left out, and the depth is required.
+    ``help`` says what the option is, the same in every command; ``note`` is the
+    parenthesis after it (the default, or where the option applies), which a
+    command may change with :func:`option`. An ``action`` option (a switch)
+    takes no value and no metavar.
     """
-    parser.add_argument(
-        "--n", required=n_required and not symbolic, metavar="N1,N2,...",
-        help="samples per class, comma-separated, or @FILE of counts separated by spaces, "
-        "commas or newlines (K = number of classes)"
-        + ("; without it the equations stay symbolic" if symbolic else ""))
-    parser.add_argument(
-        "--depth", required=symbolic, default=None if symbolic else "1", metavar="M",
-        help="number of linear layers M after the features" + ("" if symbolic else
-                                                              " (default 1: plain UFM)"))
-    decay_default = None if symbolic else str(DEFAULT_DECAY)
-    when_omitted = "symbolic when omitted without --n" if symbolic else f"default {DEFAULT_DECAY}"
-    parser.add_argument(
-        "--lambda-w", default=decay_default, metavar="X|X1,...,XM",
-        help=f"weight decay, one value or one per layer, layer 1 first ({when_omitted})")
-    parser.add_argument("--lambda-h", default=decay_default, metavar="X",
-                        help=f"feature decay ({when_omitted})")
-    if symbolic:  # equation has the closed forms of these two only
-        parser.add_argument("--bias", default="none", metavar="none|free",
-                            help="bias-free model or a learned unregularized bias (default "
-                            "none; a regularized bias: ncsolve predict)")
-    else:
-        parser.add_argument("--bias", default="none", metavar="none|free|regularized",
-                            help="bias-free model, a learned unregularized bias, or a "
-                            "learned bias with decay --lambda-b (default none)")
-    if not symbolic:
-        parser.add_argument("--lambda-b", default=None, metavar="X",
-                            help="decay of the bias, lambda_b/2 ||b||^2 (with --bias "
-                            "regularized only; equal to lambda_w when the weight decay "
-                            "reaches every parameter; with --weight-decay it is mapped)")
-    if loss:
-        parser.add_argument("--loss", default="mse", metavar="mse|ce",
-                            help="squared error or softmax cross-entropy (default mse)")
-    if widths:
-        parser.add_argument("--widths", default=None, metavar="D1,...,DM",
-                            help="feature widths d_1..d_M, one per layer (d_1 is the width "
-                            "of the features); narrow layers cap the rank")
+
+    flag: str
+    metavar: str | None = None
+    default: object = None
+    help: str = ""
+    note: str = ""
+    action: str | None = None
+    dest: str | None = None
+    required: bool = False
+
+    @property
+    def name(self) -> str:
+        """The key of the option in a table: the flag with ``_`` for ``-``."""
+        return self.flag.lstrip("-").replace("-", "_")
+
+    def add_to(self, parser) -> None:
+        """Declare the option on an argparse parser or argument group."""
+        text = f"{self.help} ({self.note})" if self.note else self.help
+        given = {"metavar": self.metavar, "action": self.action, "dest": self.dest}
+        keywords = {key: value for key, value in given.items() if value is not None}
+        if self.required:
+            keywords["required"] = True
+        parser.add_argument(self.flag, default=self.default, help=text, **keywords)
 
 
-def add_profile_options(parser, *, ratio_help: str | None = None,
-                        ratio_default: str | None = None) -> None:
-    """--profile, --ratio, --classes, --minority, --largest (docs/phase.md)."""
-    parser.add_argument(
-        "--profile", default=None, metavar="step|exp|scaled",
-        help="class sizes from an imbalance profile instead of --n: step (two groups, "
-        "Fang et al. 2021), exp (long-tailed, Cao et al. 2019), scaled (the sizes of --n "
-        "with their imbalance rescaled to --ratio)")
-    parser.add_argument(
-        "--ratio", default=ratio_default, metavar="RHO",
-        help=ratio_help or "imbalance ratio n_max/n_min >= 1 of the profile")
-    parser.add_argument("--classes", default=None, metavar="K",
-                        help="profile step/exp: number of classes (default 10)")
-    parser.add_argument("--minority", default=None, metavar="K_MIN",
-                        help="profile step: number of minority classes (default K // 2)")
-    parser.add_argument("--largest", default=None, metavar="N_MAX",
-                        help="profile step/exp: size of the largest class (default 5000)")
+def table(*options: Option) -> dict[str, Option]:
+    """Options keyed by :attr:`Option.name`."""
+    return {item.name: item for item in options}
+
+
+DECAY = f"default {DEFAULT_DECAY}"
+GRID = "X|X1,X2,...|START:STOP:COUNT"
+FIGURE = ("the extension gives the format: .png (200 dpi), .pdf or .svg; needs matplotlib: "
+          "pip install 'ncsolve[plot]'")
+
+# The one vocabulary of the command line (docs/cli.md): a flag means the same in every
+# command. A command changes a note (its default) or, where the meaning differs, the help.
+OPTIONS = table(
+    Option("--n", "N1,N2,...", None, "samples per class (K = number of classes): comma-"
+           "separated, or @FILE of counts separated by spaces, commas or newlines"),
+    Option("--depth", "M", "1", "number of linear layers M after the features",
+           "default 1: plain UFM"),
+    Option("--lambda-w", "X|X1,...,XM", None, "weight decay, one value or one per layer, "
+           "layer 1 first", DECAY),
+    Option("--lambda-h", "X", None, "feature decay", DECAY),
+    Option("--bias", "none|free|regularized", "none", "bias-free model, a learned "
+           "unregularized bias, or a learned bias with decay --lambda-b", "default none"),
+    Option("--lambda-b", "X", None, "decay of the bias, lambda_b/2 ||b||^2", "with --bias "
+           "regularized only; equal to lambda_w when the weight decay reaches every parameter"),
+    Option("--loss", "mse|ce", "mse", "squared error or softmax cross-entropy", "default mse"),
+    Option("--widths", "D1,...,DM", None, "feature widths d_1..d_M, one per layer (d_1 is the "
+           "width of the features); narrow layers cap the rank"),
+    Option("--profile", "step|exp|scaled", None, "class sizes from an imbalance profile "
+           "instead of --n: step (two groups, Fang et al. 2021), exp (long-tailed, Cao et al. "
+           "2019), scaled (the sizes of --n with their imbalance rescaled to --ratio)"),
+    Option("--ratio", "RHO", None, "imbalance ratio n_max/n_min >= 1 of the profile"),
+    Option("--classes", "K", None, "profile step/exp: number of classes", "default 10"),
+    Option("--minority", "K_MIN", None, "profile step: number of minority classes",
+           "default K // 2"),
+    Option("--largest", "N_MAX", None, "profile step/exp: size of the largest class",
+           "default 5000"),
+    Option("--precision", "DIGITS", None, "significant digits of every number, 15..1000"),
+    Option("--restarts", "R", None, "cross-entropy only: random starts of ncsolve's search; "
+           "more restarts, more certainty", "default depends on K"),
+    Option("--seed", "S", None, "cross-entropy only: seed of ncsolve's search", "default 0"),
+    Option("--json", default=False, action="store_true",
+           help="print one JSON object instead of the text report"),
+    Option("--plot", "PATH", None, "draw a figure", FIGURE),
+    Option("--output", "PATH", None, "write the table to PATH instead of standard output"),
+    Option("--quiet", default=False, action="store_true", help="no progress on stderr"),
+)
+
+MODEL = ("n", "depth", "lambda_w", "lambda_h", "bias", "lambda_b", "loss", "widths")
+PROFILE = ("profile", "ratio", "classes", "minority", "largest")
+SEARCH = ("restarts", "seed")
+SCALED = "with --profile scaled: the sizes whose imbalance is rescaled"
+
+
+def option(name: str, **changes) -> Option:
+    """The shared option ``name``, with a command's own note, default or help."""
+    return replace(OPTIONS[name], **changes)
+
+
+def add_options(parser, *options: str | Option) -> None:
+    """Declare options, each a name in :data:`OPTIONS` or an :class:`Option`, in order."""
+    for item in options:
+        (OPTIONS[item] if isinstance(item, str) else item).add_to(parser)
 
 
 def profile_from_args(args):
@@ -85,13 +121,23 @@ def profile_from_args(args):
                    largest=args.largest, n=args.n)
 
 
-def add_search_options(parser, *, of: str = "the search") -> None:
-    """--restarts and --seed of the cross-entropy search (predict, measure)."""
-    parser.add_argument("--restarts", default=None, metavar="R",
-                        help=f"cross-entropy only: random starts of {of} (default depends "
-                        "on K); more restarts, more certainty")
-    parser.add_argument("--seed", default=None, metavar="S",
-                        help=f"cross-entropy only: seed of {of} (default 0)")
+CONVENTIONS = table(
+    Option("--weight-decay", "WD|WD1,...,WDM", None, "the optimizer's weight_decay (coupled "
+           "L2, as SGD and Adam apply it), one value or one per layer"),
+    Option("--loss-reduction", "mean|sum|half-mean|ufm", "mean", "how the training loss "
+           "averaged: mean (PyTorch's default: nn.MSELoss over N*K entries, "
+           "nn.CrossEntropyLoss over N), sum, half-mean (MSELoss/2), ufm (1/(2N) sum of "
+           "squares)"),
+    Option("--feature-decay", "FD", None, "an explicit fd/2 ||H||^2 added to the loss",
+           "free features"),
+    Option("--batch-size", "B", None, "samples per batch", "default: full batch"),
+    Option("--feature-decay-scope", "batch|all", "batch", "the feature penalty is on each "
+           "batch's features (default) or on all of H at every step"),
+    Option("--optimizer", "sgd|adam|adamw", "sgd", "adamw is refused: its decoupled decay is "
+           "not an L2 penalty"),
+    Option("--no-bias-decay", default=True, action="store_false", dest="bias_decay",
+           help="weight_decay does not reach the last-layer bias"),
+)
 
 
 def add_convention_options(parser, *, bias_decay: bool = False) -> None:
@@ -99,26 +145,9 @@ def add_convention_options(parser, *, bias_decay: bool = False) -> None:
     script set (mapped by ncsolve.inputs.conventions; docs/measure.md)."""
     group = parser.add_argument_group(
         "training conventions", "give what the training code set instead of --lambda-w/"
-        "--lambda-h; they are mapped onto ncsolve's objective (docs/measure.md)")
-    group.add_argument("--weight-decay", default=None, metavar="WD|WD1,...,WDM",
-                       help="the optimizer's weight_decay (coupled L2, as SGD and Adam apply "
-                       "it), one value or one per layer")
-    group.add_argument("--loss-reduction", default="mean", metavar="mean|sum|half-mean|ufm",
-                       help="how the training loss averaged: mean (PyTorch's default: "
-                       "nn.MSELoss over N*K entries, nn.CrossEntropyLoss over N), sum, "
-                       "half-mean (MSELoss/2), ufm (1/(2N) sum of squares)")
-    group.add_argument("--feature-decay", default=None, metavar="FD",
-                       help="an explicit fd/2 ||H||^2 added to the loss (free features)")
-    group.add_argument("--batch-size", default=None, metavar="B",
-                       help="samples per batch (default: full batch)")
-    group.add_argument("--feature-decay-scope", default="batch", metavar="batch|all",
-                       help="the feature penalty is on each batch's features (default) or "
-                       "on all of H at every step")
-    group.add_argument("--optimizer", default="sgd", metavar="sgd|adam|adamw",
-                       help="adamw is refused: its decoupled decay is not an L2 penalty")
-    if bias_decay:
-        group.add_argument("--no-bias-decay", dest="bias_decay", action="store_false",
-                           help="weight_decay does not reach the last-layer bias")
+        "--lambda-h/--lambda-b; they are mapped onto ncsolve's objective (docs/measure.md)")
+    names = [name for name in CONVENTIONS if bias_decay or name != "no_bias_decay"]
+    add_options(group, *(CONVENTIONS[name] for name in names))
 
 
 CONVENTION_FLAGS = ("weight_decay", "feature_decay", "batch_size")

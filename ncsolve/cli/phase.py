@@ -26,33 +26,29 @@ from ..inputs.validation import Options, check, invalid
 from ..sweep.output import check_output, csv_text, write_atomic
 from ..sweep.phase import phase_map
 from ..sweep.plot import check_path, plot_phase, save
-from .options import add_profile_options, profile_from_args
+from .options import PROFILE, Option, add_options, option, profile_from_args
 
 DEFAULT_RATIOS = "1:1000:400"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--n", default=None, metavar="N1,N2,...",
-                        help="profile scaled: the explicit sizes whose imbalance is rescaled")
-    add_profile_options(parser, ratio_default=DEFAULT_RATIOS,
-                        ratio_help="imbalance ratios: a comma list or START:STOP:COUNT "
-                        f"(log-spaced; default {DEFAULT_RATIOS})")
-    parser.add_argument("--depth", default="3", metavar="M|M1,M2,...|A:B:COUNT",
-                        help="depth, or several depths (default 3)")
-    parser.add_argument("--bias", default="none", metavar="none|free",
-                        help="bias-free (curves per class group) or free bias (curves per "
-                        "direction group of D - n n^T/N); default none")
-    parser.add_argument("--integer-sizes", action="store_true",
-                        help="use the rounded-down integer sizes that predict and sweep use "
-                        "(default: the continuous profile)")
-    parser.add_argument("--format", default="text", metavar="text|json|csv",
-                        help="output format (default text); csv: one row per decay interval "
-                        "at each (ratio, depth), with its region and the curve above it")
-    parser.add_argument("--json", action="store_true", help="same as --format json")
-    parser.add_argument("--output", default=None, metavar="PATH",
-                        help="write the table to PATH instead of standard output")
-    parser.add_argument("--plot", default=None, metavar="PATH",
-                        help="draw the phase diagram (.png at 200 dpi, .pdf or .svg)")
+    add_options(
+        parser, option("n", note="only with --profile scaled: the sizes whose imbalance is "
+                       "rescaled"), *PROFILE[:1],
+        option("ratio", default=DEFAULT_RATIOS, note="a comma list or START:STOP:COUNT, "
+               f"log-spaced; default {DEFAULT_RATIOS}"), *PROFILE[2:],
+        option("depth", metavar="M|M1,M2,...|A:B:COUNT", default="3",
+               note="or several depths; default 3"),
+        option("bias", metavar="none|free", help="bias-free: curves per class group; free "
+               "bias: curves per direction group of D - n n^T/N"),
+        Option("--integer-sizes", default=False, action="store_true", help="use the "
+               "rounded-down integer sizes that predict and sweep use (default: the "
+               "continuous profile)"),
+        Option("--format", "text|json|csv", "text", "output format", "default text; csv: one "
+               "row per decay interval at each (ratio, depth), with its region and the curve "
+               "above it"),
+        option("json", help="same as --format json"), "output",
+        option("plot", help="draw the phase diagram"))
 
 
 def run(args: argparse.Namespace) -> int:

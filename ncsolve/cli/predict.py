@@ -21,28 +21,23 @@ import json
 import sys
 
 from ..inputs.validation import invalid
-from .options import (add_convention_options, add_model_options, add_profile_options,
-                      add_search_options, convention_given, convention_settings,
+from .options import (MODEL, PROFILE, SCALED, SEARCH, Option, add_convention_options,
+                      add_options, convention_given, convention_settings, option,
                       profile_from_args)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    add_model_options(parser, n_required=False)
-    parser.set_defaults(lambda_w=None, lambda_h=None)  # 5e-4 unless a convention maps them
-    add_profile_options(parser)
+    add_options(parser, option("n", note=SCALED), *MODEL[1:], *PROFILE)
     add_convention_options(parser)
-    parser.add_argument("--precision", default=None, metavar="DIGITS",
-                        help="use the symbolic/high-precision route with this many digits "
-                        "(15..1000, MSE only; slower)")
-    add_search_options(parser)
-    parser.add_argument("--json", action="store_true",
-                        help="print one JSON object (full float precision) instead of tables")
-    grams = parser.add_mutually_exclusive_group()
-    grams.add_argument("--grams", dest="grams", action="store_true", default=None,
-                       help="include the K x K Gram matrices in --json (default: only for "
-                       "K <= 200; their JSON grows as K^2)")
-    grams.add_argument("--no-grams", dest="grams", action="store_false",
-                       help="leave the Gram matrices out of --json")
+    add_options(parser, option("precision", help="use the high-precision route with this "
+                               "many significant digits, 15..1000", note="MSE only; slower"),
+                *SEARCH, "json")
+    add_options(parser.add_mutually_exclusive_group(),
+                Option("--grams", default=None, action="store_true", help="include the K x K "
+                       "Gram matrices in --json (default: only for K <= 200; their JSON "
+                       "grows as K^2)"),
+                Option("--no-grams", default=None, action="store_false", dest="grams",
+                       help="leave the Gram matrices out of --json"))
 
 
 def _precision(value):

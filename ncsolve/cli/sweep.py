@@ -30,66 +30,58 @@ from ..sweep.output import block_text, check_output, format_from
 from ..sweep.plot import check_path, check_sweep_plot, plot_sweep, save
 from ..sweep.run import run as run_grid
 from ..sweep.spec import build_grid
-from .options import add_profile_options
+from .options import GRID, PROFILE, SCALED, Option, add_options, option
 
-GRID = "X|X1,X2,...|START:STOP:COUNT"
+# one value, a comma list or START:STOP:COUNT of the option predict has
+AXES = ("depth", "decay", "lambda_w", "lambda_h", "lambda_b", "bias", "loss", "seed", "restarts")
+CHANGES = {
+    "decay": Option("--decay", GRID, None, "lambda_h and every lambda_w together",
+                    "lbar equals it"),
+    "lambda_w": option("lambda_w", metavar=GRID, help="weight decay of every layer, or a "
+                       "fixed vector X1/X2/.../XM, layer 1 first"),
+    "bias": option("bias", metavar="none,free,regularized", default=None),
+    "loss": option("loss", metavar="mse,ce", default=None),
+}
+RUNNING = (
+    Option("--executor", "process|thread|serial|dask", None, "where cross-entropy and "
+           "regularized points run", "default process: local processes; dask: a local Dask "
+           "cluster"),
+    Option("--workers", "W", None, "local workers", "default: all cores"),
+    Option("--scheduler", "ADDRESS", None, "address of a running Dask scheduler, e.g. "
+           "tcp://host:8786"),
+    Option("--yes", default=False, action="store_true",
+           help="allow grids of more than 10^7 points"),
+    option("quiet", help="no progress bar and no summary line on stderr"),
+)
+OUTPUT = (
+    option("output", note="appended point by point; a rerun resumes. Without "
+           "it the table is printed at the end"),
+    Option("--format", "csv|jsonl|parquet", None, "table format", "default from the extension "
+           "of --output, else csv; parquet needs pyarrow and is written once, at the end"),
+    option("plot", help="draw one or two swept parameters"),
+    Option("--plot-value", "COLUMN", None, "what to draw: a per-class column (lines, or a heat "
+           "map of one class with --plot-class), or collapsed_classes (default: feature_norm "
+           "for one parameter, collapsed_classes for two)"),
+    Option("--plot-class", "K", None, "class to draw in a heat map of a per-class column"),
+)
+
+
+def _axis(name: str) -> Option:
+    """predict's option ``name`` as a grid axis: GRID values, and no default of its own."""
+    return CHANGES.get(name) or option(name, metavar=GRID, default=None)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-
-    parser.add_argument("--n", default=None, metavar="N1,N2,...",
-                        help="fixed class sizes (or the base sizes of --profile scaled)")
-    add_profile_options(parser, ratio_help=f"imbalance ratio(s) of the profile ({GRID}, "
-                        "log-spaced)")
-    grid = parser.add_argument_group("grid (each: one value, a comma list or START:STOP:COUNT)")
-    grid.add_argument("--depth", default=None, metavar=GRID, help="number of layers (default 1)")
-    grid.add_argument("--decay", default=None, metavar=GRID,
-                      help="lambda_h and every lambda_w together (lbar equals it)")
-    grid.add_argument("--lambda-w", default=None, metavar=GRID,
-                      help="weight decay of every layer (default 5e-4), or a fixed vector "
-                      "X1/X2/.../XM")
-    grid.add_argument("--lambda-h", default=None, metavar=GRID, help="feature decay (5e-4)")
-    grid.add_argument("--lambda-b", default=None, metavar=GRID,
-                      help="bias decay (with --bias regularized)")
-    grid.add_argument("--bias", default=None, metavar="none,free,regularized",
-                      help="bias mode(s) (default none)")
-    grid.add_argument("--loss", default=None, metavar="mse,ce", help="loss(es) (default mse)")
-    grid.add_argument("--seed", default=None, metavar=GRID,
-                      help="cross-entropy: seed of each point's search (default 0)")
-    grid.add_argument("--restarts", default=None, metavar=GRID,
-                      help="cross-entropy: random starts per point (default by K)")
-    parser.add_argument("--widths", default=None, metavar="D1,...,DM",
-                        help="fixed layer widths (one per layer)")
-    run = parser.add_argument_group("running")
-    run.add_argument("--executor", default=None, metavar="process|thread|serial|dask",
-                     help="where cross-entropy and regularized points run (default process: "
-                     "local processes; dask: a local Dask cluster)")
-    run.add_argument("--workers", default=None, metavar="W",
-                     help="local workers (default: all cores)")
-    run.add_argument("--scheduler", default=None, metavar="ADDRESS",
-                     help="address of a running Dask scheduler, e.g. tcp://host:8786")
-    run.add_argument("--yes", action="store_true", help="allow grids of more than 10^7 points")
-    run.add_argument("--quiet", action="store_true",
-                     help="no progress bar and no summary line on stderr")
-    out = parser.add_argument_group("output")
-    out.add_argument("--output", default=None, metavar="PATH",
-                     help="table file (appended point by point; a rerun resumes); default: "
-                     "standard output at the end")
-    out.add_argument("--format", default=None, metavar="csv|jsonl|parquet",
-                     help="table format (default from the extension of --output, else csv; "
-                     "parquet needs pyarrow and is written once, at the end)")
-    out.add_argument("--plot", default=None, metavar="PATH",
-                     help="figure of one or two swept parameters (.png, .pdf, .svg)")
-    out.add_argument("--plot-value", default=None, metavar="COLUMN",
-                     help="what to draw: a per-class column (lines, or a heat map of one "
-                     "class with --plot-class), or collapsed_classes (default: feature_norm "
-                     "for one parameter, collapsed_classes for two)")
-    out.add_argument("--plot-class", default=None, metavar="K",
-                     help="class to draw in a heat map of a per-class column")
+    add_options(parser, option("n", note=SCALED), *PROFILE[:1],
+                option("ratio", note=f"{GRID}, log-spaced"), *PROFILE[2:])
+    add_options(parser.add_argument_group("grid (each: one value, a comma list or "
+                                          "START:STOP:COUNT)"), *map(_axis, AXES))
+    add_options(parser, option("widths", note="fixed for the whole sweep"))
+    add_options(parser.add_argument_group("running"), *RUNNING)
+    add_options(parser.add_argument_group("output"), *OUTPUT)
 
 
-SPEC_NAMES = ("ratio", "classes", "minority", "largest", "depth", "decay", "lambda_w",
-              "lambda_h", "lambda_b", "bias", "loss", "seed", "restarts")
+SPEC_NAMES = (*PROFILE[1:], *AXES)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -33,7 +33,7 @@ from ..core.objective import DEFAULT_WIDTH  # one default for Python and the CLI
 from ..core.descent import METHODS, MOMENTUM
 from ..inputs.problem import MAX_DEPTH, Problem, whole_number
 from ..inputs.validation import POSITIVE, Options, check, invalid
-from .options import add_model_options
+from .options import MODEL, Option, add_options, option
 
 DEFAULT_STEPS = {"lbfgs": 20000, "gd": 30000, "momentum": 30000}
 DEFAULTS = {"lr": 0.1, "momentum": 0.9}
@@ -42,51 +42,45 @@ MAX_STEPS = 10**7  # --steps: beyond this a run takes hours even on small models
 FIGURE_FORMATS = ("png", "pdf", "svg")
 
 
+DESCENT = (
+    Option("--method", "{lbfgs,gd,momentum}", "lbfgs", "L-BFGS (default), gradient descent, "
+           "or heavy-ball momentum"),
+    Option("--steps", "S", None, "steps (gd, momentum; default 30000) or L-BFGS iteration "
+           "cap (20000)"),
+    Option("--lr", "X", None, "step size for gd and momentum (0.1); refused with lbfgs"),
+    Option("--momentum", "X", None, "heavy-ball coefficient for --method momentum (0.9); "
+           "refused with other methods"),
+    Option("--init-scale", "X", "0.1", "standard deviation of the N(0, X^2) start (0.1)"),
+    option("seed", default="0", help="seed of the first run"),
+    option("restarts", default="1", help="number of runs, seeds S, S+1, ...",
+           note=f"default 1; at most {MAX_RUNS}"),
+)
+COMPARISON = (
+    Option("--loss-rtol", "X", "1e-6", "relative objective tolerance for a match (1e-6); "
+           "relative to at least 1e-8 of the objective at the origin, so that a minimum of 0 "
+           "is handled"),
+    Option("--gram-tol", "X", "1e-3", "normalized Gram distance tolerance for a match (1e-3)"),
+    Option("--grad-tol", "X", "1e-6", "gradient norm of a converged run (1e-6); decides the "
+           "status for --loss ce, is only reported for mse"),
+)
+OUTPUT = (
+    "json",
+    option("plot", help="draw NC1 and the distances to theory against iterations"),
+    Option("--record-every", "K", None, "record the trajectory every K steps, for --plot and "
+           "the trajectory in --json (default with --plot: about 300 points)"),
+    "quiet",
+)
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``ncsolve verify``."""
-    model = parser.add_argument_group("model")
-    add_model_options(model)
-    model.add_argument("--width", default=None, metavar="D",
-                       help=f"one width d for every layer, d_1 = ... = d_M = D (default "
-                            f"{DEFAULT_WIDTH}, the paper's setting); --widths sets each layer")
-
-    run = parser.add_argument_group("descent")
-    run.add_argument("--method", default="lbfgs", metavar="{lbfgs,gd,momentum}",
-                     help="L-BFGS (default), gradient descent, or heavy-ball momentum")
-    run.add_argument("--steps", default=None, metavar="S",
-                     help="steps (gd, momentum; default 30000) or L-BFGS iteration cap (20000)")
-    run.add_argument("--lr", default=None, metavar="X",
-                     help="step size for gd and momentum (0.1); refused with lbfgs")
-    run.add_argument("--momentum", default=None, metavar="X",
-                     help="heavy-ball coefficient for --method momentum (0.9); refused "
-                          "with other methods")
-    run.add_argument("--init-scale", default="0.1", metavar="X",
-                     help="standard deviation of the N(0, X^2) start (0.1)")
-    run.add_argument("--seed", default="0", metavar="S", help="seed of the first run (0)")
-    run.add_argument("--restarts", default="1", metavar="R",
-                     help=f"number of runs, seeds S, S+1, ... (1; at most {MAX_RUNS})")
-
-    check = parser.add_argument_group("comparison")
-    check.add_argument("--loss-rtol", default="1e-6", metavar="X",
-                       help="relative objective tolerance for a match (1e-6); relative to "
-                            "at least 1e-8 of the objective at the origin, so that a minimum "
-                            "of 0 is handled")
-    check.add_argument("--gram-tol", default="1e-3", metavar="X",
-                       help="normalized Gram distance tolerance for a match (1e-3)")
-    check.add_argument("--grad-tol", default="1e-6", metavar="X",
-                       help="gradient norm of a converged run (1e-6); decides the status "
-                            "for --loss ce, is only reported for mse")
-
-    out = parser.add_argument_group("output")
-    out.add_argument("--json", action="store_true", help="print the report as JSON")
-    out.add_argument("--plot", default=None, metavar="FILE",
-                     help="write a figure of NC1 and the distances to theory against "
-                          "iterations; the extension gives the format: .png (200 dpi), .pdf "
-                          "or .svg (needs matplotlib: pip install 'ncsolve[plot]')")
-    out.add_argument("--record-every", default=None, metavar="K",
-                     help="record the trajectory every K steps, for --plot and the "
-                          "trajectory in --json (default with --plot: about 300 points)")
-    out.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    width = Option("--width", "D", None, f"one width d for every layer, d_1 = ... = d_M = D "
+                   f"(default {DEFAULT_WIDTH}, the paper's setting); --widths sets each layer")
+    add_options(parser.add_argument_group("model"), option("n", required=True), *MODEL[1:],
+                width)
+    add_options(parser.add_argument_group("descent"), *DESCENT)
+    add_options(parser.add_argument_group("comparison"), *COMPARISON)
+    add_options(parser.add_argument_group("output"), *OUTPUT)
 
 
 # ---- input checks ----------------------------------------------------------------------

@@ -15,6 +15,7 @@ used, and the mapping is reported.
 
 from __future__ import annotations
 
+import importlib
 import os
 import re
 from dataclasses import dataclass, field, replace
@@ -114,24 +115,26 @@ def _read_npz(name: str) -> dict:
                            f"{error})") from None
 
 
-def _read_safetensors(name: str) -> dict:
+def _optional(module: str, name: str, missing: str):
+    """The optional library ``module``; without it, a ProblemError for file ``name``."""
     try:
-        from safetensors.numpy import load_file
+        return importlib.import_module(module)
     except ImportError:
-        raise ProblemError(f"{name}: reading .safetensors needs the safetensors package "
-                           "(pip install safetensors)") from None
+        raise ProblemError(f"{name}: {missing}") from None
+
+
+def _read_safetensors(name: str) -> dict:
+    library = _optional("safetensors.numpy", name, "reading .safetensors needs the "
+                        "safetensors package (pip install safetensors)")
     try:
-        return dict(load_file(name))
+        return dict(library.load_file(name))
     except Exception as error:  # SafetensorError, OSError, ValueError for a bad header
         raise ProblemError(f"{name}: not a readable .safetensors file ({error})") from None
 
 
 def _read_torch(name: str) -> dict:
-    try:
-        import torch
-    except ImportError:
-        raise ProblemError(f"{name}: reading .pt/.pth needs PyTorch; without it save the "
-                           "arrays as .npz or .safetensors") from None
+    torch = _optional("torch", name, "reading .pt/.pth needs PyTorch; without it save the "
+                      "arrays as .npz or .safetensors")
     import pickle
 
     try:
