@@ -25,6 +25,20 @@ def column(values) -> list:
     return np.where(np.isfinite(values), values, None).tolist()
 
 
+def json_ready(value):
+    """A JSON-safe copy: numpy arrays and scalars as Python values, non-finite floats as
+    None, dicts and sequences copied through."""
+    if isinstance(value, dict):
+        return {str(k): json_ready(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_ready(v) for v in value]
+    if hasattr(value, "tolist"):
+        return json_ready(value.tolist())
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
 def records(columns: dict, keys=None) -> list[dict]:
     """One dict per row from equal-length columns; ``keys`` (default: all) in that order."""
     keys = list(columns) if keys is None else list(keys)

@@ -21,6 +21,7 @@ import tempfile
 import numpy as np
 
 from ..inputs.validation import Options, check, invalid
+from ..results.table import json_ready
 
 FORMATS = ("csv", "jsonl", "parquet")
 
@@ -59,16 +60,6 @@ def cell(value) -> str:
     if isinstance(value, (int, np.integer)):
         return str(int(value))
     return str(value)
-
-
-def json_value(value):
-    if isinstance(value, (bool, np.bool_)):
-        return bool(value)
-    if isinstance(value, (float, np.floating)):
-        return float(value) if math.isfinite(value) else None
-    if isinstance(value, (int, np.integer)):
-        return int(value)
-    return value
 
 
 def csv_text(rows: list[dict], columns: list[str] | None = None, header: bool = True) -> str:
@@ -121,7 +112,7 @@ def block_text(block: dict, columns: list[str], fmt: str, header: bool = False) 
     arrays = [np.asarray(block.get(c, missing)) for c in columns]
     if fmt == "jsonl":
         rows = zip(*(a.tolist() for a in arrays))
-        return "".join(json.dumps({c: json_value(v) for c, v in zip(columns, row)},
+        return "".join(json.dumps({c: json_ready(v) for c, v in zip(columns, row)},
                                   allow_nan=False) + "\n" for row in rows)
     lines = [",".join(columns)] if header else []
     if size:
@@ -130,7 +121,7 @@ def block_text(block: dict, columns: list[str], fmt: str, header: bool = False) 
 
 
 def jsonl_text(rows: list[dict], columns: list[str]) -> str:
-    return "".join(json.dumps({c: json_value(r.get(c)) for c in columns}, allow_nan=False)
+    return "".join(json.dumps({c: json_ready(r.get(c)) for c in columns}, allow_nan=False)
                    + "\n" for r in rows)
 
 

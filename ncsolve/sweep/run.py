@@ -14,9 +14,10 @@ import numpy as np
 
 from ..core.constants import EXACT
 from ..inputs.validation import invalid
+from ..results.table import json_ready
 from .executors import SerialExecutor, check_executor, open_executor
 from .mse import solve_groups
-from .output import AppendTable, cell, format_from, json_value, write_atomic
+from .output import AppendTable, cell, format_from, write_atomic
 from .points import (
     BOOL_COLUMNS,
     CE_COLUMNS,
@@ -75,7 +76,7 @@ class SweepTable:
 
         return {"points": self.grid.size, "computed": self.computed, "skipped": self.skipped,
                 "swept": list(self.grid.swept), "columns": list(self.columns),
-                "rows": [{k: json_value(v) for k, v in r.items()} for r in self.rows()]}
+                "rows": [{k: json_ready(v) for k, v in r.items()} for r in self.rows()]}
 
     def __str__(self) -> str:
         where = f" -> {self.output}" if self.output else ""

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 from ..inputs.problem import Problem
+from ..results.table import json_ready
 from .common import Tolerances
 
 
@@ -46,19 +46,6 @@ def _trajectory_dicts(run) -> list:
 def _tolerances_dict(tolerances: Tolerances) -> dict:
     return {"loss_rtol": tolerances.loss_rtol, "gram_tol": tolerances.gram_tol,
             "grad_tol": tolerances.grad_tol}
-
-
-def _clean(value):
-    """JSON-safe copy: numpy scalars to Python, non-finite floats to None."""
-    if isinstance(value, dict):
-        return {str(k): _clean(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_clean(v) for v in value]
-    if hasattr(value, "tolist"):
-        return _clean(value.tolist())
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
 
 
 @dataclass(frozen=True, eq=False)
@@ -118,7 +105,7 @@ class ComparisonReport:
 
     def to_dict(self) -> dict:
         """The JSON of ``ncsolve verify --json`` (numpy values as Python, nan and inf as None)."""
-        return _clean(self._raw_dict())
+        return json_ready(self._raw_dict())
 
     def _raw_dict(self) -> dict:
         best = self.best_run
