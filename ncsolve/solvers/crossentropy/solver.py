@@ -23,9 +23,10 @@ from .candidates import (
     simplex_pattern,
     structured_candidates,
 )
+from .local_runs import LocalMinimum, Start, factor_form
 from .reduced import ReducedCE
 from .result import BatchSummary, CandidateSummary, CESolution, RunSummary, read_off
-from .search import LocalMinimum, Start, factor_form, global_search, two_batches
+from .search import global_search, two_batches
 
 __all__ = ["PROOF_RTOL", "SAME_RTOL", "default_restarts", "solve"]
 
