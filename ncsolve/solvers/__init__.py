@@ -87,7 +87,7 @@ def _crossentropy(problem: Problem, restarts, seed):
             f"geometric-mean decay lbar >= {CE_MIN_DECAY:g}, got lbar = {problem.lbar:.3g}; "
             "below it the optimal logit margins (about log(1/lbar) > 690) leave float64")
     if problem.bias == "regularized":
-        from .regularized.ce_solver import solve_ce as solve_regularized_ce
+        from .regularized.crossentropy_solver import solve_ce as solve_regularized_ce
 
         return representable(solve_regularized_ce(problem, restarts=restarts, seed=seed))
     from .crossentropy.solver import solve as solve_ce

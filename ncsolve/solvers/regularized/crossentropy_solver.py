@@ -5,14 +5,16 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from ...inputs.problem import Problem
 from ..crossentropy.result import feature_shape
 from ...core.constants import BEST_FOUND, PROVED, SAME_MINIMUM_RTOL, TIE_RTOL
 from ..crossentropy.result import RunSummary
-from .ce_result import RegularizedCESolution
+from ..crossentropy.solver import solve as solve_limit
+from .crossentropy_result import RegularizedCESolution
 from .solver import position_of
-from .crossentropy import CEPoint, RegularizedCE, typical_singular_value
+from .reduced_crossentropy import CEPoint, RegularizedCE, typical_singular_value
 
 PROOF_RTOL = 1e-7  # depth 1: a duality gap below this (relative) proves the answer
 DEFAULT_RESTARTS = 4  # random starts besides the two limits and the origin
@@ -39,13 +41,10 @@ def solve_ce(problem: Problem, restarts: int | None = None, seed: int = 0
     -------
     RegularizedCESolution
     """
-    from ..crossentropy import solve as solve_limit
-    from ...core.descent import blas_threads
-
     restarts = DEFAULT_RESTARTS if restarts is None else int(restarts)
     rce = RegularizedCE(problem)
     width = min(problem.rank_cap, problem.K)
-    with blas_threads(1):
+    with threadpool_limits(limits=1, user_api="blas"):  # K x K arrays: threads only cost
         limits = {}
         for bias in ("free", "none"):
             limit = solve_limit(dataclasses.replace(problem, bias=bias, lambda_b=None),
