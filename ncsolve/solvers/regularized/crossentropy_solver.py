@@ -82,6 +82,28 @@ def _searches(rce: RegularizedCE, limits: dict, width: int, restarts: int,
 def _assemble(rce: RegularizedCE, best: CEPoint, points: list[CEPoint], limits: dict,
               restarts: int) -> RegularizedCESolution:
     problem = rce.problem
+    certainty, gap, notes = _certainty(rce, best, points, restarts)
+    # Gram shapes up to a power of two: finite even where decays far apart put the Grams
+    # themselves outside float64
+    limit_grams = tuple(feature_shape(problem, limits[bias].logits, limits[bias].rank)
+                        for bias in ("free", "none"))
+    return RegularizedCESolution(
+        problem=problem, loss=best.loss, logits=best.X, bias_value=best.b, rank=best.rank,
+        ce_loss=float(rce.red.ce(best.X, best.b)[0]),
+        bias_penalty=0.5 * rce.lambda_b * float(best.b @ best.b),
+        class_loss=rce.red.class_losses(best.X, best.b), certainty=certainty,
+        notes=tuple(notes), duality_gap=gap,
+        runs=tuple(RunSummary(p.start, p.loss, p.rank, p.iterations)
+                   for p in sorted(points, key=lambda p: p.loss)),
+        limit_losses=(float(limits["free"].loss), float(limits["none"].loss)),
+        toward_bias_free=position_of(feature_shape(problem, best.X, best.rank), *limit_grams),
+        origin_decay_proved=rce.origin_proof_decay())
+
+
+def _certainty(rce: RegularizedCE, best: CEPoint, points: list[CEPoint],
+               restarts: int) -> tuple[str, float | None, list[str]]:
+    """How certain the best point is, the depth-1 duality gap (or None), and the notes."""
+    problem = rce.problem
     notes = []
     gap = None
     certainty = BEST_FOUND
@@ -108,18 +130,4 @@ def _assemble(rce: RegularizedCE, best: CEPoint, points: list[CEPoint], limits: 
                      "reported loss; depth >= 2 is not convex, so this is not a proof")
     if problem.rank_cap < problem.K:
         notes.append(f"rank capped at {problem.rank_cap} by the layer widths")
-    # Gram shapes up to a power of two: finite even where decays far apart put the Grams
-    # themselves outside float64
-    limit_grams = tuple(feature_shape(problem, limits[bias].logits, limits[bias].rank)
-                        for bias in ("free", "none"))
-    return RegularizedCESolution(
-        problem=problem, loss=best.loss, logits=best.X, bias_value=best.b, rank=best.rank,
-        ce_loss=float(rce.red.ce(best.X, best.b)[0]),
-        bias_penalty=0.5 * rce.lambda_b * float(best.b @ best.b),
-        class_loss=rce.red.class_losses(best.X, best.b), certainty=certainty,
-        notes=tuple(notes), duality_gap=gap,
-        runs=tuple(RunSummary(p.start, p.loss, p.rank, p.iterations)
-                   for p in sorted(points, key=lambda p: p.loss)),
-        limit_losses=(float(limits["free"].loss), float(limits["none"].loss)),
-        toward_bias_free=position_of(feature_shape(problem, best.X, best.rank), *limit_grams),
-        origin_decay_proved=origin_decay)
+    return certainty, gap, notes
