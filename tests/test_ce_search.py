@@ -21,7 +21,8 @@ import pytest
 from ncsolve.solvers.crossentropy import solve
 from ncsolve.solvers.crossentropy.candidates import fit_scale, line_pattern
 from ncsolve.core.lbfgs import _direction, minimize_stack
-from ncsolve.solvers.crossentropy.reduced import FactorObjective, ReducedCE
+from ncsolve.solvers.crossentropy.factor_form import FactorObjective
+from ncsolve.solvers.crossentropy.reduced import ReducedCE
 from ncsolve.core.descent import minimize_lbfgs
 from ncsolve.core.objective import FullObjective
 from ncsolve.inputs.problem import Problem

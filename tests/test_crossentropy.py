@@ -30,7 +30,8 @@ from ncsolve.solvers.crossentropy.candidates import (
     simplex_pattern,
 )
 from ncsolve.solvers.crossentropy.certificate import dual_bound, origin_proof_decay
-from ncsolve.solvers.crossentropy.reduced import FactorObjective, ReducedCE
+from ncsolve.solvers.crossentropy.factor_form import FactorObjective
+from ncsolve.solvers.crossentropy.reduced import ReducedCE
 from ncsolve.core.descent import minimize_lbfgs
 from ncsolve.core.objective import FullObjective
 from ncsolve.inputs.problem import Problem, ProblemError

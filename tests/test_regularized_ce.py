@@ -96,7 +96,7 @@ def test_best_bias_stops_at_rounding_level_from_a_converged_warm_start():
     the mean-zero line b = (beta, -beta)) without hundreds of halved Newton steps."""
     from scipy.optimize import minimize_scalar
 
-    from ncsolve.solvers.regularized.crossentropy import RegularizedCE
+    from ncsolve.solvers.regularized.reduced_crossentropy import RegularizedCE
 
     problem = Problem.build([17, 7], 1, 0.005967923001626354, 0.0022689175259285816,
                             "regularized", "ce", lambda_b=0.016342881595701655)

@@ -13,7 +13,7 @@ from ncsolve import predict
 from ncsolve.results.base import Result, SearchRecord
 from ncsolve.core.constants import BEST_FOUND, CERTAINTIES, EXACT, PROVED
 from ncsolve.solvers.crossentropy.reduced import ReducedCE
-from ncsolve.solvers.regularized.crossentropy import CEPoint, RegularizedCE
+from ncsolve.solvers.regularized.reduced_crossentropy import CEPoint, RegularizedCE
 from ncsolve.solvers.regularized.outer import OuterRun
 from ncsolve.solvers.regularized.target import FixedBias
 

@@ -64,7 +64,8 @@ def solve(problem: Problem, *, precision: int | None = None, restarts: int | Non
             raise invalid(name, "only used by the cross-entropy search "
                           "(--loss ce); the MSE answer is exact without it")
     if problem.bias == "regularized":
-        from .regularized import solve as solve_regularized  # scipy.optimize, on demand
+        # the chosen solver only: a plain MSE answer loads no regularized or CE module
+        from .regularized import solve as solve_regularized
 
         return solve_regularized(problem)
     if precision is not None:
@@ -87,10 +88,11 @@ def _crossentropy(problem: Problem, restarts, seed):
             f"geometric-mean decay lbar >= {CE_MIN_DECAY:g}, got lbar = {problem.lbar:.3g}; "
             "below it the optimal logit margins (about log(1/lbar) > 690) leave float64")
     if problem.bias == "regularized":
-        from .regularized.ce_solver import solve_ce as solve_regularized_ce
+        # the chosen solver only (also the free and bias-free CE searches, its two limits)
+        from .regularized.crossentropy_solver import solve_ce as solve_regularized_ce
 
         return representable(solve_regularized_ce(problem, restarts=restarts, seed=seed))
-    from .crossentropy.solver import solve as solve_ce
+    from .crossentropy.solver import solve as solve_ce  # the chosen solver only
 
     return representable(solve_ce(problem, restarts=restarts, seed=seed))
 

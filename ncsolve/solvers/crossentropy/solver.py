@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import math
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from ...core.constants import BEST_FOUND, PROVED, SAME_MINIMUM_RTOL, TIE_RTOL
 from ...inputs.problem import Problem
@@ -23,9 +23,10 @@ from .candidates import (
     simplex_pattern,
     structured_candidates,
 )
+from .local_runs import LocalMinimum, Start, factor_form
 from .reduced import ReducedCE
 from .result import BatchSummary, CandidateSummary, CESolution, RunSummary, read_off
-from .search import LocalMinimum, Start, factor_form, global_search, two_batches
+from .search import global_search, two_batches
 
 __all__ = ["PROOF_RTOL", "SAME_RTOL", "default_restarts", "solve"]
 
@@ -79,7 +80,8 @@ def solve(problem: Problem, restarts: int | None = None, seeds: int = 3,
     red = ReducedCE(problem)
     if problem.K == 1:
         return _assemble(red, [origin_candidate(red)], [], int(restarts))
-    with _one_blas_thread():
+    # small arrays: BLAS threads only add overhead and compete with other work
+    with threadpool_limits(limits=1, user_api="blas"):
         candidates = structured_candidates(red)
         candidates += nearby_candidates(red, int(restarts), int(seeds), seed)
         extra = tuple(_start_from(red, c) for c in candidates if c.name in NEARBY)
@@ -125,20 +127,6 @@ def _start_from(red: ReducedCE, cand: Candidate) -> Start:
     """A full-width start at a candidate (balanced factors)."""
     fo = factor_form(red, red.rank_cap)
     return Start(f"candidate: {cand.name}", fo.width, fo.balanced_point(cand.X, cand.b))
-
-
-def _one_blas_thread():
-    """One BLAS thread inside the block (threadpoolctl, when installed; else a no-op).
-
-    The arrays are small: threads only add overhead, and on a shared machine
-    they compete with other work.  numpy's BLAS is the only one used here, so
-    scipy is not imported.
-    """
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        return contextlib.nullcontext()
-    return threadpool_limits(limits=1, user_api="blas")
 
 
 def _check_counts(restarts, seeds) -> tuple[int, int]:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from ...core import readoff, scalar
 from ...core.balance import layer_parts
@@ -21,19 +21,6 @@ PROOF_RTOL = 1e-10  # depth 1: a duality gap below this (relative to the loss) p
 DEPTH1_STARTS = (1.0, 0.0)  # a convex outer problem: both limits as starts, as a cross-check
 
 
-def _one_blas_thread():
-    """Single-threaded BLAS while the outer problem runs (threadpoolctl, when installed).
-
-    The matrices are K x K: a multi-threaded SVD spends more time waking threads
-    than computing (20 times slower for K = 100 on a busy two-core machine).
-    """
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover - threadpoolctl is optional
-        return contextlib.nullcontext()
-    return threadpool_limits(limits=1, user_api="blas")
-
-
 def solve(problem: Problem) -> RegularizedSolution:
     """Minimizer of the MSE model with the bias penalty ``lambda_b/2 ||b||^2``.
 
@@ -46,7 +33,9 @@ def solve(problem: Problem) -> RegularizedSolution:
     -------
     RegularizedSolution
     """
-    with _one_blas_thread():
+    # K x K matrices: a multi-threaded SVD spends more time waking threads than
+    # computing (20 times slower for K = 100 on a busy two-core machine)
+    with threadpool_limits(limits=1, user_api="blas"):
         return _solve(problem)
 
 

@@ -5,14 +5,16 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from ...inputs.problem import Problem
 from ..crossentropy.result import feature_shape
 from ...core.constants import BEST_FOUND, PROVED, SAME_MINIMUM_RTOL, TIE_RTOL
 from ..crossentropy.result import RunSummary
-from .ce_result import RegularizedCESolution
+from ..crossentropy.solver import solve as solve_limit
+from .crossentropy_result import RegularizedCESolution
 from .solver import position_of
-from .crossentropy import CEPoint, RegularizedCE, typical_singular_value
+from .reduced_crossentropy import CEPoint, RegularizedCE, typical_singular_value
 
 PROOF_RTOL = 1e-7  # depth 1: a duality gap below this (relative) proves the answer
 DEFAULT_RESTARTS = 4  # random starts besides the two limits and the origin
@@ -39,13 +41,10 @@ def solve_ce(problem: Problem, restarts: int | None = None, seed: int = 0
     -------
     RegularizedCESolution
     """
-    from ..crossentropy import solve as solve_limit
-    from ...core.descent import blas_threads
-
     restarts = DEFAULT_RESTARTS if restarts is None else int(restarts)
     rce = RegularizedCE(problem)
     width = min(problem.rank_cap, problem.K)
-    with blas_threads(1):
+    with threadpool_limits(limits=1, user_api="blas"):  # K x K arrays: threads only cost
         limits = {}
         for bias in ("free", "none"):
             limit = solve_limit(dataclasses.replace(problem, bias=bias, lambda_b=None),
@@ -83,6 +82,28 @@ def _searches(rce: RegularizedCE, limits: dict, width: int, restarts: int,
 def _assemble(rce: RegularizedCE, best: CEPoint, points: list[CEPoint], limits: dict,
               restarts: int) -> RegularizedCESolution:
     problem = rce.problem
+    certainty, gap, notes = _certainty(rce, best, points, restarts)
+    # Gram shapes up to a power of two: finite even where decays far apart put the Grams
+    # themselves outside float64
+    limit_grams = tuple(feature_shape(problem, limits[bias].logits, limits[bias].rank)
+                        for bias in ("free", "none"))
+    return RegularizedCESolution(
+        problem=problem, loss=best.loss, logits=best.X, bias_value=best.b, rank=best.rank,
+        ce_loss=float(rce.red.ce(best.X, best.b)[0]),
+        bias_penalty=0.5 * rce.lambda_b * float(best.b @ best.b),
+        class_loss=rce.red.class_losses(best.X, best.b), certainty=certainty,
+        notes=tuple(notes), duality_gap=gap,
+        runs=tuple(RunSummary(p.start, p.loss, p.rank, p.iterations)
+                   for p in sorted(points, key=lambda p: p.loss)),
+        limit_losses=(float(limits["free"].loss), float(limits["none"].loss)),
+        toward_bias_free=position_of(feature_shape(problem, best.X, best.rank), *limit_grams),
+        origin_decay_proved=rce.origin_proof_decay())
+
+
+def _certainty(rce: RegularizedCE, best: CEPoint, points: list[CEPoint],
+               restarts: int) -> tuple[str, float | None, list[str]]:
+    """How certain the best point is, the depth-1 duality gap (or None), and the notes."""
+    problem = rce.problem
     notes = []
     gap = None
     certainty = BEST_FOUND
@@ -109,18 +130,4 @@ def _assemble(rce: RegularizedCE, best: CEPoint, points: list[CEPoint], limits: 
                      "reported loss; depth >= 2 is not convex, so this is not a proof")
     if problem.rank_cap < problem.K:
         notes.append(f"rank capped at {problem.rank_cap} by the layer widths")
-    # Gram shapes up to a power of two: finite even where decays far apart put the Grams
-    # themselves outside float64
-    limit_grams = tuple(feature_shape(problem, limits[bias].logits, limits[bias].rank)
-                        for bias in ("free", "none"))
-    return RegularizedCESolution(
-        problem=problem, loss=best.loss, logits=best.X, bias_value=best.b, rank=best.rank,
-        ce_loss=float(rce.red.ce(best.X, best.b)[0]),
-        bias_penalty=0.5 * rce.lambda_b * float(best.b @ best.b),
-        class_loss=rce.red.class_losses(best.X, best.b), certainty=certainty,
-        notes=tuple(notes), duality_gap=gap,
-        runs=tuple(RunSummary(p.start, p.loss, p.rank, p.iterations)
-                   for p in sorted(points, key=lambda p: p.loss)),
-        limit_losses=(float(limits["free"].loss), float(limits["none"].loss)),
-        toward_bias_free=position_of(feature_shape(problem, best.X, best.rank), *limit_grams),
-        origin_decay_proved=origin_decay)
+    return certainty, gap, notes

@@ -35,7 +35,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..crossentropy.certificate import ROUNDING_ULPS, _entropy_near_vertex
-from ..crossentropy.reduced import FactorObjective, ReducedCE
+from ..crossentropy.factor_form import FactorObjective
+from ..crossentropy.reduced import ReducedCE
 from ...core import lbfgs
 from ...inputs.problem import Problem
 
