@@ -203,3 +203,19 @@ def test_indexed_rows_are_different_problems():
         alone = minimize(single(i), x0[i], 2000, 1e-10, ftol=0.0)
         assert np.allclose(alone.x[0], end.x[i], rtol=0, atol=1e-12)
         assert alone.stop[0] == end.stop[i]
+
+
+def test_a_unit_first_step_with_halving_is_taken_as_asked():
+    """first_step sets the length of the first trial, interpolate=False halves it: on
+    f(x) = |x|^2 / 2 from (3, 4) the trials are the points at distance 1, 1/2, ... from
+    the start along -x, and the run still reaches the minimum."""
+    seen = []
+
+    def fun(x):
+        seen.append(np.array(x[0]))
+        return 0.5 * np.sum(x**2, axis=1), x.copy()
+
+    x0 = np.array([[3.0, 4.0]])
+    end = minimize_stack(fun, x0, 200, 1e-12, first_step=1.0, interpolate=False)
+    assert np.isclose(np.linalg.norm(seen[1] - x0[0]), 1.0, rtol=1e-14)
+    assert np.allclose(end.x, 0.0, atol=1e-10) and end.converged.all()

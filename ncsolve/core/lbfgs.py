@@ -113,7 +113,8 @@ def _dot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 def minimize_stack(fun: BatchObjective, x0: np.ndarray, maxiter: int, gtol: float,
                    maxcor: int = 8, mask: np.ndarray | None = None, ftol: float = FTOL,
-                   patience: int = 1, indexed: bool = False) -> StackResult:
+                   patience: int = 1, indexed: bool = False, first_step: float | None = None,
+                   interpolate: bool = True) -> StackResult:
     """Minimize ``fun`` from every row of ``x0``.
 
     Parameters
@@ -142,6 +143,14 @@ def minimize_stack(fun: BatchObjective, x0: np.ndarray, maxiter: int, gtol: floa
     indexed : bool
         Call ``fun(x, rows)`` with the indices into ``x0`` of the rows of x (for
         objectives that keep a state per start, see :func:`row_by_row`).
+    first_step : float, optional
+        Length of a step taken without stored pairs (the first, and after a
+        restart); by default the gradient step of the relative objective, at
+        most of unit multiplier.
+    interpolate : bool
+        Shrink a rejected step by quadratic interpolation (default) or by halving.
+        Halving suits objectives with concave kinks, where the interpolated
+        minimum along the line is not one of the function's.
 
     Returns
     -------
@@ -174,9 +183,11 @@ def minimize_stack(fun: BatchObjective, x0: np.ndarray, maxiter: int, gtol: floa
             d[bad] = -st.g[bad]
             gd[bad] = -_dot(st.g[bad], st.g[bad])
             st.forget(bad)
-        t = np.where(st.pairs == 0, np.minimum(1.0, 1.0 / np.sqrt(-gd)), 1.0)
+        fresh = (first_step / np.sqrt(-gd) if first_step is not None
+                 else np.minimum(1.0, 1.0 / np.sqrt(-gd)))
+        t = np.where(st.pairs == 0, fresh, 1.0)
         done, f_new, g_new, t = _line_search(fun, st.x, st.f, gd, d, t, st.unit,
-                                             st.ids if indexed else None)
+                                             st.ids if indexed else None, interpolate)
         if st.mask is not None:
             g_new *= st.mask
         step = d
@@ -359,13 +370,14 @@ def _upper(m: int) -> np.ndarray:
     return _UPPER[m]
 
 
-def _line_search(fun, x, f, gd, d, t, unit, ids=None):
+def _line_search(fun, x, f, gd, d, t, unit, ids=None, interpolate=True):
     """Backtracking Armijo search along d for every row; returns acceptance and the new state.
 
     With ``ids`` (the rows' indices into the stack) ``fun(x, ids)`` is called, else ``fun(x)``.
 
     The first trial is the full step t for every row; rows that fail shrink
-    their step by quadratic interpolation (kept in [0.1 t, 0.5 t]) and try again.
+    their step by quadratic interpolation (kept in [0.1 t, 0.5 t]), or by half
+    without ``interpolate``, and try again.
     """
     ft, gt = _evaluate(fun, x + t[:, None] * d, ids)
     ft = ft / unit
@@ -383,7 +395,7 @@ def _line_search(fun, x, f, gd, d, t, unit, ids=None):
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             trial = -gd[todo] * tt ** 2 / (2.0 * curv)
         trial = np.where(np.isfinite(trial), trial, 0.1 * tt)
-        tt = np.clip(trial, 0.1 * tt, 0.5 * tt)
+        tt = np.clip(trial, 0.1 * tt, 0.5 * tt) if interpolate else 0.5 * tt
         t[todo] = tt
         ft, gt = _evaluate(fun, x[todo] + tt[:, None] * d[todo],
                            None if ids is None else ids[todo])

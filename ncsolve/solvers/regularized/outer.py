@@ -27,9 +27,13 @@ from .target import FixedBias, solve_fixed_bias
 # starting biases t * n/N: t = 1 is the free-bias limit, t = 0 the bias-free one
 START_FRACTIONS = (1.0, 0.0, 0.75, 0.5, 0.25)
 SAME_RTOL = 1e-9  # outer minima whose losses agree this closely count as one
+ROUNDING = 16 * np.finfo(float).eps  # losses this close (relative) cannot be ordered
 # L-BFGS on F(b): no gradient test (GTOL 0); F has concave kinks at phase boundaries, so
-# a search stops after PATIENCE steps in a row that lower F by rounding only, not one
-MAXITER, GTOL, PATIENCE, MEMORY = 500, 0.0, 3, 10
+# a search stops after PATIENCE steps in a row that lower F by rounding only, not one,
+# backtracks by halving, and takes first steps of unit length in b (the entries of b
+# are fractions of 1): from b = 0 a step of the gradient's own length can stop short
+# in the basin next to the start
+MAXITER, GTOL, PATIENCE, MEMORY, FIRST_STEP = 500, 0.0, 3, 10, 1.0
 
 
 @dataclass(frozen=True, eq=False)
@@ -92,14 +96,19 @@ def _value_and_grad(problem: Problem):
 
 def search(problem: Problem, fractions=START_FRACTIONS) -> list[OuterRun]:
     """Local searches (one L-BFGS stack) from ``t n/N`` for each fraction t, best first
-    (equal losses: the smaller gradient first, the point nearer to stationary)."""
+    (losses equal to rounding: the smaller gradient first, the point nearer to stationary)."""
     starts = np.outer(fractions, problem.n / float(problem.N))
     end = minimize_stack(row_by_row(_value_and_grad(problem)), starts, MAXITER, GTOL,
-                         maxcor=MEMORY, patience=PATIENCE)
+                         maxcor=MEMORY, patience=PATIENCE, first_step=FIRST_STEP,
+                         interpolate=False)
     runs = [OuterRun(start=_start_name(t), start_bias=starts[i],
                      point=solve_fixed_bias(problem, end.x[i]),
                      iterations=int(end.iterations[i])) for i, t in enumerate(fractions)]
-    return sorted(runs, key=lambda run: (run.point.loss, float(np.abs(run.point.grad).max())))
+    runs.sort(key=lambda run: run.point.loss)
+    best = runs[0].point.loss
+    tied = [run for run in runs if run.point.loss - best <= ROUNDING * abs(best)]
+    first = min(tied, key=lambda run: float(np.abs(run.point.grad).max()))
+    return [first, *(run for run in runs if run is not first)]
 
 
 def _start_name(t: float) -> str:
