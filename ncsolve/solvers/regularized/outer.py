@@ -22,6 +22,7 @@ import numpy as np
 from ...core import scalar
 from ...core.lbfgs import minimize_stack, row_by_row
 from ...inputs.problem import Problem
+from .result import BiasRun
 from .target import FixedBias, solve_fixed_bias
 
 # starting biases t * n/N: t = 1 is the free-bias limit, t = 0 the bias-free one
@@ -38,22 +39,19 @@ MAXITER, GTOL, PATIENCE, MEMORY, FIRST_STEP = 500, 0.0, 3, 10, 1.0
 
 @dataclass(frozen=True, eq=False)
 class OuterRun:
-    """One local search of the outer problem.
-
-    Attributes
-    ----------
-    start : str
-        Where it started, in words.
-    start_bias : ndarray
-    point : FixedBias
-        The exact inner minimizer at the bias it reached.
-    iterations : int
-    """
+    """One local search of the outer problem: its start (in words, and the bias),
+    its iterations and the exact inner minimizer ``point`` at the bias it reached."""
 
     start: str
     start_bias: np.ndarray
     point: FixedBias
     iterations: int
+
+    def record(self) -> BiasRun:
+        """What an answer keeps of this search: where it ended, not the solver's state."""
+        end = self.point
+        return BiasRun(start=self.start, loss=end.loss, bias_value=end.b,
+                       iterations=self.iterations, rank=int(np.count_nonzero(end.z)))
 
 
 @dataclass(frozen=True, eq=False)

@@ -14,7 +14,7 @@ from ...inputs.problem import Problem
 from ..mse import solve as solve_mse
 from . import certificate
 from .outer import START_FRACTIONS, BalancedBias, OuterRun, balanced_bias, distinct_minima, search
-from .result import BiasRun, RegularizedSolution
+from .result import RegularizedSolution
 from .target import FixedBias, solve_fixed_bias
 
 PROOF_RTOL = 1e-10  # depth 1: a duality gap below this (relative to the loss) proves the answer
@@ -70,15 +70,8 @@ def _solve(problem: Problem) -> RegularizedSolution:
         problem=problem, loss=point.loss, bias_value=point.b, U=point.U, V=point.V,
         sigma=point.sigma, z=point.z, z_local=point.z_local, direction_state=point.state,
         certainty=PROVED if proved else BEST_FOUND, notes=tuple(notes), duality_gap=gap,
-        runs=tuple(_bias_run(run) for run in runs),
+        runs=tuple(run.record() for run in runs),
         toward_bias_free=position(problem, point), direction_critical_decay=critical)
-
-
-def _bias_run(run: OuterRun) -> BiasRun:
-    """What the answer keeps of one outer search: where it ended, not the solver's state."""
-    end = run.point
-    return BiasRun(start=run.start, loss=end.loss, bias_value=end.b, iterations=run.iterations,
-                   rank=int(np.count_nonzero(end.z)))
 
 
 def _balanced_critical_decay(problem: Problem, balanced: BalancedBias) -> np.ndarray:
