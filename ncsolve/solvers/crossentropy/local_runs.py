@@ -120,7 +120,8 @@ def cut_best(red: ReducedCE, X: np.ndarray, b: np.ndarray | None):
     top = s[:, :1]
     alive = (s > RANK_RTOL * top) & (top > 0)
     levels = np.array([0.0, *CUT_LEVELS, np.inf])
-    keep = alive[:, None, :] & (s[:, None, :] > levels[None, :, None] * top[:, None, :])
+    with np.errstate(invalid="ignore"):  # inf x 0 at the origin, where nothing is alive
+        keep = alive[:, None, :] & (s[:, None, :] > levels[None, :, None] * top[:, None, :])
     options = ((U[:, None] * (s[:, None, :] * keep)[..., None, :]) @ Vt[:, None]) / red.root_n
     options[:, 0] = X
     penalty = red.c * np.sum(np.where(keep, s[:, None, :], 0.0) ** red.q, axis=-1)
