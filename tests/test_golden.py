@@ -20,8 +20,10 @@ Each case reruns the same call and compares (tests/golden_cases.py, ``compare``)
   reordered but equivalent arithmetic while still catching a changed descent;
 * bad input: exit status 2 and the stderr line exactly.
 
-Cases marked slow (most cross-entropy, verify and numeric equation cases) run
-with ``pytest -m slow``. Rerecord (only for an intended change of behaviour) with
+The default run checks every bad-input case and one in four of the others, spread
+over every group (the order of the cases interleaves the groups' variants); the
+rest, and the slow ones (most cross-entropy, verify and numeric equation cases),
+run with ``pytest -m slow``. Rerecord (only for an intended change of behaviour) with
 ``PYTHONPATH=. python tests/golden_cases.py --record``.
 """
 
@@ -44,12 +46,16 @@ def test_record_matches_the_generator():
     assert recorded == generated
 
 
-def _param(case):
-    marks = [pytest.mark.slow] if case["slow"] else []
+DEFAULT_SHARE = 4  # the default run checks one case in this many of each group; -m slow all
+
+
+def _param(case, index):
+    sampled = index % DEFAULT_SHARE == 0 or case["mode"] == "error"
+    marks = [pytest.mark.slow] if case["slow"] or not sampled else []
     return pytest.param(case, id=case["id"], marks=marks)
 
 
-@pytest.mark.parametrize("case", [_param(c) for c in CASES])
+@pytest.mark.parametrize("case", [_param(c, i) for i, c in enumerate(CASES)])
 def test_golden(case):
     new = golden_cases.run_case(case)
     why = golden_cases.compare(case, case, new)
