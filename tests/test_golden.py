@@ -20,7 +20,7 @@ Each case reruns the same call and compares (tests/golden_cases.py, ``compare``)
   reordered but equivalent arithmetic while still catching a changed descent;
 * bad input: exit status 2 and the stderr line exactly.
 
-The default run checks every bad-input case and one in four of the others, spread
+The default run checks every bad-input case and one in eight of the others, spread
 over every group (the order of the cases interleaves the groups' variants); the
 rest, and the slow ones (most cross-entropy, verify and numeric equation cases),
 run with ``pytest -m slow``. Rerecord (only for an intended change of behaviour) with
@@ -46,7 +46,7 @@ def test_record_matches_the_generator():
     assert recorded == generated
 
 
-DEFAULT_SHARE = 4  # the default run checks one case in this many of each group; -m slow all
+DEFAULT_SHARE = 8  # the default run checks one case in this many of each group; -m slow all
 
 
 def _param(case, index):
