@@ -67,9 +67,8 @@ def verify(
     tolerances : Tolerances
         Matching thresholds.
     solution : Result, optional
-        The theory's answer (computed when omitted with ``ncsolve.solvers.mse.solve``,
-        ``ncsolve.solvers.crossentropy.solve`` for cross-entropy, or
-        ``ncsolve.solvers.regularized.solve`` / ``solve_ce`` for a regularized bias).
+        The theory's answer (computed when omitted with :func:`ncsolve.solvers.solve`
+        for the problem with the model's widths).
     progress : bool or None
         Progress on stderr (None: only when stderr is a terminal).
     **options
