@@ -19,6 +19,7 @@ import numpy as np
 
 from ..inputs.problem import MAX_SEARCH_RESTARTS, Problem, whole_number
 from ..inputs.validation import invalid
+from .mse import solve as solve_mse
 
 __all__ = ["solve"]
 
@@ -73,7 +74,6 @@ def solve(problem: Problem, *, precision: int | None = None, restarts: int | Non
 
         return solve_precise(problem, precision)
     _check_secular_work(problem)
-    from .mse import solve as solve_mse
 
     return representable(solve_mse(problem))
 
