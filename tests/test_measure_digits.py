@@ -132,7 +132,7 @@ def test_metrics_equal_a_dense_computation(trained):
     layer = report.layers[0]
     expected = {"nc1": nc1, "cdnv": cdnv, "equinorm": lengths.std() / lengths.mean(),
                 "classifier_equinorm": rows.std() / rows.mean(), "gram_distance": gram_distance,
-                "centred_gram_distance": centred_distance,
+                "gram_distance_centred": centred_distance,
                 "self_duality": duality, "nc4": np.mean(nearest == network)}
     for name, value in expected.items():
         assert getattr(layer, name) == pytest.approx(value, rel=1e-9), name

@@ -19,7 +19,7 @@ from .inputs import (BATCH_ROWS, accumulate, bias_mode, checked_decays, loss_nam
                      num_classes_of, stats_width, training_arrays)
 from .theory import (GRAM_LIMIT, centred_means, check_theory, feature_gram, layer_targets,
                      output_matrix, row_norms, theory_for)
-from . import ufm
+from . import literature, ufm
 
 __all__ = ["measure"]
 
@@ -177,14 +177,15 @@ def _top(values, K) -> np.ndarray:
     return np.concatenate([values, np.zeros(K - values.size)])
 
 
-def _layer(j, means, scatter, stats, head, bias, targets, theory, nc4, spread=None):
+def _layer(j, means, scatter, stats, head, bias, targets, theory, nc4, spread=None,
+           ood_mean=None):
     """Metrics of layer j; ``head`` holds the layers from j + 1 on (None: no classifier)."""
     n, K, N = stats.counts, stats.K, stats.N
     centred = centred_means(means, n, bias)
     around_mean = centred_means(means, n, "free")
     square = float(np.trace(scatter) + n @ np.einsum("ij,ij->i", means, means))
     rms = math.sqrt(max(square, 0.0) / N)
-    nc1 = metrics.nc1_from_moments(around_mean.T, scatter, N, rms)
+    forms = literature.nc1_forms(means, scatter, n, rms)
     if spread is None and stats.class_spread.shape[0] > j:
         spread = stats.class_spread[j]
     cdnv = (metrics.cdnv(means, spread / n) if spread is not None and K <= GRAM_LIMIT
@@ -197,14 +198,21 @@ def _layer(j, means, scatter, stats, head, bias, targets, theory, nc4, spread=No
         classifier = chain(head.weights)
         weight_values = _top(np.linalg.svd(head.weights[0], compute_uv=False) ** 2, K)
     row = dict(
-        layer=j, width=int(means.shape[1]), nc1=nc1, cdnv=cdnv,
+        layer=j, width=int(means.shape[1]), nc1=forms.nc1, cdnv=cdnv,
         equinorm=metrics.coefficient_of_variation(norms),
         classifier_equinorm=(None if classifier is None
                              else metrics.coefficient_of_variation(row_norms(classifier))),
         gram_distance=None,
         self_duality=None if classifier is None else metrics.self_duality(classifier,
                                                                          centred.T),
-        nc4=nc4, singular_values=values, weight_singular_values=weight_values)
+        nc4=nc4, singular_values=values, weight_singular_values=weight_values,
+        nc1_svd=forms.nc1_svd, nc1_quotient=forms.nc1_quotient, nc1_dropped=forms.dropped,
+        equinorm_centred=literature.centred_equinorm(means, n),
+        self_duality_centred=(None if classifier is None
+                              else metrics.self_duality(classifier, around_mean.T)),
+        gnc2=literature.gnc2(means, n),
+        unc3=None if classifier is None else literature.unc3(classifier, means, n),
+        nc5=None if ood_mean is None else literature.nc5(means, n, ood_mean))
     if targets is not None:
         row.update(
             theory_equinorm=metrics.coefficient_of_variation(targets.feature_norms[j]),
@@ -216,7 +224,7 @@ def _layer(j, means, scatter, stats, head, bias, targets, theory, nc4, spread=No
         if K <= GRAM_LIMIT:
             target = feature_gram(theory, j)
             row["gram_distance"] = metrics.normalized_distance(centred @ centred.T, target)
-            row["centred_gram_distance"] = metrics.normalized_distance(
+            row["gram_distance_centred"] = metrics.normalized_distance(
                 around_mean @ around_mean.T, _centred_gram(target, n))
     return LayerMetrics(**row)
 
@@ -255,6 +263,12 @@ def _assemble(stats, head, theory, fit, decays, bias, loss, test, test_name, thr
     layers = tuple(_layer(j, m, s, stats, _tail(head, j), bias, targets, theory, nc4[j])
                    for j, (m, s) in enumerate(moments))
     classes = _classes(stats, head, bias, theory, targets, moments, threshold)
+    dropped = [lay.layer for lay in layers if lay.nc1_dropped]
+    if dropped:
+        notes.append(f"NC1 at layer(s) {_names(np.array(dropped))}: the pseudo-inverse of "
+                     "Sigma_B left out directions of the class means below its default cutoff "
+                     "(d eps of the largest eigenvalue, as numpy and torch); nc1_svd keeps "
+                     "the top K - 1")
     lambda_h = decays["lambda_h"] if fit is None else fit["value"]
     loss_value = theory_loss = gap = station = grad_norm = output_distance = None
     if theory is not None:

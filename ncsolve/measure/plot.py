@@ -52,7 +52,7 @@ METRICS = [("nc1", None, "NC1"), ("cdnv", None, "CDNV"),
            ("equinorm", "theory_equinorm", "equinorm\nmeans"),
            ("classifier_equinorm", "theory_classifier_equinorm", "equinorm\nclassifier"),
            ("gram_distance", None, "Gram\ndistance"),
-           ("centred_gram_distance", None, "centred\nGram dist."),
+           ("gram_distance_centred", None, "centred\nGram dist."),
            ("self_duality", "theory_self_duality", "self-\nduality")]
 
 

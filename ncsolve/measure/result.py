@@ -48,10 +48,21 @@ class LayerMetrics:
         Normalized distance of the class-mean Gram to the theory's (0..2); class
         means around the global mean with a free bias, around the origin otherwise
         (as the objective sees them).
-    centred_gram_distance : float or None
+    gram_distance_centred : float or None
         The same with both the measured and the theory's class means taken around
         their global means (Papyan et al.'s NC2 convention: shape only, blind to a
         common shift such as the positive mean of ReLU features).
+    nc1_svd, nc1_quotient : float
+        NC1 with Sigma_B inverted on its top K - 1 directions (Han et al.), and
+        ``tr(Sigma_W) / tr(Sigma_B)`` (Tirer et al.).
+    nc1_dropped : int
+        Directions of the centred class means below the pseudo-inverse cutoff.
+    equinorm_centred, self_duality_centred : float or None
+        Equinorm and self-duality with the class means around their global mean
+        (Papyan et al. 2020), whatever the bias mode.
+    gnc2, unc3, nc5 : float or None
+        Hyperspherical energy of the normalized centred means, uniformity of duality
+        (CoV of classifier/mean cosines), ID/OOD orthogonality (with OOD features).
     self_duality : float or None
         ``|| C^T/||C|| - Hbar/||Hbar|| ||_F`` (NC3, 0..2).
     nc4 : float or None
@@ -72,7 +83,15 @@ class LayerMetrics:
     nc4: float | None
     singular_values: np.ndarray
     weight_singular_values: np.ndarray | None
-    centred_gram_distance: float | None = None
+    gram_distance_centred: float | None = None
+    nc1_svd: float | None = None
+    nc1_quotient: float | None = None
+    nc1_dropped: int = 0
+    equinorm_centred: float | None = None
+    self_duality_centred: float | None = None
+    gnc2: float | None = None
+    unc3: float | None = None
+    nc5: float | None = None
     theory_equinorm: float | None = None
     theory_classifier_equinorm: float | None = None
     theory_self_duality: float | None = None

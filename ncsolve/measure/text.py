@@ -87,7 +87,7 @@ def _layer_rows(m):
         return [str(lay.layer), str(lay.width), _g(lay.nc1, 3), _g(lay.cdnv, 3),
                 _g(lay.equinorm, 3), _g(lay.theory_equinorm, 3),
                 _g(lay.classifier_equinorm, 3), _g(lay.theory_classifier_equinorm, 3),
-                _g(lay.gram_distance, 3), _g(lay.centred_gram_distance, 3),
+                _g(lay.gram_distance, 3), _g(lay.gram_distance_centred, 3),
                 _g(lay.self_duality, 3),
                 _g(lay.theory_self_duality, 3), _g(lay.nc4, 4)]
 
