@@ -29,7 +29,8 @@ from ..inputs import conventions
 from ..inputs.problem import whole_number
 from ..inputs.validation import Interval, check, invalid
 from ..measure.arrays import integer_labels
-from ..measure.files import check_path, load
+from ..measure.files import check_path, load, ood_features
+from ..measure.targets import check_target_path, export_targets
 from ..measure.plot import save_measurement
 from ..sweep.plot import check_path as check_figure_path
 from .options import (
@@ -49,6 +50,13 @@ MEASURE = (
            "length is at most T times the largest", "default 1e-3"),
     Option("--gap-tolerance", "G", "1e-4", "relative objective gap counted as the global "
            "minimum", "default 1e-4"),
+    Option("--head", "PREFIX", None, "state_dict key prefix of the head's layers ('' for "
+           "every layer)", "default: the module holding the last layer"),
+    Option("--ood", "FILE", None, "out-of-distribution features (.npz/.safetensors/.pt with "
+           "an array 'ood_features' or 'features'): NC5 at every layer"),
+    Option("--export-targets", "FILE", None, "write the global minimizer's class-mean, "
+           "classifier and output Grams (.npz or .json) for other metric code",
+           "an existing file is not overwritten"),
 )
 
 
@@ -90,7 +98,10 @@ def run(args: argparse.Namespace) -> int:
     if use_convention:
         conventions.check_names(args.loss, args.loss_reduction, args.optimizer,
                                 args.feature_decay_scope)
-    model = load(args.file, depth)
+    if args.export_targets is not None:
+        check_target_path(args.export_targets)
+    ood = None if args.ood is None else ood_features(args.ood)
+    model = load(args.file, depth, args.head)
     options = dict(lambda_w=args.lambda_w, lambda_h=args.lambda_h, lambda_b=args.lambda_b)
     if use_convention:
 
@@ -102,7 +113,9 @@ def run(args: argparse.Namespace) -> int:
             last_bias=model.biases is not None and model.biases[-1] is not None)}
     result = model.measure(bias=args.bias, loss=args.loss, collapse_threshold=threshold,
                            gap_tolerance=tolerance, restarts=args.restarts, seed=args.seed,
-                           **options)
+                           **options, **({} if ood is None else {"ood_features": ood}))
+    if args.export_targets is not None:
+        export_targets(result, args.export_targets)
     if args.plot is not None:
 
         save_measurement(result, args.plot)

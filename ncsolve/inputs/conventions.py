@@ -213,6 +213,11 @@ def training_decays(*, num_classes: int, num_samples: int, depth: int, weight_de
         notes.append("no feature decay: lambda_H is unknown (a trained backbone has none)")
     if lambda_b is not None:
         notes.append(f"weight_decay also decays the last-layer bias: lambda_b = {lambda_b:.6g}")
+    if N % B:
+        notes.append(f"N = {N} is not a multiple of B = {B}: the last batch of {N % B} "
+                     "weights its samples more, and the mapping, exact for equal batches, is "
+                     f"off by O(1/{-(-N // B)} batches); drop_last=True or a B dividing N "
+                     "makes it exact")
     settings = {"loss": loss, "loss_reduction": reduction, "weight_decay": wd,
                 "feature_decay": fd, "batch_size": B, "feature_decay_scope": scope,
                 "optimizer": optimizer, "bias_decay": bool(bias_decay)}

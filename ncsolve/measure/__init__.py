@@ -19,6 +19,7 @@ from .network import measure
 from .theory import fit_feature_decay
 from .result import LayerMetrics, Measurement
 from .stream import ClassAccumulator, ClassStatistics, Head
+from .targets import export_targets, target_grams
 from .track import Tracker
 
 __all__ = [
@@ -30,6 +31,8 @@ __all__ = [
     "Tracker",
     "TrainingConvention",
     "fit_feature_decay",
+    "export_targets",
     "measure",
+    "target_grams",
     "training_decays",
 ]

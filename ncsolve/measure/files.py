@@ -24,9 +24,10 @@ import numpy as np
 
 from ..inputs.problem import ProblemError
 from ..inputs.validation import invalid
+from .heads import state_dict_head
 from .network import measure
 
-__all__ = ["FORMATS", "TrainedModel", "check_path", "load"]
+__all__ = ["FORMATS", "TrainedModel", "check_path", "load", "ood_features"]
 
 FORMATS = (".npz", ".safetensors", ".pt", ".pth")
 
@@ -43,13 +44,14 @@ class TrainedModel:
     test_features: np.ndarray | None = None
     test_labels: np.ndarray | None = None
     mapping: tuple = field(default=())
+    ood_features: np.ndarray | None = None
 
     def measure(self, **options):
         """:func:`ncsolve.measure.measure` on these arrays (``options``: decays, bias, ...)."""
         notes = options.pop("notes", ())
         result = measure(self.features, self.labels, self.weights, self.biases,
                          test_features=self.test_features, test_labels=self.test_labels,
-                         **options)
+                         **{"ood_features": self.ood_features, **options})
         if not (self.mapping or notes):
             return result
 
@@ -70,7 +72,7 @@ def check_path(path: str) -> str:
     return ext
 
 
-def load(path, depth: int | None = None) -> TrainedModel:
+def load(path, depth: int | None = None, head: str | None = None) -> TrainedModel:
     """Read a trained model (see the module docstring for formats and keys).
 
     Parameters
@@ -78,6 +80,9 @@ def load(path, depth: int | None = None) -> TrainedModel:
     path : str or path-like
     depth : int, optional
         Number of head layers to take (the last ``depth`` that chain); default all.
+    head : str, optional
+        State_dict key prefix of the head's layers (``"head"``, ``"classifier"``; ``""``
+        for every layer).  Default: the module holding the last layer.
 
     Raises
     ------
@@ -89,7 +94,19 @@ def load(path, depth: int | None = None) -> TrainedModel:
     ext = check_path(name)
     reader = {".npz": _read_npz, ".safetensors": _read_safetensors}.get(ext, _read_torch)
     arrays = reader(name)
-    return _model(name, arrays, depth)
+    return _model(name, arrays, depth, head)
+
+
+def ood_features(path) -> np.ndarray:
+    """Out-of-distribution features from a file: its ``ood_features`` array, else its
+    ``features`` (N_ood x d, rows are samples)."""
+    name = os.fspath(path)
+    ext = check_path(name)
+    arrays = {".npz": _read_npz, ".safetensors": _read_safetensors}.get(ext, _read_torch)(name)
+    for key in ("ood_features", "features"):
+        if key in arrays:
+            return arrays[key]
+    raise ProblemError(f"{name}: missing array 'ood_features' (or 'features'), N_ood x d")
 
 
 # ---- readers: each returns a flat dict of numpy arrays ----------------------------------
@@ -176,7 +193,7 @@ def _natural(key: str):
     return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", key)]
 
 
-def _model(name: str, arrays: dict, depth: int | None) -> TrainedModel:
+def _model(name: str, arrays: dict, depth: int | None, head: str | None = None) -> TrainedModel:
     for key in ("features", "labels"):
         if key not in arrays:
             found = ", ".join(sorted(arrays)[:12]) or "nothing"
@@ -196,10 +213,11 @@ def _model(name: str, arrays: dict, depth: int | None) -> TrainedModel:
             raise invalid("depth", f"{name} has {len(weights)} layer(s) "
                           f"W1..W{len(weights)}, got depth {depth}; leave --depth out")
     else:  # the last `depth` Linear weights that chain from the features
-        weights, biases, mapping = _state_dict(name, arrays, features.shape[1], depth)
+        weights, biases, mapping = state_dict_head(name, arrays, features.shape[1], depth,
+                                                   head)
     return TrainedModel(name, features, labels, tuple(weights),
                         None if all(b is None for b in biases) else tuple(biases),
-                        test[0], test[1], tuple(mapping))
+                        test[0], test[1], tuple(mapping), arrays.get("ood_features"))
 
 
 def _numbered(name, arrays, keys):
@@ -210,40 +228,3 @@ def _numbered(name, arrays, keys):
     weights = [arrays[k] for k in keys]
     biases = [arrays.get(f"b{j}") for j in range(1, len(keys) + 1)]
     return weights, biases, []
-
-
-def _state_dict(name, arrays, width, depth):
-    keys = sorted((k for k, v in arrays.items() if k.endswith("weight") and v.ndim == 2
-                   and k not in ("features", "test_features")), key=_natural)
-    if not keys:
-        found = ", ".join(sorted(arrays)[:12])
-        raise ProblemError(f"{name}: no head layers: expected W1..WM, or a state_dict with "
-                           f"2-D '*.weight' entries (found {found})")
-    shapes = [arrays[k].shape for k in keys]
-    start = _chain_start(shapes, width, depth)
-    if start is None:
-        listed = ", ".join(f"{k} {s[0]}x{s[1]}" for k, s in zip(keys, shapes))
-        raise ProblemError(f"{name}: the state_dict's Linear weights ({listed}) do not chain "
-                           f"from the feature width {width} to the outputs (each layer is "
-                           "out x in, W1 acting on the features)")
-    keys = keys[start:]
-    weights = [arrays[k] for k in keys]
-    bias_keys = [k[: -len("weight")] + "bias" for k in keys]
-    biases = [arrays.get(b) for b in bias_keys]
-    mapping = ["state_dict layers: " + ", ".join(
-        f"W{j} = {k}" + (f" (b{j} = {b})" if b in arrays else "")
-        for j, (k, b) in enumerate(zip(keys, bias_keys), start=1))]
-    return weights, biases, mapping
-
-
-def _chain_start(shapes, width, depth):
-    """First index from which the weights chain from the feature width to the last layer."""
-    for start in range(len(shapes)):
-        if depth is not None and len(shapes) - start != depth:
-            continue
-        run = shapes[start:]
-        ok = run[0][1] == width and all(
-            run[i + 1][1] == run[i][0] for i in range(len(run) - 1))
-        if ok:
-            return start
-    return None

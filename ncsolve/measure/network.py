@@ -17,6 +17,7 @@ from .result import LayerMetrics, Measurement
 from .stream import ClassAccumulator, ClassStatistics, Head
 from .inputs import (BATCH_ROWS, accumulate, bias_mode, checked_decays, loss_name,
                      num_classes_of, stats_width, training_arrays)
+from .hints import scope_hint
 from .theory import (GRAM_LIMIT, centred_means, check_theory, feature_gram, layer_targets,
                      output_matrix, row_norms, theory_for)
 from . import literature, ufm
@@ -33,7 +34,7 @@ def measure(features, labels=None, weights=None, biases=None, *, depth=None, lam
             lambda_h=None, lambda_b=None, bias=None, loss="mse", convention=None,
             num_classes=None, test_features=None, test_labels=None, layer_features=None,
             collapse_threshold=COLLAPSE_THRESHOLD, gap_tolerance=GAP_TOLERANCE,
-            restarts=None, seed=None, theory=None) -> Measurement:
+            restarts=None, seed=None, theory=None, ood_features=None) -> Measurement:
     """Neural-collapse metrics of a trained network and the global minimizer beside them.
 
     Parameters
@@ -81,6 +82,9 @@ def measure(features, labels=None, weights=None, biases=None, *, depth=None, lam
         A predict answer for this very problem (same class sizes, depth, widths,
         decays, bias and loss) to reuse instead of solving again, as a training-loop
         tracker does; its problem is checked.
+    ood_features : array (N_ood x d), optional
+        Out-of-distribution features: NC5 (their mean against the class means) at
+        every layer.
 
     Returns
     -------
@@ -112,8 +116,10 @@ def measure(features, labels=None, weights=None, biases=None, *, depth=None, lam
         stats = accumulate(X, y, K, None if layer_features is not None else head)
     else:
         stats = features.statistics() if isinstance(features, ClassAccumulator) else features
-        if not in_memory and isinstance(features, ClassAccumulator) and head is None:
+        if isinstance(features, ClassAccumulator) and head is None:
             head = features.head
+        elif isinstance(features, ClassAccumulator) and features.head is not None:
+            _same_head(head, features.head)
     if layer_features is not None:
         return _nonlinear(stats, head, layer_features, X if in_memory else None,
                           y if in_memory else None, K, loss, collapse_threshold, notes)
@@ -146,9 +152,39 @@ def measure(features, labels=None, weights=None, biases=None, *, depth=None, lam
         notes.append("NC4 left out: nearest class means for all training samples would cost "
                      f"N K d = {X.shape[0] * K * X.shape[1]:.2g} multiply-adds; give "
                      "test_features/test_labels (a held-out subset) for NC4")
+    ood = None if ood_features is None else _ood_means(ood_features, stats.width, head)
     return _assemble(stats, head, theory, fit, decays, bias, loss, test,
                      "test" if test_features is not None else "train", collapse_threshold,
-                     gap_tolerance, convention, notes)
+                     gap_tolerance, convention, notes, ood)
+
+
+def _ood_means(ood_features, width, head):
+    """Mean of the out-of-distribution features at layers 0..M-1 (an affine head maps
+    means to means)."""
+    rows = float_matrix(ood_features, "ood_features", columns=width,
+                        layout=" (N_ood x d, rows are samples)")
+    if not rows.shape[0]:
+        raise ProblemError("ood_features: give at least one out-of-distribution sample")
+    out = [rows.mean(axis=0)]
+    if head is not None:
+        for W, b in zip(head.weights[:-1], head.biases[:-1]):
+            out.append(W @ out[-1] + (0.0 if b is None else b))
+    return out
+
+
+def _same_head(given: Head, own: Head) -> None:
+    """Refuse weights other than those an accumulator summed its cross-entropy, accuracy
+    and per-layer spreads with."""
+    def equal(a, b):
+        return (a is None) == (b is None) and (a is None or (a.shape == b.shape
+                                                             and np.array_equal(a, b)))
+    if given.depth != own.depth or not all(
+            equal(a, b) for a, b in zip(given.weights + given.biases,
+                                        own.weights + own.biases)):
+        raise ProblemError("weights: differ from the head the ClassAccumulator was built "
+                           "with, whose cross-entropy, accuracy and layer spreads it summed; "
+                           "leave weights out to measure that head, or accumulate again "
+                           "with ClassAccumulator(K, weights=...)")
 
 
 # ---- assembling the measurement -----------------------------------------------------------
@@ -255,12 +291,17 @@ def _nc4(test, stats, head, layer_means, bias):
 
 
 def _assemble(stats, head, theory, fit, decays, bias, loss, test, test_name, threshold,
-              gap_tolerance, convention, notes) -> Measurement:
+              gap_tolerance, convention, notes, ood=None) -> Measurement:
     n, K = stats.counts, stats.K
     moments = _layer_moments(stats, head)
     targets = None if theory is None else layer_targets(theory)
     nc4, accuracy = _nc4(test, stats, head, [m for m, _ in moments], bias)
-    layers = tuple(_layer(j, m, s, stats, _tail(head, j), bias, targets, theory, nc4[j])
+    if accuracy is None and stats.correct is not None and head is not None:
+        accuracy = stats.correct / stats.N
+        notes.append("accuracy on the accumulated samples (the accumulator counted the "
+                     "head's correct predictions); NC4 needs the samples or test_features")
+    layers = tuple(_layer(j, m, s, stats, _tail(head, j), bias, targets, theory, nc4[j],
+                          ood_mean=None if ood is None else ood[j])
                    for j, (m, s) in enumerate(moments))
     classes = _classes(stats, head, bias, theory, targets, moments, threshold)
     dropped = [lay.layer for lay in layers if lay.nc1_dropped]
@@ -285,6 +326,10 @@ def _assemble(stats, head, theory, fit, decays, bias, loss, test, test_name, thr
             output_distance = metrics.normalized_distance(
                 chain(head.weights) @ means.T, output_matrix(theory))
     status, summary = _status(theory, gap, station, classes, layers, gap_tolerance, loss)
+    if status in ("not converged", "below theory", "critical point"):
+        hint = scope_hint(convention, lambda_h)
+        if hint:
+            notes.append(hint)
     problem = {"n": n.tolist(), "depth": None if head is None else head.depth,
                "widths": None if head is None else list(head.widths),
                "lambda_w": (None if decays["lambda_w"] is None

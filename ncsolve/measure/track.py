@@ -4,7 +4,9 @@ Call :meth:`Tracker.record` at the end of an epoch (or every step); every
 ``every``-th call measures the network (:func:`ncsolve.measure.measure`) and keeps
 a compact record: per layer NC1, CDNV, the Gram distance to the theory and
 self-duality, and the objective gap, the output distance and the stationarity.
-The theory is solved once and reused.  :meth:`Tracker.plot` draws the paper-style
+With the decays given the theory is solved once and reused; a fitted feature decay
+(no lambda_h given) is fitted again at every record.  Each record keeps the lambda_H
+it was measured against.  :meth:`Tracker.plot` draws the paper-style
 figure (metrics against epochs, logarithmic axes).
 """
 
@@ -18,8 +20,8 @@ from .plot import plot_tracker
 
 __all__ = ["Tracker"]
 
-LAYER_FIELDS = ("nc1", "cdnv", "gram_distance", "self_duality", "theory_self_duality")
-RUN_FIELDS = ("gap", "output_distance", "stationarity")
+LAYER_FIELDS = ("nc1", "cdnv", "gram_distance", "self_duality", "theory_self_duality", "nc4")
+RUN_FIELDS = ("gap", "output_distance", "stationarity", "lambda_h")
 
 
 class Tracker:
@@ -60,8 +62,9 @@ class Tracker:
             return None
         result = measure(features, labels, weights, biases, theory=self._theory,
                          **self.options, **arrays)
-        if self._theory is None:
-            # solved once (a fitted feature decay too): later records reuse it
+        if result.lambda_h_fit is None:
+            # the decays are fixed, so is the theory: later records reuse it.  A fitted
+            # lambda_H follows the network and is fitted again at every record.
             self._theory = result.theory
         self.epochs.append(epoch)
         self.records.append(_compact(result))
@@ -93,7 +96,9 @@ class Tracker:
 
 def _compact(result) -> dict:
     out = {name: [getattr(layer, name) for layer in result.layers] for name in LAYER_FIELDS}
-    out.update({name: getattr(result, name) for name in RUN_FIELDS})
+    out.update({name: getattr(result, name) for name in RUN_FIELDS if name != "lambda_h"})
+    out["lambda_h"] = result.problem["lambda_h"]
+    out["lambda_h_fitted"] = result.lambda_h_fit is not None
     out["status"] = result.status
     return {k: (None if isinstance(v, float) and not np.isfinite(v) else v)
             for k, v in out.items()}
