@@ -39,7 +39,8 @@ class Nc1Forms:
     nc1_quotient : float
         ``tr(Sigma_W) / tr(Sigma_B)`` (Tirer et al.'s form).
     dropped : int
-        Nonzero directions of the centred class means that the cutoff left out.
+        Directions of the centred class means that the cutoff left out although they
+        stand above rounding (singular value above ``d eps`` of the largest).
     """
 
     nc1: float
@@ -74,14 +75,14 @@ def nc1_forms(means: np.ndarray, scatter: np.ndarray, counts: np.ndarray,
     projected = np.einsum("ij,ij->j", U, scatter @ U) / N
     eigen = s**2
     keep = eigen > pinv_cutoff(spread.shape[0]) * eigen[0]
-    nonzero = int(np.count_nonzero(s > 0))
+    resolved = int(np.count_nonzero(s > pinv_cutoff(spread.shape[0]) * s[0]))
     with np.errstate(divide="ignore", invalid="ignore"):
         terms = projected / eigen
     top = slice(0, max(K - 1, 1))
     value = max(float(np.sum(terms[keep])), 0.0)
     svd = max(float(np.sum(terms[top][s[top] > 0])), 0.0)
     quotient = max(float(np.trace(scatter)) / N, 0.0) / (float(np.sum(eigen)) / K)
-    return Nc1Forms(value, svd, quotient, nonzero - int(np.count_nonzero(keep)))
+    return Nc1Forms(value, svd, quotient, resolved - int(np.count_nonzero(keep)))
 
 
 def _unit_rows(rows: np.ndarray) -> np.ndarray | None:
