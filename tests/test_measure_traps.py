@@ -311,3 +311,40 @@ def test_unequal_batches_are_noted():
     even = training_decays(num_classes=3, num_samples=24, depth=1, weight_decay=1e-3,
                            batch_size=8)
     assert not any("not a multiple" in note for note in even.notes)
+
+
+def test_sweep_takes_the_optimizers_weight_decay(capsys):
+    """A free-feature UFM trained with nn.MSELoss() and SGD's weight_decay on everything
+    (full batch) converges to s x its training objective = sweep's loss at that
+    --weight-decay, with s = K/2 found by sweep itself."""
+    n, wd = (12, 8, 4), 2e-3
+    H, y, weights = train_free_features(n, 2, 6, wd, batch=sum(n), epochs=3000)
+    with torch.no_grad():
+        out = H @ weights[0].T @ weights[1].T
+        target = torch.nn.functional.one_hot(y, 3).double()
+        objective = (torch.nn.MSELoss()(out, target) + wd / 2 * (
+            (H**2).sum() + sum((W**2).sum() for W in weights))).item()
+    status = main(["sweep", "--n", "12,8,4", "--depth", "2", "--weight-decay", f"{wd},1e-2",
+                   "--loss-reduction", "mean", "--format", "jsonl"])
+    captured = capsys.readouterr()
+    assert status == 0, captured.err
+    rows = [json.loads(line) for line in captured.out.splitlines()]
+    first = [r for r in rows if r["point"] == 0]
+    assert first[0]["lambda_w"] == pytest.approx(1.5 * wd, rel=1e-15)
+    assert first[0]["loss"] == pytest.approx(1.5 * objective, rel=1e-7)
+    assert "decay = 1.5 x weight_decay" in captured.err
+
+
+def test_phase_curves_in_weight_decay(capsys):
+    common = ["phase", "--profile", "step", "--classes", "4", "--largest", "100",
+              "--ratio", "10", "--depth", "1", "--json"]
+    assert main(common) == 0
+    plain = json.loads(capsys.readouterr().out)
+    assert main([*common, "--loss-reduction", "half-mean"]) == 0
+    mapped = json.loads(capsys.readouterr().out)
+    assert mapped["weight_decay_scale"] == 4.0  # nn.MSELoss() / 2 over K = 4 outputs: s = K
+    for a, b in zip(plain["curves"], mapped["curves"]):
+        np.testing.assert_allclose(np.array(b["critical_weight_decay"]["1"]) * 4.0,
+                                   a["critical_decay"]["1"], rtol=1e-15)
+    assert main([*common, "--loss-reduction", "sum"]) == 2
+    assert "--batch-size" in capsys.readouterr().err

@@ -27,6 +27,7 @@ from ..sweep.output import check_output, csv_text, write_atomic
 from ..sweep.phase import phase_map
 from ..sweep.plot import check_path, plot_phase, save
 from .options import PROFILE, Option, add_options, option, profile_from_args
+from .trainaxes import NOTE, add_train_options, in_weight_decay, region_in_weight_decay, scale_of
 
 DEFAULT_RATIOS = "1:1000:400"
 
@@ -49,6 +50,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                "above it"),
         option("json", help="same as --format json"), "output",
         option("plot", help="draw the phase diagram"))
+    add_train_options(parser, grid=False)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -66,14 +68,25 @@ def run(args: argparse.Namespace) -> int:
     ratios = parse_values(args.ratio, "ratio", scale="log", low=1.0)
     depths = parse_values(args.depth, "depth", integer=True, low=1.0)
 
+    scale = None
+    if args.loss_reduction is not None:
+        scale = scale_of(args, "mse", len(family.sizes(ratios[0])))
+    elif args.batch_size is not None:
+        raise invalid("batch_size", "maps --loss-reduction sum; give --loss-reduction too")
     pm = phase_map(family, ratios, [int(d) for d in depths], args.bias, args.integer_sizes)
     if fmt == "json":
-        text = json.dumps(pm.to_dict(), allow_nan=False) + "\n"
+        data = pm.to_dict() if scale is None else in_weight_decay(pm.to_dict(), scale)
+        text = json.dumps(data, allow_nan=False) + "\n"
     elif fmt == "csv":
 
-        text = csv_text(pm.rows())
+        rows = pm.rows() if scale is None else [region_in_weight_decay(r, scale)
+                                                for r in pm.rows()]
+        text = csv_text(rows)
     else:
         text = str(pm) + "\n"
+        if scale is not None:
+            text += (f"weight_decay = decay / {scale:.6g} ({args.loss_reduction} reduction; "
+                     f"{NOTE})\n")
     if args.plot is not None:
 
         save(plot_phase(pm), args.plot)

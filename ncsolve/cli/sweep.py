@@ -30,7 +30,9 @@ from ..sweep.output import block_text, check_output, format_from
 from ..sweep.plot import check_path, check_sweep_plot, plot_sweep, save
 from ..sweep.run import run as run_grid
 from ..sweep.spec import build_grid
+from ..inputs.validation import invalid
 from .options import GRID, PROFILE, SCALED, Option, add_options, option
+from .trainaxes import NOTE, add_train_options, check_alone, scale_of, scaled_grid
 
 # one value, a comma list or START:STOP:COUNT of the option predict has
 AXES = ("depth", "decay", "lambda_w", "lambda_h", "lambda_b", "bias", "loss", "seed", "restarts")
@@ -77,6 +79,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_options(parser.add_argument_group("grid (each: one value, a comma list or "
                                           "START:STOP:COUNT)"), *map(_axis, AXES))
     add_options(parser, option("widths", note="fixed for the whole sweep"))
+    add_train_options(parser, grid=True)
     add_options(parser.add_argument_group("running"), *RUNNING)
     add_options(parser.add_argument_group("output"), *OUTPUT)
 
@@ -91,7 +94,7 @@ def run(args: argparse.Namespace) -> int:
         check_output(args.output)
     specs = {name: getattr(args, name) for name in SPEC_NAMES}
     grid = build_grid(profile=args.profile, n=args.n, widths=args.widths, yes=args.yes,
-                      **specs)
+                      **_training_decays(args, specs))
     if args.plot is not None:
 
         check_path(args.plot)
@@ -110,3 +113,25 @@ def run(args: argparse.Namespace) -> int:
     elif not args.quiet:
         sys.stderr.write(f"{table}\n")
     return 0
+
+
+def _training_decays(args, specs: dict) -> dict:
+    """--weight-decay GRID: the --decay axis s x it, for one loss and one K."""
+    if args.weight_decay is None:
+        if args.batch_size is not None or args.loss_reduction != "mean":
+            raise invalid("loss_reduction", "maps --weight-decay; give --weight-decay too")
+        return specs
+    check_alone(args, ("decay", "lambda_w", "lambda_h"))
+    losses = str(args.loss or "mse").split(",")
+    if len(losses) != 1:
+        raise invalid("loss", "with --weight-decay sweep one loss at a time (the scale "
+                      "depends on it)")
+    probe = build_grid(profile=args.profile, n=args.n, widths=args.widths, yes=True,
+                       **{**specs, "decay": 1.0})
+    if "classes" in probe.swept:
+        raise invalid("classes", "with --weight-decay keep K fixed (the scale depends on it)")
+    K = len(probe.sizes(probe.point(0)))
+    scale = scale_of(args, losses[0].strip(), K)
+    if not args.quiet:
+        sys.stderr.write(f"sweep: decay = {scale:.6g} x weight_decay ({NOTE})\n")
+    return {**specs, "decay": scaled_grid(args.weight_decay, scale)}

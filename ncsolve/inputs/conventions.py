@@ -41,7 +41,8 @@ from dataclasses import dataclass, replace
 from .problem import LOSSES, Problem, whole_number
 from .validation import Interval, Options, check, invalid
 
-__all__ = ["LOSS_REDUCTIONS", "OPTIMIZERS", "TrainingConvention", "training_decays"]
+__all__ = ["LOSS_REDUCTIONS", "OPTIMIZERS", "TrainingConvention", "decay_scale",
+           "training_decays"]
 
 # name -> (losses it applies to, what it is)
 LOSS_REDUCTIONS = {
@@ -60,6 +61,25 @@ def _reduction(name: str, loss: str, B: float, K: int) -> float:
         return {"mean": 1.0 / B, "sum": 1.0}[name]
     return {"mean": 1.0 / (B * K), "sum": 1.0, "half-mean": 1.0 / (2 * B * K),
             "ufm": 1.0 / (2 * B)}[name]
+
+
+def decay_scale(loss: str, loss_reduction: str, num_classes: int, batch_size=None) -> float:
+    """``s`` with ``lambda = s x weight_decay`` (every decay of the objective, features
+    included when the optimizer's weight_decay reaches free features): the equal-batch
+    mapping of :func:`training_decays`, in which N cancels.
+
+    Raises
+    ------
+    ProblemError
+        For an unknown loss or reduction, or ``sum`` without the batch size.
+    """
+    loss, reduction, _, _ = check_names(loss, loss_reduction)
+    K = whole_number(num_classes, "num_classes", "the number of classes")
+    if batch_size is None and reduction == "sum":
+        raise invalid("batch_size", "with --loss-reduction sum the scale is 1/(2B) (MSE) or "
+                      "1/B (CE): give the batch size")
+    B = 1 if batch_size is None else whole_number(batch_size, "batch_size", "the batch size")
+    return (0.5 if loss == "mse" else 1.0) / (B * _reduction(reduction, loss, B, K))
 
 
 @dataclass(frozen=True)
