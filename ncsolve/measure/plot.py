@@ -29,6 +29,17 @@ def _positive(values) -> np.ndarray:
     return np.where(values > 0, values, np.nan)
 
 
+def value_axis(ax, *series, axis: str = "y") -> None:
+    """Logarithmic where the positive values span more than a decade, linear otherwise
+    (a log axis over 1.25..1.43 has no labelled tick near the data)."""
+    values = np.concatenate([np.ravel(_positive(np.ravel(v))) for v in series] or [[]])
+    values = values[np.isfinite(values)]
+    log = values.size > 0 and values.max() > 10.0 * values.min()
+    (ax.set_yscale if axis == "y" else ax.set_xscale)("log" if log else "linear")
+    if not log and values.size and axis == "y":
+        ax.set_ylim(0.0, 1.08 * values.max() if values.max() > 0 else 1.0)
+
+
 def _per_class(ax, m, field: str, label: str) -> None:
     c = m.classes
     k = np.arange(m.K)
@@ -40,7 +51,7 @@ def _per_class(ax, m, field: str, label: str) -> None:
         collapsed = np.flatnonzero(c["theory_collapsed"])
         for i in collapsed:
             ax.axvline(i, color="0.8", linewidth=0.8, zorder=0)
-    ax.set_yscale("log")
+    value_axis(ax, c[field], *([] if theory is None else [theory]))
     ax.set_xlabel("class $k$ (label order)")
     ax.set_ylabel(label)
     if m.K <= 20:
@@ -119,9 +130,21 @@ def save_measurement(measurement, path: str, dpi: int = 200) -> None:
     plot_measurement(measurement).savefig(path, dpi=dpi)
 
 
+TRACKER_PANELS = (
+    ("nc1", r"NC1 $=\mathrm{tr}(\Sigma_W\Sigma_B^{+})/K$", "within-class variability (NC1)"),
+    ("cdnv", "CDNV", "class-distance normalized variance"),
+    ("gram_distance", "normalized distance", "class-mean Gram: distance to theory"),
+    ("self_duality", r"$\|W^\top/\|W\| - \bar H/\|\bar H\|\|_F$", "self-duality (NC3)"),
+    ("nc4", "agreement", "nearest class mean = prediction (NC4)"),
+)
+
+
 def plot_tracker(tracker):
-    """Metrics against epochs: NC1, the Gram distance to the theory, self-duality (one
-    curve per layer) and the relative objective gap with the output distance.
+    """Metrics against epochs, one curve per layer: NC1, CDNV, the Gram distance to the
+    theory, self-duality (with the theory's value dotted) and NC4; and the relative
+    objective gap, the output distance and the relative gradient, with the lambda_H each
+    record was measured against.  Log axes where the values span more than a decade;
+    epochs on a symmetric-log axis when they span more than two.
 
     Returns
     -------
@@ -129,40 +152,64 @@ def plot_tracker(tracker):
     """
     if not tracker.records:
         raise invalid("tracker", "nothing recorded yet; call record() first", flag="")
-    epochs = np.asarray(tracker.epochs)
-    fig = _figure(11, 7.5)
-    axes = fig.subplots(2, 2).ravel()
-    panels = [("nc1", r"NC1 $=\mathrm{tr}(\Sigma_W\Sigma_B^{+})/K$", "within-class variability"),
-              ("gram_distance", "normalized distance", "class-mean Gram: distance to theory"),
-              ("self_duality", r"$\|W^\top/\|W\| - \bar H/\|\bar H\|\|_F$",
-               "self-duality (NC3)")]
-    for ax, (name, ylabel, title) in zip(axes, panels):
+    epochs = np.asarray(tracker.epochs, dtype=float)
+    fig = _figure(14, 7.5)
+    axes = fig.subplots(2, 3).ravel()
+    for ax, (name, ylabel, title) in zip(axes, TRACKER_PANELS):
         values = tracker.series(name)
+        drawn = [values]
         for j in range(values.shape[1]):
             line, = ax.plot(epochs, _positive(values[:, j]), "-o", markersize=3,
                             label=f"layer {j}")
             if name == "self_duality":
                 target = _positive(tracker.series("theory_self_duality")[:, j])
                 if np.any(np.isfinite(target)):
+                    drawn.append(target)
                     ax.plot(epochs, target, ":", color=line.get_color(),
                             label=f"layer {j}, global minimizer")
-        ax.set_yscale("log")
+        value_axis(ax, *drawn)
         ax.set_ylabel(ylabel)
-        ax.set_title(title)
-    last = axes[3]
-    last.plot(epochs, _positive(np.abs(tracker.series("gap"))), "-o", markersize=3,
-              label="|relative objective gap|")
-    last.plot(epochs, _positive(tracker.series("output_distance")), "-s", markersize=3,
-              label=r"output matrix $W\bar H$: distance to theory")
-    station = tracker.series("stationarity")
-    if np.any(np.isfinite(station)):
-        last.plot(epochs, _positive(station), "--", label="relative gradient norm")
-    last.set_yscale("log")
-    last.set_ylabel("value")
-    last.set_title("distance to the global minimizer")
+        ax.set_title(title, fontsize=10)
+    _distance_panel(axes[5], tracker, epochs)
+    positive = epochs[epochs > 0]
+    first = float(positive.min()) if positive.size else 1.0
     for ax in axes:
         ax.set_xlabel("epoch")
+        if positive.size and positive.max() > 100.0 * first:
+            ax.set_xscale("symlog", linthresh=first)  # epoch 0 stays on the axis
+        ax.set_xlim(0.0, max(float(epochs.max()), 1.0) * 1.05)
         if ax.lines:
-            ax.legend(fontsize=8)
-    fig.suptitle("Neural collapse during training, against the global minimizer")
+            ax.legend(fontsize=7)
+    fig.suptitle("Neural collapse during training, against the global minimizer"
+                 + _lambda_h_title(tracker))
     return fig
+
+
+def _distance_panel(ax, tracker, epochs) -> None:
+    gap = _positive(np.abs(tracker.series("gap")))
+    distance = _positive(tracker.series("output_distance"))
+    station = _positive(tracker.series("stationarity"))
+    ax.plot(epochs, gap, "-o", markersize=3, label="|relative objective gap|")
+    ax.plot(epochs, distance, "-s", markersize=3, label=r"output $W\bar H$: distance")
+    if np.any(np.isfinite(station)):
+        ax.plot(epochs, station, "--", label="relative gradient")
+    value_axis(ax, gap, distance, station)
+    ax.set_ylabel("value")
+    ax.set_title("distance to the global minimizer", fontsize=10)
+    lambda_h = tracker.series("lambda_h")
+    if any(r.get("lambda_h_fitted") for r in tracker.records) and np.any(np.isfinite(lambda_h)):
+        twin = ax.twinx()
+        twin.plot(epochs, lambda_h, ":", color="0.3", label=r"fitted $\lambda_H$")
+        value_axis(twin, lambda_h)
+        twin.set_ylabel(r"fitted $\lambda_H$ (dotted)")
+
+
+def _lambda_h_title(tracker) -> str:
+    values = tracker.series("lambda_h")
+    finite = values[np.isfinite(values)]
+    if not finite.size:
+        return ""
+    if any(r.get("lambda_h_fitted") for r in tracker.records):
+        return (f"\n$\\lambda_H$ fitted at every record: {finite.min():.3g} .. "
+                f"{finite.max():.3g}")
+    return f"\n$\\lambda_H$ = {finite[0]:.4g} (given)"

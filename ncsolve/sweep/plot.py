@@ -223,8 +223,11 @@ def _legend(fig, pm, codes, dashed: bool) -> None:
 def _default_line(ax, decays) -> None:
     if decays[0] < DEFAULT_DECAY < decays[-1]:
         ax.axhline(DEFAULT_DECAY, color="black", lw=0.8, ls=":")
-        ax.annotate(f"default decay {DEFAULT_DECAY:g}", (1.0, DEFAULT_DECAY),
-                    xycoords=("axes fraction", "data"), ha="right", va="top", fontsize=7)
+        # in the left margin, where no curve is drawn
+        ax.annotate(f"default\ndecay\n{DEFAULT_DECAY:g}", (0.0, DEFAULT_DECAY),
+                    xycoords=("axes fraction", "data"), xytext=(-4, 0),
+                    textcoords="offset points", ha="right", va="center", fontsize=6,
+                    color="0.3")
 
 
 def _edges(x: np.ndarray, log: bool) -> np.ndarray:
@@ -336,6 +339,7 @@ def _sweep_lines(table, axis: str, value: str):
         ax.legend(fontsize=8, ncol=2 if classes.size > 6 else 1)
     if axis in LOG_AXES:
         ax.set_xscale("log")
+    _integer_ticks(ax.set_xticks, axis, table.grid.values(axis))
     finite = values[np.isfinite(values)] if values is not None else np.array([])
     if finite.size and finite.min() > 0 and finite.max() / finite.min() > 100:
         ax.set_yscale("log")
@@ -399,11 +403,24 @@ def _sweep_map(table, swept, value: str, cls):
     for name, setter in ((swept[1], ax.set_xscale), (swept[0], ax.set_yscale)):
         if name in LOG_AXES:
             setter("log")
+    _integer_ticks(ax.set_xticks, swept[1], xs)
+    _integer_ticks(ax.set_yticks, swept[0], ys)
     ax.set_xlabel(AXIS_LABELS.get(swept[1], swept[1]))
     ax.set_ylabel(AXIS_LABELS.get(swept[0], swept[0]))
     fig.suptitle(f"{label.split('$')[0].strip().capitalize()}\n{_sweep_subject(table)}",
                  fontsize=11)
     return fig
+
+
+INTEGER_AXES = ("depth", "classes", "seed", "restarts")
+
+
+def _integer_ticks(setter, axis: str, values) -> None:
+    """A whole-number axis (depth, K, seed) is ticked at its values only: depth 1 is a
+    point (or a cell centred on it), not a range 0..2."""
+    if axis in INTEGER_AXES:
+        values = sorted({int(v) for v in values})
+        setter(values, [str(v) for v in values])
 
 
 def _sweep_subject(table) -> str:
