@@ -98,6 +98,32 @@ def test_tracker_refits_the_feature_decay_at_every_record():
     first = tracker.records[0]["lambda_h"]
     assert abs(np.log10(first / last["lambda_h"])) > 0.1  # the initialization's fit differs
     np.testing.assert_allclose(tracker.series("lambda_h")[-1], last["lambda_h"])
+    pytest.importorskip("matplotlib")
+    figure = tracker.plot()  # item 8: CDNV and NC4 panels, the lambda_H used
+    titles = {ax.get_title() for ax in figure.axes}
+    assert {"class-distance normalized variance",
+            "nearest class mean = prediction (NC4)"} <= titles
+    assert "fitted at every record" in figure._suptitle.get_text()
+    assert any(ax.get_ylabel().startswith("fitted $\\lambda_H$") for ax in figure.axes)
+
+
+def test_narrow_ranges_get_linear_axes():
+    """Class-mean lengths within 1.25..1.43 (item 8): a linear axis from 0, not a log axis
+    with no labelled tick near the data."""
+    pytest.importorskip("matplotlib")
+    from ncsolve.measure.plot import plot_measurement
+
+    rng = np.random.default_rng(4)
+    lengths = np.linspace(1.25, 1.43, 5)
+    means = np.diag(lengths)
+    y = rng.permutation(np.repeat(np.arange(5), 8))
+    X = means[y] + 1e-2 * rng.standard_normal((y.size, 5))
+    W = rng.standard_normal((5, 5))
+    report = measure(X, y, [W], lambda_w=1e-3, lambda_h=1e-3)
+    axes = plot_measurement(report).axes
+    assert axes[0].get_yscale() == "linear"
+    low, high = axes[0].get_ylim()
+    assert low == 0.0 and high >= 1.43 * 1.05
 
 
 def test_tracker_with_a_given_feature_decay_reuses_it():
