@@ -5,8 +5,10 @@ Trains a 64-32-16 ReLU backbone with a linear head (nn.Linear(16, 5), bias on) o
 digits 0..4 of scikit-learn's bundled digits data, 150/100/60/40/34 training
 samples, with nn.MSELoss() on one-hot targets, an explicit feature decay
 fd/2 ||features_batch||^2, and SGD (lr 0.05, momentum 0.9, weight_decay 5e-4 on
-every parameter), batches of 64, 300 epochs.  Saves features, labels, the head and
-held-out test features to ``digits.safetensors`` (and ``.npz``).
+every parameter), batches of 64, 300 epochs.  Saves features, labels, the head,
+held-out test features and, as out-of-distribution features, 100 images of digits
+5..9 through the same backbone (``ood_features``, for NC5) to
+``digits.safetensors`` (and ``.npz``).
 
     python docs/examples/digits_mlp.py /tmp/digits
     ncsolve measure /tmp/digits.safetensors --weight-decay 5e-4 --feature-decay 1e-3 \\
@@ -37,6 +39,7 @@ def main(stem: str) -> None:
         train.append(idx[:size])
         test.append(idx[size: size + 25])
     train, test = rng.permutation(np.concatenate(train)), np.concatenate(test)
+    ood = rng.permutation(np.flatnonzero(y >= len(SIZES)))[:100]
     x = torch.tensor(X[train], dtype=torch.float32)
     labels = torch.tensor(y[train])
     K = len(SIZES)
@@ -58,7 +61,8 @@ def main(stem: str) -> None:
         arrays = {"features": backbone(x).numpy(), "labels": labels.numpy(),
                   "W1": head.weight.numpy(), "b1": head.bias.numpy(),
                   "test_features": backbone(torch.tensor(X[test], dtype=torch.float32)).numpy(),
-                  "test_labels": y[test]}
+                  "test_labels": y[test],
+                  "ood_features": backbone(torch.tensor(X[ood], dtype=torch.float32)).numpy()}
     from safetensors.numpy import save_file
 
     save_file(arrays, f"{stem}.safetensors")

@@ -17,7 +17,8 @@ from .result import LayerMetrics, Measurement
 from .stream import ClassAccumulator, ClassStatistics, Head
 from .inputs import (BATCH_ROWS, accumulate, bias_mode, checked_decays, loss_name,
                      num_classes_of, stats_width, training_arrays)
-from .hints import scope_hint
+from .hints import scope_alternative, scope_hint
+from .nonlinear import nonlinear_measurement
 from .theory import (GRAM_LIMIT, centred_means, check_theory, feature_gram, layer_targets,
                      output_matrix, row_norms, theory_for)
 from . import literature, ufm
@@ -121,8 +122,9 @@ def measure(features, labels=None, weights=None, biases=None, *, depth=None, lam
         elif isinstance(features, ClassAccumulator) and features.head is not None:
             _same_head(head, features.head)
     if layer_features is not None:
-        return _nonlinear(stats, head, layer_features, X if in_memory else None,
-                          y if in_memory else None, K, loss, collapse_threshold, notes)
+        return nonlinear_measurement(_layer, stats, head, layer_features,
+                                     X if in_memory else None, y if in_memory else None, K,
+                                     loss, collapse_threshold, notes)
     decays = checked_decays(convention, lambda_w, lambda_h, lambda_b,
                      None if head is None else head.depth)
     bias = bias_mode(bias, head, decays["lambda_b"], notes, convention is not None)
@@ -326,10 +328,8 @@ def _assemble(stats, head, theory, fit, decays, bias, loss, test, test_name, thr
             output_distance = metrics.normalized_distance(
                 chain(head.weights) @ means.T, output_matrix(theory))
     status, summary = _status(theory, gap, station, classes, layers, gap_tolerance, loss)
-    if status in ("not converged", "below theory", "critical point"):
-        hint = scope_hint(convention, lambda_h)
-        if hint:
-            notes.append(hint)
+    if status in ("not converged", "below theory", "critical point") and gap is not None:
+        _scope_note(stats, head, theory, decays, bias, loss, convention, lambda_h, gap, notes)
     problem = {"n": n.tolist(), "depth": None if head is None else head.depth,
                "widths": None if head is None else list(head.widths),
                "lambda_w": (None if decays["lambda_w"] is None
@@ -351,6 +351,24 @@ def _assemble(stats, head, theory, fit, decays, bias, loss, test, test_name, thr
         geometry=None if theory is None else theory.geometry, collapse_threshold=threshold,
         nc4_on=None if nc4[0] is None else test_name, accuracy=accuracy, lambda_h_fit=fit,
         convention=convention, notes=tuple(notes), theory=theory)
+
+
+def _scope_note(stats, head, theory, decays, bias, loss, convention, lambda_h, gap, notes):
+    """Solve once more with the feature decay on all of H; note it when that explains the
+    run far better (free features trained with weight_decay, a per-batch mapping)."""
+    whole = scope_alternative(convention, lambda_h)
+    if whole is None:
+        return
+    restarts, seed = (1, 0) if loss == "ce" else (None, None)
+    other, _ = theory_for(stats, head, dict(decays, lambda_h=whole), bias, loss, restarts,
+                          seed, [])
+    value = _objective(stats, head, decays, whole, loss, [])
+    if value is None:
+        return
+    scale = 0.5 if loss == "mse" else (math.log(stats.K) if stats.K > 1 else 1.0)
+    other_gap = metrics.objective_gap(value, float(other.loss), scale)
+    if abs(other_gap) < 0.1 * abs(gap):
+        notes.append(scope_hint(lambda_h, whole, gap, other_gap))
 
 
 def _objective(stats, head, decays, lambda_h, loss, notes):
@@ -425,60 +443,3 @@ def _collapse_differences(classes) -> str:
 def _names(indices) -> str:
     head = ", ".join(str(int(i)) for i in indices[:10])
     return head + (", ..." if indices.size > 10 else "")
-
-
-def _nonlinear(stats, head, layer_features, X, y, K, loss, threshold, notes) -> Measurement:
-    """Heads with nonlinearities: every layer measured from its own features, the last
-    layer W_M as the classifier, no theory (the closed form is for linear heads)."""
-    if X is None:
-        raise ProblemError("layer_features: give the layer features together with the "
-                           "layer-0 features as arrays (not statistics)")
-    layer_features = list(layer_features)
-    if len(layer_features) != head.depth - 1:
-        raise ProblemError(f"layer_features: give the features after each hidden layer "
-                           f"1..{head.depth - 1} ({head.depth - 1} arrays), got "
-                           f"{len(layer_features)}")
-    rows = [X]
-    for j, (features, W) in enumerate(zip(layer_features, head.weights[:-1]), start=1):
-        rows.append(float_matrix(features, f"layer_features[{j - 1}]", X.shape[0],
-                                 W.shape[0], layout=f" (N x d_{j + 1}, the outputs of layer {j})"))
-    per_layer = [accumulate(r, y, K, None) for r in rows]
-    last = Head(head.weights[-1:], head.biases[-1:])
-    predicted = (rows[-1] @ last.weights[0].T
-                 + (0.0 if last.biases[0] is None else last.biases[0])).argmax(axis=1)
-    layers = []
-    for j, (r, st) in enumerate(zip(rows, per_layer)):
-        agree = float(np.mean(_nearest(r, st.means) == predicted))
-        layers.append(_layer(j, st.means, st.scatter, st, last if j == len(rows) - 1 else None,
-                             "none", None, None, agree, spread=st.class_spread[0]))
-    bias = "free" if last.biases[0] is not None else "none"
-    centred = centred_means(stats.means, stats.counts, bias)
-    norms = row_norms(centred)
-    top = centred_means(per_layer[-1].means, stats.counts, bias)
-    classes = {"feature_norm": norms,
-               "collapsed": norms <= threshold * max(float(norms.max()), np.finfo(float).tiny),
-               "classifier_norm": row_norms(last.weights[0]),
-               "output": np.diag(top @ last.weights[0].T).copy(),
-               "feature_norms_by_layer": np.array([row_norms(centred_means(st.means, stats.counts,
-                                                                        bias))
-                                                   for st in per_layer])}
-    notes.append("the head has nonlinearities (layer features given): every layer is measured "
-                 "from its own features and W_M is the classifier of the last; the theory's "
-                 "model is linear, so nothing is compared with it")
-    return Measurement(
-        problem={"n": stats.counts.tolist(), "depth": head.depth, "widths": list(head.widths),
-                 "lambda_w": None, "lambda_h": None, "lambda_b": None, "bias": bias,
-                 "loss": loss},
-        n=stats.counts.copy(), classes=classes, layers=tuple(layers), loss=None,
-        theory_loss=None, gap=None, stationarity=None, gradient_norm=None,
-        output_distance=None, status="metrics only",
-        summary=f"NC1 {layers[0].nc1:.3g} at the features, {layers[-1].nc1:.3g} at the last "
-                "layer (nonlinear head: no theory compared)",
-        certainty=None, geometry=None, collapse_threshold=threshold, nc4_on="train",
-        accuracy=float(np.mean(predicted == y)), lambda_h_fit=None, convention=None,
-        notes=tuple(notes))
-
-
-def _nearest(rows, means):
-    return np.concatenate([metrics.nearest_centre(rows[lo: lo + BATCH_ROWS], means)
-                           for lo in range(0, rows.shape[0], BATCH_ROWS)])

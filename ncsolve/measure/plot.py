@@ -62,9 +62,12 @@ def _per_class(ax, m, field: str, label: str) -> None:
 METRICS = [("nc1", None, "NC1"), ("cdnv", None, "CDNV"),
            ("equinorm", "theory_equinorm", "equinorm\nmeans"),
            ("classifier_equinorm", "theory_classifier_equinorm", "equinorm\nclassifier"),
+           ("equinorm_centred", None, "equinorm\ncentred"),
            ("gram_distance", None, "Gram\ndistance"),
-           ("gram_distance_centred", None, "centred\nGram dist."),
-           ("self_duality", "theory_self_duality", "self-\nduality")]
+           ("gram_distance_centred", None, "Gram dist.\ncentred"),
+           ("self_duality", "theory_self_duality", "self-\nduality"),
+           ("self_duality_centred", None, "self-duality\ncentred"),
+           ("unc3", None, "UNC3"), ("nc5", None, "NC5\n(OOD)")]
 
 
 def _per_layer(ax, m) -> None:

@@ -94,6 +94,20 @@ def _layer_rows(m):
     return header, row_of, len(m.layers)
 
 
+def _literature_rows(m):
+    """The literature's other forms (class means around their global mean)."""
+    header = ["layer", "NC1 svd", "NC1 quot", "equinorm c", "self-dual c", "GNC2", "UNC3",
+              "NC5"]
+
+    def row_of(j: int) -> list[str]:
+        lay = m.layers[j]
+        return [str(lay.layer), _g(lay.nc1_svd, 3), _g(lay.nc1_quotient, 3),
+                _g(lay.equinorm_centred, 3), _g(lay.self_duality_centred, 3),
+                _g(lay.gnc2, 4), _g(lay.unc3, 3), _g(lay.nc5, 3)]
+
+    return header, row_of, len(m.layers)
+
+
 def _singular_lines(m) -> list[str]:
     lines = []
     show = min(m.K, 6)
@@ -121,6 +135,9 @@ def measurement_text(m) -> str:
     if m.accuracy is not None:
         lines.append(f"NC4 and accuracy on the {m.nc4_on} samples: accuracy {_g(m.accuracy, 4)}")
     lines.append(f"collapsed: class-mean length <= {_g(m.collapse_threshold)} x the largest")
+    lines.append("")
+    lines.append("literature forms (around the global mean; docs/measure.md):")
+    lines += _table(*_literature_rows(m))
     lines.append("")
     lines.append("singular values (largest first):")
     lines += _singular_lines(m)
