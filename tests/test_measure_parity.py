@@ -69,7 +69,7 @@ def trained_example():
 def example():
     features, labels, weights, ood = trained_example()
     convention = training_decays(num_classes=K, num_samples=labels.size, depth=2,
-                                 weight_decay=WD, feature_decay=1e-3, batch_size=BATCH)
+                                 weight_decay=WD, batch_size=BATCH)
     report = measure(features, labels, weights, convention=convention, ood_features=ood)
     return features, labels, weights, ood, report
 
@@ -148,7 +148,7 @@ def test_json_carries_every_metric(example, tmp_path, capsys):
     path = tmp_path / "run.npz"
     np.savez(path, features=features, labels=labels, W1=weights[0], W2=weights[1])
     np.savez(tmp_path / "ood.npz", ood_features=ood)
-    status = main(["measure", str(path), "--weight-decay", str(WD), "--feature-decay", "1e-3",
+    status = main(["measure", str(path), "--weight-decay", str(WD),
                    "--batch-size", str(BATCH), "--ood", str(tmp_path / "ood.npz"), "--json"])
     out = capsys.readouterr()
     assert status == 0, out.err
@@ -180,7 +180,7 @@ def test_export_targets_gives_the_minimizers_grams(example, tmp_path, capsys):
     path = tmp_path / "run.npz"
     np.savez(path, features=features, labels=labels, W1=weights[0], W2=weights[1])
     target = tmp_path / "targets.npz"
-    args = ["measure", str(path), "--weight-decay", str(WD), "--feature-decay", "1e-3",
+    args = ["measure", str(path), "--weight-decay", str(WD),
             "--batch-size", str(BATCH), "--export-targets", str(target)]
     assert main(args) == 0
     capsys.readouterr()
@@ -278,7 +278,7 @@ def table(example) -> str:
 if __name__ == "__main__":
     features, labels, weights, ood = trained_example()
     convention = training_decays(num_classes=K, num_samples=labels.size, depth=2,
-                                 weight_decay=WD, feature_decay=1e-3, batch_size=BATCH)
+                                 weight_decay=WD, batch_size=BATCH)
     report = measure(features, labels, weights, convention=convention, ood_features=ood)
     print(table((features, labels, weights, ood, report)))
     print(report)

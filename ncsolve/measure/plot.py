@@ -84,7 +84,9 @@ def _per_layer(ax, m) -> None:
         ax.plot(offset, targets, "_", color="black", markersize=14, markeredgewidth=2,
                 label="global minimizer" if j == 0 else None)
     ax.set_yscale("log")
-    ax.set_xticks(x, [label for _, _, label in METRICS], fontsize=7)
+    ax.set_xticks(x, [label.replace("-\n", "-").replace("\n", " ") for _, _, label in METRICS],
+                  fontsize=7,
+                  rotation=40, ha="right", rotation_mode="anchor")
     ax.set_ylabel("metric value (log scale)")
     ax.legend(fontsize=7)
 
@@ -96,7 +98,9 @@ def _singular(ax, m) -> None:
         if lay.theory_singular_values is not None:
             ax.plot(np.arange(m.K), _positive(lay.theory_singular_values), "x",
                     color=line.get_color(), markersize=8, label=f"layer {lay.layer} theory")
-    ax.set_yscale("log")
+    value_axis(ax, *[v for lay in m.layers for v in (lay.singular_values,
+                                                     lay.theory_singular_values)
+                     if v is not None])
     ax.set_xticks(np.arange(m.K) if m.K <= 20 else ax.get_xticks())
     ax.set_xlabel("direction $i$ (largest first; zeros not drawn)")
     ax.set_ylabel("singular value of the layer features")
