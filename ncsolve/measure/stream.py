@@ -26,7 +26,9 @@ import numpy as np
 
 from ..core.objective import softmax_cross_entropy
 from ..inputs.problem import ProblemError, whole_number
+from ..inputs.validation import Options, check
 from .arrays import as_numpy, check_finite, float_matrix, float_vector, integer_labels
+from .device import DeviceState, device_namespace
 
 __all__ = ["ClassAccumulator", "ClassStatistics", "Head"]
 
@@ -142,6 +144,11 @@ class ClassAccumulator:
         A linear head (PyTorch layout, layer 1 first, see :class:`Head`); with it
         the per-layer class spreads, the cross-entropy and the accuracy of its
         outputs are accumulated too.
+    where : {"auto", "host", "input"}
+        Where the sums live.  ``auto``: on the input's device when numpy cannot read
+        the first batch without a copy (a GPU tensor, through array-api-compat, in
+        float64), else in host memory; ``input``: always in the input's namespace
+        and device (PyTorch on the CPU too); ``host``: numpy, batch by batch.
 
     Examples
     --------
@@ -152,7 +159,7 @@ class ClassAccumulator:
     """
 
     def __init__(self, num_classes: int, width: int | None = None, weights=None,
-                 biases=None):
+                 biases=None, where: str = "auto"):
         self.K = whole_number(num_classes, "num_classes", "the number of classes")
         self.head = None
         if weights is not None:
@@ -163,6 +170,8 @@ class ClassAccumulator:
         self.ce_sum = 0.0
         self.correct = 0
         self._means = self._scatter = self._spread = None
+        self.where = check(where, Options(("auto", "host", "input")), "where")
+        self._device = None  # a DeviceState once the first batch chose the device
         if self.width is not None:
             self._allocate(self.width)
 
@@ -174,6 +183,9 @@ class ClassAccumulator:
 
     def update(self, features, labels) -> "ClassAccumulator":
         """Add a batch: ``features`` (B x d, rows are samples), ``labels`` (B,) in 0..K-1."""
+        if self._device is not None or (self.where != "host" and not self.counts.any()
+                                        and self._start_device(features)):
+            return self._device_update(features, labels)
         X = as_numpy(features, "features")
         if X.ndim != 2:
             raise ProblemError(f"features: expected a 2-D array (samples x width), got shape "
@@ -212,6 +224,45 @@ class ClassAccumulator:
         self.counts[present] += count
         return self
 
+    def _start_device(self, features) -> bool:
+        """Choose the input's device for the sums (see ``where``); False: the host."""
+        xp = device_namespace(features, force=self.where == "input")
+        if xp is None or getattr(features, "ndim", 0) != 2:
+            return False
+        import array_api_compat
+
+        head = None if self.head is None else list(zip(self.head.weights, self.head.biases))
+        width = int(features.shape[1]) if self.width is None else self.width
+        try:
+            self._device = DeviceState(xp, array_api_compat.device(features), self.K, width,
+                                       head)
+        except ProblemError:
+            if self.where == "input":
+                raise
+            return False  # no float64 there: batches go to the host
+        self.width = width
+        return True
+
+    def _device_update(self, features, labels) -> "ClassAccumulator":
+        state = self._device
+        xp = state.xp
+        if getattr(features, "ndim", 0) != 2 or int(features.shape[1]) != self.width:
+            raise ProblemError(f"features: expected {self.width} columns (rows are samples, "
+                               f"columns the feature width), got shape "
+                               f"{tuple(getattr(features, 'shape', ()))}")
+        if "float" not in str(features.dtype) and "int" not in str(features.dtype):
+            raise ProblemError(f"features: expected real numbers, got dtype {features.dtype}")
+        y = state.labels(labels)
+        if y.ndim != 1 or int(y.shape[0]) != int(features.shape[0]):
+            raise ProblemError(f"labels: expected one label per sample ({features.shape[0]})")
+        if int(y.shape[0]):
+            low, high = int(xp.min(y)), int(xp.max(y))
+            if low < 0 or high >= self.K:
+                raise ProblemError(f"labels: labels must be integers 0..{self.K - 1} "
+                                   f"(K = {self.K}), found {low if low < 0 else high}")
+            state.update(features, y)
+        return self
+
     def _head_totals(self, outputs: np.ndarray, labels: np.ndarray) -> None:
         check_finite(outputs, "outputs of the head")
         losses, _ = softmax_cross_entropy(outputs.T.copy(), labels)
@@ -220,6 +271,9 @@ class ClassAccumulator:
 
     def statistics(self) -> ClassStatistics:
         """The statistics so far (copies: the accumulator can keep going)."""
+        if self._device is not None:
+            (self.counts, self._means, self._scatter, self._spread, self.ce_sum,
+             self.correct) = self._device.host()
         if self._means is None or not self.counts.sum():
             raise ProblemError("features: no samples were given to the accumulator")
         empty = np.flatnonzero(self.counts == 0)
