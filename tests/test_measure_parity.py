@@ -101,8 +101,8 @@ def dense_layer(F, labels, C, ood_mean, target_gram):
     variances = np.array([np.mean(np.sum((F[labels == k] - mu[k]) ** 2, axis=1))
                           for k in range(K)])
     pairs = list(itertools.combinations(range(K), 2))
-    cdnv = np.mean([(variances[k] + variances[l]) / (2 * np.sum((mu[k] - mu[l]) ** 2))
-                    for k, l in pairs])
+    cdnv = np.mean([(variances[k] + variances[m]) / (2 * np.sum((mu[k] - mu[m]) ** 2))
+                    for k, m in pairs])
     u = around / np.linalg.norm(around, axis=1, keepdims=True)
     w = C / np.linalg.norm(C, axis=1, keepdims=True)
     cosines = np.sum(w * u, axis=1)
@@ -123,7 +123,7 @@ def dense_layer(F, labels, C, ood_mean, target_gram):
         "gram_distance_centred": np.linalg.norm(unit(around @ around.T) - unit(target_c)),
         "self_duality": np.linalg.norm(unit(C) - unit(mu)),
         "self_duality_centred": np.linalg.norm(unit(C) - unit(around)),
-        "gnc2": np.mean([-np.log(np.linalg.norm(u[k] - u[l])) for k, l in pairs]),
+        "gnc2": np.mean([-np.log(np.linalg.norm(u[k] - u[m])) for k, m in pairs]),
         "unc3": cov(cosines),
         "nc5": np.mean(np.abs(u @ ood / np.linalg.norm(ood))),
         "nc4": np.mean(nearest == np.argmax(F @ C.T, axis=1)),
@@ -227,7 +227,7 @@ def rhubarbwu_layer(F, labels, C, ood_mean):
     w = C / np.linalg.norm(C, axis=1, keepdims=True)
     norms = np.linalg.norm(Mc, axis=1)
     cosines = np.sum(u * w, axis=1)
-    distance = np.array([[np.linalg.norm(u[k] - u[l]) for l in range(K)] for k in range(K)])
+    distance = np.array([[np.linalg.norm(u[k] - u[m]) for m in range(K)] for k in range(K)])
     off = ~np.eye(K, dtype=bool)
     return {
         "nc1": np.trace(np.linalg.pinv(inter) @ sigma_w) / K,
