@@ -149,15 +149,14 @@ def test_accumulator_refuses_other_weights_and_reports_its_accuracy():
     for rows in torch.split(torch.randperm(y.numel()), 17):
         acc.update(features[rows], y[rows])
     options = dict(loss="ce", restarts=1,
-                   convention=convention(1, "ce", last_bias=True, feature_decay=1e-3))
+                   convention=convention(1, "ce", last_bias=True, feature_decay=1e-3,
+                                         bias_decay=False))
     with pytest.raises(ProblemError, match="weights: differ from the head"):
         measure(acc, weights=[5 * W], biases=[b], **options)
     report = measure(acc, **options)
-    same = measure(acc, weights=[W], biases=[b], **options)
     outputs = features.numpy() @ W.numpy().T + b.numpy()
     accuracy = np.mean(outputs.argmax(axis=1) == y.numpy())
     assert report.accuracy == pytest.approx(accuracy, abs=1e-15)
-    assert same.loss == pytest.approx(report.loss, rel=1e-15)
     # the cross-entropy term, recomputed from the arrays
     z = outputs - outputs.max(axis=1, keepdims=True)
     ce = np.mean(np.log(np.exp(z).sum(axis=1)) - z[np.arange(y.numel()), y.numpy()])
@@ -344,7 +343,7 @@ def test_sweep_takes_the_optimizers_weight_decay(capsys):
     (full batch) converges to s x its training objective = sweep's loss at that
     --weight-decay, with s = K/2 found by sweep itself."""
     n, wd = (12, 8, 4), 2e-3
-    H, y, weights = train_free_features(n, 2, 6, wd, batch=sum(n), epochs=3000)
+    H, y, weights = train_free_features(n, 2, 6, wd, batch=sum(n), epochs=1500)
     with torch.no_grad():
         out = H @ weights[0].T @ weights[1].T
         target = torch.nn.functional.one_hot(y, 3).double()
