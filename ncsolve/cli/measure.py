@@ -100,6 +100,9 @@ def run(args: argparse.Namespace) -> int:
                                 args.feature_decay_scope)
     if args.export_targets is not None:
         check_target_path(args.export_targets)
+        if args.lambda_w is None and not use_convention:
+            raise invalid("export_targets", "the targets are the theory's: give the decays "
+                          "(--lambda-w or --weight-decay)")
     ood = None if args.ood is None else ood_features(args.ood)
     model = load(args.file, depth, args.head)
     options = dict(lambda_w=args.lambda_w, lambda_h=args.lambda_h, lambda_b=args.lambda_b)
