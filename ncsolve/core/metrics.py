@@ -23,7 +23,6 @@ __all__ = [
     "class_means",
     "loss_scale",
     "nc1",
-    "nc1_from_moments",
     "normalized_distance",
     "objective_gap",
     "relative_distance",
@@ -100,31 +99,6 @@ def spread_basis(spread: np.ndarray, rms: float, rtol: float = 1e-6):
         return None
     keep = s > rtol * s[0]
     return U[:, keep], s[keep]
-
-
-def nc1_from_moments(spread: np.ndarray, scatter: np.ndarray, N: int, rms: float,
-                     rtol: float = 1e-6) -> float:
-    """NC1 from class statistics: ``tr(Sigma_W Sigma_B^+) / K`` without the samples.
-
-    Parameters
-    ----------
-    spread : ndarray, shape (d, K)
-        Class means minus the (sample-weighted) global mean, one column per class.
-    scatter : ndarray, shape (d, d)
-        Within-class scatter ``sum_i (h_i - mu_{y_i})(h_i - mu_{y_i})^T``.
-    N : int
-        Number of samples.
-    rms : float
-        Root-mean-square sample norm (decides whether the means spread at all).
-    rtol : float
-        The cut of :func:`nc1`; equal inputs give equal values.
-    """
-    basis = spread_basis(spread, rms, rtol)
-    if basis is None:
-        return float("nan")
-    U, s = basis
-    projected = np.einsum("ij,ij->j", U, scatter @ U)  # u_i^T S_W u_i
-    return float(np.sum(projected / s**2) / N)
 
 
 def vector_norm(values: np.ndarray) -> float:
