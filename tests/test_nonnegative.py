@@ -205,3 +205,22 @@ def test_cli_json_and_error():
     bad = subprocess.run(cmd[:6] + ["--features", "relu"], capture_output=True, text=True)
     assert bad.returncode == 2 and bad.stdout == ""
     assert len(bad.stderr.strip().splitlines()) == 1 and "--features" in bad.stderr
+
+
+@pytest.mark.parametrize("n,depth,loss", [([4, 4, 4], 1, "mse"), ([3, 3, 3, 3], 3, "mse"),
+                                          ([5, 5], 2, "mse"), ([4, 4, 4], 1, "ce")])
+def test_balanced_free_bias_is_the_unconstrained_answer_at_a_larger_feature_decay(n, depth,
+                                                                                  loss):
+    """The lower bound sum ||hbar_k||^2 >= K/(K-1) sum ||hbar_k - mean||^2 (nonnegative
+    means), attained by orthogonal means: the answer is the unconstrained one at
+    lambda_H K/(K-1), and its means are orthogonal with equal lengths."""
+    K, lam = len(n), 5e-3
+    relu = predict(n, depth=depth, lambda_w=lam, lambda_h=lam, bias="free", loss=loss,
+                   features="nonnegative")
+    bound = predict(n, depth=depth, lambda_w=lam, lambda_h=lam * K / (K - 1), bias="free",
+                    loss=loss)
+    assert relu.certainty == "proved"
+    assert abs(relu.loss - bound.loss) <= 1e-13 * bound.loss
+    gram = relu.gram_features()
+    assert np.allclose(gram, gram[0, 0] * np.eye(K), atol=1e-14 * gram[0, 0])
+    assert np.all(relu.point.means >= 0)

@@ -10,7 +10,9 @@ import numpy as np
 from ...core.constants import BEST_FOUND, PROVED
 from ...inputs.problem import Problem
 from ...inputs.validation import invalid
+from . import centred
 from .closed import ce_critical_decay, ce_depth1, ce_depth1_applies
+from .reduced import ClassMeanObjective
 from .result import NonnegativeSolution
 from .search import search, search_widths
 
@@ -53,7 +55,30 @@ def solve(problem: Problem, unconstrained=None, *, restarts: int | None = None,
                           "cross-entropy at depth 1 with nonnegative features is a closed "
                           "form; leave it out")
         return _closed_ce(problem)
-    return _searched(problem, restarts, 0 if seed is None else seed)
+    bound = None
+    if centred.applies(problem):
+        bound = unconstrained(centred.lower_bound_problem(problem))
+        point = centred.realize(problem, bound)
+        if point is not None:
+            return _attained(problem, bound, point)
+    return _searched(problem, restarts, 0 if seed is None else seed, bound)
+
+
+def _attained(problem: Problem, bound, point) -> NonnegativeSolution:
+    """Balanced classes, free bias: the lower bound of :mod:`.centred`, attained."""
+    widths = problem.widths or (problem.K,) * problem.depth
+    loss = ClassMeanObjective(problem, widths).value(point)
+    proved = bound.certainty != BEST_FOUND
+    reason = ("balanced classes with a free bias: every nonnegative configuration costs at "
+              "least the unconstrained answer with lambda_H K/(K-1), and orthogonal means on "
+              "K axes attain it" + ("" if proved else
+                                    "; that unconstrained answer is itself best found"))
+    notes = (f"equal to the unconstrained {problem.loss.upper()} answer with a free bias and "
+             f"lambda_h = "
+             f"{problem.lambda_h * problem.K / (problem.K - 1):.6g} (= lambda_h K/(K-1)), "
+             "whose centred means are these orthogonal means minus their average",)
+    return NonnegativeSolution(problem, loss, point, PROVED if proved else BEST_FOUND,
+                               reason, bound.unique, notes)
 
 
 def _closed_ce(problem: Problem) -> NonnegativeSolution:
@@ -70,7 +95,7 @@ def _closed_ce(problem: Problem) -> NonnegativeSolution:
                                class_critical_decay=critical)
 
 
-def _searched(problem: Problem, restarts, seed) -> NonnegativeSolution:
+def _searched(problem: Problem, restarts, seed, bound=None) -> NonnegativeSolution:
     point, loss, ends = search(problem, restarts, seed)
     widths = search_widths(problem)
     reason = (f"no closed form is known here; best of {len(ends)} bounded L-BFGS-B runs on the "
@@ -82,8 +107,13 @@ def _searched(problem: Problem, restarts, seed) -> NonnegativeSolution:
     if problem.loss == "ce" and problem.depth == 1 and problem.bias == "none":
         notes.append("d_1 is narrower than the classes that stay nonzero: the closed form "
                      "(orthogonal means) does not fit, searched instead")
+    if bound is not None:
+        notes.append(f"certified lower bound {float(bound.loss):.12g} (the unconstrained "
+                     "answer with lambda_h K/(K-1)); the search is above it by "
+                     f"{loss / float(bound.loss) - 1:.3g} relative")
     collapsed = np.linalg.norm(point.means, axis=0) == 0
     if collapsed.any():
-        notes.append(f"classes {np.flatnonzero(collapsed).tolist()} have a zero mean")
+        alone = " (their outputs are the bias alone)" if point.bias is not None else ""
+        notes.append(f"classes {np.flatnonzero(collapsed).tolist()} have a zero mean{alone}")
     return NonnegativeSolution(problem, loss, point, BEST_FOUND, reason, None, tuple(notes),
                                ends=ends)
