@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.optimize import minimize
 
+from ncsolve.core.descent import blas_threads
 from ncsolve.core.objective import FullObjective
 
 
@@ -25,11 +26,12 @@ def bounded_runs(problem, widths, seeds=range(6), scale=1.0, points=()):
         starts.append(x)
     starts += [expand(f, point) for point in points]
     ends = []
-    for x0 in starts:
-        run = minimize(f, x0, jac=True, method="L-BFGS-B", bounds=bounds,
-                       options={"maxiter": 50_000, "maxfun": 100_000, "ftol": 1e-15,
-                                "gtol": 1e-11, "maxcor": 30})
-        ends.append((float(run.fun), f.split(run.x)))
+    with blas_threads(1):
+        for x0 in starts:
+            run = minimize(f, x0, jac=True, method="L-BFGS-B", bounds=bounds,
+                           options={"maxiter": 50_000, "maxfun": 100_000, "ftol": 1e-15,
+                                    "gtol": 1e-11, "maxcor": 30})
+            ends.append((float(run.fun), f.split(run.x)))
     return ends
 
 

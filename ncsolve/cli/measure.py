@@ -61,9 +61,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                 option("lambda_h", note="default: fitted to the trained lengths"),
                 option("lambda_b", note="a regularized last-layer bias"),
                 option("bias", default=None, note=BIAS), "loss",
-                option("features", help="nonnegative: also compare the (ReLU) features with "
-                       "the theory of features H >= 0, beside the unconstrained one "
-                       "(docs/nonnegative.md)"))
+                option("features", note="nonnegative: the ReLU features are also compared "
+                       "with that theory, beside the unconstrained one"))
     add_convention_options(parser, bias_decay=True)
     add_options(parser, *MEASURE, *SEARCH, "json",
                 option("plot", help="draw the measured values against the theory"))

@@ -13,7 +13,7 @@ import time
 
 import numpy as np
 
-from ..core.descent import DescentResult
+from ..core.descent import DescentResult, blas_threads
 from ..core.metrics import vector_norm
 from ..core.objective import FullObjective
 from ..inputs.validation import invalid
@@ -68,7 +68,8 @@ def bounded_descent(objective: FullObjective, *, restarts: int = 1, seed: int = 
         starts.append((seed + i, x))
     if start is not None:
         starts.append((None, np.asarray(start, dtype=float)))
-    return [_run(objective, x0, label, maxiter, options) for label, x0 in starts]
+    with blas_threads(1):
+        return [_run(objective, x0, label, maxiter, options) for label, x0 in starts]
 
 
 def _run(objective: FullObjective, x0: np.ndarray, seed, maxiter: int,

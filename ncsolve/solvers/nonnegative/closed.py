@@ -38,14 +38,12 @@ every class at once above sqrt(n_max (K-1)/K) / N (global collapse).
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from ...inputs.problem import Problem
 from .reduced import Point
 
-__all__ = ["ce_depth1", "ce_critical_decay", "ce_margin"]
+__all__ = ["ce_critical_decay", "ce_depth1", "ce_depth1_applies", "ce_margin"]
 
 
 def ce_critical_decay(problem: Problem) -> np.ndarray:
@@ -91,7 +89,3 @@ def ce_depth1_applies(problem: Problem) -> bool:
         return False
     active = int(np.count_nonzero(ce_margin(problem) > 0))
     return problem.widths is None or problem.widths[0] >= active
-
-
-def isclose_loss(a: float, b: float) -> bool:
-    return math.isclose(a, b, rel_tol=1e-12, abs_tol=0.0)

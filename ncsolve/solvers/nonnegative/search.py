@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from ...core.constants import RUN_RANK_RTOL
+from ...core.descent import blas_threads
 from ...inputs.problem import Problem
 from ...results.base import Found
 from .reduced import ClassMeanObjective, Point, minimize_bounded
@@ -73,10 +74,11 @@ def search(problem: Problem, restarts: int | None = None, seed: int = 0,
     count = DEFAULT_RESTARTS if restarts is None else restarts
     starts += [(f"random {i}", _random_start(objective, rng)) for i in range(count)]
     best, ends = None, []
-    for label, x0 in starts:
-        value, x, _ = minimize_bounded(objective, x0)
-        ends.append(Found(label, value, _rank(objective, x)))
-        if best is None or value < best[0]:
-            best = (value, x)
+    with blas_threads(1):  # small matrices: one BLAS thread is some 30x faster on a busy CPU
+        for label, x0 in starts:
+            value, x, _ = minimize_bounded(objective, x0)
+            ends.append(Found(label, value, _rank(objective, x)))
+            if best is None or value < best[0]:
+                best = (value, x)
     ends.sort(key=lambda f: f.loss)
     return objective.split(best[1]), best[0], tuple(ends)
