@@ -224,3 +224,24 @@ def test_balanced_free_bias_is_the_unconstrained_answer_at_a_larger_feature_deca
     gram = relu.gram_features()
     assert np.allclose(gram, gram[0, 0] * np.eye(K), atol=1e-14 * gram[0, 0])
     assert np.all(relu.point.means >= 0)
+
+
+def test_verify_runs_bounded_descent_from_random_starts_and_the_answer():
+    from ncsolve.verify import verify
+
+    problem = Problem.build([6, 3, 2], 1, 5e-3, 5e-3, loss="ce", features="nonnegative")
+    report = verify(problem, widths=(4,), restarts=2, init_scale=1.0)
+    seeds = [run.seed for run in report.runs]
+    assert seeds == [0, 1, None]  # None: the run started from the answer
+    best = report.runs[report.best]
+    assert best.status == "global" and not any(run.beats_theory for run in report.runs)
+    assert abs(best.loss - report.solution.loss) <= 1e-12 * best.loss
+    for run in report.runs:  # no bounded run goes below the proved minimum
+        assert run.loss >= report.solution.loss * (1 - 1e-12)
+
+
+def test_verify_cli_refuses_unbounded_methods():
+    cmd = [sys.executable, "-m", "ncsolve", "verify", "--n", "3,2", "--features", "nonnegative",
+           "--method", "gd"]
+    done = subprocess.run(cmd, capture_output=True, text=True)
+    assert done.returncode == 2 and done.stdout == "" and "--method" in done.stderr
