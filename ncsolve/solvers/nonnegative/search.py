@@ -74,7 +74,7 @@ def search(problem: Problem, restarts: int | None = None, seed: int = 0,
     count = DEFAULT_RESTARTS if restarts is None else restarts
     starts += [(f"random {i}", _random_start(objective, rng)) for i in range(count)]
     best, ends = None, []
-    with blas_threads(1):  # small matrices: one BLAS thread is some 30x faster on a busy CPU
+    with blas_threads(1):  # small matrices: thread wake-ups would dominate (core.descent)
         for label, x0 in starts:
             value, x, _ = minimize_bounded(objective, x0)
             ends.append(Found(label, value, _rank(objective, x)))
