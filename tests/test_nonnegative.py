@@ -245,3 +245,9 @@ def test_verify_cli_refuses_unbounded_methods():
            "--method", "gd"]
     done = subprocess.run(cmd, capture_output=True, text=True)
     assert done.returncode == 2 and done.stdout == "" and "--method" in done.stderr
+
+
+def test_precision_passes_through_where_the_constraint_does_not_bind():
+    exact = predict([5, 3, 1], depth=2, precision=20)
+    relu = predict([5, 3, 1], depth=2, precision=20, features="nonnegative")
+    assert relu.loss == exact.loss and relu.to_dict()["problem"]["features"] == "nonnegative"

@@ -99,7 +99,7 @@ def _nonnegative(problem: Problem, precision, restarts, seed):
         return solve(dataclasses.replace(p, features="unconstrained"), precision=precision)
 
     answer = solve_nonnegative(problem, unconstrained, restarts=restarts, seed=seed)
-    return representable(answer)
+    return answer if precision is not None else representable(answer)  # mpmath: no limit
 
 
 def _crossentropy(problem: Problem, restarts, seed):
