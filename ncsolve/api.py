@@ -43,6 +43,7 @@ def predict(
     seed: int | None = None,
     lambda_b=None,
     ratio=None,
+    features=None,
     **training,
 ) -> Solution | PreciseSolution | CESolution:
     """Exact global minimizer of the regularized deep linear unconstrained feature model.
@@ -79,6 +80,10 @@ def predict(
         "best found" answer more certain.
     ratio : float, optional
         Imbalance ratio n_max / n_min (>= 1) at which a profile ``n`` is evaluated.
+    features : {"unconstrained", "nonnegative"}, optional
+        ``"nonnegative"`` constrains the features to H >= 0 (a head after a ReLU;
+        docs/nonnegative.md); the answer is then a closed form where one is proved
+        and ``best found`` by a bounded search otherwise. Default unconstrained.
     **training
         What a training script set, instead of ``lambda_w``/``lambda_h``:
         ``weight_decay``, ``feature_decay``, ``loss_reduction``, ``batch_size``,
@@ -111,6 +116,6 @@ def predict(
                                       lambda_b=lambda_b, **training)
         lambda_w, lambda_h = mapping.decays()
         lambda_b = mapping.lambda_b if mapping.lambda_b is not None else lambda_b
-    problem = specify(n, depth, lambda_w, lambda_h, bias, loss, widths, lambda_b)
+    problem = specify(n, depth, lambda_w, lambda_h, bias, loss, widths, lambda_b, features)
     result = solve(problem, precision=precision, restarts=restarts, seed=seed)
     return result if mapping is None else Mapped(result, mapping)

@@ -23,6 +23,8 @@ KINDS = [
     ({"loss": "ce", "restarts": 2, "bias": "regularized", "lambda_b": 0.1},
      ["--loss", "ce", "--restarts", "2", "--bias", "regularized", "--lambda-b", "0.1"],
      "RegularizedCESolution"),
+    ({"loss": "ce", "restarts": 2, "features": "nonnegative"},
+     ["--loss", "ce", "--restarts", "2", "--features", "nonnegative"], "NonnegativeSolution"),
 ]
 
 

@@ -26,8 +26,8 @@ import json
 import sys
 
 from ..inputs import conventions
-from ..inputs.problem import whole_number
-from ..inputs.validation import Interval, check, invalid
+from ..inputs.problem import FEATURES, whole_number
+from ..inputs.validation import Interval, Options, check, invalid
 from ..measure.arrays import integer_labels
 from ..measure.files import check_path, load, ood_features
 from ..measure.targets import check_target_path, export_targets
@@ -68,7 +68,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                 option("lambda_w", note="in ncsolve's objective"),
                 option("lambda_h", note="default: fitted to the trained lengths"),
                 option("lambda_b", note="a regularized last-layer bias"),
-                option("bias", default=None, note=BIAS), "loss")
+                option("bias", default=None, note=BIAS), "loss",
+                option("features", note="nonnegative: the ReLU features are also compared "
+                       "with that theory, beside the unconstrained one"))
     add_convention_options(parser, bias_decay=True)
     add_options(parser, *MEASURE, *SEARCH, "json",
                 option("plot", help="draw the measured values against the theory"))
@@ -78,9 +80,21 @@ def _fraction(value, name: str):
     return check(value, Interval(0, 1, closed="neither"), name)
 
 
+def _relu_comparison(args, model, options):
+    """With --features nonnegative: the comparison with both theories (measure.relu)."""
+    if args.features == FEATURES[0]:
+        return None
+    from ..measure.relu import compare_relu
+
+    return compare_relu(model.features, model.labels, model.weights, model.biases,
+                        bias=args.bias, loss=args.loss, restarts=args.restarts,
+                        seed=args.seed, **options)
+
+
 def run(args: argparse.Namespace) -> int:
 
     check_path(args.file)
+    args.features = check(args.features or FEATURES[0], Options(FEATURES), "features")
     if args.plot is not None:
 
         check_figure_path(args.plot)
@@ -117,11 +131,18 @@ def run(args: argparse.Namespace) -> int:
     result = model.measure(bias=args.bias, loss=args.loss, collapse_threshold=threshold,
                            gap_tolerance=tolerance, restarts=args.restarts, seed=args.seed,
                            **options, **({} if ood is None else {"ood_features": ood}))
+    relu = _relu_comparison(args, model, options)
     if args.export_targets is not None:
         export_targets(result, args.export_targets)
     if args.plot is not None:
 
         save_measurement(result, args.plot)
-    text = json.dumps(result.to_dict(), allow_nan=False) if args.json else str(result)
+    if args.json:
+        data = result.to_dict()
+        if relu is not None:
+            data["nonnegative_comparison"] = relu.to_dict()
+        text = json.dumps(data, allow_nan=False)
+    else:
+        text = str(result) if relu is None else f"{result}\n\n{relu}"
     sys.stdout.write(text + "\n")
     return 0

@@ -71,6 +71,8 @@ OPTIONS = table(
     Option("--loss", "mse|ce", "mse", "squared error or softmax cross-entropy", "default mse"),
     Option("--widths", "D1,...,DM", None, "feature widths d_1..d_M, one per layer (d_1 is the "
            "width of the features); narrow layers cap the rank"),
+    Option("--features", "unconstrained|nonnegative", None, "free features, or features "
+           "H >= 0 as after a ReLU (docs/nonnegative.md)", "default unconstrained"),
     Option("--profile", "step|exp|scaled", None, "class sizes from an imbalance profile "
            "instead of --n: step (two groups, Fang et al. 2021), exp (long-tailed, Cao et al. "
            "2019), scaled (the sizes of --n with their imbalance rescaled to --ratio)"),

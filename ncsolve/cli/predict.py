@@ -12,6 +12,7 @@ examples:
   ncsolve predict --n 500,100,50 --depth 3 --lambda-w 0.0095 --lambda-h 0.0095
   ncsolve predict --n 100,100,100,100 --depth 3 --bias regularized --lambda-b 5e-4
   ncsolve predict --profile exp --classes 10 --ratio 100 --depth 3   # CIFAR-10-LT sizes
+  ncsolve predict --n 500,100,50 --loss ce --features nonnegative   # features after a ReLU
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from .options import (MODEL, PROFILE, SCALED, SEARCH, Option, add_convention_opt
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    add_options(parser, option("n", note=SCALED), *MODEL[1:], *PROFILE)
+    add_options(parser, option("n", note=SCALED), *MODEL[1:], "features", *PROFILE)
     add_convention_options(parser)
     add_options(parser, option("precision", help="use the high-precision route with this "
                                "many significant digits, 15..1000", note="MSE only; slower"),
@@ -64,7 +65,8 @@ def run(args: argparse.Namespace) -> int:
     result = predict(n=n, ratio=args.ratio, depth=args.depth, lambda_w=args.lambda_w,
                      lambda_h=args.lambda_h, bias=args.bias, loss=args.loss,
                      widths=args.widths, precision=_precision(args.precision),
-                     restarts=args.restarts, seed=args.seed, lambda_b=args.lambda_b, **training)
+                     restarts=args.restarts, seed=args.seed, lambda_b=args.lambda_b,
+                     features=args.features, **training)
     if args.json:
         data = result.to_dict(args.grams) if args.grams is not None else result.to_dict()
         text = json.dumps(data, allow_nan=False)

@@ -18,6 +18,7 @@ examples:
   ncsolve verify --n 100,100,100,100 --depth 3 --bias free --restarts 5 --json
   ncsolve verify --n 200,100,50,50 --depth 3 --method momentum --plot nc.png
   ncsolve verify --n 50,50,50,50 --depth 3 --width 4 --loss ce --restarts 4
+  ncsolve verify --n 6,3,2 --loss ce --features nonnegative --width 4 --init-scale 1 --restarts 4
 """
 
 from __future__ import annotations
@@ -77,7 +78,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     width = Option("--width", "D", None, f"one width d for every layer, d_1 = ... = d_M = D "
                    f"(default {DEFAULT_WIDTH}, the paper's setting); --widths sets each layer")
     add_options(parser.add_argument_group("model"), option("n", required=True), *MODEL[1:],
-                width)
+                width, "features")
     add_options(parser.add_argument_group("descent"), *DESCENT)
     add_options(parser.add_argument_group("comparison"), *COMPARISON)
     add_options(parser.add_argument_group("output"), *OUTPUT)
@@ -168,8 +169,11 @@ def _settings(args) -> dict:
     steps = (DEFAULT_STEPS[method] if args.steps is None
              else whole_number(args.steps, "steps", "", high=MAX_STEPS))
     problem = Problem.build(args.n, depth, args.lambda_w, args.lambda_h, args.bias, args.loss,
-                            widths, args.lambda_b)
+                            widths, args.lambda_b, args.features)
     _check_size(problem)
+    if problem.features == "nonnegative" and (args.plot or args.record_every):
+        raise invalid("plot" if args.plot else "record_every", "the bounded runs of "
+                      "--features nonnegative record no trajectory; leave it out")
     options = {"steps": steps, "init_scale": check(args.init_scale, POSITIVE, "init_scale")}
     if method != "lbfgs":
         options["lr"] = check(args.lr or DEFAULTS["lr"], POSITIVE, "lr")

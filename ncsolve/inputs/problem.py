@@ -20,6 +20,7 @@ from .validation import ProblemError  # noqa: F401  (ncsolve.inputs.problem.Prob
 
 BIAS_MODES = ("none", "free", "regularized")
 LOSSES = ("mse", "ce")
+FEATURES = ("unconstrained", "nonnegative")  # nonnegative: H >= 0, features after a ReLU
 DEFAULT_DECAY = 5e-4  # the paper's synthetic setting (lambda_W = lambda_H = 5e-4)
 MAX_SAMPLES = 2**53  # class sizes and N are exact in float64 up to here
 MAX_DEPTH = 1000
@@ -237,6 +238,9 @@ class Problem:
         Feature widths d_1 .. d_M (d_1 is the width of H); None means wide enough.
     lambda_b : float or None
         Decay of the bias (bias "regularized" only; None otherwise).
+    features : {"unconstrained", "nonnegative"}
+        Free features, or features constrained to H >= 0 elementwise (what a
+        head after a ReLU sees; docs/nonnegative.md).
 
     Build instances with :meth:`Problem.build`, which validates every field.
     """
@@ -249,6 +253,7 @@ class Problem:
     loss: str = "mse"
     widths: tuple[int, ...] | None = None
     lambda_b: float | None = None
+    features: str = "unconstrained"
 
     @classmethod
     def build(
@@ -261,6 +266,7 @@ class Problem:
         loss="mse",
         widths=None,
         lambda_b=None,
+        features=None,
     ) -> "Problem":
         """Validate raw input (numbers, sequences or comma-separated strings).
 
@@ -308,6 +314,7 @@ class Problem:
             loss=_choice(loss, "loss", LOSSES),
             widths=None if width_list is None else tuple(width_list),
             lambda_b=_bias_decay(lambda_b, bias_mode),
+            features=_choice(features, "features", FEATURES),
         )
 
     # ---- derived constants (THEORY.md section 1 shorthand) -------------------------
@@ -358,8 +365,9 @@ class Problem:
         return bool(np.all(self.n == self.n[0]))
 
     def to_dict(self) -> dict:
-        """JSON-ready description of the inputs."""
-        return {
+        """JSON-ready description of the inputs (``features`` only when constrained, so
+        that the JSON of the unconstrained model reads as before)."""
+        entries = {
             "n": [int(v) for v in self.n],
             "depth": self.depth,
             "lambda_w": list(self.lambda_w),
@@ -369,3 +377,6 @@ class Problem:
             "widths": None if self.widths is None else list(self.widths),
             "lambda_b": self.lambda_b,
         }
+        if self.features != FEATURES[0]:
+            entries["features"] = self.features
+        return entries

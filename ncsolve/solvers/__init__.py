@@ -9,10 +9,12 @@ mse          the float64 closed form (read-off of the scalar minima)
 precise      the same read-off to any number of digits (mpmath)
 regularized  a regularized bias: exact for a fixed bias, the bias searched or proved
 crossentropy the reduced class-logit problem, its search and certificates
+nonnegative  features H >= 0 (after a ReLU): closed forms where proved, a bounded search
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -52,6 +54,8 @@ def solve(problem: Problem, *, precision: int | None = None, restarts: int | Non
         For options that do not apply to the problem, work beyond the limits, or an
         answer beyond float64.
     """
+    if problem.features == "nonnegative":
+        return _nonnegative(problem, precision, restarts, seed)
     if precision is not None and problem.bias == "regularized":
         raise invalid("precision", "the high-precision route has no "
                       "regularized bias; leave --precision out with --bias regularized")
@@ -76,6 +80,26 @@ def solve(problem: Problem, *, precision: int | None = None, restarts: int | Non
     _check_secular_work(problem)
 
     return representable(solve_mse(problem))
+
+
+def _nonnegative(problem: Problem, precision, restarts, seed):
+    """Features H >= 0: the chosen solver only; where the constraint does not bind, the
+    unconstrained MSE route (either precision) gives the answer."""
+    from .nonnegative import solve as solve_nonnegative
+    from .nonnegative.solver import does_not_bind
+
+    if precision is not None and not does_not_bind(problem):
+        raise invalid("precision", "with nonnegative features the high-precision route "
+                      "is for bias-free MSE only (where H >= 0 does not bind); leave it out")
+    restarts = None if restarts is None else whole_number(
+        restarts, "restarts", "", low=0, high=MAX_SEARCH_RESTARTS)
+    seed = None if seed is None else whole_number(seed, "seed", "", low=0)
+
+    def unconstrained(p):
+        return solve(dataclasses.replace(p, features="unconstrained"), precision=precision)
+
+    answer = solve_nonnegative(problem, unconstrained, restarts=restarts, seed=seed)
+    return answer if precision is not None else representable(answer)  # mpmath: no limit
 
 
 def _crossentropy(problem: Problem, restarts, seed):

@@ -95,5 +95,5 @@ def problem_with_widths(problem: Problem, widths) -> Problem:
         return problem
     return Problem.build(
         problem.n, problem.depth, problem.lambda_w, problem.lambda_h, problem.bias,
-        problem.loss, widths, problem.lambda_b,
+        problem.loss, widths, problem.lambda_b, problem.features,
     )

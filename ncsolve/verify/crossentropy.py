@@ -18,7 +18,7 @@ import numpy as np
 from ..core.metrics import loss_scale, objective_gap, run_geometry
 from ..core.objective import FullObjective
 from ..inputs.problem import Problem
-from ..core.constants import PROVED, RUN_RANK_RTOL
+from ..core.constants import EXACT, PROVED, RUN_RANK_RTOL
 from ..results.table import column
 from .common import Tolerances, _loss_tolerance, _run_end, _worst
 from .alignment import Alignment, CETarget, align, class_permutations
@@ -153,13 +153,13 @@ def _matched_configuration(solution, loss: float, rtol: float, scale: float) -> 
 def _ce_notes(status: str, beats: bool, solution, gap: float, alignment: Alignment,
               errors: dict, tolerances: Tolerances, loss_matches: bool) -> list:
     notes = []
-    if beats and solution.certainty == PROVED:
+    if beats and solution.certainty in (PROVED, EXACT):
         notes.append(f"this run is lower than an objective ncsolve reports as proved "
                      f"(relative gap {gap:+.2e}): a bug in ncsolve or a tolerance problem")
     elif beats:
         notes.append(f"this run is lower than ncsolve's best found (relative gap {gap:+.2e}); "
                      "the CE search missed it")
-    elif status == "global" and solution.certainty != PROVED:
+    elif status == "global" and solution.certainty not in (PROVED, EXACT):
         notes.append("the run attains ncsolve's best found; that this is the global minimum "
                      "is not proved (certainty: best found)")
     if status == "not-converged" and loss_matches and _worst(errors.values()) > tolerances.gram_tol:

@@ -14,6 +14,7 @@ size.  What that comparison reads of an answer (its outputs, core fields and
 from __future__ import annotations
 
 from dataclasses import replace
+from functools import partial
 
 import numpy as np
 
@@ -88,6 +89,8 @@ def verify(
                 "progress": progress}
     if solution is None:
         solution = _theory(objective)
+    if problem.features == "nonnegative":
+        return _verify_nonnegative(objective, solution, tolerances, method, settings, options)
     searched = problem.loss == "ce" or problem.bias == "regularized"
     branch = _verify_searched if searched else _verify_mse
     return branch(objective, solution, tolerances, method, settings, options)
@@ -121,8 +124,27 @@ def _verify_searched(objective: FullObjective, solution, tolerances: Tolerances,
     return CEVerifyReport(**fields, comparison=comparison_text(method_used, perms))
 
 
+def _verify_nonnegative(objective: FullObjective, solution, tolerances: Tolerances,
+                        method: str, settings: dict, options: dict) -> CEVerifyReport:
+    """Bounded runs (H >= 0) from random nonnegative starts and from the answer itself,
+    each judged as a searched answer is (:func:`assess_ce`)."""
+    from .nonnegative import answer_target, bounded_descent, theory_start
+
+    start = theory_start(objective, solution)
+    target = answer_target(solution)
+    perms = class_permutations(objective.problem.n)
+    fields = _descend_and_assess(objective, assess_ce, solution, tolerances, None, method,
+                                 settings, options, target=target, perms=perms,
+                                 runner=partial(bounded_descent, start=start))
+    runs = fields["runs"]
+    method_used = next((r.comparison for r in runs if r.comparison != "diverged"),
+                       runs[0].comparison if runs else "none")
+    return CEVerifyReport(**fields, comparison=comparison_text(method_used, perms))
+
+
 def _descend_and_assess(objective: FullObjective, assess_run, solution, tolerances: Tolerances,
-                        recorder, method: str, settings: dict, options: dict, **extra) -> dict:
+                        recorder, method: str, settings: dict, options: dict, runner=descend,
+                        **extra) -> dict:
     """Run descent from every seed and assess each run: the fields of the report.
 
     ``assess_run`` is :func:`assess` or :func:`assess_ce`, called with ``extra``;
@@ -130,7 +152,7 @@ def _descend_and_assess(objective: FullObjective, assess_run, solution, toleranc
     Returns problem, widths, method, options, solution, tolerances, runs and best
     (the index of the run with the lowest objective).
     """
-    results = descend(objective, method=method, recorder=recorder, **settings, **options)
+    results = runner(objective, method=method, recorder=recorder, **settings, **options)
     runs = []
     for result in results:
         run = assess_run(
