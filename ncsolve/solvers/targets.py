@@ -236,7 +236,10 @@ class TargetSolution(ClassesFromDirections, Result):
         return not any(note.startswith("non-unique") for note in self.notes)
 
     def surely_representable(self) -> bool:
-        return False  # small answers: solvers.representable looks at the values
+        """Every per-class length is a weighted root mean square of per-direction values
+        (over sqrt(n_k) >= 1), so finite layer values bound them all."""
+        return bool(np.all(np.isfinite(self._features)) and np.all(np.isfinite(
+            self._classifiers)) and np.all(np.isfinite(self.singular_values)))
 
     def _extra_dict(self, grams: bool) -> dict:
         target = self.problem.target.to_dict()

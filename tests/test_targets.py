@@ -1,0 +1,182 @@
+"""Targets other than one-hot (label smoothing, soft labels, per-sample targets):
+the closed form against direct minimization of the full objective (tests/targets_reference.py,
+written without ncsolve), and against independent closed forms."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from ncsolve import ProblemError, predict
+from ncsolve.inputs.targets import sample_moments
+from targets_reference import class_means, class_target, minimize_full, relative
+
+LOSS_RTOL, GRAM_RTOL = 1e-9, 1e-6
+
+
+def _check_class_level(result, S, n, lambda_h, lambda_w, widths, bias):
+    run = minimize_full(class_target(S, n), lambda_h, lambda_w, widths, bias)
+    assert abs(run.loss - result.loss) <= LOSS_RTOL * result.loss
+    means, W = class_means(run.H, n), run.W
+    assert relative(means.T @ means, result.gram_features()) <= GRAM_RTOL
+    assert relative(W @ W.T, result.gram_classifier()) <= GRAM_RTOL
+    assert relative(W @ means, result.gram_outputs()) <= GRAM_RTOL
+    lengths = np.linalg.norm(means, axis=0)
+    assert np.allclose(lengths, result.feature_norm, rtol=1e-6, atol=1e-9)
+    if bias == "free":
+        assert np.allclose(run.b, result.bias_value, rtol=1e-6, atol=1e-8)
+
+
+def _smoothing(K, eps):
+    return (1 - eps) * np.eye(K) + eps / K
+
+
+SMOOTHING_FAST = [  # (eps, n, bias, depth, lambda_w, widths)
+    (0.1, [5, 3, 2], "none", 1, [0.01], None),
+    (0.3, [4, 4, 4], "free", 2, [0.01, 0.03], None),
+    (0.05, [5, 3, 2], "free", 3, [0.01, 0.02, 0.005], None),
+    (0.1, [4, 4, 4], "none", 4, [0.01] * 4, None),
+    (0.3, [6, 3, 2, 1], "none", 2, [0.005, 0.01], (2, 3)),  # rank cap 2
+]
+
+
+@pytest.mark.parametrize("eps, n, bias, depth, lambda_w, widths", SMOOTHING_FAST)
+def test_label_smoothing_matches_full_problem(eps, n, bias, depth, lambda_w, widths):
+    lambda_h = 0.02
+    result = predict(n=n, depth=depth, lambda_w=lambda_w, lambda_h=lambda_h, bias=bias,
+                     widths=widths, label_smoothing=eps)
+    full_widths = widths or [len(n) + 1] * depth
+    _check_class_level(result, _smoothing(len(n), eps), n, lambda_h, lambda_w, full_widths,
+                       bias)
+    if widths is not None:
+        assert result.rank <= min(widths) and result.problem.rank_cap == min(widths)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("eps", [0.05, 0.1, 0.3])
+@pytest.mark.parametrize("n", [[4, 4, 4], [5, 3, 2]])
+@pytest.mark.parametrize("bias", ["none", "free"])
+@pytest.mark.parametrize("depth", [1, 2, 3, 4])
+def test_label_smoothing_grid(eps, n, bias, depth):
+    lambda_w = [0.01 * (1 + j) for j in range(depth)]
+    result = predict(n=n, depth=depth, lambda_w=lambda_w, lambda_h=0.02, bias=bias,
+                     label_smoothing=eps)
+    _check_class_level(result, _smoothing(len(n), eps), n, 0.02, lambda_w, [4] * depth, bias)
+    narrow = predict(n=n, depth=depth, lambda_w=lambda_w, lambda_h=0.02, bias=bias,
+                     label_smoothing=eps, widths=[2] * depth)
+    _check_class_level(narrow, _smoothing(len(n), eps), n, 0.02, lambda_w, [2] * depth, bias)
+
+
+@pytest.mark.parametrize("rows, bias, depth", [(2, "none", 2), (4, "free", 3), (3, "none", 1)])
+def test_random_soft_labels(rows, bias, depth):
+    rng = np.random.default_rng(rows)
+    n = [6, 3, 2]
+    S = rng.dirichlet(np.ones(rows), size=3).T  # column k: a distribution over the outputs
+    lambda_w = [0.004 * (j + 1) for j in range(depth)]
+    result = predict(n=n, depth=depth, lambda_w=lambda_w, lambda_h=0.01, bias=bias,
+                     soft_labels=S)
+    _check_class_level(result, S, n, 0.01, lambda_w, [5] * depth, bias)
+
+
+def _check_per_sample(result, Y, lambda_h, lambda_w, widths, bias):
+    run = minimize_full(Y.T, lambda_h, lambda_w, widths, bias)
+    assert abs(run.loss - result.loss) <= LOSS_RTOL * result.loss
+    W, Z = run.W, run.W @ run.H
+    assert relative(W @ W.T, result.gram_classifier()) <= GRAM_RTOL
+    assert relative(Z @ Z.T / Y.shape[0], result.gram_outputs()) <= GRAM_RTOL
+    r = result.sigma.size
+    measured = np.sort(np.linalg.eigvalsh(run.H @ run.H.T))[::-1][:r]
+    assert relative(measured, np.diag(result.gram_features())) <= GRAM_RTOL
+    return run
+
+
+def test_multi_label_targets():
+    rng = np.random.default_rng(5)
+    Y = (rng.random((14, 3)) < 0.4).astype(float)
+    result = predict(targets=Y, depth=2, lambda_w=[0.01, 0.02], lambda_h=0.01)
+    _check_per_sample(result, Y, 0.01, [0.01, 0.02], [4, 4], "none")
+
+
+@pytest.mark.parametrize("bias, depth, rank", [("free", 1, 2), ("none", 3, 3), ("free", 2, 2)])
+def test_correlated_regression_targets(bias, depth, rank):
+    rng = np.random.default_rng(depth)
+    mix = np.array([[1.0, 0.0, 0.0], [0.8, 0.6, 0.0], [0.5, 0.5, 0.2]])
+    Y = rng.normal(size=(15, 3)) @ mix.T + np.array([1.0, -2.0, 0.5])
+    lambda_w = [0.01] * depth
+    result = predict(targets=Y, depth=depth, lambda_w=lambda_w, lambda_h=0.03, bias=bias)
+    run = _check_per_sample(result, Y, 0.03, lambda_w, [4] * depth, bias)
+    assert result.rank == rank == np.linalg.matrix_rank(run.W @ run.H, tol=1e-6)
+    if depth == 1:  # soft threshold: direction i collapses at lbar = sigma_i / N
+        assert np.allclose(result.direction_critical_decay, result.sigma / Y.shape[0])
+
+
+def test_depth_one_regression_is_the_published_nrc3_form():
+    """Andriopoulos et al. (NeurIPS 2024), NRC3 at the UFM minimum: with their feature
+    penalty lambda_H/(2N) ||H||^2, W W^T = sqrt(lambda_H / lambda_W) (Sigma^(1/2) -
+    sqrt(lambda_H lambda_W) I)_+, Sigma the target covariance. ncsolve's feature penalty
+    is lambda_h/2 ||H||^2, so their lambda_H is N lambda_h."""
+    rng = np.random.default_rng(11)
+    Y = rng.normal(size=(400, 4)) @ np.diag([2.0, 1.0, 0.5, 0.02]) @ np.linalg.qr(
+        rng.normal(size=(4, 4)))[0]
+    N, lambda_w, lambda_h = Y.shape[0], 0.1, 0.01 / 400
+    result = predict(targets=Y, bias="free", lambda_w=lambda_w, lambda_h=lambda_h)
+    centred = Y - Y.mean(axis=0)
+    values, vectors = np.linalg.eigh(centred.T @ centred / N)
+    paper_lambda_h = N * lambda_h
+    shrunk = np.maximum(np.sqrt(values) - np.sqrt(paper_lambda_h * lambda_w), 0.0)
+    published = np.sqrt(paper_lambda_h / lambda_w) * (vectors * shrunk) @ vectors.T
+    assert relative(result.gram_classifier(), published) <= 1e-12
+    assert result.rank == int(np.count_nonzero(shrunk)) == 3
+
+
+def test_label_smoothing_zero_is_todays_answer_exactly():
+    for bias in ("none", "free"):
+        plain = predict(n=[5, 3, 2], depth=3, bias=bias)
+        assert predict(n=[5, 3, 2], depth=3, bias=bias, label_smoothing=0).to_dict() == \
+            plain.to_dict()
+        dense = predict(n=[5, 3, 2], depth=3, bias=bias, soft_labels=np.eye(3))
+        assert abs(dense.loss - plain.loss) <= 1e-13 * plain.loss
+        for name in ("gram_features", "gram_classifier", "gram_outputs"):
+            assert relative(getattr(dense, name)(), getattr(plain, name)()) <= 1e-12
+        for name in ("feature_norm", "classifier_norm", "output", "critical_decay"):
+            assert np.allclose(getattr(dense, name), getattr(plain, name), rtol=1e-12)
+        assert list(dense.state) == list(plain.state)
+
+
+def test_free_bias_smoothing_scales_the_one_hot_spectrum():
+    """Centred, the smoothed target is (1 - eps) times the one-hot one (an identity
+    independent of the SVD route)."""
+    n = [7, 4, 4, 1]
+    plain = predict(n=n, bias="free")
+    smooth = predict(n=n, bias="free", label_smoothing=0.2)
+    assert np.allclose(smooth.sigma, 0.8 * plain.sigma, rtol=1e-12, atol=1e-12)
+
+
+def test_streamed_moments_equal_the_direct_ones():
+    rng = np.random.default_rng(3)
+    Y = rng.normal(size=(1000, 5)) + 100.0  # a large mean: the centring must not cancel
+    whole = sample_moments(Y)
+    blocks = sample_moments(Y[i:i + 77] for i in range(0, 1000, 77))
+    small = sample_moments(Y, chunk_elements=40)
+    centred = Y - Y.mean(axis=0)
+    for m in (whole, blocks, small):
+        assert m.count == 1000
+        assert np.allclose(m.mean, Y.mean(axis=0), rtol=1e-14)
+        assert relative(m.scatter, centred.T @ centred) <= 1e-12
+
+
+@pytest.mark.parametrize("kwargs, param", [
+    ({"n": [3, 2, 1], "soft_labels": np.ones((2, 4))}, "soft_labels"),
+    ({"targets": np.array([[1.0, np.nan]])}, "targets"),
+    ({"targets": np.array([[1.0, np.inf], [0.0, 1.0]])}, "targets"),
+    ({"n": [3, 2, 1], "soft_labels": np.array([[np.nan, 1, 1]])}, "soft_labels"),
+    ({"n": [3, 2], "label_smoothing": 1.0}, "label_smoothing"),
+    ({"n": [3, 2], "label_smoothing": -0.1}, "label_smoothing"),
+    ({"n": [3, 2], "label_smoothing": float("nan")}, "label_smoothing"),
+    ({"n": [3, 2], "label_smoothing": 0.1, "loss": "ce"}, "loss"),
+    ({"n": [3, 2], "label_smoothing": 0.1, "soft_labels": np.eye(2)}, "label_smoothing"),
+    ({"n": [3, 2], "targets": np.eye(2)}, "n"),
+])
+def test_bad_targets_are_refused_by_name(kwargs, param):
+    with pytest.raises(ProblemError, match=f"^{param} "):
+        predict(**kwargs)
