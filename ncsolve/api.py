@@ -53,7 +53,8 @@ def predict(
     Parameters
     ----------
     n : sequence of int, str or Profile
-        (Left out only with ``targets``.) Samples per class, e.g. ``[500, 100, 50]`` or ``"500,100,50"``; or an
+        Samples per class (left out only with ``targets``), e.g. ``[500, 100, 50]`` or
+        ``"500,100,50"``; or an
         imbalance profile from :func:`ncsolve.sweep.profile`, evaluated at ``ratio``
         (sizes rounded down; a ratio that leaves a class under one sample is
         refused; docs/phase.md).

@@ -15,8 +15,14 @@ LOSS_RTOL, GRAM_RTOL = 1e-9, 1e-6
 
 
 def _check_class_level(result, S, n, lambda_h, lambda_w, widths, bias):
-    run = minimize_full(class_target(S, n), lambda_h, lambda_w, widths, bias)
+    # deep narrow models have lower-rank local minima: more (and larger) random starts
+    deep = len(widths) >= 3
+    run = minimize_full(class_target(S, n), lambda_h, lambda_w, widths, bias,
+                        seeds=range(10 if deep else 4), scale=2.0 if deep else 1.0)
     assert abs(run.loss - result.loss) <= LOSS_RTOL * result.loss
+    if not result.unique:  # e.g. the rank cap cuts through equal singular values
+        assert any(note.startswith("non-unique") for note in result.notes)
+        return
     means, W = class_means(run.H, n), run.W
     assert relative(means.T @ means, result.gram_features()) <= GRAM_RTOL
     assert relative(W @ W.T, result.gram_classifier()) <= GRAM_RTOL

@@ -26,7 +26,7 @@ from ..inputs.problem import ProblemError
 from ..inputs.validation import invalid
 from .network import measure
 
-__all__ = ["FORMATS", "TrainedModel", "check_path", "load"]
+__all__ = ["FORMATS", "TrainedModel", "check_path", "load", "read_array"]
 
 FORMATS = (".npz", ".safetensors", ".pt", ".pth")
 
@@ -90,6 +90,28 @@ def load(path, depth: int | None = None) -> TrainedModel:
     reader = {".npz": _read_npz, ".safetensors": _read_safetensors}.get(ext, _read_torch)
     arrays = reader(name)
     return _model(name, arrays, depth)
+
+
+def read_array(path, key: str, param: str) -> np.ndarray:
+    """The array ``key`` of a ``.npz``/``.safetensors``/``.pt`` file, read as safely as
+    :func:`load` reads a model (targets and soft labels of ``ncsolve predict``).
+
+    Raises
+    ------
+    ProblemError
+        Naming ``param``: unreadable file, or no array under ``key``.
+    """
+    name = os.fspath(path)
+    try:
+        ext = check_path(name)
+        reader = {".npz": _read_npz, ".safetensors": _read_safetensors}.get(ext, _read_torch)
+        arrays = reader(name)
+    except ProblemError as error:
+        raise invalid(param, str(error)) from None
+    if key not in arrays:
+        raise invalid(param, f"{name} has no array {key!r} (it has: "
+                      f"{', '.join(sorted(arrays)) or 'none'}); save it under {key!r}")
+    return np.asarray(arrays[key])
 
 
 # ---- readers: each returns a flat dict of numpy arrays ----------------------------------
