@@ -14,10 +14,10 @@ from targets_reference import class_means, class_target, minimize_full, relative
 LOSS_RTOL, GRAM_RTOL = 1e-9, 1e-6
 
 
-def _check_class_level(result, S, n, lambda_h, lambda_w, widths, bias):
+def _check_class_level(result, S, n, lambda_h, lambda_w, widths, bias, lambda_b=None):
     # deep narrow models have lower-rank local minima: more (and larger) random starts
     deep = len(widths) >= 3
-    run = minimize_full(class_target(S, n), lambda_h, lambda_w, widths, bias,
+    run = minimize_full(class_target(S, n), lambda_h, lambda_w, widths, bias, lambda_b,
                         seeds=range(10 if deep else 4), scale=2.0 if deep else 1.0)
     assert abs(run.loss - result.loss) <= LOSS_RTOL * result.loss
     if not result.unique:  # e.g. the rank cap cuts through equal singular values
@@ -29,8 +29,8 @@ def _check_class_level(result, S, n, lambda_h, lambda_w, widths, bias):
     assert relative(W @ means, result.gram_outputs()) <= GRAM_RTOL
     lengths = np.linalg.norm(means, axis=0)
     assert np.allclose(lengths, result.feature_norm, rtol=1e-6, atol=1e-9)
-    if bias == "free":
-        assert np.allclose(run.b, result.bias_value, rtol=1e-6, atol=1e-8)
+    if bias != "none":
+        assert relative(run.b, result.bias_value) <= GRAM_RTOL
 
 
 def _smoothing(K, eps):
@@ -84,8 +84,8 @@ def test_random_soft_labels(rows, bias, depth):
     _check_class_level(result, S, n, 0.01, lambda_w, [5] * depth, bias)
 
 
-def _check_per_sample(result, Y, lambda_h, lambda_w, widths, bias):
-    run = minimize_full(Y.T, lambda_h, lambda_w, widths, bias)
+def _check_per_sample(result, Y, lambda_h, lambda_w, widths, bias, lambda_b=None):
+    run = minimize_full(Y.T, lambda_h, lambda_w, widths, bias, lambda_b)
     assert abs(run.loss - result.loss) <= LOSS_RTOL * result.loss
     W, Z = run.W, run.W @ run.H
     assert relative(W @ W.T, result.gram_classifier()) <= GRAM_RTOL
@@ -186,3 +186,25 @@ def test_streamed_moments_equal_the_direct_ones():
 def test_bad_targets_are_refused_by_name(kwargs, param):
     with pytest.raises(ProblemError, match=f"^{param} "):
         predict(**kwargs)
+
+
+@pytest.mark.parametrize("depth, kind", [(1, "smoothing"), (2, "smoothing"), (3, "soft"),
+                                         (1, "samples"), (2, "samples")])
+def test_regularized_bias(depth, kind):
+    """The bias is searched (exact for each bias): proved at depth 1, best found deeper;
+    either way it must reach the full problem's minimum."""
+    n, lambda_w, lambda_b = [5, 3, 2], [0.01] * depth, 0.05
+    settings = dict(depth=depth, lambda_w=lambda_w, lambda_h=0.02, bias="regularized",
+                    lambda_b=lambda_b)
+    if kind == "samples":
+        Y = np.random.default_rng(depth).normal(size=(12, 3)) + [1.0, 2.0, 0.0]
+        result = predict(targets=Y, **settings)
+        run = _check_per_sample(result, Y, 0.02, lambda_w, [4] * depth, "regularized",
+                                lambda_b)
+        assert relative(run.b, result.bias_value) <= GRAM_RTOL
+    else:
+        S = _smoothing(3, 0.1) if kind == "smoothing" else \
+            np.random.default_rng(0).dirichlet(np.ones(3), size=3).T
+        result = predict(n=n, soft_labels=S, **settings)
+        _check_class_level(result, S, n, 0.02, lambda_w, [4] * depth, "regularized", lambda_b)
+    assert result.certainty == ("proved" if depth == 1 else "best found")

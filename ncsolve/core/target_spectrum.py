@@ -61,20 +61,30 @@ class TargetSpectrum(Spectrum):
         return (self.left * np.asarray(weights, dtype=float)) @ self.left.T
 
 
-def class_target_spectrum(soft: np.ndarray, n: np.ndarray, bias: str) -> TargetSpectrum:
-    """Spectrum of the class-level target ``S`` (K' x K) with class sizes ``n``."""
+def class_target_spectrum(soft: np.ndarray, n: np.ndarray, bias: str,
+                          shift: np.ndarray | None = None) -> TargetSpectrum:
+    """Spectrum of the class-level target ``S`` (K' x K) with class sizes ``n``; with a
+    ``shift`` b (a fixed bias) that of the bias-free target ``S - b 1^T``."""
     n = np.asarray(n, dtype=float)
     S = np.asarray(soft, dtype=float)
-    if bias != "none":
+    if shift is not None:
+        S = S - np.asarray(shift, dtype=float)[:, None]
+    elif bias != "none":
         S = S - np.outer(S @ n / n.sum(), np.ones(n.size))
     left, sigma, right_t = np.linalg.svd(S * np.sqrt(n)[None, :], full_matrices=False)
     return TargetSpectrum(sigma=_clean(sigma, max(S.shape)), left=left, right=right_t.T)
 
 
-def sample_target_spectrum(target: Targets, bias: str) -> TargetSpectrum:
-    """Spectrum of per-sample targets from their t x t second moments."""
+def sample_target_spectrum(target: Targets, bias: str,
+                           shift: np.ndarray | None = None) -> TargetSpectrum:
+    """Spectrum of per-sample targets from their t x t second moments; with a ``shift``
+    b, of ``Y - 1 b^T``, whose Gram is ``scatter + N (mean - b)(mean - b)^T``."""
     moments = target.moments
-    gram = moments.gram(centred=bias != "none")
+    if shift is None:
+        gram = moments.gram(centred=bias != "none")
+    else:
+        offset = moments.mean - np.asarray(shift, dtype=float)
+        gram = moments.scatter + moments.count * np.outer(offset, offset)
     values, vectors = np.linalg.eigh(gram)
     order = np.argsort(-values, kind="stable")
     values = values[order]
@@ -85,11 +95,13 @@ def sample_target_spectrum(target: Targets, bias: str) -> TargetSpectrum:
     return TargetSpectrum(sigma=sigma, left=vectors[:, order])
 
 
-def target_spectrum_of(target: Targets, n: np.ndarray, bias: str) -> TargetSpectrum:
-    """The spectrum of any non-one-hot target (the dispatch on its kind, once)."""
+def target_spectrum_of(target: Targets, n: np.ndarray, bias: str,
+                       shift: np.ndarray | None = None) -> TargetSpectrum:
+    """The spectrum of any non-one-hot target (the dispatch on its kind, once); a
+    ``shift`` is a fixed bias subtracted from every sample's target."""
     if target.moments is not None:
-        return sample_target_spectrum(target, bias)
-    return class_target_spectrum(target.soft, n, bias)
+        return sample_target_spectrum(target, bias, shift)
+    return class_target_spectrum(target.soft, n, bias, shift)
 
 
 def _clean(sigma: np.ndarray, size: int) -> np.ndarray:

@@ -44,7 +44,8 @@ class TargetSolution(ClassesFromDirections, Result):
     code: np.ndarray
     residual: np.ndarray
     notes: tuple[str, ...] = field(default=())
-    certainty: str = field(default=EXACT, init=False)
+    certainty: str = EXACT
+    bias: np.ndarray | None = None  # a regularized bias: the one found (else derived)
 
     certainty_reason = ""
     GRAM_LIMIT = MSE_JSON_GRAMS_MAX_K
@@ -80,7 +81,8 @@ class TargetSolution(ClassesFromDirections, Result):
         p = self.problem
         fit = float(np.sum(self.residual**2)) / (2.0 * p.N)
         active = self.z[self.z > 0]
-        return fit + (p.c * float(np.sum(power(active, p.q))) if active.size else 0.0)
+        penalty = 0.0 if self.bias is None else 0.5 * p.lambda_b * float(self.bias @ self.bias)
+        return fit + penalty + (p.c * float(np.sum(power(active, p.q))) if active.size else 0.0)
 
     @frozen_array
     def direction_state(self) -> np.ndarray:
@@ -88,6 +90,10 @@ class TargetSolution(ClassesFromDirections, Result):
 
     @frozen_array
     def direction_critical_decay(self) -> np.ndarray:
+        """Per direction, the decay above which it is zero (nan with a regularized bias:
+        the bias moves with the decay, so no single threshold is derived)."""
+        if self.bias is not None:
+            return np.full(self.sigma.size, np.nan)
         decay = scalar.critical_decay(self.sigma, self.problem.N, self.problem.L)
         return readoff.direction_decays(decay, self.code)
 
@@ -174,6 +180,8 @@ class TargetSolution(ClassesFromDirections, Result):
         p = self.problem
         if p.bias == "none":
             return None
+        if self.bias is not None:
+            return self.bias
         if self.per_sample:
             return np.array(p.target.moments.mean)
         return p.target.soft @ (p.n / float(p.N))
@@ -263,7 +271,9 @@ class TargetSolution(ClassesFromDirections, Result):
     def _body_lines(self) -> list[str]:
         lines = [] if self.per_sample else ["", *self._class_table()]
         lines += ["", *self._directions_text()]
-        if self.bias_value is not None:
+        if self.bias is not None:
+            lines += ["", "regularized bias b = " + ", ".join(fmt(v) for v in self.bias)]
+        elif self.bias_value is not None:
             lines += ["", "learned bias b = the mean target"]
         if self.per_sample:
             lines += ["", f"directions surviving: {self.rank} of {self.sigma.size}"]
