@@ -208,3 +208,18 @@ def test_regularized_bias(depth, kind):
         result = predict(n=n, soft_labels=S, **settings)
         _check_class_level(result, S, n, 0.02, lambda_w, [4] * depth, "regularized", lambda_b)
     assert result.certainty == ("proved" if depth == 1 else "best found")
+
+
+@pytest.mark.parametrize("bias", ["none", "free"])
+def test_per_sample_route_agrees_with_the_class_route(bias):
+    """The same smoothed one-hot target given per sample (moments, t x t eigenproblem)
+    and per class (K x K SVD): two routes, one objective."""
+    from ncsolve import targets
+
+    n = [7, 4, 2, 2]
+    labels = np.repeat(np.arange(4), n)
+    per_sample = predict(targets=targets.one_hot(labels, 4, smoothing=0.2), depth=3, bias=bias)
+    per_class = predict(n=n, depth=3, bias=bias, label_smoothing=0.2)
+    assert abs(per_sample.loss - per_class.loss) <= 1e-12 * per_class.loss
+    assert np.allclose(per_sample.sigma, per_class.sigma, rtol=1e-12, atol=1e-12)
+    assert relative(per_sample.gram_classifier(), per_class.gram_classifier()) <= 1e-12
