@@ -16,9 +16,11 @@ LOSS_RTOL, GRAM_RTOL = 1e-9, 1e-6
 
 def _check_class_level(result, S, n, lambda_h, lambda_w, widths, bias, lambda_b=None):
     # deep narrow models have lower-rank local minima: more (and larger) random starts
-    deep = len(widths) >= 3
+    deep, narrow = len(widths) >= 3, min(widths) <= 2
+    seeds = range(16 if deep and narrow else 10 if deep else 4)
+    scale = 3.0 if deep and narrow else 2.0 if deep else 1.0
     run = minimize_full(class_target(S, n), lambda_h, lambda_w, widths, bias, lambda_b,
-                        seeds=range(10 if deep else 4), scale=2.0 if deep else 1.0)
+                        seeds=seeds, scale=scale)
     assert abs(run.loss - result.loss) <= LOSS_RTOL * result.loss
     if not result.unique:  # e.g. the rank cap cuts through equal singular values
         assert any(note.startswith("non-unique") for note in result.notes)
@@ -223,3 +225,15 @@ def test_per_sample_route_agrees_with_the_class_route(bias):
     assert abs(per_sample.loss - per_class.loss) <= 1e-12 * per_class.loss
     assert np.allclose(per_sample.sigma, per_class.sigma, rtol=1e-12, atol=1e-12)
     assert relative(per_sample.gram_classifier(), per_class.gram_classifier()) <= 1e-12
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("eps", [0.05, 0.1, 0.3])
+@pytest.mark.parametrize("n", [[4, 4, 4], [5, 3, 2]])
+@pytest.mark.parametrize("depth", [1, 2, 3, 4])
+def test_regularized_label_smoothing_grid(eps, n, depth):
+    lambda_w = [0.01 * (1 + j) for j in range(depth)]
+    result = predict(n=n, depth=depth, lambda_w=lambda_w, lambda_h=0.02, bias="regularized",
+                     lambda_b=0.05, label_smoothing=eps)
+    _check_class_level(result, _smoothing(len(n), eps), n, 0.02, lambda_w, [4] * depth,
+                       "regularized", 0.05)

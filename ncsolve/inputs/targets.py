@@ -25,6 +25,8 @@ KINDS = ("label smoothing", "soft labels", "per-sample")
 CHUNK_ELEMENTS = 1 << 21  # floats per streamed block of per-sample targets (16 MiB)
 MAX_TARGET_DIM = 4096  # t x t moments and their eigen-decomposition: O(t^3)
 MAX_SOFT_ROWS = 4096
+MAX_DENSE_CLASSES = 4096  # class-level targets take a dense K' x K SVD: O(K^3)
+SHOWN_SOFT = 40_000  # to_dict() lists the soft-label matrix up to this many entries
 
 
 @dataclass(frozen=True, eq=False)
@@ -92,7 +94,8 @@ class Targets:
         if self.epsilon is not None:
             data["label_smoothing"] = self.epsilon
         if self.kind == "soft labels":
-            data["soft_labels"] = self.soft.tolist()
+            data["shape"] = list(self.soft.shape)
+            data["soft_labels"] = self.soft.tolist() if self.soft.size <= SHOWN_SOFT else None
         if self.moments is not None:
             data.update(samples=self.moments.count, dim=self.moments.dim,
                         mean=self.moments.mean.tolist())
@@ -107,6 +110,7 @@ def smoothing_matrix(classes: int, epsilon: float) -> np.ndarray:
 def smoothed_target(epsilon, classes: int) -> Targets:
     """Targets of label smoothing ``eps`` in [0, 1) over ``classes`` classes."""
     eps = _fraction(epsilon)
+    _check_classes(classes, "label_smoothing")
     return Targets(kind="label smoothing", soft=smoothing_matrix(classes, eps), epsilon=eps)
 
 
@@ -135,8 +139,15 @@ def soft_labels_target(matrix, classes: int) -> Targets:
                       f"{tuple(np.shape(matrix))}; transpose it if the rows are the classes")
     if S.shape[0] > MAX_SOFT_ROWS:
         raise invalid("soft_labels", f"at most {MAX_SOFT_ROWS} output rows, got {S.shape[0]}")
+    _check_classes(classes, "soft_labels")
     S.setflags(write=False)
     return Targets(kind="soft labels", soft=S)
+
+
+def _check_classes(classes: int, param: str) -> None:
+    if classes > MAX_DENSE_CLASSES:
+        raise invalid(param, f"class-level targets are solved through a dense K x K "
+                      f"decomposition, for K <= {MAX_DENSE_CLASSES} classes, got K = {classes}")
 
 
 def per_sample(targets, chunk_elements: int = CHUNK_ELEMENTS) -> Targets:

@@ -164,7 +164,7 @@ class TargetSolution(ClassesFromDirections, Result):
 
     @property
     def critical_decay(self) -> np.ndarray:
-        return self._per_class(super().critical_decay) if not self.per_sample else np.zeros(0)
+        return np.zeros(0) if self.per_sample else super().critical_decay
 
     @property
     def state(self) -> np.ndarray:
