@@ -237,3 +237,14 @@ def test_regularized_label_smoothing_grid(eps, n, depth):
                      lambda_b=0.05, label_smoothing=eps)
     _check_class_level(result, _smoothing(len(n), eps), n, 0.02, lambda_w, [4] * depth,
                        "regularized", 0.05)
+
+
+@pytest.mark.parametrize("depth", [1, 2, 5])
+def test_smoothing_lowers_free_bias_critical_decays_by_a_power(depth):
+    """Scaling z = sigma u in the scalar problem: the critical decay goes as sigma^(2 - q),
+    so smoothing by eps (sigma -> (1 - eps) sigma) multiplies it by (1 - eps)^(2 - q)."""
+    q = 2.0 / (depth + 1)
+    plain = predict(n=[5, 3, 2], depth=depth, bias="free")
+    smooth = predict(n=[5, 3, 2], depth=depth, bias="free", label_smoothing=0.2)
+    ratio = smooth.direction_critical_decay[:2] / plain.direction_critical_decay[:2]
+    assert np.allclose(ratio, 0.8 ** (2 - q), rtol=1e-10)
