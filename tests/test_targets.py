@@ -248,3 +248,17 @@ def test_smoothing_lowers_free_bias_critical_decays_by_a_power(depth):
     smooth = predict(n=[5, 3, 2], depth=depth, bias="free", label_smoothing=0.2)
     ratio = smooth.direction_critical_decay[:2] / plain.direction_critical_decay[:2]
     assert np.allclose(ratio, 0.8 ** (2 - q), rtol=1e-10)
+
+
+def test_balanced_smoothing_without_bias_is_an_equiangular_frame():
+    """sigma = sqrt(n) once (all-ones) and (1 - eps) sqrt(n) K - 1 times; equal lengths and
+    the common cosine (h1^2 - h2^2) / (h1^2 + (K - 1) h2^2) of docs/targets.md."""
+    K, size, eps = 4, 100, 0.3
+    result = predict(n=[size] * K, depth=3, label_smoothing=eps)
+    assert np.allclose(result.sigma, np.sqrt(size) * np.array([1, 1 - eps, 1 - eps, 1 - eps]),
+                       rtol=1e-13)
+    h1, h2 = result.singular_values[0, 0], result.singular_values[1, 0]
+    gram = result.gram_features()
+    cosine = gram[0, 1] / gram[0, 0]
+    assert abs(cosine - (h1**2 - h2**2) / (h1**2 + (K - 1) * h2**2)) <= 1e-12
+    assert result.geometry == f"equiangular frame (cosine {cosine:.6g})"
