@@ -31,7 +31,7 @@ def predict(n, depth=..., lambda_w=..., lambda_h=..., bias=..., *, loss: Literal
 
 
 def predict(
-    n,
+    n=None,
     depth=1,
     lambda_w=None,
     lambda_h=None,
@@ -44,6 +44,9 @@ def predict(
     lambda_b=None,
     ratio=None,
     features=None,
+    label_smoothing=None,
+    soft_labels=None,
+    targets=None,
     **training,
 ) -> Solution | PreciseSolution | CESolution:
     """Exact global minimizer of the regularized deep linear unconstrained feature model.
@@ -51,7 +54,8 @@ def predict(
     Parameters
     ----------
     n : sequence of int, str or Profile
-        Samples per class, e.g. ``[500, 100, 50]`` or ``"500,100,50"``; or an
+        Samples per class (left out only with ``targets``), e.g. ``[500, 100, 50]`` or
+        ``"500,100,50"``; or an
         imbalance profile from :func:`ncsolve.sweep.profile`, evaluated at ``ratio``
         (sizes rounded down; a ratio that leaves a class under one sample is
         refused; docs/phase.md).
@@ -84,6 +88,14 @@ def predict(
         ``"nonnegative"`` constrains the features to H >= 0 (a head after a ReLU;
         docs/nonnegative.md); the answer is then a closed form where one is proved
         and ``best found`` by a bounded search otherwise. Default unconstrained.
+    label_smoothing : float, optional
+        MSE toward one-hot labels smoothed by eps in [0, 1) (0 is exactly the one-hot
+        answer); docs/targets.md.
+    soft_labels : array, shape (K', K), optional
+        Class-level targets: column k is the target of every sample of class k.
+    targets : array, shape (N, t), or iterable of row blocks, optional
+        Per-sample targets (rows are samples: regression, multi-label); streamed to
+        their t x t moments. ``n`` is then left out. Helpers: :mod:`ncsolve.targets`.
     **training
         What a training script set, instead of ``lambda_w``/``lambda_h``:
         ``weight_decay``, ``feature_decay``, ``loss_reduction``, ``batch_size``,
@@ -116,6 +128,10 @@ def predict(
                                       lambda_b=lambda_b, **training)
         lambda_w, lambda_h = mapping.decays()
         lambda_b = mapping.lambda_b if mapping.lambda_b is not None else lambda_b
-    problem = specify(n, depth, lambda_w, lambda_h, bias, loss, widths, lambda_b, features)
+    target = {key: value for key, value in (("label_smoothing", label_smoothing),
+                                            ("soft_labels", soft_labels),
+                                            ("targets", targets)) if value is not None}
+    problem = specify(n, depth, lambda_w, lambda_h, bias, loss, widths, lambda_b, features,
+                      **target)
     result = solve(problem, precision=precision, restarts=restarts, seed=seed)
     return result if mapping is None else Mapped(result, mapping)

@@ -165,3 +165,35 @@ def convention_settings(args) -> dict:
     return {"weight_decay": args.weight_decay, "feature_decay": args.feature_decay,
             "loss_reduction": args.loss_reduction, "batch_size": args.batch_size,
             "feature_decay_scope": args.feature_decay_scope, "optimizer": args.optimizer}
+
+
+TARGETS = table(
+    Option("--label-smoothing", "EPS", None, "MSE toward one-hot labels smoothed by EPS in "
+           "[0, 1)", "0 is the one-hot answer"),
+    Option("--soft-labels", "FILE", None, "class-level targets: a K' x K array under key "
+           "'soft_labels' (column k: the target of class k) in .npz/.safetensors/.pt"),
+    Option("--targets", "FILE", None, "per-sample targets: an N x t array under key "
+           "'targets' (rows are samples) in .npz/.safetensors/.pt; leave --n out"),
+)
+
+
+def add_target_options(parser) -> None:
+    """--label-smoothing, --soft-labels, --targets: a target other than one-hot labels
+    (MSE only; docs/targets.md)."""
+    group = parser.add_argument_group(
+        "targets", "a target other than one-hot labels (MSE; docs/targets.md)")
+    add_options(group, *TARGETS.values())
+
+
+def target_settings(args) -> dict:
+    """The target options as keywords of ``predict`` (files read here, safely)."""
+    from ..measure.files import read_array  # the CLI reads files; the API takes arrays
+
+    settings = {}
+    if getattr(args, "label_smoothing", None) is not None:
+        settings["label_smoothing"] = args.label_smoothing
+    for name in ("soft_labels", "targets"):
+        path = getattr(args, name, None)
+        if path is not None:
+            settings[name] = read_array(path, name, name)
+    return settings

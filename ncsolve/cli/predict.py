@@ -13,6 +13,8 @@ examples:
   ncsolve predict --n 100,100,100,100 --depth 3 --bias regularized --lambda-b 5e-4
   ncsolve predict --profile exp --classes 10 --ratio 100 --depth 3   # CIFAR-10-LT sizes
   ncsolve predict --n 500,100,50 --loss ce --features nonnegative   # features after a ReLU
+  ncsolve predict --n 500,100,50 --depth 3 --label-smoothing 0.1
+  ncsolve predict --targets targets.npz --depth 2 --bias free      # regression, N x t
 """
 
 from __future__ import annotations
@@ -23,13 +25,14 @@ import sys
 
 from ..inputs.validation import invalid
 from .options import (MODEL, PROFILE, SCALED, SEARCH, Option, add_convention_options,
-                      add_options, convention_given, convention_settings, option,
-                      profile_from_args)
+                      add_options, add_target_options, convention_given, convention_settings,
+                      option, profile_from_args, target_settings)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_options(parser, option("n", note=SCALED), *MODEL[1:], "features", *PROFILE)
     add_convention_options(parser)
+    add_target_options(parser)
     add_options(parser, option("precision", help="use the high-precision route with this "
                                "many significant digits, 15..1000", note="MSE only; slower"),
                 *SEARCH, "json")
@@ -53,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
     from ..api import predict
 
     family = profile_from_args(args)
-    if family is None and args.n is None:
+    if family is None and args.n is None and args.targets is None:
         raise invalid("n", "give the class sizes, e.g. --n 500,100,50, or an "
                       "imbalance profile with --profile step|exp|scaled --ratio RHO")
     if args.grams is not None and not args.json:
@@ -62,6 +65,7 @@ def run(args: argparse.Namespace) -> int:
                       f"or leave {flag} out", flag)
     n = args.n if family is None else family
     training = convention_settings(args) if convention_given(args) else {}
+    training.update(target_settings(args))
     result = predict(n=n, ratio=args.ratio, depth=args.depth, lambda_w=args.lambda_w,
                      lambda_h=args.lambda_h, bias=args.bias, loss=args.loss,
                      widths=args.widths, precision=_precision(args.precision),

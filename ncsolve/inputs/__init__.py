@@ -17,10 +17,10 @@ def class_sizes(n, ratio=None):
 
 
 def specify(n, depth=1, lambda_w=None, lambda_h=None, bias="none", loss="mse", widths=None,
-            lambda_b=None, features=None) -> Problem:
+            lambda_b=None, features=None, **target) -> Problem:
     """The validated problem of ``predict``'s arguments, the paper's decays where none
-    are given."""
+    are given; ``target`` holds ``label_smoothing``, ``soft_labels`` or ``targets``."""
     lambda_w = DEFAULT_DECAY if lambda_w is None else lambda_w
     lambda_h = DEFAULT_DECAY if lambda_h is None else lambda_h
     return Problem.build(n, depth, lambda_w, lambda_h, bias, loss, widths, lambda_b,
-                         features)
+                         features, **target)

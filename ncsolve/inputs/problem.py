@@ -15,6 +15,7 @@ from typing import Sequence
 
 import numpy as np
 
+from .targets import Targets, target_of
 from .validation import POSITIVE, Options, check, invalid, show, whole_number
 from .validation import ProblemError  # noqa: F401  (ncsolve.inputs.problem.ProblemError)
 
@@ -241,6 +242,10 @@ class Problem:
     features : {"unconstrained", "nonnegative"}
         Free features, or features constrained to H >= 0 elementwise (what a
         head after a ReLU sees; docs/nonnegative.md).
+    target : Targets or None
+        A target other than one-hot labels (label smoothing, soft labels, per-sample
+        targets; :mod:`ncsolve.inputs.targets`); None is one-hot. With per-sample
+        targets ``n`` is the single count N.
 
     Build instances with :meth:`Problem.build`, which validates every field.
     """
@@ -254,6 +259,7 @@ class Problem:
     widths: tuple[int, ...] | None = None
     lambda_b: float | None = None
     features: str = "unconstrained"
+    target: Targets | None = None
 
     @classmethod
     def build(
@@ -267,6 +273,10 @@ class Problem:
         widths=None,
         lambda_b=None,
         features=None,
+        *,
+        label_smoothing=None,
+        soft_labels=None,
+        targets=None,
     ) -> "Problem":
         """Validate raw input (numbers, sequences or comma-separated strings).
 
@@ -278,6 +288,10 @@ class Problem:
         ProblemError
             With a message naming the parameter and what is allowed.
         """
+        samples = None
+        if targets is not None:
+            samples = target_of(None, n, label_smoothing, soft_labels, targets)
+            n = samples.moments.count
         if n is None:
             raise invalid("n", "give the class sizes, e.g. 500,100,50")
         depth = 1 if depth is None else depth
@@ -305,6 +319,7 @@ class Problem:
                     f"got {len(width_list)}",
                 )
         bias_mode = _choice(bias, "bias", BIAS_MODES)
+        target = samples or target_of(counts.size, None, label_smoothing, soft_labels, None)
         return cls(
             n=counts,
             depth=m,
@@ -315,6 +330,7 @@ class Problem:
             widths=None if width_list is None else tuple(width_list),
             lambda_b=_bias_decay(lambda_b, bias_mode),
             features=_choice(features, "features", FEATURES),
+            target=target,
         )
 
     # ---- derived constants (THEORY.md section 1 shorthand) -------------------------
@@ -356,8 +372,10 @@ class Problem:
 
     @property
     def rank_cap(self) -> int:
-        """Largest rank the product can have: min(K, d_1, ..., d_M)."""
-        return min((self.K, *self.widths)) if self.widths else self.K
+        """Largest rank the product can have: min(K, d_1, ..., d_M) (K: the number of
+        target directions when the target is not one-hot)."""
+        directions = self.K if self.target is None else self.target.directions(self.K)
+        return min((directions, *self.widths)) if self.widths else directions
 
     @cached_property
     def balanced(self) -> bool:
@@ -365,9 +383,9 @@ class Problem:
         return bool(np.all(self.n == self.n[0]))
 
     def to_dict(self) -> dict:
-        """JSON-ready description of the inputs (``features`` only when constrained, so
-        that the JSON of the unconstrained model reads as before)."""
-        entries = {
+        """JSON-ready description of the inputs (``features`` only when constrained and
+        ``target`` only when not one-hot, so that the default JSON reads as before)."""
+        data = {
             "n": [int(v) for v in self.n],
             "depth": self.depth,
             "lambda_w": list(self.lambda_w),
@@ -378,5 +396,7 @@ class Problem:
             "lambda_b": self.lambda_b,
         }
         if self.features != FEATURES[0]:
-            entries["features"] = self.features
-        return entries
+            data["features"] = self.features
+        if self.target is not None:
+            data["target"] = self.target.to_dict()
+        return data

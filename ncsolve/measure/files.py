@@ -27,7 +27,7 @@ from ..inputs.validation import invalid
 from .heads import state_dict_head
 from .network import measure
 
-__all__ = ["FORMATS", "TrainedModel", "check_path", "load", "ood_features"]
+__all__ = ["FORMATS", "TrainedModel", "check_path", "load", "ood_features", "read_array"]
 
 FORMATS = (".npz", ".safetensors", ".pt", ".pth")
 
@@ -91,22 +91,44 @@ def load(path, depth: int | None = None, head: str | None = None) -> TrainedMode
         that do not chain.
     """
     name = os.fspath(path)
+    return _model(name, _arrays(name), depth, head)
+
+
+def _arrays(name: str) -> dict:
+    """Every array of a checked ``.npz``/``.safetensors``/``.pt`` file, read safely."""
     ext = check_path(name)
-    reader = {".npz": _read_npz, ".safetensors": _read_safetensors}.get(ext, _read_torch)
-    arrays = reader(name)
-    return _model(name, arrays, depth, head)
+    return {".npz": _read_npz, ".safetensors": _read_safetensors}.get(ext, _read_torch)(name)
 
 
 def ood_features(path) -> np.ndarray:
     """Out-of-distribution features from a file: its ``ood_features`` array, else its
     ``features`` (N_ood x d, rows are samples)."""
     name = os.fspath(path)
-    ext = check_path(name)
-    arrays = {".npz": _read_npz, ".safetensors": _read_safetensors}.get(ext, _read_torch)(name)
+    arrays = _arrays(name)
     for key in ("ood_features", "features"):
         if key in arrays:
             return arrays[key]
     raise ProblemError(f"{name}: missing array 'ood_features' (or 'features'), N_ood x d")
+
+
+def read_array(path, key: str, param: str) -> np.ndarray:
+    """The array ``key`` of a ``.npz``/``.safetensors``/``.pt`` file, read as safely as
+    :func:`load` reads a model (targets and soft labels of ``ncsolve predict``).
+
+    Raises
+    ------
+    ProblemError
+        Naming ``param``: unreadable file, or no array under ``key``.
+    """
+    name = os.fspath(path)
+    try:
+        arrays = _arrays(name)
+    except ProblemError as error:
+        raise invalid(param, str(error)) from None
+    if key not in arrays:
+        raise invalid(param, f"{name} has no array {key!r} (it has: "
+                      f"{', '.join(sorted(arrays)) or 'none'}); save it under {key!r}")
+    return np.asarray(arrays[key])
 
 
 # ---- readers: each returns a flat dict of numpy arrays ----------------------------------

@@ -54,8 +54,13 @@ def solve(problem: Problem, *, precision: int | None = None, restarts: int | Non
         For options that do not apply to the problem, work beyond the limits, or an
         answer beyond float64.
     """
+    if problem.target is not None and problem.features == "nonnegative":
+        raise invalid("features", "nonnegative features take one-hot labels only; leave "
+                      "--features out with targets other than one-hot")
     if problem.features == "nonnegative":
         return _nonnegative(problem, precision, restarts, seed)
+    if problem.target is not None:
+        return _target(problem, precision, restarts, seed)
     if precision is not None and problem.bias == "regularized":
         raise invalid("precision", "the high-precision route has no "
                       "regularized bias; leave --precision out with --bias regularized")
@@ -119,6 +124,25 @@ def _crossentropy(problem: Problem, restarts, seed):
     from .crossentropy.solver import solve as solve_ce  # the chosen solver only
 
     return representable(solve_ce(problem, restarts=restarts, seed=seed))
+
+
+def _target(problem: Problem, precision, restarts, seed):
+    """A target other than one-hot labels: the MSE closed form of solvers.targets."""
+    kind = problem.target.kind
+    if problem.loss == "ce":
+        raise invalid("loss", f"{kind} targets are solved for loss mse only (cross-entropy "
+                      "with these targets has no closed form here); use --loss mse")
+    for name, value in (("precision", precision), ("restarts", restarts), ("seed", seed)):
+        if value is not None:
+            raise invalid(name, f"not available with {kind} targets (their MSE answer is "
+                          "exact in float64); leave it out")
+    if problem.bias == "regularized":
+        from .regularized.targets import solve_target_regularized  # only when asked
+
+        return representable(solve_target_regularized(problem))
+    from .targets import solve as solve_target  # only when asked
+
+    return representable(solve_target(problem))
 
 
 def _check_secular_work(problem: Problem) -> None:
