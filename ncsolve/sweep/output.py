@@ -136,6 +136,7 @@ class AppendTable:
         self._points: list[np.ndarray] = []  # rows kept for the final table: keys ...
         self._classes: list[np.ndarray] = []
         self._lines: list[bytes | list[str]] = []  # ... and their lines, or a block's text
+        self._whole = False
 
     # ---- reading back ----------------------------------------------------------------
 
@@ -194,6 +195,7 @@ class AppendTable:
     def open(self) -> None:
         fresh = not os.path.exists(self.path) or os.path.getsize(self.path) == 0
         self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        self._whole = fresh and not self._lines  # the file holds exactly what append() wrote
         if fresh and self.fmt == "csv":
             self._write(self.text([], header=True))
 
@@ -218,6 +220,8 @@ class AppendTable:
         classes = np.concatenate(self._classes) if self._classes else np.zeros(0, np.int64)
         header = [",".join(self.columns)] if self.fmt == "csv" else []
         if np.all((np.diff(points) > 0) | ((np.diff(points) == 0) & (np.diff(classes) > 0))):
+            if self._whole:  # appended in order to a fresh file: it is the final table
+                return
             pieces = [p if isinstance(p, bytes) else "".join(line + "\n" for line in p).encode(
                 "utf-8") for p in self._lines]  # already in order: no split, no sort
             write_atomic(self.path, "".join(line + "\n" for line in header).encode("utf-8")
