@@ -29,7 +29,7 @@ CE_MIN_DECAY = 1e-300  # cross-entropy margins grow like log(1/lbar); tested dow
 
 
 def solve(problem: Problem, *, precision: int | None = None, restarts: int | None = None,
-          seed: int | None = None):
+          seed: int | None = None, start=None):
     """The global minimizer of a validated problem (or the best found, with its certainty).
 
     Parameters
@@ -39,6 +39,9 @@ def solve(problem: Problem, *, precision: int | None = None, restarts: int | Non
         Digits of the high-precision route (MSE only).
     restarts, seed : int, optional
         The cross-entropy search's random starts and their seed (cross-entropy only).
+    start : Result, optional
+        Cross-entropy only: the answer of a nearby problem with the same classes, a
+        warm start (see :func:`ncsolve.solvers.crossentropy.solve`).
 
     Returns
     -------
@@ -59,8 +62,8 @@ def solve(problem: Problem, *, precision: int | None = None, restarts: int | Non
         raise invalid("precision", "the high-precision route is for "
                       "loss mse only; leave it out with --loss ce")
     if problem.loss == "ce":
-        return _crossentropy(problem, restarts, seed)
-    for name, value in (("restarts", restarts), ("seed", seed)):
+        return _crossentropy(problem, restarts, seed, start)
+    for name, value in (("restarts", restarts), ("seed", seed), ("start", start)):
         if value is not None:
             raise invalid(name, "only used by the cross-entropy search "
                           "(--loss ce); the MSE answer is exact without it")
@@ -78,7 +81,7 @@ def solve(problem: Problem, *, precision: int | None = None, restarts: int | Non
     return representable(solve_mse(problem))
 
 
-def _crossentropy(problem: Problem, restarts, seed):
+def _crossentropy(problem: Problem, restarts, seed, start=None):
     restarts = None if restarts is None else whole_number(
         restarts, "restarts", "", low=0, high=MAX_SEARCH_RESTARTS)
     seed = 0 if seed is None else whole_number(seed, "seed", "", low=0)
@@ -94,7 +97,7 @@ def _crossentropy(problem: Problem, restarts, seed):
         return representable(solve_regularized_ce(problem, restarts=restarts, seed=seed))
     from .crossentropy.solver import solve as solve_ce  # the chosen solver only
 
-    return representable(solve_ce(problem, restarts=restarts, seed=seed))
+    return representable(solve_ce(problem, restarts=restarts, seed=seed, start=start))
 
 
 def _check_secular_work(problem: Problem) -> None:

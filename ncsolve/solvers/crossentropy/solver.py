@@ -23,10 +23,11 @@ from .candidates import (
     simplex_pattern,
     structured_candidates,
 )
-from .local_runs import LocalMinimum, Start, factor_form
+from .local_runs import (REFINE_MAXITER, LocalMinimum, Start, factor_form, refine_leaders,
+                         run_starts)
 from .reduced import ReducedCE
 from .result import BatchSummary, CandidateSummary, CESolution, RunSummary, read_off
-from .search import global_search, two_batches
+from .search import EXPLORE_MAXITER, REFINE_BEST, global_search, two_batches
 
 __all__ = ["PROOF_RTOL", "SAME_RTOL", "default_restarts", "solve"]
 
@@ -48,7 +49,7 @@ def default_restarts(K: int) -> int:
 
 
 def solve(problem: Problem, restarts: int | None = None, seeds: int = 3,
-          seed: int = 0) -> CESolution:
+          seed: int = 0, start=None) -> CESolution:
     """Best minimizer of the deep linear UFM with cross-entropy, and how certain it is.
 
     Parameters
@@ -64,6 +65,12 @@ def solve(problem: Problem, restarts: int | None = None, seeds: int = 3,
         Number of structured candidates that also start a local search.
     seed : int
         Seed of the random starts (the answer is deterministic for a given seed).
+    start : CESolution, optional
+        The answer of a nearby problem with the same classes (a neighbouring
+        decay).  At depth 1 one local run from its logits is tried first and
+        kept when the dual certificate proves it (the answer then lists only the
+        origin among its candidates); otherwise, and at any depth, it is one
+        more start of the search.
 
     Returns
     -------
@@ -82,24 +89,85 @@ def solve(problem: Problem, restarts: int | None = None, seeds: int = 3,
         return _assemble(red, [origin_candidate(red)], [], int(restarts))
     # small arrays: BLAS threads only add overhead and compete with other work
     with threadpool_limits(limits=1, user_api="blas"):
-        candidates = structured_candidates(red)
-        candidates += nearby_candidates(red, int(restarts), int(seeds), seed)
-        extra = tuple(_start_from(red, c) for c in candidates if c.name in NEARBY)
-        runs = two_batches(red, candidates, int(restarts), int(seeds), seed, extra)
+        warm = () if start is None else (_warm_start(red, start),)
+        if warm and red.L == 2:
+            origin = [origin_candidate(red)]
+            runs = convex_runs(red, origin, 0, warm)
+            if runs is not None:
+                return _assemble(red, origin, runs, int(restarts))
+        structured = structured_candidates(red)
+        if red.L == 2:  # convex: a certified local answer needs no search
+            near = nearby_candidates(red, int(restarts), int(seeds), seed, search=False)
+            runs = convex_runs(red, structured + near, int(seeds), _starts(red, near) + warm)
+            if runs is not None:
+                return _assemble(red, structured + near, runs, int(restarts))
+        candidates = structured + nearby_candidates(red, int(restarts), int(seeds), seed)
+        runs = two_batches(red, candidates, int(restarts), int(seeds), seed,
+                           _starts(red, candidates) + warm)
         return _assemble(red, candidates, runs, int(restarts))
+
+
+WARM_LABEL = "warm start: the answer of a nearby problem"
+
+
+def _warm_start(red: ReducedCE, start) -> Start:
+    """A full-width start at the logits (and bias) of another answer with the same classes."""
+    X = np.asarray(start.logits, dtype=float)
+    if X.shape != (red.K, red.K):
+        raise invalid("start", f"an answer with {red.K} classes, got logits of shape {X.shape}")
+    b = getattr(start, "bias_value", None)
+    b = None if not red.bias else (np.zeros(red.K) if b is None else np.asarray(b, float))
+    fo = factor_form(red, red.rank_cap)
+    return Start(WARM_LABEL, fo.width, fo.balanced_point(X - X.mean(axis=0), b))
+
+
+def _starts(red: ReducedCE, candidates: list[Candidate]) -> tuple[Start, ...]:
+    """Full-width starts at the answers of nearby problems among the candidates."""
+    return tuple(_start_from(red, c) for c in candidates if c.name in NEARBY)
+
+
+def convex_runs(red: ReducedCE, candidates: list[Candidate], seeds: int,
+                extra: tuple[Start, ...]) -> list[LocalMinimum] | None:
+    """Depth 1: local runs from the leading candidates and nearby answers, or None.
+
+    At depth 1 the reduced problem is convex, so a local minimum is global: when
+    the best point of these few runs is proved by the dual certificate (the
+    duality gap of :func:`_certainty`), random restarts cannot improve it and are
+    skipped.  When it is not proved (a rank cap that binds makes the problem
+    non-convex, or the gap is not small), the caller runs the full search.
+    """
+    fo = factor_form(red, red.rank_cap)
+    starts = [Start(f"candidate: {c.name}", fo.width, fo.balanced_point(c.X, c.b))
+              for c in _leading(candidates, seeds)] + list(extra)
+    if not starts:
+        return None
+    runs = run_starts(red, starts, EXPLORE_MAXITER)
+    runs = refine_leaders(red, runs, REFINE_BEST, REFINE_MAXITER)
+    runs = [dataclasses.replace(r, batch=1) for r in runs]
+    best = _best(red, candidates, runs)
+    value = red.value(best.X, best.b)
+    certainty = _certainty(red, best.X, best.b, value)[0]
+    return runs if certainty == PROVED else None
+
+
+def _leading(candidates: list[Candidate], count: int) -> list[Candidate]:
+    """The ``count`` best non-origin candidates (not the nearby answers, started anyway)."""
+    own = [c for c in candidates if c.scale > 0 and c.name not in NEARBY]
+    return sorted(own, key=lambda c: c.objective)[:count]
 
 
 NEARBY = ("MSE answer, rescaled", "bias-free answer")
 
 
-def nearby_candidates(red: ReducedCE, restarts: int, seeds: int, seed: int) -> list[Candidate]:
+def nearby_candidates(red: ReducedCE, restarts: int, seeds: int, seed: int,
+                      search: bool = True) -> list[Candidate]:
     """Answers of nearby problems, as candidates of this one.
 
     * The squared-loss answer of the same problem (its outputs W Hbar, centred),
       at its best scale: it knows which classes collapse under the same decays.
-    * With a free bias, the bias-free answer (a bias-free search with half the
-      random starts), with its optimal bias: every bias-free point is feasible,
-      so the free-bias answer is never above it.
+    * With a free bias and ``search``, the bias-free answer (a bias-free search
+      with half the random starts), with its optimal bias: every bias-free point
+      is feasible, so the free-bias answer is never above it.
     """
 
 
@@ -112,7 +180,7 @@ def nearby_candidates(red: ReducedCE, restarts: int, seeds: int, seed: int) -> l
         scale, value, b = fit_scale(red, G)
         if scale > 0:
             out.append(Candidate(NEARBY[0], red.rank(G), value, scale, scale * G, b))
-    if red.bias:
+    if red.bias and search:
         none = ReducedCE(dataclasses.replace(red.problem, bias="none"))
         runs = global_search(none, structured_candidates(none), restarts=max(restarts // 2, 4),
                              seeds=seeds, seed=(seed, 3))
