@@ -13,6 +13,7 @@ from ...inputs.problem import Problem
 from ...inputs.validation import WholeNumber, check, invalid
 from ..mse import solve as solve_mse
 from . import certificate
+from .budget import check_memory
 from .candidates import (
     Candidate,
     _normalize,
@@ -79,12 +80,15 @@ def solve(problem: Problem, restarts: int | None = None, seeds: int = 3,
     Raises
     ------
     ProblemError
-        For invalid ``restarts`` or ``seeds``.
+        For invalid ``restarts`` or ``seeds``, or a search that would need more
+        memory than :data:`~ncsolve.solvers.crossentropy.budget.LIMIT_BYTES`
+        (named parameter ``n``).
     """
     if restarts is None:
         restarts = default_restarts(problem.K)
     restarts, seeds = _check_counts(restarts, seeds)
     red = ReducedCE(problem)
+    check_memory(red.K, red.L, red.rank_cap)
     if problem.K == 1:
         return _assemble(red, [origin_candidate(red)], [], int(restarts))
     # small arrays: BLAS threads only add overhead and compete with other work
