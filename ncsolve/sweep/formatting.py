@@ -161,16 +161,16 @@ def _arrow_column(values: np.ndarray | None, size: int, cell, pa, pc):
     if kind == "b":
         return pc.if_else(pa.array(values), "true", "false")
     if kind in "UO":
+        first = np.concatenate(([True], values[1:] != values[:-1]))  # runs of one value
         try:
-            texts = pa.array(values, type=pa.string(), from_pandas=False)
+            heads = pa.array(values[first], type=pa.string(), from_pandas=False)
         except (pa.ArrowInvalid, pa.ArrowTypeError):
-            texts = None
-        if texts is not None and texts.null_count == 0:
-            codes = pc.dictionary_encode(texts)
-            words = codes.dictionary.to_pylist()
-            if all(_quoted(w) == w for w in words):
-                return texts
-            return pa.array([_quoted(w) for w in words], pa.string()).take(codes.indices)
+            heads = None
+        if heads is not None and heads.null_count == 0:
+            codes = pc.dictionary_encode(heads)
+            words = [_quoted(w) for w in codes.dictionary.to_pylist()]
+            index = codes.indices.to_numpy()[np.cumsum(first) - 1]
+            return pa.array(words, pa.string()).take(pa.array(index))
     return pa.array(column_texts(values, cell), type=pa.string())
 
 
