@@ -43,6 +43,7 @@ def predict(
     seed: int | None = None,
     lambda_b=None,
     ratio=None,
+    effort: str | None = None,
     **training,
 ) -> Solution | PreciseSolution | CESolution:
     """Exact global minimizer of the regularized deep linear unconstrained feature model.
@@ -79,6 +80,9 @@ def predict(
         "best found" answer more certain.
     ratio : float, optional
         Imbalance ratio n_max / n_min (>= 1) at which a profile ``n`` is evaluated.
+    effort : {"quick", "default", "thorough"}, optional
+        Cross-entropy only: the search budget, about a third of the default
+        search, the default, or about three times as much (docs/crossentropy.md).
     **training
         What a training script set, instead of ``lambda_w``/``lambda_h``:
         ``weight_decay``, ``feature_decay``, ``loss_reduction``, ``batch_size``,
@@ -112,5 +116,6 @@ def predict(
         lambda_w, lambda_h = mapping.decays()
         lambda_b = mapping.lambda_b if mapping.lambda_b is not None else lambda_b
     problem = specify(n, depth, lambda_w, lambda_h, bias, loss, widths, lambda_b)
-    result = solve(problem, precision=precision, restarts=restarts, seed=seed)
+    search = {} if effort is None else {"effort": effort}
+    result = solve(problem, precision=precision, restarts=restarts, seed=seed, **search)
     return result if mapping is None else Mapped(result, mapping)

@@ -108,3 +108,21 @@ def test_measure_fits_the_feature_decay_of_a_cross_entropy_minimizer():
                      loss="ce").to_dict()
     assert report["lambda_h_fit"]["value"] == pytest.approx(lambda_h, rel=3e-3)
     assert report["lambda_h_fit"]["residual"] < 1e-3
+
+
+def test_effort_budgets_spend_less_or_more_and_find_the_full_minimum():
+    problem = Problem.build([6, 3, 5, 2], 2, 1e-3, 1e-3, "free", "ce")
+    answers = {e: solve(problem, effort=e) for e in ("quick", "default", "thorough")}
+    runs = [len(answers[e].runs) for e in ("quick", "default", "thorough")]
+    assert runs[0] < runs[1] < runs[2]
+    assert answers["default"].loss == solve(problem).loss  # the default is today's search
+    full = full_best(problem)
+    for effort, answer in answers.items():
+        assert answer.loss <= full + 1e-7 * full, (effort, answer.loss, full)
+
+
+def test_effort_is_checked_and_for_cross_entropy_only():
+    with pytest.raises(ProblemError, match=r"^effort \(--effort\): must be one of quick"):
+        solve(Problem.build([5, 3], 2, 1e-3, 1e-3, "none", "ce"), effort="fast")
+    with pytest.raises(ProblemError, match=r"^effort \(--effort\): only used by"):
+        solve(Problem.build([5, 3], 2, 1e-3, 1e-3, "none", "mse"), effort="quick")

@@ -29,7 +29,7 @@ CE_MIN_DECAY = 1e-300  # cross-entropy margins grow like log(1/lbar); tested dow
 
 
 def solve(problem: Problem, *, precision: int | None = None, restarts: int | None = None,
-          seed: int | None = None, start=None):
+          seed: int | None = None, start=None, effort: str | None = None):
     """The global minimizer of a validated problem (or the best found, with its certainty).
 
     Parameters
@@ -42,6 +42,8 @@ def solve(problem: Problem, *, precision: int | None = None, restarts: int | Non
     start : Result, optional
         Cross-entropy only: the answer of a nearby problem with the same classes, a
         warm start (see :func:`ncsolve.solvers.crossentropy.solve`).
+    effort : {"quick", "default", "thorough"}, optional
+        Cross-entropy only: the search budget (docs/crossentropy.md, section 6).
 
     Returns
     -------
@@ -62,8 +64,9 @@ def solve(problem: Problem, *, precision: int | None = None, restarts: int | Non
         raise invalid("precision", "the high-precision route is for "
                       "loss mse only; leave it out with --loss ce")
     if problem.loss == "ce":
-        return _crossentropy(problem, restarts, seed, start)
-    for name, value in (("restarts", restarts), ("seed", seed), ("start", start)):
+        return _crossentropy(problem, restarts, seed, start, effort)
+    for name, value in (("restarts", restarts), ("seed", seed), ("start", start),
+                        ("effort", effort)):
         if value is not None:
             raise invalid(name, "only used by the cross-entropy search "
                           "(--loss ce); the MSE answer is exact without it")
@@ -81,7 +84,7 @@ def solve(problem: Problem, *, precision: int | None = None, restarts: int | Non
     return representable(solve_mse(problem))
 
 
-def _crossentropy(problem: Problem, restarts, seed, start=None):
+def _crossentropy(problem: Problem, restarts, seed, start=None, effort=None):
     restarts = None if restarts is None else whole_number(
         restarts, "restarts", "", low=0, high=MAX_SEARCH_RESTARTS)
     seed = 0 if seed is None else whole_number(seed, "seed", "", low=0)
@@ -97,7 +100,8 @@ def _crossentropy(problem: Problem, restarts, seed, start=None):
         return representable(solve_regularized_ce(problem, restarts=restarts, seed=seed))
     from .crossentropy.solver import solve as solve_ce  # the chosen solver only
 
-    return representable(solve_ce(problem, restarts=restarts, seed=seed, start=start))
+    return representable(solve_ce(problem, restarts=restarts, seed=seed, start=start,
+                                  effort=effort))
 
 
 def _check_secular_work(problem: Problem) -> None:

@@ -14,6 +14,7 @@ from ...inputs.validation import WholeNumber, check, invalid
 from ..mse import solve as solve_mse
 from . import certificate
 from .budget import check_memory
+from .effort import budget
 from .candidates import (
     Candidate,
     _normalize,
@@ -49,8 +50,8 @@ def default_restarts(K: int) -> int:
     return int(min(MAX_RESTARTS, max(8, RESTART_BUDGET // max(K, 1))))
 
 
-def solve(problem: Problem, restarts: int | None = None, seeds: int = 3,
-          seed: int = 0, start=None) -> CESolution:
+def solve(problem: Problem, restarts: int | None = None, seeds: int | None = None,
+          seed: int = 0, start=None, effort: str | None = None) -> CESolution:
     """Best minimizer of the deep linear UFM with cross-entropy, and how certain it is.
 
     Parameters
@@ -60,10 +61,11 @@ def solve(problem: Problem, restarts: int | None = None, seeds: int = 3,
     restarts : int, optional
         Random starts of each of the two independent batches of the global
         search of the reduced K x K problem; default :func:`default_restarts`
-        (24 up to K = 20, 8 for K >= 60).  The budget of the search: more
-        restarts, more certainty.
-    seeds : int
-        Number of structured candidates that also start a local search.
+        (24 up to K = 20, 8 for K >= 60) times the effort's factor.  The budget
+        of the search: more restarts, more certainty.
+    seeds : int, optional
+        Number of structured candidates that also start a local search (default:
+        the effort's, 3 by default).
     seed : int
         Seed of the random starts (the answer is deterministic for a given seed).
     start : CESolution, optional
@@ -72,6 +74,9 @@ def solve(problem: Problem, restarts: int | None = None, seeds: int = 3,
         kept when the dual certificate proves it (the answer then lists only the
         origin among its candidates); otherwise, and at any depth, it is one
         more start of the search.
+    effort : {"quick", "default", "thorough"}, optional
+        The search budget (:mod:`.effort`): about a third of the default search,
+        the default, or about three times as much.
 
     Returns
     -------
@@ -84,9 +89,10 @@ def solve(problem: Problem, restarts: int | None = None, seeds: int = 3,
         memory than :data:`~ncsolve.solvers.crossentropy.budget.LIMIT_BYTES`
         (named parameter ``n``).
     """
+    plan = budget(effort)
     if restarts is None:
-        restarts = default_restarts(problem.K)
-    restarts, seeds = _check_counts(restarts, seeds)
+        restarts = max(2, round(plan.restart_factor * default_restarts(problem.K)))
+    restarts, seeds = _check_counts(restarts, plan.seeds if seeds is None else seeds)
     red = ReducedCE(problem)
     check_memory(red.K, red.L, red.rank_cap)
     if problem.K == 1:
@@ -107,7 +113,8 @@ def solve(problem: Problem, restarts: int | None = None, seeds: int = 3,
                 return _assemble(red, structured + near, runs, int(restarts))
         candidates = structured + nearby_candidates(red, int(restarts), int(seeds), seed)
         runs = two_batches(red, candidates, int(restarts), int(seeds), seed,
-                           _starts(red, candidates) + warm)
+                           _starts(red, candidates) + warm, swap_rounds=plan.swap_rounds,
+                           swap_centres=plan.swap_centres, continue_decays=plan.continuation)
         return _assemble(red, candidates, runs, int(restarts))
 
 
