@@ -6,7 +6,7 @@ import dataclasses
 import math
 
 import numpy as np
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController
 
 from ...core.constants import BEST_FOUND, PROVED, SAME_MINIMUM_RTOL, TIE_RTOL
 from ...inputs.problem import Problem
@@ -25,8 +25,8 @@ from .candidates import (
     simplex_pattern,
     structured_candidates,
 )
-from .local_runs import (REFINE_MAXITER, LocalMinimum, Start, factor_form, refine_leaders,
-                         run_starts)
+from .local_runs import (EXPLORE_GTOL, REFINE_GTOL, REFINE_MAXITER, LocalMinimum, Start,
+                         factor_form, refine_leaders, run_starts)
 from .reduced import ReducedCE
 from .result import BatchSummary, CandidateSummary, CESolution, RunSummary, read_off
 from .search import EXPLORE_MAXITER, REFINE_BEST, global_search, two_batches
@@ -98,11 +98,11 @@ def solve(problem: Problem, restarts: int | None = None, seeds: int | None = Non
     if problem.K == 1:
         return _assemble(red, [origin_candidate(red)], [], int(restarts))
     # small arrays: BLAS threads only add overhead and compete with other work
-    with threadpool_limits(limits=1, user_api="blas"):
+    with _one_blas_thread():
         warm = () if start is None else (_warm_start(red, start),)
         if warm and red.L == 2:
             origin = [origin_candidate(red)]
-            runs = convex_runs(red, origin, 0, warm)
+            runs = convex_runs(red, origin, 0, warm, gtol=REFINE_GTOL)
             if runs is not None:
                 return _assemble(red, origin, runs, int(restarts))
         structured = structured_candidates(red)
@@ -138,7 +138,8 @@ def _starts(red: ReducedCE, candidates: list[Candidate]) -> tuple[Start, ...]:
 
 
 def convex_runs(red: ReducedCE, candidates: list[Candidate], seeds: int,
-                extra: tuple[Start, ...]) -> list[LocalMinimum] | None:
+                extra: tuple[Start, ...], gtol: float = EXPLORE_GTOL
+                ) -> list[LocalMinimum] | None:
     """Depth 1: local runs from the leading candidates and nearby answers, or None.
 
     At depth 1 the reduced problem is convex, so a local minimum is global: when
@@ -146,13 +147,16 @@ def convex_runs(red: ReducedCE, candidates: list[Candidate], seeds: int,
     duality gap of :func:`_certainty`), random restarts cannot improve it and are
     skipped.  When it is not proved (a rank cap that binds makes the problem
     non-convex, or the gap is not small), the caller runs the full search.
+    ``gtol`` is the gradient tolerance of the first runs (a warm start next to the
+    answer goes to the tight tolerance at once).
     """
     fo = factor_form(red, red.rank_cap)
     starts = [Start(f"candidate: {c.name}", fo.width, fo.balanced_point(c.X, c.b))
               for c in _leading(candidates, seeds)] + list(extra)
     if not starts:
         return None
-    runs = run_starts(red, starts, EXPLORE_MAXITER)
+    runs = run_starts(red, starts, EXPLORE_MAXITER if gtol >= EXPLORE_GTOL else REFINE_MAXITER,
+                      gtol)
     runs = refine_leaders(red, runs, REFINE_BEST, REFINE_MAXITER)
     runs = [dataclasses.replace(r, batch=1) for r in runs]
     best = _best(red, candidates, runs)
@@ -165,6 +169,16 @@ def _leading(candidates: list[Candidate], count: int) -> list[Candidate]:
     """The ``count`` best non-origin candidates (not the nearby answers, started anyway)."""
     own = [c for c in candidates if c.scale > 0 and c.name not in NEARBY]
     return sorted(own, key=lambda c: c.objective)[:count]
+
+
+_CONTROLLER: list[ThreadpoolController] = []  # found once: scanning the libraries costs ms
+
+
+def _one_blas_thread():
+    """A context with BLAS on one thread (the controller is built on the first call)."""
+    if not _CONTROLLER:
+        _CONTROLLER.append(ThreadpoolController())
+    return _CONTROLLER[0].limit(limits=1, user_api="blas")
 
 
 NEARBY = ("MSE answer, rescaled", "bias-free answer")
