@@ -3,6 +3,7 @@
     git worktree add /tmp/base-3817405 3817405
     python benchmarks/bench_speed.py --old /tmp/base-3817405            # about 5 minutes
     python benchmarks/bench_speed.py --old /tmp/base-3817405 --quick    # fewer repeats
+    python benchmarks/bench_speed.py --old /tmp/base-3817405 --only measure,mse
 
 Every case runs in a fresh child process with PYTHONPATH set to one tree (this one or
 ``--old``) and one BLAS thread; the trees alternate case by case, so both see the same
@@ -211,6 +212,8 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--old", type=Path, help="the older tree (a git worktree)")
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--only", default="mse,measure,ce,ce_sweep",
+                        help="comma list of tables: mse, measure, ce, ce_sweep")
     parser.add_argument("--child")
     parser.add_argument("--kwargs", default="{}")
     args = parser.parse_args(argv)
@@ -223,10 +226,12 @@ def main(argv=None) -> int:
     load = os.getloadavg()
     print(f"bench_speed, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, old tree "
           f"{args.old}, load {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}, best of {repeats}\n")
-    mse_table(args.old, repeats, sample=200 if args.quick else 400)
-    measure_table(args.old, repeats)
-    ce_table(args.old, repeats)
-    ce_sweep_table(args.old, 1, 3)
+    tables = {"mse": lambda: mse_table(args.old, repeats, sample=200 if args.quick else 400),
+              "measure": lambda: measure_table(args.old, repeats),
+              "ce": lambda: ce_table(args.old, repeats),
+              "ce_sweep": lambda: ce_sweep_table(args.old, 1, 3)}
+    for name in args.only.split(","):
+        tables[name]()
     return 0
 
 
