@@ -75,8 +75,11 @@ def test_a_warm_start_must_have_the_same_classes():
     near = solve(Problem.build([5, 3], 1, 1e-3, 1e-3, "none", "ce"))
     with pytest.raises(ProblemError, match="start"):
         solve(Problem.build([5, 3, 2], 1, 1e-3, 1e-3, "none", "ce"), start=near)
-    with pytest.raises(ProblemError, match="start"):
+    with pytest.raises(ProblemError, match="^start: only used by the cross-entropy"):
         solve(Problem.build([5, 3], 1, 1e-3, 1e-3, "none", "mse"), start=near)
+    mse = solve(Problem.build([5, 3], 1, 1e-3, 1e-3, "none", "mse"))
+    with pytest.raises(ProblemError, match="^start: a cross-entropy answer with 2 classes"):
+        solve(Problem.build([5, 3], 1, 1e-3, 1e-3, "none", "ce"), start=mse)
 
 
 def test_chunked_scale_grid_is_the_direct_cross_entropy(monkeypatch):

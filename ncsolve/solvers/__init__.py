@@ -69,7 +69,8 @@ def solve(problem: Problem, *, precision: int | None = None, restarts: int | Non
                         ("effort", effort)):
         if value is not None:
             raise invalid(name, "only used by the cross-entropy search "
-                          "(--loss ce); the MSE answer is exact without it")
+                          "(--loss ce); the MSE answer is exact without it",
+                          "" if name == "start" else None)  # start: Python only
     if problem.bias == "regularized":
         # the chosen solver only: a plain MSE answer loads no regularized or CE module
         from .regularized import solve as solve_regularized

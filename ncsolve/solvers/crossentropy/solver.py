@@ -123,9 +123,10 @@ WARM_LABEL = "warm start: the answer of a nearby problem"
 
 def _warm_start(red: ReducedCE, start) -> Start:
     """A full-width start at the logits (and bias) of another answer with the same classes."""
-    X = np.asarray(start.logits, dtype=float)
-    if X.shape != (red.K, red.K):
-        raise invalid("start", f"an answer with {red.K} classes, got logits of shape {X.shape}")
+    X = np.asarray(getattr(start, "logits", np.zeros(0)), dtype=float)
+    if X.shape != (red.K, red.K) or not np.all(np.isfinite(X)):
+        raise invalid("start", f"a cross-entropy answer with {red.K} classes (its logits, "
+                      f"{red.K} x {red.K}); got {type(start).__name__}", "")
     b = getattr(start, "bias_value", None)
     b = None if not red.bias else (np.zeros(red.K) if b is None else np.asarray(b, float))
     fo = factor_form(red, red.rank_cap)
