@@ -49,9 +49,9 @@ def _reference(arrays: list, columns: int) -> bytes:
     return buffer.getvalue().encode("utf-8")
 
 
+@pytest.mark.parametrize("size", [10, 2000])  # below and above ARROW_FROM
 @pytest.mark.parametrize("texts", [["a", "b"], ["plain", 'say "hi", then'], ["x,y", "z"]])
-def test_rows_match_the_csv_module(texts):
-    size = 400
+def test_rows_match_the_csv_module(texts, size):
     rng = np.random.default_rng(2)
     arrays = [np.arange(size), rng.standard_normal(size) * 1e-5,
               np.array([texts[i % len(texts)] for i in range(size)], dtype=object),

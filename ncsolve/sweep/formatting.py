@@ -30,6 +30,7 @@ __all__ = ["csv_rows", "float_texts"]
 
 POSITIONAL = (1e-4, 1e16)  # repr writes |x| in this range without an exponent
 SPECIAL = ',"\n\r'  # a text cell holding one of these needs quotes
+ARROW_FROM = 1024  # rows; a smaller block (one cross-entropy point) is faster in Python
 
 
 def _arrow():
@@ -193,7 +194,7 @@ def csv_bytes(arrays: list[np.ndarray | None], cell) -> bytes:
     size = next((len(a) for a in arrays if a is not None), 0)
     if size == 0:
         return b""
-    arrow = _arrow()
+    arrow = _arrow() if size >= ARROW_FROM else None
     if arrow is not None:
         pa, pc = arrow
         columns = [_arrow_column(a, size, cell, pa, pc) for a in arrays]
