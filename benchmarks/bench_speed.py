@@ -103,8 +103,22 @@ def child_ce_sweep(depth: int, count: int) -> dict:
     return {"seconds": seconds, "points": count * count, "loss_sum": float(np.sum(loss))}
 
 
-CHILDREN = {"ce": child_ce, "mse_loop": child_mse_loop, "mse_sweep": child_mse_sweep,
-            "ce_sweep": child_ce_sweep}
+def child_memory(K: int) -> dict:
+    """Peak resident memory of the structured candidates of a K-class CE problem, depth 3."""
+    from ncsolve.inputs.problem import Problem
+    from ncsolve.solvers.crossentropy.candidates import structured_candidates
+    from ncsolve.solvers.crossentropy.reduced import ReducedCE
+
+    problem = Problem.build(list(range(20, 20 + K)), 3, 5e-4, 5e-4, "none", "ce")
+    started = time.process_time()
+    found = structured_candidates(ReducedCE(problem))
+    return {"seconds": time.process_time() - started,
+            "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            "best": min(c.objective for c in found), "count": len(found)}
+
+
+CHILDREN = {"memory": child_memory, "ce": child_ce, "mse_loop": child_mse_loop,
+            "mse_sweep": child_mse_sweep, "ce_sweep": child_ce_sweep}
 
 
 # ---- the parent -----------------------------------------------------------------------
@@ -208,12 +222,22 @@ def ce_sweep_table(old: Path, repeats: int, count: int) -> None:
               f"{new['loss_sum']:.12g} | {was['loss_sum']:.12g} |", flush=True)
 
 
+def memory_table(old: Path, K: int = 150) -> None:
+    new, was = (run_child(tree, "memory", K=K) for tree in (ROOT, old))
+    print(f"\n### CE structured candidates, K = {K}, depth 3: peak resident memory\n")
+    print("| tree | peak MB | CPU s | candidates | best objective |")
+    print("|---|---:|---:|---:|---:|")
+    for label, got in (("this tree", new), ("old tree", was)):
+        print(f"| {label} | {got['peak_mb']:.0f} | {got['seconds']:.3g} | {got['count']} | "
+              f"{got['best']:.12g} |", flush=True)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--old", type=Path, help="the older tree (a git worktree)")
     parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--only", default="mse,measure,ce,ce_sweep",
-                        help="comma list of tables: mse, measure, ce, ce_sweep")
+    parser.add_argument("--only", default="mse,measure,ce,ce_sweep,memory",
+                        help="comma list of tables: mse, measure, ce, ce_sweep, memory")
     parser.add_argument("--child")
     parser.add_argument("--kwargs", default="{}")
     args = parser.parse_args(argv)
@@ -229,7 +253,8 @@ def main(argv=None) -> int:
     tables = {"mse": lambda: mse_table(args.old, repeats, sample=200 if args.quick else 400),
               "measure": lambda: measure_table(args.old, repeats),
               "ce": lambda: ce_table(args.old, repeats),
-              "ce_sweep": lambda: ce_sweep_table(args.old, 1, 3)}
+              "ce_sweep": lambda: ce_sweep_table(args.old, 1, 3),
+              "memory": lambda: memory_table(args.old)}
     for name in args.only.split(","):
         tables[name]()
     return 0
