@@ -149,16 +149,18 @@ def convex_runs(red: ReducedCE, candidates: list[Candidate], seeds: int,
     skipped.  When it is not proved (a rank cap that binds makes the problem
     non-convex, or the gap is not small), the caller runs the full search.
     ``gtol`` is the gradient tolerance of the first runs (a warm start next to the
-    answer goes to the tight tolerance at once).
+    answer goes to the tight tolerance at once, and is not refined again: the
+    certificate decides either way).
     """
     fo = factor_form(red, red.rank_cap)
     starts = [Start(f"candidate: {c.name}", fo.width, fo.balanced_point(c.X, c.b))
               for c in _leading(candidates, seeds)] + list(extra)
     if not starts:
         return None
-    runs = run_starts(red, starts, EXPLORE_MAXITER if gtol >= EXPLORE_GTOL else REFINE_MAXITER,
-                      gtol)
-    runs = refine_leaders(red, runs, REFINE_BEST, REFINE_MAXITER)
+    tight = gtol <= REFINE_GTOL  # already at the refined tolerance: no second pass
+    runs = run_starts(red, starts, REFINE_MAXITER if tight else EXPLORE_MAXITER, gtol)
+    if not tight:
+        runs = refine_leaders(red, runs, REFINE_BEST, REFINE_MAXITER)
     runs = [dataclasses.replace(r, batch=1) for r in runs]
     best = _best(red, candidates, runs)
     value = red.value(best.X, best.b)
