@@ -6,7 +6,8 @@ points behind (at worst a torn last line, which the next run drops). A rerun
 with the same file reads the finished points back, checks that they belong to
 the same grid, and computes only the rest. When every point is done the file is
 rewritten in point order (atomically), so the final table does not depend on the
-order in which workers finished.
+order in which workers finished; a fresh file whose points were appended in
+order already is that table and is left as it is.
 """
 
 from __future__ import annotations
