@@ -47,6 +47,7 @@ def predict(
     label_smoothing=None,
     soft_labels=None,
     targets=None,
+    effort: str | None = None,
     **training,
 ) -> Solution | PreciseSolution | CESolution:
     """Exact global minimizer of the regularized deep linear unconstrained feature model.
@@ -96,6 +97,9 @@ def predict(
     targets : array, shape (N, t), or iterable of row blocks, optional
         Per-sample targets (rows are samples: regression, multi-label); streamed to
         their t x t moments. ``n`` is then left out. Helpers: :mod:`ncsolve.targets`.
+    effort : {"quick", "default", "thorough"}, optional
+        Cross-entropy only: the search budget, about a third of the default
+        search, the default, or about three times as much (docs/crossentropy.md).
     **training
         What a training script set, instead of ``lambda_w``/``lambda_h``:
         ``weight_decay``, ``feature_decay``, ``loss_reduction``, ``batch_size``,
@@ -133,5 +137,6 @@ def predict(
                                             ("targets", targets)) if value is not None}
     problem = specify(n, depth, lambda_w, lambda_h, bias, loss, widths, lambda_b, features,
                       **target)
-    result = solve(problem, precision=precision, restarts=restarts, seed=seed)
+    search = {} if effort is None else {"effort": effort}
+    result = solve(problem, precision=precision, restarts=restarts, seed=seed, **search)
     return result if mapping is None else Mapped(result, mapping)

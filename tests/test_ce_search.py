@@ -98,6 +98,23 @@ def test_other_seeds_give_the_same_answer_everywhere(answers, index):
     _seeds_agree(PROBLEMS[index], answers[index])
 
 
+FEW = (0, 3, 8, 13)  # problems checked against 8 random full starts in the default run
+
+
+def test_the_few_cover_depths_and_bias_modes():
+    chosen = [PROBLEMS[i] for i in FEW]
+    assert {p["depth"] for p in chosen} == {2, 3, 4} and {p["bias"] for p in chosen} == {
+        "none", "free"}
+
+
+@pytest.mark.parametrize("index", FEW)
+def test_never_above_eight_full_restarts(answers, index):
+    """8 random full-problem starts (and one next to predict) on a few problems."""
+    p, sol = PROBLEMS[index], answers[index]
+    full = full_best(build(p), sol, 8)
+    assert sol.loss <= full + FULL_RTOL * abs(full), (p, sol.loss, full)
+
+
 @pytest.mark.slow
 def test_never_above_many_full_restarts(answers):
     for p, sol in zip(PROBLEMS, answers):

@@ -96,6 +96,9 @@ OPTIONS = table(
 MODEL = ("n", "depth", "lambda_w", "lambda_h", "bias", "lambda_b", "loss", "widths")
 PROFILE = ("profile", "ratio", "classes", "minority", "largest")
 SEARCH = ("restarts", "seed")
+EFFORT = Option("--effort", "quick|default|thorough", None, "cross-entropy only: the search "
+                "budget, about 1/3, 1 or 3 times the default search (docs/crossentropy.md)",
+                "default: default")
 SCALED = "with --profile scaled: the sizes whose imbalance is rescaled"
 
 

@@ -100,10 +100,13 @@ def row_norms(rows) -> np.ndarray:
     return np.sqrt(np.einsum("ij,ij->i", rows, rows))
 
 
-def _predict(stats, head, lambda_w, lambda_h, bias, loss, lambda_b, restarts, seed):
+def _predict(stats, head, lambda_w, lambda_h, bias, loss, lambda_b, restarts, seed,
+             start=None):
     problem = specify(stats.counts, head.depth, lambda_w, lambda_h, bias, loss, head.widths,
                       lambda_b if bias == "regularized" else None)
     options = {"restarts": restarts, "seed": seed} if loss == "ce" else {}
+    if start is not None:
+        options["start"] = start
     return solve(problem, **options)
 
 
@@ -145,13 +148,22 @@ def fit_feature_decay(stats, head, lambda_w, bias="none", loss="mse", lambda_b=N
 
     The residual is the root mean square of the two relative distances
     ``||measured - theory|| / ||theory||`` (class-mean lengths, classifier-row lengths).
+    With cross-entropy each trial value is warm-started from the answer at the
+    nearest value tried so far (at depth 1 one certified local run; at depth >= 2
+    one more start of the search).
     """
     means, P = centred_means(stats.means, stats.counts, bias), chain(head.weights)
     measured = (row_norms(means), row_norms(P))
+    solved: dict[float, object] = {}  # cross-entropy: answers so far, warm starts
 
     def residual(log_decay: float) -> float:
+        start = None
+        if loss == "ce" and bias != "regularized" and solved:
+            start = solved[min(solved, key=lambda x: abs(x - log_decay))]
         sol = _predict(stats, head, lambda_w, 10.0**log_decay, bias, loss, lambda_b,
-                       restarts, seed)
+                       restarts, seed, start)
+        if loss == "ce":
+            solved[log_decay] = sol
         parts = [metrics.relative_distance(m, t) for m, t in
                  zip(measured, (sol.feature_norm, sol.classifier_norm))]
         return float(np.sqrt(np.mean(np.square(parts))))

@@ -31,7 +31,7 @@ CE_MIN_DECAY = 1e-300  # cross-entropy margins grow like log(1/lbar); tested dow
 
 
 def solve(problem: Problem, *, precision: int | None = None, restarts: int | None = None,
-          seed: int | None = None):
+          seed: int | None = None, start=None, effort: str | None = None):
     """The global minimizer of a validated problem (or the best found, with its certainty).
 
     Parameters
@@ -41,6 +41,11 @@ def solve(problem: Problem, *, precision: int | None = None, restarts: int | Non
         Digits of the high-precision route (MSE only).
     restarts, seed : int, optional
         The cross-entropy search's random starts and their seed (cross-entropy only).
+    start : Result, optional
+        Cross-entropy only: the answer of a nearby problem with the same classes, a
+        warm start (see :func:`ncsolve.solvers.crossentropy.solve`).
+    effort : {"quick", "default", "thorough"}, optional
+        Cross-entropy only: the search budget (docs/crossentropy.md, section 6).
 
     Returns
     -------
@@ -57,6 +62,9 @@ def solve(problem: Problem, *, precision: int | None = None, restarts: int | Non
     if problem.target is not None and problem.features == "nonnegative":
         raise invalid("features", "nonnegative features take one-hot labels only; leave "
                       "--features out with targets other than one-hot")
+    if effort is not None and (problem.features == "nonnegative" or problem.target is not None):
+        raise invalid("effort", "sets the budget of the cross-entropy search of one-hot, "
+                      "unconstrained problems; leave it out")
     if problem.features == "nonnegative":
         return _nonnegative(problem, precision, restarts, seed)
     if problem.target is not None:
@@ -68,11 +76,13 @@ def solve(problem: Problem, *, precision: int | None = None, restarts: int | Non
         raise invalid("precision", "the high-precision route is for "
                       "loss mse only; leave it out with --loss ce")
     if problem.loss == "ce":
-        return _crossentropy(problem, restarts, seed)
-    for name, value in (("restarts", restarts), ("seed", seed)):
+        return _crossentropy(problem, restarts, seed, start, effort)
+    for name, value in (("restarts", restarts), ("seed", seed), ("start", start),
+                        ("effort", effort)):
         if value is not None:
             raise invalid(name, "only used by the cross-entropy search "
-                          "(--loss ce); the MSE answer is exact without it")
+                          "(--loss ce); the MSE answer is exact without it",
+                          "" if name == "start" else None)  # start: Python only
     if problem.bias == "regularized":
         # the chosen solver only: a plain MSE answer loads no regularized or CE module
         from .regularized import solve as solve_regularized
@@ -107,7 +117,7 @@ def _nonnegative(problem: Problem, precision, restarts, seed):
     return answer if precision is not None else representable(answer)  # mpmath: no limit
 
 
-def _crossentropy(problem: Problem, restarts, seed):
+def _crossentropy(problem: Problem, restarts, seed, start=None, effort=None):
     restarts = None if restarts is None else whole_number(
         restarts, "restarts", "", low=0, high=MAX_SEARCH_RESTARTS)
     seed = 0 if seed is None else whole_number(seed, "seed", "", low=0)
@@ -123,7 +133,8 @@ def _crossentropy(problem: Problem, restarts, seed):
         return representable(solve_regularized_ce(problem, restarts=restarts, seed=seed))
     from .crossentropy.solver import solve as solve_ce  # the chosen solver only
 
-    return representable(solve_ce(problem, restarts=restarts, seed=seed))
+    return representable(solve_ce(problem, restarts=restarts, seed=seed, start=start,
+                                  effort=effort))
 
 
 def _target(problem: Problem, precision, restarts, seed):

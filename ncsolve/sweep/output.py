@@ -6,7 +6,8 @@ points behind (at worst a torn last line, which the next run drops). A rerun
 with the same file reads the finished points back, checks that they belong to
 the same grid, and computes only the rest. When every point is done the file is
 rewritten in point order (atomically), so the final table does not depend on the
-order in which workers finished.
+order in which workers finished; a fresh file whose points were appended in
+order already is that table and is left as it is.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import numpy as np
 
 from ..inputs.validation import Options, check, invalid
 from ..results.table import json_ready
+from .formatting import csv_bytes
 
 FORMATS = ("csv", "jsonl", "parquet")
 
@@ -74,39 +76,10 @@ def csv_text(rows: list[dict], columns: list[str] | None = None, header: bool = 
     return buffer.getvalue()
 
 
-def _cells(values: np.ndarray) -> list[str]:
-    """One column's CSV cells; numeric columns through one ``repr`` of the whole list
-    (the same shortest round-trip digits as ``repr`` of each float)."""
-    if values.size == 0:
-        return []
-    if values.dtype.kind in "fiu":
-        texts = repr(values.tolist())[1:-1].split(", ")
-        if values.dtype.kind == "f":
-            bad = ~np.isfinite(values)
-            for i in np.flatnonzero(bad):
-                texts[i] = ""
-        return texts
-    if values.dtype.kind == "b":
-        return np.where(values, "true", "false").tolist()
-    memo: dict = {}
-    out = []
-    for v in values.tolist():
-        key = (type(v), v)
-        text = memo.get(key)
-        if text is None:
-            text = memo[key] = _quoted(cell(v))
-        out.append(text)
-    return out
-
-
-def _quoted(text: str) -> str:
-    if any(ch in text for ch in ',"\n\r'):
-        return '"' + text.replace('"', '""') + '"'
-    return text
-
-
 def block_text(block: dict, columns: list[str], fmt: str, header: bool = False) -> str:
     """CSV or JSON lines of a block (a dict of equal-length arrays)."""
+    if fmt != "jsonl":
+        return block_bytes(block, columns, header).decode("utf-8")
     size = len(block["point"]) if "point" in block else 0
     missing = np.full(size, None, dtype=object)
     arrays = [np.asarray(block.get(c, missing)) for c in columns]
@@ -114,10 +87,14 @@ def block_text(block: dict, columns: list[str], fmt: str, header: bool = False) 
         rows = zip(*(a.tolist() for a in arrays))
         return "".join(json.dumps({c: json_ready(v) for c, v in zip(columns, row)},
                                   allow_nan=False) + "\n" for row in rows)
-    lines = [",".join(columns)] if header else []
-    if size:
-        lines += map(",".join, zip(*(_cells(a) for a in arrays)))
-    return "\n".join(lines) + "\n" if lines else ""
+
+
+def block_bytes(block: dict, columns: list[str], header: bool = False) -> bytes:
+    """CSV of a block, UTF-8 encoded (every float as ``repr`` writes it; see
+    :mod:`ncsolve.sweep.formatting`)."""
+    head = (",".join(columns) + "\n").encode("utf-8") if header else b""
+    return head + csv_bytes([np.asarray(block[c]) if c in block else None for c in columns],
+                            cell)
 
 
 def jsonl_text(rows: list[dict], columns: list[str]) -> str:
@@ -159,7 +136,8 @@ class AppendTable:
         self.raw: list[str] = []  # the line of each row returned by read()
         self._points: list[np.ndarray] = []  # rows kept for the final table: keys ...
         self._classes: list[np.ndarray] = []
-        self._lines: list[str] = []  # ... and their lines
+        self._lines: list[bytes | list[str]] = []  # ... and their lines, or a block's text
+        self._whole = False
 
     # ---- reading back ----------------------------------------------------------------
 
@@ -218,6 +196,7 @@ class AppendTable:
     def open(self) -> None:
         fresh = not os.path.exists(self.path) or os.path.getsize(self.path) == 0
         self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        self._whole = fresh and not self._lines  # the file holds exactly what append() wrote
         if fresh and self.fmt == "csv":
             self._write(self.text([], header=True))
 
@@ -225,25 +204,37 @@ class AppendTable:
         """Rows (already in the file) that belong to the final table."""
         self._points.append(np.asarray(points, dtype=np.int64))
         self._classes.append(np.asarray(classes, dtype=np.int64))
-        self._lines += lines
+        self._lines.append(list(lines))
 
     def append(self, block: dict) -> None:
         """Append the rows of finished points (whole points) in one write."""
-        text = block_text(block, self.columns, self.fmt)
+        text = (block_bytes(block, self.columns) if self.fmt == "csv"
+                else block_text(block, self.columns, self.fmt).encode("utf-8"))
         self._write(text)
-        self.keep(block["point"], block["class"], text.splitlines())
+        self._points.append(np.asarray(block["point"], dtype=np.int64))
+        self._classes.append(np.asarray(block["class"], dtype=np.int64))
+        self._lines.append(text)  # split into lines only if finish() must reorder
 
     def finish(self) -> None:
         """Rewrite the file with every kept row in (point, class) order, atomically."""
         points = np.concatenate(self._points) if self._points else np.zeros(0, np.int64)
         classes = np.concatenate(self._classes) if self._classes else np.zeros(0, np.int64)
-        order = np.lexsort((classes, points))
         header = [",".join(self.columns)] if self.fmt == "csv" else []
-        lines = header + [self._lines[i] for i in order]
+        if np.all((np.diff(points) > 0) | ((np.diff(points) == 0) & (np.diff(classes) > 0))):
+            if self._whole:  # appended in order to a fresh file: it is the final table
+                return
+            pieces = [p if isinstance(p, bytes) else "".join(line + "\n" for line in p).encode(
+                "utf-8") for p in self._lines]  # already in order: no split, no sort
+            write_atomic(self.path, "".join(line + "\n" for line in header).encode("utf-8")
+                         + b"".join(pieces))
+            return
+        kept = [line for p in self._lines
+                for line in (p.decode("utf-8").splitlines() if isinstance(p, bytes) else p)]
+        lines = header + [kept[i] for i in np.lexsort((classes, points))]
         write_atomic(self.path, "\n".join(lines) + "\n" if lines else "")
 
-    def _write(self, text: str) -> None:
-        data = memoryview(text.encode("utf-8"))
+    def _write(self, text: str | bytes) -> None:
+        data = memoryview(text.encode("utf-8") if isinstance(text, str) else text)
         while data:
             written = os.write(self._fd, data)
             data = data[written:]

@@ -253,6 +253,9 @@ def _vector_blocks(grid: Grid, indices: list[int]):
     for name in ("feature_norm", "classifier_norm", "output", "collapsed", "state",
                  "critical_decay"):
         block[name] = np.concatenate([o[name].ravel() for o in outs])
+    if np.any(np.diff(block["point"]) < 0):  # groups interleave: rows in point order
+        order = np.argsort(block["point"], kind="stable")
+        block = {name: values[order] for name, values in block.items()}
     yield block
 
 

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .budget import rows_per_chunk
 from .reduced import ReducedCE
 
 __all__ = ["Candidate", "fit_scale", "fit_scales", "origin_candidate", "origin_decay",
@@ -262,11 +263,19 @@ def _scaled_ce(red: ReducedCE, G: np.ndarray, a: np.ndarray, bias: bool,
     ``b0`` (C, K) starts the bias search of every scale of a pattern.
     """
     K = red.K
-    X = (a[..., None, None] * G[:, None]).reshape(-1, K, K)
+    C, P = a.shape
     if bias and b0 is not None:
-        b0 = np.repeat(b0, a.shape[1], axis=0)
-    b = red.best_bias(X, b0) if bias else None
-    return red.ce(X, b)[0].reshape(a.shape), (None if b is None else b.reshape(*a.shape, K))
+        b0 = np.repeat(b0, P, axis=0)
+    which, flat = np.repeat(np.arange(C), P), a.reshape(-1)
+    values, b = np.empty(C * P), (np.empty((C * P, K)) if bias else None)
+    step = rows_per_chunk(K)
+    for lo in range(0, C * P, step):  # in chunks: rows are independent, memory bounded
+        part = slice(lo, lo + step)
+        X = flat[part, None, None] * G[which[part]]
+        if bias:
+            b[part] = red.best_bias(X, None if b0 is None else b0[part])
+        values[part] = red.ce(X, None if b is None else b[part])[0]
+    return values.reshape(a.shape), (None if b is None else b.reshape(*a.shape, K))
 
 
 def _nested_grid(f, lo: np.ndarray, hi: np.ndarray, points: int = NESTED_POINTS,

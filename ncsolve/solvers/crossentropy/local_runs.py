@@ -19,6 +19,7 @@ import numpy as np
 
 from ...core.constants import RANK_RTOL
 from ...core.lbfgs import minimize_stack
+from .budget import chunks, start_bytes
 from .factor_form import FactorObjective
 from .reduced import ReducedCE
 
@@ -153,17 +154,24 @@ def run_starts(red: ReducedCE, starts: list[Start], maxiter: int = 1000,
     out: list[LocalMinimum | None] = [None] * len(starts)
     for width, members in _width_groups(red, {s.width for s in starts}).items():
         group = [i for i, s in enumerate(starts) if s.width in members]
-        fo = factor_form(red, width)
-        padded = [fo.embed(starts[i].theta, starts[i].width) for i in group]
-        x0 = np.stack([p[0] for p in padded])
-        mask = None if len(members) == 1 else np.stack([p[1] for p in padded])
-        end = minimize_stack(fo, x0, maxiter, gtol, mask=mask)
-        X, b = fo.logits(end.x)
-        X, b, values, ranks = cut_best(red, _centre(X), b)
-        for j, i in enumerate(group):
-            out[i] = LocalMinimum(starts[i].label, float(values[j]), int(ranks[j]), X[j],
-                                  None if b is None else b[j], int(end.iterations[j]))
+        for part in chunks(len(group), start_bytes(red.K, red.L, width)):
+            _run_group(red, starts, group[part], width, len(members) > 1, maxiter, gtol, out)
     return out
+
+
+def _run_group(red: ReducedCE, starts: list[Start], group: list[int], width: int,
+               padded_widths: bool, maxiter: int, gtol: float, out: list) -> None:
+    """One stack of :func:`run_starts` (starts ``group`` at factor width ``width``)."""
+    fo = factor_form(red, width)
+    padded = [fo.embed(starts[i].theta, starts[i].width) for i in group]
+    x0 = np.stack([p[0] for p in padded])
+    mask = np.stack([p[1] for p in padded]) if padded_widths else None
+    end = minimize_stack(fo, x0, maxiter, gtol, mask=mask)
+    X, b = fo.logits(end.x)
+    X, b, values, ranks = cut_best(red, _centre(X), b)
+    for j, i in enumerate(group):
+        out[i] = LocalMinimum(starts[i].label, float(values[j]), int(ranks[j]), X[j],
+                              None if b is None else b[j], int(end.iterations[j]))
 
 
 def _width_groups(red: ReducedCE, widths: set[int]) -> dict[int, list[int]]:
@@ -201,24 +209,31 @@ def refine_runs(red: ReducedCE, runs: list[LocalMinimum],
     """
     out = list(runs)
     for rank in sorted({r.rank for r in runs if r.rank > 0}):
-        group = [i for i, r in enumerate(runs) if r.rank == rank]
-        fo = factor_form(red, rank)
-        theta0 = np.stack([fo.balanced_point(runs[i].X, runs[i].b) for i in group])
-        end = minimize_stack(fo, theta0, maxiter, REFINE_GTOL)
-        X, b = fo.logits(end.x)
-        X = _centre(X)
-        if red.bias:
-            b = red.best_bias(X, b)
-        values = red.ce(X, b)[0] + red.penalty(X)
-        for j, i in enumerate(group):
-            if values[j] < runs[i].objective:
-                out[i] = dataclasses.replace(
-                    runs[i], objective=float(values[j]), rank=red.rank(X[j]), X=X[j],
-                    b=None if b is None else b[j],
-                    iterations=runs[i].iterations + int(end.iterations[j]), refined=True)
-            else:
-                out[i] = dataclasses.replace(runs[i], refined=True)
+        every = [i for i, r in enumerate(runs) if r.rank == rank]
+        for part in chunks(len(every), start_bytes(red.K, red.L, rank)):
+            _refine_group(red, runs, every[part], rank, maxiter, out)
     return out
+
+
+def _refine_group(red: ReducedCE, runs: list[LocalMinimum], group: list[int], rank: int,
+                  maxiter: int, out: list) -> None:
+    """One stack of :func:`refine_runs` (runs ``group``, all of rank ``rank``)."""
+    fo = factor_form(red, rank)
+    theta0 = np.stack([fo.balanced_point(runs[i].X, runs[i].b) for i in group])
+    end = minimize_stack(fo, theta0, maxiter, REFINE_GTOL)
+    X, b = fo.logits(end.x)
+    X = _centre(X)
+    if red.bias:
+        b = red.best_bias(X, b)
+    values = red.ce(X, b)[0] + red.penalty(X)
+    for j, i in enumerate(group):
+        if values[j] < runs[i].objective:
+            out[i] = dataclasses.replace(
+                runs[i], objective=float(values[j]), rank=red.rank(X[j]), X=X[j],
+                b=None if b is None else b[j],
+                iterations=runs[i].iterations + int(end.iterations[j]), refined=True)
+        else:
+            out[i] = dataclasses.replace(runs[i], refined=True)
 
 
 def refine(red: ReducedCE, run: LocalMinimum, maxiter: int = 4000) -> LocalMinimum:

@@ -130,7 +130,8 @@ def global_search(red: ReducedCE, candidates: list[Candidate], restarts: int = 8
 
 
 def search_steps(red: ReducedCE, candidates: list[Candidate], restarts: int, seeds: int, seed,
-                 maxiter: int, hops: int | None, extra: tuple[Start, ...]) -> Steps:
+                 maxiter: int, hops: int | None, extra: tuple[Start, ...],
+                 swap_rounds: int = SWAP_ROUNDS, swap_centres: int = SWAP_CENTRES) -> Steps:
     """The stages of :func:`global_search` before refinement, as a :data:`Steps` generator."""
     rng = np.random.default_rng(seed)
     starts = []
@@ -144,7 +145,8 @@ def search_steps(red: ReducedCE, candidates: list[Candidate], restarts: int, see
     near = min(maxiter, NEAR_MAXITER)
     runs += yield from _hops(red, runs, rng, int(restarts) // 2 if hops is None else int(hops),
                              near)
-    runs += yield from swap_descent(red, runs, rng, near)
+    runs += yield from swap_descent(red, runs, rng, near, rounds=swap_rounds,
+                                    centres=swap_centres)
     return runs
 
 
@@ -252,7 +254,9 @@ def _exchange_rounds(red: ReducedCE, best: LocalMinimum, rng: np.random.Generato
 
 def two_batches(red: ReducedCE, candidates: list[Candidate], restarts: int, seeds: int,
                 seed: int, extra: tuple[Start, ...] = (),
-                maxiter: int = EXPLORE_MAXITER) -> list[LocalMinimum]:
+                maxiter: int = EXPLORE_MAXITER, swap_rounds: int = SWAP_ROUNDS,
+                swap_centres: int = SWAP_CENTRES,
+                continue_decays: bool = True) -> list[LocalMinimum]:
     """Two independent searches, a shared final stage, and near-best runs refined.
 
     Two searches as :func:`global_search`'s with ``restarts`` random starts each,
@@ -260,18 +264,20 @@ def two_batches(red: ReducedCE, candidates: list[Candidate], restarts: int, seed
     (each as it would run alone, at the per-call cost of one); their runs carry
     ``batch`` 1 and 2, so a caller can tell whether both found the same best
     point.  Then the best point of each batch is carried through the nearby
-    problems of :func:`continuation` (batch 0), and every run within
-    ``NEAR_RTOL`` of the best (up to ``NEAR_MAX``) is refined, so that the
-    runs counted as reaching the best are counted on accurate objectives.
+    problems of :func:`continuation` (batch 0; skipped without ``continue_decays``),
+    and every run within ``NEAR_RTOL`` of the best (up to ``NEAR_MAX``) is refined,
+    so that the runs counted as reaching the best are counted on accurate objectives.
+    ``swap_rounds`` and ``swap_centres`` set :func:`swap_descent`'s budget.
     """
     searches = [search_steps(red, candidates, restarts, seeds, (seed, batch), maxiter, None,
-                             extra) for batch in (1, 2)]
+                             extra, swap_rounds, swap_centres) for batch in (1, 2)]
     found = refine_leaders_of(red, lockstep(red, searches), REFINE_BEST, REFINE_MAXITER)
     runs = [dataclasses.replace(r, batch=batch) for batch, mine in zip((1, 2), found)
             for r in mine]
     tops = [min(mine, key=lambda r: r.objective) for k in (1, 2)
             if (mine := [r for r in runs if r.batch == k])]
-    runs += continuation(red, tops, maxiter)
+    if continue_decays:
+        runs += continuation(red, tops, maxiter)
     return refine_near(red, runs, REFINE_MAXITER)
 
 

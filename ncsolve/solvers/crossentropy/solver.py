@@ -6,13 +6,15 @@ import dataclasses
 import math
 
 import numpy as np
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController
 
 from ...core.constants import BEST_FOUND, PROVED, SAME_MINIMUM_RTOL, TIE_RTOL
 from ...inputs.problem import Problem
 from ...inputs.validation import WholeNumber, check, invalid
 from ..mse import solve as solve_mse
 from . import certificate
+from .budget import check_memory
+from .effort import budget
 from .candidates import (
     Candidate,
     _normalize,
@@ -23,10 +25,11 @@ from .candidates import (
     simplex_pattern,
     structured_candidates,
 )
-from .local_runs import LocalMinimum, Start, factor_form
+from .local_runs import (EXPLORE_GTOL, REFINE_GTOL, REFINE_MAXITER, LocalMinimum, Start,
+                         factor_form, refine_leaders, run_starts)
 from .reduced import ReducedCE
 from .result import BatchSummary, CandidateSummary, CESolution, RunSummary, read_off
-from .search import global_search, two_batches
+from .search import EXPLORE_MAXITER, REFINE_BEST, global_search, two_batches
 
 __all__ = ["PROOF_RTOL", "SAME_RTOL", "default_restarts", "solve"]
 
@@ -47,8 +50,8 @@ def default_restarts(K: int) -> int:
     return int(min(MAX_RESTARTS, max(8, RESTART_BUDGET // max(K, 1))))
 
 
-def solve(problem: Problem, restarts: int | None = None, seeds: int = 3,
-          seed: int = 0) -> CESolution:
+def solve(problem: Problem, restarts: int | None = None, seeds: int | None = None,
+          seed: int = 0, start=None, effort: str | None = None) -> CESolution:
     """Best minimizer of the deep linear UFM with cross-entropy, and how certain it is.
 
     Parameters
@@ -58,12 +61,22 @@ def solve(problem: Problem, restarts: int | None = None, seeds: int = 3,
     restarts : int, optional
         Random starts of each of the two independent batches of the global
         search of the reduced K x K problem; default :func:`default_restarts`
-        (24 up to K = 20, 8 for K >= 60).  The budget of the search: more
-        restarts, more certainty.
-    seeds : int
-        Number of structured candidates that also start a local search.
+        (24 up to K = 20, 8 for K >= 60) times the effort's factor.  The budget
+        of the search: more restarts, more certainty.
+    seeds : int, optional
+        Number of structured candidates that also start a local search (default:
+        the effort's, 3 by default).
     seed : int
         Seed of the random starts (the answer is deterministic for a given seed).
+    start : CESolution, optional
+        The answer of a nearby problem with the same classes (a neighbouring
+        decay).  At depth 1 one local run from its logits is tried first and
+        kept when the dual certificate proves it (the answer then lists only the
+        origin among its candidates); otherwise, and at any depth, it is one
+        more start of the search.
+    effort : {"quick", "default", "thorough"}, optional
+        The search budget (:mod:`.effort`): about a third of the default search,
+        the default, or about three times as much.
 
     Returns
     -------
@@ -72,34 +85,117 @@ def solve(problem: Problem, restarts: int | None = None, seeds: int = 3,
     Raises
     ------
     ProblemError
-        For invalid ``restarts`` or ``seeds``.
+        For invalid ``restarts`` or ``seeds``, or a search that would need more
+        memory than :data:`~ncsolve.solvers.crossentropy.budget.LIMIT_BYTES`
+        (named parameter ``n``).
     """
+    plan = budget(effort)
     if restarts is None:
-        restarts = default_restarts(problem.K)
-    restarts, seeds = _check_counts(restarts, seeds)
+        restarts = max(2, round(plan.restart_factor * default_restarts(problem.K)))
+    restarts, seeds = _check_counts(restarts, plan.seeds if seeds is None else seeds)
     red = ReducedCE(problem)
+    check_memory(red.K, red.L, red.rank_cap)
     if problem.K == 1:
         return _assemble(red, [origin_candidate(red)], [], int(restarts))
     # small arrays: BLAS threads only add overhead and compete with other work
-    with threadpool_limits(limits=1, user_api="blas"):
-        candidates = structured_candidates(red)
-        candidates += nearby_candidates(red, int(restarts), int(seeds), seed)
-        extra = tuple(_start_from(red, c) for c in candidates if c.name in NEARBY)
-        runs = two_batches(red, candidates, int(restarts), int(seeds), seed, extra)
+    with _one_blas_thread():
+        warm = () if start is None else (_warm_start(red, start),)
+        if warm and red.L == 2:
+            origin = [origin_candidate(red)]
+            runs = convex_runs(red, origin, 0, warm, gtol=REFINE_GTOL)
+            if runs is not None:
+                return _assemble(red, origin, runs, int(restarts))
+        structured = structured_candidates(red)
+        if red.L == 2:  # convex: a certified local answer needs no search
+            near = nearby_candidates(red, int(restarts), int(seeds), seed, search=False)
+            runs = convex_runs(red, structured + near, int(seeds), _starts(red, near) + warm)
+            if runs is not None:
+                return _assemble(red, structured + near, runs, int(restarts))
+        candidates = structured + nearby_candidates(red, int(restarts), int(seeds), seed)
+        runs = two_batches(red, candidates, int(restarts), int(seeds), seed,
+                           _starts(red, candidates) + warm, swap_rounds=plan.swap_rounds,
+                           swap_centres=plan.swap_centres, continue_decays=plan.continuation)
         return _assemble(red, candidates, runs, int(restarts))
+
+
+WARM_LABEL = "warm start: the answer of a nearby problem"
+
+
+def _warm_start(red: ReducedCE, start) -> Start:
+    """A full-width start at the logits (and bias) of another answer with the same classes."""
+    X = np.asarray(getattr(start, "logits", np.zeros(0)), dtype=float)
+    if X.shape != (red.K, red.K) or not np.all(np.isfinite(X)):
+        raise invalid("start", f"a cross-entropy answer with {red.K} classes (its logits, "
+                      f"{red.K} x {red.K}); got {type(start).__name__}", "")
+    b = getattr(start, "bias_value", None)
+    b = None if not red.bias else (np.zeros(red.K) if b is None else np.asarray(b, float))
+    fo = factor_form(red, red.rank_cap)
+    return Start(WARM_LABEL, fo.width, fo.balanced_point(X - X.mean(axis=0), b))
+
+
+def _starts(red: ReducedCE, candidates: list[Candidate]) -> tuple[Start, ...]:
+    """Full-width starts at the answers of nearby problems among the candidates."""
+    return tuple(_start_from(red, c) for c in candidates if c.name in NEARBY)
+
+
+def convex_runs(red: ReducedCE, candidates: list[Candidate], seeds: int,
+                extra: tuple[Start, ...], gtol: float = EXPLORE_GTOL
+                ) -> list[LocalMinimum] | None:
+    """Depth 1: local runs from the leading candidates and nearby answers, or None.
+
+    At depth 1 the reduced problem is convex, so a local minimum is global: when
+    the best point of these few runs is proved by the dual certificate (the
+    duality gap of :func:`_certainty`), random restarts cannot improve it and are
+    skipped.  When it is not proved (a rank cap that binds makes the problem
+    non-convex, or the gap is not small), the caller runs the full search.
+    ``gtol`` is the gradient tolerance of the first runs (a warm start next to the
+    answer goes to the tight tolerance at once, and is not refined again: the
+    certificate decides either way).
+    """
+    fo = factor_form(red, red.rank_cap)
+    starts = [Start(f"candidate: {c.name}", fo.width, fo.balanced_point(c.X, c.b))
+              for c in _leading(candidates, seeds)] + list(extra)
+    if not starts:
+        return None
+    tight = gtol <= REFINE_GTOL  # already at the refined tolerance: no second pass
+    runs = run_starts(red, starts, REFINE_MAXITER if tight else EXPLORE_MAXITER, gtol)
+    if not tight:
+        runs = refine_leaders(red, runs, REFINE_BEST, REFINE_MAXITER)
+    runs = [dataclasses.replace(r, batch=1) for r in runs]
+    best = _best(red, candidates, runs)
+    value = red.value(best.X, best.b)
+    certainty = _certainty(red, best.X, best.b, value)[0]
+    return runs if certainty == PROVED else None
+
+
+def _leading(candidates: list[Candidate], count: int) -> list[Candidate]:
+    """The ``count`` best non-origin candidates (not the nearby answers, started anyway)."""
+    own = [c for c in candidates if c.scale > 0 and c.name not in NEARBY]
+    return sorted(own, key=lambda c: c.objective)[:count]
+
+
+_CONTROLLER: list[ThreadpoolController] = []  # found once: scanning the libraries costs ms
+
+
+def _one_blas_thread():
+    """A context with BLAS on one thread (the controller is built on the first call)."""
+    if not _CONTROLLER:
+        _CONTROLLER.append(ThreadpoolController())
+    return _CONTROLLER[0].limit(limits=1, user_api="blas")
 
 
 NEARBY = ("MSE answer, rescaled", "bias-free answer")
 
 
-def nearby_candidates(red: ReducedCE, restarts: int, seeds: int, seed: int) -> list[Candidate]:
+def nearby_candidates(red: ReducedCE, restarts: int, seeds: int, seed: int,
+                      search: bool = True) -> list[Candidate]:
     """Answers of nearby problems, as candidates of this one.
 
     * The squared-loss answer of the same problem (its outputs W Hbar, centred),
       at its best scale: it knows which classes collapse under the same decays.
-    * With a free bias, the bias-free answer (a bias-free search with half the
-      random starts), with its optimal bias: every bias-free point is feasible,
-      so the free-bias answer is never above it.
+    * With a free bias and ``search``, the bias-free answer (a bias-free search
+      with half the random starts), with its optimal bias: every bias-free point
+      is feasible, so the free-bias answer is never above it.
     """
 
 
@@ -112,7 +208,7 @@ def nearby_candidates(red: ReducedCE, restarts: int, seeds: int, seed: int) -> l
         scale, value, b = fit_scale(red, G)
         if scale > 0:
             out.append(Candidate(NEARBY[0], red.rank(G), value, scale, scale * G, b))
-    if red.bias:
+    if red.bias and search:
         none = ReducedCE(dataclasses.replace(red.problem, bias="none"))
         runs = global_search(none, structured_candidates(none), restarts=max(restarts // 2, 4),
                              seeds=seeds, seed=(seed, 3))
