@@ -8,6 +8,6 @@ result  DynamicsSolution: the MSE answer plus the flow per direction
 """
 
 from .result import DynamicsSolution, FlowTable
-from .solver import solve_dynamics
+from .solver import check_supported, solve_dynamics
 
-__all__ = ["DynamicsSolution", "FlowTable", "solve_dynamics"]
+__all__ = ["DynamicsSolution", "FlowTable", "check_supported", "solve_dynamics"]

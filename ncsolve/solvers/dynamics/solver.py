@@ -24,12 +24,15 @@ PATH_POINTS = 200  # samples of a trajectory on request
 GLOBAL, LOCAL = "global", "local"
 
 
-def check_supported(problem: Problem) -> None:
-    """Refuse the models whose flow does not split into directions."""
-    if problem.loss == "ce":
+def check_supported(loss, bias) -> None:
+    """Refuse the models whose flow does not split into directions (before the rest of
+    the input is read, so that the refusal names the real reason)."""
+    loss = loss.strip().lower() if isinstance(loss, str) else loss
+    bias = bias.strip().lower() if isinstance(bias, str) else bias
+    if loss == "ce":
         raise invalid("loss", "the per-direction flow is derived for the squared loss only; "
                       "cross-entropy from a spectral start is not solved here (use --loss mse)")
-    if problem.bias == "regularized":
+    if bias == "regularized":
         raise invalid("bias", "a regularized bias couples the directions (its decay pulls b "
                       "away from n/N), so the flow does not split; use --bias none or free")
 
@@ -174,7 +177,7 @@ def solve_dynamics(problem: Problem, init_scale=None, *, lr=None, steps=None,
     ProblemError
         For cross-entropy, a regularized bias, or bad scales, learning rate or steps.
     """
-    check_supported(problem)
+    check_supported(problem.loss, problem.bias)
     scales = init_scales(init_scale, problem.depth)
     lr, steps = step_settings(lr, steps)
     if trajectory and scales is None:
