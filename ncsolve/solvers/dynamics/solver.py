@@ -9,6 +9,8 @@ closed form (:mod:`ncsolve.solvers.mse`), which the answer extends.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from ...core import scalar
@@ -73,17 +75,18 @@ def thresholds(solution) -> tuple[np.ndarray, bool]:
         low = scalar.low_root(solution.sigma, p.N, p.lbar, p.q)
         out[~never] = low[~never] ** (1.0 / p.L)
         return out, True
-    cache: dict[float, float] = {}
     for i, direction in enumerate(directions_of(solution)):
         if not never[i]:
-            if direction.sigma not in cache:
-                cache[direction.sigma] = _bisect(direction)
-            out[i] = cache[direction.sigma]
+            out[i] = _bisect(direction.sigma, direction.N, tuple(direction.decays.tolist()),
+                             direction.z_plus)
     return out, False
 
 
-def _bisect(direction: flow.Direction) -> float:
-    """The balanced threshold of one direction with unequal decays, by bisection in log s."""
+@functools.lru_cache(maxsize=1024)
+def _bisect(sigma: float, N: int, decays: tuple, z_plus: float) -> float:
+    """The balanced threshold of one direction with unequal decays, by bisection in log s
+    (remembered: equal class sizes and repeated calls share it)."""
+    direction = flow.Direction(sigma, N, np.array(decays), z_plus)
     L = direction.L
     low = 0.5 * direction.zero_radius()
     high = 2.0 * max(direction.z_plus ** (1.0 / L), low)
@@ -187,7 +190,10 @@ def solve_dynamics(problem: Problem, init_scale=None, *, lr=None, steps=None,
                       "give --init-scale")
     base = solve_mse(problem)
     directions = directions_of(base)
-    threshold, exact = thresholds(base)
+    if ends_only and not equal_decays(problem):  # the ends come from integration alone
+        threshold, exact = np.full(problem.K, np.nan), False
+    else:
+        threshold, exact = thresholds(base)
     table = FlowTable(init_scale=scales, lr=lr, steps=steps, init_threshold=threshold,
                       threshold_exact=exact, ends_only=ends_only)
     if scales is not None:
