@@ -180,3 +180,82 @@ def test_depth_one_learns_from_every_positive_start():
 def test_bad_input_is_refused_by_name(kwargs, param):
     with pytest.raises(ProblemError, match=rf"^{param} \(--"):
         dynamics([3, 2], depth=2, **kwargs)
+
+
+# ---- command line -------------------------------------------------------------------------
+
+WINDOW = ["--n", "8,4,2", "--depth", "2", "--lambda-w", "0.05", "--lambda-h", "0.05"]
+
+
+def _cli(capsys, *args):
+    from ncsolve.cli import main
+
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_cli_json_and_text_are_the_result(capsys):
+    import json
+
+    result = dynamics([8, 4, 2], depth=2, lambda_w=0.05, lambda_h=0.05, init_scale=0.6,
+                      lr=0.05, steps=100)
+    code, out, err = _cli(capsys, "dynamics", *WINDOW, "--init-scale", "0.6", "--lr", "0.05",
+                          "--steps", "100", "--json")
+    assert code == 0 and err == ""
+    data = json.loads(out)
+    assert data == json.loads(json.dumps(result.to_dict()))
+    assert [d["end"] for d in data["directions"]] == ["global", "global", "local"]
+    assert data["dynamics"]["learning_order"] == [0, 1, 2]
+    code, out, err = _cli(capsys, "dynamics", *WINDOW, "--init-scale", "0.6", "--lr", "0.05",
+                          "--steps", "100")
+    assert code == 0 and out == str(result) + "\n"
+
+
+def test_predict_with_init_scale_adds_the_ends(capsys):
+    import json
+
+    code, out, _ = _cli(capsys, "predict", *WINDOW, "--json")
+    plain = json.loads(out)
+    code, out, err = _cli(capsys, "predict", *WINDOW, "--init-scale", "0.6", "--json")
+    data = json.loads(out)
+    assert code == 0 and err == ""
+    assert [d["end"] for d in data["directions"]] == ["global", "global", "local"]
+    for key in plain:  # everything predict says, unchanged
+        assert data[key] == plain[key] or key == "directions", key
+    for mine, theirs in zip(data["directions"], plain["directions"]):
+        assert {k: mine[k] for k in theirs} == theirs
+
+
+@pytest.mark.parametrize("flags,param", [
+    (["--init-scale", "-0.1"], "init_scale"), (["--init-scale", "nan"], "init_scale"),
+    (["--init-scale", "inf"], "init_scale"), (["--init-scale", "0.1,0.2"], "init_scale"),
+    (["--init-scale", "0.1", "--steps", "10"], "steps"), (["--loss", "ce"], "loss"),
+    (["--bias", "regularized", "--lambda-b", "0.1"], "bias"),
+    (["--plot", "flow.gif", "--init-scale", "0.5"], "plot"), (["--plot", "flow.png"], "plot"),
+])
+def test_cli_bad_input_is_one_line_and_status_2(capsys, tmp_path, monkeypatch, flags, param):
+    monkeypatch.chdir(tmp_path)
+    for command in ("dynamics", "predict"):
+        if command == "predict" and param in ("steps", "plot"):
+            continue
+        bare = command == "predict" and "--init-scale" not in flags
+        extra = ["--init-scale", "0.5"] if bare else []
+        code, out, err = _cli(capsys, command, *WINDOW, *flags, *extra)
+        assert code == 2 and out == "" and len(err.splitlines()) == 1, (command, err)
+        assert err.startswith(f"ncsolve {command}: error: {param} (--"), err
+    assert list(tmp_path.iterdir()) == []  # nothing half-written
+
+
+def test_plot_is_drawn_and_never_overwritten_unasked(capsys, tmp_path):
+    pytest.importorskip("matplotlib")
+    path = tmp_path / "flow.png"
+    code, _, err = _cli(capsys, "dynamics", *WINDOW, "--init-scale", "0.6", "--plot", str(path),
+                        "--quiet")
+    assert code == 0 and path.stat().st_size > 10_000
+    path.write_bytes(b"mine")
+    code, _, err = _cli(capsys, "dynamics", *WINDOW, "--init-scale", "0.6", "--plot", str(path))
+    assert code == 2 and "exists" in err and path.read_bytes() == b"mine"
+    code, _, err = _cli(capsys, "dynamics", *WINDOW, "--init-scale", "0.6", "--plot", str(path),
+                        "--force", "--quiet")
+    assert code == 0 and path.read_bytes()[:4] == b"\x89PNG"

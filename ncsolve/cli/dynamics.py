@@ -29,6 +29,7 @@ import os
 import sys
 
 from ..inputs.validation import invalid
+from ..solvers.dynamics import check_supported
 from .options import FLOW, MODEL, PROFILE, SCALED, Option, add_options, option, profile_from_args
 
 FORCE = Option("--force", default=False, action="store_true",
@@ -43,6 +44,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..api import dynamics
 
+    check_supported(args.loss, args.bias)
     family = profile_from_args(args)
     if family is None and args.n is None:
         raise invalid("n", "give the class sizes, e.g. --n 100,50,20,10, or an imbalance "

@@ -31,7 +31,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_convention_options(parser)
     add_options(parser, option("precision", help="use the high-precision route with this "
                                "many significant digits, 15..1000", note="MSE only; slower"),
-                *SEARCH, "json")
+                *SEARCH, "init_scale", "json")
     add_options(parser.add_mutually_exclusive_group(),
                 Option("--grams", default=None, action="store_true", help="include the K x K "
                        "Gram matrices in --json (default: only for K <= 200; their JSON "
@@ -64,7 +64,8 @@ def run(args: argparse.Namespace) -> int:
     result = predict(n=n, ratio=args.ratio, depth=args.depth, lambda_w=args.lambda_w,
                      lambda_h=args.lambda_h, bias=args.bias, loss=args.loss,
                      widths=args.widths, precision=_precision(args.precision),
-                     restarts=args.restarts, seed=args.seed, lambda_b=args.lambda_b, **training)
+                     restarts=args.restarts, seed=args.seed, lambda_b=args.lambda_b,
+                     init_scale=args.init_scale, **training)
     if args.json:
         data = result.to_dict(args.grams) if args.grams is not None else result.to_dict()
         text = json.dumps(data, allow_nan=False)
