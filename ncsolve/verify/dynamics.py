@@ -96,3 +96,66 @@ def descend_aligned(solution, scales, lr: float, steps: int, record_every: int =
                            record_every=record_every, recorder=start.read, progress=progress)
     times = np.array([snap.step for snap in run.trajectory], dtype=float) * lr
     return times, np.array([snap.data for snap in run.trajectory])
+
+
+def gains(problem: Problem, widths, std) -> np.ndarray:
+    """The spectral scale that a random start with entries N(0, std_j^2) is read as.
+
+    Factor j (rows r_j: d_1 for H, d_{j+1} for W_j, K for W_M) maps a unit vector to one
+    of length about ``std_j sqrt(r_j)`` (its root-mean-square gain), so the start is
+    compared with the spectral start of these singular values. A prediction, not a
+    theorem: docs/dynamics.md reports how often it names the learned classes.
+    """
+    std = np.broadcast_to(np.asarray(std, dtype=float), (problem.depth + 1,))
+    rows = np.array([*widths, problem.K], dtype=float)
+    return std * np.sqrt(rows)
+
+
+def learned_directions(solution, objective: FullObjective, x: np.ndarray,
+                       A: np.ndarray, V: np.ndarray) -> np.ndarray:
+    """Per direction, whether a run's product holds at least half of ``z_local`` there."""
+    p = objective.split(x)
+    z = np.einsum("ki,ki->i", A, p.product() @ (p.H @ V))
+    z_plus = np.nan_to_num(solution.z_local, nan=np.inf)
+    return z >= 0.5 * z_plus
+
+
+@dataclass(frozen=True)
+class RandomStarts:
+    """How often the spectral prediction names the learned directions of random starts.
+
+    Attributes
+    ----------
+    predicted : ndarray of bool (K,)
+        Directions the flow from the equivalent spectral start (:func:`gains`) learns.
+    observed : ndarray of bool (runs, K)
+        Per run, the directions holding at least half of ``z_local`` at its end.
+    """
+
+    predicted: np.ndarray
+    observed: np.ndarray
+
+    @property
+    def rate(self) -> float:
+        """Fraction of runs whose learned set is exactly the predicted one."""
+        return float(np.mean(np.all(self.observed == self.predicted, axis=1)))
+
+
+def random_starts(solution, predicted: np.ndarray, std, widths, seeds, lr: float,
+                  steps: int, progress=None) -> RandomStarts:
+    """Gradient descent on the full model from i.i.d. N(0, std_j^2) starts (bias 0)."""
+    problem = solution.problem
+    objective = FullObjective(problem, widths)
+    A = solution.directions()
+    V = sample_directions(problem, A, solution.sigma)
+    std = np.broadcast_to(np.asarray(std, dtype=float), (problem.depth + 1,))
+    rows = []
+    for seed in seeds:
+        rng = np.random.default_rng(seed)
+        blocks = [s * rng.standard_normal(r * c) for s, (r, c) in zip(std, objective.shapes)]
+        if objective.has_bias:
+            blocks.append(np.zeros(problem.K))
+        run = gradient_descent(objective, lr=lr, steps=steps, x0=np.concatenate(blocks),
+                               gtol=1e-7, progress=progress)
+        rows.append(learned_directions(solution, objective, run.x, A, V))
+    return RandomStarts(np.asarray(predicted, dtype=bool), np.array(rows))
