@@ -45,7 +45,7 @@ def dynamics_figure(result, lr: float | None = None, progress=None):
     grid = np.linspace(0.0, horizon, 400)
     p = result.problem
     low = scalar.low_root(result.sigma, p.N, p.lbar, p.q)
-    fig, ax = plt.subplots(figsize=(6.4, 4.2), constrained_layout=True)
+    fig, ax = plt.subplots(figsize=(8.0, 4.2), constrained_layout=True)
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     shown = np.linspace(0, times.size - 1, min(MARKERS, times.size)).astype(int)
     for i, direction in enumerate(directions_of(result)):
@@ -69,7 +69,7 @@ def dynamics_figure(result, lr: float | None = None, progress=None):
     scale = ", ".join(f"{s:.3g}" for s in np.unique(result.flow.init_scale))
     ax.set_title(f"flow from a spectral start (scale {scale}): lines predicted, "
                  f"circles descent;\ndotted: threshold $z_{{low}}$, dashed: $z_+$", fontsize=9)
-    ax.legend(fontsize=7, loc="lower right")
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     return fig
 
 

@@ -182,8 +182,16 @@ def run(direction: Direction, s0, times_needed: bool = True) -> Run:
                                f"({solution.message})")
         end = decided[0]
     crossings = found.get(id(halves[end]), np.array([]))
+    decided_at = float(solution.t[-1])
+    if crossings.size:
+        return Run(end, _end_z(direction, end), float(crossings[0]), decided_at)
+    # decided before z got halfway (a start whose z first grows, then collapses): go on
+    half = _halves(direction, z0, terminal=True)[end]
+    rest = solve_ivp(direction.rhs, (decided_at, decided_at + horizon), solution.y[:, -1],
+                     method="LSODA", rtol=RTOL, atol=ATOL, events=[half])
+    crossings = rest.t_events[0]
     time_to_half = float(crossings[0]) if crossings.size else np.nan
-    return Run(end, _end_z(direction, end), time_to_half, float(solution.t[-1]))
+    return Run(end, _end_z(direction, end), time_to_half, decided_at)
 
 
 def _end_z(direction: Direction, end: str) -> float:
