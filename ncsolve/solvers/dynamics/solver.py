@@ -21,6 +21,9 @@ from ..mse import solve as solve_mse
 from . import flow
 from .result import DynamicsSolution, FlowTable
 
+MAX_QUADRATURES = 20_000  # balanced start, equal decays: about 1 ms each
+MAX_INTEGRATIONS = 1_000  # per-factor system: about 30 ms each
+MAX_BISECTIONS = 100  # thresholds with unequal decays: about 35 integrations each
 THRESHOLD_RTOL = 1e-9  # relative width of the bisection bracket of a threshold
 PATH_POINTS = 200  # samples of a trajectory on request
 GLOBAL, LOCAL = "global", "local"
@@ -75,6 +78,12 @@ def thresholds(solution) -> tuple[np.ndarray, bool]:
         low = scalar.low_root(solution.sigma, p.N, p.lbar, p.q)
         out[~never] = low[~never] ** (1.0 / p.L)
         return out, True
+    distinct = len({float(v) for v in solution.sigma[~never]})
+    if distinct > MAX_BISECTIONS:
+        raise invalid(("lambda_w", "lambda_h"), f"with unequal decays each of the {distinct} "
+                      f"distinct target singular values needs a bisection of the flow (at most "
+                      f"{MAX_BISECTIONS}); give equal decays (a closed form) or round the class "
+                      "sizes (equal sizes share one)")
     for i, direction in enumerate(directions_of(solution)):
         if not never[i]:
             out[i] = _bisect(direction.sigma, direction.N, tuple(direction.decays.tolist()),
@@ -137,25 +146,47 @@ def balanced_time(direction: flow.Direction, s0: float, end_z: float) -> float:
     return float(value)
 
 
-def _ends(solution, directions, scales, threshold, exact: bool):
-    """end, end_z, time_to_half per direction from the start ``scales``."""
+def _ends(solution, directions, scales, threshold, exact: bool, times_needed: bool = True):
+    """end, end_z, time_to_half per direction from the start ``scales`` (directions of
+    equal sigma, as equal class sizes give, are solved once)."""
     p = solution.problem
     balanced = bool(np.all(scales == scales[0])) and exact and p.L > 2
+    _check_work(directions, balanced, times_needed)
     K = len(directions)
     end = np.empty(K, dtype=object)
     end_z, half = np.zeros(K), np.full(K, np.nan)
     states = solution.direction_state
+    solved: dict[tuple, tuple] = {}
     for i, direction in enumerate(directions):
-        if balanced and np.isfinite(threshold[i]) and np.isfinite(direction.z_plus):
-            plus = scales[0] > threshold[i]
-            kind = flow.PLUS if plus else flow.ZERO
-            end_z[i] = direction.z_plus if plus else 0.0
-            half[i] = balanced_time(direction, scales[0], end_z[i])
-        else:
-            result = flow.run(direction, scales)
-            kind, end_z[i], half[i] = result.end, result.end_z, result.time_to_half
+        key = (direction.sigma, direction.z_plus, float(threshold[i]))
+        if key not in solved:
+            solved[key] = _end_of(direction, scales, threshold[i], balanced, times_needed)
+        kind, end_z[i], half[i] = solved[key]
         end[i] = _end_word(kind, states[i])
     return end.astype(str), end_z, half
+
+
+def _end_of(direction, scales, threshold: float, balanced: bool, times_needed: bool):
+    if balanced and np.isfinite(threshold) and np.isfinite(direction.z_plus):
+        plus = scales[0] > threshold
+        end_z = direction.z_plus if plus else 0.0
+        half = balanced_time(direction, scales[0], end_z) if times_needed else np.nan
+        return (flow.PLUS if plus else flow.ZERO), end_z, half
+    result = flow.run(direction, scales, times_needed)
+    return result.end, result.end_z, result.time_to_half
+
+
+def _check_work(directions, balanced: bool, times_needed: bool) -> None:
+    """Refuse a flow that would integrate thousands of distinct directions."""
+    if balanced and not times_needed:
+        return
+    distinct = len({d.sigma for d in directions})
+    limit = MAX_QUADRATURES if balanced else MAX_INTEGRATIONS
+    if distinct > limit:
+        what = "quadratures" if balanced else "integrations of the flow"
+        raise invalid("n", f"{distinct} distinct target singular values need as many {what} "
+                      f"(at most {limit}); round the class sizes (equal sizes share one), or give "
+                      "equal decays and one scale for every factor (closed forms)")
 
 
 def solve_dynamics(problem: Problem, init_scale=None, *, lr=None, steps=None,
@@ -197,7 +228,8 @@ def solve_dynamics(problem: Problem, init_scale=None, *, lr=None, steps=None,
     table = FlowTable(init_scale=scales, lr=lr, steps=steps, init_threshold=threshold,
                       threshold_exact=exact, ends_only=ends_only)
     if scales is not None:
-        end, end_z, half = _ends(base, directions, scales, threshold, exact)
+        end, end_z, half = _ends(base, directions, scales, threshold, exact,
+                                 times_needed=not ends_only)
         table = table.with_ends(end, end_z, half)
         if trajectory or steps is not None:
             table = table.with_path(*_paths(directions, scales, half, lr, steps, trajectory))
