@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Literal, overload
 from .inputs import class_sizes, specify
 from .inputs.conventions import training_convention
 from .results.base import Mapped
-from .inputs.validation import invalid
+from .inputs.validation import POSITIVE, check, invalid
 from .solvers import solve
 from .solvers.dynamics import DynamicsSolution, check_supported, solve_dynamics
 
@@ -161,7 +161,9 @@ def dynamics(
         direction of the target; or one value per factor, H first. Without it only
         the thresholds are computed.
     lr : float, optional
-        Learning rate of gradient descent: time t of the flow is t / lr steps.
+        Learning rate of gradient descent: time t of the flow is t / lr steps. With
+        training conventions (``weight_decay=...``) it is the training script's rate on
+        its own loss, converted (``flow.lr`` is then the rate on this objective).
     steps : int, optional
         Also report each direction's value after this many steps (needs ``lr``).
     trajectory : bool
@@ -181,8 +183,12 @@ def dynamics(
     """
     check_supported(loss, bias)
     n = class_sizes(n, ratio)
+    mapping = None
     if training:
         mapping = training_convention(n, depth, loss, lambda_w, lambda_h, bias=bias, **training)
         lambda_w, lambda_h = mapping.decays()
+        # descent on the training loss T = f / scale with step lr is descent on f with lr/scale
+        lr = None if lr is None else check(lr, POSITIVE, "lr") / mapping.scale
     problem = specify(n, depth, lambda_w, lambda_h, bias, loss, widths, None)
-    return solve_dynamics(problem, init_scale, lr=lr, steps=steps, trajectory=trajectory)
+    result = solve_dynamics(problem, init_scale, lr=lr, steps=steps, trajectory=trajectory)
+    return result if mapping is None else Mapped(result, mapping)
