@@ -259,3 +259,20 @@ def test_plot_is_drawn_and_never_overwritten_unasked(capsys, tmp_path):
     code, _, err = _cli(capsys, "dynamics", *WINDOW, "--init-scale", "0.6", "--plot", str(path),
                         "--force", "--quiet")
     assert code == 0 and path.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_trajectory_and_training_conventions():
+    import json
+
+    result = _flow("window", 0.6, trajectory=True)
+    data = json.loads(json.dumps(result.to_dict(), allow_nan=False))
+    times = data["dynamics"]["times"]
+    assert len(times) == len(data["directions"][0]["trajectory"]) == result.flow.paths.shape[1]
+    assert data["directions"][0]["trajectory"][0] == pytest.approx(0.6**3)
+    # a script's nn.MSELoss (mean over N K entries) is this objective / (K/2): its learning
+    # rate moves this objective's flow K/2 times slower
+    mapped = dynamics([8, 4, 2], depth=2, weight_decay=0.05 / 1.5, feature_decay=0.05 / 1.5,
+                      init_scale=0.6, lr=0.3)
+    assert mapped.convention.scale == pytest.approx(1.5)
+    assert mapped.flow.lr == pytest.approx(0.2) and list(mapped.flow.end) == list(
+        _flow("window", 0.6).flow.end)
