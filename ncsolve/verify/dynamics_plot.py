@@ -13,6 +13,9 @@ import tempfile
 
 import numpy as np
 
+from ..core import scalar
+from ..solvers.dynamics import flow
+from ..solvers.dynamics.solver import directions_of
 from .dynamics import DEFAULT_STEPS, descend_aligned
 from .plot import figure_format
 
@@ -31,10 +34,6 @@ def dynamics_figure(result, lr: float | None = None, progress=None):
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-
-    from ..core import scalar
-    from ..solvers.dynamics import flow
-    from ..solvers.dynamics.solver import directions_of
 
     horizon = _horizon(result)
     lr = horizon / DEFAULT_STEPS if lr is None else float(lr)
