@@ -276,3 +276,44 @@ def test_trajectory_and_training_conventions():
     assert mapped.convention.scale == pytest.approx(1.5)
     assert mapped.flow.lr == pytest.approx(0.2) and list(mapped.flow.end) == list(
         _flow("window", 0.6).flow.end)
+
+
+@pytest.mark.parametrize("scales", [[0.3, 0.9, 0.8], [1.2, 0.2, 0.5], [0.5, 0.5, 0.7]])
+def test_per_factor_scales_end_where_descent_ends(scales):
+    result = _flow("window", scales)
+    observed = _ends("window", scales)
+    learned = result.flow.end != "zero"
+    np.testing.assert_allclose(observed[learned], result.flow.end_z[learned], rtol=1e-7)
+    assert np.all(np.abs(observed[~learned]) < 1e-8)
+
+
+def test_smaller_root_against_brentq():
+    from scipy.optimize import brentq
+
+    from ncsolve.core import scalar
+
+    rng = np.random.default_rng(1)
+    for _ in range(200):
+        L = int(rng.integers(3, 9))
+        q, sigma, N = 2.0 / L, float(np.exp(rng.uniform(-3, 5))), int(rng.integers(1, 10**6))
+        peak = (1 - q) / (2 - q) * sigma
+        top = (sigma - peak) * peak ** (1 - q)  # the largest value of the left side
+        lbar = top / N * float(rng.uniform(1e-6, 1.0))
+        low = scalar.low_root(np.array([sigma]), N, lbar, q)[0]
+        expected = brentq(lambda z: (sigma - z) * z ** (1 - q) - N * lbar, 0.0, peak,
+                          xtol=1e-300, rtol=1e-15)
+        assert low == pytest.approx(expected, rel=1e-11)
+    beyond = scalar.low_root(np.array([1.0, 0.0]), 10, 1.0, 0.5)
+    assert np.all(np.isnan(beyond))  # no positive root: beyond the existence boundary, sigma 0
+
+
+def test_halfway_time_quadrature_agrees_with_integrating_the_system():
+    from ncsolve.solvers.dynamics import flow
+    from ncsolve.solvers.dynamics.solver import balanced_time, directions_of
+
+    result = _flow("window", 0.5)
+    for direction, end_z in zip(directions_of(result), result.flow.end_z):
+        run = flow.run(direction, np.full(3, 0.5))
+        assert run.end_z == end_z
+        assert balanced_time(direction, 0.5, end_z) == pytest.approx(run.time_to_half,
+                                                                     rel=1e-6)
