@@ -15,6 +15,8 @@ from .validation import POSITIVE, WholeNumber, check, invalid
 __all__ = ["init_scales", "step_settings"]
 
 MAX_STEPS = 10**12
+MAX_LOG10_PRODUCT = 100.0  # the start's product s_0 ... s_M: at most 1e100
+MAX_LOG10_RATE = 250.0  # z / s_j^2 at the start: d(log s_j)/dt stays within float64
 
 
 def init_scales(value, depth: int) -> np.ndarray | None:
@@ -36,7 +38,18 @@ def init_scales(value, depth: int) -> np.ndarray | None:
     elif len(scales) != factors:
         raise invalid("init_scale", f"give one value or exactly depth + 1 = {factors} values "
                       f"(H first, then W_1, ..., W_{depth}), got {len(scales)}")
-    return np.array(scales, dtype=float)
+    scales = np.array(scales, dtype=float)
+    product = float(np.sum(np.log10(scales)))
+    if product > MAX_LOG10_PRODUCT:
+        raise invalid("init_scale", f"the start's product s_0 ... s_{depth} is 1e{product:.0f}; "
+                      f"at most 1e{MAX_LOG10_PRODUCT:.0f} is integrated (the flow's rate grows "
+                      "as its square); give smaller scales")
+    rate = product - 2.0 * float(np.min(np.log10(scales)))  # the largest z / s_j^2 at the start
+    if rate > MAX_LOG10_RATE:
+        raise invalid("init_scale", f"the scales span too many decades: the smallest factor "
+                      f"would start moving at a rate of 1e{rate:.0f} (at most "
+                      f"1e{MAX_LOG10_RATE:.0f}); give scales closer together")
+    return scales
 
 
 def step_settings(lr, steps) -> tuple[float | None, int | None]:

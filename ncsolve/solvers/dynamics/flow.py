@@ -121,14 +121,16 @@ def _ends(direction: Direction) -> dict:
     return events
 
 
-def _halves(direction: Direction, z0: float, terminal: bool) -> dict:
-    """The crossings of z halfway from z0 to each possible end."""
-    log_half = np.log(0.5 * z0)
+def _halves(direction: Direction, log_z0: float, terminal: bool) -> dict:
+    """The crossings of z halfway from z0 to each possible end (in logs: z0 may be
+    below the smallest float64)."""
+    log_half = log_z0 + np.log(0.5)
     events = {ZERO: _event(lambda t, y: float(np.sum(y)) - log_half, terminal, -1)}
     if np.isfinite(direction.z_plus):
-        log_middle = np.log(0.5 * (z0 + direction.z_plus))
+        log_plus = np.log(direction.z_plus)
+        log_middle = np.log(0.5) + np.logaddexp(log_z0, log_plus)
         events[PLUS] = _event(lambda t, y: float(np.sum(y)) - log_middle, terminal,
-                              1 if direction.z_plus > z0 else -1)
+                              1 if log_plus > log_z0 else -1)
     return events
 
 
@@ -160,17 +162,17 @@ def run(direction: Direction, s0, times_needed: bool = True) -> Run:
     from scipy.integrate import solve_ivp
 
     log_s0 = np.log(np.asarray(s0, dtype=float))
-    z0 = float(np.exp(np.sum(log_s0)))
+    log_z0 = float(np.sum(log_s0))
     end = known_end(direction, log_s0)
     if end is not None and not times_needed:
         return Run(end, _end_z(direction, end), np.nan, 0.0)
     horizon = HORIZON / float(direction.decays.min())
     if end is not None:
-        halves = _halves(direction, z0, terminal=True)
+        halves = _halves(direction, log_z0, terminal=True)
         events = [halves[end]]
     else:
         ends = _ends(direction)
-        halves = _halves(direction, z0, terminal=False)
+        halves = _halves(direction, log_z0, terminal=False)
         events = [*ends.values(), *halves.values()]
     solution = solve_ivp(direction.rhs, (0.0, horizon), log_s0, method="LSODA", rtol=RTOL,
                          atol=ATOL, events=events)
@@ -186,7 +188,7 @@ def run(direction: Direction, s0, times_needed: bool = True) -> Run:
     if crossings.size:
         return Run(end, _end_z(direction, end), float(crossings[0]), decided_at)
     # decided before z got halfway (a start whose z first grows, then collapses): go on
-    half = _halves(direction, z0, terminal=True)[end]
+    half = _halves(direction, log_z0, terminal=True)[end]
     rest = solve_ivp(direction.rhs, (decided_at, decided_at + horizon), solution.y[:, -1],
                      method="LSODA", rtol=RTOL, atol=ATOL, events=[half])
     crossings = rest.t_events[0]

@@ -209,9 +209,11 @@ class DynamicsSolution(Solution):
         f = self.flow
         low, high = self.global_scales
         how = "closed form" if f.threshold_exact else "bisection of the integrated flow"
-        reach = (f"balanced scales reaching the global minimizer in every direction: "
-                 f"({fmt(low)}, {'inf' if math.isinf(high) else fmt(high)})" if low < high
-                 else "no balanced scale reaches the global minimizer in every direction")
+        where = (f"above {fmt(low)}" if math.isinf(high) else
+                 f"between {fmt(low)} and {fmt(high)}")
+        reach = (f"balanced scales reaching the global minimizer in every direction: {where}"
+                 if low < high else
+                 "no balanced scale reaches the global minimizer in every direction")
         lines = ["", f"thresholds: {how}", reach]
         if f.end is not None:
             order = self.learning_order

@@ -132,16 +132,20 @@ def balanced_time(direction: flow.Direction, s0: float, end_z: float) -> float:
     from scipy.integrate import quad
 
     L, lam = direction.L, float(direction.decays[0])
-    z0 = s0**L
-    middle = 0.5 * (z0 + end_z)
-    if middle <= 0 or z0 == end_z:
+    log_z0 = L * np.log(s0)  # z0 itself may be below the smallest float64
+    if end_z > 0:
+        log_middle = np.log(0.5) + np.logaddexp(log_z0, np.log(end_z))
+    else:
+        log_middle = log_z0 + np.log(0.5)
+    if log_middle == log_z0:
         return np.nan
 
     def inverse_speed(x):
-        s = np.exp(x)
-        return 1.0 / (-(s**L - direction.sigma) * s ** (L - 2) / direction.N - lam)
+        with np.errstate(over="ignore"):
+            s = np.exp(x)
+            return 1.0 / (-(s**L - direction.sigma) * s ** (L - 2) / direction.N - lam)
 
-    value, _ = quad(inverse_speed, np.log(s0), np.log(middle) / L, limit=400,
+    value, _ = quad(inverse_speed, np.log(s0), log_middle / L, limit=400,
                     epsabs=0.0, epsrel=1e-11)
     return float(value)
 
