@@ -176,6 +176,8 @@ def test_depth_one_learns_from_every_positive_start():
     ({"init_scale": [0.1, 0.2]}, "init_scale"), ({"init_scale": "0.1,nan,0.1"}, "init_scale"),
     ({"loss": "ce"}, "loss"), ({"bias": "regularized"}, "bias"),
     ({"init_scale": 0.1, "steps": 10}, "steps"), ({"lr": 0}, "lr"),
+    ({"init_scale": 1e40}, "init_scale"), ({"init_scale": [1e-300, 1e30, 1.0]}, "init_scale"),
+    ({"init_scale": 0}, "init_scale"),
 ])
 def test_bad_input_is_refused_by_name(kwargs, param):
     with pytest.raises(ProblemError, match=rf"^{param} \(--"):
