@@ -5,8 +5,8 @@
 >>> result.loss, result.geometry  # doctest: +SKIP
 """
 
-from .api import predict
+from .api import dynamics, predict
 from .inputs.problem import Problem, ProblemError
 
 __version__ = "0.1.0"
-__all__ = ["predict", "Problem", "ProblemError", "__version__"]
+__all__ = ["dynamics", "predict", "Problem", "ProblemError", "__version__"]

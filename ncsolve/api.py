@@ -8,7 +8,9 @@ from typing import TYPE_CHECKING, Literal, overload
 from .inputs import class_sizes, specify
 from .inputs.conventions import training_convention
 from .results.base import Mapped
+from .inputs.validation import POSITIVE, check, invalid
 from .solvers import solve
+from .solvers.dynamics import DynamicsSolution, check_supported, solve_dynamics
 
 if TYPE_CHECKING:
     from .solvers.crossentropy.result import CESolution
@@ -48,6 +50,7 @@ def predict(
     soft_labels=None,
     targets=None,
     effort: str | None = None,
+    init_scale=None,
     **training,
 ) -> Solution | PreciseSolution | CESolution:
     """Exact global minimizer of the regularized deep linear unconstrained feature model.
@@ -100,6 +103,9 @@ def predict(
     effort : {"quick", "default", "thorough"}, optional
         Cross-entropy only: the search budget, about a third of the default
         search, the default, or about three times as much (docs/crossentropy.md).
+    init_scale : float or sequence of float, optional
+        MSE, bias none or free: also say where gradient flow from this spectral start
+        ends in each direction (``end``, ``end_z``; see :func:`dynamics`).
     **training
         What a training script set, instead of ``lambda_w``/``lambda_h``:
         ``weight_decay``, ``feature_decay``, ``loss_reduction``, ``batch_size``,
@@ -137,6 +143,78 @@ def predict(
                                             ("targets", targets)) if value is not None}
     problem = specify(n, depth, lambda_w, lambda_h, bias, loss, widths, lambda_b, features,
                       **target)
-    search = {} if effort is None else {"effort": effort}
-    result = solve(problem, precision=precision, restarts=restarts, seed=seed, **search)
+    if init_scale is not None:
+        result = _with_ends(problem, init_scale, precision)
+    else:
+        search = {} if effort is None else {"effort": effort}
+        result = solve(problem, precision=precision, restarts=restarts, seed=seed, **search)
+    return result if mapping is None else Mapped(result, mapping)
+
+
+def _with_ends(problem, init_scale, precision):
+    """The float64 answer with the end of the flow from ``init_scale`` per direction."""
+    if precision is not None:
+        raise invalid("init_scale", "the ends of the flow are float64; leave --precision out "
+                      "with --init-scale")
+    check_supported(problem.loss, problem.bias)
+    return solve_dynamics(problem, init_scale, ends_only=True)
+
+
+def dynamics(
+    n,
+    depth=1,
+    lambda_w=None,
+    lambda_h=None,
+    bias="none",
+    loss="mse",
+    widths=None,
+    init_scale=None,
+    lr=None,
+    steps=None,
+    trajectory: bool = False,
+    ratio=None,
+    **training,
+) -> DynamicsSolution:
+    """Gradient flow of the MSE model from a spectral start: which minimizer it reaches.
+
+    Parameters
+    ----------
+    n, depth, lambda_w, lambda_h, bias, loss, widths, ratio, **training
+        As in :func:`predict`; the loss must be ``"mse"`` and the bias ``"none"`` or
+        ``"free"`` (a free bias starts at its optimum n/N).
+    init_scale : float or sequence of float, optional
+        Every factor (H and each W_j) starts with this singular value in every
+        direction of the target; or one value per factor, H first. Without it only
+        the thresholds are computed.
+    lr : float, optional
+        Learning rate of gradient descent: time t of the flow is t / lr steps. With
+        training conventions (``weight_decay=...``) it is the training script's rate on
+        its own loss, converted (``flow.lr`` is then the rate on this objective).
+    steps : int, optional
+        Also report each direction's value after this many steps (needs ``lr``).
+    trajectory : bool
+        Sample each direction's path (``flow.times``, ``flow.paths``).
+
+    Returns
+    -------
+    DynamicsSolution
+        The MSE answer (every field of :func:`predict`) plus, per direction,
+        ``init_threshold``, ``end``, ``end_z``, ``time_to_half`` and the summary
+        (``learning_order``, ``global_scales``); docs/dynamics.md.
+
+    Raises
+    ------
+    ProblemError
+        For invalid input, cross-entropy or a regularized bias.
+    """
+    check_supported(loss, bias)
+    n = class_sizes(n, ratio)
+    mapping = None
+    if training:
+        mapping = training_convention(n, depth, loss, lambda_w, lambda_h, bias=bias, **training)
+        lambda_w, lambda_h = mapping.decays()
+        # descent on the training loss T = f / scale with step lr is descent on f with lr/scale
+        lr = None if lr is None else check(lr, POSITIVE, "lr") / mapping.scale
+    problem = specify(n, depth, lambda_w, lambda_h, bias, loss, widths, None)
+    result = solve_dynamics(problem, init_scale, lr=lr, steps=steps, trajectory=trajectory)
     return result if mapping is None else Mapped(result, mapping)

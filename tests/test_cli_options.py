@@ -23,6 +23,9 @@ MEANING_DIFFERS = {
     "--quiet": {"sweep"},  # also silences the summary line
     "--plot": set(SUBCOMMANDS),  # each command draws its own figure
     "--format": set(SUBCOMMANDS),  # phase's text|json|csv, sweep's table formats
+    "--init-scale": {"verify"},  # the standard deviation of a random start
+    "--lr": {"verify"},  # the step size of descent runs (dynamics: time per step)
+    "--steps": {"verify"},  # descent steps (dynamics: where to read the flow)
 }
 
 
@@ -72,7 +75,7 @@ def test_a_shared_flag_reads_the_same_in_every_command(helps):
 
 def test_every_figure_names_its_formats_alike(helps):
     notes = {_note(text) for text in helps["--plot"].values()}
-    assert len(helps["--plot"]) == 4 and len(notes) == 1
+    assert len(helps["--plot"]) == 5 and len(notes) == 1
     assert ".png (200 dpi), .pdf or .svg" in notes.pop()
 
 

@@ -221,8 +221,30 @@ def _measure_files() -> list[str]:
 
 
 MEASURE_FILES = _measure_files()
+
+SCALES = st.one_of(st.floats(1e-300, 1e300).map(repr), BAD_TEXT,
+                   st.sampled_from(["0.5", "0.1,0.2,0.3", "1e-300", "1e300", "0.5,0.5"]))
+
+
+@st.composite
+def dynamics_argv(draw) -> list[str]:
+    """The flow from a spectral start: few classes (each integration costs milliseconds)."""
+    argv = ["dynamics", "--n", draw(st.one_of(
+        st.lists(st.integers(1, 10**6), min_size=1, max_size=4).map(
+            lambda v: ",".join(map(str, v))), BAD_TEXT))]
+    for flag, values in (("--depth", st.sampled_from(["1", "2", "3", "x", "0"])),
+                         ("--lambda-w", DECAYS), ("--lambda-h", DECAYS), ("--bias", CHOICES),
+                         ("--init-scale", SCALES), ("--lr", st.sampled_from(["0.1", "-1", "x"]))):
+        if draw(st.booleans()):
+            argv += [flag, draw(values)]
+    if draw(st.booleans()):
+        argv.append("--json")
+    return argv
+
+
 COMMANDS = {"predict": predict_argv(), "equation": equation_argv(), "verify": verify_argv(),
-            "phase": phase_argv(), "sweep": sweep_argv(), "measure": measure_argv()}
+            "phase": phase_argv(), "sweep": sweep_argv(), "measure": measure_argv(),
+            "dynamics": dynamics_argv()}
 
 
 def _fuzz(command: str, argv: list[str]) -> None:

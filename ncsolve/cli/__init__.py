@@ -1,4 +1,4 @@
-"""Command line: ``ncsolve predict | equation | verify | phase | sweep | measure``.
+"""Command line: ``ncsolve predict | equation | verify | phase | sweep | measure | dynamics``.
 
 Argument parsing and output only; the mathematics lives in the package modules.
 Each subcommand is a module of this package with ``add_arguments(parser)`` and
@@ -22,6 +22,7 @@ SUBCOMMANDS = {
     "phase": "exact MSE phase boundaries of an imbalance profile (ratio x decay, depth)",
     "sweep": "predict over a grid of parameters, locally or on a Dask cluster, resumable",
     "measure": "measure a trained network (npz, safetensors, pt) against the global minimizer",
+    "dynamics": "gradient flow from a spectral start: thresholds, ends, learning order",
 }
 
 

@@ -91,6 +91,17 @@ OPTIONS = table(
     Option("--plot", "PATH", None, "draw a figure", FIGURE),
     Option("--output", "PATH", None, "write the table to PATH instead of standard output"),
     Option("--quiet", default=False, action="store_true", help="no progress on stderr"),
+    Option("--init-scale", "S|S0,...,SM", None, "spectral start: every factor (H, W_1, ..., "
+           "W_M) has singular value S in every direction of the target; or one value per "
+           "factor, H first (docs/dynamics.md)"),
+)
+# gradient flow from a spectral start (ncsolve dynamics; docs/dynamics.md)
+FLOW = table(
+    Option("--lr", "X", None, "learning rate of gradient descent: the flow's time t is t/X "
+           "steps"),
+    Option("--steps", "S", None, "also give each direction's value after S steps (needs --lr)"),
+    Option("--trajectory", default=False, action="store_true",
+           help="sample each direction's path (in --json)"),
 )
 
 MODEL = ("n", "depth", "lambda_w", "lambda_h", "bias", "lambda_b", "loss", "widths")

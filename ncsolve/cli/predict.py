@@ -35,7 +35,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_target_options(parser)
     add_options(parser, option("precision", help="use the high-precision route with this "
                                "many significant digits, 15..1000", note="MSE only; slower"),
-                *SEARCH, EFFORT, "json")
+                *SEARCH, EFFORT, "init_scale", "json")
     add_options(parser.add_mutually_exclusive_group(),
                 Option("--grams", default=None, action="store_true", help="include the K x K "
                        "Gram matrices in --json (default: only for K <= 200; their JSON "
@@ -70,7 +70,8 @@ def run(args: argparse.Namespace) -> int:
                      lambda_h=args.lambda_h, bias=args.bias, loss=args.loss,
                      widths=args.widths, precision=_precision(args.precision),
                      restarts=args.restarts, seed=args.seed, lambda_b=args.lambda_b,
-                     features=args.features, effort=args.effort, **training)
+                     features=args.features, effort=args.effort,
+                     init_scale=args.init_scale, **training)
     if args.json:
         data = result.to_dict(args.grams) if args.grams is not None else result.to_dict()
         text = json.dumps(data, allow_nan=False)

@@ -253,3 +253,44 @@ def critical_decay(sigma: np.ndarray, N: int, L: int) -> np.ndarray:
     positive = sigma > 0
     out[positive] = 2.0 * phase_boundary(sigma[positive], q) / (N * L)
     return out
+
+
+def low_root(sigma: np.ndarray, N: int, lbar: float, q: float,
+             max_iter: int = 200) -> np.ndarray:
+    """The smaller positive root ``z_low`` of ``(sigma - z) z^(1-q) = N lbar`` (q < 1).
+
+    It is the local maximum of g between the minimum at 0 and ``z_local`` (the larger
+    root), and, under gradient flow from a balanced spectral start with equal decays,
+    the boundary between the two basins (docs/dynamics.md). nan where no positive
+    root exists (beyond the existence boundary, sigma = 0) and for q = 1, where the
+    equation has only one root.
+
+    With ``u = z / sigma`` the equation is ``k(u) = (1-q) log u + log(1-u) - log beta
+    = 0``, ``beta = N lbar / sigma^(2-q)``; k is increasing and concave on (0, u_m],
+    u_m = (1-q)/(2-q), so Newton from ``u0 = beta^(1/(1-q))`` (where k = log(1-u0) <= 0,
+    left of the root) increases monotonically to the root.
+    """
+    sigma = np.asarray(sigma, dtype=float)
+    out = np.full(sigma.shape, np.nan)
+    if q >= 1.0:
+        return out
+    p = 1.0 - q
+    positive = sigma > 0
+    power = np.where(positive, sigma, 1.0) ** (2.0 - q)
+    exists = positive & (N * lbar <= q * _existence_boundary(power, q))  # N lbar = N c q
+    if not exists.any():
+        return out
+    log_beta = np.log(N * lbar) - np.log(power[exists])
+    peak = p / (2.0 - q)
+    u = np.minimum(np.exp(log_beta / p), peak)
+    for _ in range(max_iter):
+        k = p * np.log(u) + np.log1p(-u) - log_beta
+        slope = p / u - 1.0 / (1.0 - u)
+        step = np.where(slope > 0, k / np.where(slope > 0, slope, 1.0), 0.0)
+        new = np.minimum(u - step, peak)
+        if np.all(np.abs(new - u) <= _EPS * u):
+            u = new
+            break
+        u = new
+    out[exists] = sigma[exists] * u
+    return out

@@ -33,7 +33,9 @@ Modules: :mod:`.critical_points` (the MSE theory's critical points: :class:`Theo
 (:func:`assess_ce` and the cross-entropy report), :mod:`.report` (the report's base and
 JSON pieces), :mod:`.text` (its text), :mod:`.common` (tolerances and a run's end point),
 :mod:`.run` (:func:`verify`: the theory, descent, every run assessed), :mod:`.plot`
-(:func:`verify_figure`, :func:`plot_report`).
+(:func:`verify_figure`, :func:`plot_report`), :mod:`.dynamics` (descent from a spectral
+start read per direction, random starts against the flow's prediction; docs/dynamics.md),
+:mod:`.dynamics_plot` (the figure of ``ncsolve dynamics --plot``).
 """
 
 from .alignment import (  # noqa: F401  (PERMUTATION_LIMIT stays importable from here)

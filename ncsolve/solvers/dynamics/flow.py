@@ -1,0 +1,213 @@
+"""Gradient flow of one direction from a spectral start: ``depth + 1`` ODEs, one per factor.
+
+With every factor aligned with the target's singular vectors, direction i of factor j
+(H is factor 0) has singular value ``s_j`` and the product ``z = prod_j s_j`` evolves as
+
+    d s_j / dt = -(1/N) (z - sigma) z / s_j - lambda_j s_j            (docs/dynamics.md)
+
+the gradient flow of ``F(s) = (z - sigma)^2 / (2N) + sum_j lambda_j s_j^2 / 2``. The
+positive orthant is invariant, and F's only critical points there are the origin, the
+balanced point at the smaller root ``z_low`` (a saddle) and the balanced point at the
+larger root ``z_plus`` (a minimum). Integrated in ``y_j = log s_j`` so that starts many
+decades below the answer keep their relative precision. An end is decided when the
+state enters a region it provably (the origin) or numerically (``z_plus``) cannot leave.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+ZERO, PLUS = "zero", "plus"
+RTOL, ATOL = 1e-10, 1e-12  # of the integrator, in log s (so relative in s)
+NEAR_PLUS = 1e-7  # max |log s_j - log s_j+| at which a run has reached z_plus
+HORIZON = 1e5  # time cap, in units of 1 / (the smallest decay)
+
+
+@dataclass(frozen=True)
+class Direction:
+    """One direction's flow: target singular value, samples and per-factor decays.
+
+    Attributes
+    ----------
+    sigma : float
+    N : int
+    decays : ndarray, shape (L,)
+        lambda_H, lambda_1, ..., lambda_M.
+    z_plus : float
+        The larger root (the nonzero local minimum), nan where none exists.
+    """
+
+    sigma: float
+    N: int
+    decays: np.ndarray
+    z_plus: float
+
+    @property
+    def L(self) -> int:
+        return int(self.decays.size)
+
+    @property
+    def lbar(self) -> float:
+        return float(np.exp(np.mean(np.log(self.decays))))
+
+    def plus_point(self) -> np.ndarray:
+        """log s_j at z_plus: ``lambda_j s_j^2 = lbar z_plus^(2/L)`` (balanced as the minimizer)."""
+        kappa = self.lbar * self.z_plus ** (2.0 / self.L)
+        return 0.5 * (np.log(kappa) - np.log(self.decays))
+
+    def zero_radius(self) -> float:
+        """A radius r: once every s_j < r, the flow ends at the origin.
+
+        At the largest factor s, ``ds/dt <= s (sigma/N s^(L-2) - lambda_min)`` (the other
+        term is negative), so the cube ``max_j s_j < (N lambda_min / sigma)^(1/(L-2))`` is
+        invariant and shrinks to 0 (depth >= 2; depth 1 and sigma = 0 are decided apart).
+        """
+        if self.sigma <= 0:
+            return np.inf
+        if self.L <= 2:
+            return 0.0
+        return 0.5 * (self.N * float(self.decays.min()) / self.sigma) ** (1.0 / (self.L - 2))
+
+    def rhs(self, t, y):
+        """d(log s_j)/dt."""
+        log_z = float(np.sum(y))
+        z = np.exp(log_z)
+        return -(z - self.sigma) / self.N * np.exp(log_z - 2.0 * y) - self.decays
+
+    def objective(self, s: np.ndarray) -> float:
+        """F(s), which the flow decreases."""
+        z = float(np.prod(s))
+        return (z - self.sigma) ** 2 / (2.0 * self.N) + 0.5 * float(np.sum(self.decays * s**2))
+
+
+@dataclass(frozen=True)
+class Run:
+    """Where the flow from one start goes.
+
+    Attributes
+    ----------
+    end : {"zero", "plus"}
+    end_z : float
+    time_to_half : float
+        First time z is halfway from its start to its end (nan if the run never got there).
+    decided_at : float
+        Time at which the end was decided.
+    """
+
+    end: str
+    end_z: float
+    time_to_half: float
+    decided_at: float
+
+
+def _event(function, terminal: bool, direction: int):
+    function.terminal, function.direction = terminal, direction
+    return function
+
+
+def _ends(direction: Direction) -> dict:
+    """Terminal events: entering the origin's invariant cube, arriving at z_plus."""
+    events = {}
+    radius = direction.zero_radius()
+    if 0 < radius < np.inf:
+        log_radius = np.log(radius)
+        events[ZERO] = _event(lambda t, y: float(np.max(y)) - log_radius, True, -1)
+    if np.isfinite(direction.z_plus):
+        target = direction.plus_point()
+        events[PLUS] = _event(lambda t, y: float(np.max(np.abs(y - target))) - NEAR_PLUS,
+                              True, -1)
+    return events
+
+
+def _halves(direction: Direction, log_z0: float, terminal: bool) -> dict:
+    """The crossings of z halfway from z0 to each possible end (in logs: z0 may be
+    below the smallest float64)."""
+    log_half = log_z0 + np.log(0.5)
+    events = {ZERO: _event(lambda t, y: float(np.sum(y)) - log_half, terminal, -1)}
+    if np.isfinite(direction.z_plus):
+        log_plus = np.log(direction.z_plus)
+        log_middle = np.log(0.5) + np.logaddexp(log_z0, log_plus)
+        events[PLUS] = _event(lambda t, y: float(np.sum(y)) - log_middle, terminal,
+                              1 if log_plus > log_z0 else -1)
+    return events
+
+
+def known_end(direction: Direction, log_s0: np.ndarray) -> str | None:
+    """The end when it is known without integrating (depth 1, sigma = 0, no z_plus, a
+    start inside the origin's cube or at z_plus); None otherwise."""
+    if direction.sigma <= 0 or not np.isfinite(direction.z_plus):
+        return ZERO
+    if direction.L == 2:
+        return PLUS  # the origin is a saddle whenever z_plus exists: every start learns
+    if float(np.max(log_s0)) < np.log(direction.zero_radius()):
+        return ZERO
+    if float(np.max(np.abs(log_s0 - direction.plus_point()))) < NEAR_PLUS:
+        return PLUS
+    return None
+
+
+def run(direction: Direction, s0, times_needed: bool = True) -> Run:
+    """Integrate until the end is decided, noting the halfway time on the way.
+
+    Parameters
+    ----------
+    direction : Direction
+    s0 : array_like, shape (L,)
+        Positive starting singular values of H, W_1, ..., W_M.
+    times_needed : bool
+        False: only the end is wanted (no integration when it is known at once).
+    """
+    from scipy.integrate import solve_ivp
+
+    log_s0 = np.log(np.asarray(s0, dtype=float))
+    log_z0 = float(np.sum(log_s0))
+    end = known_end(direction, log_s0)
+    if end is not None and not times_needed:
+        return Run(end, _end_z(direction, end), np.nan, 0.0)
+    horizon = HORIZON / float(direction.decays.min())
+    if end is not None:
+        halves = _halves(direction, log_z0, terminal=True)
+        events = [halves[end]]
+    else:
+        ends = _ends(direction)
+        halves = _halves(direction, log_z0, terminal=False)
+        events = [*ends.values(), *halves.values()]
+    solution = solve_ivp(direction.rhs, (0.0, horizon), log_s0, method="LSODA", rtol=RTOL,
+                         atol=ATOL, events=events)
+    found = {id(e): times for e, times in zip(events, solution.t_events)}
+    if end is None:
+        decided = [name for name, e in ends.items() if found[id(e)].size]
+        if not decided:
+            raise RuntimeError(f"the flow was not decided by t = {solution.t[-1]:.3g} "
+                               f"({solution.message})")
+        end = decided[0]
+    crossings = found.get(id(halves[end]), np.array([]))
+    decided_at = float(solution.t[-1])
+    if crossings.size:
+        return Run(end, _end_z(direction, end), float(crossings[0]), decided_at)
+    # decided before z got halfway (a start whose z first grows, then collapses): go on
+    half = _halves(direction, log_z0, terminal=True)[end]
+    rest = solve_ivp(direction.rhs, (decided_at, decided_at + horizon), solution.y[:, -1],
+                     method="LSODA", rtol=RTOL, atol=ATOL, events=[half])
+    crossings = rest.t_events[0]
+    time_to_half = float(crossings[0]) if crossings.size else np.nan
+    return Run(end, _end_z(direction, end), time_to_half, decided_at)
+
+
+def _end_z(direction: Direction, end: str) -> float:
+    return float(direction.z_plus) if end == PLUS else 0.0
+
+
+def path(direction: Direction, s0, times: np.ndarray) -> np.ndarray:
+    """Singular values of every factor at ``times`` (increasing, from 0): shape (T, L)."""
+    from scipy.integrate import solve_ivp
+
+    times = np.asarray(times, dtype=float)
+    log_s0 = np.log(np.asarray(s0, dtype=float))
+    if times[-1] <= 0:
+        return np.exp(np.tile(log_s0, (times.size, 1)))
+    solution = solve_ivp(direction.rhs, (0.0, float(times[-1])), log_s0, method="LSODA",
+                         rtol=RTOL, atol=ATOL, t_eval=times)
+    return np.exp(solution.y.T)

@@ -1,0 +1,263 @@
+"""``solve_dynamics(problem, init_scale, ...)``: where gradient flow from a spectral start goes.
+
+Per direction of the target: the basin threshold of a balanced start (closed form with
+equal decays, bisection on the integrated flow otherwise), and with a start given its
+end (``zero``, ``global`` or ``local``), the end value, the time to halfway, steps at a
+learning rate and, on request, the path. The global minimizer itself is the MSE
+closed form (:mod:`ncsolve.solvers.mse`), which the answer extends.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+
+from ...core import scalar
+from ...inputs.initialization import init_scales, step_settings
+from ...inputs.problem import Problem
+from ...inputs.validation import invalid
+from ..mse import solve as solve_mse
+from . import flow
+from .result import DynamicsSolution, FlowTable
+
+MAX_QUADRATURES = 20_000  # balanced start, equal decays: about 1 ms each
+MAX_INTEGRATIONS = 1_000  # per-factor system: about 30 ms each
+MAX_BISECTIONS = 100  # thresholds with unequal decays: about 35 integrations each
+THRESHOLD_RTOL = 1e-9  # relative width of the bisection bracket of a threshold
+PATH_POINTS = 200  # samples of a trajectory on request
+GLOBAL, LOCAL = "global", "local"
+
+
+def check_supported(loss, bias) -> None:
+    """Refuse the models whose flow does not split into directions (before the rest of
+    the input is read, so that the refusal names the real reason)."""
+    loss = loss.strip().lower() if isinstance(loss, str) else loss
+    bias = bias.strip().lower() if isinstance(bias, str) else bias
+    if loss == "ce":
+        raise invalid("loss", "the per-direction flow is derived for the squared loss only; "
+                      "cross-entropy from a spectral start is not solved here (use --loss mse)")
+    if bias == "regularized":
+        raise invalid("bias", "a regularized bias couples the directions (its decay pulls b "
+                      "away from n/N), so the flow does not split; use --bias none or free")
+
+
+def decays_of(problem: Problem) -> np.ndarray:
+    """lambda_H, lambda_1, ..., lambda_M: one per factor of the flow."""
+    return np.array((problem.lambda_h, *problem.lambda_w), dtype=float)
+
+
+def directions_of(solution) -> list[flow.Direction]:
+    """One :class:`flow.Direction` per direction of the answer (capped ones have no z_plus)."""
+    p = solution.problem
+    decays = decays_of(p)
+    capped = solution.code == scalar.CODE[scalar.CAPPED]
+    return [flow.Direction(float(sigma), p.N, decays,
+                           np.nan if cap else float(z_plus))
+            for sigma, z_plus, cap in zip(solution.sigma, solution.z_local, capped)]
+
+
+def equal_decays(problem: Problem) -> bool:
+    return len({problem.lambda_h, *problem.lambda_w}) == 1
+
+
+def thresholds(solution) -> tuple[np.ndarray, bool]:
+    """Per direction, the balanced scale below which the flow ends at zero.
+
+    0 where every positive start learns the direction (depth 1), inf where none does
+    (no nonzero stationary point, sigma = 0, beyond the rank cap). Returns the
+    thresholds and whether they are closed forms (equal decays) or bisections.
+    """
+    p = solution.problem
+    capped = solution.code == scalar.CODE[scalar.CAPPED]
+    never = ~np.isfinite(solution.z_local) | capped | (solution.sigma <= 0)
+    out = np.where(never, np.inf, 0.0)
+    if p.L == 2:
+        return out, True
+    if equal_decays(p):
+        low = scalar.low_root(solution.sigma, p.N, p.lbar, p.q)
+        out[~never] = low[~never] ** (1.0 / p.L)
+        return out, True
+    distinct = len({float(v) for v in solution.sigma[~never]})
+    if distinct > MAX_BISECTIONS:
+        raise invalid(("lambda_w", "lambda_h"), f"with unequal decays each of the {distinct} "
+                      f"distinct target singular values needs a bisection of the flow (at most "
+                      f"{MAX_BISECTIONS}); give equal decays (a closed form) or round the class "
+                      "sizes (equal sizes share one)")
+    for i, direction in enumerate(directions_of(solution)):
+        if not never[i]:
+            out[i] = _bisect(direction.sigma, direction.N, tuple(direction.decays.tolist()),
+                             direction.z_plus)
+    return out, False
+
+
+@functools.lru_cache(maxsize=1024)
+def _bisect(sigma: float, N: int, decays: tuple, z_plus: float) -> float:
+    """The balanced threshold of one direction with unequal decays, by bisection in log s
+    (remembered: equal class sizes and repeated calls share it)."""
+    direction = flow.Direction(sigma, N, np.array(decays), z_plus)
+    L = direction.L
+    low = 0.5 * direction.zero_radius()
+    high = 2.0 * max(direction.z_plus ** (1.0 / L), low)
+    while flow.run(direction, np.full(L, high), times_needed=False).end != flow.PLUS:
+        high *= 2.0
+    while high - low > THRESHOLD_RTOL * high:
+        middle = np.sqrt(low * high)
+        if flow.run(direction, np.full(L, middle), times_needed=False).end == flow.PLUS:
+            high = middle
+        else:
+            low = middle
+    return float(np.sqrt(low * high))
+
+
+def _end_word(end: str, state: str) -> str:
+    if end == flow.ZERO:
+        return flow.ZERO
+    return LOCAL if state == scalar.WINDOW else GLOBAL
+
+
+def _at_global(end: str, state: str) -> bool:
+    if state in (scalar.ACTIVE,):
+        return end == GLOBAL
+    if state == scalar.TIE:
+        return True
+    return end == flow.ZERO
+
+
+def balanced_time(direction: flow.Direction, s0: float, end_z: float) -> float:
+    """Time to halfway of a balanced start with equal decays: a quadrature in log s.
+
+    ``dt = d(log s) / (-(s^L - sigma) s^(L-2) / N - lambda)``.
+    """
+    from scipy.integrate import quad
+
+    L, lam = direction.L, float(direction.decays[0])
+    log_z0 = L * np.log(s0)  # z0 itself may be below the smallest float64
+    if end_z > 0:
+        log_middle = np.log(0.5) + np.logaddexp(log_z0, np.log(end_z))
+    else:
+        log_middle = log_z0 + np.log(0.5)
+    if log_middle == log_z0:
+        return np.nan
+
+    def inverse_speed(x):
+        with np.errstate(over="ignore"):
+            s = np.exp(x)
+            return 1.0 / (-(s**L - direction.sigma) * s ** (L - 2) / direction.N - lam)
+
+    value, _ = quad(inverse_speed, np.log(s0), log_middle / L, limit=400,
+                    epsabs=0.0, epsrel=1e-11)
+    return float(value)
+
+
+def _ends(solution, directions, scales, threshold, exact: bool, times_needed: bool = True):
+    """end, end_z, time_to_half per direction from the start ``scales`` (directions of
+    equal sigma, as equal class sizes give, are solved once)."""
+    p = solution.problem
+    balanced = bool(np.all(scales == scales[0])) and exact and p.L > 2
+    _check_work(directions, balanced, times_needed)
+    K = len(directions)
+    end = np.empty(K, dtype=object)
+    end_z, half = np.zeros(K), np.full(K, np.nan)
+    states = solution.direction_state
+    solved: dict[tuple, tuple] = {}
+    for i, direction in enumerate(directions):
+        key = (direction.sigma, direction.z_plus, float(threshold[i]))
+        if key not in solved:
+            solved[key] = _end_of(direction, scales, threshold[i], balanced, times_needed)
+        kind, end_z[i], half[i] = solved[key]
+        end[i] = _end_word(kind, states[i])
+    return end.astype(str), end_z, half
+
+
+def _end_of(direction, scales, threshold: float, balanced: bool, times_needed: bool):
+    if balanced and np.isfinite(threshold) and np.isfinite(direction.z_plus):
+        plus = scales[0] > threshold
+        end_z = direction.z_plus if plus else 0.0
+        half = balanced_time(direction, scales[0], end_z) if times_needed else np.nan
+        return (flow.PLUS if plus else flow.ZERO), end_z, half
+    result = flow.run(direction, scales, times_needed)
+    return result.end, result.end_z, result.time_to_half
+
+
+def _check_work(directions, balanced: bool, times_needed: bool) -> None:
+    """Refuse a flow that would integrate thousands of distinct directions."""
+    if balanced and not times_needed:
+        return
+    distinct = len({d.sigma for d in directions})
+    limit = MAX_QUADRATURES if balanced else MAX_INTEGRATIONS
+    if distinct > limit:
+        what = "quadratures" if balanced else "integrations of the flow"
+        raise invalid("n", f"{distinct} distinct target singular values need as many {what} "
+                      f"(at most {limit}); round the class sizes (equal sizes share one), or give "
+                      "equal decays and one scale for every factor (closed forms)")
+
+
+def solve_dynamics(problem: Problem, init_scale=None, *, lr=None, steps=None,
+                   trajectory: bool = False, ends_only: bool = False) -> DynamicsSolution:
+    """The global minimizer of an MSE problem with the gradient flow from a spectral start.
+
+    Parameters
+    ----------
+    problem : Problem
+        Squared loss, bias none or free (the flow of a free bias starts at b = n/N).
+    init_scale : float or sequence of float, optional
+        Starting singular value of every factor, or one per factor (H first).
+    lr, steps : optional
+        Learning rate (time per step) and a step count to report the state after.
+    trajectory : bool
+        Sample each direction's path (needs ``init_scale``).
+    ends_only : bool
+        Only the end of each direction (what ``predict --init-scale`` adds).
+
+    Raises
+    ------
+    ProblemError
+        For cross-entropy, a regularized bias, or bad scales, learning rate or steps.
+    """
+    check_supported(problem.loss, problem.bias)
+    if problem.target is not None or problem.features != "unconstrained":
+        raise invalid("init_scale", "the flow is solved for one-hot targets and "
+                      "unconstrained features; leave the target and --features out")
+    scales = init_scales(init_scale, problem.depth)
+    lr, steps = step_settings(lr, steps)
+    if trajectory and scales is None:
+        raise invalid("trajectory", "a path needs a start; give init_scale")
+    if steps is not None and scales is None:
+        raise invalid("steps", "the state after a number of steps needs a start; "
+                      "give --init-scale")
+    base = solve_mse(problem)
+    directions = directions_of(base)
+    if ends_only and not equal_decays(problem):  # the ends come from integration alone
+        threshold, exact = np.full(problem.K, np.nan), False
+    else:
+        threshold, exact = thresholds(base)
+    table = FlowTable(init_scale=scales, lr=lr, steps=steps, init_threshold=threshold,
+                      threshold_exact=exact, ends_only=ends_only)
+    if scales is not None:
+        end, end_z, half = _ends(base, directions, scales, threshold, exact,
+                                 times_needed=not ends_only)
+        table = table.with_ends(end, end_z, half)
+        if trajectory or steps is not None:
+            table = table.with_path(*_paths(directions, scales, half, lr, steps, trajectory))
+    return DynamicsSolution(problem=base.problem, spectrum=base.spectrum, z=base.z,
+                            z_local=base.z_local, code=base.code, residual=base.residual,
+                            notes=base.notes, flow=table)
+
+
+def _paths(directions, scales, half, lr, steps, trajectory: bool):
+    """The sampled paths (on request) and the value after ``steps`` (when given)."""
+    finite = half[np.isfinite(half)]
+    horizon = 2.0 * float(finite.max()) if finite.size else 1.0
+    if steps is not None:
+        horizon = max(horizon, lr * steps) if trajectory else lr * steps
+    times = np.linspace(0.0, horizon, PATH_POINTS) if trajectory else np.array([0.0])
+    if steps is not None:
+        times = np.unique(np.append(times, lr * steps))
+    paths = np.stack([flow.path(d, scales, times) for d in directions])  # (K, T, L)
+    after = None
+    if steps is not None:
+        after = np.prod(paths[:, int(np.searchsorted(times, lr * steps)), :], axis=1)
+    if not trajectory:
+        return None, None, after
+    return times, paths, after
