@@ -185,5 +185,7 @@ def test_cli_phase_ce_nonnegative_json():
     assert (data["loss"], data["features"], data["certainty"]) == ("ce", "nonnegative",
                                                                    "proved")
     assert data["depth"] == [1]
+    assert phase_map(SCALED, [3.0], loss="ce", features="nonnegative").depths == (1,)
+    assert phase_map(SCALED, [3.0]).depths == (3,)
     crit = [c["critical_decay"]["1"][0] for c in data["curves"]]
     assert crit == pytest.approx([math.sqrt(n * 2 / 3) / 11 for n in (6, 3, 2)], rel=1e-15)

@@ -240,7 +240,7 @@ def check_depths(depths) -> tuple[int, ...]:
     return out
 
 
-def phase_map(profile: Profile, ratios, depths=3, bias: str = "none",
+def phase_map(profile: Profile, ratios, depths=None, bias: str = "none",
               integer: bool = False, loss: str = "mse", features=None) -> PhaseMap:
     """Exact MSE phase boundaries of ``profile`` at ``ratios`` and ``depths``.
 
@@ -256,7 +256,8 @@ def phase_map(profile: Profile, ratios, depths=3, bias: str = "none",
     ratios : array of float, or str
         Imbalance ratios (each >= 1), or the command line's ``"a,b,c"`` or
         ``"START:STOP:COUNT"`` (log-spaced); sample densely for smooth curves.
-    depths : int or sequence of int
+    depths : int or sequence of int, optional
+        Default 3 (1 with ``loss="ce"``).
     bias : {"none", "free"}
     integer : bool
         Use the rounded-down integer class sizes (those ``predict`` sees).
@@ -273,7 +274,8 @@ def phase_map(profile: Profile, ratios, depths=3, bias: str = "none",
     if np.size(ratios) == 0:
         raise invalid("ratio", "give at least one ratio")
     ratios = np.array([check_ratio(r) for r in parse_values(ratios, "ratio", scale="log")])
-    depths = check_depths(depths)
+    depths = check_depths((1 if str(loss).strip().lower() == "ce" else 3)
+                          if depths is None else depths)
     bias = check(str(bias), Options(("none", "free")), "bias",
                  hint="phase maps are for the closed-form MSE model")
     loss = check(str(loss), Options(LOSSES), "loss")
