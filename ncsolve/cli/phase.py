@@ -13,6 +13,7 @@ examples:
   ncsolve phase --profile exp --classes 10 --ratio 1:1000:400 --depth 1,2,3,4 --bias free --json
   ncsolve phase --profile exp --ratio 100 --depth 1:8:8 --plot depth.pdf
   ncsolve phase --profile step --format csv --output phase.csv
+  ncsolve phase --profile exp --classes 10 --loss ce --features nonnegative   # ReLU features
 """
 
 from __future__ import annotations
@@ -38,10 +39,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                        "rescaled"), *PROFILE[:1],
         option("ratio", default=DEFAULT_RATIOS, note="a comma list or START:STOP:COUNT, "
                f"log-spaced; default {DEFAULT_RATIOS}"), *PROFILE[2:],
-        option("depth", metavar="M|M1,M2,...|A:B:COUNT", default="3",
-               note="or several depths; default 3"),
+        option("depth", metavar="M|M1,M2,...|A:B:COUNT", default=None,
+               note="or several depths; default 3 (1 with --loss ce)"),
         option("bias", metavar="none|free", help="bias-free: curves per class group; free "
                "bias: curves per direction group of D - n n^T/N"),
+        option("loss", note="default mse; ce only with --features nonnegative, bias-free, "
+               "depth 1"),
+        option("features", note="default unconstrained; nonnegative: bias-free MSE (the "
+               "same curves) or bias-free CE at depth 1 (docs/nonnegative.md)"),
         Option("--integer-sizes", default=False, action="store_true", help="use the "
                "rounded-down integer sizes that predict and sweep use (default: the "
                "continuous profile)"),
@@ -66,14 +71,17 @@ def run(args: argparse.Namespace) -> int:
         raise invalid("profile", "a phase map needs an imbalance profile: "
                       "step, exp or scaled (with --n)")
     ratios = parse_values(args.ratio, "ratio", scale="log", low=1.0)
-    depths = parse_values(args.depth, "depth", integer=True, low=1.0)
+    loss = check(args.loss, Options(("mse", "ce")), "loss")
+    default_depth = "1" if loss == "ce" else "3"
+    depths = parse_values(args.depth or default_depth, "depth", integer=True, low=1.0)
 
     scale = None
     if args.loss_reduction is not None:
-        scale = scale_of(args, "mse", len(family.sizes(ratios[0])))
+        scale = scale_of(args, loss, len(family.sizes(ratios[0])))
     elif args.batch_size is not None:
         raise invalid("batch_size", "maps --loss-reduction sum; give --loss-reduction too")
-    pm = phase_map(family, ratios, [int(d) for d in depths], args.bias, args.integer_sizes)
+    pm = phase_map(family, ratios, [int(d) for d in depths], args.bias, args.integer_sizes,
+                   loss, args.features)
     if fmt == "json":
         data = pm.to_dict() if scale is None else in_weight_decay(pm.to_dict(), scale)
         text = json.dumps(data, allow_nan=False) + "\n"

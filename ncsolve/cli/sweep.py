@@ -18,6 +18,7 @@ examples:
   ncsolve sweep --n 500,100,50 --depth 1,2,3,4 --lambda-w 1e-4:1e-1:200 --format jsonl
   ncsolve sweep --profile step --classes 4 --largest 200 --ratio 1:200:12 --decay 5e-3 \
                 --loss ce --output ce.csv --plot ce.png --plot-value classifier_max_cosine
+  ncsolve sweep --n 6,3,2 --loss ce --features nonnegative --decay 0.05:0.3:12
 """
 
 from __future__ import annotations
@@ -78,7 +79,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                 option("ratio", note=f"{GRID}, log-spaced"), *PROFILE[2:])
     add_options(parser.add_argument_group("grid (each: one value, a comma list or "
                                           "START:STOP:COUNT)"), *map(_axis, AXES))
-    add_options(parser, option("widths", note="fixed for the whole sweep"))
+    add_options(parser, option("widths", note="fixed for the whole sweep"),
+                option("features", note="fixed for the whole sweep; default unconstrained. "
+                       "nonnegative: every point is predict --features nonnegative, solved "
+                       "one by one through the executor"))
     add_train_options(parser, grid=True)
     add_options(parser.add_argument_group("running"), *RUNNING)
     add_options(parser.add_argument_group("output"), *OUTPUT)
@@ -94,7 +98,7 @@ def run(args: argparse.Namespace) -> int:
         check_output(args.output)
     specs = {name: getattr(args, name) for name in SPEC_NAMES}
     grid = build_grid(profile=args.profile, n=args.n, widths=args.widths, yes=args.yes,
-                      **_training_decays(args, specs))
+                      features=args.features, **_training_decays(args, specs))
     if args.plot is not None:
 
         check_path(args.plot)

@@ -27,9 +27,10 @@ from ..core import scalar
 from ..core.constants import EXACT
 from ..core.spectral import target_spectrum
 from ..inputs.grid import parse_values
-from ..inputs.problem import MAX_DEPTH, whole_number
+from ..inputs.problem import FEATURES, LOSSES, MAX_DEPTH, whole_number
 from ..inputs.profiles import Profile, check_ratio
 from ..inputs.validation import Options, check, invalid
+from . import phase_nonnegative
 from .phase_text import phase_text
 
 KEPT = "all classes kept"
@@ -101,6 +102,11 @@ class PhaseMap:
         Class sizes at each ratio.
     curves : tuple of Curve
     notes : tuple of str
+    loss : {"mse", "ce"}
+        "ce" only with nonnegative features (bias-free, depth 1).
+    features : {"unconstrained", "nonnegative"}
+    certainty : str
+        "exact" (MSE) or "proved" (the nonnegative cross-entropy closed form).
     """
 
     profile: Profile
@@ -111,10 +117,9 @@ class PhaseMap:
     sizes: np.ndarray
     curves: tuple[Curve, ...]
     notes: tuple[str, ...] = field(default=())
-
-    @property
-    def certainty(self) -> str:
-        return EXACT
+    loss: str = "mse"
+    features: str = "unconstrained"
+    certainty: str = EXACT
 
     def states(self, decay, depth_index: int = 0) -> np.ndarray:
         """Phase of each curve at decays ``decay`` (shape (..., P)): 0 active,
@@ -167,7 +172,8 @@ class PhaseMap:
         return {
             "profile": self.profile.to_dict(),
             "bias": self.bias,
-            "loss": "mse",
+            "loss": self.loss,
+            **({"features": self.features} if self.features != FEATURES[0] else {}),
             "certainty": self.certainty,
             "decay": "lbar, the geometric mean of lambda_h and every lambda_w",
             "integer_sizes": self.integer,
@@ -180,8 +186,10 @@ class PhaseMap:
 
     def rows(self) -> list[dict]:
         """The CSV table: one row per decay interval at each (ratio, depth)."""
-        return [_interval_dict(i, flat=True) | {"bias": self.bias}
-                for i in self.intervals()]
+        extra = {"bias": self.bias}
+        if self.features != FEATURES[0]:
+            extra.update(loss=self.loss, features=self.features)
+        return [_interval_dict(i, flat=True) | extra for i in self.intervals()]
 
     def __str__(self) -> str:
 
@@ -232,9 +240,14 @@ def check_depths(depths) -> tuple[int, ...]:
     return out
 
 
-def phase_map(profile: Profile, ratios, depths=3, bias: str = "none",
-              integer: bool = False) -> PhaseMap:
+def phase_map(profile: Profile, ratios, depths=None, bias: str = "none",
+              integer: bool = False, loss: str = "mse", features=None) -> PhaseMap:
     """Exact MSE phase boundaries of ``profile`` at ``ratios`` and ``depths``.
+
+    With ``features="nonnegative"`` (H >= 0): the same curves for bias-free MSE (the
+    constraint does not bind), or with ``loss="ce"`` the proved per-class collapse
+    thresholds of bias-free cross-entropy at depth 1; other nonnegative maps are only
+    searched and refused (:mod:`ncsolve.sweep.phase_nonnegative`).
 
     Parameters
     ----------
@@ -243,10 +256,15 @@ def phase_map(profile: Profile, ratios, depths=3, bias: str = "none",
     ratios : array of float, or str
         Imbalance ratios (each >= 1), or the command line's ``"a,b,c"`` or
         ``"START:STOP:COUNT"`` (log-spaced); sample densely for smooth curves.
-    depths : int or sequence of int
+    depths : int or sequence of int, optional
+        Default 3 (1 with ``loss="ce"``).
     bias : {"none", "free"}
     integer : bool
         Use the rounded-down integer class sizes (those ``predict`` sees).
+    loss : {"mse", "ce"}
+        "ce" needs ``features="nonnegative"``.
+    features : {"unconstrained", "nonnegative"}, optional
+        Default unconstrained.
 
     Returns
     -------
@@ -256,9 +274,20 @@ def phase_map(profile: Profile, ratios, depths=3, bias: str = "none",
     if np.size(ratios) == 0:
         raise invalid("ratio", "give at least one ratio")
     ratios = np.array([check_ratio(r) for r in parse_values(ratios, "ratio", scale="log")])
-    depths = check_depths(depths)
+    depths = check_depths((1 if str(loss).strip().lower() == "ce" else 3)
+                          if depths is None else depths)
     bias = check(str(bias), Options(("none", "free")), "bias",
                  hint="phase maps are for the closed-form MSE model")
+    loss = check(str(loss), Options(LOSSES), "loss")
+    features = check(str(features or FEATURES[0]), Options(FEATURES), "features")
+    certainty = EXACT
+    if features == "nonnegative":
+        certainty = phase_nonnegative.check(profile.classes, depths, bias, loss)
+    elif loss == "ce":
+        raise invalid("loss", "phase maps of cross-entropy are for --features nonnegative "
+                      "(bias-free, depth 1: proved per-class thresholds); unconstrained "
+                      "cross-entropy has no closed-form boundaries here: use ncsolve sweep "
+                      "--loss ce")
     sizes = profile.sizes(ratios, integer=integer)
     groups = profile.groups()
     group_sizes = np.stack([sizes[:, g[0]] for g in groups], axis=1)  # (P, S)
@@ -268,15 +297,23 @@ def phase_map(profile: Profile, ratios, depths=3, bias: str = "none",
         specs = _class_curves(profile, group_sizes)
     else:
         specs = _direction_curves(profile, group_sizes, counts)
+    if loss == "ce":
+        ce = phase_nonnegative.ce_thresholds(group_sizes, N, sizes.shape[1])  # (P, S)
     curves = []
-    for name, classes, directions, mult, sigma in specs:
+    for g, (name, classes, directions, mult, sigma) in enumerate(specs):
         crit = np.empty((len(depths), ratios.size))
         exist = np.empty_like(crit)
         for i, depth in enumerate(depths):
-            crit[i], exist[i] = thresholds(sigma, N, depth + 1)
+            if loss == "ce":  # depth 1 only (checked above)
+                crit[i] = exist[i] = ce[:, g]
+            else:
+                crit[i], exist[i] = thresholds(sigma, N, depth + 1)
         curves.append(Curve(name, classes, directions, mult, sigma, crit, exist))
-    notes = _notes(profile, bias, integer)
-    return PhaseMap(profile, bias, ratios, depths, bool(integer), sizes, tuple(curves), notes)
+    notes = _notes(profile, bias, integer, loss)
+    if features == "nonnegative":
+        notes += phase_nonnegative.notes(loss)
+    return PhaseMap(profile, bias, ratios, depths, bool(integer), sizes, tuple(curves), notes,
+                    loss, features, certainty)
 
 
 def thresholds(sigma: np.ndarray, N: np.ndarray, L: int) -> tuple[np.ndarray, np.ndarray]:
@@ -338,12 +375,14 @@ def _secular_roots(group_sizes: np.ndarray, counts: np.ndarray) -> np.ndarray:
     return out
 
 
-def _notes(profile: Profile, bias: str, integer: bool) -> tuple[str, ...]:
+def _notes(profile: Profile, bias: str, integer: bool, loss: str = "mse") -> tuple[str, ...]:
     notes = [
         "decay is lbar, the geometric mean of lambda_h and every lambda_w; the boundaries "
         "depend on the decays only through it (per-layer decays in any fixed ratio)",
-        "exact: closed-form thresholds at every sampled ratio (THEORY.md section 3)",
     ]
+    if loss == "mse":
+        notes.append("exact: closed-form thresholds at every sampled ratio (THEORY.md "
+                     "section 3)")
     if not integer:
         notes.append("continuous profile: real-valued class sizes; predict rounds them down "
                      "(use integer sizes to match predict exactly)")

@@ -12,11 +12,13 @@ TEXT_RATIOS = 9  # ratios shown in the text table (the JSON and CSV have all)
 def phase_text(pm) -> str:
     """Header, the curves at a few ratios per depth, and the notes."""
     samples = f"{pm.ratios.size} sample" + ("s" if pm.ratios.size > 1 else "")
+    nonnegative = pm.features == "nonnegative"
+    kind = f"{pm.loss.upper()} phase map" + (", features nonnegative" if nonnegative else "")
     lines = [
-        f"MSE phase map, bias {pm.bias}: {pm.profile.describe()}",
+        f"{kind}, bias {pm.bias}: {pm.profile.describe()}",
         f"ratios {_g(pm.ratios.min())} .. {_g(pm.ratios.max())} ({samples}), "
         f"depth {', '.join(map(str, pm.depths))}; decay = lbar (geometric mean of all "
-        "decays); certainty: exact",
+        f"decays); certainty: {pm.certainty}",
         "a curve's group is zero at the global minimum above critical_decay; its nonzero "
         "stationary point exists up to existence_decay (between them: the window)",
     ]

@@ -104,7 +104,8 @@ def _subject(pm) -> str:
         what = f"{p.classes} long-tailed classes, $n_{{\\max}}$ = {p.largest:g}"
     else:
         what = f"sizes {','.join(map(str, p.base))} rescaled"
-    return f"{what}, {bias}, MSE"
+    features = ", features $\\geq 0$" if pm.features == "nonnegative" else ""
+    return f"{what}, {bias}, {pm.loss.upper()}{features}"
 
 
 def _decay_range(pm) -> tuple[float, float]:

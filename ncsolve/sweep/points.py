@@ -20,7 +20,7 @@ CE_COLUMNS = ("classifier_max_cosine",)
 INT_COLUMNS = {"point", "class", "n", "rank", "depth", "classes", "minority", "largest",
                "seed", "restarts"}
 BOOL_COLUMNS = {"collapsed", "unique"}
-STR_COLUMNS = {"state", "certainty", "bias", "loss_function", "profile", "widths"}
+STR_COLUMNS = {"state", "certainty", "bias", "loss_function", "profile", "widths", "features"}
 
 
 def block_of(index: np.ndarray, params: dict, per_point: dict, per_class: dict,

@@ -138,7 +138,8 @@ def run(grid: Grid, *, executor=None, workers=None, scheduler=None, output=None,
     if done:
         todo = np.setdiff1d(todo, np.fromiter(done, dtype=np.int64))
     ax = grid.axis_values(todo)
-    fast = (ax["loss"] == "mse") & np.isin(ax["bias"], VECTOR_BIAS)
+    fast = (ax["loss"] == "mse") & np.isin(ax["bias"], VECTOR_BIAS) & (
+        grid.features == "unconstrained")  # nonnegative: each point through solvers.solve
     vector, others = todo[fast], todo[~fast].tolist()
     blocks = [earlier] if done else []
     with contextlib.ExitStack() as stack:

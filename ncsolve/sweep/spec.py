@@ -5,7 +5,8 @@ Every parameter of ``predict`` that takes one number or choice can be an axis
 ``seed``, ``restarts``), and so can the profile's (``ratio``, ``classes``,
 ``minority``, ``largest``); ``decay`` sets ``lambda_h`` and every ``lambda_w``
 together (then lbar equals it). Values are a comma list or ``START:STOP:COUNT``
-(log-spaced for decays and ratios, linear otherwise). A per-layer decay vector,
+(log-spaced for decays and ratios, linear otherwise). ``features`` (unconstrained or
+nonnegative) is fixed for the whole sweep, like ``widths``. A per-layer decay vector,
 fixed for the whole sweep, is written with ``/`` (``1e-3/2e-3/5e-3``) because a
 comma separates grid values. Points are numbered in row-major order of the axes.
 """
@@ -20,10 +21,11 @@ from functools import lru_cache
 import numpy as np
 
 from ..inputs.grid import check_size, parse_choices, parse_values
-from ..inputs.problem import BIAS_MODES, DEFAULT_DECAY, LOSSES, Problem
+from ..inputs.problem import BIAS_MODES, DEFAULT_DECAY, FEATURES, LOSSES, Problem
 from ..inputs.profiles import PROFILES, check_ratio
 from ..inputs.profiles import profile as make_profile
-from ..inputs.validation import invalid
+from ..inputs.validation import Options, check, invalid
+from ..solvers.nonnegative.search import DEFAULT_RESTARTS
 
 # name: (scale, integer, low)
 NUMERIC = {
@@ -62,6 +64,9 @@ class Grid:
     widths : tuple of int or None
     lambda_w_vector : tuple of float or None
         A fixed per-layer decay vector (given with ``/``).
+    features : {"unconstrained", "nonnegative"}
+        Fixed for the sweep; nonnegative points are solved one by one (no vectorized
+        route), each with the solver's default search where it searches.
     """
 
     axes: tuple[tuple[str, tuple], ...]
@@ -69,6 +74,7 @@ class Grid:
     n: tuple[int, ...] | None
     widths: tuple[int, ...] | None
     lambda_w_vector: tuple[float, ...] | None = None
+    features: str = FEATURES[0]
 
     @property
     def size(self) -> int:
@@ -115,6 +121,9 @@ class Grid:
         }
         if params["bias"] == "regularized":
             kwargs["lambda_b"] = params.get("lambda_b")
+        if self.features != FEATURES[0]:
+            kwargs["features"] = self.features
+            return kwargs  # no seed or restarts (refused by build_grid)
         if params["loss"] == "ce":
             kwargs["seed"] = int(params["seed"])
             if params.get("restarts") is not None:
@@ -152,6 +161,8 @@ class Grid:
         out[LOSS_COLUMN] = ax["loss"]
         if self.widths is not None:
             out["widths"] = np.full(P, ",".join(map(str, self.widths)), dtype=object)
+        if self.features != FEATURES[0]:
+            out["features"] = np.full(P, self.features, dtype=object)
         for name in CE_ONLY:
             if name in ax:
                 out[name] = np.where(ax["loss"] == "ce", ax[name].astype(object), None)
@@ -184,7 +195,8 @@ def _profile_sizes(kind, base, classes, minority, largest, ratio) -> np.ndarray:
     return family.sizes(float(ratio), integer=True).astype(np.int64)
 
 
-def build_grid(*, profile=None, n=None, widths=None, yes: bool = False, **specs) -> Grid:
+def build_grid(*, profile=None, n=None, widths=None, yes: bool = False, features=None,
+               **specs) -> Grid:
     """Validate a sweep's parameters and return its :class:`Grid`.
 
     Parameters
@@ -196,6 +208,9 @@ def build_grid(*, profile=None, n=None, widths=None, yes: bool = False, **specs)
     widths : sequence of int, optional
     yes : bool
         Allow grids of more than 10^7 points.
+    features : {"unconstrained", "nonnegative"}, optional
+        Fixed for the sweep (default unconstrained); with nonnegative features the
+        points are ``predict(..., features="nonnegative")`` (docs/nonnegative.md).
     **specs
         Any of :data:`AXES`: a number, a choice, a comma list, ``START:STOP:COUNT``
         or a sequence of values.
@@ -211,6 +226,11 @@ def build_grid(*, profile=None, n=None, widths=None, yes: bool = False, **specs)
         raise invalid(unknown[0], f"not a sweep parameter; choose from {', '.join(AXES)}, "
                       "profile, n, widths")
     specs = {k: v for k, v in specs.items() if v is not None}
+    features = check(str(features or FEATURES[0]), Options(FEATURES), "features")
+    if features != FEATURES[0] and set(CE_ONLY) & set(specs):
+        raise invalid(sorted(set(CE_ONLY) & set(specs))[0], "not used with --features "
+                      "nonnegative: each point is a closed form or the solver's default "
+                      f"search ({DEFAULT_RESTARTS} random starts, seed 0); leave it out")
     vector = _lambda_w_vector(specs)
     if "decay" in specs and ({"lambda_w", "lambda_h"} & set(specs) or vector):
         raise invalid("decay", "sets lambda_h and every lambda_w together; leave out "
@@ -227,7 +247,7 @@ def build_grid(*, profile=None, n=None, widths=None, yes: bool = False, **specs)
             values[name] = _axis(name, specs.get(name, defaults.get(name)))
     check_size([len(v) for v in values.values()], yes)
     losses = set(values["loss"])
-    if "ce" in losses:
+    if "ce" in losses and features == FEATURES[0]:
         values.setdefault("seed", (0,))
     elif set(CE_ONLY) & set(specs):
         name = sorted(set(CE_ONLY) & set(specs))[0]
@@ -239,7 +259,7 @@ def build_grid(*, profile=None, n=None, widths=None, yes: bool = False, **specs)
     base = None if n is None else tuple(int(v) for v in Problem.build(n).n)
     grid = Grid(tuple((name, tuple(v)) for name, v in values.items()), kind,
                 base, None if widths is None else tuple(Problem.build(
-                    [1], depth=len(_list(widths)), widths=widths).widths), vector)
+                    [1], depth=len(_list(widths)), widths=widths).widths), vector, features)
     _check_points(grid)
     return grid
 
@@ -309,7 +329,7 @@ def _check_points(grid: Grid) -> None:
         params = dict(first, **dict(zip(varying, combo)))
         kw = grid.predict_kwargs(params)
         Problem.build(kw["n"], kw["depth"], kw["lambda_w"], kw["lambda_h"], kw["bias"],
-                      kw["loss"], kw["widths"], kw.get("lambda_b"))
+                      kw["loss"], kw["widths"], kw.get("lambda_b"), kw.get("features"))
         seen += 1
         if seen > 100_000:
             break

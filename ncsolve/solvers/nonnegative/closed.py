@@ -43,13 +43,19 @@ import numpy as np
 from ...inputs.problem import Problem
 from .reduced import Point
 
-__all__ = ["ce_critical_decay", "ce_depth1", "ce_depth1_applies", "ce_margin"]
+__all__ = ["ce_critical_decay", "ce_depth1", "ce_depth1_applies", "ce_margin", "critical_decays"]
 
 
 def ce_critical_decay(problem: Problem) -> np.ndarray:
     """Per class: the lbar = sqrt(lambda_W lambda_H) at and above which its mean is zero."""
-    K, N = problem.K, problem.N
-    return np.sqrt(np.asarray(problem.n, dtype=float) * (K - 1) / K) / N
+    return critical_decays(problem.n, problem.N, problem.K)
+
+
+def critical_decays(n, N, K: int) -> np.ndarray:
+    """``sqrt(n (K-1)/K) / N`` elementwise: the collapse threshold in lbar of a class of
+    size ``n`` among ``K`` classes and ``N`` samples (real sizes allowed, any shape;
+    ``N`` broadcasts against ``n``)."""
+    return np.sqrt(np.asarray(n, dtype=float) * (K - 1) / K) / np.asarray(N, dtype=float)
 
 
 def ce_margin(problem: Problem) -> np.ndarray:
