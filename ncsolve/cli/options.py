@@ -89,6 +89,8 @@ OPTIONS = table(
     Option("--plot", "PATH", None, "draw a figure", FIGURE),
     Option("--output", "PATH", None, "write the table to PATH instead of standard output"),
     Option("--quiet", default=False, action="store_true", help="no progress on stderr"),
+    Option("--force", default=False, action="store_true", help="replace an existing --output "
+           "or --plot file that is not a resumable output of this run (otherwise refused)"),
 )
 
 MODEL = ("n", "depth", "lambda_w", "lambda_h", "bias", "lambda_b", "loss", "widths")

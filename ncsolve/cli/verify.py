@@ -31,6 +31,7 @@ import sys
 
 from ..core.objective import DEFAULT_WIDTH  # one default for Python and the CLI
 from ..core.descent import METHODS, MOMENTUM
+from ..inputs import outfile
 from ..inputs.problem import MAX_DEPTH, Problem, whole_number
 from ..inputs.validation import POSITIVE, Options, check, invalid
 from .options import MODEL, Option, add_options, option
@@ -65,7 +66,7 @@ COMPARISON = (
 )
 OUTPUT = (
     "json",
-    option("plot", help="draw NC1 and the distances to theory against iterations"),
+    option("plot", help="draw NC1 and the distances to theory against iterations"), "force",
     Option("--record-every", "K", None, "record the trajectory every K steps, for --plot and "
            "the trajectory in --json (default with --plot: about 300 points)"),
     "quiet",
@@ -95,7 +96,7 @@ def _momentum(text: str) -> float:
     return check(text, MOMENTUM, "momentum")
 
 
-def _plot_path(path: str) -> str:
+def _plot_path(path: str, force: bool = False) -> str:
     """The figure's path, checked before any training: format, folder, matplotlib."""
     extension = os.path.splitext(path)[1].lower().lstrip(".")
     if extension not in FIGURE_FORMATS:  # as ncsolve.verify.plot, before importing it
@@ -108,11 +109,7 @@ def _plot_path(path: str) -> str:
     except ImportError:
         raise invalid("plot", "needs matplotlib; install it with: pip install 'ncsolve[plot]' "
                             "(or pip install matplotlib)") from None
-    folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(folder):
-        raise invalid("plot", f"folder {folder!r} does not exist")
-    if not os.access(folder, os.W_OK):
-        raise invalid("plot", f"cannot write to folder {folder!r}")
+    outfile.check_target(path, "plot", force=force)
     return path
 
 
@@ -163,7 +160,7 @@ def _settings(args) -> dict:
     if widths is None:
         width = DEFAULT_WIDTH if args.width is None else _integer(args.width, "width", 1)
         widths = [width] * depth
-    plot = None if args.plot is None else _plot_path(args.plot)
+    plot = None if args.plot is None else _plot_path(args.plot, args.force)
     restarts = whole_number(args.restarts, "restarts", "", high=MAX_RUNS)
     steps = (DEFAULT_STEPS[method] if args.steps is None
              else whole_number(args.steps, "steps", "", high=MAX_STEPS))
