@@ -12,11 +12,15 @@ from __future__ import annotations
 import concurrent.futures as cf
 import contextlib
 import os
+import socket
+import struct
 
 from ..inputs.validation import Options, check, invalid, whole_number
 
 EXECUTORS = ("process", "thread", "serial", "dask")
 CONNECT_TIMEOUT = 3.0  # seconds to reach a Dask scheduler before giving up
+GREETING_TIMEOUT = 0.75  # seconds for a scheduler's first bytes (it sends them at once)
+GREETING_LIMIT = 1 << 20  # bytes: a Dask scheduler's first message is far shorter
 
 
 class SerialExecutor(cf.Executor):
@@ -75,6 +79,8 @@ def open_executor(kind: str | None = None, workers=None, scheduler: str | None =
 
 @contextlib.contextmanager
 def _dask_client(workers: int | None, scheduler: str | None):
+    if scheduler is not None:
+        probe_scheduler(scheduler)  # before the slow import of distributed
     try:
         from distributed import Client, LocalCluster
     except ImportError:
@@ -83,7 +89,7 @@ def _dask_client(workers: int | None, scheduler: str | None):
     if scheduler is not None:
         try:
             client = Client(scheduler, timeout=CONNECT_TIMEOUT)
-        except (OSError, TimeoutError, ValueError) as error:
+        except (OSError, TimeoutError, ValueError, MemoryError) as error:
             raise invalid("scheduler", f"no Dask scheduler answered at "
                           f"{scheduler!r} within {CONNECT_TIMEOUT:g} s "
                           f"({type(error).__name__}); check the address") from None
@@ -94,3 +100,37 @@ def _dask_client(workers: int | None, scheduler: str | None):
                       processes=True, dashboard_address=None) as cluster, \
             Client(cluster) as client:
         yield client
+
+
+def probe_scheduler(address: str, timeout: float = GREETING_TIMEOUT) -> None:
+    """Refuse a ``tcp://`` address that does not greet like a Dask scheduler within
+    ``timeout`` seconds (a scheduler sends its handshake as soon as it accepts; a port
+    that accepts and stays silent, or answers another protocol, would otherwise hang
+    the client or make it allocate a frame of the size its first bytes spell)."""
+    if not address.startswith("tcp://"):
+        return
+    host, _, port = address[len("tcp://"):].rpartition(":")
+    host = host.strip("[]")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise invalid("scheduler", f"{address!r} is not tcp://HOST:PORT; check the address")
+    try:
+        with socket.create_connection((host, int(port)), timeout=timeout) as conn:
+            conn.settimeout(timeout)
+            head = _read(conn, 16)
+    except (OSError, TimeoutError) as error:
+        raise invalid("scheduler", f"no Dask scheduler answered at {address!r} within "
+                      f"{timeout:g} s ({type(error).__name__}); check the address") from None
+    size, frames = struct.unpack("<QQ", head)
+    if not 0 < size <= GREETING_LIMIT or not 0 < frames <= 64:
+        raise invalid("scheduler", f"{address!r} answers, but not as a Dask scheduler; "
+                      "check the address and port")
+
+
+def _read(conn: socket.socket, count: int) -> bytes:
+    data = b""
+    while len(data) < count:
+        chunk = conn.recv(count - len(data))
+        if not chunk:
+            raise ConnectionResetError("closed before its greeting")
+        data += chunk
+    return data
