@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import contextlib
+import logging
 import os
+import signal
 import socket
 import struct
 
@@ -66,15 +68,57 @@ def open_executor(kind: str | None = None, workers=None, scheduler: str | None =
         yield SerialExecutor()
         return
     if kind == "thread":
-        with cf.ThreadPoolExecutor(max_workers=count or os.cpu_count()) as pool:
-            yield pool
+        pool = cf.ThreadPoolExecutor(max_workers=count or os.cpu_count())
+    elif kind == "process":
+        pool = cf.ProcessPoolExecutor(max_workers=count or os.cpu_count(),
+                                      initializer=_worker_start)
+    else:
+        with _dask_client(count, scheduler) as client:
+            yield client.get_executor()
         return
-    if kind == "process":
-        with cf.ProcessPoolExecutor(max_workers=count or os.cpu_count()) as pool:
-            yield pool
+    try:
+        yield pool
+    except BaseException:
+        stop_now(pool)  # an error, Ctrl-C or SIGTERM: no point waits for the others
+        raise
+    pool.shutdown()
+
+
+@contextlib.contextmanager
+def _ignoring_sigint():
+    try:
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    except ValueError:  # not the main thread
+        yield
         return
-    with _dask_client(count, scheduler) as client:
-        yield client.get_executor()
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _worker_start() -> None:
+    """In each worker process: leave Ctrl-C to the parent (which ends the workers), and
+    die with the parent however it ends (Linux: PR_SET_PDEATHSIG)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    with contextlib.suppress(Exception):
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+        if os.getppid() == 1:  # the parent already died
+            os._exit(1)
+
+
+def stop_now(pool: cf.Executor) -> None:
+    """Cancel the queued points and end the worker processes at once."""
+    processes = list((getattr(pool, "_processes", None) or {}).values())
+    for process in processes:
+        with contextlib.suppress(Exception):
+            process.terminate()
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
+        with contextlib.suppress(Exception):
+            process.join(5)
 
 
 @contextlib.contextmanager
@@ -96,10 +140,16 @@ def _dask_client(workers: int | None, scheduler: str | None):
         with client:
             yield client
         return
-    with LocalCluster(n_workers=workers or os.cpu_count(), threads_per_worker=1,
-                      processes=True, dashboard_address=None) as cluster, \
-            Client(cluster) as client:
-        yield client
+    with _ignoring_sigint():  # the worker processes inherit it: Ctrl-C is the parent's
+        cluster = LocalCluster(n_workers=workers or os.cpu_count(), threads_per_worker=1,
+                               processes=True, dashboard_address=None,
+                               silence_logs=logging.CRITICAL)
+    with cluster, Client(cluster) as client:
+        try:
+            yield client
+        except BaseException:
+            logging.getLogger("distributed").setLevel(logging.CRITICAL + 1)
+            raise
 
 
 def probe_scheduler(address: str, timeout: float = GREETING_TIMEOUT) -> None:
