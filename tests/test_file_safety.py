@@ -170,8 +170,8 @@ def test_a_safetensors_file_rewritten_while_read_never_kills_measure(tmp_path):
     safetensors_numpy = pytest.importorskip("safetensors.numpy")
     # measure on a .safetensors being rewritten: SIGBUS (exit 135) in 5 of 20 runs
     rng = np.random.default_rng(0)
-    arrays = {"features": rng.standard_normal((200_000, 32)),
-              "labels": np.repeat(np.arange(4), 50_000), "W1": rng.standard_normal((4, 32))}
+    arrays = {"features": rng.standard_normal((400_000, 32)),
+              "labels": np.repeat(np.arange(4), 100_000), "W1": rng.standard_normal((4, 32))}
     path = tmp_path / "model.safetensors"
     safetensors_numpy.save_file(arrays, str(path))
     full = path.read_bytes()
@@ -180,9 +180,11 @@ def test_a_safetensors_file_rewritten_while_read_never_kills_measure(tmp_path):
     def rewrite():
         while not stop.is_set():
             with open(path, "r+b") as handle:
-                handle.truncate(4096)
+                handle.truncate(len(full) // 3)
+                time.sleep(0.002)
                 handle.seek(0)
                 handle.write(full)
+            time.sleep(0.002)
 
     writer = threading.Thread(target=rewrite, daemon=True)
     writer.start()
