@@ -23,7 +23,7 @@ from ..inputs.grid import check_size, parse_choices, parse_values
 from ..inputs.problem import BIAS_MODES, DEFAULT_DECAY, LOSSES, Problem
 from ..inputs.profiles import PROFILES, check_ratio
 from ..inputs.profiles import profile as make_profile
-from ..inputs.validation import invalid
+from ..inputs.validation import ProblemError, invalid
 
 # name: (scale, integer, low)
 NUMERIC = {
@@ -167,6 +167,24 @@ class Grid:
         return list(self.param_block(np.array([0])))
 
 
+MAX_ROWS = 1_500_000  # the table is held in memory: about 1.8 kB a row here (docs/cli.md)
+ROW_BYTES = 1800
+DEFAULT_CLASSES = 10  # of a profile without --classes
+
+
+def _check_rows(values: dict, base) -> None:
+    """Refuse a table of more than MAX_ROWS rows (points times classes) before any work."""
+    points = math.prod(len(v) for v in values.values())
+    if "classes" in values:
+        rows = points // len(values["classes"]) * sum(int(k) for k in values["classes"])
+    else:
+        rows = points * (len(base) if base is not None else DEFAULT_CLASSES)
+    if rows > MAX_ROWS:
+        raise ProblemError(f"grid: {points:,} points of {rows // points:,} classes are "
+                           f"{rows:,} rows, about {rows * ROW_BYTES / 1e9:.1f} GB in memory; "
+                           f"at most {MAX_ROWS:,} rows: split the sweep into smaller grids")
+
+
 def _array(values: tuple) -> np.ndarray:
     if all(isinstance(v, str) for v in values):
         return np.array(values, dtype=object)
@@ -237,6 +255,7 @@ def build_grid(*, profile=None, n=None, widths=None, yes: bool = False, **specs)
     if "lambda_b" in values and "regularized" not in values["bias"]:
         raise invalid("lambda_b", "is the decay of a regularized bias; add --bias regularized")
     base = None if n is None else tuple(int(v) for v in Problem.build(n).n)
+    _check_rows(values, base)
     grid = Grid(tuple((name, tuple(v)) for name, v in values.items()), kind,
                 base, None if widths is None else tuple(Problem.build(
                     [1], depth=len(_list(widths)), widths=widths).widths), vector)
