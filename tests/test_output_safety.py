@@ -52,11 +52,23 @@ def test_an_unrelated_file_is_refused_unless_force(tmp_path, capsys, name, conte
     assert path.read_text() != content and "feature_norm" in path.read_text()
 
 
+def _null_device(folder: Path) -> Path:
+    """A character device like /dev/null, made in the test's folder: the test must not
+    put the real /dev/null at risk (as root, ae9e37d replaced it by a regular file)."""
+    path = folder / "null"
+    try:
+        os.mknod(path, stat.S_IFCHR | 0o666, os.makedev(1, 3))
+    except PermissionError:
+        pytest.skip("making a device needs root")
+    return path
+
+
 def test_a_character_device_and_a_folder_are_refused(tmp_path, capsys):
-    # ncsolve sweep --n 5,3 --decay 1e-4:1e-1:3 --output /dev/null
-    assert main([*SMALL, "--output", "/dev/null"]) == 2
+    # ncsolve sweep --n 5,3 --decay 1e-4:1e-1:3 --output /dev/null  (as root: replaced it)
+    device = _null_device(tmp_path)
+    assert main([*SMALL, "--output", str(device)]) == 2
     _refused(capsys, "device")
-    assert stat.S_ISCHR(os.stat("/dev/null").st_mode)
+    assert stat.S_ISCHR(os.stat(device).st_mode)
     assert main([*SMALL, "--output", str(tmp_path)]) == 2
     _refused(capsys, "folder")
 

@@ -113,6 +113,9 @@ def _plot_path(path: str, force: bool = False) -> str:
     return path
 
 
+OUTPUT_COPIES = 6  # K x N arrays alive at once in a descent step (outputs, residual, ...)
+
+
 def _memory_limit() -> float:
     """Half of the physical memory in bytes (8 GB when it cannot be read)."""
     try:
@@ -122,16 +125,19 @@ def _memory_limit() -> float:
 
 
 def _check_size(problem: Problem) -> None:
-    """Refuse models whose parameter vectors would not fit in memory."""
+    """Refuse models whose parameter vectors and K x N outputs would not fit in memory."""
     d = problem.widths
     count = (d[0] * problem.N + sum(a * b for a, b in itertools.pairwise(d))
              + problem.K * (d[-1] + 1))
-    needed = 8.0 * count * 30  # L-BFGS keeps about 30 vectors of this length
+    outputs = problem.K * problem.N  # logits, residual and their gradients: OUTPUT_COPIES
+    needed = 8.0 * (count * 30 + outputs * OUTPUT_COPIES)  # L-BFGS keeps about 30 vectors
     if needed > _memory_limit():
-        blame = "n" if d[0] * problem.N >= count / 2 else "width"
+        blame = "n" if d[0] * problem.N >= count / 2 or outputs * OUTPUT_COPIES > count * 30 \
+            else "width"
         raise invalid(
             blame,
-            f"the full model has {count:.3g} parameters and would need about "
+            f"the full model has {count:.3g} parameters and {outputs:.3g} outputs and would "
+            f"need about "
             f"{needed / 1e9:.3g} GB; use smaller class sizes or a smaller --width",
         )
 

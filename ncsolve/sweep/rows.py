@@ -7,7 +7,9 @@ import re
 
 from .points import BOOL_COLUMNS, INT_COLUMNS, STR_COLUMNS
 
-REQUIRED = ("point", "class", "n")  # never empty
+# never empty: the row's key, and the words every solver writes (a float may be empty:
+# a non-finite value; a bool may be: a uniqueness the search does not decide)
+REQUIRED = ("point", "class", "n", "state", "certainty", "bias", "loss_function", "profile")
 _INTEGER = re.compile(r"-?[0-9]+\Z")
 _FLOAT = re.compile(r"[-+]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?\Z|[-+]?(inf|nan)\Z")
 FIRST_LINE = 1 << 16  # bytes read to recognize a file by its first line
@@ -43,7 +45,8 @@ def _check_cell(name: str, value) -> str | None:
               else isinstance(value, int) and not isinstance(value, bool))
         if not ok:
             return "not a whole number"
-        return "must not be negative" if int(value) < 0 and name in REQUIRED else None
+        return "must not be negative" if int(value) < 0 and name in ("point", "class", "n") \
+            else None
     if name in BOOL_COLUMNS:
         ok = value in ("true", "false") if isinstance(value, str) else isinstance(value, bool)
         return None if ok else "not true or false"
