@@ -52,7 +52,12 @@ def _read_list(path: str, param: str) -> str:
 
 
 def _refuse_kind(value, param: str) -> None:
-    """Inputs whose meaning would be a guess: bytes, complex numbers, unordered collections."""
+    """Inputs whose meaning would be a guess: bytes, complex numbers, unordered collections,
+    masked arrays with masked entries."""
+    if isinstance(value, np.ma.MaskedArray) and np.ma.is_masked(value):
+        raise invalid(param, f"has {int(np.ma.count_masked(value))} masked entries, which "
+                      "would be read as if present; fill them (.filled(x)) or leave them out "
+                      "(.compressed())")
     if isinstance(value, (bytes, bytearray, memoryview)):
         raise invalid(param, f"got bytes {show(bytes(value))}; decode them first "
                       "(b'...'.decode()) or give numbers")
@@ -136,6 +141,7 @@ def _class_sizes(n) -> np.ndarray:
     builds the message of bad input (or reads unusual spellings such as "1e3").
 
     Sizes and their total must stay below 2^53, where float64 counts exactly."""
+    n = _plain_array(n)
     _refuse_kind(n, "n")
     if isinstance(n, str):
         text, comma = (_read_list(n[1:], "n"), False) if n.startswith("@") else (n, True)
@@ -193,6 +199,18 @@ def _check_class_count(text: str | bytes) -> None:
             raise invalid("n", f"more than {MAX_CLASSES:,} classes; at about 250 bytes per "
                           f"class the answer would not fit in memory; give at most "
                           f"{MAX_CLASSES:,} class sizes")
+
+
+def _plain_array(value):
+    """A torch tensor (with or without grad, any float dtype) as a numpy array; times and
+    dates refused (np.asarray of them is not a count)."""
+    if hasattr(value, "detach") and hasattr(value, "cpu"):
+        value = value.detach().cpu()
+        value = (value.double() if value.is_floating_point() else value).numpy()
+    if isinstance(value, (np.ndarray, np.generic)) and value.dtype.kind in "mM":
+        raise invalid("n", f"got {value.dtype} values (times or dates); give class sizes as "
+                      "whole numbers")
+    return value
 
 
 def _check_suspect_token(text: str) -> None:
