@@ -9,7 +9,8 @@ from .points import BOOL_COLUMNS, INT_COLUMNS, STR_COLUMNS
 
 # never empty: the row's key, and the words every solver writes (a float may be empty:
 # a non-finite value; a bool may be: a uniqueness the search does not decide)
-REQUIRED = ("point", "class", "n", "state", "certainty", "bias", "loss_function", "profile")
+REQUIRED = ("point", "class", "n", "state", "certainty", "bias", "loss_function", "profile",
+            "loss", "feature_norm", "classifier_norm", "output", "collapsed", "rank")
 _INTEGER = re.compile(r"-?[0-9]+\Z")
 _FLOAT = re.compile(r"[-+]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?\Z|[-+]?(inf|nan)\Z")
 FIRST_LINE = 1 << 16  # bytes read to recognize a file by its first line
