@@ -188,8 +188,16 @@ def test_generated_resume_files_resume_exactly_or_are_refused_untouched(
     _contract(argv, code, out, err)
     if code == 2:
         assert path.read_bytes() == damaged  # nothing lost
-    else:
-        assert path.read_bytes() == clean_tables[fmt]
+        return
+    # accepted: every row of the grid once, in order; a row differs from the clean run
+    # only where the edit left a well-formed row of this grid (a number changed, or an
+    # empty cell where a value may be missing), which no check short of recomputing sees
+    final = path.read_bytes().split(b"\n")
+    clean = clean_tables[fmt].split(b"\n")
+    edited = set(damaged.split(b"\n"))
+    assert len(final) == len(clean)
+    for got, want in zip(final, clean):
+        assert got == want or got in edited, (got, want)
 
 
 # ---- signals at random points ------------------------------------------------------------
@@ -230,7 +238,7 @@ def clean_ce(tmp_path_factory):
     max_examples=6, deadline=None, derandomize=True, database=None,
     suppress_health_check=list(HealthCheck)))
 @given(executor=st.sampled_from(["process", "serial", "thread"]),
-       sig=st.sampled_from([signal.SIGTERM, signal.SIGINT]), delay=st.floats(1.5, 5.0))
+       sig=st.sampled_from([signal.SIGTERM, signal.SIGINT]), delay=st.floats(0.0, 3.0))
 def test_signals_at_random_points_lose_nothing_and_leave_no_process(
         tmp_path_factory, clean_ce, executor, sig, delay):
     count_example("signal")
@@ -239,6 +247,12 @@ def test_signals_at_random_points_lose_nothing_and_leave_no_process(
     argv = [*CE, "--executor", executor, "--workers", "2", "--output", str(path)]
     process = subprocess.Popen([sys.executable, "-m", "ncsolve", *argv], cwd=ROOT, env=env,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    from ncsolve.inputs.outfile import lock_path
+
+    deadline = time.monotonic() + 120  # the run has started (a signal during Python's own
+    while not os.path.exists(lock_path(path)) and process.poll() is None and \
+            time.monotonic() < deadline:  # start-up, before ncsolve runs, is not ours)
+        time.sleep(0.01)
     time.sleep(delay)
     workers = _descendants(process.pid)
     process.send_signal(sig)

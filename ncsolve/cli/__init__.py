@@ -115,6 +115,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
+            sys.unraisablehook = sys.__unraisablehook__
 
 
 class _Terminated(KeyboardInterrupt):
@@ -128,9 +129,22 @@ def _on_sigterm(signum, frame):
 
 def _catch_sigterm():
     try:
-        return signal.signal(signal.SIGTERM, _on_sigterm)
+        previous = signal.signal(signal.SIGTERM, _on_sigterm)
     except ValueError:  # not the main thread: leave signals alone
         return None
+    sys.unraisablehook = _redeliver
+    return previous
+
+
+def _redeliver(unraisable) -> None:
+    """A Ctrl-C or SIGTERM that landed where Python ignores exceptions (a finalizer, a
+    fork hook) is sent again, to stop the run at the next ordinary step, and not shown."""
+    error = unraisable.exc_value
+    if isinstance(error, KeyboardInterrupt):
+        os.kill(os.getpid(), signal.SIGTERM if isinstance(error, _Terminated) else
+                signal.SIGINT)
+        return
+    sys.__unraisablehook__(unraisable)
 
 
 def _refuse(command: str, message: str) -> int:
