@@ -101,6 +101,7 @@ def _worker_start() -> None:
     """In each worker process: leave Ctrl-C to the parent (which ends the workers), and
     die with the parent however it ends (Linux: PR_SET_PDEATHSIG)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # not the parent's handler, copied by fork
     with contextlib.suppress(Exception):
         import ctypes
 
@@ -110,11 +111,12 @@ def _worker_start() -> None:
 
 
 def stop_now(pool: cf.Executor) -> None:
-    """Cancel the queued points and end the worker processes at once."""
+    """Cancel the queued points and end the worker processes at once (SIGKILL: a worker
+    holds nothing to save, and a forked worker may still carry the parent's handlers)."""
     processes = list((getattr(pool, "_processes", None) or {}).values())
     for process in processes:
         with contextlib.suppress(Exception):
-            process.terminate()
+            process.kill()
     pool.shutdown(wait=False, cancel_futures=True)
     for process in processes:
         with contextlib.suppress(Exception):
