@@ -6,7 +6,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Literal, overload
 
 from .inputs import class_sizes, specify
-from .inputs.conventions import training_convention
+from .inputs.conventions import training_convention, training_decays
+from .inputs.keywords import check_keywords, declared
 from .results.base import Mapped
 from .inputs.validation import POSITIVE, check, invalid
 from .solvers import solve
@@ -30,6 +31,9 @@ def predict(n, depth=..., lambda_w=..., lambda_h=..., bias=..., loss: Literal["m
 def predict(n, depth=..., lambda_w=..., lambda_h=..., bias=..., *, loss: Literal["ce"],
             widths=..., precision: None = ..., restarts: int | None = ...,
             seed: int | None = ...) -> CESolution: ...
+
+# training_decays' arguments that predict fills in itself
+TRAINING_GIVEN = ("num_classes", "num_samples", "last_bias")
 
 
 def predict(
@@ -131,6 +135,8 @@ def predict(
     ProblemError
         For invalid input; the message names the parameter and what is allowed.
     """
+    check_keywords(training, declared(predict, training_decays, leave_out=TRAINING_GIVEN)
+                   - {"training"}, "predict")
     n = class_sizes(n, ratio)
     mapping = None
     if training:

@@ -24,13 +24,17 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 import ncsolve
+from conftest import count_example, long_profile
 from ncsolve import Problem, ProblemError, predict
 from ncsolve.cli import SUBCOMMANDS, main
 
-FAST = settings(max_examples=25, deadline=None, derandomize=True, database=None,
-                phases=[Phase.explicit, Phase.generate],  # no shrinking: report at once
-                suppress_health_check=[HealthCheck.too_slow])
-MANY = settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+LONG = long_profile()  # --hypothesis-profile=long: random and unbounded (tests/conftest.py)
+FAST = settings.default if LONG else settings(
+    max_examples=25, deadline=None, derandomize=True, database=None,
+    phases=[Phase.explicit, Phase.generate],  # no shrinking: report at once
+    suppress_health_check=[HealthCheck.too_slow])
+MANY = settings.default if LONG else settings(
+    max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 REFUSAL_SECONDS = 3.0
 NOT_FINITE = re.compile(r"\b(nan|inf|infinity)\b", re.IGNORECASE)
 
@@ -248,6 +252,7 @@ COMMANDS = {"predict": predict_argv(), "equation": equation_argv(), "verify": ve
 
 
 def _fuzz(command: str, argv: list[str]) -> None:
+    count_example(command)
     check_contract(argv, answers=(0, 1) if command == "verify" else (0,))
 
 
@@ -260,7 +265,7 @@ def test_every_command_keeps_the_contract(command):
     if command not in COMMANDS:
         pytest.skip(f"no generator for {command} yet")
 
-    @settings(FAST, max_examples=EXAMPLES.get(command, 10))
+    @settings(FAST, max_examples=FAST.max_examples if LONG else EXAMPLES.get(command, 10))
     @given(argv=COMMANDS[command])
     def fuzz(argv):
         _fuzz(command, argv)
@@ -407,14 +412,14 @@ def _check_against_precise(case) -> None:
     _close_to_precise(fast, exact, rtol=1e-9)
 
 
-@settings(max_examples=12, deadline=None, derandomize=True)
+@settings(FAST if LONG else settings(max_examples=12, deadline=None, derandomize=True))
 @given(case=EXTREME)
 def test_extreme_valid_input_matches_the_high_precision_route(case):
     _check_against_precise(case)
 
 
 @pytest.mark.slow
-@settings(max_examples=300, deadline=None)
+@settings(MANY if LONG else settings(max_examples=300, deadline=None))
 @given(case=EXTREME)
 def test_extreme_valid_input_matches_the_high_precision_route_exhaustively(case):
     _check_against_precise(case)

@@ -167,8 +167,7 @@ class Custom:
 
 
 @pytest.mark.parametrize("suffix, library, expect", [
-    (".safetensors", "safetensors.numpy", "needs the safetensors package (pip install "
-     "safetensors)"),
+    # .safetensors is read by ncsolve itself since issue 24 (no memory map): no package
     (".pt", "torch", "reading .pt/.pth needs PyTorch; without it save the arrays as .npz"),
 ])
 def test_a_missing_optional_library_is_one_line_and_exit_2(tmp_path, capsys, monkeypatch,

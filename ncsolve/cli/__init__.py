@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import signal
 import sys
 
 from ..inputs.problem import ProblemError
@@ -91,12 +92,16 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser(command if command in SUBCOMMANDS else None)
     args = parser.parse_args(argv)
     module = _subcommand(args.command)
+    previous = _catch_sigterm()
     try:
         status = int(module.run(args) or 0)
         sys.stdout.flush()  # a full disk or a closed pipe shows here, not at exit
         return status
     except ProblemError as error:
         return _refuse(args.command, str(error))
+    except _Terminated:
+        sys.stderr.write(f"ncsolve {args.command}: terminated (SIGTERM)\n")
+        return 128 + signal.SIGTERM
     except KeyboardInterrupt:
         sys.stderr.write(f"ncsolve {args.command}: interrupted\n")
         return 130
@@ -108,6 +113,39 @@ def main(argv: list[str] | None = None) -> int:
             raise
         _silence_stdout()
         return _refuse(args.command, f"cannot write the output ({error.strerror or error})")
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+            sys.unraisablehook = sys.__unraisablehook__
+
+
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM, delivered like Ctrl-C so that the same clean-up runs (workers ended,
+    partial output kept whole)."""
+
+
+def _on_sigterm(signum, frame):
+    raise _Terminated()
+
+
+def _catch_sigterm():
+    try:
+        previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    except ValueError:  # not the main thread: leave signals alone
+        return None
+    sys.unraisablehook = _redeliver
+    return previous
+
+
+def _redeliver(unraisable) -> None:
+    """A Ctrl-C or SIGTERM that landed where Python ignores exceptions (a finalizer, a
+    fork hook) is sent again, to stop the run at the next ordinary step, and not shown."""
+    error = unraisable.exc_value
+    if isinstance(error, KeyboardInterrupt):
+        os.kill(os.getpid(), signal.SIGTERM if isinstance(error, _Terminated) else
+                signal.SIGINT)
+        return
+    sys.__unraisablehook__(unraisable)
 
 
 def _refuse(command: str, message: str) -> int:

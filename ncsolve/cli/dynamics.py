@@ -25,20 +25,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 
+from ..inputs import outfile
 from ..inputs.validation import invalid
 from ..solvers.dynamics import check_supported
-from .options import FLOW, MODEL, PROFILE, SCALED, Option, add_options, option, profile_from_args
-
-FORCE = Option("--force", default=False, action="store_true",
-               help="overwrite the --plot file if it exists")
-
+from .options import FLOW, MODEL, PROFILE, SCALED, add_options, option, profile_from_args
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_options(parser, option("n", note=SCALED), *MODEL[1:], *PROFILE, "init_scale",
-                *FLOW.values(), "json", "plot", FORCE, "quiet")
+                *FLOW.values(), "json", "plot", "force", "quiet")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -71,7 +67,6 @@ def _check_plot(args) -> None:
     from ..verify.plot import figure_format
 
     figure_format(args.plot)
-    if os.path.exists(args.plot) and not args.force:
-        raise invalid("plot", f"{args.plot!r} exists; give another path or add --force")
+    outfile.check_target(args.plot, "plot", force=args.force)
     if args.init_scale is None:
         raise invalid("plot", "the figure follows the flow from a start; give --init-scale")

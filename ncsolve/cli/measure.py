@@ -73,7 +73,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                        "with that theory, beside the unconstrained one"))
     add_convention_options(parser, bias_decay=True)
     add_options(parser, *MEASURE, *SEARCH, "json",
-                option("plot", help="draw the measured values against the theory"))
+                option("plot", help="draw the measured values against the theory"), "force")
 
 
 def _fraction(value, name: str):
@@ -97,7 +97,7 @@ def run(args: argparse.Namespace) -> int:
     args.features = check(args.features or FEATURES[0], Options(FEATURES), "features")
     if args.plot is not None:
 
-        check_figure_path(args.plot)
+        check_figure_path(args.plot, force=args.force)
     threshold = _fraction(args.collapse_threshold, "collapse_threshold")
     tolerance = _fraction(args.gap_tolerance, "gap_tolerance")
     depth = None if args.depth is None else whole_number(args.depth, "depth", "the depth")

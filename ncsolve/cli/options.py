@@ -91,6 +91,8 @@ OPTIONS = table(
     Option("--plot", "PATH", None, "draw a figure", FIGURE),
     Option("--output", "PATH", None, "write the table to PATH instead of standard output"),
     Option("--quiet", default=False, action="store_true", help="no progress on stderr"),
+    Option("--force", default=False, action="store_true", help="replace an existing --output "
+           "or --plot file that is not a resumable output of this run (otherwise refused)"),
     Option("--init-scale", "S|S0,...,SM", None, "spectral start: every factor (H, W_1, ..., "
            "W_M) has singular value S in every direction of the target; or one value per "
            "factor, H first (docs/dynamics.md)"),

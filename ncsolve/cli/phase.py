@@ -53,7 +53,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         Option("--format", "text|json|csv", "text", "output format", "default text; csv: one "
                "row per decay interval at each (ratio, depth), with its region and the curve "
                "above it"),
-        option("json", help="same as --format json"), "output",
+        option("json", help="same as --format json"), "output", "force",
         option("plot", help="draw the phase diagram"))
     add_train_options(parser, grid=False)
 
@@ -63,9 +63,9 @@ def run(args: argparse.Namespace) -> int:
     fmt = "json" if args.json else check(args.format, Options(("text", "json", "csv")), "format")
     if args.plot is not None:
 
-        check_path(args.plot)
+        check_path(args.plot, force=args.force)
     if args.output is not None:
-        check_output(args.output)
+        check_output(args.output, force=args.force)
     family = profile_from_args(args) if args.profile is not None else None
     if family is None:
         raise invalid("profile", "a phase map needs an imbalance profile: "

@@ -20,10 +20,10 @@ examples:
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 
 from ..inputs.validation import invalid
+from .jsonout import write_json
 from .options import (EFFORT, MODEL, PROFILE, SCALED, SEARCH, Option, add_convention_options,
                       add_options, add_target_options, convention_given, convention_settings,
                       option, profile_from_args, target_settings)
@@ -74,7 +74,8 @@ def run(args: argparse.Namespace) -> int:
                      init_scale=args.init_scale, **training)
     if args.json:
         data = result.to_dict(args.grams) if args.grams is not None else result.to_dict()
-        text = json.dumps(data, allow_nan=False)
+        write_json(data, sys.stdout.write)  # piece by piece: K = 10^6 is 400 MB of text
+        return 0
     else:
         text = str(result)  # every result type renders its own report
     sys.stdout.write(text + "\n")

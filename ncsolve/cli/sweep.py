@@ -58,7 +58,7 @@ RUNNING = (
 )
 OUTPUT = (
     option("output", note="appended point by point; a rerun resumes. Without "
-           "it the table is printed at the end"),
+           "it the table is printed at the end"), "force",
     Option("--format", "csv|jsonl|parquet", None, "table format", "default from the extension "
            "of --output, else csv; parquet needs pyarrow and is written once, at the end"),
     option("plot", help="draw one or two swept parameters"),
@@ -95,19 +95,19 @@ def run(args: argparse.Namespace) -> int:
 
     fmt = format_from(args.output, args.format)
     if args.output is not None:
-        check_output(args.output)
+        check_output(args.output, force=True)  # its kind now; its content in run_grid
     specs = {name: getattr(args, name) for name in SPEC_NAMES}
     grid = build_grid(profile=args.profile, n=args.n, widths=args.widths, yes=args.yes,
                       features=args.features, **_training_decays(args, specs))
     if args.plot is not None:
 
-        check_path(args.plot)
+        check_path(args.plot, force=args.force)
         check_sweep_plot(grid, args.plot_value, args.plot_class)
 
     check_executor(args.executor, args.workers, args.scheduler)
     table = run_grid(grid, executor=args.executor, workers=args.workers,
                      scheduler=args.scheduler, output=args.output, fmt=fmt,
-                     progress=False if args.quiet else None)
+                     progress=False if args.quiet else None, force=args.force)
     if args.plot is not None:
 
         save(plot_sweep(table, args.plot_value, args.plot_class), args.plot)

@@ -32,6 +32,7 @@ import sys
 
 from ..core.objective import DEFAULT_WIDTH  # one default for Python and the CLI
 from ..core.descent import METHODS, MOMENTUM
+from ..inputs import outfile
 from ..inputs.problem import MAX_DEPTH, Problem, whole_number
 from ..inputs.validation import POSITIVE, Options, check, invalid
 from .options import MODEL, Option, add_options, option
@@ -66,7 +67,7 @@ COMPARISON = (
 )
 OUTPUT = (
     "json",
-    option("plot", help="draw NC1 and the distances to theory against iterations"),
+    option("plot", help="draw NC1 and the distances to theory against iterations"), "force",
     Option("--record-every", "K", None, "record the trajectory every K steps, for --plot and "
            "the trajectory in --json (default with --plot: about 300 points)"),
     "quiet",
@@ -96,7 +97,7 @@ def _momentum(text: str) -> float:
     return check(text, MOMENTUM, "momentum")
 
 
-def _plot_path(path: str) -> str:
+def _plot_path(path: str, force: bool = False) -> str:
     """The figure's path, checked before any training: format, folder, matplotlib."""
     extension = os.path.splitext(path)[1].lower().lstrip(".")
     if extension not in FIGURE_FORMATS:  # as ncsolve.verify.plot, before importing it
@@ -109,12 +110,11 @@ def _plot_path(path: str) -> str:
     except ImportError:
         raise invalid("plot", "needs matplotlib; install it with: pip install 'ncsolve[plot]' "
                             "(or pip install matplotlib)") from None
-    folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(folder):
-        raise invalid("plot", f"folder {folder!r} does not exist")
-    if not os.access(folder, os.W_OK):
-        raise invalid("plot", f"cannot write to folder {folder!r}")
+    outfile.check_target(path, "plot", force=force)
     return path
+
+
+OUTPUT_COPIES = 6  # K x N arrays alive at once in a descent step (outputs, residual, ...)
 
 
 def _memory_limit() -> float:
@@ -126,16 +126,19 @@ def _memory_limit() -> float:
 
 
 def _check_size(problem: Problem) -> None:
-    """Refuse models whose parameter vectors would not fit in memory."""
+    """Refuse models whose parameter vectors and K x N outputs would not fit in memory."""
     d = problem.widths
     count = (d[0] * problem.N + sum(a * b for a, b in itertools.pairwise(d))
              + problem.K * (d[-1] + 1))
-    needed = 8.0 * count * 30  # L-BFGS keeps about 30 vectors of this length
+    outputs = problem.K * problem.N  # logits, residual and their gradients: OUTPUT_COPIES
+    needed = 8.0 * (count * 30 + outputs * OUTPUT_COPIES)  # L-BFGS keeps about 30 vectors
     if needed > _memory_limit():
-        blame = "n" if d[0] * problem.N >= count / 2 else "width"
+        blame = "n" if d[0] * problem.N >= count / 2 or outputs * OUTPUT_COPIES > count * 30 \
+            else "width"
         raise invalid(
             blame,
-            f"the full model has {count:.3g} parameters and would need about "
+            f"the full model has {count:.3g} parameters and {outputs:.3g} outputs and would "
+            f"need about "
             f"{needed / 1e9:.3g} GB; use smaller class sizes or a smaller --width",
         )
 
@@ -164,7 +167,7 @@ def _settings(args) -> dict:
     if widths is None:
         width = DEFAULT_WIDTH if args.width is None else _integer(args.width, "width", 1)
         widths = [width] * depth
-    plot = None if args.plot is None else _plot_path(args.plot)
+    plot = None if args.plot is None else _plot_path(args.plot, args.force)
     restarts = whole_number(args.restarts, "restarts", "", high=MAX_RUNS)
     steps = (DEFAULT_STEPS[method] if args.steps is None
              else whole_number(args.steps, "steps", "", high=MAX_STEPS))

@@ -29,6 +29,7 @@ MAX_SEARCH_RESTARTS = 100_000  # random starts of a cross-entropy search (each a
 
 
 MAX_FILE_BYTES = 1 << 28  # @FILE: 256 MiB of text, some 30 million class sizes
+MAX_CLASSES = 10**7  # predict holds about 250 bytes per class: 2.5 GB here (docs/cli.md)
 _UNORDERED = (set, frozenset, dict)
 
 
@@ -44,6 +45,7 @@ def _read_list(path: str, param: str) -> str:
         raise invalid(param, f"cannot read {path!r} ({error.strerror or error}); {how}") from None
     if len(data) > MAX_FILE_BYTES:
         raise invalid(param, f"{path!r} holds more than {MAX_FILE_BYTES >> 20} MiB; {how}")
+    _check_class_count(data)
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as error:
@@ -52,7 +54,12 @@ def _read_list(path: str, param: str) -> str:
 
 
 def _refuse_kind(value, param: str) -> None:
-    """Inputs whose meaning would be a guess: bytes, complex numbers, unordered collections."""
+    """Inputs whose meaning would be a guess: bytes, complex numbers, unordered collections,
+    masked arrays with masked entries."""
+    if isinstance(value, np.ma.MaskedArray) and np.ma.is_masked(value):
+        raise invalid(param, f"has {int(np.ma.count_masked(value))} masked entries, which "
+                      "would be read as if present; fill them (.filled(x)) or leave them out "
+                      "(.compressed())")
     if isinstance(value, (bytes, bytearray, memoryview)):
         raise invalid(param, f"got bytes {show(bytes(value))}; decode them first "
                       "(b'...'.decode()) or give numbers")
@@ -136,9 +143,11 @@ def _class_sizes(n) -> np.ndarray:
     builds the message of bad input (or reads unusual spellings such as "1e3").
 
     Sizes and their total must stay below 2^53, where float64 counts exactly."""
+    n = _plain_array(n)
     _refuse_kind(n, "n")
     if isinstance(n, str):
         text, comma = (_read_list(n[1:], "n"), False) if n.startswith("@") else (n, True)
+        _check_class_count(text)
         counts = _plain_integers(text, comma)
         if counts is not None:
             bad = np.flatnonzero((counts < 1) | (counts > MAX_SAMPLES))
@@ -157,6 +166,9 @@ def _class_sizes(n) -> np.ndarray:
         except (ValueError, TypeError):  # ragged nesting: the loop below names the entry
             array = None
         flags = isinstance(n, (list, tuple)) and any(isinstance(v, (bool, np.bool_)) for v in n)
+        if array is not None and array.size > MAX_CLASSES:
+            raise invalid("n", f"{array.size:,} classes; give at most {MAX_CLASSES:,} class "
+                          "sizes (about 250 bytes each in memory)")
         if not flags and array is not None and array.ndim == 1 and array.dtype.kind in "iuf" \
                 and array.size:
             values = array.astype(np.float64)
@@ -167,6 +179,40 @@ def _class_sizes(n) -> np.ndarray:
     if not sizes:
         raise invalid("n", "give at least one class size, e.g. 500,100,50")
     return _with_total_checked(np.asarray(sizes, dtype=np.int64))
+
+
+_SCAN = 1 << 24  # characters counted at a time
+
+
+def _check_class_count(text: str | bytes) -> None:
+    """Refuse more than MAX_CLASSES entries before parsing them (counted in slices, and
+    stopped as soon as the limit is passed: a 240 MB file is refused after 20 MB)."""
+    if len(text) <= 2 * MAX_CLASSES:  # too short to hold more
+        return
+    count, previous = 0, True  # token starts: a non-separator after a separator
+    for start in range(0, len(text), _SCAN):
+        piece = text[start: start + _SCAN]
+        raw = np.frombuffer(piece if isinstance(piece, bytes) else
+                            piece.encode("utf-8", "replace"), np.uint8)
+        separator = _BYTE_KIND[raw] == 2
+        count += int(np.count_nonzero(~separator & np.r_[previous, separator[:-1]]))
+        previous = bool(separator[-1])
+        if count > MAX_CLASSES:
+            raise invalid("n", f"more than {MAX_CLASSES:,} classes; at about 250 bytes per "
+                          f"class the answer would not fit in memory; give at most "
+                          f"{MAX_CLASSES:,} class sizes")
+
+
+def _plain_array(value):
+    """A torch tensor (with or without grad, any float dtype) as a numpy array; times and
+    dates refused (np.asarray of them is not a count)."""
+    if hasattr(value, "detach") and hasattr(value, "cpu"):
+        value = value.detach().cpu()
+        value = (value.double() if value.is_floating_point() else value).numpy()
+    if isinstance(value, (np.ndarray, np.generic)) and value.dtype.kind in "mM":
+        raise invalid("n", f"got {value.dtype} values (times or dates); give class sizes as "
+                      "whole numbers")
+    return value
 
 
 def _check_suspect_token(text: str) -> None:

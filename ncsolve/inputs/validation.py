@@ -133,6 +133,8 @@ class Interval(Constraint):
         value = _scalar(value)
         if _is_flag(value) or isinstance(value, (complex, np.complexfloating, bytes)):
             raise Refused
+        if isinstance(value, str) and not _plain_number_text(value):
+            raise Refused
         try:
             number = float(value)  # also text, Decimal, a 0-d tensor
         except (TypeError, ValueError, OverflowError):  # OverflowError: an int beyond float64
@@ -274,8 +276,17 @@ def whole_number(item, param: str, what: str, low: int = 1, high: int | None = N
     return check(item, WholeNumber(low, high), param, what=what)
 
 
+def _plain_number_text(text: str) -> bool:
+    """ASCII only, and no underscore (float() reads "1_0e-4" as 1e-3 and accepts other
+    scripts' digits: a number on the command line is written 0-9, '.', 'e', sign)."""
+    return text.isascii() and "_" not in text
+
+
 def _text_integer(text: str) -> int | None:
-    """The integer a string spells ("12", " 3.0", "1e3", "1_000"), or None."""
+    """The integer a string spells ("12", " 3.0", "1e3", "1_000"), or None; digits 0-9
+    only, and an underscore only between the digits of a plain integer."""
+    if not text.isascii() or ("_" in text and any(c in text for c in ".eE")):
+        return None
     try:
         if not any(c in text for c in ".eE"):
             return int(text)

@@ -18,12 +18,14 @@ from __future__ import annotations
 import importlib
 import os
 import re
+import stat
 from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from ..inputs.problem import ProblemError
 from ..inputs.validation import invalid
+from . import readers
 from .heads import state_dict_head
 from .network import measure
 
@@ -65,8 +67,17 @@ def check_path(path: str) -> str:
     if ext not in FORMATS:
         raise ProblemError(f"{name}: unknown file type {ext or '(none)'!r}; expected one of "
                            f"{', '.join(FORMATS)}")
-    if not os.path.isfile(name):
-        raise ProblemError(f"{name}: no such file")
+    try:
+        mode = os.stat(name).st_mode
+    except FileNotFoundError:
+        raise ProblemError(f"{name}: no such file") from None
+    except OSError as error:
+        raise ProblemError(f"{name}: cannot read the file ({error.strerror})") from None
+    if stat.S_ISDIR(mode):
+        raise ProblemError(f"{name}: is a folder; give the model file inside it")
+    if not stat.S_ISREG(mode):
+        raise ProblemError(f"{name}: is a FIFO, socket or device, not a regular file; "
+                           "save the model to a file and give its name")
     if not os.access(name, os.R_OK):
         raise ProblemError(f"{name}: cannot read the file (permission denied)")
     return ext
@@ -139,19 +150,7 @@ def _read_npz(name: str) -> dict:
         if handle.read(4) != b"PK\x03\x04":
             raise ProblemError(f"{name}: not a readable .npz file (not a zip archive of .npy "
                                "arrays, as numpy.savez writes)")
-    try:
-        with np.load(name, allow_pickle=False) as data:
-            return {key: data[key] for key in data.files}
-    except ValueError as error:
-        if "pickle" in str(error).lower():
-            raise ProblemError(f"{name}: holds pickled (object) arrays, which are not loaded; "
-                               "save plain numeric arrays") from None
-        raise ProblemError(f"{name}: not a readable .npz file ({error})") from None
-    except (OSError, EOFError) as error:
-        raise ProblemError(f"{name}: not a readable .npz file ({error})") from None
-    except Exception as error:  # zipfile.BadZipFile and friends
-        raise ProblemError(f"{name}: not a readable .npz file ({type(error).__name__}: "
-                           f"{error})") from None
+    return readers.read_npz(name)
 
 
 def _optional(module: str, name: str, missing: str):
@@ -163,15 +162,11 @@ def _optional(module: str, name: str, missing: str):
 
 
 def _read_safetensors(name: str) -> dict:
-    library = _optional("safetensors.numpy", name, "reading .safetensors needs the "
-                        "safetensors package (pip install safetensors)")
-    try:
-        return dict(library.load_file(name))
-    except Exception as error:  # SafetensorError, OSError, ValueError for a bad header
-        raise ProblemError(f"{name}: not a readable .safetensors file ({error})") from None
+    return readers.read_safetensors(name)
 
 
 def _read_torch(name: str) -> dict:
+    readers.check_zip_budget(name)  # before the slow import of torch
     torch = _optional("torch", name, "reading .pt/.pth needs PyTorch; without it save the "
                       "arrays as .npz or .safetensors")
     import pickle
@@ -199,7 +194,7 @@ def _flatten(data: dict, name: str, prefix: str = "") -> dict:
             inner = "" if (not prefix and key == "state_dict") else f"{full}."
             out.update(_flatten(value, name, inner))
         elif hasattr(value, "detach"):
-            out[full] = value.detach().cpu().numpy()
+            out[full] = readers.tensor_array(value, full, name)
         elif isinstance(value, (int, float)):
             out[full] = np.asarray(value)
         elif value is not None:

@@ -6,8 +6,12 @@ caller's backend is never switched; :func:`save_measurement` writes one to disk.
 
 from __future__ import annotations
 
+import io
+import os
+
 import numpy as np
 
+from ..inputs import outfile
 from ..inputs.validation import invalid
 
 __all__ = ["TINY", "plot_measurement", "plot_tracker", "save_measurement"]
@@ -133,8 +137,13 @@ def plot_measurement(measurement):
 
 
 def save_measurement(measurement, path: str, dpi: int = 200) -> None:
-    """Draw :func:`plot_measurement` into ``path`` (format from the extension)."""
-    plot_measurement(measurement).savefig(path, dpi=dpi)
+    """Draw :func:`plot_measurement` into ``path`` (format from the extension), whole or
+    not at all; a folder, device or FIFO is refused."""
+    fmt = os.path.splitext(str(path))[1].lower().lstrip(".") or "png"
+    outfile.check_target(path, "plot", force=True)
+    buffer = io.BytesIO()
+    plot_measurement(measurement).savefig(buffer, format=fmt, dpi=dpi)
+    outfile.write_atomic(path, buffer.getvalue())
 
 
 TRACKER_PANELS = (

@@ -11,12 +11,18 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import contextlib
+import logging
 import os
+import signal
+import socket
+import struct
 
 from ..inputs.validation import Options, check, invalid, whole_number
 
 EXECUTORS = ("process", "thread", "serial", "dask")
 CONNECT_TIMEOUT = 3.0  # seconds to reach a Dask scheduler before giving up
+GREETING_TIMEOUT = 0.75  # seconds for a scheduler's first bytes (it sends them at once)
+GREETING_LIMIT = 1 << 20  # bytes: a Dask scheduler's first message is far shorter
 
 
 class SerialExecutor(cf.Executor):
@@ -62,19 +68,65 @@ def open_executor(kind: str | None = None, workers=None, scheduler: str | None =
         yield SerialExecutor()
         return
     if kind == "thread":
-        with cf.ThreadPoolExecutor(max_workers=count or os.cpu_count()) as pool:
-            yield pool
+        pool = cf.ThreadPoolExecutor(max_workers=count or os.cpu_count())
+    elif kind == "process":
+        pool = cf.ProcessPoolExecutor(max_workers=count or os.cpu_count(),
+                                      initializer=_worker_start)
+    else:
+        with _dask_client(count, scheduler) as client:
+            yield client.get_executor()
         return
-    if kind == "process":
-        with cf.ProcessPoolExecutor(max_workers=count or os.cpu_count()) as pool:
-            yield pool
+    try:
+        yield pool
+    except BaseException:
+        stop_now(pool)  # an error, Ctrl-C or SIGTERM: no point waits for the others
+        raise
+    pool.shutdown()
+
+
+@contextlib.contextmanager
+def _ignoring_sigint():
+    try:
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    except ValueError:  # not the main thread
+        yield
         return
-    with _dask_client(count, scheduler) as client:
-        yield client.get_executor()
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _worker_start() -> None:
+    """In each worker process: leave Ctrl-C to the parent (which ends the workers), and
+    die with the parent however it ends (Linux: PR_SET_PDEATHSIG)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # not the parent's handler, copied by fork
+    with contextlib.suppress(Exception):
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+        if os.getppid() == 1:  # the parent already died
+            os._exit(1)
+
+
+def stop_now(pool: cf.Executor) -> None:
+    """Cancel the queued points and end the worker processes at once (SIGKILL: a worker
+    holds nothing to save, and a forked worker may still carry the parent's handlers)."""
+    processes = list((getattr(pool, "_processes", None) or {}).values())
+    for process in processes:
+        with contextlib.suppress(Exception):
+            process.kill()
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
+        with contextlib.suppress(Exception):
+            process.join(5)
 
 
 @contextlib.contextmanager
 def _dask_client(workers: int | None, scheduler: str | None):
+    if scheduler is not None:
+        probe_scheduler(scheduler)  # before the slow import of distributed
     try:
         from distributed import Client, LocalCluster
     except ImportError:
@@ -83,14 +135,54 @@ def _dask_client(workers: int | None, scheduler: str | None):
     if scheduler is not None:
         try:
             client = Client(scheduler, timeout=CONNECT_TIMEOUT)
-        except (OSError, TimeoutError, ValueError) as error:
+        except (OSError, TimeoutError, ValueError, MemoryError) as error:
             raise invalid("scheduler", f"no Dask scheduler answered at "
                           f"{scheduler!r} within {CONNECT_TIMEOUT:g} s "
                           f"({type(error).__name__}); check the address") from None
         with client:
             yield client
         return
-    with LocalCluster(n_workers=workers or os.cpu_count(), threads_per_worker=1,
-                      processes=True, dashboard_address=None) as cluster, \
-            Client(cluster) as client:
-        yield client
+    with _ignoring_sigint():  # the worker processes inherit it: Ctrl-C is the parent's
+        cluster = LocalCluster(n_workers=workers or os.cpu_count(), threads_per_worker=1,
+                               processes=True, dashboard_address=None,
+                               silence_logs=logging.CRITICAL)
+    with cluster, Client(cluster) as client:
+        try:
+            yield client
+        except BaseException:
+            logging.getLogger("distributed").setLevel(logging.CRITICAL + 1)
+            raise
+
+
+def probe_scheduler(address: str, timeout: float = GREETING_TIMEOUT) -> None:
+    """Refuse a ``tcp://`` address that does not greet like a Dask scheduler within
+    ``timeout`` seconds (a scheduler sends its handshake as soon as it accepts; a port
+    that accepts and stays silent, or answers another protocol, would otherwise hang
+    the client or make it allocate a frame of the size its first bytes spell)."""
+    if not address.startswith("tcp://"):
+        return
+    host, _, port = address[len("tcp://"):].rpartition(":")
+    host = host.strip("[]")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise invalid("scheduler", f"{address!r} is not tcp://HOST:PORT; check the address")
+    try:
+        with socket.create_connection((host, int(port)), timeout=timeout) as conn:
+            conn.settimeout(timeout)
+            head = _read(conn, 16)
+    except (OSError, TimeoutError) as error:
+        raise invalid("scheduler", f"no Dask scheduler answered at {address!r} within "
+                      f"{timeout:g} s ({type(error).__name__}); check the address") from None
+    size, frames = struct.unpack("<QQ", head)
+    if not 0 < size <= GREETING_LIMIT or not 0 < frames <= 64:
+        raise invalid("scheduler", f"{address!r} answers, but not as a Dask scheduler; "
+                      "check the address and port")
+
+
+def _read(conn: socket.socket, count: int) -> bytes:
+    data = b""
+    while len(data) < count:
+        chunk = conn.recv(count - len(data))
+        if not chunk:
+            raise ConnectionResetError("closed before its greeting")
+        data += chunk
+    return data

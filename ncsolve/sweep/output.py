@@ -17,38 +17,27 @@ import io
 import json
 import math
 import os
-import tempfile
 
 import numpy as np
 
+from ..inputs import outfile
 from ..inputs.validation import Options, check, invalid
 from ..results.table import json_ready
 from .formatting import csv_bytes
+from .rows import check_row, first_line
 
 FORMATS = ("csv", "jsonl", "parquet")
 
 
-def check_output(path: str, param: str = "output") -> None:
-    """Refuse an output path that cannot be written, before any work."""
-    folder = os.path.dirname(os.path.abspath(path))
-    if os.path.isdir(path):
-        raise invalid(param, f"{path!r} is a folder; give a file name")
-    if not os.path.isdir(folder):
-        raise invalid(param, f"folder {folder!r} does not exist")
+def check_output(path: str, param: str = "output", force: bool = False, ours=None) -> str:
+    """Refuse an output path that cannot or must not be written, before any work (see
+    :func:`ncsolve.inputs.outfile.check_target`); return the real path."""
+    return outfile.check_target(path, param, force=force, ours=ours)
 
 
 def write_atomic(path: str, text: str | bytes) -> None:
-    """Write the whole file or nothing: a temporary file in the same folder, then rename."""
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".ncsolve-", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(text.encode("utf-8") if isinstance(text, str) else text)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    """Write the whole file or nothing, with the umask's mode (or the replaced file's)."""
+    outfile.write_atomic(path, text)
 
 
 def cell(value) -> str:
@@ -134,6 +123,8 @@ class AppendTable:
         self.path, self.fmt, self.columns = path, fmt, list(columns)
         self._fd: int | None = None
         self.raw: list[str] = []  # the line of each row returned by read()
+        self.numbers: list[int] = []  # ... and its line number
+        self.torn = False  # the file ends in a torn line
         self._points: list[np.ndarray] = []  # rows kept for the final table: keys ...
         self._classes: list[np.ndarray] = []
         self._lines: list[bytes | list[str]] = []  # ... and their lines, or a block's text
@@ -141,41 +132,88 @@ class AppendTable:
 
     # ---- reading back ----------------------------------------------------------------
 
+    def resumable(self, path: str | None = None) -> bool:
+        """Whether an existing file is a resumable output of this sweep: its first line
+        is this sweep's CSV header or a JSON-lines row of its columns (or a torn start
+        of one)."""
+        line, whole = first_line(path or self.path)
+        if line is None:
+            return False
+        if self.fmt == "csv":
+            header = ",".join(self.columns)
+            return line == header if whole else header.startswith(line)
+        if not whole:
+            return line.startswith('{"point": ')
+        try:
+            row = json.loads(line)
+        except ValueError:
+            return False
+        return isinstance(row, dict) and list(row) == self.columns
+
     def read(self) -> list[dict]:
         """Whole rows already in the file (a torn last line is left out), as strings
-        for CSV and JSON values for JSON lines."""
+        for CSV and JSON values for JSON lines; each row's line number in ``self.lines``.
+
+        Raises
+        ------
+        ProblemError
+            For a line that is not text, not a row of this sweep's columns, or a cell
+            that does not parse, naming the line.
+        """
+        self.torn, self.numbers = False, []
         if not os.path.exists(self.path) or os.path.getsize(self.path) == 0:
             return []
-        with open(self.path, encoding="utf-8", newline="") as handle:
-            text = handle.read()
+        with open(self.path, "rb") as handle:
+            data = handle.read()
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as error:
+            raise self.refuse(data.count(b"\n", 0, error.start) + 1, "is not text") from None
         if not text.endswith("\n"):
+            self.torn = True
             text = text[: text.rfind("\n") + 1]
+        raw = text.split("\n")[:-1]
         if self.fmt == "jsonl":
-            return self._read_jsonl(text)
-        raw = text.splitlines()  # no cell holds a newline
-        lines = list(csv.reader(raw))
-        if not lines:
+            return self._read_jsonl(raw)
+        if not raw:
             return []
-        if lines[0] != self.columns:
+        if raw[0] != ",".join(self.columns):
             raise invalid("output", f"{self.path!r} has other columns than "
-                          "this sweep; choose another file or delete it")
-        whole = [i for i in range(1, len(lines)) if len(lines[i]) == len(self.columns)]
-        self.raw = [raw[i] for i in whole]
-        return [dict(zip(self.columns, lines[i])) for i in whole]
-
-    def _read_jsonl(self, text: str) -> list[dict]:
+                          "this sweep; choose another file, or " + outfile.FORCE)
         rows = []
-        self.raw = []
-        for line in text.splitlines():
+        for number, line in enumerate(raw[1:], start=2):
+            cells = next(csv.reader([line]), [])
+            if len(cells) != len(self.columns):
+                raise self.refuse(number, f"has {len(cells)} cells, not {len(self.columns)}")
+            rows.append(self._checked(dict(zip(self.columns, cells)), number))
+        self.raw = raw[1:]
+        self.numbers = list(range(2, len(raw) + 1))
+        return rows
+
+    def refuse(self, number: int, what: str):
+        """The ProblemError for line ``number`` of the file."""
+        return invalid("output", f"line {number} of {self.path!r} {what}; it is not a "
+                       "resumable output of this sweep: repair or delete that line, "
+                       "choose another file, or " + outfile.FORCE)
+
+    def _checked(self, row: dict, number: int) -> dict:
+        problem = check_row(row)
+        if problem:
+            raise self.refuse(number, problem)
+        return row
+
+    def _read_jsonl(self, raw: list[str]) -> list[dict]:
+        rows = []
+        for number, line in enumerate(raw, start=1):
             try:
                 row = json.loads(line)
-            except json.JSONDecodeError:
-                continue
-            self.raw.append(line)
-            if list(row) != self.columns:
-                raise invalid("output", f"{self.path!r} has other columns "
-                              "than this sweep; choose another file or delete it")
-            rows.append(row)
+            except ValueError:
+                raise self.refuse(number, "is not JSON") from None
+            if not isinstance(row, dict) or list(row) != self.columns:
+                raise self.refuse(number, "is not a row of this sweep's columns")
+            rows.append(self._checked(row, number))
+        self.raw = raw
+        self.numbers = list(range(1, len(raw) + 1))
         return rows
 
     def rewrite(self, rows: list[dict]) -> None:
@@ -193,9 +231,12 @@ class AppendTable:
             return jsonl_text(rows, self.columns)
         return csv_text(rows, self.columns, header=header)
 
-    def open(self) -> None:
-        fresh = not os.path.exists(self.path) or os.path.getsize(self.path) == 0
-        self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    def open(self, truncate: bool = False) -> None:
+        """Open for appending (``truncate``: empty the file first, for --force)."""
+        fresh = truncate or not os.path.exists(self.path) or os.path.getsize(self.path) == 0
+        flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NONBLOCK | os.O_CLOEXEC
+        flags |= os.O_TRUNC if truncate else 0
+        self._fd = os.open(outfile.real_path(self.path), flags, 0o666)  # the umask applies
         self._whole = fresh and not self._lines  # the file holds exactly what append() wrote
         if fresh and self.fmt == "csv":
             self._write(self.text([], header=True))

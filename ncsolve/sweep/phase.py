@@ -240,6 +240,22 @@ def check_depths(depths) -> tuple[int, ...]:
     return out
 
 
+MAX_CLASSES = 100_000  # about 17 kB and 0.4 ms a class here (docs/cli.md)
+MAX_FREE_GROUPS = 1000  # free bias: O(S^2) per ratio, about 20 s at this S here
+
+
+def _check_work(profile: Profile, bias: str) -> None:
+    """Refuse a phase map that would not fit in memory or take minutes, before any work."""
+    if profile.classes > MAX_CLASSES:
+        raise invalid("classes", f"{profile.classes:,} classes; a phase map holds about 17 kB "
+                      f"a class: at most {MAX_CLASSES:,} classes (predict and sweep take more)")
+    groups = len(profile.groups())
+    if bias == "free" and groups > MAX_FREE_GROUPS:
+        raise invalid("classes", f"a free bias couples the {groups:,} groups of distinct "
+                      f"sizes (O(S^2) work per ratio); at most {MAX_FREE_GROUPS:,}: use fewer "
+                      "classes or --bias none")
+
+
 def phase_map(profile: Profile, ratios, depths=None, bias: str = "none",
               integer: bool = False, loss: str = "mse", features=None) -> PhaseMap:
     """Exact MSE phase boundaries of ``profile`` at ``ratios`` and ``depths``.
@@ -288,6 +304,7 @@ def phase_map(profile: Profile, ratios, depths=None, bias: str = "none",
                       "(bias-free, depth 1: proved per-class thresholds); unconstrained "
                       "cross-entropy has no closed-form boundaries here: use ncsolve sweep "
                       "--loss ce")
+    _check_work(profile, bias)
     sizes = profile.sizes(ratios, integer=integer)
     groups = profile.groups()
     group_sizes = np.stack([sizes[:, g[0]] for g in groups], axis=1)  # (P, S)

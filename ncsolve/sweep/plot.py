@@ -7,11 +7,13 @@ writes it (PNG at 200 dpi, or PDF/SVG, by extension).
 
 from __future__ import annotations
 
+import io
 import os
 
 import numpy as np
 
 from ..inputs.problem import DEFAULT_DECAY
+from ..inputs import outfile
 from ..inputs.validation import Options, check, invalid, whole_number
 from .phase import REGIONS
 
@@ -29,22 +31,24 @@ DECAY_LABEL = r"decay $\bar\lambda$ (geometric mean of all decays)"
 RATIO_LABEL = r"imbalance ratio $\rho = n_{\max} / n_{\min}$"
 
 
-def check_path(path: str, param: str = "plot") -> str:
-    """The output format from the extension (checked before any long work)."""
+def check_path(path: str, param: str = "plot", force: bool = False) -> str:
+    """The output format from the extension, and a path that may be written (checked
+    before any long work: see :func:`ncsolve.inputs.outfile.check_target`)."""
     ext = os.path.splitext(str(path))[1].lower().lstrip(".")
     if ext not in FORMATS:
         raise invalid(param, f"the file must end in "
                       f"{', '.join('.' + f for f in FORMATS)}; got {path!r}")
-    folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(folder):
-        raise invalid(param, f"folder {folder!r} does not exist")
+    outfile.check_target(path, param, force=force)
     return ext
 
 
 def save(fig, path: str) -> None:
-    """Write ``fig`` to ``path`` (format by extension; PNG at 200 dpi)."""
-    check_path(path)
-    fig.savefig(path, dpi=DPI, bbox_inches="tight")
+    """Write ``fig`` to ``path`` (format by extension; PNG at 200 dpi), whole or not at
+    all; a folder, device or FIFO is refused."""
+    ext = check_path(path, force=True)
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format=ext, dpi=DPI, bbox_inches="tight")
+    outfile.write_atomic(path, buffer.getvalue())
 
 
 def _figure(ncols: int = 1, nrows: int = 1, size=(7.0, 5.0)):

@@ -13,11 +13,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..core.constants import EXACT
-from ..inputs.validation import invalid
 from ..results.table import json_ready
 from .executors import SerialExecutor, check_executor, open_executor
 from .mse import solve_groups
-from .output import AppendTable, cell, format_from, write_atomic
+from ..inputs.outfile import locked
+from .output import AppendTable, cell, check_output, format_from, write_atomic
 from .points import (
     BOOL_COLUMNS,
     CE_COLUMNS,
@@ -87,7 +87,7 @@ class SweepTable:
 
 def sweep(*, profile=None, n=None, widths=None, yes: bool = False, executor=None,
           workers=None, scheduler=None, output: str | None = None, format: str | None = None,
-          progress: bool | None = None, **specs) -> SweepTable:
+          progress: bool | None = None, force: bool = False, **specs) -> SweepTable:
     """``predict`` over a grid of its parameters, as a tidy table.
 
     Parameters
@@ -109,6 +109,9 @@ def sweep(*, profile=None, n=None, widths=None, yes: bool = False, executor=None
         Default from the extension of ``output`` (csv otherwise).
     progress : bool, optional
         A progress bar on stderr (default: when stderr is a terminal).
+    force : bool
+        Replace an existing ``output`` that is not a resumable output of this sweep
+        (otherwise refused).
 
     Returns
     -------
@@ -116,7 +119,7 @@ def sweep(*, profile=None, n=None, widths=None, yes: bool = False, executor=None
     """
     grid = build_grid(profile=profile, n=n, widths=widths, yes=yes, **specs)
     return run(grid, executor=executor, workers=workers, scheduler=scheduler, output=output,
-               fmt=format, progress=progress)
+               fmt=format, progress=progress, force=force)
 
 
 def columns_of(grid: Grid) -> list[str]:
@@ -125,15 +128,40 @@ def columns_of(grid: Grid) -> list[str]:
 
 
 def run(grid: Grid, *, executor=None, workers=None, scheduler=None, output=None, fmt=None,
-        progress=None) -> SweepTable:
-    """Run a validated grid (see :func:`sweep`)."""
+        progress=None, force: bool = False) -> SweepTable:
+    """Run a validated grid (see :func:`sweep`); the output file is locked for the run."""
 
     fmt = format_from(output, fmt)
     if not isinstance(executor, cf.Executor):
         check_executor(executor, workers, scheduler)
+    if not output:
+        return _run(grid, executor, workers, scheduler, None, fmt, progress)
+    columns = columns_of(grid)
+    ours = AppendTable(output, fmt, columns).resumable if fmt != "parquet" else \
+        (lambda real: parquet_columns(real) == columns)
+    check_output(output, force=force, ours=ours)
+    with locked(output):
+        real = os.path.realpath(output)
+        replace = os.path.exists(real) and os.path.getsize(real) > 0 and not ours(real)
+        return _run(grid, executor, workers, scheduler, output, fmt, progress, replace)
+
+
+def parquet_columns(path: str) -> list[str] | None:
+    """The column names of a Parquet file, or None when it is not one."""
+    import pyarrow.parquet as pq
+
+    try:
+        return list(pq.read_schema(path).names)
+    except Exception:  # noqa: BLE001 - any unreadable file is simply not ours
+        return None
+
+
+def _run(grid, executor, workers, scheduler, output, fmt, progress,
+         replace: bool = False) -> SweepTable:
     columns = columns_of(grid)
     table = AppendTable(output, fmt, columns) if output and fmt != "parquet" else None
-    earlier, done = _resume(grid, table) if table is not None else (None, set())
+    resume = table is not None and not replace
+    earlier, done = _resume(grid, table) if resume else (None, set())
     todo = np.arange(grid.size, dtype=np.int64)
     if done:
         todo = np.setdiff1d(todo, np.fromiter(done, dtype=np.int64))
@@ -150,7 +178,7 @@ def run(grid: Grid, *, executor=None, workers=None, scheduler=None, output=None,
         if bar is not None:
             stack.callback(bar.close)
         if table is not None:
-            table.open()
+            table.open(truncate=replace)
             stack.callback(table.close)
         for block in _vector_blocks(grid, vector):
             _deliver(block, blocks, table, bar)
@@ -265,42 +293,55 @@ def _vector_blocks(grid: Grid, indices: list[int]):
 
 def _resume(grid: Grid, table: AppendTable) -> tuple[dict | None, set[int]]:
     """Finished points already in the output file, checked against this grid; the file is
-    rewritten without any torn or partial point."""
+    rewritten without any torn or partial point. A row that does not belong to the grid
+    is refused with its line number."""
     rows = table.read()
     if not rows:
         if table.fmt == "csv" and _exists_nonempty(table.path):
             table.rewrite([])  # a header only, or a torn first line
+        elif table.torn:
+            table.rewrite([])
         return None, set()
-    by_point: dict[int, list[dict]] = {}
-    for row in rows:
-        try:
-            index = int(row["point"])
-        except (TypeError, ValueError):
-            continue
-        by_point.setdefault(index, []).append(row)
-    indices = np.array([i for i in by_point if 0 <= i < grid.size], dtype=np.int64)
+    by_point: dict[int, list[int]] = {}
+    for j, row in enumerate(rows):
+        index = int(row["point"])
+        if not 0 <= index < grid.size:
+            raise table.refuse(table.numbers[j], f"is point {index}; this grid has points "
+                               f"0 to {grid.size - 1}")
+        by_point.setdefault(index, []).append(j)
+    indices = np.array(sorted(by_point), dtype=np.int64)
     expected_rows = dict(zip(indices.tolist(), grid.classes(indices).tolist()))
-    params = grid.param_block(indices) if indices.size else {}
+    params = grid.param_block(indices)
     done = {}
     for j, index in enumerate(indices.tolist()):
         members = by_point[index]
-        if len(members) != expected_rows[index]:
-            continue
-        stored = members[0]
-        for name, values in params.items():
-            if _text(stored.get(name)) != cell(values[j]):
-                raise invalid(
-                    "output", f"{table.path!r} holds another sweep (point {index} "
-                    f"has {name} = {stored.get(name)!r}, this grid {values[j]!r}); "
-                    "choose another file or delete it")
-        done[index] = members
-    line_of = {id(row): line for row, line in zip(rows, table.raw)}
-    kept = [row for i in sorted(done) for row in by_point[i]]
-    block = _typed_block(kept, table.columns)
-    table.keep(block["point"], block["class"], [line_of[id(row)] for row in kept])
-    if len(kept) != len(rows):
+        _check_point(table, rows, members, expected_rows[index],
+                     {name: cell(values[j]) for name, values in params.items()})
+        if len(members) == expected_rows[index]:
+            done[index] = members
+    kept = [j for i in sorted(done) for j in by_point[i]]
+    block = _typed_block([rows[j] for j in kept], table.columns)
+    table.keep(block["point"], block["class"], [table.raw[j] for j in kept])
+    if len(kept) != len(rows) or table.torn:
         table.finish()  # drop torn and partial points before appending
     return block, set(done)
+
+
+def _check_point(table: AppendTable, rows: list[dict], members: list[int], classes: int,
+                 expected: dict[str, str]) -> None:
+    """Every row of one point has this grid's parameters and a class of its own."""
+    seen = set()
+    for j in members:
+        row, number = rows[j], table.numbers[j]
+        for name, text in expected.items():
+            if _text(row.get(name)) != text:
+                raise table.refuse(number, f"holds another sweep (point {row['point']} has "
+                                   f"{name} = {row.get(name)!r}, this grid {text})")
+        k = int(row["class"])
+        if not 0 <= k < classes or k in seen:
+            raise table.refuse(number, f"has class {k} of point {row['point']}, "
+                               f"which has classes 0 to {classes - 1}, each once")
+        seen.add(k)
 
 
 def _exists_nonempty(path: str) -> bool:

@@ -24,7 +24,7 @@ from ..inputs.grid import check_size, parse_choices, parse_values
 from ..inputs.problem import BIAS_MODES, DEFAULT_DECAY, FEATURES, LOSSES, Problem
 from ..inputs.profiles import PROFILES, check_ratio
 from ..inputs.profiles import profile as make_profile
-from ..inputs.validation import Options, check, invalid
+from ..inputs.validation import Options, ProblemError, check, invalid
 from ..solvers.nonnegative.search import DEFAULT_RESTARTS
 
 # name: (scale, integer, low)
@@ -178,6 +178,24 @@ class Grid:
         return list(self.param_block(np.array([0])))
 
 
+MAX_ROWS = 1_500_000  # the table is held in memory: about 1.8 kB a row here (docs/cli.md)
+ROW_BYTES = 1800
+DEFAULT_CLASSES = 10  # of a profile without --classes
+
+
+def _check_rows(values: dict, base) -> None:
+    """Refuse a table of more than MAX_ROWS rows (points times classes) before any work."""
+    points = math.prod(len(v) for v in values.values())
+    if "classes" in values:
+        rows = points // len(values["classes"]) * sum(int(k) for k in values["classes"])
+    else:
+        rows = points * (len(base) if base is not None else DEFAULT_CLASSES)
+    if rows > MAX_ROWS:
+        raise ProblemError(f"grid: {points:,} points of {rows // points:,} classes are "
+                           f"{rows:,} rows, about {rows * ROW_BYTES / 1e9:.1f} GB in memory; "
+                           f"at most {MAX_ROWS:,} rows: split the sweep into smaller grids")
+
+
 def _array(values: tuple) -> np.ndarray:
     if all(isinstance(v, str) for v in values):
         return np.array(values, dtype=object)
@@ -257,6 +275,7 @@ def build_grid(*, profile=None, n=None, widths=None, yes: bool = False, features
     if "lambda_b" in values and "regularized" not in values["bias"]:
         raise invalid("lambda_b", "is the decay of a regularized bias; add --bias regularized")
     base = None if n is None else tuple(int(v) for v in Problem.build(n).n)
+    _check_rows(values, base)
     grid = Grid(tuple((name, tuple(v)) for name, v in values.items()), kind,
                 base, None if widths is None else tuple(Problem.build(
                     [1], depth=len(_list(widths)), widths=widths).widths), vector, features)

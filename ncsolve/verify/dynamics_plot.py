@@ -8,16 +8,16 @@ every direction are marked.
 
 from __future__ import annotations
 
-import os
-import tempfile
+import io
 
 import numpy as np
 
 from ..core import scalar
+from ..inputs import outfile
 from ..solvers.dynamics import flow
 from ..solvers.dynamics.solver import directions_of
 from .dynamics import DEFAULT_STEPS, descend_aligned
-from .plot import figure_format
+from .plot import DPI, figure_format
 
 MARKERS = 40  # descent points drawn per direction
 
@@ -73,18 +73,16 @@ def dynamics_figure(result, lr: float | None = None, progress=None):
 
 
 def plot_dynamics(result, path: str, lr: float | None = None, progress=None) -> None:
-    """Write :func:`dynamics_figure` to ``path`` (complete or not at all)."""
+    """Write :func:`dynamics_figure` to ``path`` (complete or not at all; a folder,
+    device or FIFO is refused)."""
     kind = figure_format(path)
+    outfile.check_target(path, "plot", force=True)
     fig = dynamics_figure(result, lr, progress)
-    folder = os.path.dirname(os.path.abspath(path))
-    handle, temporary = tempfile.mkstemp(suffix=f".{kind}", dir=folder)
-    os.close(handle)
+    buffer = io.BytesIO()
     try:
-        fig.savefig(temporary, format=kind, dpi=200)
-        os.replace(temporary, path)
+        fig.savefig(buffer, format=kind, dpi=DPI)
     finally:
-        if os.path.exists(temporary):
-            os.remove(temporary)
         import matplotlib.pyplot as plt
 
         plt.close(fig)
+    outfile.write_atomic(path, buffer.getvalue())

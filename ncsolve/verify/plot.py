@@ -8,13 +8,14 @@ pyplot, so it never switches the global backend (notebooks keep theirs);
 
 from __future__ import annotations
 
+import io
 import os
-import tempfile
 
 import numpy as np
 
 from ..core.metrics import loss_scale, objective_gap
 from ..core.objective import FullObjective
+from ..inputs import outfile
 from ..inputs.validation import invalid
 
 FORMATS = ("png", "pdf", "svg")  # chosen by the file's extension
@@ -61,16 +62,11 @@ def plot_report(report, path: str, run: int | None = None) -> None:
         Index of the run to draw (default: the best run).
     """
     fmt = figure_format(path)
+    outfile.check_target(path, "plot", force=True)
     figure = verify_figure(report, run)
-    folder = os.path.dirname(os.path.abspath(path))
-    handle, partial = tempfile.mkstemp(prefix=".ncsolve-", suffix=f".{fmt}", dir=folder)
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            figure.savefig(stream, format=fmt, dpi=DPI)
-        os.replace(partial, path)
-    except BaseException:
-        os.unlink(partial)
-        raise
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format=fmt, dpi=DPI)
+    outfile.write_atomic(path, buffer.getvalue())
 
 
 def verify_figure(report, run: int | None = None):

@@ -1,0 +1,117 @@
+"""Memory and time guards before allocation, and unknown keywords (issue 24).
+
+Each refusal runs as a real subprocess and must end in under 2 s with one line on
+stderr; each failed on ae9e37d (by running out of memory or time, or by a wrong
+message). The commands are in the tests.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from ncsolve import ProblemError, predict
+
+ROOT = Path(__file__).resolve().parents[1]
+REFUSAL_SECONDS = 2.0
+
+
+def _cli(*args, timeout=30):
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    start = time.monotonic()
+    done = subprocess.run([sys.executable, "-m", "ncsolve", *map(str, args)], cwd=ROOT,
+                          env=env, capture_output=True, text=True, timeout=timeout)
+    return done, time.monotonic() - start
+
+
+def _refused_quickly(*args, words=()):
+    done, seconds = _cli(*args)
+    assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr[-800:]
+    for word in words:
+        assert word in done.stderr, done.stderr
+    assert seconds < REFUSAL_SECONDS + 1.0  # +1: the interpreter's start on a busy machine
+    return done.stderr
+
+
+def test_predict_n_at_file_of_too_many_classes_is_refused_before_parsing(tmp_path):
+    # ncsolve predict --n @ones.txt   (240 MB of '1 ': OOM-killed at ~200 bytes a class)
+    path = tmp_path / "ones.txt"
+    path.write_bytes(b"1 " * 12_500_000)
+    _refused_quickly("predict", "--n", f"@{path}", words=("10,000,000",))
+
+
+def test_sweep_tables_beyond_memory_are_refused(tmp_path):
+    # ncsolve sweep --profile exp --ratio 1:100:1000 --decay 1e-5:1e-1:1000  (MemoryError)
+    out = tmp_path / "t.csv"
+    _refused_quickly("sweep", "--profile", "exp", "--ratio", "1:100:1000", "--decay",
+                     "1e-5:1e-1:1000", "--output", out, words=("rows", "GB"))
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("args", [
+    ["phase", "--profile", "exp", "--classes", "1000000"],
+    ["phase", "--profile", "exp", "--classes", "20000", "--bias", "free"],
+])
+def test_phase_maps_beyond_memory_or_minutes_are_refused(args):
+    # ncsolve phase --profile exp --classes 1000000   (12.7 GB after 60 s)
+    _refused_quickly(*args, words=("classes",))
+
+
+def test_verify_counts_the_k_by_n_outputs(tmp_path):
+    # ncsolve verify --n @k2000.txt  (K = 2000, N = 2e5: MemoryError traceback)
+    path = tmp_path / "k2000.txt"
+    path.write_text(",".join(["100"] * 2000))
+    _refused_quickly("verify", "--n", f"@{path}", words=("outputs", "GB"))
+
+
+def test_free_bias_distinct_sizes_limit_is_seconds_not_minutes(tmp_path):
+    # ncsolve predict --n @sizes.txt --bias free with 50,000 distinct sizes (minutes)
+    path = tmp_path / "sizes.txt"
+    path.write_text(",".join(map(str, range(1, 50_001))))
+    _refused_quickly("predict", "--n", f"@{path}", "--bias", "free", words=("distinct",))
+
+
+@pytest.mark.parametrize("keyword, near", [("lamda_w", "lambda_w"),
+                                           ("feature_decays", "feature_decay"),
+                                           ("batch_sise", "batch_size")])
+def test_an_unknown_keyword_is_named_with_the_nearest_known_one(keyword, near):
+    # predict(n=[5, 3], depth=2, lamda_w=1e-3) said "the training conventions need ..."
+    with pytest.raises(ProblemError) as caught:
+        predict(n=[5, 3], depth=2, **{keyword: 1e-3})
+    message = str(caught.value)
+    assert keyword in message and f"{near}=" in message, message
+
+
+def test_training_keywords_still_work():
+    result = predict(n=[5, 3], depth=2, weight_decay=5e-4, feature_decay=5e-4)
+    assert result.loss > 0
+
+
+def test_predict_json_is_the_same_text_written_piece_by_piece(tmp_path):
+    sizes = ",".join(str(1 + (i % 7)) for i in range(9000))
+    done, _ = _cli("predict", "--n", sizes, "--json", timeout=120)
+    assert done.returncode == 0, done.stderr
+    data = json.loads(done.stdout)
+    assert done.stdout == json.dumps(data, allow_nan=False) + "\n"
+
+
+@pytest.mark.slow
+def test_predict_json_at_a_million_classes_stays_in_bounded_memory(tmp_path):
+    # ncsolve predict --n @ones1m.txt --json   (3.1 GB RSS building 412 MB of text)
+    path = tmp_path / "ones.txt"
+    path.write_bytes(b"1 " * 1_000_000)
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    with open(tmp_path / "out.json", "wb") as out:
+        done = subprocess.run([sys.executable, "-m", "ncsolve", "predict", "--n", f"@{path}",
+                               "--json"], cwd=ROOT, env=env, stdout=out, timeout=1800)
+    assert done.returncode == 0
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    assert max(peak, before) * 1024 < 2.0e9
