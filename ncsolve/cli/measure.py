@@ -56,7 +56,7 @@ MEASURE = (
            "an array 'ood_features' or 'features'): NC5 at every layer"),
     Option("--export-targets", "FILE", None, "write the global minimizer's class-mean, "
            "classifier and output Grams (.npz or .json) for other metric code",
-           "an existing file is not overwritten"),
+           "an existing file is refused unless --force"),
 )
 
 
@@ -113,7 +113,7 @@ def run(args: argparse.Namespace) -> int:
         conventions.check_names(args.loss, args.loss_reduction, args.optimizer,
                                 args.feature_decay_scope)
     if args.export_targets is not None:
-        check_target_path(args.export_targets)
+        check_target_path(args.export_targets, args.force)
         if args.lambda_w is None and not use_convention:
             raise invalid("export_targets", "the targets are the theory's: give the decays "
                           "(--lambda-w or --weight-decay)")
@@ -133,7 +133,7 @@ def run(args: argparse.Namespace) -> int:
                            **options, **({} if ood is None else {"ood_features": ood}))
     relu = _relu_comparison(args, model, options)
     if args.export_targets is not None:
-        export_targets(result, args.export_targets)
+        export_targets(result, args.export_targets, args.force)
     if args.plot is not None:
 
         save_measurement(result, args.plot)

@@ -9,11 +9,13 @@ writes them to ``.npz`` or ``.json``.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 
 import numpy as np
 
+from ..inputs import outfile
 from ..inputs.problem import ProblemError
 from ..inputs.validation import invalid
 
@@ -58,38 +60,34 @@ def target_grams(measurement) -> dict:
     }
 
 
-def check_target_path(path) -> str:
-    """The format of an export path; refuses an existing file or a missing folder."""
+def check_target_path(path, force: bool = False) -> str:
+    """The format of an export path; refuses an existing file (unless ``force``), a
+    missing folder, a folder, device or FIFO (:func:`ncsolve.inputs.outfile.check_target`)."""
     name = os.fspath(path)
     ext = os.path.splitext(name)[1].lower()
     if ext not in FORMATS:
         raise invalid("export_targets", f"the file must end in {' or '.join(FORMATS)}; "
                       f"got {name!r}")
-    if os.path.exists(name):
-        raise invalid("export_targets", f"{name!r} exists and is not overwritten; "
-                      "remove it or choose another name")
-    folder = os.path.dirname(os.path.abspath(name))
-    if not os.path.isdir(folder):
-        raise invalid("export_targets", f"folder {folder!r} does not exist")
+    outfile.check_target(name, "export_targets", force=force)
     return ext
 
 
-def export_targets(measurement, path) -> None:
-    """Write :func:`target_grams` to ``path`` (``.npz``: arrays ``features_j``,
-    ``classifier_j``, ``outputs``, ``n``; ``.json``: the dict, matrices as lists)."""
-    ext = check_target_path(path)
+def export_targets(measurement, path, force: bool = False) -> None:
+    """Write :func:`target_grams` to ``path``, whole or not at all (``.npz``: arrays
+    ``features_j``, ``classifier_j``, ``outputs``, ``n``; ``.json``: the dict, matrices
+    as lists)."""
+    ext = check_target_path(path, force)
     grams = target_grams(measurement)
     if ext == ".json":
         data = {k: ([m.tolist() for m in v] if k in ("features", "classifier")
                     else v.tolist() if isinstance(v, np.ndarray) else v)
                 for k, v in grams.items()}
-        text = json.dumps(data, allow_nan=False)
-        with open(path, "x") as handle:
-            handle.write(text + "\n")
+        outfile.write_atomic(path, json.dumps(data, allow_nan=False) + "\n")
         return
     arrays = {"n": np.asarray(grams["n"]), "outputs": grams["outputs"]}
     for j in range(grams["depth"]):
         arrays[f"features_{j}"] = grams["features"][j]
         arrays[f"classifier_{j}"] = grams["classifier"][j]
-    with open(path, "xb") as handle:
-        np.savez(handle, **arrays)
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    outfile.write_atomic(path, buffer.getvalue())
