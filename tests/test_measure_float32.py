@@ -130,3 +130,19 @@ def test_precision_option():
     acc = ClassAccumulator(K, where="input", precision="float32")
     with pytest.raises(ProblemError, match="finite"):
         acc.update(bad, torch.tensor([0, 1, 2]))
+
+
+def test_measure_reports_the_float32_bound_and_agrees_with_float64():
+    from ncsolve.measure import measure
+
+    X, y, head, biases = _data(seed=6)
+    fast = _stream(torch.from_numpy, X, y, head, biases)
+    acc = ClassAccumulator(K, weights=head, biases=biases, where="host")
+    exact = acc.update(X, y).statistics()
+    a = measure(fast, weights=head, biases=biases, lambda_w=1e-3, lambda_h=1e-3)
+    b = measure(exact, weights=head, biases=biases, lambda_w=1e-3, lambda_h=1e-3)
+    assert any("summed in float32 on the device" in note for note in a.notes)
+    assert not any("float32" in note for note in b.notes)
+    for fast_layer, layer in zip(a.layers, b.layers):
+        assert fast_layer.nc1 == pytest.approx(layer.nc1, rel=1e-3)
+        assert fast_layer.cdnv == pytest.approx(layer.cdnv, rel=1e-3)

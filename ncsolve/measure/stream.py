@@ -1,7 +1,8 @@
 """One pass over the samples: counts, class means and within-class scatter per class.
 
 :class:`ClassAccumulator` takes batches of features (rows are samples, labels in
-any order) and keeps, in float64,
+any order) and keeps, in float64 (in float32 with compensated merges on a device
+without float64 or with ``precision="float32"``, :mod:`.compensated`),
 
 * ``counts`` (K,), ``means`` (K x d) and the within-class scatter
   ``S_W = sum_i (h_i - mu_{y_i})(h_i - mu_{y_i})^T`` (d x d);
