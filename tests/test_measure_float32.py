@@ -68,6 +68,14 @@ def _check(stats, X, y, head, biases, batch=75):
     assert stats.scatter_error < 1e-4 * np.linalg.norm(scatter)  # the bound says something
     np.testing.assert_allclose(stats.means, means, rtol=0, atol=1e-6 * np.abs(means).max())
     np.testing.assert_allclose(stats.class_spread[0], spread[0], rtol=1e-4)
+    # the layer-0 spread's bound of docs/measure.md, per class, with Q_k from the shifts
+    # as float32 means (the device's own float32 sum may differ by an ulp: 10% slack)
+    z = shift.astype(np.float32).astype(np.float64)
+    Q_k = np.bincount(y, weights=np.sum((X.astype(np.float64) - z[y]) ** 2, axis=1),
+                      minlength=K)
+    T, u = -(-len(y) // batch), U32
+    spread_bound = ((3 * batch + D + 6) * u / (1 - (batch + D + 2) * u) + 2 * T * u * u) * Q_k
+    assert np.all(np.abs(stats.class_spread[0] - spread[0]) <= 1.1 * spread_bound)
     np.testing.assert_allclose(stats.class_spread, spread, rtol=1e-3)
     assert stats.ce_sum == pytest.approx(ce, rel=1e-5)
     assert stats.correct == correct
