@@ -154,3 +154,18 @@ def test_measure_reports_the_float32_bound_and_agrees_with_float64():
     for fast_layer, layer in zip(a.layers, b.layers):
         assert fast_layer.nc1 == pytest.approx(layer.nc1, rel=1e-3)
         assert fast_layer.cdnv == pytest.approx(layer.cdnv, rel=1e-3)
+
+
+def test_classes_first_seen_in_later_batches_get_their_own_shift():
+    """Samples sorted by label: most classes appear first in a later batch, whose
+    float32 mean becomes their shift; a wrong shift (zero, or another class's) would
+    leave the offset 1e3 in u_i and the bound, scaled by Q, far above 1e-4 |S_W|."""
+    X, y, head, biases = _data(seed=8)
+    order = np.argsort(y, kind="stable")
+    X, y = X[order], y[order]
+    stats = _stream(torch.from_numpy, X, y, head, biases)
+    counts, means, scatter, spread, *_ = _exact(X, y, head, biases)
+    assert np.linalg.norm(stats.scatter - scatter) <= stats.scatter_error
+    assert stats.scatter_error < 1e-4 * np.linalg.norm(scatter)
+    np.testing.assert_allclose(stats.means, means, rtol=0, atol=1e-6 * np.abs(means).max())
+    np.testing.assert_allclose(stats.class_spread[0], spread[0], rtol=1e-4)
