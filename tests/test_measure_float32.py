@@ -169,3 +169,28 @@ def test_classes_first_seen_in_later_batches_get_their_own_shift():
     assert stats.scatter_error < 1e-4 * np.linalg.norm(scatter)
     np.testing.assert_allclose(stats.means, means, rtol=0, atol=1e-6 * np.abs(means).max())
     np.testing.assert_allclose(stats.class_spread[0], spread[0], rtol=1e-4)
+
+
+def test_a_device_without_float64_is_summed_in_float32_there():
+    """array-api-strict's ``no_float64`` device stands for Apple's MPS: ``auto`` sums
+    there in float32 (within the bound); ``precision="float64"`` goes to the host under
+    ``where="auto"`` and is refused under ``where="input"``."""
+    xps = pytest.importorskip("array_api_strict")
+    if "no_float64" not in repr(xps.__array_namespace_info__().devices()):
+        pytest.skip("this array-api-strict has no device without float64")
+    device = xps.Device("no_float64")
+    X, y, head, biases = _data(seed=9)
+
+    def make(a):
+        return xps.asarray(a, device=device)
+
+    acc = ClassAccumulator(K, weights=head, biases=biases)  # where="auto", precision="auto"
+    for lo in range(0, len(y), 75):
+        acc.update(make(X[lo:lo + 75]), make(y[lo:lo + 75]))
+    stats = acc.statistics()
+    assert stats.scatter_error is not None
+    _check(stats, X, y, head, biases)
+    host = ClassAccumulator(K, precision="float64").update(make(X), make(y))
+    assert host.statistics().scatter_error is None  # float64 on the host
+    with pytest.raises(ProblemError, match="has no float64"):
+        ClassAccumulator(K, where="input", precision="float64").update(make(X), make(y))
