@@ -3,6 +3,7 @@
     python benchmarks/bench_accelerator.py                  # N = 10^6, d = 512, K = 1000
     python benchmarks/bench_accelerator.py --device cuda    # the same on a GPU
     python benchmarks/bench_accelerator.py --quick          # N = 2 x 10^5
+    python benchmarks/bench_accelerator.py --precision both # float64 and float32 sums
 
 Both paths see the same float32 batches of 10^4 rows with shuffled labels: the host
 path as numpy arrays (``ClassAccumulator(where="host")``, float64 in host memory),
@@ -12,7 +13,9 @@ Batches are generated before the clock starts for each batch (on the device for
 torch) and not timed.  Times are wall-clock seconds with one BLAS/torch thread on a
 CPU device (so that the ratio means the same on a shared machine) and the device
 synchronized before each reading on a GPU.  The two results are compared (relative
-difference of the scatters) so a fast wrong answer cannot pass.
+difference of the scatters) so a fast wrong answer cannot pass; the float32 path
+(``precision="float32"``, compensated merges) must also land inside its reported
+error bound ``scatter_error``, or the script exits with status 1.
 """
 
 from __future__ import annotations
@@ -67,6 +70,8 @@ def main() -> None:
     parser.add_argument("--N", type=int, default=None)
     parser.add_argument("--d", type=int, default=512)
     parser.add_argument("--K", type=int, default=1000)
+    parser.add_argument("--precision", choices=("float64", "float32", "both"),
+                        default="float64", help="dtype of the device sums (float64)")
     args = parser.parse_args()
     import torch
 
@@ -85,15 +90,26 @@ def main() -> None:
 
     host, host_stats = timed_pass(ClassAccumulator(K, width=d, where="host"), N, d, K,
                                   lambda a: a, lambda: None)
-    dev, dev_stats = timed_pass(ClassAccumulator(K, width=d, where="input"), N, d, K,
-                                lambda a: torch.from_numpy(a).to(device), sync)
-    error = (np.abs(dev_stats.scatter - host_stats.scatter).max()
-             / np.abs(host_stats.scatter).max())
     print(f"N = {N:,}, d = {d}, K = {K:,}, batches of {BATCH:,}, device {device}")
     print(f"  numpy host path   {host:8.2f} s  ({N / host:,.0f} samples/s)")
-    print(f"  torch on {device.type:<8} {dev:8.2f} s  ({N / dev:,.0f} samples/s)")
-    print(f"  ratio host / device {host / dev:.2f}; max relative difference of the "
-          f"scatters {error:.1e}")
+    wrong = False
+    for precision in (("float64", "float32") if args.precision == "both"
+                      else (args.precision,)):
+        acc = ClassAccumulator(K, width=d, where="input", precision=precision)
+        dev, dev_stats = timed_pass(acc, N, d, K, lambda a: torch.from_numpy(a).to(device),
+                                    sync)
+        error = (np.abs(dev_stats.scatter - host_stats.scatter).max()
+                 / np.abs(host_stats.scatter).max())
+        print(f"  torch {precision} on {device.type:<5} {dev:8.2f} s  "
+              f"({N / dev:,.0f} samples/s), ratio host / device {host / dev:.2f}; max "
+              f"relative difference of the scatters {error:.1e}")
+        if dev_stats.scatter_error is not None:
+            frobenius = np.linalg.norm(dev_stats.scatter - host_stats.scatter)
+            print(f"    Frobenius error {frobenius:.2e}, documented bound "
+                  f"{dev_stats.scatter_error:.2e}")
+            wrong |= frobenius > dev_stats.scatter_error
+    if wrong:
+        raise SystemExit("float32 path outside its error bound")
 
 
 if __name__ == "__main__":

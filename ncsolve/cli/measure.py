@@ -3,11 +3,13 @@
 FILE (.npz, .safetensors, or .pt/.pth with PyTorch installed) holds
 features (N x d, rows are samples), labels (N,), the head's layers W1..WM in
 PyTorch's (out, in) layout (or a state_dict), optional b1..bM and optional
-test_features/test_labels.  Prints per class the measured and predicted
+test_features/test_labels and ood_features.  Prints per class the measured and predicted
 class-mean length, classifier-row length, output and collapse; per layer NC1,
 CDNV, equinorm, the distance of the class-mean Gram to the theory's,
-self-duality and NC4; the objective at the trained parameters against the
-global minimum; and a one-line verdict.
+self-duality and NC4, and the literature's other forms (NC1 by top-(K-1) SVD
+and by trace quotient, centred equinorm, Gram distance and self-duality, GNC2,
+UNC3, NC5 with --ood; docs/measure.md has each formula); the objective at the
+trained parameters against the global minimum; and a one-line verdict.
 
 Decays: --lambda-w/--lambda-h/--lambda-b in ncsolve's objective, or what the
 training code set (--weight-decay, --loss-reduction, --feature-decay, ...).

@@ -13,7 +13,8 @@ predict per layer), :mod:`.network` (:func:`measure`), :mod:`.conventions`
 (:func:`training_decays`), :mod:`.result`, :mod:`.text`, :mod:`.track`
 (:class:`Tracker`), :mod:`.plot`, :mod:`.literature` (NC1 forms, GNC2, UNC3, NC5),
 :mod:`.heads` (state_dict heads), :mod:`.targets` (:func:`target_grams`),
-:mod:`.device` (sums on the tensors' device), :mod:`.hints`, :mod:`.nonlinear`.
+:mod:`.device` (sums on the tensors' device), :mod:`.compensated` (float32 sums there,
+compensated merges), :mod:`.hints`, :mod:`.nonlinear`.
 """
 
 from ..inputs.conventions import TrainingConvention, training_decays

@@ -8,8 +8,8 @@ host path.  Only the K x d means and the d x d scatter travel to the host, once,
 :meth:`DeviceState.host`.  Class sums use ``index_add`` where the namespace has it
 (PyTorch) and a dense K x B indicator otherwise.
 
-A device without float64 (Apple's MPS) is refused here; the accumulator then copies
-each batch to the host instead (docs/measure.md).
+A device without float64 (Apple's MPS) is refused here; the accumulator sums in
+float32 there instead (:mod:`.compensated`, docs/measure.md).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import numpy as np
 
 from ..inputs.problem import ProblemError
 
-__all__ = ["DeviceState", "device_namespace"]
+__all__ = ["DeviceState", "device_namespace", "has_float64"]
 
 
 def device_namespace(value, force: bool = False):
@@ -46,7 +46,8 @@ def _host_readable(value, compat) -> bool:
     return device in ("cpu", "cpu_device") or device.startswith("cpu")
 
 
-def _float64(xp, device):
+def has_float64(xp, device) -> bool:
+    """Whether ``device`` can hold float64 arrays of namespace ``xp``."""
     try:
         return xp.zeros((1,), dtype=xp.float64, device=device) is not None
     except Exception:  # e.g. torch on MPS: "Cannot convert a MPS Tensor to float64"
@@ -68,7 +69,7 @@ class DeviceState:
     """
 
     def __init__(self, xp, device, K: int, d: int, head=None):
-        if not _float64(xp, device):
+        if not has_float64(xp, device):
             raise ProblemError(f"features: device {device} has no float64")
         self.xp, self.device, self.K = xp, device, K
         f64 = xp.float64

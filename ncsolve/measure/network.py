@@ -302,6 +302,11 @@ def _assemble(stats, head, theory, fit, decays, bias, loss, test, test_name, thr
         accuracy = stats.correct / stats.N
         notes.append("accuracy on the accumulated samples (the accumulator counted the "
                      "head's correct predictions); NC4 needs the samples or test_features")
+    if stats.scatter_error is not None:
+        notes.append(f"class statistics summed in float32 on the device: the within-class "
+                     f"scatter is within {stats.scatter_error:.2g} of exact in Frobenius norm, "
+                     f"{stats.scatter_error / max(np.linalg.norm(stats.scatter), 1e-300):.2g} "
+                     "of its norm (docs/measure.md, Float32 on the device)")
     layers = tuple(_layer(j, m, s, stats, _tail(head, j), bias, targets, theory, nc4[j],
                           ood_mean=None if ood is None else ood[j])
                    for j, (m, s) in enumerate(moments))

@@ -1,7 +1,8 @@
 """One pass over the samples: counts, class means and within-class scatter per class.
 
 :class:`ClassAccumulator` takes batches of features (rows are samples, labels in
-any order) and keeps, in float64,
+any order) and keeps, in float64 (in float32 with compensated merges on a device
+without float64 or with ``precision="float32"``, :mod:`.compensated`),
 
 * ``counts`` (K,), ``means`` (K x d) and the within-class scatter
   ``S_W = sum_i (h_i - mu_{y_i})(h_i - mu_{y_i})^T`` (d x d);
@@ -28,7 +29,8 @@ from ..core.objective import softmax_cross_entropy
 from ..inputs.problem import ProblemError, whole_number
 from ..inputs.validation import Options, check
 from .arrays import as_numpy, check_finite, float_matrix, float_vector, integer_labels
-from .device import DeviceState, device_namespace
+from .compensated import Float32State
+from .device import DeviceState, device_namespace, has_float64
 
 __all__ = ["ClassAccumulator", "ClassStatistics", "Head"]
 
@@ -109,6 +111,10 @@ class ClassStatistics:
         Summed cross-entropy of the head's outputs (None without a head).
     correct : int or None
         Samples whose largest output is their label.
+    scatter_error : float or None
+        With float32 sums on a device: a bound on the Frobenius norm of the
+        scatter's rounding error (docs/measure.md, "Float32 on the device").  None
+        for float64 sums.
     """
 
     counts: np.ndarray
@@ -117,6 +123,7 @@ class ClassStatistics:
     class_spread: np.ndarray
     ce_sum: float | None = None
     correct: int | None = None
+    scatter_error: float | None = None
 
     @property
     def N(self) -> int:
@@ -146,9 +153,16 @@ class ClassAccumulator:
         outputs are accumulated too.
     where : {"auto", "host", "input"}
         Where the sums live.  ``auto``: on the input's device when numpy cannot read
-        the first batch without a copy (a GPU tensor, through array-api-compat, in
-        float64), else in host memory; ``input``: always in the input's namespace
-        and device (PyTorch on the CPU too); ``host``: numpy, batch by batch.
+        the first batch without a copy (a GPU tensor, through array-api-compat),
+        else in host memory; ``input``: always in the input's namespace and device
+        (PyTorch on the CPU too); ``host``: numpy, batch by batch, float64.
+    precision : {"auto", "float64", "float32"}
+        The dtype of the sums on a device.  ``auto``: float64 where the device has
+        it, else float32; ``float64``: refused on a device without it; ``float32``:
+        float32 with compensated merges even where float64 exists (faster on GPUs
+        with slow float64), its error bound in ``statistics().scatter_error``.
+        Host sums are always float64, so ``float32`` needs ``where`` other than
+        ``host``.
 
     Examples
     --------
@@ -159,7 +173,7 @@ class ClassAccumulator:
     """
 
     def __init__(self, num_classes: int, width: int | None = None, weights=None,
-                 biases=None, where: str = "auto"):
+                 biases=None, where: str = "auto", precision: str = "auto"):
         self.K = whole_number(num_classes, "num_classes", "the number of classes")
         self.head = None
         if weights is not None:
@@ -171,6 +185,12 @@ class ClassAccumulator:
         self.correct = 0
         self._means = self._scatter = self._spread = None
         self.where = check(where, Options(("auto", "host", "input")), "where")
+        self.precision = check(precision, Options(("auto", "float64", "float32")),
+                               "precision")
+        if self.where == "host" and self.precision == "float32":
+            raise ProblemError("precision: float32 sums live on the input's device; "
+                               "host sums are float64 (use where='input' or 'auto')")
+        self.scatter_error = None
         self._device = None  # a DeviceState once the first batch chose the device
         if self.width is not None:
             self._allocate(self.width)
@@ -233,13 +253,16 @@ class ClassAccumulator:
 
         head = None if self.head is None else list(zip(self.head.weights, self.head.biases))
         width = int(features.shape[1]) if self.width is None else self.width
+        device = array_api_compat.device(features)
+        float32 = self.precision == "float32" or (self.precision == "auto"
+                                                  and not has_float64(xp, device))
         try:
-            self._device = DeviceState(xp, array_api_compat.device(features), self.K, width,
-                                       head)
+            self._device = (Float32State if float32 else DeviceState)(xp, device, self.K,
+                                                                     width, head)
         except ProblemError:
             if self.where == "input":
                 raise
-            return False  # no float64 there: batches go to the host
+            return False  # float64 asked for, none there: batches go to the host
         self.width = width
         return True
 
@@ -272,8 +295,10 @@ class ClassAccumulator:
     def statistics(self) -> ClassStatistics:
         """The statistics so far (copies: the accumulator can keep going)."""
         if self._device is not None:
+            totals = self._device.host()
             (self.counts, self._means, self._scatter, self._spread, self.ce_sum,
-             self.correct) = self._device.host()
+             self.correct) = totals[:6]
+            self.scatter_error = totals[6] if len(totals) > 6 else None
         if self._means is None or not self.counts.sum():
             raise ProblemError("features: no samples were given to the accumulator")
         empty = np.flatnonzero(self.counts == 0)
@@ -285,7 +310,7 @@ class ClassAccumulator:
         head = self.head is not None
         return ClassStatistics(self.counts.copy(), self._means.copy(), scatter,
                                self._spread.copy(), self.ce_sum if head else None,
-                               self.correct if head else None)
+                               self.correct if head else None, self.scatter_error)
 
 
 def _batch_matrix(X: np.ndarray, width: int) -> np.ndarray:

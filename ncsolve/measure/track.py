@@ -2,12 +2,14 @@
 
 Call :meth:`Tracker.record` at the end of an epoch (or every step); every
 ``every``-th call measures the network (:func:`ncsolve.measure.measure`) and keeps
-a compact record: per layer NC1, CDNV, the Gram distance to the theory and
-self-duality, and the objective gap, the output distance and the stationarity.
+a compact record: per layer NC1, CDNV, the Gram distance to the theory,
+self-duality (and the theory's value of it) and NC4, and the objective gap, the
+output distance, the stationarity, the lambda_H used and the status.
 With the decays given the theory is solved once and reused; a fitted feature decay
 (no lambda_h given) is fitted again at every record.  Each record keeps the lambda_H
 it was measured against.  :meth:`Tracker.plot` draws the paper-style
-figure (metrics against epochs, logarithmic axes).
+figure (metrics against epochs, each value axis logarithmic where its values span
+more than a decade).
 """
 
 from __future__ import annotations
