@@ -11,7 +11,8 @@ from .inputs.keywords import check_keywords, declared
 from .results.base import Mapped
 from .inputs.validation import POSITIVE, check, invalid
 from .solvers import solve
-from .solvers.dynamics import DynamicsSolution, check_supported, solve_dynamics
+from .solvers.dynamics import (DynamicsSolution, check_supported, solve_ce_dynamics,
+                                solve_dynamics)
 
 if TYPE_CHECKING:
     from .solvers.crossentropy.result import CESolution
@@ -166,6 +167,16 @@ def _with_ends(problem, init_scale, precision):
     return solve_dynamics(problem, init_scale, ends_only=True)
 
 
+def _ce_dynamics(n, depth, lambda_w, lambda_h, bias, widths, init_scale, lr, steps,
+                 trajectory, training):
+    """Balanced cross-entropy from a simplex-ETF start (docs/dynamics.md)."""
+    if training:
+        raise invalid(next(iter(training)), "training conventions are converted for the "
+                      "squared-loss flow only; give lambda_w and lambda_h of the objective")
+    problem = specify(n, depth, lambda_w, lambda_h, bias, "ce", widths, None)
+    return solve_ce_dynamics(problem, init_scale, lr=lr, steps=steps, trajectory=trajectory)
+
+
 def dynamics(
     n,
     depth=1,
@@ -213,8 +224,11 @@ def dynamics(
     ProblemError
         For invalid input, cross-entropy or a regularized bias.
     """
-    check_supported(loss, bias)
+    check_supported(loss, bias, ce=True)
     n = class_sizes(n, ratio)
+    if isinstance(loss, str) and loss.strip().lower() == "ce":
+        return _ce_dynamics(n, depth, lambda_w, lambda_h, bias, widths, init_scale, lr, steps,
+                            trajectory, training)
     mapping = None
     if training:
         mapping = training_convention(n, depth, loss, lambda_w, lambda_h, bias=bias, **training)

@@ -13,10 +13,15 @@ with gradient descent on the full model from the same start overlaid (--lr, defa
 small enough that the two agree), thresholds marked. An existing file is not
 overwritten unless --force is given.
 
+--loss ce: balanced classes only, from a simplex-ETF start (all K - 1 directions share
+one flow; the end is compared with ncsolve's cross-entropy answer); unequal class sizes
+are refused (not derived).
+
 examples:
   ncsolve dynamics --n 100,50,20,10 --depth 3 --lambda-w 5e-3 --lambda-h 5e-3
   ncsolve dynamics --n 100,50,20,10 --depth 3 --lambda-w 5e-3 --lambda-h 5e-3 --init-scale 0.4
   ncsolve dynamics --n 100,50,20,10 --depth 3 --init-scale 0.5 --lr 0.05 --steps 20000 --json
+  ncsolve dynamics --n 4,4,4 --depth 2 --lambda-w 0.03 --lambda-h 0.03 --loss ce --init-scale 1
   ncsolve dynamics --n 30,20,10 --depth 3 --lambda-w 0.02 --lambda-h 0.02 --init-scale 0.6 \\
       --plot flow.png
 """
@@ -40,7 +45,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..api import dynamics
 
-    check_supported(args.loss, args.bias)
+    check_supported(args.loss, args.bias, ce=True)
     family = profile_from_args(args)
     if family is None and args.n is None:
         raise invalid("n", "give the class sizes, e.g. --n 100,50,20,10, or an imbalance "
@@ -49,6 +54,9 @@ def run(args: argparse.Namespace) -> int:
         raise invalid("lambda_b", "the flow is solved for bias none or free only; leave it out")
     if args.plot is not None:
         _check_plot(args)
+    if args.plot is not None and args.loss.strip().lower() == "ce":
+        raise invalid("plot", "the figure is drawn for the squared loss; leave --plot out "
+                      "with --loss ce")
     result = dynamics(n=args.n if family is None else family, ratio=args.ratio,
                       depth=args.depth, lambda_w=args.lambda_w, lambda_h=args.lambda_h,
                       bias=args.bias, loss=args.loss, widths=args.widths,

@@ -19,6 +19,8 @@ examples:
   ncsolve verify --n 200,100,50,50 --depth 3 --method momentum --plot nc.png
   ncsolve verify --n 50,50,50,50 --depth 3 --width 4 --loss ce --restarts 4
   ncsolve verify --n 6,3,2 --loss ce --features nonnegative --width 4 --init-scale 1 --restarts 4
+  ncsolve verify --n 8,4,2 --depth 2 --lambda-w 0.05 --lambda-h 0.05 --width 4 --method gd \
+      --init-scale 0.3 --steps 3000 --restarts 10 --spectral-start
 """
 
 from __future__ import annotations
@@ -53,6 +55,10 @@ DESCENT = (
     Option("--momentum", "X", None, "heavy-ball coefficient for --method momentum (0.9); "
            "refused with other methods"),
     Option("--init-scale", "X", "0.1", "standard deviation of the N(0, X^2) start (0.1)"),
+    Option("--spectral-start", action="store_true", help="also descend from the spectral "
+           "start the random starts read as (singular value X sqrt(rows) per factor) and "
+           "report the gradient flow's predicted ends and times against both (squared loss, "
+           "--method gd)"),
     option("seed", default="0", help="seed of the first run"),
     option("restarts", default="1", help="number of runs, seeds S, S+1, ...",
            note=f"default 1; at most {MAX_RUNS}"),
@@ -214,7 +220,8 @@ def run(args) -> int:
         record_every=settings["record_every"],
         tolerances=Tolerances(loss_rtol=settings["loss_rtol"], gram_tol=settings["gram_tol"],
                               grad_tol=settings["grad_tol"]),
-        progress=False if args.quiet else None, **settings["options"],
+        progress=False if args.quiet else None, spectral_start=args.spectral_start,
+        **settings["options"],
     )
     if settings["plot"]:
         plot_report(report, settings["plot"])

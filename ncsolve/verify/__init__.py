@@ -35,7 +35,9 @@ JSON pieces), :mod:`.text` (its text), :mod:`.common` (tolerances and a run's en
 :mod:`.run` (:func:`verify`: the theory, descent, every run assessed), :mod:`.plot`
 (:func:`verify_figure`, :func:`plot_report`), :mod:`.dynamics` (descent from a spectral
 start read per direction, random starts against the flow's prediction; docs/dynamics.md),
-:mod:`.dynamics_plot` (the figure of ``ncsolve dynamics --plot``).
+:mod:`.dynamics_plot` (the figure of ``ncsolve dynamics --plot``), :mod:`.spectral`
+(``verify --spectral-start``: the flow's ends and times against descent from the spectral
+start the random starts read as, and against the random runs).
 """
 
 from .alignment import (  # noqa: F401  (PERMUTATION_LIMIT stays importable from here)

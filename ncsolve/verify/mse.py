@@ -286,11 +286,24 @@ class VerifyReport(ComparisonReport):
 
     The attributes of :class:`~ncsolve.verify.report.ComparisonReport`, with
     ``solution`` the theory's global minimizer (a Solution) and ``runs`` a list
-    of :class:`RunReport`.
+    of :class:`RunReport`. ``spectral``: with ``spectral_start``, the flow's prediction
+    against descent from the spectral start and from the random starts
+    (:class:`~ncsolve.verify.spectral.SpectralCheck`), else None.
     """
 
+    spectral: object = None
+
     def __str__(self) -> str:
-        return format_report(self)
+        text = format_report(self)
+        if self.spectral is None:
+            return text
+        return "\n".join([text, *self.spectral.lines()])
+
+    def _raw_dict(self) -> dict:
+        out = super()._raw_dict()
+        if self.spectral is not None:
+            out["spectral_start"] = self.spectral.to_dict()
+        return out
 
     @property
     def exit_code(self) -> int:

@@ -42,6 +42,7 @@ def verify(
     tolerances: Tolerances = Tolerances(),
     solution=None,
     progress: bool | None = False,
+    spectral_start: bool = False,
     **options,
 ) -> VerifyReport | CEVerifyReport:
     """Run descent on the full problem and compare every run with the theory.
@@ -72,6 +73,10 @@ def verify(
         for the problem with the model's widths).
     progress : bool or None
         Progress on stderr (None: only when stderr is a terminal).
+    spectral_start : bool
+        Also run plain gradient descent from the spectral start that the random starts
+        read as (:mod:`ncsolve.verify.spectral`) and compare both with the gradient flow
+        (squared loss, ``method="gd"``; the report's ``spectral``).
     **options
         Passed to the descent method (lr, momentum, steps, init_scale, maxiter, ...).
 
@@ -87,13 +92,29 @@ def verify(
         options["maxiter"] = options.pop("steps")
     settings = {"restarts": restarts, "seed": seed, "record_every": record_every,
                 "progress": progress}
+    spectral = None
+    if spectral_start:
+        spectral = _spectral(objective, method, options, progress)
     if solution is None:
         solution = _theory(objective)
     if problem.features == "nonnegative":
         return _verify_nonnegative(objective, solution, tolerances, method, settings, options)
     searched = problem.loss == "ce" or problem.bias == "regularized"
     branch = _verify_searched if searched else _verify_mse
-    return branch(objective, solution, tolerances, method, settings, options)
+    report = branch(objective, solution, tolerances, method, settings, options)
+    if spectral is not None:
+        report = replace(report, spectral=spectral.with_random(report.runs))
+    return report
+
+
+def _spectral(objective: FullObjective, method: str, options: dict, progress):
+    """The flow's prediction and descent from the spectral start (before the random runs,
+    so that a refusal comes before any training)."""
+    from .spectral import check_spectral, spectral_check
+
+    check_spectral(objective.problem, objective.widths, method)
+    return spectral_check(objective, options.get("init_scale", 0.1), options.get("lr", 0.1),
+                          options.get("steps", 30000), progress=progress)
 
 
 def _theory(objective: FullObjective):

@@ -29,14 +29,16 @@ PATH_POINTS = 200  # samples of a trajectory on request
 GLOBAL, LOCAL = "global", "local"
 
 
-def check_supported(loss, bias) -> None:
+def check_supported(loss, bias, ce: bool = False) -> None:
     """Refuse the models whose flow does not split into directions (before the rest of
-    the input is read, so that the refusal names the real reason)."""
+    the input is read, so that the refusal names the real reason). ``ce``: the caller
+    solves balanced cross-entropy (:mod:`.ce_solver`)."""
     loss = loss.strip().lower() if isinstance(loss, str) else loss
     bias = bias.strip().lower() if isinstance(bias, str) else bias
-    if loss == "ce":
-        raise invalid("loss", "the per-direction flow is derived for the squared loss only; "
-                      "cross-entropy from a spectral start is not solved here (use --loss mse)")
+    if loss == "ce" and not ce:
+        raise invalid("loss", "the per-direction flow here is the squared loss's; balanced "
+                      "cross-entropy from a simplex-ETF start is `ncsolve dynamics --loss ce` "
+                      "(use --loss mse here)")
     if bias == "regularized":
         raise invalid("bias", "a regularized bias couples the directions (its decay pulls b "
                       "away from n/N), so the flow does not split; use --bias none or free")
