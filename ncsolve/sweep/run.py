@@ -139,6 +139,8 @@ def run(grid: Grid, *, executor=None, workers=None, scheduler=None, output=None,
         todo = np.setdiff1d(todo, np.fromiter(done, dtype=np.int64))
     ax = grid.axis_values(todo)
     fast = (ax["loss"] == "mse") & np.isin(ax["bias"], VECTOR_BIAS)
+    if "label_smoothing" in ax:  # smoothed targets: solvers.solve point by point
+        fast &= ax["label_smoothing"].astype(float) == 0.0
     vector, others = todo[fast], todo[~fast].tolist()
     blocks = [earlier] if done else []
     with contextlib.ExitStack() as stack:
