@@ -170,3 +170,19 @@ def test_cli_verify_refuses_bad_targets(tmp_path, capsys, argv, param):
     assert main(["verify", *[files.get(a, a) for a in argv]]) == 2
     out, err = capsys.readouterr()
     assert out == "" and err.count("\n") == 1 and f"error: {param} " in err
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("eps", [0.05, 0.1, 0.3])
+@pytest.mark.parametrize("n", [[4, 4, 4], [5, 3, 2]])
+@pytest.mark.parametrize("bias", ["none", "free", "regularized"])
+@pytest.mark.parametrize("depth", [1, 2, 3, 4])
+@pytest.mark.parametrize("width", [4, 2])
+def test_verify_label_smoothing_grid(eps, n, bias, depth, width):
+    """The must-show grid through verify: every case reaches the closed form."""
+    problem = Problem.build(n, depth, [0.005 * (j + 1) for j in range(depth)], 0.01, bias,
+                            lambda_b=0.05 if bias == "regularized" else None,
+                            label_smoothing=eps)
+    report = verify(problem, width, restarts=6 if depth >= 3 else 3, init_scale=1.0,
+                    tolerances=STRICT)
+    assert report.status == "global" and abs(report.best_run.gap) <= 1e-9, str(report)
