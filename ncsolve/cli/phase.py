@@ -50,8 +50,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                "above it"),
         option("json", help="same as --format json"), "output",
         option("plot", help="draw the phase diagram"),
-        Option("--label-smoothing", "EPS", None, "targets smoothed by EPS in [0, 1)",
-               "docs/targets.md; 0 is the one-hot map"))
+        Option("--label-smoothing", "EPS", None, "MSE toward one-hot labels smoothed by EPS "
+               "in [0, 1)", "0 is the one-hot map; docs/targets.md"))
     add_train_options(parser, grid=False)
 
 

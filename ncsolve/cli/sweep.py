@@ -45,8 +45,8 @@ CHANGES = {
     "bias": option("bias", metavar="none,free,regularized", default=None),
     "loss": option("loss", metavar="mse,ce", default=None),
     "label_smoothing": Option("--label-smoothing", GRID, None, "MSE toward one-hot labels "
-                              "smoothed by EPS in [0, 1) (linear grid; points with EPS > 0 "
-                              "are solved one by one)", "docs/targets.md"),
+                              "smoothed by EPS in [0, 1)", "linear grid; points with EPS > 0 "
+                              "are solved one by one; docs/targets.md"),
 }
 RUNNING = (
     Option("--executor", "process|thread|serial|dask", None, "where cross-entropy and "

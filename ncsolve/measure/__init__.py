@@ -13,7 +13,9 @@ predict per layer), :mod:`.network` (:func:`measure`), :mod:`.conventions`
 (:func:`training_decays`), :mod:`.result`, :mod:`.text`, :mod:`.track`
 (:class:`Tracker`), :mod:`.plot`, :mod:`.literature` (NC1 forms, GNC2, UNC3, NC5),
 :mod:`.heads` (state_dict heads), :mod:`.targets` (:func:`target_grams`),
-:mod:`.device` (sums on the tensors' device), :mod:`.hints`, :mod:`.nonlinear`.
+:mod:`.device` (sums on the tensors' device), :mod:`.hints`, :mod:`.nonlinear`,
+:mod:`.nrc` (NRC1-3 of a regression head) and :mod:`.regression`
+(:func:`~.regression.measure_regression`: a regression head against the exact minimizer).
 """
 
 from ..inputs.conventions import TrainingConvention, training_decays
