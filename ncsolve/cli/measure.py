@@ -119,6 +119,8 @@ def run(args: argparse.Namespace) -> int:
         if args.lambda_w is None and not use_convention:
             raise invalid("export_targets", "the targets are the theory's: give the decays "
                           "(--lambda-w or --weight-decay)")
+    if _holds_targets(args.file):
+        return _regression(args, depth)
     ood = None if args.ood is None else ood_features(args.ood)
     model = load(args.file, depth, args.head)
     options = dict(lambda_w=args.lambda_w, lambda_h=args.lambda_h, lambda_b=args.lambda_b)
@@ -146,5 +148,36 @@ def run(args: argparse.Namespace) -> int:
         text = json.dumps(data, allow_nan=False)
     else:
         text = str(result) if relu is None else f"{result}\n\n{relu}"
+    sys.stdout.write(text + "\n")
+    return 0
+
+
+# ---- regression heads (a file with per-sample targets) ----------------------------------
+
+NOT_FOR_REGRESSION = ("weight_decay", "export_targets", "ood", "plot")
+
+
+def _holds_targets(path) -> bool:
+    from ..measure.regression import holds_targets
+
+    return holds_targets(path)
+
+
+def _regression(args, depth) -> int:
+    """NRC1-3 of a regression head and, with the decays, the exact minimizer's values."""
+    from ..measure.regression import load_regression, measure_regression
+
+    for name in NOT_FOR_REGRESSION:
+        if getattr(args, name, None) is not None:
+            raise invalid(name, "is not used for a regression head (the file holds "
+                          "'targets'); give --lambda-w and --lambda-h for the exact comparison")
+    if args.loss != "mse" or args.features != FEATURES[0]:
+        which = "loss" if args.loss != "mse" else "features"
+        raise invalid(which, "a regression head (the file holds 'targets') is measured for "
+                      "the squared error with unconstrained features")
+    head = load_regression(args.file, depth, args.head)
+    result = measure_regression(**head, lambda_w=args.lambda_w, lambda_h=args.lambda_h,
+                                bias=args.bias, lambda_b=args.lambda_b)
+    text = json.dumps(result.to_dict(), allow_nan=False) if args.json else str(result)
     sys.stdout.write(text + "\n")
     return 0

@@ -54,7 +54,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                "row per decay interval at each (ratio, depth), with its region and the curve "
                "above it"),
         option("json", help="same as --format json"), "output", "force",
-        option("plot", help="draw the phase diagram"))
+        option("plot", help="draw the phase diagram"),
+        Option("--label-smoothing", "EPS", None, "MSE toward one-hot labels smoothed by EPS "
+               "in [0, 1)", "0 is the one-hot map; docs/targets.md"))
     add_train_options(parser, grid=False)
 
 
@@ -81,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
     elif args.batch_size is not None:
         raise invalid("batch_size", "maps --loss-reduction sum; give --loss-reduction too")
     pm = phase_map(family, ratios, [int(d) for d in depths], args.bias, args.integer_sizes,
-                   loss, args.features)
+                   loss, args.features, args.label_smoothing)
     if fmt == "json":
         data = pm.to_dict() if scale is None else in_weight_decay(pm.to_dict(), scale)
         text = json.dumps(data, allow_nan=False) + "\n"

@@ -36,7 +36,8 @@ from .options import GRID, PROFILE, SCALED, Option, add_options, option
 from .trainaxes import NOTE, add_train_options, check_alone, scale_of, scaled_grid
 
 # one value, a comma list or START:STOP:COUNT of the option predict has
-AXES = ("depth", "decay", "lambda_w", "lambda_h", "lambda_b", "bias", "loss", "seed", "restarts")
+AXES = ("depth", "decay", "lambda_w", "lambda_h", "lambda_b", "bias", "loss", "seed", "restarts",
+        "label_smoothing")
 CHANGES = {
     "decay": Option("--decay", GRID, None, "lambda_h and every lambda_w together",
                     "lbar equals it"),
@@ -44,6 +45,9 @@ CHANGES = {
                        "fixed vector X1/X2/.../XM, layer 1 first"),
     "bias": option("bias", metavar="none,free,regularized", default=None),
     "loss": option("loss", metavar="mse,ce", default=None),
+    "label_smoothing": Option("--label-smoothing", GRID, None, "MSE toward one-hot labels "
+                              "smoothed by EPS in [0, 1)", "linear grid; points with EPS > 0 "
+                              "are solved one by one; docs/targets.md"),
 }
 RUNNING = (
     Option("--executor", "process|thread|serial|dask", None, "where cross-entropy and "

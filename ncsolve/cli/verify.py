@@ -21,6 +21,8 @@ examples:
   ncsolve verify --n 6,3,2 --loss ce --features nonnegative --width 4 --init-scale 1 --restarts 4
   ncsolve verify --n 8,4,2 --depth 2 --lambda-w 0.05 --lambda-h 0.05 --width 4 --method gd \
       --init-scale 0.3 --steps 3000 --restarts 10 --spectral-start
+  ncsolve verify --n 5,3,2 --depth 2 --width 4 --label-smoothing 0.1 --restarts 3
+  ncsolve verify --targets regression.npz --depth 2 --bias free --width 4   # N x t, key targets
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ from ..core.descent import METHODS, MOMENTUM
 from ..inputs import outfile
 from ..inputs.problem import MAX_DEPTH, Problem, whole_number
 from ..inputs.validation import POSITIVE, Options, check, invalid
-from .options import MODEL, Option, add_options, option
+from .options import MODEL, Option, add_options, add_target_options, option, target_settings
 
 DEFAULT_STEPS = {"lbfgs": 20000, "gd": 30000, "momentum": 30000}
 DEFAULTS = {"lr": 0.1, "momentum": 0.9}
@@ -84,8 +86,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``ncsolve verify``."""
     width = Option("--width", "D", None, f"one width d for every layer, d_1 = ... = d_M = D "
                    f"(default {DEFAULT_WIDTH}, the paper's setting); --widths sets each layer")
-    add_options(parser.add_argument_group("model"), option("n", required=True), *MODEL[1:],
-                width, "features")
+    add_options(parser.add_argument_group("model"), "n", *MODEL[1:], width, "features")
+    add_target_options(parser)
     add_options(parser.add_argument_group("descent"), *DESCENT)
     add_options(parser.add_argument_group("comparison"), *COMPARISON)
     add_options(parser.add_argument_group("output"), *OUTPUT)
@@ -134,9 +136,10 @@ def _memory_limit() -> float:
 def _check_size(problem: Problem) -> None:
     """Refuse models whose parameter vectors and K x N outputs would not fit in memory."""
     d = problem.widths
+    rows = problem.K if problem.target is None else problem.target.outputs
     count = (d[0] * problem.N + sum(a * b for a, b in itertools.pairwise(d))
-             + problem.K * (d[-1] + 1))
-    outputs = problem.K * problem.N  # logits, residual and their gradients: OUTPUT_COPIES
+             + rows * (d[-1] + 1))
+    outputs = rows * problem.N  # logits, residual and their gradients: OUTPUT_COPIES
     needed = 8.0 * (count * 30 + outputs * OUTPUT_COPIES)  # L-BFGS keeps about 30 vectors
     if needed > _memory_limit():
         blame = "n" if d[0] * problem.N >= count / 2 or outputs * OUTPUT_COPIES > count * 30 \
@@ -177,9 +180,16 @@ def _settings(args) -> dict:
     restarts = whole_number(args.restarts, "restarts", "", high=MAX_RUNS)
     steps = (DEFAULT_STEPS[method] if args.steps is None
              else whole_number(args.steps, "steps", "", high=MAX_STEPS))
+    if args.n is None and args.targets is None:
+        raise invalid("n", "give the class sizes, e.g. --n 500,100,50 (or per-sample "
+                      "targets with --targets FILE)")
+    targets = target_settings(args)
     problem = Problem.build(args.n, depth, args.lambda_w, args.lambda_h, args.bias, args.loss,
-                            widths, args.lambda_b, args.features)
+                            widths, args.lambda_b, args.features, **targets)
     _check_size(problem)
+    if problem.target is not None and (args.plot or args.record_every):
+        raise invalid("plot" if args.plot else "record_every", "trajectories are recorded "
+                      "for one-hot labels only; leave it out with a target other than one-hot")
     if problem.features == "nonnegative" and (args.plot or args.record_every):
         raise invalid("plot" if args.plot else "record_every", "the bounded runs of "
                       "--features nonnegative record no trajectory; leave it out")
@@ -203,6 +213,7 @@ def _settings(args) -> dict:
         "grad_tol": check(args.grad_tol, POSITIVE, "grad_tol"),
         "record_every": record_every,
         "plot": plot,
+        "targets": targets.get("targets"),
     }
 
 
@@ -221,6 +232,7 @@ def run(args) -> int:
         tolerances=Tolerances(loss_rtol=settings["loss_rtol"], gram_tol=settings["gram_tol"],
                               grad_tol=settings["grad_tol"]),
         progress=False if args.quiet else None, spectral_start=args.spectral_start,
+        targets=settings["targets"],
         **settings["options"],
     )
     if settings["plot"]:

@@ -11,6 +11,11 @@ cross-entropy of the logit columns (CE); the bias term is present with a
 regularized bias only (a free bias is not penalized).  Samples are ordered class by class, so
 the labels are implied by the class sizes ``n``.
 
+The MSE target ``Y`` is one matrix (K' x N, one column per sample), built once by
+:func:`target_matrix`: one-hot labels (K' = K), a class-level target (label smoothing,
+soft labels: sample i of class k has target ``S[:, k]``), or per-sample targets given
+as an N x t array (K' = t; N x t numbers are stored, never an N x N matrix).
+
 Everything works on one flat float64 parameter vector ``x = (H, W_1, ..., W_M, b)``
 (each block in C order; ``b`` only with a learned bias), which is what scipy's
 optimizers and the descent loops in :mod:`ncsolve.core.descent` move around.
@@ -37,7 +42,7 @@ from ..inputs.problem import Problem
 from ..inputs.validation import WholeNumber, check, invalid
 
 __all__ = ["DEFAULT_WIDTH", "FullObjective", "Parameters", "class_labels", "default_widths",
-           "softmax_cross_entropy"]
+           "softmax_cross_entropy", "target_matrix"]
 
 DEFAULT_WIDTH = 64  # verify's width of every layer (Python and CLI): the paper's setting
 
@@ -105,6 +110,56 @@ def softmax_cross_entropy(Z: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray
     return losses, grad
 
 
+def target_matrix(problem: Problem, samples=None) -> np.ndarray:
+    """The MSE target ``Y`` (K' x N, one column per sample, class by class).
+
+    Parameters
+    ----------
+    problem : Problem
+        One-hot labels when ``problem.target`` is None (exactly the matrix of before),
+        else its class-level matrix ``S`` (column k for every sample of class k) or, for
+        per-sample targets, ``samples``.
+    samples : array of shape (N, t), optional
+        The per-sample targets themselves (rows are samples), required with per-sample
+        targets: the problem holds only their moments. Refused otherwise.
+
+    Returns
+    -------
+    ndarray, shape (K', N)
+    """
+    target = problem.target
+    if target is None or target.moments is None:
+        if samples is not None:
+            raise invalid("targets", "per-sample targets belong to a problem built with "
+                          "them (Problem.build(targets=Y)); leave them out here")
+        labels = class_labels(problem.n)
+        if target is None:
+            Y = np.zeros((problem.K, problem.N))
+            Y[labels, np.arange(problem.N)] = 1.0
+            return Y
+        return np.ascontiguousarray(target.soft[:, labels], dtype=float)
+    return _sample_matrix(target.moments, samples)
+
+
+def _sample_matrix(moments, samples) -> np.ndarray:
+    """Per-sample targets as a t x N matrix, checked against the problem's moments."""
+    if samples is None:
+        raise invalid("targets", "the full problem needs the per-sample targets themselves "
+                      "(the problem holds only their moments); pass targets=Y")
+    if hasattr(samples, "detach"):
+        samples = samples.detach().cpu().numpy()
+    Y = np.asarray(samples, dtype=float)
+    Y = Y[:, None] if Y.ndim == 1 else Y
+    if Y.shape != (moments.count, moments.dim) or not np.all(np.isfinite(Y)):
+        raise invalid("targets", f"must be the N x t = {moments.count} x {moments.dim} finite "
+                      f"array the problem was built from, got shape {Y.shape}")
+    mean = Y.mean(axis=0)
+    if not np.allclose(mean, moments.mean, rtol=1e-9, atol=1e-12 * (1 + np.abs(mean).max())):
+        raise invalid("targets", "differ from the targets the problem was built from "
+                      "(their means differ); pass the same array")
+    return np.ascontiguousarray(Y.T)
+
+
 @dataclass(frozen=True)
 class Parameters:
     """Views of one flat parameter vector as arrays.
@@ -150,9 +205,11 @@ class FullObjective:
     ----------
     problem : Problem
         Class sizes, depth, decays, bias mode and loss (``problem.loss`` is
-        ``"mse"`` or ``"ce"``).
+        ``"mse"`` or ``"ce"``), and the target (``problem.target``; MSE).
     widths : sequence of int, optional
         Widths d_1..d_M.  Default: ``problem.widths``, or K for every layer.
+    samples : array of shape (N, t), optional
+        Per-sample targets, for a problem built with them (:func:`target_matrix`).
 
     Examples
     --------
@@ -161,7 +218,7 @@ class FullObjective:
     >>> value, grad = f(x)  # what scipy.optimize.minimize(..., jac=True) expects
     """
 
-    def __init__(self, problem: Problem, widths=None):
+    def __init__(self, problem: Problem, widths=None, samples=None):
         if widths is None:
             widths = default_widths(problem)
         widths = tuple(int(d) for d in widths)
@@ -172,10 +229,10 @@ class FullObjective:
             )
         self.problem = problem
         self.widths = widths
-        self.K, self.N, self.M = problem.K, problem.N, problem.depth
+        self.N, self.M = problem.N, problem.depth
         self.labels = class_labels(problem.n)
-        self.Y = np.zeros((self.K, self.N))
-        self.Y[self.labels, np.arange(self.N)] = 1.0
+        self.Y = target_matrix(problem, samples)
+        self.K = int(self.Y.shape[0])  # outputs: K' (the classes for one-hot labels)
         self.has_bias = problem.bias in ("free", "regularized")
         self.lambda_b = problem.lambda_b if problem.bias == "regularized" else 0.0
         self.loss_name = problem.loss

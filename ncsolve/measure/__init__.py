@@ -14,7 +14,9 @@ predict per layer), :mod:`.network` (:func:`measure`), :mod:`.conventions`
 (:class:`Tracker`), :mod:`.plot`, :mod:`.literature` (NC1 forms, GNC2, UNC3, NC5),
 :mod:`.heads` (state_dict heads), :mod:`.targets` (:func:`target_grams`),
 :mod:`.device` (sums on the tensors' device), :mod:`.compensated` (float32 sums there,
-compensated merges), :mod:`.hints`, :mod:`.nonlinear`.
+compensated merges), :mod:`.hints`, :mod:`.nonlinear`,
+:mod:`.nrc` (NRC1-3 of a regression head) and :mod:`.regression`
+(:func:`~.regression.measure_regression`: a regression head against the exact minimizer).
 """
 
 from ..inputs.conventions import TrainingConvention, training_decays

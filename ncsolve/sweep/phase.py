@@ -15,6 +15,14 @@ fixed ratio, ``lbar`` is proportional to their common scale.
 
 The thresholds are homogeneous in sigma: ``critical(sigma, N) =
 critical(sigma N^(-1/(2-q)), 1)``, which evaluates every ratio in one call.
+
+Label smoothing ``eps`` (docs/targets.md) changes only the spectrum. With a free bias
+every direction's sigma is exactly ``(1 - eps)`` times the one-hot one. Without a
+bias the directions are those of ``S D S^T`` (``S = (1 - eps) I + eps/K 11^T``): the
+contrasts inside a group of m equal classes keep sigma ``(1 - eps) sqrt(n_g)`` (m - 1
+of them), and the span of the group indicators holds one direction per group, the
+eigenvalues of an S x S matrix (:func:`_smoothed_roots`). ``eps = 0`` is the one-hot
+map itself.
 """
 
 from __future__ import annotations
@@ -29,6 +37,7 @@ from ..core.spectral import target_spectrum
 from ..inputs.grid import parse_values
 from ..inputs.problem import FEATURES, LOSSES, MAX_DEPTH, whole_number
 from ..inputs.profiles import Profile, check_ratio
+from ..inputs.targets import smoothed_target
 from ..inputs.validation import Options, check, invalid
 from . import phase_nonnegative
 from .phase_text import phase_text
@@ -120,6 +129,7 @@ class PhaseMap:
     loss: str = "mse"
     features: str = "unconstrained"
     certainty: str = EXACT
+    label_smoothing: float = 0.0
 
     def states(self, decay, depth_index: int = 0) -> np.ndarray:
         """Phase of each curve at decays ``decay`` (shape (..., P)): 0 active,
@@ -177,6 +187,7 @@ class PhaseMap:
             "certainty": self.certainty,
             "decay": "lbar, the geometric mean of lambda_h and every lambda_w",
             "integer_sizes": self.integer,
+            **({"label_smoothing": self.label_smoothing} if self.label_smoothing else {}),
             "ratio": _floats(self.ratios),
             "depth": list(self.depths),
             "curves": [_curve_dict(c, self.depths) for c in self.curves],
@@ -257,7 +268,8 @@ def _check_work(profile: Profile, bias: str) -> None:
 
 
 def phase_map(profile: Profile, ratios, depths=None, bias: str = "none",
-              integer: bool = False, loss: str = "mse", features=None) -> PhaseMap:
+              integer: bool = False, loss: str = "mse", features=None,
+              label_smoothing=None) -> PhaseMap:
     """Exact MSE phase boundaries of ``profile`` at ``ratios`` and ``depths``.
 
     With ``features="nonnegative"`` (H >= 0): the same curves for bias-free MSE (the
@@ -281,6 +293,8 @@ def phase_map(profile: Profile, ratios, depths=None, bias: str = "none",
         "ce" needs ``features="nonnegative"``.
     features : {"unconstrained", "nonnegative"}, optional
         Default unconstrained.
+    label_smoothing : float, optional
+        Targets smoothed by eps in [0, 1) (0 or None: one-hot labels).
 
     Returns
     -------
@@ -310,10 +324,19 @@ def phase_map(profile: Profile, ratios, depths=None, bias: str = "none",
     group_sizes = np.stack([sizes[:, g[0]] for g in groups], axis=1)  # (P, S)
     counts = np.array([g.size for g in groups])
     N = sizes.sum(axis=1)
-    if bias == "none":
+    eps = 0.0 if label_smoothing is None else \
+        smoothed_target(label_smoothing, profile.classes).epsilon
+    if eps and (features == "nonnegative" or loss == "ce"):
+        raise invalid("label_smoothing", "smoothed maps are for MSE with unconstrained "
+                      "features; leave --label-smoothing out")
+    if eps and bias == "none":
+        specs = _smoothed_curves(profile, group_sizes, counts, eps)
+    elif bias == "none":
         specs = _class_curves(profile, group_sizes)
     else:
         specs = _direction_curves(profile, group_sizes, counts)
+        if eps:  # the centred smoothed target is (1 - eps) times the one-hot one
+            specs = [(*spec[:4], (1.0 - eps) * spec[4]) for spec in specs]
     if loss == "ce":
         ce = phase_nonnegative.ce_thresholds(group_sizes, N, sizes.shape[1])  # (P, S)
     curves = []
@@ -326,11 +349,11 @@ def phase_map(profile: Profile, ratios, depths=None, bias: str = "none",
             else:
                 crit[i], exist[i] = thresholds(sigma, N, depth + 1)
         curves.append(Curve(name, classes, directions, mult, sigma, crit, exist))
-    notes = _notes(profile, bias, integer, loss)
+    notes = _notes(profile, bias, integer, loss) + _smoothing_notes(bias, eps)
     if features == "nonnegative":
         notes += phase_nonnegative.notes(loss)
     return PhaseMap(profile, bias, ratios, depths, bool(integer), sizes, tuple(curves), notes,
-                    loss, features, certainty)
+                    loss, features, certainty, eps)
 
 
 def thresholds(sigma: np.ndarray, N: np.ndarray, L: int) -> tuple[np.ndarray, np.ndarray]:
@@ -373,6 +396,53 @@ def _direction_curves(profile: Profile, group_sizes: np.ndarray, counts: np.ndar
             name = "between groups" if S == 2 else f"between groups {g + 1}"
             yield name, every, (index,), 1, roots[:, g]
             index += 1
+
+
+def _smoothed_curves(profile: Profile, group_sizes: np.ndarray, counts: np.ndarray,
+                     eps: float):
+    """Bias-free, smoothed by eps: per group the m - 1 contrasts inside it (sigma
+    ``(1 - eps) sqrt(n_g)``), then one direction per group in the span of the group
+    indicators (:func:`_smoothed_roots`), largest first."""
+    groups, names = profile.groups(), profile.group_names()
+    index = 0
+    for g in range(len(groups)):
+        if counts[g] > 1:
+            mult = int(counts[g]) - 1
+            yield (f"within {names[g]}", tuple(int(m) for m in groups[g]),
+                   tuple(range(index, index + mult)), mult,
+                   (1.0 - eps) * np.sqrt(group_sizes[:, g]))
+            index += mult
+    roots = _smoothed_roots(group_sizes, counts, eps, profile.classes)
+    every = tuple(range(profile.classes))
+    for g in range(roots.shape[1]):
+        yield f"group direction {g + 1}", every, (index,), 1, roots[:, g]
+        index += 1
+
+
+def _smoothed_roots(group_sizes: np.ndarray, counts: np.ndarray, eps: float,
+                    K: int) -> np.ndarray:
+    """Singular values of ``S E^T`` on the span of the group indicators, decreasing.
+
+    With ``q_h = 1_h / sqrt(m_h)`` (group h of m_h classes of size n_h), ``Q^T S D S Q =
+    V diag(m n) V^T`` where column h of V is ``(1 - eps) e_h / sqrt(m_h) + (eps/K)
+    sqrt(m)``; its eigenvalues are sigma^2."""
+    m = counts.astype(float)
+    V = (1.0 - eps) * np.diag(1.0 / np.sqrt(m)) + (eps / K) * np.sqrt(m)[:, None]
+    weights = group_sizes.astype(float) * m[None, :]  # (P, S)
+    M = np.einsum("ih,ph,jh->pij", V, weights, V)
+    values = np.linalg.eigvalsh(M)[:, ::-1]
+    return np.sqrt(np.maximum(values, 0.0))
+
+
+def _smoothing_notes(bias: str, eps: float) -> tuple[str, ...]:
+    if not eps:
+        return ()
+    if bias == "free":
+        return (f"label smoothing {eps:g}: with a free bias every sigma is (1 - eps) times the "
+                "one-hot one, so every curve is the one-hot curve times (1 - eps)^(2 - q)",)
+    return (f"label smoothing {eps:g} without a bias: curves are direction groups of S D S^T "
+            "(contrasts inside a group of equal classes, and one direction per group in the "
+            "span of the group indicators), not classes",)
 
 
 def _secular_roots(group_sizes: np.ndarray, counts: np.ndarray) -> np.ndarray:

@@ -168,6 +168,8 @@ def _run(grid, executor, workers, scheduler, output, fmt, progress,
     ax = grid.axis_values(todo)
     fast = (ax["loss"] == "mse") & np.isin(ax["bias"], VECTOR_BIAS) & (
         grid.features == "unconstrained")  # nonnegative: each point through solvers.solve
+    if "label_smoothing" in ax:  # smoothed targets: solvers.solve point by point
+        fast &= ax["label_smoothing"].astype(float) == 0.0
     vector, others = todo[fast], todo[~fast].tolist()
     blocks = [earlier] if done else []
     with contextlib.ExitStack() as stack:

@@ -2,7 +2,7 @@
 
 Every parameter of ``predict`` that takes one number or choice can be an axis
 (``depth``, ``lambda_w``, ``lambda_h``, ``lambda_b``, ``bias``, ``loss``,
-``seed``, ``restarts``), and so can the profile's (``ratio``, ``classes``,
+``seed``, ``restarts``, ``label_smoothing``), and so can the profile's (``ratio``, ``classes``,
 ``minority``, ``largest``); ``decay`` sets ``lambda_h`` and every ``lambda_w``
 together (then lbar equals it). Values are a comma list or ``START:STOP:COUNT``
 (log-spaced for decays and ratios, linear otherwise). ``features`` (unconstrained or
@@ -26,6 +26,7 @@ from ..inputs.profiles import PROFILES, check_ratio
 from ..inputs.profiles import profile as make_profile
 from ..inputs.validation import Options, ProblemError, check, invalid
 from ..solvers.nonnegative.search import DEFAULT_RESTARTS
+from ..inputs.targets import smoothed_target
 
 # name: (scale, integer, low)
 NUMERIC = {
@@ -40,10 +41,11 @@ NUMERIC = {
     "lambda_b": ("log", False, None),
     "seed": ("linear", True, 0),
     "restarts": ("linear", True, 0),
+    "label_smoothing": ("linear", False, 0.0),
 }
 CHOICES = {"bias": BIAS_MODES, "loss": LOSSES}
 AXES = ("ratio", "classes", "minority", "largest", "depth", "decay", "lambda_w", "lambda_h",
-        "lambda_b", "bias", "loss", "seed", "restarts")
+        "lambda_b", "bias", "loss", "seed", "restarts", "label_smoothing")
 PROFILE_AXES = ("ratio", "classes", "minority", "largest")
 CE_ONLY = ("seed", "restarts")
 LOSS_COLUMN = "loss_function"  # the loss parameter; "loss" is the objective value
@@ -121,6 +123,8 @@ class Grid:
         }
         if params["bias"] == "regularized":
             kwargs["lambda_b"] = params.get("lambda_b")
+        if params.get("label_smoothing") is not None:
+            kwargs["label_smoothing"] = float(params["label_smoothing"])
         if self.features != FEATURES[0]:
             kwargs["features"] = self.features
             return kwargs  # no seed or restarts (refused by build_grid)
@@ -159,6 +163,8 @@ class Grid:
             out["lambda_b"] = np.where(ax["bias"] == "regularized", ax["lambda_b"], None)
         out["bias"] = ax["bias"]
         out[LOSS_COLUMN] = ax["loss"]
+        if "label_smoothing" in ax:
+            out["label_smoothing"] = ax["label_smoothing"]
         if self.widths is not None:
             out["widths"] = np.full(P, ",".join(map(str, self.widths)), dtype=object)
         if self.features != FEATURES[0]:
@@ -272,6 +278,9 @@ def build_grid(*, profile=None, n=None, widths=None, yes: bool = False, features
         raise invalid(name, "only used by the cross-entropy search; add --loss ce")
     if "regularized" in values["bias"] and "lambda_b" not in values:
         raise invalid("lambda_b", "a regularized bias needs its decay, e.g. --lambda-b 5e-4")
+    if "label_smoothing" in values and "ce" in losses and any(values["label_smoothing"]):
+        raise invalid("label_smoothing", "smoothed targets are solved for the squared error "
+                      "only; sweep --loss mse")
     if "lambda_b" in values and "regularized" not in values["bias"]:
         raise invalid("lambda_b", "is the decay of a regularized bias; add --bias regularized")
     base = None if n is None else tuple(int(v) for v in Problem.build(n).n)
@@ -326,6 +335,9 @@ def _axis(name: str, spec) -> list:
 
         for v in values:
             check_ratio(v)
+    if name == "label_smoothing":
+        for v in values:
+            smoothed_target(v, 2)  # refuses values outside [0, 1) by name
     if integer:
         return [int(v) for v in values]
     return [float(v) for v in values]

@@ -32,6 +32,7 @@ Modules: :mod:`.critical_points` (the MSE theory's critical points: :class:`Theo
 :mod:`.alignment` (a searched answer's matrices and :func:`align`), :mod:`.crossentropy`
 (:func:`assess_ce` and the cross-entropy report), :mod:`.report` (the report's base and
 JSON pieces), :mod:`.text` (its text), :mod:`.common` (tolerances and a run's end point),
+:mod:`.targets` (a target other than one-hot labels: :func:`~.targets.assess_target`),
 :mod:`.run` (:func:`verify`: the theory, descent, every run assessed), :mod:`.plot`
 (:func:`verify_figure`, :func:`plot_report`), :mod:`.dynamics` (descent from a spectral
 start read per direction, random starts against the flow's prediction; docs/dynamics.md),

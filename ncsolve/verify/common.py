@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -93,7 +93,9 @@ def problem_with_widths(problem: Problem, widths) -> Problem:
     """The same problem with explicit widths (the theory caps the rank by them)."""
     if problem.widths is not None and tuple(problem.widths) == tuple(widths):
         return problem
-    return Problem.build(
+    built = Problem.build(
         problem.n, problem.depth, problem.lambda_w, problem.lambda_h, problem.bias,
         problem.loss, widths, problem.lambda_b, problem.features,
     )
+    # the target was validated with the problem; it is carried over as it is
+    return built if problem.target is None else replace(built, target=problem.target)

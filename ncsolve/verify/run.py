@@ -22,7 +22,7 @@ from ..core.descent import descend
 from ..core.metrics import run_geometry
 from ..core.objective import DEFAULT_WIDTH, FullObjective, default_widths
 from ..inputs.problem import LOSSES, Problem
-from ..inputs.validation import Options, check
+from ..inputs.validation import Options, check, invalid
 from ..solvers import solve
 from .alignment import CETarget, align, class_permutations, comparison_text
 from .common import Tolerances, problem_with_widths
@@ -43,6 +43,7 @@ def verify(
     solution=None,
     progress: bool | None = False,
     spectral_start: bool = False,
+    targets=None,
     **options,
 ) -> VerifyReport | CEVerifyReport:
     """Run descent on the full problem and compare every run with the theory.
@@ -77,6 +78,11 @@ def verify(
         Also run plain gradient descent from the spectral start that the random starts
         read as (:mod:`ncsolve.verify.spectral`) and compare both with the gradient flow
         (squared loss, ``method="gd"``; the report's ``spectral``).
+    targets : array of shape (N, t), optional
+        The per-sample targets of a problem built with ``targets=`` (it holds only their
+        moments; the full problem needs every row). A problem with label smoothing or
+        soft labels needs nothing more. Such problems are judged against the closed
+        form by :func:`ncsolve.verify.targets.assess_target` (docs/verify.md).
     **options
         Passed to the descent method (lr, momentum, steps, init_scale, maxiter, ...).
 
@@ -87,7 +93,7 @@ def verify(
     check(problem.loss, Options(LOSSES), "loss")
     if widths is None or isinstance(widths, (int, np.integer)):
         widths = default_widths(problem, DEFAULT_WIDTH if widths is None else widths)
-    objective = FullObjective(problem, widths)
+    objective = FullObjective(problem, widths, samples=targets)
     if "steps" in options and method == "lbfgs":
         options["maxiter"] = options.pop("steps")
     settings = {"restarts": restarts, "seed": seed, "record_every": record_every,
@@ -97,6 +103,8 @@ def verify(
         spectral = _spectral(objective, method, options, progress)
     if solution is None:
         solution = _theory(objective)
+    if problem.target is not None:
+        return _verify_targets(objective, solution, tolerances, method, settings, options)
     if problem.features == "nonnegative":
         return _verify_nonnegative(objective, solution, tolerances, method, settings, options)
     searched = problem.loss == "ce" or problem.bias == "regularized"
@@ -143,6 +151,19 @@ def _verify_searched(objective: FullObjective, solution, tolerances: Tolerances,
     method_used = next((r.comparison for r in runs if r.comparison != "diverged"),
                        runs[0].comparison if runs else "none")
     return CEVerifyReport(**fields, comparison=comparison_text(method_used, perms))
+
+
+def _verify_targets(objective: FullObjective, solution, tolerances: Tolerances, method: str,
+                    settings: dict, options: dict) -> CEVerifyReport:
+    """Every run compared with the closed form of a non-one-hot target, directly."""
+    from .targets import COMPARISON, assess_target, theory_matrices
+
+    if settings["record_every"]:
+        raise invalid("record_every", "trajectories are recorded for one-hot labels only; "
+                      "leave it (and --plot) out with a target other than one-hot")
+    fields = _descend_and_assess(objective, assess_target, solution, tolerances, None, method,
+                                 settings, options, theory=theory_matrices(solution))
+    return CEVerifyReport(**fields, comparison=COMPARISON)
 
 
 def _verify_nonnegative(objective: FullObjective, solution, tolerances: Tolerances,

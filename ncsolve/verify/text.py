@@ -119,6 +119,11 @@ def _ce_theory_line(sol) -> str:
             f"{sol.rank}{unique})")
 
 
+def _reason_lines(reason: str) -> list[str]:
+    """Why the answer is as certain as it says (nothing when nothing is to be said)."""
+    return [f"         {reason}"] if reason else []
+
+
 def format_ce_report(report) -> str:
     """The human-readable report of ``ncsolve verify --loss ce``."""
     p, best, sol = report.problem, report.best_run, report.solution
@@ -128,7 +133,7 @@ def format_ce_report(report) -> str:
         *_setting_lines(report),
         "",
         _ce_theory_line(sol),
-        f"         {sol.search_record().reason}",
+        *_reason_lines(sol.search_record().reason),
         f"best run (seed {best.seed}): {verdict}",
         *_run_lines(best, converged),
         f"  rank             {best.rank}   (theory {sol.rank})",
