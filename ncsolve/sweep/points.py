@@ -42,7 +42,8 @@ def block_of(index: np.ndarray, params: dict, per_point: dict, per_class: dict,
 
 def solve_point(index: int, kwargs: dict, params: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """Solve one grid point and return its rows as a block."""
-    return _solved(index, kwargs, params, None)[0]
+    with blas_threads(1):  # the same arithmetic on every worker, whatever its threads
+        return _solved(index, kwargs, params, None)[0]
 
 
 def solve_chain(indices: list[int], kwargs: list[dict],
@@ -55,20 +56,21 @@ def solve_chain(indices: list[int], kwargs: list[dict],
     answers do not depend on the executor.  Returns one block per point, in order.
     """
     blocks, previous = [], None
-    for index, kw, par in zip(indices, kwargs, params):
-        block, previous = _solved(index, kw, par, previous)
-        blocks.append(block)
+    with blas_threads(1):  # once per chain: finding the BLAS libraries costs milliseconds
+        for index, kw, par in zip(indices, kwargs, params):
+            block, previous = _solved(index, kw, par, previous)
+            blocks.append(block)
     return blocks
 
 
 def _solved(index: int, kwargs: dict, params: dict[str, np.ndarray], start):
-    """One point's block and its answer (warm-started from ``start`` unless None)."""
+    """One point's block and its answer (warm-started from ``start`` unless None); the
+    caller holds BLAS at one thread."""
     kwargs = dict(kwargs)
     options = {name: kwargs.pop(name) for name in ("restarts", "seed") if name in kwargs}
     if start is not None:
         options["start"] = start
-    with blas_threads(1):  # the same arithmetic on every worker, whatever its threads
-        result = solve(specify(**kwargs), **options)
+    result = solve(specify(**kwargs), **options)
     return _block(index, kwargs, params, result), result
 
 
