@@ -9,7 +9,8 @@ the decay axis (``decay``, else ``lambda_h``) form a chain in ascending order; i
 first point is solved from scratch.  A chain is one task of the executor, and a
 resumed sweep reruns every chain that misses a point from its first point, so the
 rows are the same whatever the executor and however often a sweep is resumed.
-Every other point is a chain of its own (solved from scratch).
+Every other point is a chain of its own (solved from scratch), as is every point of
+a grid with other options (nonnegative features).
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ __all__ = ["CHAIN_AXES", "chains_of"]
 
 CHAIN_AXES = ("decay", "lambda_h")  # the first of these that the grid has is chained along
 WARM_BIAS = ("none", "free")  # bias modes whose depth-1 answers the certificate proves
+PLAIN_KEYS = frozenset(("n", "depth", "lambda_w", "lambda_h", "bias", "loss", "widths",
+                        "lambda_b", "seed", "restarts"))  # a point of the plain CE model
 
 
 def chains_of(grid, points: list[int]) -> list[list[int]]:
@@ -42,6 +45,8 @@ def chains_of(grid, points: list[int]) -> list[list[int]]:
     along = next((a for a in CHAIN_AXES if a in names), None)
     ax = grid.axis_values(points)
     warm = (ax["loss"] == "ce") & (ax["depth"].astype(int) == 1) & np.isin(ax["bias"], WARM_BIAS)
+    if warm.any() and not PLAIN_KEYS.issuperset(grid.predict_kwargs(grid.point(0))):
+        warm[:] = False  # other features (nonnegative, say): no warm-start route
     if along is None or not warm.any():
         return [[int(i)] for i in points]
     positions = np.stack(np.unravel_index(points, grid.shape), axis=1)
