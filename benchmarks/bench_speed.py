@@ -210,11 +210,11 @@ def mse_table(old: Path, repeats: int, sample: int) -> None:
           f"(file {sweep_new['bytes']:,} bytes)", flush=True)
 
 
-def ce_sweep_table(old: Path, repeats: int, count: int) -> None:
+def ce_sweep_table(old: Path, repeats: int, count: int, depths=(1, 2)) -> None:
     print(f"\n### CE sweep, {count} x {count} grid (exp, K = 10), serial executor\n")
     print("| depth | points/s ours | old | ratio | sum of losses ours | old |")
     print("|---|---:|---:|---:|---:|---:|")
-    for depth in (1, 2):
+    for depth in depths:
         new, was = best([ROOT, old], repeats, lambda t, depth=depth:
                         run_child(t, "ce_sweep", depth=depth, count=count))
         rate_new, rate_old = new["points"] / new["seconds"], was["points"] / was["seconds"]
@@ -238,6 +238,9 @@ def main(argv=None) -> int:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--only", default="mse,measure,ce,ce_sweep,memory",
                         help="comma list of tables: mse, measure, ce, ce_sweep, memory")
+    parser.add_argument("--sweep-count", type=int, default=3,
+                        help="points per axis of the CE sweep grid (default 3)")
+    parser.add_argument("--sweep-depths", default="1,2", help="depths of the CE sweep table")
     parser.add_argument("--child")
     parser.add_argument("--kwargs", default="{}")
     args = parser.parse_args(argv)
@@ -253,7 +256,8 @@ def main(argv=None) -> int:
     tables = {"mse": lambda: mse_table(args.old, repeats, sample=200 if args.quick else 400),
               "measure": lambda: measure_table(args.old, repeats),
               "ce": lambda: ce_table(args.old, repeats),
-              "ce_sweep": lambda: ce_sweep_table(args.old, 1, 3),
+              "ce_sweep": lambda: ce_sweep_table(
+                  args.old, 1, args.sweep_count, tuple(map(int, args.sweep_depths.split(",")))),
               "memory": lambda: memory_table(args.old)}
     for name in args.only.split(","):
         tables[name]()

@@ -10,6 +10,7 @@ grid       grid values from comma lists and START:STOP:COUNT
 spec       a sweep's grid: axes, points and each point's predict inputs
 mse        the MSE closed form vectorized across grid points
 points     table columns and one point solved by predict (what executors run)
+chains     CE points at depth 1 chained along the decay axis, warm-started in order
 executors  local processes, threads, serial, Dask
 output     CSV / JSON-lines tables, appended point by point, resumable
 run        sweep(): the vectorized points, the executor, resume

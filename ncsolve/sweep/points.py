@@ -1,7 +1,7 @@
 """Rows of a sweep table: the columns, their types, and one point solved by predict.
 
 A block is a dict of equal-length numpy arrays, one per column: the rows of one
-or more grid points. :func:`solve_point` is what executors run (a top-level
+or more grid points. :func:`solve_chain` is what executors run (a top-level
 function of plain arguments, so that it pickles to processes and Dask workers).
 """
 
@@ -42,10 +42,40 @@ def block_of(index: np.ndarray, params: dict, per_point: dict, per_class: dict,
 
 def solve_point(index: int, kwargs: dict, params: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """Solve one grid point and return its rows as a block."""
+    with blas_threads(1):  # the same arithmetic on every worker, whatever its threads
+        return _solved(index, kwargs, params, None)[0]
+
+
+def solve_chain(indices: list[int], kwargs: list[dict],
+                params: list[dict[str, np.ndarray]]) -> list[dict[str, np.ndarray]]:
+    """Solve a chain of grid points in order, each warm-started from the one before.
+
+    The points differ only in their decays (:mod:`ncsolve.sweep.chains`); the first is
+    solved from scratch, every other one with the previous answer as ``start``
+    (:func:`ncsolve.solvers.solve`).  The chain is what an executor runs, so its
+    answers do not depend on the executor.  Returns one block per point, in order.
+    """
+    blocks, previous = [], None
+    with blas_threads(1):  # once per chain: finding the BLAS libraries costs milliseconds
+        for index, kw, par in zip(indices, kwargs, params):
+            block, previous = _solved(index, kw, par, previous)
+            blocks.append(block)
+    return blocks
+
+
+def _solved(index: int, kwargs: dict, params: dict[str, np.ndarray], start):
+    """One point's block and its answer (warm-started from ``start`` unless None); the
+    caller holds BLAS at one thread."""
     kwargs = dict(kwargs)
     options = {name: kwargs.pop(name) for name in ("restarts", "seed") if name in kwargs}
-    with blas_threads(1):  # the same arithmetic on every worker, whatever its threads
-        result = solve(specify(**kwargs), **options)
+    if start is not None:
+        options["start"] = start
+    result = solve(specify(**kwargs), **options)
+    return _block(index, kwargs, params, result), result
+
+
+def _block(index: int, kwargs: dict, params: dict[str, np.ndarray], result) -> dict:
+    """The rows of one solved point."""
     n = result.problem.n
     per_class = {
         "feature_norm": result.feature_norm, "classifier_norm": result.classifier_norm,

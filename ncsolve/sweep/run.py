@@ -14,6 +14,7 @@ import numpy as np
 
 from ..core.constants import EXACT
 from ..results.table import json_ready
+from .chains import chains_of
 from .executors import SerialExecutor, check_executor, open_executor
 from .mse import solve_groups
 from ..inputs.outfile import locked
@@ -25,7 +26,7 @@ from .points import (
     RESULT_COLUMNS,
     concat,
     parse_cell,
-    solve_point,
+    solve_chain,
 )
 from .spec import Grid, build_grid
 
@@ -185,7 +186,7 @@ def _run(grid, executor, workers, scheduler, output, fmt, progress,
         for block in _vector_blocks(grid, vector):
             _deliver(block, blocks, table, bar)
         if others:
-            for block in _pooled(pool, grid, others):
+            for block in _pooled(pool, grid, others, done):
                 _deliver(block, blocks, table, bar)
     data = concat(blocks, columns)
     result = SweepTable(grid, tuple(columns), data, len(todo), len(done), output)
@@ -215,25 +216,35 @@ def _executor(executor, workers, scheduler):
 IN_FLIGHT = 256  # points submitted ahead of the results (bounded memory, prompt appends)
 
 
-def _pooled(pool, grid: Grid, indices: list[int]):
-    """Blocks of the points as they finish, at most IN_FLIGHT submitted ahead (a serial
-    executor runs one at a time); pending points are cancelled on error or interrupt."""
+def _pooled(pool, grid: Grid, indices: list[int], done=frozenset()):
+    """Blocks of the points as they finish, at most IN_FLIGHT chains submitted ahead (a
+    serial executor runs one at a time); pending chains are cancelled on error or interrupt.
+
+    Each task is a chain of points (:func:`~ncsolve.sweep.chains.chains_of`: CE points at
+    depth 1 along the decay axis, warm-started in order; every other point alone).  A
+    chain with a finished point (``done``, from a resumed file) is rerun from its first
+    point, and only the missing points are delivered, so resuming changes no row."""
 
     limit = 1 if isinstance(pool, SerialExecutor) else IN_FLIGHT
-    queue = iter(indices)
+    wanted = set(indices)
+    chains = [c for c in chains_of(grid, [*indices, *done]) if wanted.intersection(c)]
+    queue = iter(chains)
     pending: set = set()
     try:
         while True:
-            for i in queue:
-                pending.add(pool.submit(solve_point, i, grid.predict_kwargs(grid.point(i)),
-                                        grid.param_block(np.array([i]))))
+            for chain in queue:
+                pending.add(pool.submit(
+                    solve_chain, chain, [grid.predict_kwargs(grid.point(i)) for i in chain],
+                    [grid.param_block(np.array([i])) for i in chain]))
                 if len(pending) >= limit:
                     break
             if not pending:
                 return
             finished, pending = cf.wait(pending, return_when=cf.FIRST_COMPLETED)
             for future in finished:
-                yield future.result()
+                for block in future.result():
+                    if int(block["point"][0]) in wanted:
+                        yield block
     finally:
         for future in pending:
             future.cancel()

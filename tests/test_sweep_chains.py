@@ -1,0 +1,72 @@
+"""CE sweeps at depth 1: points chained along the decay axis and warm-started in order.
+
+Each row is checked against a cold ``predict`` at the same point (loss not above it
+beyond rounding, the same certainty), the rows against another executor, and a sweep
+resumed from a file that holds part of a chain against a fresh run, byte for byte.
+"""
+
+from __future__ import annotations
+
+import csv
+
+import numpy as np
+
+from ncsolve import predict
+from ncsolve.sweep.chains import chains_of
+from ncsolve.sweep.run import sweep
+from ncsolve.sweep.spec import build_grid
+
+GRID = dict(profile="exp", classes=5, ratio="2,20", decay="1e-4:1e-2:4", depth=1, loss="ce",
+            restarts=6)
+
+
+def test_chains_run_along_the_decay_axis_and_only_for_depth_one_ce():
+    grid = build_grid(profile="exp", classes=4, ratio="2,20", decay="1e-3,1e-2,1e-1",
+                      depth="1,2", loss="ce,mse", yes=True)
+    points = list(range(grid.size))
+    chains = chains_of(grid, points[::-1])  # the order given does not matter
+    assert sorted(i for c in chains for i in c) == points
+    for chain in chains:
+        params = [grid.point(i) for i in chain]
+        warm = params[0]["loss"] == "ce" and params[0]["depth"] == 1
+        assert len(chain) == (3 if warm else 1)
+        decays = [p["decay"] for p in params]
+        assert decays == sorted(decays)
+        for p in params:  # only the decay differs along a chain
+            assert {k: v for k, v in p.items() if k != "decay"} == \
+                {k: v for k, v in params[0].items() if k != "decay"}
+    assert sum(len(c) == 3 for c in chains) == 2  # one chain per ratio
+
+
+def test_warm_started_rows_equal_cold_predict_and_do_not_depend_on_the_executor():
+    serial = sweep(**GRID, executor="serial")
+    threads = sweep(**GRID, executor="thread", workers=2)
+    for name in serial.columns:
+        x, y = serial.data[name], threads.data[name]
+        if x.dtype.kind == "f":
+            assert np.array_equal(x, y, equal_nan=True), name
+        else:
+            assert list(x) == list(y), name
+    grid = serial.grid
+    points = serial.data["point"].astype(int)
+    for i in range(grid.size):
+        cold = predict(**grid.predict_kwargs(grid.point(i)))
+        row = np.flatnonzero(points == i)[0]
+        assert serial.data["certainty"][row] == cold.certainty == "proved"
+        assert serial.data["loss"][row] <= cold.loss * (1 + 1e-13)
+        assert np.allclose(serial.data["feature_norm"][points == i], cold.feature_norm,
+                           rtol=1e-6, atol=1e-9)
+
+
+def test_resuming_inside_a_chain_gives_the_fresh_file(tmp_path):
+    fresh = tmp_path / "fresh.csv"
+    sweep(**GRID, executor="serial", output=str(fresh))
+    lines = fresh.read_text().splitlines(keepends=True)
+    rows = list(csv.reader(lines))
+    point = rows[0].index("point")
+    keep = [line for line, row in zip(lines, rows) if row[point] in ("point", "0", "1", "4")]
+    partial = tmp_path / "partial.csv"
+    partial.write_text("".join(keep))  # the first two points of one chain, one of the other
+    table = sweep(**GRID, executor="serial", output=str(partial))
+    assert (table.skipped, table.computed) == (3, 5)
+    assert partial.read_text() == fresh.read_text()
