@@ -133,23 +133,7 @@ def threshold_of(direction: CEDirection, equal_decays: bool) -> tuple[float, boo
     if equal_decays:
         z_low, _ = roots(direction.sigma, direction.K, direction.L, direction.lbar)
         return z_low ** (1.0 / direction.L), True
-    return _bisect(direction), False
-
-
-def _bisect(direction: CEDirection, rtol: float = 1e-9) -> float:
-    """The threshold of a balanced start with unequal decays, by bisection in log s."""
-    L = direction.L
-    low = 0.5 * direction.zero_radius()
-    high = 2.0 * max(direction.z_plus ** (1.0 / L), low)
-    while flow.run(direction, np.full(L, high), times_needed=False).end != flow.PLUS:
-        high *= 2.0
-    while high - low > rtol * high:
-        middle = np.sqrt(low * high)
-        if flow.run(direction, np.full(L, middle), times_needed=False).end == flow.PLUS:
-            high = middle
-        else:
-            low = middle
-    return float(np.sqrt(low * high))
+    return flow.balanced_threshold(direction), False
 
 
 def end_loss(direction: CEDirection, end: str) -> float:

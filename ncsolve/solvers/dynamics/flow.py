@@ -211,3 +211,21 @@ def path(direction: Direction, s0, times: np.ndarray) -> np.ndarray:
     solution = solve_ivp(direction.rhs, (0.0, float(times[-1])), log_s0, method="LSODA",
                          rtol=RTOL, atol=ATOL, t_eval=times)
     return np.exp(solution.y.T)
+
+
+def balanced_threshold(direction: Direction, rtol: float = 1e-9) -> float:
+    """The smallest balanced start (every factor at s) whose flow ends at z_plus, by
+    bisection in log s to relative width ``rtol`` (for unequal decays, where no closed
+    form is known)."""
+    L = direction.L
+    low = 0.5 * direction.zero_radius()
+    high = 2.0 * max(direction.z_plus ** (1.0 / L), low)
+    while run(direction, np.full(L, high), times_needed=False).end != PLUS:
+        high *= 2.0
+    while high - low > rtol * high:
+        middle = np.sqrt(low * high)
+        if run(direction, np.full(L, middle), times_needed=False).end == PLUS:
+            high = middle
+        else:
+            low = middle
+    return float(np.sqrt(low * high))

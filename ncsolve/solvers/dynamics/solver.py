@@ -98,18 +98,7 @@ def _bisect(sigma: float, N: int, decays: tuple, z_plus: float) -> float:
     """The balanced threshold of one direction with unequal decays, by bisection in log s
     (remembered: equal class sizes and repeated calls share it)."""
     direction = flow.Direction(sigma, N, np.array(decays), z_plus)
-    L = direction.L
-    low = 0.5 * direction.zero_radius()
-    high = 2.0 * max(direction.z_plus ** (1.0 / L), low)
-    while flow.run(direction, np.full(L, high), times_needed=False).end != flow.PLUS:
-        high *= 2.0
-    while high - low > THRESHOLD_RTOL * high:
-        middle = np.sqrt(low * high)
-        if flow.run(direction, np.full(L, middle), times_needed=False).end == flow.PLUS:
-            high = middle
-        else:
-            low = middle
-    return float(np.sqrt(low * high))
+    return flow.balanced_threshold(direction, THRESHOLD_RTOL)
 
 
 def _end_word(end: str, state: str) -> str:
