@@ -26,7 +26,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..inputs.problem import ProblemError
-from .device import DeviceState, _to_numpy
+from .device import DeviceState, _to_numpy, head_terms
 
 __all__ = ["Float32State", "UNIT_ROUNDOFF"]
 
@@ -131,18 +131,9 @@ class Float32State(DeviceState):
         self.largest = max(self.largest, int(y.shape[0]))
 
     def _head_totals(self, X, y) -> None:
-        xp = self.xp
-        out = X
-        for W, b in self.head:
-            out = out @ W.T + (0.0 if b is None else b)
-        if not bool(xp.all(xp.isfinite(out))):
-            raise ProblemError("outputs of the head: every entry must be finite")
-        top = xp.max(out, axis=1)
-        shifted = out - xp.reshape(top, (-1, 1))
-        own = xp.sum(xp.where(xp.reshape(y, (-1, 1)) == xp.reshape(self.classes, (1, -1)),
-                              shifted, xp.zeros_like(shifted)), axis=1)
-        self.ce_sum.add(xp.sum(xp.log(xp.sum(xp.exp(shifted), axis=1)) - own))
-        self.correct = self.correct + xp.sum(xp.astype(xp.argmax(out, axis=1) == y, xp.int64))
+        ce, correct = head_terms(self.xp, self.head, self.classes, X, y)
+        self.ce_sum.add(ce)
+        self.correct = self.correct + correct
 
     def host(self):
         """(counts, means, scatter, spread, ce_sum, correct, bound) as numpy, float64.

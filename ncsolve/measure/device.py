@@ -141,19 +141,9 @@ class DeviceState:
                 + weight * xp.sum(delta * delta, axis=1))
 
     def _head_totals(self, X, y) -> None:
-        xp = self.xp
-        out = X
-        for W, b in self.head:
-            out = out @ W.T + (0.0 if b is None else b)
-        if not bool(xp.all(xp.isfinite(out))):
-            raise ProblemError("outputs of the head: every entry must be finite")
-        top = xp.max(out, axis=1)
-        shifted = out - xp.reshape(top, (-1, 1))
-        own = xp.sum(xp.where(xp.reshape(y, (-1, 1)) == xp.reshape(self.classes, (1, -1)),
-                              shifted, xp.zeros_like(shifted)), axis=1)
-        self.ce_sum = self.ce_sum + xp.sum(xp.log(xp.sum(xp.exp(shifted), axis=1)) - own)
-        self.correct = self.correct + xp.sum(xp.astype(xp.argmax(out, axis=1) == y,
-                                                        xp.float64))
+        ce, correct = head_terms(self.xp, self.head, self.classes, X, y)
+        self.ce_sum = self.ce_sum + ce
+        self.correct = self.correct + self.xp.astype(correct, self.xp.float64)
 
     def host(self):
         """(counts, means, scatter, spread, ce_sum, correct) as numpy: the only transfer."""
@@ -170,3 +160,19 @@ def _to_numpy(array) -> np.ndarray:
         return np.from_dlpack(array)
     except (TypeError, RuntimeError, BufferError, ValueError, AttributeError):
         return np.asarray(array)
+
+
+def head_terms(xp, head, classes, X, y):
+    """Summed cross-entropy and the count of correct predictions of one batch through
+    ``head`` (pairs ``(W, b)``), on the batch's device and in its dtype."""
+    out = X
+    for W, b in head:
+        out = out @ W.T + (0.0 if b is None else b)
+    if not bool(xp.all(xp.isfinite(out))):
+        raise ProblemError("outputs of the head: every entry must be finite")
+    top = xp.max(out, axis=1)
+    shifted = out - xp.reshape(top, (-1, 1))
+    own = xp.sum(xp.where(xp.reshape(y, (-1, 1)) == xp.reshape(classes, (1, -1)),
+                          shifted, xp.zeros_like(shifted)), axis=1)
+    ce = xp.sum(xp.log(xp.sum(xp.exp(shifted), axis=1)) - own)
+    return ce, xp.sum(xp.astype(xp.argmax(out, axis=1) == y, xp.int64))
