@@ -59,3 +59,15 @@ def step_settings(lr, steps) -> tuple[float | None, int | None]:
     if steps is not None and lr is None:
         raise invalid("steps", "turns time into steps with a learning rate; give --lr too")
     return lr, steps
+
+
+def start_settings(init_scale, depth: int, lr, steps, trajectory: bool):
+    """Validated ``(scales, lr, steps)`` of a flow: a path or a step count needs a start."""
+    scales = init_scales(init_scale, depth)
+    lr, steps = step_settings(lr, steps)
+    if trajectory and scales is None:
+        raise invalid("trajectory", "a path needs a start; give init_scale")
+    if steps is not None and scales is None:
+        raise invalid("steps", "the state after a number of steps needs a start; "
+                      "give --init-scale")
+    return scales, lr, steps

@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...inputs.initialization import init_scales, step_settings
+from ...inputs.initialization import start_settings
 from ...inputs.problem import Problem
-from ...inputs.validation import invalid
 from ..crossentropy import solve as solve_ce
 from . import flow
 from .ce_result import CEDynamics
@@ -40,13 +39,7 @@ def solve_ce_dynamics(problem: Problem, init_scale=None, *, lr=None, steps=None,
         Unequal class sizes (not derived), a target, bounded features, bad scales.
     """
     check_balanced(problem)
-    scales = init_scales(init_scale, problem.depth)
-    lr, steps = step_settings(lr, steps)
-    if trajectory and scales is None:
-        raise invalid("trajectory", "a path needs a start; give init_scale")
-    if steps is not None and scales is None:
-        raise invalid("steps", "the state after a number of steps needs a start; "
-                      "give --init-scale")
+    scales, lr, steps = start_settings(init_scale, problem.depth, lr, steps, trajectory)
     direction = direction_of(problem)
     equal = len({problem.lambda_h, *problem.lambda_w}) == 1
     threshold, exact = threshold_of(direction, equal)

@@ -14,7 +14,7 @@ import functools
 import numpy as np
 
 from ...core import scalar
-from ...inputs.initialization import init_scales, step_settings
+from ...inputs.initialization import start_settings
 from ...inputs.problem import Problem
 from ...inputs.validation import invalid
 from ..mse import solve as solve_mse
@@ -210,13 +210,7 @@ def solve_dynamics(problem: Problem, init_scale=None, *, lr=None, steps=None,
     if problem.target is not None or problem.features != "unconstrained":
         raise invalid("init_scale", "the flow is solved for one-hot targets and "
                       "unconstrained features; leave the target and --features out")
-    scales = init_scales(init_scale, problem.depth)
-    lr, steps = step_settings(lr, steps)
-    if trajectory and scales is None:
-        raise invalid("trajectory", "a path needs a start; give init_scale")
-    if steps is not None and scales is None:
-        raise invalid("steps", "the state after a number of steps needs a start; "
-                      "give --init-scale")
+    scales, lr, steps = start_settings(init_scale, problem.depth, lr, steps, trajectory)
     base = solve_mse(problem)
     directions = directions_of(base)
     if ends_only and not equal_decays(problem):  # the ends come from integration alone
