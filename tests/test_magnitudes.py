@@ -6,6 +6,8 @@ are errors here (a RuntimeWarning on stderr was part of each failure)."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import warnings
 
 import numpy as np
@@ -98,3 +100,54 @@ def test_large_but_safe_magnitudes_are_still_measured(tmp_path, capsys):
                  "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["status"]
+
+
+@pytest.mark.parametrize("n", ["100,1,7", "50,2,1"])
+@pytest.mark.parametrize("decay", ["1.6e99", "1e50", "1e80"])
+def test_the_ce_search_at_huge_decays_is_silent(capsys, n, decay):
+    # ncsolve predict --n 100,1,7 --loss ce --restarts 1 --depth 1 --lambda-w 1e50:
+    # "RuntimeWarning: invalid value encountered in multiply" from the search (3817405;
+    # gone since the depth-1 certified route of cespeed23, kept here as a regression test)
+    # a subprocess with warnings shown as Python shows them (in-process, the "error"
+    # filter turns the warning into an exception that the search catches)
+    argv = ["predict", "--n", n, "--loss", "ce", "--restarts", "1", "--depth", "1",
+            "--lambda-w", decay, "--json"]
+    done = subprocess.run([sys.executable, "-W", "always", "-m", "ncsolve", *argv],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and done.stderr == "", done.stderr
+    assert json.loads(done.stdout)["loss"] == pytest.approx(np.log(3), rel=1e-9)  # the origin
+
+
+def test_numpy_scalars_are_shown_as_numbers(capsys):
+    # predict(n=[5, 3], precision=np.float64(2.5)): "got np.float64(2.5)"
+    from ncsolve import predict
+    with pytest.raises(ProblemError) as error:
+        predict(n=[5, 3], precision=np.float64(2.5))
+    assert "np." not in str(error.value) and "got 2.5" in str(error.value)
+
+
+SHELL_FILE = 'export SECRET_TOKEN=hunter2\nalias ll="ls -l"\n'
+
+
+@pytest.mark.parametrize("text, entry, line", [
+    (SHELL_FILE, 1, 1), ("5 3 x7", 3, 1), ("5\n3\n  7x\n", 3, 3), ("5 1e3 2.5", 3, 1),
+])
+def test_n_from_a_file_that_is_not_sizes_names_the_place_not_the_content(
+        tmp_path, capsys, text, entry, line):
+    # printf 'export SECRET_TOKEN=hunter2' > rc; ncsolve predict --n @rc:
+    # the message echoed the file's first token ("got 'export'")
+    path = tmp_path / "rc"
+    path.write_text(text)
+    err = _refused(capsys, ["predict", "--n", f"@{path}"], "--n",
+                   f"entry {entry} (line {line})", "content is not shown")
+    for token in text.replace(",", " ").split():
+        if not token.isdigit():
+            assert token not in err.split(": ", 1)[1].replace(str(path), ""), err
+
+
+def test_n_from_a_file_still_names_a_size_out_of_range_and_an_empty_file(tmp_path, capsys):
+    path = tmp_path / "sizes"
+    path.write_text("5\n3\n0\n")
+    _refused(capsys, ["predict", "--n", f"@{path}"], "got 0")
+    path.write_text(" \n")
+    _refused(capsys, ["predict", "--n", f"@{path}"], "holds no numbers")
