@@ -151,3 +151,27 @@ def test_n_from_a_file_still_names_a_size_out_of_range_and_an_empty_file(tmp_pat
     _refused(capsys, ["predict", "--n", f"@{path}"], "got 0")
     path.write_text(" \n")
     _refused(capsys, ["predict", "--n", f"@{path}"], "holds no numbers")
+
+
+@pytest.mark.parametrize("n, depth", [("1e9", "1"), ("5,3,1", "2"), ("1e9,7", "3")])
+def test_sweep_at_decays_past_float64_equals_predict(tmp_path, capsys, n, depth):
+    # ncsolve sweep --n 1e9 --decay 1e-300:1e300:3: "overflow encountered in multiply"
+    # (sweep/mse.py) and, at 1e300, state empty and no loss where predict says collapsed, 0.5
+    out = tmp_path / "s.csv"
+    assert main(["sweep", "--n", n, "--depth", depth, "--decay", "1e-300:1e300:7",
+                 "--output", str(out)]) == 0
+    assert "Warning" not in capsys.readouterr().err
+    import csv
+    rows = list(csv.DictReader(out.open()))
+    assert len(rows) == 7 * len(n.split(","))
+    for row in rows:
+        decay = row["lambda_h"]
+        assert main(["predict", "--n", n, "--depth", depth, "--lambda-w", decay,
+                     "--lambda-h", decay, "--json"]) == 0
+        answer = json.loads(capsys.readouterr().out)
+        mine = answer["classes"][int(row["class"])]
+        assert row["state"] == mine["state"], (decay, row)
+        assert float(row["loss"]) == pytest.approx(answer["loss"], rel=1e-9, abs=1e-300)
+        assert int(row["rank"]) == answer["rank"]
+        for name in ("feature_norm", "classifier_norm", "output", "critical_decay"):
+            assert float(row[name]) == pytest.approx(mine[name], rel=1e-9, abs=1e-300), name
