@@ -73,7 +73,8 @@ def test_features_times_1e155_are_one_line(tmp_path, capsys):
 
 
 def test_weights_times_1e300_are_one_line_not_a_critical_point(tmp_path, capsys):
-    # measure ... with W1 * 1e300: exit 0, 10 warnings, "critical point (relative gradient 0) ... gap inf"
+    # measure ... with W1 * 1e300: exit 0, 10 warnings and a wrong report,
+    # "critical point (relative gradient 0) ... gap inf"
     _refused(capsys, ["measure", str(_model(tmp_path, weight=W * 1e300)), "--lambda-w",
                       "1e-3", "--lambda-h", "1e-3"], "W1", "rescale")
 

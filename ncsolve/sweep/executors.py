@@ -142,7 +142,8 @@ def _dask_client(workers: int | None, scheduler: str | None):
             raise invalid("scheduler", f"no Dask scheduler answered at "
                           f"{scheduler!r} within {CONNECT_TIMEOUT:g} s "
                           f"({type(error).__name__}); check the address") from None
-        with _silenced("distributed", "tornado", "asyncio"), client:  # a lost scheduler: only our one line
+        # a lost scheduler: no reconnection logs on stderr, only our one line
+        with _silenced("distributed", "tornado", "asyncio"), client:
             yield client
         return
     with _ignoring_sigint():  # the worker processes inherit it: Ctrl-C is the parent's
