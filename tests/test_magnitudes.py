@@ -176,3 +176,15 @@ def test_sweep_at_decays_past_float64_equals_predict(tmp_path, capsys, n, depth)
         assert int(row["rank"]) == answer["rank"]
         for name in ("feature_norm", "classifier_norm", "output", "critical_decay"):
             assert float(row[name]) == pytest.approx(mine[name], rel=1e-9, abs=1e-300), name
+
+
+def test_gradient_descent_that_overflows_is_one_line_not_a_warning(capsys):
+    # found by the long fuzz on this branch: ncsolve verify --n 3,2 --width 3 --quiet
+    # --method gd --steps 40 --lambda-w 1.724383770563397e+307 --lr 100:
+    # "RuntimeWarning: overflow encountered in multiply" (core/descent.py, x -= lr * velocity)
+    argv = ["verify", "--n", "3,2", "--width", "3", "--quiet", "--method", "gd", "--steps",
+            "40", "--lambda-w", "1.724383770563397e+307", "--lr", "100"]
+    code = main(argv)
+    out, err = capsys.readouterr()
+    assert code in (0, 1, 2) and "Warning" not in err and "Traceback" not in err, err
+    assert err.count("\n") <= 1, err
