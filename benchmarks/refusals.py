@@ -85,14 +85,42 @@ def cases(folder: Path) -> dict[str, list[str]]:
         "phase --bias free --classes 20000": ["phase", "--profile", "exp", "--classes",
                                               "20000", "--bias", "free"],
         "verify K = 2000, N = 2e5": ["verify", "--n", f"@{k2000}"],
+        **magnitude_cases(folder),
+    }
+
+
+def magnitude_cases(folder: Path) -> dict[str, list[str]]:
+    """measure at magnitudes past float64's reach, labels past the class limit, an
+    @FILE that is not sizes (issue 24, the rest)."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    X, W, y = rng.normal(size=(20, 5)), rng.normal(size=(3, 5)), np.repeat(np.arange(3), 7)[:20]
+    files = {"features": (X * 1e155, y, W), "weights": (X, y, W * 1e300),
+             "plain": (X, y, W), "labels": (X[:2], np.array([0, 2**63], np.uint64), W)}
+    for name, (features, labels, weight) in files.items():
+        np.savez(folder / f"{name}.npz", features=features, labels=labels, W1=weight)
+    rc = folder / "bashrc"
+    rc.write_text('export PATH=/secret/bin:$PATH\n')
+    return {
+        "measure features x 1e155": ["measure", str(folder / "features.npz"),
+                                     "--lambda-w", "1e-3"],
+        "measure weights x 1e300": ["measure", str(folder / "weights.npz"), "--lambda-w",
+                                    "1e-3", "--lambda-h", "1e-3"],
+        "measure --lambda-w 1e200": ["measure", str(folder / "plain.npz"), "--lambda-w",
+                                     "1e200"],
+        "measure uint64 label 2^63": ["measure", str(folder / "labels.npz")],
+        "predict --n @bashrc": ["predict", "--n", f"@{rc}"],
     }
 
 
 def main() -> None:
+    only_new = sys.argv[1:] == ["--magnitudes"]  # the issue-24 rows alone
     with tempfile.TemporaryDirectory() as name:
         print("| refusal | exit | seconds | peak RSS (MB) |")
         print("|---|---|---|---|")
-        for label, argv in cases(Path(name)).items():
+        table = magnitude_cases(Path(name)) if only_new else cases(Path(name))
+        for label, argv in table.items():
             seconds, mb, code, _ = _measure(argv)
             print(f"| {label} | {code} | {seconds:.2f} | {mb:.0f} |")
 

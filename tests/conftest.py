@@ -6,12 +6,18 @@ docs/cli.md):
         -p no:cacheprovider -m "slow or not slow" --hypothesis-profile=long -x
 
 With NCSOLVE_FUZZ_LOG=PATH every fuzz example appends one line to PATH, so a run
-stopped by its time limit still says how many examples it tried.
+stopped by its time limit still says how many examples it tried. With
+NCSOLVE_FUZZ_SECONDS=S each fuzz test stops after S seconds of examples (reported
+as skipped: "time budget reached"), so one run under one time limit reaches every
+test instead of spending it all on the first.
 """
 
 from __future__ import annotations
 
 import os
+import time
+
+import pytest
 
 from hypothesis import HealthCheck, Phase, settings
 
@@ -34,3 +40,18 @@ def count_example(kind: str) -> None:
     if path:
         with open(path, "a", encoding="utf-8") as handle:
             handle.write(kind + "\n")
+    _stop_at_budget()
+
+
+_STARTED: dict[str, float] = {}
+
+
+def _stop_at_budget() -> None:
+    """Skip the rest of this test once NCSOLVE_FUZZ_SECONDS have passed (long runs)."""
+    budget = os.environ.get("NCSOLVE_FUZZ_SECONDS")
+    if not budget or not long_profile():
+        return
+    test = os.environ.get("PYTEST_CURRENT_TEST", "").rsplit(" ", 1)[0]
+    started = _STARTED.setdefault(test, time.monotonic())
+    if time.monotonic() - started > float(budget):
+        pytest.skip(f"time budget of {budget} s reached")

@@ -298,4 +298,4 @@ def test_undefined_metrics_print_as_a_dash_and_overflow_is_one_line(tmp_path, ca
                   labels=labels, W1=rng.standard_normal((3, 4)) * 1e200, W2=None)
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # an overflow warning would be a second stderr line
-        _bad(capsys, huge, "--lambda-w", DECAY, "--lambda-h", DECAY, expect="must be finite")
+        _bad(capsys, huge, "--lambda-w", DECAY, "--lambda-h", DECAY, expect="features: entries up to 1e200")

@@ -365,11 +365,12 @@ def gradient_descent(
             if gtol > 0 and vector_norm(grad) <= gtol:
                 message = f"gradient norm below {gtol:g} at step {step}"
                 break
-            velocity *= momentum
-            velocity += grad
-            x -= lr * velocity
             step += 1
+            # a diverging run overflows here first: the non-finite value below names it
             with np.errstate(over="ignore", invalid="ignore"):
+                velocity *= momentum
+                velocity += grad
+                x -= lr * velocity
                 value, grad = objective(x)
             bar.update(step, value)
     bar.close()

@@ -5,6 +5,7 @@ Every other module receives a :class:`Problem`; none of them re-validates input.
 
 from __future__ import annotations
 
+import ast
 import math
 import os
 import re
@@ -138,6 +139,13 @@ def _plain_integers(tokens_text: str, comma_separated: bool) -> np.ndarray | Non
 
 
 def _class_sizes(n) -> np.ndarray:
+    """Validated class sizes; an @FILE that is not a list of sizes is named by position."""
+    if isinstance(n, str) and n.startswith("@"):
+        return _sizes_from_file(n[1:])
+    return _parsed_sizes(n)
+
+
+def _parsed_sizes(n) -> np.ndarray:
     """Validated class sizes as a read-only int64 array, in one vectorized pass for
     numeric arrays and for text of plain integers; the parser of single values only
     builds the message of bad input (or reads unusual spellings such as "1e3").
@@ -213,6 +221,30 @@ def _plain_array(value):
         raise invalid("n", f"got {value.dtype} values (times or dates); give class sizes as "
                       "whole numbers")
     return value
+
+
+def _sizes_from_file(path: str) -> np.ndarray:
+    """Class sizes from an @FILE.  A file that is not a list of sizes (a shell start-up
+    file, say) is refused by entry and line number, never by echoing its content: only
+    an entry of digits alone (a size out of range) is shown."""
+    try:
+        return _parsed_sizes("@" + path)
+    except ProblemError as error:
+        bad = re.search(r"got ('.*')$", str(error))
+        if bad is None:  # unreadable, too large, empty, a number out of range
+            raise
+    text = _read_list(path, "n")
+    token = ast.literal_eval(bad.group(1)) if not bad.group(1).endswith("...") else ""
+    where = re.search(rf"(?<![^,\s]){re.escape(token)}(?![^,\s])", text) if token else None
+    where = where or re.search(r"[^0-9,\s]", text)
+    start = where.start() if where else 0
+    entry = sum(1 for _ in re.finditer(r"[^,\s]+", text[:start])) + 1
+    if start and text[start - 1] not in ", \t\r\n":
+        entry -= 1
+    line = text.count("\n", 0, start) + 1
+    raise invalid("n", f"{path!r} is not a list of class sizes: entry {entry} (line {line}) "
+                  "is not a whole number; give whole numbers 1..2^53 separated by commas, "
+                  "spaces or newlines (the file's content is not shown)") from None
 
 
 def _check_suspect_token(text: str) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..inputs.problem import ProblemError
+from ..inputs.problem import MAX_CLASSES, ProblemError
 
 
 def as_numpy(value, name: str) -> np.ndarray:
@@ -78,6 +78,19 @@ def check_finite(array: np.ndarray, name: str) -> None:
                            f"at [{where}]")
 
 
+def _in_label_range(array: np.ndarray, name: str) -> None:
+    """Refuse labels outside 0..MAX_CLASSES-1 before the int64 cast (which would wrap
+    uint64 >= 2^63 and turn 1e300 into a value that is not in the file)."""
+    if not array.size:
+        return
+    low, high = array.min(), array.max()
+    if low < 0 or high >= MAX_CLASSES:
+        bad = low if low < 0 else high
+        shown = f"{int(bad):,}" if array.dtype.kind in "iu" else f"{float(bad):g}"
+        raise ProblemError(f"{name}: labels must be integers 0..K-1 with K at most "
+                           f"{MAX_CLASSES:,}, found {shown}")
+
+
 def integer_labels(value, name: str, size: int | None = None,
                    num_classes: int | None = None) -> np.ndarray:
     """Integer class labels 0..K-1 as int64 (floats with integral values are accepted)."""
@@ -92,6 +105,7 @@ def integer_labels(value, name: str, size: int | None = None,
             raise ProblemError(f"{name}: labels must be integers 0..K-1, got non-integer values")
     elif array.dtype.kind not in "iu":
         raise ProblemError(f"{name}: labels must be integers 0..K-1, got dtype {array.dtype}")
+    _in_label_range(array, name)
     labels = array.astype(np.int64, copy=False)
     if labels.size and labels.min() < 0:
         raise ProblemError(f"{name}: labels must be integers 0..K-1, found {labels.min()}")

@@ -22,6 +22,7 @@ from .nonlinear import nonlinear_measurement
 from .theory import (GRAM_LIMIT, centred_means, check_theory, feature_gram, layer_targets,
                      output_matrix, row_norms, theory_for)
 from . import literature, ufm
+from .scale import check_features, check_outputs, check_scale, feature_scale
 
 __all__ = ["measure"]
 
@@ -101,6 +102,7 @@ def measure(features, labels=None, weights=None, biases=None, *, depth=None, lam
     in_memory = not isinstance(features, (ClassAccumulator, ClassStatistics))
     if in_memory:
         X, y = training_arrays(features, labels)
+        check_features(X)
         K = num_classes_of(num_classes, y, weights)
     else:
         K = features.K
@@ -108,6 +110,8 @@ def measure(features, labels=None, weights=None, biases=None, *, depth=None, lam
     if weights is not None:
         width = X.shape[1] if in_memory else stats_width(features)
         head = Head.build(weights, biases, num_classes=K, width=width)
+        if in_memory:
+            check_outputs(feature_scale(X, None), head)
         if depth is not None and int(depth) != head.depth:
             raise invalid("depth", f"the head has {head.depth} layer(s) "
                           f"W1..W{head.depth}, got depth {depth}")
@@ -128,6 +132,7 @@ def measure(features, labels=None, weights=None, biases=None, *, depth=None, lam
     decays = checked_decays(convention, lambda_w, lambda_h, lambda_b,
                      None if head is None else head.depth)
     bias = bias_mode(bias, head, decays["lambda_b"], notes, convention is not None)
+    check_scale(feature_scale(X if in_memory else None, stats), head, decays)
     if loss != "ce":
         for name, value in (("restarts", restarts), ("seed", seed)):
             if value is not None:

@@ -17,11 +17,12 @@ import signal
 import socket
 import struct
 
-from ..inputs.validation import Options, check, invalid, whole_number
+from ..inputs.validation import Options, ProblemError, check, invalid, whole_number
 
 EXECUTORS = ("process", "thread", "serial", "dask")
 CONNECT_TIMEOUT = 3.0  # seconds to reach a Dask scheduler before giving up
 GREETING_TIMEOUT = 0.75  # seconds for a scheduler's first bytes (it sends them at once)
+LIVENESS_INTERVAL = 5.0  # seconds without a finished point before a scheduler is probed
 GREETING_LIMIT = 1 << 20  # bytes: a Dask scheduler's first message is far shorter
 
 
@@ -74,7 +75,9 @@ def open_executor(kind: str | None = None, workers=None, scheduler: str | None =
                                       initializer=_worker_start)
     else:
         with _dask_client(count, scheduler) as client:
-            yield client.get_executor()
+            pool = client.get_executor()
+            pool.scheduler_address = scheduler  # probed while no point finishes
+            yield pool
         return
     try:
         yield pool
@@ -139,7 +142,8 @@ def _dask_client(workers: int | None, scheduler: str | None):
             raise invalid("scheduler", f"no Dask scheduler answered at "
                           f"{scheduler!r} within {CONNECT_TIMEOUT:g} s "
                           f"({type(error).__name__}); check the address") from None
-        with client:
+        # a lost scheduler: no reconnection logs on stderr, only our one line
+        with _silenced("distributed", "tornado", "asyncio"), client:
             yield client
         return
     with _ignoring_sigint():  # the worker processes inherit it: Ctrl-C is the parent's
@@ -152,6 +156,22 @@ def _dask_client(workers: int | None, scheduler: str | None):
         except BaseException:
             logging.getLogger("distributed").setLevel(logging.CRITICAL + 1)
             raise
+
+
+@contextlib.contextmanager
+def _silenced(*prefixes: str):
+    """No log records from the loggers under ``prefixes`` (each child has its own level)."""
+    names = list(prefixes) + [name for name in logging.root.manager.loggerDict
+                              if name.startswith(tuple(p + "." for p in prefixes))]
+    loggers = [logging.getLogger(name) for name in names]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.CRITICAL + 1)
+    try:
+        yield
+    finally:
+        for logger, level in zip(loggers, levels):
+            logger.setLevel(level)
 
 
 def probe_scheduler(address: str, timeout: float = GREETING_TIMEOUT) -> None:
@@ -186,3 +206,33 @@ def _read(conn: socket.socket, count: int) -> bytes:
             raise ConnectionResetError("closed before its greeting")
         data += chunk
     return data
+
+
+def wait_for_any(pool, pending: set) -> tuple[set, set]:
+    """``cf.wait(pending, FIRST_COMPLETED)`` with a timeout for Dask: while no point
+    finishes, a named scheduler is probed every LIVENESS_INTERVAL seconds, and a client
+    that lost its scheduler (or cancelled futures) ends the wait with one line."""
+    client = getattr(pool, "_client", None)
+    if client is None:
+        return cf.wait(pending, return_when=cf.FIRST_COMPLETED)
+    address = getattr(pool, "scheduler_address", None)
+    while True:
+        finished, rest = cf.wait(pending, timeout=LIVENESS_INTERVAL,
+                                 return_when=cf.FIRST_COMPLETED)
+        if any(future.cancelled() for future in finished) or client.status in (
+                "closing", "closed", "failed"):
+            raise _lost(address)
+        if finished:
+            return finished, rest
+        if address is not None:
+            try:
+                probe_scheduler(address)
+            except ProblemError:
+                raise _lost(address) from None
+
+
+def _lost(address) -> ProblemError:
+    where = f" at {address!r}" if address else ""
+    return invalid("scheduler", f"the Dask scheduler{where} stopped answering mid-run; the "
+                   "points finished so far are kept: start a scheduler and run the same "
+                   "command again to resume")

@@ -78,7 +78,8 @@ def _prepare(n, depth, bias, lambda_w, lambda_h) -> dict:
                   / L)
     c = 0.5 * L * lbar
     N = float(n.sum())
-    t = (N * c) ** (1.0 / (2.0 - q))
+    with np.errstate(over="ignore"):  # t = inf past float64: every direction collapses
+        t = (N * c) ** (1.0 / (2.0 - q))
     return {"n": n, "L": L, "spectrum": spectrum, "lbar": lbar, "lambda_h": lambda_h, "c": c,
             "t": t, "N": N, "scaled": spectrum.sigma[None, :] / t[:, None]}
 
@@ -105,9 +106,14 @@ def _split(out: dict, batch: list[int], reps: list[int], results: list) -> None:
 def _finish(st: dict, z, residual, code, widths) -> dict[str, np.ndarray]:
     sigma, L, t, N = st["sigma"], st["L"], st["t"], st["N"]
     K, q = sigma.shape[1], 2.0 / L
-    z = z.reshape(-1, K) * t[:, None]
-    residual = residual.reshape(-1, K) * t[:, None]
     code = code.reshape(-1, K)  # a fresh copy (fancy-indexed rows)
+    # sigma / t below the smallest float (or t = inf) read as sigma = 0 ("empty"); the
+    # direction is collapsed, far below its threshold, with the whole target as residual
+    gone = (sigma > 0) & ((sigma / t[:, None] == 0) | ~np.isfinite(t)[:, None])
+    with np.errstate(invalid="ignore"):
+        z = np.where(gone, 0.0, z.reshape(-1, K) * t[:, None])
+        residual = np.where(gone, sigma, residual.reshape(-1, K) * t[:, None])
+    code[gone] = scalar.CODE[scalar.COLLAPSED]
     cap = min((K, *widths)) if widths else K
     unique = readoff.cap_rank(cap, sigma, z, residual, code).unique
     loss = np.sum(residual**2, axis=1) / (2.0 * N) + st["c"] * np.sum(z**q, axis=1)

@@ -15,7 +15,7 @@ import numpy as np
 from ..core.constants import EXACT
 from ..results.table import json_ready
 from .chains import chains_of
-from .executors import SerialExecutor, check_executor, open_executor
+from .executors import SerialExecutor, check_executor, open_executor, wait_for_any
 from .mse import solve_groups
 from ..inputs.outfile import locked
 from .output import AppendTable, cell, check_output, format_from, write_atomic
@@ -240,7 +240,7 @@ def _pooled(pool, grid: Grid, indices: list[int], done=frozenset()):
                     break
             if not pending:
                 return
-            finished, pending = cf.wait(pending, return_when=cf.FIRST_COMPLETED)
+            finished, pending = wait_for_any(pool, pending)
             for future in finished:
                 for block in future.result():
                     if int(block["point"][0]) in wanted:

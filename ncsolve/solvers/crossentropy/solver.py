@@ -10,7 +10,7 @@ from threadpoolctl import ThreadpoolController
 
 from ...core.constants import BEST_FOUND, PROVED, SAME_MINIMUM_RTOL, TIE_RTOL
 from ...inputs.problem import Problem
-from ...inputs.validation import WholeNumber, check, invalid
+from ...inputs.validation import WholeNumber, check, invalid, show
 from ..mse import solve as solve_mse
 from . import certificate
 from .budget import check_memory
@@ -232,7 +232,7 @@ def _check_counts(restarts, seeds) -> tuple[int, int]:
     for name, value in zip(("restarts", "seeds"), counts):
         if value > MAX_RESTARTS_ALLOWED:
             raise invalid(name, f"at most {MAX_RESTARTS_ALLOWED} (each one is a local "
-                          f"minimization), got {value!r}")
+                          f"minimization), got {show(value)}")
     return counts
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from mpmath import mpf
 
-from ...inputs.validation import invalid
+from ...inputs.validation import invalid, show
 
 __all__ = ["GUARD_DIGITS", "MAX_DIGITS", "MIN_DIGITS", "check_precision", "exact_decimal"]
 
@@ -33,7 +33,7 @@ def check_precision(digits) -> int:
         if not isinstance(digits, str) and value != digits:
             raise ValueError
     except (TypeError, ValueError):
-        raise invalid("precision", f"{allowed}, got {digits!r}") from None
+        raise invalid("precision", f"{allowed}, got {show(digits)}") from None
     if not MIN_DIGITS <= value <= MAX_DIGITS:
         hint = "; for float64 results omit --precision" if value < MIN_DIGITS else ""
         raise invalid("precision", f"{allowed}, got {value}{hint}")
