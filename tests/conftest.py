@@ -55,3 +55,13 @@ def _stop_at_budget() -> None:
     started = _STARTED.setdefault(test, time.monotonic())
     if time.monotonic() - started > float(budget):
         pytest.skip(f"time budget of {budget} s reached")
+
+
+@pytest.fixture
+def torch_one_thread():
+    """PyTorch on one thread for the test (tiny models: threads only add overhead)."""
+    torch = pytest.importorskip("torch")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

@@ -21,15 +21,7 @@ from ncsolve import dynamics  # noqa: E402
 from ncsolve.verify.dynamics import gains  # noqa: E402
 
 N_CLASS, DEPTH, WIDTH, DECAY = (100, 50, 20, 10), 3, 16, 5e-3
-pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("torch_one_thread")]
 
 
 def _train(std, seed=0, steps=8000, lr=0.1):

@@ -26,6 +26,7 @@ from hypothesis import HealthCheck, Phase, example, given, settings
 from hypothesis import strategies as st
 
 from conftest import count_example, long_profile
+from processes import alive, descendants
 from ncsolve.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -209,26 +210,6 @@ CE = ["sweep", "--n", "6,3,2", "--loss", "ce", "--decay", "1e-3:1e-1:8", "--rest
       "--quiet"]
 
 
-def _descendants(pid: int) -> list[int]:
-    kids, todo = [], [pid]
-    while todo:
-        for task in Path(f"/proc/{todo.pop()}/task").glob("*"):
-            try:
-                found = [int(c) for c in (task / "children").read_text().split()]
-            except OSError:
-                continue
-            kids += found
-            todo += found
-    return kids
-
-
-def _alive(pid: int) -> bool:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
-
-
 @pytest.fixture(scope="module")
 def clean_ce(tmp_path_factory):
     path = tmp_path_factory.mktemp("ce") / "clean.csv"
@@ -257,12 +238,12 @@ def test_signals_at_random_points_lose_nothing_and_leave_no_process(
             time.monotonic() < deadline:  # start-up, before ncsolve runs, is not ours)
         time.sleep(0.01)
     time.sleep(delay)
-    workers = _descendants(process.pid)
+    workers = descendants(process.pid)
     process.send_signal(sig)
     _, err = process.communicate(timeout=120)
     assert process.returncode in (0, 2, 130, 143, -sig), (process.returncode, err)
     assert err.count("\n") <= 1 and "Traceback" not in err, err
     time.sleep(0.3)
-    assert [pid for pid in workers if _alive(pid)] == []
+    assert [pid for pid in workers if alive(pid)] == []
     assert main([*argv]) == 0  # resume
     assert path.read_bytes() == clean_ce

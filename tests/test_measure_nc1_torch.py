@@ -24,12 +24,7 @@ from ncsolve.measure import measure  # noqa: E402
 DECAY = 5e-3
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 
 def _train(n, depth, width, steps=3000, lr=1.0, std=0.1, seed=0):

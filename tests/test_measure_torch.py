@@ -25,12 +25,7 @@ N_CLASS = (20, 10, 5)
 DEPTH, WIDTH, DECAY = 3, 8, 5e-3
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 
 def _layers(d, K, depth, dtype):

@@ -23,12 +23,7 @@ SIZES = (40, 28, 20, 12, 8, 6)
 WD = 5e-4
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 
 def blobs(sizes=SIZES, dim=20, seed=0):

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from processes import alive, descendants
 from ncsolve.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -66,29 +67,6 @@ CE_SWEEP = ["sweep", "--n", "50,30,20,10,5", "--loss", "ce", "--decay", "1e-3:1e
             "--workers", "2", "--quiet"]
 
 
-def _children(pid: int) -> list[int]:
-    """Every descendant process of ``pid`` (from /proc)."""
-    kids, todo = [], [pid]
-    while todo:
-        parent = todo.pop()
-        for task in Path(f"/proc/{parent}/task").glob("*"):
-            try:
-                found = [int(c) for c in (task / "children").read_text().split()]
-            except OSError:
-                continue
-            kids += found
-            todo += found
-    return kids
-
-
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
-
-
 def _signal_during_sweep(tmp_path, executor: str, sig: int, group: bool):
     out = tmp_path / "t.csv"
     env = dict(os.environ, PYTHONPATH=str(ROOT))
@@ -98,9 +76,9 @@ def _signal_during_sweep(tmp_path, executor: str, sig: int, group: bool):
                                start_new_session=True)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and not (
-            len(_children(process.pid)) >= 2 and out.exists() and out.stat().st_size > 300):
+            len(descendants(process.pid)) >= 2 and out.exists() and out.stat().st_size > 300):
         time.sleep(0.05)
-    workers = _children(process.pid)
+    workers = descendants(process.pid)
     assert len(workers) >= 2
     if group:  # Ctrl-C in a terminal reaches the whole foreground process group
         os.killpg(process.pid, sig)
@@ -108,7 +86,7 @@ def _signal_during_sweep(tmp_path, executor: str, sig: int, group: bool):
         process.send_signal(sig)
     _, err = process.communicate(timeout=60)
     time.sleep(0.5)
-    assert [pid for pid in workers if _alive(pid)] == []
+    assert [pid for pid in workers if alive(pid)] == []
     return process.returncode, err, out
 
 
