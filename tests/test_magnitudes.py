@@ -146,6 +146,24 @@ def test_n_from_a_file_that_is_not_sizes_names_the_place_not_the_content(
             assert token not in err.split(": ", 1)[1].replace(str(path), ""), err
 
 
+@pytest.mark.parametrize("command, flag, text, entry, line", [
+    (["predict", "--n", "5,3"], "--lambda-w", SHELL_FILE, 1, 1),
+    (["predict", "--n", "5,3", "--depth", "2"], "--lambda-w", "1e-3\n2e-3, hunter2\n", 3, 2),
+    (["predict", "--n", "5,3", "--depth", "2"], "--widths", "4\nSECRET 4\n", 2, 2),
+    (["dynamics", "--n", "5,3"], "--init-scale", "0.1 0.1\nexport\n", 3, 2),
+])
+def test_other_file_lists_name_the_place_not_the_content(tmp_path, capsys, command, flag,
+                                                         text, entry, line):
+    # ncsolve predict --n 5,3 --lambda-w @rc: "got 'export'" echoed the file's first token
+    path = tmp_path / "rc"
+    path.write_text(text)
+    err = _refused(capsys, [*command, flag, f"@{path}"], flag,
+                   f"entry {entry} (line {line})", "content is not shown")
+    for token in text.replace(",", " ").split():
+        if any(c.isalpha() for c in token):
+            assert token not in err.split(": ", 1)[1].replace(str(path), ""), err
+
+
 def test_n_from_a_file_still_names_a_size_out_of_range_and_an_empty_file(tmp_path, capsys):
     path = tmp_path / "sizes"
     path.write_text("5\n3\n0\n")
