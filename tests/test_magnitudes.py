@@ -119,6 +119,28 @@ def test_the_ce_search_at_huge_decays_is_silent(capsys, n, decay):
     assert json.loads(done.stdout)["loss"] == pytest.approx(np.log(3), rel=1e-9)  # the origin
 
 
+def test_the_deep_ce_search_at_decays_near_float64s_limit_is_silent():
+    # ncsolve predict --n 5,3,2 --loss ce --depth 2 --lambda-w 1.7e308: "RuntimeWarning:
+    # invalid value encountered in multiply" from core/lbfgs.py (5556752), where the origin
+    # is proved optimal; one process for all cases, warnings shown as Python shows them
+    script = (
+        "from ncsolve import predict\n"
+        "for depth in (1, 2, 3):\n"
+        "    for bias in ('none', 'free'):\n"
+        "        for decay in (1e200, 1.7e308):\n"
+        "            a = predict(n=[5, 3, 2], depth=depth, bias=bias, loss='ce', lambda_w=decay)\n"
+        "            print(a.loss, a.rank, a.certainty)\n")
+    done = subprocess.run([sys.executable, "-W", "always", "-c", script],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0 and done.stderr == "", done.stderr
+    w = np.array([5, 3, 2]) / 10
+    free = -float(w @ np.log(w))  # the origin with the best bias: logits log(w)
+    expected = [np.log(3), np.log(3), free, free] * 3
+    rows = [line.split() for line in done.stdout.splitlines()]
+    assert [float(r[0]) for r in rows] == pytest.approx(expected, rel=1e-12)
+    assert all(r[1:] == ["0", "proved"] for r in rows), rows
+
+
 def test_numpy_scalars_are_shown_as_numbers(capsys):
     # predict(n=[5, 3], precision=np.float64(2.5)): "got np.float64(2.5)"
     from ncsolve import predict

@@ -95,7 +95,7 @@ def solve(problem: Problem, restarts: int | None = None, seeds: int | None = Non
     restarts, seeds = _check_counts(restarts, plan.seeds if seeds is None else seeds)
     red = ReducedCE(problem)
     check_memory(red.K, red.L, red.rank_cap)
-    if problem.K == 1:
+    if problem.K == 1 or certificate.origin_is_proved(red):  # nothing left to search
         return _assemble(red, [origin_candidate(red)], [], int(restarts))
     # small arrays: BLAS threads only add overhead and compete with other work
     with _one_blas_thread():
