@@ -78,6 +78,16 @@ def test_free_bias_distinct_sizes_limit_is_seconds_not_minutes(tmp_path):
     _refused_quickly("predict", "--n", f"@{path}", "--bias", "free", words=("distinct",))
 
 
+@pytest.mark.parametrize("command", [["equation"], ["predict", "--precision", "20"]])
+def test_high_precision_with_a_free_bias_is_estimated_before_it_starts(tmp_path, command):
+    # ncsolve equation --n @sizes.txt --depth 200 --bias free, 1000 classes of distinct
+    # sizes: 103 s (5556752; the secular roots cost S^2 multiple-precision terms)
+    path = tmp_path / "sizes.txt"
+    path.write_text(",".join(str(37 * k) for k in range(1, 1001)))
+    _refused_quickly(*command, "--n", f"@{path}", "--depth", "200", "--bias", "free",
+                     words=("1000 distinct class sizes", "fewer digits"))
+
+
 @pytest.mark.parametrize("keyword, near", [("lamda_w", "lambda_w"),
                                            ("feature_decays", "feature_decay"),
                                            ("batch_sise", "batch_size")])
