@@ -1,0 +1,199 @@
+"""Depth 1 from a nearby answer: damped Newton steps on the factor form.
+
+At depth 1 the reduced problem is convex, and a warm start (the answer at a
+neighbouring decay) is already close to the minimum.  L-BFGS then still spends
+tens of iterations building curvature; the exact Hessian is small (the factors
+of X D^(1/2) = A_2 A_1 have 2 K r entries, plus K for a free bias), so a few
+Newton steps reach the minimum to rounding.
+
+The factor form f(A_1, A_2, b) = CE(A_2 A_1 D^(-1/2) + b 1^T) + (lbar/2)(||A_1||^2 +
+||A_2||^2) is not convex and its Hessian is singular along the rotations
+A_1 -> Q A_1, A_2 -> A_2 Q^T (and along b -> b + t 1), so each step solves
+(H + mu I) d = -g with a Levenberg-Marquardt damping mu proportional to the
+gradient norm (raised until the matrix is positive definite), followed by a
+backtracking line search.  Nothing here decides certainty: the caller proves
+the end point with the dual certificate and falls back to the search otherwise.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .reduced import ReducedCE, class_softmax
+
+__all__ = ["newton_polish"]
+
+MAX_STEPS = 60  # Newton iterations of one polish (a warm start needs about 5-10)
+DAMPING = 1.0  # mu = DAMPING * ||g||_2 (plus what positive definiteness needs)
+ARMIJO = 1e-4  # sufficient-decrease constant of the line search
+STALL_ULPS = 16  # a step that lowers the value by at most this many ulps ends the polish
+
+
+def newton_polish(red: ReducedCE, X: np.ndarray, b: np.ndarray | None,
+                  width: int) -> tuple[np.ndarray, np.ndarray | None, int]:
+    """Minimize the depth-1 factor form from balanced factors of (X, b).
+
+    Parameters
+    ----------
+    red : ReducedCE
+        A depth-1 problem (``red.L == 2``).
+    X : ndarray, shape (K, K)
+        Starting logits (a nearby answer).
+    b : ndarray, shape (K,), or None
+        Starting bias (free bias only; None means zero).
+    width : int
+        Inner width r of the factors (the rank cap).
+
+    Returns
+    -------
+    X, b, steps
+        The end point's logits (not centred) and bias (None bias-free), and the
+        Newton steps taken.
+    """
+    form = _Form(red, width)
+    theta = form.start(X, b)
+    value, grad = form.value_grad(theta)
+    steps, last = 0, np.inf
+    while steps < MAX_STEPS and np.isfinite(value) and np.any(grad):
+        moved = _step(form, theta, value, grad)
+        if moved is None:
+            break
+        steps += 1
+        gain = value - moved[1]
+        theta, value, grad = moved
+        if _converged(gain, last, value):
+            break
+        last = gain
+    Xe, be = form.logits(theta)
+    return Xe, be, steps
+
+
+def _converged(gain: float, last: float, value: float) -> bool:
+    """Whether what is left after a step that gained ``gain`` (the one before: ``last``)
+    is below rounding.
+
+    With linear convergence at rate ``gain / last`` the rest is at most
+    gain * rate / (1 - rate); quadratic convergence leaves far less.
+    """
+    floor = STALL_ULPS * np.spacing(abs(value))
+    if gain <= floor:
+        return True
+    rate = gain / last if 0 < last < np.inf else 1.0
+    return rate < 0.5 and gain * rate / (1.0 - rate) <= floor
+
+
+def _step(form: "_Form", theta, value, grad):
+    """One damped Newton step with backtracking; None when no decrease is found."""
+    H = form.hessian(theta)
+    mu = DAMPING * float(np.linalg.norm(grad))
+    diagonal = np.arange(H.shape[0])
+    base = H[diagonal, diagonal].copy()
+    floor = 1e-12 * max(float(np.abs(base).max()), np.finfo(float).tiny)
+    for _ in range(30):
+        H[diagonal, diagonal] = base + mu
+        try:
+            d = -np.linalg.solve(H, grad)
+        except np.linalg.LinAlgError:
+            d = np.full_like(grad, np.nan)
+        slope = float(grad @ d)
+        if slope < 0 and np.all(np.isfinite(d)):
+            break
+        mu = max(10.0 * mu, floor)  # not a descent direction: damp more
+    else:
+        return None
+    t = 1.0
+    while t > 1e-10:
+        trial = theta + t * d
+        new, g = form.value_grad(trial)
+        if new <= value + ARMIJO * t * slope:
+            return trial, new, g
+        t *= 0.5
+    return None
+
+
+class _Form:
+    """The depth-1 factor form on a flat vector (A_1 r x K, A_2 K x r, then b)."""
+
+    def __init__(self, red: ReducedCE, width: int):
+        self.red, self.K, self.r = red, red.K, int(width)
+        self.inv_root = 1.0 / red.root_n
+        self.n1 = self.r * self.K
+        self.n2 = 2 * self.n1
+        self.size = self.n2 + (self.K if red.bias else 0)
+
+    def start(self, X: np.ndarray, b: np.ndarray | None) -> np.ndarray:
+        """Balanced factors of X D^(1/2) (truncated or padded to the width), and b."""
+        K, r = self.K, self.r
+        U, s, Vt = np.linalg.svd(X * self.red.root_n[None, :])
+        k = min(r, s.size)
+        root = np.sqrt(s[:k])
+        A1 = np.zeros((r, K))
+        A2 = np.zeros((K, r))
+        A1[:k] = root[:, None] * Vt[:k]
+        A2[:, :k] = U[:, :k] * root
+        parts = [A1.ravel(), A2.ravel()]
+        if self.red.bias:
+            parts.append(np.zeros(K) if b is None else np.asarray(b, float))
+        return np.concatenate(parts)
+
+    def split(self, theta):
+        A1 = theta[: self.n1].reshape(self.r, self.K)
+        A2 = theta[self.n1: self.n2].reshape(self.K, self.r)
+        b = theta[self.n2:] if self.red.bias else None
+        return A1, A2, b
+
+    def logits(self, theta):
+        A1, A2, b = self.split(theta)
+        return (A2 @ A1) * self.inv_root[None, :], (None if b is None else b.copy())
+
+    def _softmax(self, theta):
+        A1, A2, b = self.split(theta)
+        Z = (A2 @ A1) * self.inv_root[None, :]
+        if b is not None:
+            Z = Z + b[:, None]
+        losses, G, own = class_softmax(Z)
+        return A1, A2, losses, G, own
+
+    def value_grad(self, theta):
+        """Value and gradient."""
+        red = self.red
+        A1, A2, losses, G, _ = self._softmax(theta)
+        GZ = G * red.w[None, :]
+        M = GZ * self.inv_root[None, :]
+        value = float(losses @ red.w) + 0.5 * red.lbar * float(theta[: self.n2] @ theta[: self.n2])
+        parts = [(A2.T @ M + red.lbar * A1).ravel(), (M @ A1.T + red.lbar * A2).ravel()]
+        if red.bias:
+            parts.append(GZ.sum(axis=1))
+        return value, np.concatenate(parts)
+
+    def hessian(self, theta) -> np.ndarray:
+        """Exact Hessian of the factor form at theta."""
+        red, K, r = self.red, self.K, self.r
+        A1, A2, _, G, own = self._softmax(theta)
+        P = G.copy()
+        P[np.diag_indices(K)] = own  # column k: softmax probabilities of class k's logits
+        # J[k, i, v]: derivative of Z[i, k] in variable v
+        J = np.zeros((K, K, self.size))
+        s = self.inv_root
+        # A1[a, k]: Z[:, k] += A2[:, a] / s_k
+        J1 = J[:, :, : self.n1].reshape(K, K, r, K)
+        for k in range(K):
+            J1[k, :, :, k] = A2 * s[k]
+        # A2[i, a]: Z[i, k] += A1[a, k] / s_k
+        J2 = J[:, :, self.n1: self.n2].reshape(K, K, K, r)
+        idx = np.arange(K)
+        J2[:, idx, idx, :] = (A1 * s[None, :]).T[:, None, :]
+        if red.bias:
+            J[:, idx, self.n2 + idx] = 1.0
+        # per column k: w_k (diag(p_k) - p_k p_k^T)
+        WJ = J * (P.T * red.w[:, None])[:, :, None]
+        H = J.reshape(K * K, self.size).T @ WJ.reshape(K * K, self.size)
+        u = np.einsum("ki,kiv->kv", P.T, J)
+        H -= (u * red.w[:, None]).T @ u
+        # second-order part of the product: <M, dA2 dA1> with M = GZ / sqrt(n)
+        M = G * (red.w * s)[None, :]
+        cross = np.einsum("ik,ab->akib", M, np.eye(r)).reshape(self.n1, self.n1)
+        H[: self.n1, self.n1: self.n2] += cross
+        H[self.n1: self.n2, : self.n1] += cross.T
+        H[np.arange(self.n2), np.arange(self.n2)] += red.lbar
+        return H
