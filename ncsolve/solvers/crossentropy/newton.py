@@ -24,7 +24,7 @@ from .reduced import ReducedCE, class_softmax
 __all__ = ["newton_polish"]
 
 MAX_STEPS = 60  # Newton iterations of one polish (a warm start needs about 5-10)
-DAMPING = 1.0  # mu = DAMPING * ||g||_2 (plus what positive definiteness needs)
+DAMPING = 0.01  # mu = DAMPING * ||g||_2, raised until the step is a descent direction
 ARMIJO = 1e-4  # sufficient-decrease constant of the line search
 STALL_ULPS = 16  # a step that lowers the value by at most this many ulps ends the polish
 
@@ -167,33 +167,52 @@ class _Form:
         return value, np.concatenate(parts)
 
     def hessian(self, theta) -> np.ndarray:
-        """Exact Hessian of the factor form at theta."""
-        red, K, r = self.red, self.K, self.r
+        """Exact Hessian of the factor form at theta, block by block.
+
+        With Z = A_2 A_1 D^(-1/2) + b 1^T and column k's Hessian of CE
+        w_k (diag(p_k) - p_k p_k^T), c_k = w_k / n_k and q_k = A_2^T p_k.
+        """
+        red, K, r, n1, n2 = self.red, self.K, self.r, self.n1, self.n2
         A1, A2, _, G, own = self._softmax(theta)
         P = G.copy()
         P[np.diag_indices(K)] = own  # column k: softmax probabilities of class k's logits
-        # J[k, i, v]: derivative of Z[i, k] in variable v
-        J = np.zeros((K, K, self.size))
-        s = self.inv_root
-        # A1[a, k]: Z[:, k] += A2[:, a] / s_k
-        J1 = J[:, :, : self.n1].reshape(K, K, r, K)
-        for k in range(K):
-            J1[k, :, :, k] = A2 * s[k]
-        # A2[i, a]: Z[i, k] += A1[a, k] / s_k
-        J2 = J[:, :, self.n1: self.n2].reshape(K, K, K, r)
+        s, w = self.inv_root, red.w
+        c = w * s * s
+        H = np.zeros((self.size, self.size))
+        Q = A2.T @ P  # (r, K): column k is q_k
+        # A_1 with A_1, one r x r block per column k
+        B = (A2.T[None] * P.T[:, None, :]) @ A2 - Q.T[:, :, None] * Q.T[:, None, :]
+        H11 = H[:n1, :n1].reshape(r, K, r, K)
         idx = np.arange(K)
-        J2[:, idx, idx, :] = (A1 * s[None, :]).T[:, None, :]
+        H11[:, idx, :, idx] = B * c[:, None, None]
+        # A_2 with A_2: a diagonal part per row i, minus a rank-K part
+        E = (P[:, None, :] * A1[None]).reshape(K * r, K)  # E[(i, a), k] = p_k[i] A1[a, k]
+        H22 = H[n1:n2, n1:n2]
+        H22[...] = -(E * c) @ E.T
+        D = (A1[None] * (P * c)[:, None, :]) @ A1.T  # (K, r, r)
+        H22v = H22.reshape(K, r, K, r)
+        H22v[idx, :, idx, :] += D
+        # A_1 with A_2: the Gauss-Newton part and the second-order part <M, dA2 dA1>
+        C = (A2.T[None] - Q.T[:, :, None]) * P.T[:, None, :] * c[:, None, None]  # (K, r, K)
+        M = G * (w * s)[None, :]
+        H12 = np.einsum("kai,bk->akib", C, A1) + np.einsum("ik,ab->akib", M, np.eye(r))
+        H[:n1, n1:n2] = H12.reshape(n1, n1)
+        H[n1:n2, :n1] = H[:n1, n1:n2].T
+        H[np.arange(n2), np.arange(n2)] += red.lbar
         if red.bias:
-            J[:, idx, self.n2 + idx] = 1.0
-        # per column k: w_k (diag(p_k) - p_k p_k^T)
-        WJ = J * (P.T * red.w[:, None])[:, :, None]
-        H = J.reshape(K * K, self.size).T @ WJ.reshape(K * K, self.size)
-        u = np.einsum("ki,kiv->kv", P.T, J)
-        H -= (u * red.w[:, None]).T @ u
-        # second-order part of the product: <M, dA2 dA1> with M = GZ / sqrt(n)
-        M = G * (red.w * s)[None, :]
-        cross = np.einsum("ik,ab->akib", M, np.eye(r)).reshape(self.n1, self.n1)
-        H[: self.n1, self.n1: self.n2] += cross
-        H[self.n1: self.n2, : self.n1] += cross.T
-        H[np.arange(self.n2), np.arange(self.n2)] += red.lbar
+            self._bias_blocks(H, P, A1, C, E)
         return H
+
+    def _bias_blocks(self, H, P, A1, C, E) -> None:
+        """The rows and columns of a free bias (dZ = db 1^T)."""
+        red, K, n1, n2 = self.red, self.K, self.n1, self.n2
+        s, w = self.inv_root, red.w
+        Pw = P * w
+        H[n2:, n2:] = np.diag(Pw.sum(axis=1)) - Pw @ P.T
+        Hb1 = np.transpose(C / s[:, None, None], (2, 1, 0))  # [i, a, k]
+        Pws = Pw * s
+        Hb2 = -(Pws @ E.T).reshape(K, K, self.r)
+        Hb2[np.arange(K), np.arange(K)] += Pws @ A1.T
+        H[n2:, :n1] = Hb1.reshape(K, n1)
+        H[n2:, n1:n2] = Hb2.reshape(K, n1)
+        H[:n2, n2:] = H[n2:, :n2].T

@@ -336,11 +336,15 @@ def _candidate_summaries(red: ReducedCE, candidates: list[Candidate], X: np.ndar
     ordered = sorted(candidates, key=lambda c: c.objective)
     wanted = [i for i, c in enumerate(ordered)
               if c.scale > 0 and (i < THRESHOLD_LEADERS or c.name == ETF_NAME)]
-    decays = origin_decays(red, np.stack([ordered[i].X for i in wanted] + [X]))
+    # without the ETF among them, its threshold (a field of the answer) joins the stack
+    etf = [] if red.K < 2 or any(ordered[i].name == ETF_NAME for i in wanted) else \
+        [simplex_pattern(red.K)]
+    decays = origin_decays(red, np.stack([ordered[i].X for i in wanted] + etf + [X]))
     by_index = dict(zip(wanted, decays))
     out = tuple(CandidateSummary(c.name, c.rank, c.objective, c.scale,
                                  float(by_index.get(i, math.nan)))
                 for i, c in enumerate(ordered))
+    red.__dict__["_etf_decay"] = float(decays[-2]) if etf else None
     return out, float(decays[-1])
 
 
@@ -359,8 +363,13 @@ def _certainty(red: ReducedCE, X, b, value, batches=()) -> tuple[str, str, float
                   "(bound from convexity of cross-entropy and sum sigma^q >= (sum sigma)^q)")
         return PROVED, reason, None
     if red.L == 2:
+        memo = red.__dict__.get("_proof")  # the same point is proved before it is assembled
+        if memo is not None and memo[0] is X and memo[1] is b and memo[2] == value:
+            return memo[3]
         gap = value - certificate.dual_bound(red, X, b)
-        return (*_gap_verdict(gap, value), gap)
+        verdict = (*_gap_verdict(gap, value), gap)
+        red.__dict__["_proof"] = (X, b, value, verdict)
+        return verdict
     reason = (f"depth {red.problem.depth} >= 2: the reduced problem is not convex; the best "
               "of the structured candidates and the numerical search is reported. "
               + _batch_verdict(batches, value))
@@ -447,6 +456,8 @@ def _etf_decay(red, summaries) -> float:
     etf = next((c for c in summaries if c.name == ETF_NAME), None)
     if etf is not None and etf.origin_decay > 0:
         return etf.origin_decay
+    if red.__dict__.get("_etf_decay") is not None:  # computed with the candidates' thresholds
+        return red.__dict__["_etf_decay"]
 
     return origin_decay(red, simplex_pattern(red.K)) if red.K > 1 else math.nan
 
