@@ -120,6 +120,7 @@ class _Form:
         self.n1 = self.r * self.K
         self.n2 = 2 * self.n1
         self.size = self.n2 + (self.K if red.bias else 0)
+        self._last = None
 
     def start(self, X: np.ndarray, b: np.ndarray | None) -> np.ndarray:
         """Balanced factors of X D^(1/2) (truncated or padded to the width), and b."""
@@ -147,12 +148,17 @@ class _Form:
         return (A2 @ A1) * self.inv_root[None, :], (None if b is None else b.copy())
 
     def _softmax(self, theta):
+        """Factors, class losses, gradient and own probabilities at theta (the last
+        point is kept: the Hessian is asked for where the value was computed)."""
+        if self._last is not None and self._last[0] is theta:
+            return self._last[1]
         A1, A2, b = self.split(theta)
         Z = (A2 @ A1) * self.inv_root[None, :]
         if b is not None:
             Z = Z + b[:, None]
         losses, G, own = class_softmax(Z)
-        return A1, A2, losses, G, own
+        self._last = (theta, (A1, A2, losses, G, own))
+        return self._last[1]
 
     def value_grad(self, theta):
         """Value and gradient."""
