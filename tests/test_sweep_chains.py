@@ -89,3 +89,20 @@ def test_resuming_inside_a_chain_gives_the_fresh_file(tmp_path):
     table = sweep(**GRID, executor="serial", output=str(partial))
     assert (table.skipped, table.computed) == (3, 5)
     assert partial.read_text() == fresh.read_text()
+
+
+def test_free_bias_rows_across_ratios_and_a_collapse_are_not_above_cold_predict():
+    # lines at two ratios in one chain; the largest decay collapses the minority classes
+    table = sweep(profile="exp", classes=4, ratio="3,12", decay="1e-3:1e-1:3", depth=1,
+                  loss="ce", bias="free", executor="serial")
+    grid = table.grid
+    points = table.data["point"].astype(int)
+    ranks = set()
+    for i in range(grid.size):
+        cold = predict(**grid.predict_kwargs(grid.point(i)))
+        row = np.flatnonzero(points == i)[0]
+        assert table.data["certainty"][row] == cold.certainty == "proved"
+        assert table.data["loss"][row] <= cold.loss * (1 + 1e-13)
+        assert table.data["rank"][row] == cold.rank
+        ranks.add(cold.rank)
+    assert len(ranks) > 1
