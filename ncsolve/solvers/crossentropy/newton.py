@@ -19,14 +19,35 @@ from __future__ import annotations
 
 import numpy as np
 
+from .local_runs import LocalMinimum, cut_best
 from .reduced import ReducedCE, class_softmax
 
-__all__ = ["newton_polish"]
+__all__ = ["newton_polish", "warm_run"]
 
 MAX_STEPS = 60  # Newton iterations of one polish (a warm start needs about 5-10)
 DAMPING = 0.01  # mu = DAMPING * ||g||_2, raised until the step is a descent direction
 ARMIJO = 1e-4  # sufficient-decrease constant of the line search
 STALL_ULPS = 16  # a step that lowers the value by at most this many ulps ends the polish
+
+
+def warm_run(red: ReducedCE, start, label: str) -> LocalMinimum | None:
+    """Newton steps from the logits (and bias) of a nearby answer, as a local run.
+
+    The factors have the width of the start's rank (ranks fall along a chain of
+    growing decay; a start of too low a rank ends at a point the certificate does
+    not prove).  The end point is centred and its vanishing directions cut as
+    every run's (:func:`~.local_runs.cut_best`); None if it is not finite.
+    """
+    X0 = np.asarray(start.logits, dtype=float)
+    X0 = X0 - X0.mean(axis=0)
+    b0 = getattr(start, "bias_value", None) if red.bias else None
+    X, b, steps = newton_polish(red, X0, b0, max(1, min(red.rank_cap, red.rank(X0))))
+    if not np.all(np.isfinite(X)) or (b is not None and not np.all(np.isfinite(b))):
+        return None
+    Xc, bc, values, ranks = cut_best(red, (X - X.mean(axis=0))[None],
+                                     None if b is None else b[None])
+    return LocalMinimum(label, float(values[0]), int(ranks[0]), Xc[0],
+                        None if bc is None else bc[0], steps, batch=1, refined=True)
 
 
 def newton_polish(red: ReducedCE, X: np.ndarray, b: np.ndarray | None,

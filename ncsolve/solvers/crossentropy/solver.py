@@ -26,8 +26,8 @@ from .candidates import (
     structured_candidates,
 )
 from .local_runs import (EXPLORE_GTOL, REFINE_GTOL, REFINE_MAXITER, LocalMinimum, Start,
-                         cut_best, factor_form, refine_leaders, run_starts)
-from .newton import newton_polish
+                         factor_form, refine_leaders, run_starts)
+from .newton import warm_run
 from .reduced import ReducedCE
 from .result import BatchSummary, CandidateSummary, CESolution, RunSummary, read_off
 from .search import EXPLORE_MAXITER, REFINE_BEST, global_search, two_batches
@@ -137,26 +137,14 @@ def _warm_start(red: ReducedCE, start) -> Start:
 
 
 def newton_runs(red: ReducedCE, start) -> list[LocalMinimum] | None:
-    """Depth 1: damped Newton steps from a nearby answer (:mod:`.newton`), or None.
-
-    The end point is centred and its vanishing directions cut as every run's
-    (:func:`cut_best`); it is kept only when the dual certificate proves it, so a
-    warm start never reports less certainty than a cold solve.
-    """
-    X0 = np.asarray(start.logits, dtype=float)
-    b0 = getattr(start, "bias_value", None) if red.bias else None
-    X0 = X0 - X0.mean(axis=0)
-    # ranks fall along a chain of growing decay; a start of too low a rank is not proved
-    X, b, steps = newton_polish(red, X0, b0, max(1, min(red.rank_cap, red.rank(X0))))
-    if not np.all(np.isfinite(X)) or (b is not None and not np.all(np.isfinite(b))):
+    """Depth 1: Newton steps from a nearby answer (:func:`.newton.warm_run`), kept only
+    when the dual certificate proves them (never less certainty than a cold solve)."""
+    run = warm_run(red, start, WARM_LABEL)
+    if run is None:
         return None
-    Xc, bc, values, ranks = cut_best(red, (X - X.mean(axis=0))[None],
-                                     None if b is None else b[None])
-    run = LocalMinimum(WARM_LABEL, float(values[0]), int(ranks[0]), Xc[0],
-                       None if bc is None else bc[0], steps, batch=1, refined=True)
     best = _best(red, [origin_candidate(red)], [run])
-    certainty = _certainty(red, best.X, best.b, red.value(best.X, best.b))[0]
-    return [run] if certainty == PROVED else None
+    proved = _certainty(red, best.X, best.b, red.value(best.X, best.b))[0] == PROVED
+    return [run] if proved else None
 
 
 def _starts(red: ReducedCE, candidates: list[Candidate]) -> tuple[Start, ...]:
