@@ -10,7 +10,7 @@ The factor form f(A_1, A_2, b) = CE(A_2 A_1 D^(-1/2) + b 1^T) + (lbar/2)(||A_1||
 ||A_2||^2) is not convex and its Hessian is singular along the rotations
 A_1 -> Q A_1, A_2 -> A_2 Q^T (and along b -> b + t 1), so each step solves
 (H + mu I) d = -g with a Levenberg-Marquardt damping mu proportional to the
-gradient norm (raised until the matrix is positive definite), followed by a
+gradient norm (raised until d is a descent direction), followed by a
 backtracking line search.  Nothing here decides certainty: the caller proves
 the end point with the dual certificate and falls back to the search otherwise.
 """
@@ -24,7 +24,7 @@ from .reduced import ReducedCE, class_softmax
 
 __all__ = ["newton_polish", "warm_run"]
 
-MAX_STEPS = 60  # Newton iterations of one polish (a warm start needs about 5-10)
+MAX_STEPS = 60  # Newton iterations of one polish (from a neighbouring decay: 3-4)
 DAMPING = 0.01  # mu = DAMPING * ||g||_2, raised until the step is a descent direction
 ARMIJO = 1e-4  # sufficient-decrease constant of the line search
 STALL_ULPS = 16  # a step that lowers the value by at most this many ulps ends the polish
@@ -63,7 +63,8 @@ def newton_polish(red: ReducedCE, X: np.ndarray, b: np.ndarray | None,
     b : ndarray, shape (K,), or None
         Starting bias (free bias only; None means zero).
     width : int
-        Inner width r of the factors (the rank cap).
+        Inner width r of the factors (at most the rank cap; the end point's rank is
+        at most r).
 
     Returns
     -------
