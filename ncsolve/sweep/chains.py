@@ -65,7 +65,7 @@ def chains_of(grid, points: list[int]) -> list[list[int]]:
     lines = {key: [index for _, index in sorted(line)] for key, line in groups.items()}
     if ACROSS not in names:
         return list(lines.values())
-    return _joined(lines, [k for k in keep].index(names.index(ACROSS)))
+    return _joined(lines, keep.index(names.index(ACROSS)))
 
 
 def _joined(lines: dict[tuple, list[int]], across: int) -> list[list[int]]:
