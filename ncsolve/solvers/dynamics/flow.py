@@ -9,20 +9,26 @@ the gradient flow of ``F(s) = (z - sigma)^2 / (2N) + sum_j lambda_j s_j^2 / 2``.
 positive orthant is invariant, and F's only critical points there are the origin, the
 balanced point at the smaller root ``z_low`` (a saddle) and the balanced point at the
 larger root ``z_plus`` (a minimum). Integrated in ``y_j = log s_j`` so that starts many
-decades below the answer keep their relative precision. An end is decided when the
-state enters a region it provably (the origin) or numerically (``z_plus``) cannot leave.
+decades below the answer keep their relative precision. An end is decided, with a proof,
+as soon as F falls below its value at the saddle (:meth:`Direction.excess`): F never
+rises, ``F(s) >= g(z(s))`` (AM-GM) and g peaks at ``z_low``, so z can no longer cross
+``z_low`` and the side of ``z_low`` the state is on is the end (docs/dynamics.md).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
+
+from ...core import scalar
 
 ZERO, PLUS = "zero", "plus"
 RTOL, ATOL = 1e-10, 1e-12  # of the integrator, in log s (so relative in s)
 NEAR_PLUS = 1e-7  # max |log s_j - log s_j+| at which a run has reached z_plus
 HORIZON = 1e5  # time cap, in units of 1 / (the smallest decay)
+MAX_TIME = 1e300  # and in absolute terms (the smallest decay may be 1e-320)
 
 
 @dataclass(frozen=True)
@@ -70,6 +76,58 @@ class Direction:
             return 0.0
         return 0.5 * (self.N * float(self.decays.min()) / self.sigma) ** (1.0 / (self.L - 2))
 
+    @cached_property
+    def log_z_low(self) -> float:
+        """log of the saddle's z (computed in logs: it may be below the smallest float64)."""
+        if not np.isfinite(self.z_plus) or self.L <= 2:
+            return np.nan
+        log_lbar = float(np.mean(np.log(self.decays)))
+        return scalar.log_low_root(self.sigma, self.N, log_lbar, 2.0 / self.L)
+
+    @cached_property
+    def log_saddle_excess(self) -> float:
+        """log of ``E = F(saddle) - F(0) = z_low ((L-2) sigma - (L-1) z_low) / (2N) > 0``
+        (``lbar z_low^q = (sigma - z_low) z_low / N`` at the saddle)."""
+        log_z = self.log_z_low
+        return float(log_z + np.log((self.L - 2) * self.sigma - (self.L - 1) * np.exp(log_z))
+                     - np.log(2.0 * self.N))
+
+    def excess(self, y) -> float:
+        """Negative exactly when ``F(s) - F(0) < E`` (the end is decided), from ``y = log s``.
+
+        ``F(s) - F(0) = sum_j lambda_j s_j^2 / 2 + z (z - 2 sigma) / (2N)``, compared with E
+        in logs (every term may under- or overflow float64). ``y`` may be (L,) or (L, m).
+        """
+        y = np.asarray(y, dtype=float)
+        log_e = self.log_saddle_excess
+        decay = _logsumexp(np.log(0.5 * self.decays).reshape(-1, *[1] * (y.ndim - 1))
+                           + 2.0 * y) - log_e
+        log_z, log_2s = np.sum(y, axis=0), np.log(2.0 * self.sigma)
+        with np.errstate(divide="ignore"):
+            gap = np.where(log_z < log_2s,  # log |z - 2 sigma|
+                           log_2s + np.log1p(-np.exp(np.minimum(log_z - log_2s, 0.0))),
+                           log_z + np.log1p(-np.exp(np.minimum(log_2s - log_z, 0.0))))
+        fit = log_z + gap - np.log(2.0 * self.N) - log_e
+        out = np.where(log_z < log_2s, decay - np.logaddexp(fit, 0.0),
+                       np.logaddexp(decay, fit))
+        return out if out.ndim else float(out)
+
+    @property
+    def saddle_log_z(self) -> float:
+        """log z at the saddle (nan where there is none)."""
+        return self.log_z_low
+
+    @property
+    def energy_decides(self) -> bool:
+        """Whether :meth:`decided` applies (the squared loss with a saddle)."""
+        return bool(np.isfinite(self.log_z_low))
+
+    def decided(self, y) -> str | None:
+        """The proved end from state ``y`` (None while F is above the saddle's value)."""
+        if not self.energy_decides or self.excess(y) >= 0:
+            return None
+        return PLUS if float(np.sum(y)) > self.log_z_low else ZERO
+
     def rhs(self, t, y):
         """d(log s_j)/dt."""
         log_z = float(np.sum(y))
@@ -80,6 +138,13 @@ class Direction:
         """F(s), which the flow decreases."""
         z = float(np.prod(s))
         return (z - self.sigma) ** 2 / (2.0 * self.N) + 0.5 * float(np.sum(self.decays * s**2))
+
+
+def _logsumexp(a):
+    top = np.max(a, axis=0)
+    top = np.where(np.isfinite(top), top, 0.0)
+    with np.errstate(divide="ignore"):
+        return top + np.log(np.sum(np.exp(a - top), axis=0))
 
 
 @dataclass(frozen=True)
@@ -107,8 +172,14 @@ def _event(function, terminal: bool, direction: int):
     return function
 
 
+DECIDED = "decided"  # the energy event: the end is the side of z_low the state is on
+
+
 def _ends(direction: Direction) -> dict:
-    """Terminal events: entering the origin's invariant cube, arriving at z_plus."""
+    """Terminal events: F below the saddle's value (which decides either end), or, where
+    that is not available, entering the origin's invariant cube or arriving at z_plus."""
+    if direction.energy_decides:
+        return {DECIDED: _event(lambda t, y: direction.excess(y), True, -1)}
     events = {}
     radius = direction.zero_radius()
     if 0 < radius < np.inf:
@@ -136,16 +207,49 @@ def _halves(direction: Direction, log_z0: float, terminal: bool) -> dict:
 
 def known_end(direction: Direction, log_s0: np.ndarray) -> str | None:
     """The end when it is known without integrating (depth 1, sigma = 0, no z_plus, a
-    start inside the origin's cube or at z_plus); None otherwise."""
+    start already below the saddle's objective, inside the origin's cube or at z_plus);
+    None otherwise."""
     if direction.sigma <= 0 or not np.isfinite(direction.z_plus):
         return ZERO
     if direction.L == 2:
         return PLUS  # the origin is a saddle whenever z_plus exists: every start learns
+    decided = direction.decided(log_s0)
+    if decided is not None:
+        return decided
     if float(np.max(log_s0)) < np.log(direction.zero_radius()):
         return ZERO
     if float(np.max(np.abs(log_s0 - direction.plus_point()))) < NEAR_PLUS:
         return PLUS
     return None
+
+
+def horizon(direction: Direction) -> float:
+    """The time cap of an integration (finite even for decays near the smallest float)."""
+    return min(HORIZON / float(direction.decays.min()), MAX_TIME)
+
+
+def _integrate(direction: Direction, span, y0, events):
+    from scipy.integrate import solve_ivp
+
+    return solve_ivp(direction.rhs, span, y0, method="LSODA", rtol=RTOL, atol=ATOL,
+                     events=events)
+
+
+def _decide(direction: Direction, log_s0: np.ndarray, horizon_: float, halves: dict):
+    """Integrate until the end is decided; the end, the solution and its events."""
+    ends = _ends(direction)
+    events = [*ends.values(), *halves.values()]
+    solution = _integrate(direction, (0.0, horizon_), log_s0, events)
+    found = {id(e): (times, ys) for e, times, ys in
+             zip(events, solution.t_events, solution.y_events)}
+    for name, event in ends.items():
+        times, ys = found[id(event)]
+        if times.size:
+            end = name if name != DECIDED else (
+                PLUS if float(np.sum(ys[0])) > direction.log_z_low else ZERO)
+            return end, solution, found
+    raise RuntimeError(f"the flow was not decided by t = {solution.t[-1]:.3g} "
+                       f"({solution.message})")
 
 
 def run(direction: Direction, s0, times_needed: bool = True) -> Run:
@@ -159,38 +263,27 @@ def run(direction: Direction, s0, times_needed: bool = True) -> Run:
     times_needed : bool
         False: only the end is wanted (no integration when it is known at once).
     """
-    from scipy.integrate import solve_ivp
-
     log_s0 = np.log(np.asarray(s0, dtype=float))
     log_z0 = float(np.sum(log_s0))
     end = known_end(direction, log_s0)
     if end is not None and not times_needed:
         return Run(end, _end_z(direction, end), np.nan, 0.0)
-    horizon = HORIZON / float(direction.decays.min())
+    cap = horizon(direction)
     if end is not None:
         halves = _halves(direction, log_z0, terminal=True)
-        events = [halves[end]]
+        solution = _integrate(direction, (0.0, cap), log_s0, [halves[end]])
+        found = {id(halves[end]): (solution.t_events[0], None)}
     else:
-        ends = _ends(direction)
         halves = _halves(direction, log_z0, terminal=False)
-        events = [*ends.values(), *halves.values()]
-    solution = solve_ivp(direction.rhs, (0.0, horizon), log_s0, method="LSODA", rtol=RTOL,
-                         atol=ATOL, events=events)
-    found = {id(e): times for e, times in zip(events, solution.t_events)}
-    if end is None:
-        decided = [name for name, e in ends.items() if found[id(e)].size]
-        if not decided:
-            raise RuntimeError(f"the flow was not decided by t = {solution.t[-1]:.3g} "
-                               f"({solution.message})")
-        end = decided[0]
-    crossings = found.get(id(halves[end]), np.array([]))
+        end, solution, found = _decide(direction, log_s0, cap, halves)
+    crossings = found.get(id(halves[end]), (np.array([]), None))[0]
     decided_at = float(solution.t[-1])
-    if crossings.size:
-        return Run(end, _end_z(direction, end), float(crossings[0]), decided_at)
+    if crossings.size or not times_needed:
+        half = float(crossings[0]) if crossings.size else np.nan
+        return Run(end, _end_z(direction, end), half, decided_at)
     # decided before z got halfway (a start whose z first grows, then collapses): go on
     half = _halves(direction, log_z0, terminal=True)[end]
-    rest = solve_ivp(direction.rhs, (decided_at, decided_at + horizon), solution.y[:, -1],
-                     method="LSODA", rtol=RTOL, atol=ATOL, events=[half])
+    rest = _integrate(direction, (decided_at, decided_at + cap), solution.y[:, -1], [half])
     crossings = rest.t_events[0]
     time_to_half = float(crossings[0]) if crossings.size else np.nan
     return Run(end, _end_z(direction, end), time_to_half, decided_at)
