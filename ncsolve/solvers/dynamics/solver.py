@@ -85,8 +85,7 @@ def thresholds(solution) -> tuple[np.ndarray, bool, str]:
     if p.L == 2:
         return out, True, CLOSED_FORM
     if equal_decays(p):
-        low = scalar.low_root(solution.sigma, p.N, p.lbar, p.q)
-        out[~never] = low[~never] ** (1.0 / p.L)
+        out[~never] = _closed_form(solution.sigma[~never], p)
         return out, True, CLOSED_FORM
     _check_thresholds(p, len({float(v) for v in solution.sigma[~never]}))
     methods = set()
@@ -97,6 +96,20 @@ def thresholds(solution) -> tuple[np.ndarray, bool, str]:
             methods.add(method)
     how = {separatrix.SEPARATRIX: SEPARATRIX_WORDS, separatrix.BISECTION: BISECTION_WORDS}
     return out, False, " and ".join(how[m] for m in sorted(methods, reverse=True)) or CLOSED_FORM
+
+
+def _closed_form(sigma: np.ndarray, problem: Problem) -> np.ndarray:
+    """``z_low^(1/L)`` with equal decays; in logs where z_low is below the normal floats
+    (tiny decays), where :func:`scalar.low_root` underflows to 0."""
+    with np.errstate(divide="ignore", invalid="ignore", under="ignore"):
+        low = scalar.low_root(sigma, problem.N, problem.lbar, problem.q)
+    out = low ** (1.0 / problem.L)
+    tiny = ~(low >= np.finfo(float).tiny)
+    log_lbar = float(np.log(problem.lambda_h))
+    for i in np.flatnonzero(tiny):
+        out[i] = np.exp(scalar.log_low_root(float(sigma[i]), problem.N, log_lbar,
+                                            problem.q) / problem.L)
+    return out
 
 
 def _check_thresholds(problem: Problem, distinct: int) -> None:

@@ -65,9 +65,12 @@ def separatrix_threshold(direction: flow.Direction) -> float | None:
         return None
     stable, rate = found
     span = min(BACKWARD_TIME / rate, flow.horizon(direction))
-    crossings = [c for c in (_backward(reduced, saddle + sign * OFFSET * stable, span)
-                             for sign in (1.0, -1.0)) if c is not None]
-    return float(np.exp(min(crossings))) if crossings else None
+    toward = -np.sign(saddle[0] - saddle[1]) * np.sign(stable[0] - stable[1]) or 1.0
+    for sign in (toward, -toward):  # first the branch that heads for the balanced line
+        crossing = _backward(reduced, saddle + sign * OFFSET * stable, span)
+        if crossing is not None:
+            return float(np.exp(crossing))
+    return None
 
 
 def _stable_direction(reduced, saddle: np.ndarray) -> tuple[np.ndarray, float] | None:
