@@ -170,3 +170,26 @@ def test_threshold_refusal_is_decided_before_any_work():
     assert time.process_time() - started < 1.0
     # equal decays stay a closed form whatever their size
     assert dynamics([5, 3], depth=2, lambda_h=1e-300, lambda_w=1e-300).flow.threshold_exact
+
+
+@pytest.mark.parametrize("n,lambda_w,lambda_h", [([5, 3], 5e-4, 1e-8), ([1], 1.0, 5e-4)])
+def test_a_tiny_start_at_depth_one_reaches_its_halfway_time(n, lambda_w, lambda_h):
+    """From 1e-300 LSODA's steps grew until one overflowed into nan (a traceback on
+    5556752; the second case is the long fuzz's). The halfway time against the raw ODE."""
+    result = dynamics(n, depth=1, lambda_w=lambda_w, lambda_h=lambda_h, init_scale=1e-300)
+    decays = np.array([lambda_h, lambda_w])
+    for i in np.flatnonzero(result.z_local > 0):
+        sigma, z_plus, N = result.sigma[i], result.z_local[i], result.problem.N
+
+        def rhs(t, s):
+            z = s[0] * s[1]
+            return -(z - sigma) * s[::-1] / N - decays * s
+
+        def half(t, s):
+            return s[0] * s[1] - 0.5 * z_plus  # z0 = 1e-600 is 0 here
+
+        half.terminal = True
+        solution = solve_ivp(rhs, (0.0, 1e9), [1e-300, 1e-300], method="Radau", rtol=1e-11,
+                             atol=1e-310, events=[half])
+        assert result.flow.end[i] == "global"
+        assert result.flow.time_to_half[i] == pytest.approx(solution.t_events[0][0], rel=1e-6)

@@ -28,6 +28,8 @@ ZERO, PLUS = "zero", "plus"
 RTOL, ATOL = 1e-10, 1e-12  # of the integrator, in log s (so relative in s)
 NEAR_PLUS = 1e-7  # max |log s_j - log s_j+| at which a run has reached z_plus
 HORIZON = 1e5  # time cap, in units of 1 / (the smallest decay)
+RETRIES = 4  # integrations repeated with smaller steps after an overflow
+MAX_LOG = 700.0  # exponents of the rates are capped here (float64 ends near 709)
 MAX_TIME = 1e300  # and in absolute terms (the smallest decay may be 1e-320)
 
 
@@ -129,10 +131,18 @@ class Direction:
         return PLUS if float(np.sum(y)) > self.log_z_low else ZERO
 
     def rhs(self, t, y):
-        """d(log s_j)/dt."""
+        """d(log s_j)/dt, finite for every finite y (capped at about 1e304: an integrator
+        step that overshoots is then rejected, not accepted as nan)."""
         log_z = float(np.sum(y))
-        z = np.exp(log_z)
-        return -(z - self.sigma) / self.N * np.exp(log_z - 2.0 * y) - self.decays
+        if log_z < MAX_LOG:
+            gap = np.exp(log_z) - self.sigma
+            if gap == 0.0:
+                return -self.decays.astype(float)
+            sign, log_gap = -np.sign(gap), np.log(abs(gap))
+        else:
+            sign, log_gap = -1.0, log_z
+        return sign * np.exp(np.minimum(log_gap + log_z - 2.0 * y - np.log(self.N), MAX_LOG)) \
+            - self.decays
 
     def objective(self, s: np.ndarray) -> float:
         """F(s), which the flow decreases."""
@@ -229,10 +239,23 @@ def horizon(direction: Direction) -> float:
 
 
 def _integrate(direction: Direction, span, y0, events):
+    """LSODA in log s. A start far below the answer grows at a constant rate in log s,
+    LSODA's steps grow with it, and one of them can overshoot into overflow, which
+    LSODA accepts as nan: then the integration is repeated with steps capped at a
+    fiftieth of the last finite time, up to ``RETRIES`` times."""
     from scipy.integrate import solve_ivp
 
-    return solve_ivp(direction.rhs, span, y0, method="LSODA", rtol=RTOL, atol=ATOL,
-                     events=events)
+    max_step = np.inf
+    for _ in range(RETRIES + 1):
+        with np.errstate(over="ignore", invalid="ignore"):
+            solution = solve_ivp(direction.rhs, span, y0, method="LSODA", rtol=RTOL,
+                                 atol=ATOL, events=events, max_step=max_step)
+        finite = np.all(np.isfinite(solution.y), axis=0)
+        if finite.all():
+            return solution
+        last = float(solution.t[np.flatnonzero(finite)[-1]]) - span[0]
+        max_step = min(max_step, last / 50.0) if last > 0 else max_step / 50.0
+    raise RuntimeError(f"the flow overflowed near t = {span[0] + last:.3g}")
 
 
 def _decide(direction: Direction, log_s0: np.ndarray, horizon_: float, halves: dict):
