@@ -23,11 +23,14 @@ from functools import cached_property
 import numpy as np
 
 from ...core import scalar
+from ...inputs.validation import invalid
 
 ZERO, PLUS = "zero", "plus"
 RTOL, ATOL = 1e-10, 1e-12  # of the integrator, in log s (so relative in s)
 NEAR_PLUS = 1e-7  # max |log s_j - log s_j+| at which a run has reached z_plus
 HORIZON = 1e5  # time cap, in units of 1 / (the smallest decay)
+MAX_DECAY_RATIO = 1e100  # largest / smallest decay of an integrated flow
+MAX_CALLS = 20_000  # evaluations of one integration (about 0.5 s unloaded): a hard bound
 RETRIES = 4  # integrations repeated with smaller steps after an overflow
 MAX_LOG = 700.0  # exponents of the rates are capped here (float64 ends near 709)
 MAX_TIME = 1e300  # and in absolute terms (the smallest decay may be 1e-320)
@@ -245,10 +248,22 @@ def _integrate(direction: Direction, span, y0, events):
     fiftieth of the last finite time, up to ``RETRIES`` times."""
     from scipy.integrate import solve_ivp
 
+    calls = [0]
+
+    def rhs(t, y):
+        calls[0] += 1
+        if calls[0] > MAX_CALLS:
+            raise invalid(("lambda_w", "lambda_h"), f"the flow of sigma = {direction.sigma:.6g} "
+                          f"with decays {', '.join(f'{d:.3g}' for d in direction.decays)} did "
+                          f"not settle within {MAX_CALLS} evaluations (too stiff: time scales "
+                          "too far apart); give decays within a few decades of each other "
+                          "and of sigma / N")
+        return direction.rhs(t, y)
+
     max_step = np.inf
     for _ in range(RETRIES + 1):
         with np.errstate(over="ignore", invalid="ignore"):
-            solution = solve_ivp(direction.rhs, span, y0, method="LSODA", rtol=RTOL,
+            solution = solve_ivp(rhs, span, y0, method="LSODA", rtol=RTOL,
                                  atol=ATOL, events=events, max_step=max_step)
         finite = np.all(np.isfinite(solution.y), axis=0)
         if finite.all():
@@ -275,6 +290,16 @@ def _decide(direction: Direction, log_s0: np.ndarray, horizon_: float, halves: d
                        f"({solution.message})")
 
 
+def _check_stiffness(direction: Direction) -> None:
+    """Refuse, before integrating, decays so far apart that LSODA cannot settle the flow."""
+    ratio = float(direction.decays.max() / direction.decays.min())
+    if ratio > MAX_DECAY_RATIO:
+        raise invalid(("lambda_w", "lambda_h"), f"the decays are a factor {ratio:.3g} apart (at "
+                      f"most {MAX_DECAY_RATIO:g} where the flow is integrated: its time scales "
+                      "are then too far apart to settle); give decays closer together, or "
+                      "leave the start out for the thresholds alone")
+
+
 def run(direction: Direction, s0, times_needed: bool = True) -> Run:
     """Integrate until the end is decided, noting the halfway time on the way.
 
@@ -291,6 +316,7 @@ def run(direction: Direction, s0, times_needed: bool = True) -> Run:
     end = known_end(direction, log_s0)
     if end is not None and not times_needed:
         return Run(end, _end_z(direction, end), np.nan, 0.0)
+    _check_stiffness(direction)
     cap = horizon(direction)
     if end is not None:
         halves = _halves(direction, log_z0, terminal=True)

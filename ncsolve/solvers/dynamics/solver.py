@@ -1,7 +1,8 @@
 """``solve_dynamics(problem, init_scale, ...)``: where gradient flow from a spectral start goes.
 
 Per direction of the target: the basin threshold of a balanced start (closed form with
-equal decays, bisection on the integrated flow otherwise), and with a start given its
+equal decays, the saddle's stable manifold with two decays, bisection of the integrated
+flow otherwise; :mod:`.threshold`), and with a start given its
 end (``zero``, ``global`` or ``local``), the end value, the time to halfway, steps at a
 learning rate and, on request, the path. The global minimizer itself is the MSE
 closed form (:mod:`ncsolve.solvers.mse`), which the answer extends.
