@@ -152,14 +152,30 @@ HANG = ["dynamics", "--n", "12570,4396,4396,55096", "--depth", "2", "--lambda-h"
         "--init-scale", "1e-300", "--json"]
 
 
-def test_the_fuzz_hang_is_a_quick_refusal():
-    """Ran for over 7 minutes on 5556752 (the threshold bisection never decided)."""
+STIFF = ["dynamics", "--n", "5,3", "--depth", "2", "--lambda-w", "1e-3", "--lambda-h", "1e300",
+         "--init-scale", "0.5"]
+
+
+@pytest.mark.parametrize("argv", [HANG, STIFF], ids=["fuzz hang", "stiff flow"])
+def test_the_hangs_are_quick_refusals(argv):
+    """Both ran for ever on 5556752 (stopped after 60 s and 20 s): the threshold
+    bisection never decided; LSODA never settled the flow of decays 1e-3 and 1e300."""
     started = time.monotonic()
-    done = subprocess.run([sys.executable, "-m", "ncsolve", *HANG], capture_output=True,
+    done = subprocess.run([sys.executable, "-m", "ncsolve", *argv], capture_output=True,
                           text=True, timeout=60)
     assert done.returncode == 2 and done.stdout == ""
     assert done.stderr.count("\n") == 1 and "--lambda-h" in done.stderr
     assert time.monotonic() - started < 30  # wall time on a shared machine; CPU below
+
+
+def test_decays_too_far_apart_for_a_flow_are_refused_without_a_warning():
+    """The long fuzz's case: the ratio 5e-4 / 1e-320 overflowed float64 in the check."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(ProblemError, match="over 1e300 apart"):
+            dynamics([1], lambda_w=1e-320, init_scale=1.0)
 
 
 def test_threshold_refusal_is_decided_before_any_work():

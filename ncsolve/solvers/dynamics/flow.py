@@ -292,9 +292,10 @@ def _decide(direction: Direction, log_s0: np.ndarray, horizon_: float, halves: d
 
 def _check_stiffness(direction: Direction) -> None:
     """Refuse, before integrating, decays so far apart that LSODA cannot settle the flow."""
-    ratio = float(direction.decays.max() / direction.decays.min())
-    if ratio > MAX_DECAY_RATIO:
-        raise invalid(("lambda_w", "lambda_h"), f"the decays are a factor {ratio:.3g} apart (at "
+    log_ratio = float(np.log(direction.decays.max()) - np.log(direction.decays.min()))
+    if log_ratio > np.log(MAX_DECAY_RATIO):
+        ratio = f"{np.exp(log_ratio):.3g}" if log_ratio < 690.0 else "over 1e300"
+        raise invalid(("lambda_w", "lambda_h"), f"the decays are a factor {ratio} apart (at "
                       f"most {MAX_DECAY_RATIO:g} where the flow is integrated: its time scales "
                       "are then too far apart to settle); give decays closer together, or "
                       "leave the start out for the thresholds alone")
