@@ -29,6 +29,8 @@ ZERO, PLUS = "zero", "plus"
 RTOL, ATOL = 1e-10, 1e-12  # of the integrator, in log s (so relative in s)
 NEAR_PLUS = 1e-7  # max |log s_j - log s_j+| at which a run has reached z_plus
 HORIZON = 1e5  # time cap, in units of 1 / (the smallest decay)
+MAX_DOUBLINGS = 200  # of the bisection's upper end before it gives up
+BRACKET_POINTS, BRACKET_DECADES = 2000, 40.0  # the energy's grid of balanced starts (log s)
 MAX_DECAY_RATIO = 1e100  # largest / smallest decay of an integrated flow
 MAX_CALLS = 20_000  # evaluations of one integration (about 0.5 s unloaded): a hard bound
 RETRIES = 4  # integrations repeated with smaller steps after an overflow
@@ -105,8 +107,8 @@ class Direction:
         """
         y = np.asarray(y, dtype=float)
         log_e = self.log_saddle_excess
-        decay = _logsumexp(np.log(0.5 * self.decays).reshape(-1, *[1] * (y.ndim - 1))
-                           + 2.0 * y) - log_e
+        log_half_decays = np.log(self.decays) - np.log(2.0)  # 0.5 * 5e-324 would be 0
+        decay = _logsumexp(log_half_decays.reshape(-1, *[1] * (y.ndim - 1)) + 2.0 * y) - log_e
         log_z, log_2s = np.sum(y, axis=0), np.log(2.0 * self.sigma)
         with np.errstate(divide="ignore"):
             gap = np.where(log_z < log_2s,  # log |z - 2 sigma|
@@ -363,8 +365,14 @@ def balanced_threshold(direction: Direction, rtol: float = 1e-9) -> float:
     L = direction.L
     low = 0.5 * direction.zero_radius()
     high = 2.0 * max(direction.z_plus ** (1.0 / L), low)
-    while run(direction, np.full(L, high), times_needed=False).end != PLUS:
+    low, proved_high = _energy_bracket(direction, low)
+    high = proved_high if proved_high is not None else high
+    for _ in range(MAX_DOUBLINGS):
+        if proved_high is not None or run(direction, np.full(L, high), False).end == PLUS:
+            break
         high *= 2.0
+    else:
+        raise RuntimeError(f"no balanced start below {high:.3g} learns sigma = {direction.sigma}")
     while high - low > rtol * high:
         middle = np.sqrt(low * high)
         if run(direction, np.full(L, middle), times_needed=False).end == PLUS:
@@ -372,3 +380,20 @@ def balanced_threshold(direction: Direction, rtol: float = 1e-9) -> float:
         else:
             low = middle
     return float(np.sqrt(low * high))
+
+
+def _energy_bracket(direction: Direction, low: float) -> tuple[float, float | None]:
+    """Balanced starts whose end the energy decides at once: the largest one that ends
+    at 0 (a lower bound of the threshold, at least ``low``) and the smallest one that
+    ends at z_plus (an upper bound; None if no start on the grid is decided so)."""
+    if not direction.energy_decides:
+        return low, None
+    L, log_z_low = direction.L, direction.log_z_low
+    grid = np.linspace(log_z_low / L - BRACKET_DECADES, np.log(direction.z_plus) / L + 1.0,
+                       BRACKET_POINTS)
+    decided = direction.excess(np.tile(grid, (L, 1))) < 0
+    below = grid[decided & (L * grid < log_z_low)]
+    above = grid[decided & (L * grid > log_z_low)]
+    if below.size:
+        low = max(low, float(np.exp(below.max())))
+    return low, (float(np.exp(above.min())) if above.size else None)
