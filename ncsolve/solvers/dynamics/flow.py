@@ -29,6 +29,7 @@ ZERO, PLUS = "zero", "plus"
 RTOL, ATOL = 1e-10, 1e-12  # of the integrator, in log s (so relative in s)
 NEAR_PLUS = 1e-7  # max |log s_j - log s_j+| at which a run has reached z_plus
 HORIZON = 1e5  # time cap, in units of 1 / (the smallest decay)
+MAX_BISECTION_SECONDS = 4.0  # CPU of one threshold's bisection: a hard bound
 MAX_DOUBLINGS = 200  # of the bisection's upper end before it gives up
 BRACKET_POINTS, BRACKET_DECADES = 2000, 40.0  # the energy's grid of balanced starts (log s)
 MAX_DECAY_RATIO = 1e100  # largest / smallest decay of an integrated flow
@@ -279,7 +280,10 @@ def _decide(direction: Direction, log_s0: np.ndarray, horizon_: float, halves: d
     """Integrate until the end is decided; the end, the solution and its events."""
     ends = _ends(direction)
     events = [*ends.values(), *halves.values()]
-    solution = _integrate(direction, (0.0, horizon_), log_s0, events)
+    try:
+        solution = _integrate(direction, (0.0, horizon_), log_s0, events)
+    except ValueError:  # scipy's event search: the two ends of a step gave one sign
+        return _decide_in_chunks(direction, log_s0, horizon_, halves)
     found = {id(e): (times, ys) for e, times, ys in
              zip(events, solution.t_events, solution.y_events)}
     for name, event in ends.items():
@@ -290,6 +294,29 @@ def _decide(direction: Direction, log_s0: np.ndarray, horizon_: float, halves: d
             return end, solution, found
     raise RuntimeError(f"the flow was not decided by t = {solution.t[-1]:.3g} "
                        f"({solution.message})")
+
+
+def _decide_in_chunks(direction: Direction, log_s0: np.ndarray, horizon_: float,
+                      halves: dict):
+    """As :func:`_decide`, the end checked between chunks of doubling length instead of
+    by an event (when scipy's search for the event's root fails on a rounding-level sign
+    change); ``decided_at`` is then the end of the first decided chunk."""
+    from types import SimpleNamespace
+
+    t, y = 0.0, np.asarray(log_s0, dtype=float)
+    step = 1.0 / max(float(np.max(np.abs(direction.rhs(0.0, y)))), float(direction.decays.max()))
+    found = {id(e): ([], []) for e in halves.values()}
+    while t < horizon_:
+        solution = _integrate(direction, (t, min(t + step, horizon_)), y, list(halves.values()))
+        for event, times, ys in zip(halves.values(), solution.t_events, solution.y_events):
+            found[id(event)][0].extend(times)
+            found[id(event)][1].extend(ys)
+        t, y, step = float(solution.t[-1]), solution.y[:, -1], 2.0 * step
+        end = known_end(direction, y)
+        if end is not None:
+            found = {k: (np.array(v[0]), np.array(v[1])) for k, v in found.items()}
+            return end, SimpleNamespace(t=np.array([t]), y=y[:, None]), found
+    raise RuntimeError(f"the flow was not decided by t = {t:.3g}")
 
 
 def _check_stiffness(direction: Direction) -> None:
@@ -362,20 +389,32 @@ def balanced_threshold(direction: Direction, rtol: float = 1e-9) -> float:
     """The smallest balanced start (every factor at s) whose flow ends at z_plus, by
     bisection in log s to relative width ``rtol`` (for unequal decays, where no closed
     form is known)."""
+    import time
+
+    started = time.process_time()
+
+    def ends_plus(scale: float) -> bool:
+        if time.process_time() - started > MAX_BISECTION_SECONDS:
+            raise invalid(("lambda_w", "lambda_h"), f"the threshold of sigma = "
+                          f"{direction.sigma:.6g} was not found within "
+                          f"{MAX_BISECTION_SECONDS:g} s of CPU (a bisection of a stiff flow); "
+                          "give decays closer together or equal (a closed form)")
+        return run(direction, np.full(L, scale), times_needed=False).end == PLUS
+
     L = direction.L
     low = 0.5 * direction.zero_radius()
     high = 2.0 * max(direction.z_plus ** (1.0 / L), low)
     low, proved_high = _energy_bracket(direction, low)
     high = proved_high if proved_high is not None else high
     for _ in range(MAX_DOUBLINGS):
-        if proved_high is not None or run(direction, np.full(L, high), False).end == PLUS:
+        if proved_high is not None or ends_plus(high):
             break
         high *= 2.0
     else:
         raise RuntimeError(f"no balanced start below {high:.3g} learns sigma = {direction.sigma}")
     while high - low > rtol * high:
         middle = np.sqrt(low * high)
-        if run(direction, np.full(L, middle), times_needed=False).end == PLUS:
+        if ends_plus(middle):
             high = middle
         else:
             low = middle
