@@ -209,3 +209,29 @@ def test_a_tiny_start_at_depth_one_reaches_its_halfway_time(n, lambda_w, lambda_
                              atol=1e-310, events=[half])
         assert result.flow.end[i] == "global"
         assert result.flow.time_to_half[i] == pytest.approx(solution.t_events[0][0], rel=1e-6)
+
+
+def test_an_energy_event_scipy_cannot_bracket_is_decided_in_chunks():
+    """A traceback on 5556752 (RuntimeError, flow not decided) and here before the
+    chunks (scipy's event search: "f(a) and f(b) must have different signs")."""
+    import warnings
+
+    n, lw, lh = [39589, 765912], 2.899534640600493e-12, 8.455166579555537e-09
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        result = dynamics(n, depth=3, lambda_w=lw, lambda_h=lh)
+    decays = [lh, lw, lw, lw]
+    for i in range(2):
+        z_low = float(_z_low(result.sigma[i], result.problem.N, decays))
+        assert result.flow.init_threshold[i] ** 4 > z_low
+
+
+@pytest.mark.slow
+def test_a_bisection_that_does_not_settle_is_refused_within_its_bound():
+    """Two decays the separatrix misses and the bisection cannot settle quickly (found
+    by a random probe: minutes before the bound)."""
+    started = time.process_time()
+    with pytest.raises(ProblemError, match="not found within"):
+        dynamics([330686, 652789], depth=2, lambda_w=0.04436663621901992,
+                 lambda_h=2.9235222005886473e-06)
+    assert time.process_time() - started < 10.0
