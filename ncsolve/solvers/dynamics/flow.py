@@ -29,7 +29,7 @@ ZERO, PLUS = "zero", "plus"
 RTOL, ATOL = 1e-10, 1e-12  # of the integrator, in log s (so relative in s)
 NEAR_PLUS = 1e-7  # max |log s_j - log s_j+| at which a run has reached z_plus
 HORIZON = 1e5  # time cap, in units of 1 / (the smallest decay)
-MAX_BISECTION_SECONDS = 4.0  # CPU of one threshold's bisection: a hard bound
+MAX_BISECTION_SECONDS = 2.0  # CPU of all thresholds' searches of one answer: a hard bound
 MAX_DOUBLINGS = 200  # of the bisection's upper end before it gives up
 BRACKET_POINTS, BRACKET_DECADES = 2000, 40.0  # the energy's grid of balanced starts (log s)
 MAX_DECAY_RATIO = 1e100  # largest / smallest decay of an integrated flow
@@ -385,20 +385,19 @@ def path(direction: Direction, s0, times: np.ndarray) -> np.ndarray:
     return np.exp(solution.y.T)
 
 
-def balanced_threshold(direction: Direction, rtol: float = 1e-9) -> float:
+def balanced_threshold(direction: Direction, rtol: float = 1e-9,
+                       budget: float | None = None) -> float:
     """The smallest balanced start (every factor at s) whose flow ends at z_plus, by
     bisection in log s to relative width ``rtol`` (for unequal decays, where no closed
     form is known)."""
     import time
 
     started = time.process_time()
+    budget = MAX_BISECTION_SECONDS if budget is None else budget
 
     def ends_plus(scale: float) -> bool:
-        if time.process_time() - started > MAX_BISECTION_SECONDS:
-            raise invalid(("lambda_w", "lambda_h"), f"the threshold of sigma = "
-                          f"{direction.sigma:.6g} was not found within "
-                          f"{MAX_BISECTION_SECONDS:g} s of CPU (a bisection of a stiff flow); "
-                          "give decays closer together or equal (a closed form)")
+        if time.process_time() - started > budget:
+            raise over_budget(direction)
         return run(direction, np.full(L, scale), times_needed=False).end == PLUS
 
     L = direction.L
@@ -419,6 +418,14 @@ def balanced_threshold(direction: Direction, rtol: float = 1e-9) -> float:
         else:
             low = middle
     return float(np.sqrt(low * high))
+
+
+def over_budget(direction: Direction):
+    """The refusal of a threshold search that has used its CPU budget."""
+    return invalid(("lambda_w", "lambda_h"), f"the thresholds were not found within "
+                   f"{MAX_BISECTION_SECONDS:g} s of CPU (at sigma = {direction.sigma:.6g}: a "
+                   "bisection of a stiff flow); give decays closer together or equal (a "
+                   "closed form)")
 
 
 def _energy_bracket(direction: Direction, low: float) -> tuple[float, float | None]:

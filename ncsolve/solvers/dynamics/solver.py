@@ -10,7 +10,7 @@ closed form (:mod:`ncsolve.solvers.mse`), which the answer extends.
 
 from __future__ import annotations
 
-import functools
+import time
 
 import numpy as np
 
@@ -89,11 +89,13 @@ def thresholds(solution) -> tuple[np.ndarray, bool, str]:
         out[~never] = _closed_form(solution.sigma[~never], p)
         return out, True, CLOSED_FORM
     _check_thresholds(p, len({float(v) for v in solution.sigma[~never]}))
-    methods = set()
+    from scipy.integrate import solve_ivp  # noqa: F401  (imported outside the budget)
+
+    methods, started = set(), time.process_time()
     for i, direction in enumerate(directions_of(solution)):
         if not never[i]:
-            out[i], method = _unequal(direction.sigma, direction.N,
-                                      tuple(direction.decays.tolist()), direction.z_plus)
+            left = flow.MAX_BISECTION_SECONDS - (time.process_time() - started)
+            out[i], method = _unequal(direction, left)
             methods.add(method)
     how = {separatrix.SEPARATRIX: SEPARATRIX_WORDS, separatrix.BISECTION: BISECTION_WORDS}
     return out, False, " and ".join(how[m] for m in sorted(methods, reverse=True)) or CLOSED_FORM
@@ -131,12 +133,18 @@ def _check_thresholds(problem: Problem, distinct: int) -> None:
                       "sizes (equal sizes share one)")
 
 
-@functools.lru_cache(maxsize=1024)
-def _unequal(sigma: float, N: int, decays: tuple, z_plus: float) -> tuple[float, str]:
-    """The balanced threshold of one direction with unequal decays and how it was found
-    (remembered: equal class sizes and repeated calls share it)."""
-    direction = flow.Direction(sigma, N, np.array(decays), z_plus)
-    return separatrix.balanced_threshold(direction, THRESHOLD_RTOL)
+_FOUND: dict = {}  # thresholds already found: equal class sizes and repeated calls share them
+
+
+def _unequal(direction: flow.Direction, budget: float) -> tuple[float, str]:
+    """The balanced threshold of one direction with unequal decays and how it was found,
+    within ``budget`` CPU seconds (remembered once found)."""
+    key = (direction.sigma, direction.N, tuple(direction.decays.tolist()), direction.z_plus)
+    if key not in _FOUND:
+        if len(_FOUND) >= 1024:
+            _FOUND.clear()
+        _FOUND[key] = separatrix.balanced_threshold(direction, THRESHOLD_RTOL, budget)
+    return _FOUND[key]
 
 
 def _end_word(end: str, state: str) -> str:

@@ -28,14 +28,23 @@ SUBNORMAL_DECAY = 1e-250  # below it the plane system's rates are subnormal: bis
 SEPARATRIX, BISECTION = "separatrix", "bisection"
 
 
-def balanced_threshold(direction: flow.Direction, rtol: float = 1e-9) -> tuple[float, str]:
+def balanced_threshold(direction: flow.Direction, rtol: float = 1e-9,
+                       budget: float | None = None) -> tuple[float, str]:
     """The smallest balanced start whose flow ends at ``z_plus``, and how it was found
     (``"separatrix"``: traced backward and confirmed by two forward runs at relative
-    ``CHECK`` either side; ``"bisection"``: bisection of the flow to relative ``rtol``)."""
+    ``CHECK`` either side; ``"bisection"``: bisection of the flow to relative ``rtol``).
+    ``budget``: CPU seconds left (ProblemError once spent; flow.MAX_BISECTION_SECONDS)."""
+    import time
+
+    started = time.process_time()
+    budget = flow.MAX_BISECTION_SECONDS if budget is None else budget
+    if budget <= 0:
+        raise flow.over_budget(direction)
     found = separatrix_threshold(direction)
     if found is not None and _confirmed(direction, found):
         return found, SEPARATRIX
-    return flow.balanced_threshold(direction, rtol), BISECTION
+    left = budget - (time.process_time() - started)
+    return flow.balanced_threshold(direction, rtol, left), BISECTION
 
 
 def _confirmed(direction: flow.Direction, s: float) -> bool:
