@@ -111,6 +111,10 @@ def magnitude_cases(folder: Path) -> dict[str, list[str]]:
                                      "1e200"],
         "measure uint64 label 2^63": ["measure", str(folder / "labels.npz")],
         "predict --n @bashrc": ["predict", "--n", f"@{rc}"],
+        "predict --lambda-w @bashrc": ["predict", "--n", "5,3", "--lambda-w", f"@{rc}"],
+        "equation, free bias, 1000 distinct sizes, depth 200": [
+            "equation", "--n", ",".join(str(37 * k) for k in range(1, 1001)), "--depth", "200",
+            "--bias", "free"],
     }
 
 

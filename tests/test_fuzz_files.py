@@ -94,6 +94,10 @@ def _mutate(data: bytes, mutation) -> bytes:
 # found by the 30-minute long run on 15d405a: one byte flipped makes a weight about
 # 1e154, and --json died of "Out of range float values are not JSON compliant"
 @example(fmt="safetensors", mutation=("flip", [(0.474609375, 95)]))
+# found by a long run on 673094c: a header length of 25 GB or 2^63 was read whole while
+# measure looked for a targets array (MemoryError, OverflowError tracebacks)
+@example(fmt="safetensors", mutation=("bloat", 25_276_196_536))
+@example(fmt="safetensors", mutation=("bloat", 9_223_372_036_854_775_775))
 def test_generated_model_files_are_refused_in_one_line_or_measured(tmp_path_factory, fmt,
                                                                    mutation):
     count_example("model file")

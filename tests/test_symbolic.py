@@ -518,6 +518,24 @@ def test_secular_roots_keep_their_digits_when_one_class_dominates():
     assert abs(low.loss - high.loss) <= tol * high.loss
 
 
+@pytest.mark.parametrize("n", [[1, 2, 2, 7, 9, 40], [3, 5, 1000003, 4, 8], [1, 2, 3, 4, 5, 6]])
+def test_secular_spectrum_equals_a_dense_eigensolver(n):
+    # the secular roots start from float64 roots; checked against mpmath's symmetric
+    # eigensolver on the dense D - n n^T / N at many more digits
+    from ncsolve.solvers.precise import target_directions
+    with mpmath.workdps(120):
+        N = sum(n)
+        G = mpmath.matrix([[(n[i] if i == j else 0) - mpmath.mpf(n[i] * n[j]) / N
+                            for j in range(len(n))] for i in range(len(n))])
+        dense = sorted((mpmath.sqrt(max(e, 0)) for e in mpmath.eigsy(G, eigvals_only=True)),
+                       reverse=True)
+    with mpmath.workdps(52):
+        pairs = target_directions(n, "free")
+    tol = mpmath.mpf(10) ** -48
+    for (sigma, _), reference in zip(pairs, dense):
+        assert abs(sigma - reference) <= tol * max(reference, 1e-30)
+
+
 # ---- text and repr ------------------------------------------------------------------
 
 

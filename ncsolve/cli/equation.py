@@ -42,7 +42,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                        help="print LaTeX ready for a paper"), "json")
 
 
-def _check(args: argparse.Namespace) -> None:
+def _check(args: argparse.Namespace, digits: int) -> None:
     """What can be checked before sympy is imported (which takes seconds)."""
     if str(args.bias).strip().lower() == "regularized":
         raise invalid("bias", "equation has the closed forms of --bias none and free; ncsolve "
@@ -58,6 +58,10 @@ def _check(args: argparse.Namespace) -> None:
     if args.n is not None and problem.K > MAX_CLASSES:
         raise invalid("n", f"equation writes the equations of every class; at most {MAX_CLASSES} "
                       f"classes, got {problem.K} (ncsolve predict solves any K)")
+    if args.n is not None:
+        from ..solvers.precise import check_work
+
+        check_work(problem, digits)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -65,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
     from ..solvers.precise import check_precision
 
     digits = check_precision(args.precision)
-    _check(args)
+    _check(args, digits)
     from ..symbolic.equation import equation_report
 
     report = equation_report(args.depth, args.n, args.lambda_w, args.lambda_h, args.bias, digits)

@@ -73,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
                      features=args.features, effort=args.effort,
                      init_scale=args.init_scale, **training)
     if args.json:
-        data = result.to_dict(args.grams) if args.grams is not None else result.to_dict()
+        data = result.to_dict(args.grams, lazy=True)
         write_json(data, sys.stdout.write)  # piece by piece: K = 10^6 is 400 MB of text
         return 0
     else:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .problem import _split
+from .problem import parse_each
 from .validation import POSITIVE, WholeNumber, check, invalid
 
 __all__ = ["init_scales", "step_settings"]
@@ -29,9 +29,9 @@ def init_scales(value, depth: int) -> np.ndarray | None:
     """
     if value is None:
         return None
-    items = _split(value, "init_scale")
-    scales = [check(item, POSITIVE, "init_scale", what="every scale",
-                    hint="a singular value of the spectral start") for item in items]
+    scales = parse_each(value, "init_scale", lambda item: check(
+        item, POSITIVE, "init_scale", what="every scale",
+        hint="a singular value of the spectral start"))
     factors = depth + 1
     if len(scales) == 1:
         scales = scales * factors

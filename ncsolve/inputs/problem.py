@@ -100,6 +100,35 @@ def _split(value, param: str) -> list:
     return items
 
 
+def parse_each(value, param: str, parse) -> list:
+    """``parse(item)`` for every item of ``value`` (as :func:`_split` reads it).
+
+    An entry of an ``@FILE`` that ``parse`` refuses is named by its position and
+    line, never by its text: the file may be anything (a shell start-up file, say),
+    and its content is not shown.
+    """
+    items = _split(value, param)
+    if not (isinstance(value, str) and value.startswith("@")):
+        return [parse(item) for item in items]
+    parsed = []
+    for index, item in enumerate(items):
+        try:
+            parsed.append(parse(item))
+        except ProblemError as error:
+            raise _file_entry_error(value[1:], param, index, str(error)) from None
+    return parsed
+
+
+def _file_entry_error(path: str, param: str, index: int, message: str) -> ProblemError:
+    """The refusal of entry ``index`` of an @FILE: the rule it breaks, its place, no text."""
+    rule = re.sub(r"[,;] got .*$", "", message.split(": ", 1)[-1], flags=re.S)
+    text = _read_list(path, param)
+    place = next((m for i, m in enumerate(re.finditer(r"[^,\s]+", text)) if i == index), None)
+    line = text.count("\n", 0, place.start()) + 1 if place else 1
+    return invalid(param, f"entry {index + 1} (line {line}) of {path!r}: {rule}; the file's "
+                   "content is not shown")
+
+
 _BYTE_KIND = np.zeros(256, dtype=np.uint8)  # 0: other, 1: digit, 2: separator
 _BYTE_KIND[np.frombuffer(b"0123456789", dtype=np.uint8)] = 1
 _BYTE_KIND[np.frombuffer(b", \t\r\n", dtype=np.uint8)] = 2
@@ -377,7 +406,7 @@ class Problem:
         lambda_h = DEFAULT_DECAY if lambda_h is None else lambda_h
         m = whole_number(depth, "depth", "the depth (number of layers)", high=MAX_DEPTH)
         counts = _class_sizes(n)
-        decays = [_positive_float(v, "lambda_w") for v in _split(lambda_w, "lambda_w")]
+        decays = parse_each(lambda_w, "lambda_w", lambda v: _positive_float(v, "lambda_w"))
         if len(decays) == 1:
             decays = decays * m
         elif len(decays) != m:
@@ -388,8 +417,8 @@ class Problem:
         h_decay = _positive_float(lambda_h, "lambda_h")
         width_list = None
         if widths is not None:
-            width_list = [whole_number(v, "widths", "every width")
-                          for v in _split(widths, "widths")]
+            width_list = parse_each(widths, "widths",
+                                    lambda v: whole_number(v, "widths", "every width"))
             if len(width_list) != m:
                 raise invalid(
                     "widths",

@@ -93,21 +93,28 @@ def read_safetensors(name: str) -> dict:
     budget = _Budget(name)
     with open(name, "rb") as handle:
         size = os.fstat(handle.fileno()).st_size
-        start = handle.read(8)
-        if len(start) < 8:
-            raise _bad_safetensors(name, "shorter than its 8-byte header length")
-        length = struct.unpack("<Q", start)[0]
-        if length > min(HEADER_LIMIT, size - 8):
-            raise _bad_safetensors(name, f"its header claims {length} bytes")
-        try:
-            header = json.loads(handle.read(length))
-        except (ValueError, UnicodeDecodeError):
-            raise _bad_safetensors(name, "its header is not JSON") from None
-        if not isinstance(header, dict):
-            raise _bad_safetensors(name, "its header is not a JSON object")
-        header.pop("__metadata__", None)
+        header, length = safetensors_header(handle, name, size)
         return {key: _tensor(handle, key, entry, 8 + length, size, name, budget)
                 for key, entry in header.items()}
+
+
+def safetensors_header(handle, name: str, size: int) -> tuple[dict, int]:
+    """The JSON index of an open ``.safetensors`` file (without ``__metadata__``) and its
+    length in bytes; a claimed length beyond the file or HEADER_LIMIT is refused unread."""
+    start = handle.read(8)
+    if len(start) < 8:
+        raise _bad_safetensors(name, "shorter than its 8-byte header length")
+    length = struct.unpack("<Q", start)[0]
+    if length > min(HEADER_LIMIT, size - 8):
+        raise _bad_safetensors(name, f"its header claims {length} bytes")
+    try:
+        header = json.loads(handle.read(length))
+    except (ValueError, UnicodeDecodeError):
+        raise _bad_safetensors(name, "its header is not JSON") from None
+    if not isinstance(header, dict):
+        raise _bad_safetensors(name, "its header is not a JSON object")
+    header.pop("__metadata__", None)
+    return header, length
 
 
 def _bad_safetensors(name: str, why: str) -> ProblemError:

@@ -20,9 +20,7 @@ also solves the deep linear UFM for the same targets, depth, widths and bias
 
 from __future__ import annotations
 
-import json
 import os
-import struct
 import zipfile
 from dataclasses import dataclass, field
 
@@ -36,6 +34,7 @@ from ..solvers import solve
 from .files import _arrays, _numbered
 from .heads import state_dict_head
 from .nrc import feature_moments, gram_distance, nrc1, nrc2, nrc3
+from .readers import safetensors_header
 
 __all__ = ["RegressionMeasurement", "holds_targets", "load_regression", "measure_regression"]
 
@@ -276,8 +275,8 @@ def holds_targets(path) -> bool:
                 return "targets.npy" in archive.namelist()
         if ext == ".safetensors":
             with open(name, "rb") as handle:
-                size = struct.unpack("<Q", handle.read(8))[0]
-                return "targets" in json.loads(handle.read(size))
-    except (OSError, ValueError, struct.error, zipfile.BadZipFile):
+                size = os.fstat(handle.fileno()).st_size
+                return "targets" in safetensors_header(handle, name, size)[0]
+    except (OSError, ValueError, zipfile.BadZipFile):  # ProblemError is a ValueError
         return False  # the reader reports the damage
     return "targets" in _arrays(name)

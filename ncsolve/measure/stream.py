@@ -218,7 +218,7 @@ class ClassAccumulator:
         if not y.size:
             return self
         present, inverse, count = np.unique(y, return_inverse=True, return_counts=True)
-        one_hot = _one_hot(inverse, present.size)
+        one_hot = _one_hot(inverse, present.size, X.shape[1])
         batch_means = (one_hot @ X) / count[:, None]
         if not np.all(np.isfinite(batch_means)):
             check_finite(X, "features")  # names the first bad entry
@@ -323,12 +323,36 @@ def _batch_matrix(X: np.ndarray, width: int) -> np.ndarray:
     return np.array(X, dtype=np.float64, order="C")
 
 
-def _one_hot(inverse: np.ndarray, classes: int):
-    """Sparse (classes x B) indicator: ``one_hot @ X`` sums rows per class in one pass."""
+SMALL_BATCH = 1 << 17  # entries of a batch summed by np.add.at rather than a sparse product
+
+
+def _one_hot(inverse: np.ndarray, classes: int, width: int):
+    """(classes x B) indicator: ``one_hot @ X`` sums rows per class in one pass.
+
+    Sparse (scipy) for large batches; a small batch (``B * width`` up to
+    ``SMALL_BATCH``) is summed by :class:`_Indicator`, which adds in the same order
+    (so the sums are the same to the bit) without the import of scipy.sparse, which
+    costs more than a small measurement.
+    """
+    B = inverse.size
+    if B * max(width, 1) <= SMALL_BATCH:
+        return _Indicator(inverse, classes)
     from scipy.sparse import csr_matrix
 
-    B = inverse.size
     return csr_matrix((np.ones(B), (inverse, np.arange(B))), shape=(classes, B))
+
+
+class _Indicator:
+    """A class indicator whose product with rows sums them per class, in row order."""
+
+    def __init__(self, inverse: np.ndarray, classes: int):
+        self.inverse, self.classes = inverse, classes
+
+    def __matmul__(self, rows: np.ndarray) -> np.ndarray:
+        rows = np.asarray(rows, dtype=np.float64)
+        out = np.zeros((self.classes, *rows.shape[1:]))
+        np.add.at(out, self.inverse, rows)
+        return out
 
 
 def _weighted_gram(rows: np.ndarray, weight: np.ndarray) -> np.ndarray:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..core import metrics
+from ..core.brent import minimize_bounded
 from ..core.constants import MEASURE_GRAM_TARGETS_MAX_K
 from ..core.metrics import self_duality_from_grams
 from ..core.objective import chain
@@ -114,12 +115,15 @@ def theory_for(stats, head, decays, bias, loss, restarts, seed, notes):
     fit = None
     lambda_h = decays["lambda_h"]
     if lambda_h is None:
+        answers: dict[float, object] = {}
         fit = fit_feature_decay(stats, head, decays["lambda_w"], bias, loss,
-                                decays["lambda_b"], restarts, seed)
+                                decays["lambda_b"], restarts, seed, answers)
         lambda_h = fit["value"]
         notes.append(f"feature decay unknown: lambda_H = {lambda_h:.4g} fitted to the class-mean "
                      f"and classifier lengths (residual {fit['residual']:.3g}); the objective "
                      "and its gap use the fitted value")
+    if fit is not None and lambda_h in answers:  # solved in the fit: same problem and options
+        return answers[lambda_h], fit
     theory = _predict(stats, head, decays["lambda_w"], lambda_h, bias, loss,
                       decays["lambda_b"], restarts, seed)
     return theory, fit
@@ -142,15 +146,16 @@ def check_theory(theory, stats, head, decays, bias, loss) -> None:
 
 
 def fit_feature_decay(stats, head, lambda_w, bias="none", loss="mse", lambda_b=None,
-                      restarts=None, seed=None) -> dict:
+                      restarts=None, seed=None, answers: dict | None = None) -> dict:
     """The feature decay lambda_H whose global minimizer best explains the trained
     class-mean lengths and classifier-row lengths (a one-dimensional search in log lambda_H).
 
     The residual is the root mean square of the two relative distances
     ``||measured - theory|| / ||theory||`` (class-mean lengths, classifier-row lengths).
     With cross-entropy each trial value is warm-started from the answer at the
-    nearest value tried so far (at depth 1 one certified local run; at depth >= 2
-    one more start of the search).
+    nearest value tried so far (at depth 1 a few Newton steps, kept when the dual
+    certificate proves them; at depth >= 2 one more start of the search).  With
+    cross-entropy, ``answers`` (when given) receives every answer, keyed by lambda_H.
     """
     means, P = centred_means(stats.means, stats.counts, bias), chain(head.weights)
     measured = (row_norms(means), row_norms(P))
@@ -164,6 +169,8 @@ def fit_feature_decay(stats, head, lambda_w, bias="none", loss="mse", lambda_b=N
                        restarts, seed, start)
         if loss == "ce":
             solved[log_decay] = sol
+            if answers is not None:
+                answers[10.0**log_decay] = sol
         parts = [metrics.relative_distance(m, t) for m, t in
                  zip(measured, (sol.feature_norm, sol.classifier_norm))]
         return float(np.sqrt(np.mean(np.square(parts))))
@@ -172,9 +179,6 @@ def fit_feature_decay(stats, head, lambda_w, bias="none", loss="mse", lambda_b=N
     values = [residual(g) for g in grid]
     best = int(np.argmin(values))
     lo, hi = grid[max(best - 1, 0)], grid[min(best + 1, grid.size - 1)]
-    from scipy.optimize import minimize_scalar
-
-    found = minimize_scalar(residual, bounds=(lo, hi), method="bounded",
-                            options={"xatol": 1e-6 if loss == "mse" else 1e-3})
-    x, r = (found.x, found.fun) if found.fun <= values[best] else (grid[best], values[best])
+    x, fx = minimize_bounded(residual, lo, hi, 1e-6 if loss == "mse" else 1e-3)
+    x, r = (x, fx) if fx <= values[best] else (grid[best], values[best])
     return {"value": float(10.0**x), "residual": float(r)}

@@ -24,7 +24,8 @@ import numpy as np
 from ..core import readoff
 from ..core.constants import SAME_MINIMUM_RTOL
 from ..inputs.problem import Problem
-from .table import column, direction_rows, header_lines, records, shown_rows, summary_line
+from .table import Records, column, direction_rows, header_lines, records, shown_rows
+from .table import summary_line
 from .table import fmt, table
 
 __all__ = ["CLASS_FIELDS", "CORE_FIELDS", "Found", "Mapped", "Result", "SearchRecord"]
@@ -181,13 +182,16 @@ class Result(abc.ABC):
 
     # ---- JSON -----------------------------------------------------------------------------
 
-    def to_dict(self, grams: bool | None = None) -> dict:
+    def to_dict(self, grams: bool | None = None, *, lazy: bool = False) -> dict:
         """JSON-ready dictionary: exactly the output of ``ncsolve predict --json``.
 
         ``grams`` includes the K x K matrices; by default for K <= ``GRAM_LIMIT``.
+        ``lazy`` gives the per-class and per-direction rows as :class:`Records`, whose
+        dicts are built when read (what ``--json`` streams), instead of lists.
         """
         include = self.problem.K <= self.GRAM_LIMIT if grams is None else bool(grams)
         notes = list(self.notes)
+        rows = Records if lazy else records
         entries = {
             "problem": self.problem.to_dict(),
             "loss": self._json_number(self.loss),
@@ -198,11 +202,11 @@ class Result(abc.ABC):
             "rank_cap": self.problem.rank_cap,
             "notes": notes,
             "bias_value": None if self.bias_value is None else self._json_column(self.bias_value),
-            "classes": records(self._class_columns(), self.CLASS_KEYS),
+            "classes": rows(self._class_columns(), self.CLASS_KEYS),
             **self._extra_dict(include),
         }
         if self.DIRECTION_KEYS:
-            entries["directions"] = records(self._direction_columns(), self.DIRECTION_KEYS)
+            entries["directions"] = rows(self._direction_columns(), self.DIRECTION_KEYS)
         entries["gram"] = self._gram_dict(notes) if include else None
         return {key: entries[key] for key in self.JSON_KEYS}
 
@@ -211,6 +215,10 @@ class Result(abc.ABC):
 
     def _json_column(self, values) -> list:
         return column(values)
+
+    def _row_column(self, values):
+        """A per-class or per-direction column for :class:`Records` (converted when read)."""
+        return np.asarray(values, dtype=float)
 
     def _json_matrix(self, matrix) -> list:
         return np.asarray(matrix).tolist()
@@ -222,15 +230,15 @@ class Result(abc.ABC):
     def _class_columns(self) -> dict:
         K = self.problem.K
         return {
-            "class": list(range(K)),
-            "n": np.asarray(self.problem.n).tolist(),
-            "feature_norm": self._json_column(self.feature_norm),
-            "classifier_norm": self._json_column(self.classifier_norm),
-            "output": self._json_column(self.output),
-            "collapsed": np.asarray(self.collapsed, dtype=bool).tolist(),
-            "critical_decay": self._json_column(self.critical_decay),
-            "state": np.asarray(self.state).tolist(),
-            "feature_norms_by_layer": self._json_column(np.asarray(self.layer_feature_norms).T),
+            "class": range(K),
+            "n": np.asarray(self.problem.n),
+            "feature_norm": self._row_column(self.feature_norm),
+            "classifier_norm": self._row_column(self.classifier_norm),
+            "output": self._row_column(self.output),
+            "collapsed": np.asarray(self.collapsed, dtype=bool),
+            "critical_decay": self._row_column(self.critical_decay),
+            "state": np.asarray(self.state),
+            "feature_norms_by_layer": self._row_column(np.asarray(self.layer_feature_norms).T),
             **self._extra_class_columns(),
         }
 
@@ -241,13 +249,13 @@ class Result(abc.ABC):
     def _direction_columns(self) -> dict:
         """The per-direction table of an answer with directions (``DIRECTION_KEYS``)."""
         return {
-            "direction": list(range(len(self.sigma))),
-            "sigma": self._json_column(self.sigma),
-            "z": self._json_column(self.z),
-            "z_local": self._json_column(self.z_local),
-            "state": np.asarray(self.direction_state).tolist(),
-            "critical_decay": self._json_column(self.direction_critical_decay),
-            "singular_values": self._json_column(self.singular_values),
+            "direction": range(len(self.sigma)),
+            "sigma": self._row_column(self.sigma),
+            "z": self._row_column(self.z),
+            "z_local": self._row_column(self.z_local),
+            "state": np.asarray(self.direction_state),
+            "critical_decay": self._row_column(self.direction_critical_decay),
+            "singular_values": self._row_column(self.singular_values),
             **self._extra_direction_columns(),
         }
 
@@ -385,9 +393,9 @@ class Mapped:
             raise AttributeError(name)
         return getattr(self.result, name)
 
-    def to_dict(self, grams: bool | None = None) -> dict:
+    def to_dict(self, grams: bool | None = None, *, lazy: bool = False) -> dict:
         """The answer's JSON with the mapping under ``convention``."""
-        data = self.result.to_dict() if grams is None else self.result.to_dict(grams)
+        data = self.result.to_dict(grams, lazy=lazy)
         return {**data, "convention": self.convention.to_dict()}
 
     def __str__(self) -> str:

@@ -8,11 +8,12 @@ alike. Long tables show their first and last ``TABLE_ROWS`` rows.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import numpy as np
 
 __all__ = ["TABLE_ROWS", "column", "column_widths", "direction_rows", "fmt", "header_lines",
-           "left_table", "records", "shown_rows", "summary_line", "table"]
+           "left_table", "Records", "records", "shown_rows", "summary_line", "table"]
 
 TABLE_ROWS = 12  # rows shown at each end of a long table
 
@@ -40,9 +41,37 @@ def json_ready(value):
 
 
 def records(columns: dict, keys=None) -> list[dict]:
-    """One dict per row from equal-length columns; ``keys`` (default: all) in that order."""
-    keys = list(columns) if keys is None else list(keys)
-    return [dict(zip(keys, row)) for row in zip(*(columns[key] for key in keys))]
+    """One dict per row from equal-length columns (lists, ranges or arrays, float arrays
+    as by :func:`column`); ``keys`` (default: all) in that order."""
+    return Records(columns, keys)[:]
+
+
+class Records(Sequence):
+    """The rows of :func:`records`, each dict built when it is read.
+
+    At K = 10^6 classes the dicts would take about a gigabyte; ``--json`` reads them a
+    slice at a time (``ncsolve.cli.jsonout``).
+    """
+
+    def __init__(self, columns: dict, keys=None):
+        self.keys = list(columns) if keys is None else list(keys)
+        self.columns = [columns[key] for key in self.keys]
+
+    def __len__(self) -> int:
+        return len(self.columns[0]) if self.columns else 0
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            parts = [_json_part(c[index]) for c in self.columns]
+            return [dict(zip(self.keys, row)) for row in zip(*parts)]
+        return self[index: index + 1 or None][0] if index >= 0 else self[len(self) + index]
+
+
+def _json_part(part) -> list:
+    """A slice of a column as JSON values: float arrays through :func:`column`."""
+    if isinstance(part, np.ndarray):
+        return column(part) if part.dtype.kind == "f" else part.tolist()
+    return list(part)
 
 
 def shown_rows(count: int) -> list[int | None]:

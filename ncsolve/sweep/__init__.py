@@ -17,10 +17,20 @@ run        sweep(): the vectorized points, the executor, resume
 plot       figures (matplotlib, imported lazily; functions return Figures)
 """
 
-from .phase import REGIONS, PhaseMap, phase_map
+import importlib
+
 from ..inputs.profiles import PROFILES, Profile, profile
-from .run import SweepTable, sweep
-from .spec import Grid, build_grid
 
 __all__ = ["PROFILES", "REGIONS", "Grid", "PhaseMap", "Profile", "SweepTable", "build_grid",
            "phase_map", "profile", "sweep"]
+
+_HOMES = {"REGIONS": ".phase", "PhaseMap": ".phase", "phase_map": ".phase",
+          "SweepTable": ".run", "sweep": ".run", "Grid": ".spec", "build_grid": ".spec"}
+
+
+def __getattr__(name: str):
+    """The names above, imported from their modules on first use: importing one module
+    of the package (``plot`` for a path check, say) does not import the sweep machinery."""
+    if name in _HOMES:
+        return getattr(importlib.import_module(_HOMES[name], __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

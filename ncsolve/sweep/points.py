@@ -46,19 +46,24 @@ def solve_point(index: int, kwargs: dict, params: dict[str, np.ndarray]) -> dict
         return _solved(index, kwargs, params, None)[0]
 
 
-def solve_chain(indices: list[int], kwargs: list[dict],
-                params: list[dict[str, np.ndarray]]) -> list[dict[str, np.ndarray]]:
-    """Solve a chain of grid points in order, each warm-started from the one before.
+def solve_chain(indices: list[int], kwargs: list[dict], params: list[dict[str, np.ndarray]],
+                heads: list[bool] | None = None) -> list[dict[str, np.ndarray]]:
+    """Solve a chain of grid points in order, each warm-started from a solved neighbour.
 
-    The points differ only in their decays (:mod:`ncsolve.sweep.chains`); the first is
-    solved from scratch, every other one with the previous answer as ``start``
-    (:func:`ncsolve.solvers.solve`).  The chain is what an executor runs, so its
+    The chain is a run of lines along the decay axis (:mod:`ncsolve.sweep.chains`);
+    ``heads`` marks the first point of each line (default: one line).  The chain's
+    first point is solved from scratch, the first point of every later line with the
+    first answer of the line before as ``start`` (:func:`ncsolve.solvers.solve`), every
+    other point with the previous answer.  The chain is what an executor runs, so its
     answers do not depend on the executor.  Returns one block per point, in order.
     """
-    blocks, previous = [], None
+    blocks, previous, head = [], None, None
+    heads = heads or [j == 0 for j in range(len(indices))]
     with blas_threads(1):  # once per chain: finding the BLAS libraries costs milliseconds
-        for index, kw, par in zip(indices, kwargs, params):
-            block, previous = _solved(index, kw, par, previous)
+        for index, kw, par, first in zip(indices, kwargs, params, heads):
+            block, previous = _solved(index, kw, par, head if first else previous)
+            if first:
+                head = previous
             blocks.append(block)
     return blocks
 

@@ -14,7 +14,7 @@ import numpy as np
 
 from ..core.constants import EXACT
 from ..results.table import json_ready
-from .chains import chains_of
+from .chains import chains_of, line_heads
 from .executors import SerialExecutor, check_executor, open_executor, wait_for_any
 from .mse import solve_groups
 from ..inputs.outfile import locked
@@ -235,7 +235,7 @@ def _pooled(pool, grid: Grid, indices: list[int], done=frozenset()):
             for chain in queue:
                 pending.add(pool.submit(
                     solve_chain, chain, [grid.predict_kwargs(grid.point(i)) for i in chain],
-                    [grid.param_block(np.array([i])) for i in chain]))
+                    [grid.param_block(np.array([i])) for i in chain], line_heads(grid, chain)))
                 if len(pending) >= limit:
                     break
             if not pending:

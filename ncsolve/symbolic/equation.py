@@ -19,6 +19,7 @@ from .paper import paper_parametrization
 from ..solvers.precise import (
     GUARD_DIGITS,
     check_precision,
+    check_work,
     critical_decay,
     decimal_string,
     exact_decimal,
@@ -255,6 +256,7 @@ def equation_report(
     problem = Problem.build(n if n is not None else [1], depth, filled_w, filled_h, bias, "mse")
     notes = []
     if n is not None:
+        check_work(problem, digits)
         if lambda_w is None or lambda_h is None:
             notes.append(f"decays not given take predict's default {DEFAULT_DECAY}")
         lambda_w, lambda_h = problem.lambda_w, problem.lambda_h

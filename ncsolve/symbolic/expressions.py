@@ -266,9 +266,9 @@ def _target_sigmas(n: tuple, bias: str, digits: int) -> tuple:
         return tuple(sp.sqrt(sp.Integer(v)) for v in n)
     import mpmath
 
-    from ..solvers.precise import target_directions
+    from ..solvers.precise import GUARD_DIGITS, target_directions
 
-    with mpmath.workdps(digits + 10):
+    with mpmath.workdps(digits + GUARD_DIGITS):  # predict's precision: one spectrum for both
         pairs = target_directions(list(n), "free")
         return tuple(sp.Float(str(p[0]), digits + 5) if p[0] != 0 else sp.Integer(0) for p in pairs)
 

@@ -124,10 +124,13 @@ def origin_proof_decay(red: ReducedCE) -> float:
     docstring).  Exact (necessary and sufficient) at depth 1; sufficient only at
     depth >= 2, where the true threshold is lower.
     """
-    g = red.origin_gradient_norm()
-    h0 = red.origin_value()
-    c_needed = g ** red.q * h0 ** (1.0 - red.q)
-    return 2.0 * c_needed / red.L
+    cached = red.__dict__.get("_origin_proof_decay")
+    if cached is None:  # a fixed number of the problem, asked for several times per solve
+        g = red.origin_gradient_norm()
+        h0 = red.origin_value()
+        c_needed = g ** red.q * h0 ** (1.0 - red.q)
+        cached = red.__dict__["_origin_proof_decay"] = 2.0 * c_needed / red.L
+    return cached
 
 
 def origin_is_proved(red: ReducedCE) -> bool:

@@ -27,6 +27,7 @@ from .candidates import (
 )
 from .local_runs import (EXPLORE_GTOL, REFINE_GTOL, REFINE_MAXITER, LocalMinimum, Start,
                          factor_form, refine_leaders, run_starts)
+from .newton import warm_run
 from .reduced import ReducedCE
 from .result import BatchSummary, CandidateSummary, CESolution, RunSummary, read_off
 from .search import EXPLORE_MAXITER, REFINE_BEST, global_search, two_batches
@@ -95,14 +96,16 @@ def solve(problem: Problem, restarts: int | None = None, seeds: int | None = Non
     restarts, seeds = _check_counts(restarts, plan.seeds if seeds is None else seeds)
     red = ReducedCE(problem)
     check_memory(red.K, red.L, red.rank_cap)
-    if problem.K == 1:
+    if problem.K == 1 or certificate.origin_is_proved(red):  # nothing left to search
         return _assemble(red, [origin_candidate(red)], [], int(restarts))
     # small arrays: BLAS threads only add overhead and compete with other work
     with _one_blas_thread():
         warm = () if start is None else (_warm_start(red, start),)
         if warm and red.L == 2:
             origin = [origin_candidate(red)]
-            runs = convex_runs(red, origin, 0, warm, gtol=REFINE_GTOL)
+            runs = newton_runs(red, start)
+            if runs is None:
+                runs = convex_runs(red, origin, 0, warm, gtol=REFINE_GTOL)
             if runs is not None:
                 return _assemble(red, origin, runs, int(restarts))
         structured = structured_candidates(red)
@@ -131,6 +134,17 @@ def _warm_start(red: ReducedCE, start) -> Start:
     b = None if not red.bias else (np.zeros(red.K) if b is None else np.asarray(b, float))
     fo = factor_form(red, red.rank_cap)
     return Start(WARM_LABEL, fo.width, fo.balanced_point(X - X.mean(axis=0), b))
+
+
+def newton_runs(red: ReducedCE, start) -> list[LocalMinimum] | None:
+    """Depth 1: Newton steps from a nearby answer (:func:`.newton.warm_run`), kept only
+    when the dual certificate proves them (never less certainty than a cold solve)."""
+    run = warm_run(red, start, WARM_LABEL)
+    if run is None:
+        return None
+    best = _best(red, [origin_candidate(red)], [run])
+    proved = _certainty(red, best.X, best.b, red.value(best.X, best.b))[0] == PROVED
+    return [run] if proved else None
 
 
 def _starts(red: ReducedCE, candidates: list[Candidate]) -> tuple[Start, ...]:
@@ -310,11 +324,15 @@ def _candidate_summaries(red: ReducedCE, candidates: list[Candidate], X: np.ndar
     ordered = sorted(candidates, key=lambda c: c.objective)
     wanted = [i for i, c in enumerate(ordered)
               if c.scale > 0 and (i < THRESHOLD_LEADERS or c.name == ETF_NAME)]
-    decays = origin_decays(red, np.stack([ordered[i].X for i in wanted] + [X]))
+    # without the ETF among them, its threshold (a field of the answer) joins the stack
+    etf = [] if red.K < 2 or any(ordered[i].name == ETF_NAME for i in wanted) else \
+        [simplex_pattern(red.K)]
+    decays = origin_decays(red, np.stack([ordered[i].X for i in wanted] + etf + [X]))
     by_index = dict(zip(wanted, decays))
     out = tuple(CandidateSummary(c.name, c.rank, c.objective, c.scale,
                                  float(by_index.get(i, math.nan)))
                 for i, c in enumerate(ordered))
+    red.__dict__["_etf_decay"] = float(decays[-2]) if etf else None
     return out, float(decays[-1])
 
 
@@ -333,8 +351,13 @@ def _certainty(red: ReducedCE, X, b, value, batches=()) -> tuple[str, str, float
                   "(bound from convexity of cross-entropy and sum sigma^q >= (sum sigma)^q)")
         return PROVED, reason, None
     if red.L == 2:
+        memo = red.__dict__.get("_proof")  # the same point is proved before it is assembled
+        if memo is not None and memo[0] is X and memo[1] is b and memo[2] == value:
+            return memo[3]
         gap = value - certificate.dual_bound(red, X, b)
-        return (*_gap_verdict(gap, value), gap)
+        verdict = (*_gap_verdict(gap, value), gap)
+        red.__dict__["_proof"] = (X, b, value, verdict)
+        return verdict
     reason = (f"depth {red.problem.depth} >= 2: the reduced problem is not convex; the best "
               "of the structured candidates and the numerical search is reported. "
               + _batch_verdict(batches, value))
@@ -421,6 +444,8 @@ def _etf_decay(red, summaries) -> float:
     etf = next((c for c in summaries if c.name == ETF_NAME), None)
     if etf is not None and etf.origin_decay > 0:
         return etf.origin_decay
+    if red.__dict__.get("_etf_decay") is not None:  # computed with the candidates' thresholds
+        return red.__dict__["_etf_decay"]
 
     return origin_decay(red, simplex_pattern(red.K)) if red.K > 1 else math.nan
 

@@ -28,7 +28,7 @@ from .roots import (
     stationary_points,
 )
 from .solution import PreciseSolution
-from .solver import solve_precise
+from .solver import check_work, solve_precise
 from .spectrum import target_directions
 from .text import decimal_string
 
@@ -39,6 +39,7 @@ __all__ = [
     "DirectionRoots",
     "PreciseSolution",
     "check_precision",
+    "check_work",
     "critical_decay",
     "decimal_string",
     "exact_decimal",

@@ -54,8 +54,44 @@ def solve_precise(problem: Problem, precision: int) -> PreciseSolution:
     digits = check_precision(precision)
     if problem.loss != "mse":
         raise invalid("precision", "the high-precision route covers --loss mse only")
+    check_work(problem, digits)
     with mpmath.workdps(digits + GUARD_DIGITS):
         return _solve(problem, digits)
+
+
+MAX_SECONDS = 30.0  # estimated CPU seconds of one answer (this machine, docs/cli.md)
+
+
+def estimated_seconds(problem: Problem, digits: int) -> float:
+    """CPU seconds of :func:`solve_precise`, estimated before any work (fitted on this
+    machine at 20-1000 digits).
+
+    With a free bias the S - 1 secular roots each sum over the S distinct sizes and
+    their vectors span all K classes: S^2 + S K multiple-precision terms. Every
+    distinct singular value then gets its own stationary points, whose cost grows
+    with the depth. Longer mantissas multiply both.
+    """
+    sizes = np.unique(np.asarray(problem.n))
+    S, K = sizes.size, problem.K
+    longer = max(1.0, digits / 100)
+    secular = (60e-6 * S * S + 20e-6 * S * K) * longer ** 0.93 if problem.bias == "free" else 0.0
+    values = 2 * S if problem.bias == "free" else S
+    roots = values * (1e-4 + 1.3e-5 * problem.depth) * longer ** 1.2
+    return secular + roots
+
+
+def check_work(problem: Problem, digits: int) -> None:
+    """Refuse an answer estimated to take more than MAX_SECONDS, naming what drives it."""
+    seconds = estimated_seconds(problem, digits)
+    if seconds <= MAX_SECONDS:
+        return
+    S = np.unique(np.asarray(problem.n)).size
+    what = (f"{S} distinct class sizes with a free bias (work grows as their square)"
+            if problem.bias == "free" else f"{S} distinct class sizes at depth {problem.depth}")
+    raise invalid(("n", "precision"), f"the high-precision answer would take about "
+                  f"{seconds:.0f} s for {what} at {digits} digits; at most about "
+                  f"{MAX_SECONDS:.0f} s: give fewer distinct sizes or fewer digits (predict "
+                  "without --precision answers in float64, for any K)")
 
 
 def _solve(problem: Problem, digits: int) -> PreciseSolution:

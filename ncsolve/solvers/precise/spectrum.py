@@ -8,12 +8,15 @@ with extra working digits and explicit sparse vectors.
 
 from __future__ import annotations
 
+import functools
 import itertools
 from collections.abc import Sequence
 
 import mpmath
+import numpy as np
 from mpmath import mpf
 
+from ...core.spectral import target_spectrum
 from .newton import bracketed_newton
 
 __all__ = ["target_directions"]
@@ -29,13 +32,21 @@ def target_directions(n: Sequence[int], bias: str) -> list[tuple]:
         ``vector`` the unit eigenvector of ``G`` as a sparse dict
         ``{class index: entry}`` (nonzero entries only).
     """
+    pairs = _directions(tuple(int(v) for v in n), bias, mpmath.mp.prec)
+    return [(sigma, dict(vector)) for sigma, vector in pairs]
+
+
+@functools.lru_cache(maxsize=4)
+def _directions(n: tuple[int, ...], bias: str, prec: int) -> tuple:
+    """:func:`target_directions`, computed once per sizes, bias and precision (a report
+    asks for them twice: the symbolic view and the numbers)."""
     K = len(n)
     if bias == "none":
         pairs = [(mpmath.sqrt(n[k]), {k: mpf(1)}) for k in range(K)]
     else:
-        pairs = _centered_pairs([int(v) for v in n])
+        pairs = _centered_pairs(list(n))
     order = sorted(range(K), key=lambda i: -pairs[i][0])  # stable: ties keep input order
-    return [pairs[i] for i in order]
+    return tuple(pairs[i] for i in order)
 
 
 def _centered_pairs(n: list[int]) -> list[tuple]:
@@ -53,16 +64,25 @@ def _centered_pairs(n: list[int]) -> list[tuple]:
     for d in sizes:
         pairs += [(mpmath.sqrt(d), v) for v in _helmert(members[d])]
     pairs.append((mpf(0), dict.fromkeys(range(K), 1 / mpmath.sqrt(K))))
+    starts = _float_roots(n)
     with mpmath.workdps(mpmath.mp.dps + len(str(N)) + 2):
         weight = {d: mpf(len(members[d]) * d * d) / N for d in sizes}
-        secular = [_secular_pair(n, sizes, weight, left, right)
-                   for left, right in itertools.pairwise(sizes)]
+        secular = [_secular_pair(n, sizes, weight, left, right, start)
+                   for (left, right), start in zip(itertools.pairwise(sizes), starts)]
     return pairs + [(+sigma, {k: +x for k, x in unit.items()}) for sigma, unit in secular]
 
 
-def _secular_pair(n: list[int], sizes, weight, left: int, right: int) -> tuple:
+def _float_roots(n: list[int]) -> list[tuple[int, float]]:
+    """The secular roots in float64 (:func:`~ncsolve.core.spectral.target_spectrum`),
+    increasing, as ``(nearest size, offset from it)``: starts for the Newton steps."""
+    spectrum = target_spectrum(np.asarray(n), "free")
+    nearest = spectrum.sizes[spectrum.origin].astype(np.int64)
+    return list(zip(nearest[1:].tolist(), spectrum.tau[1:].tolist()))  # root 0 is mu = 0
+
+
+def _secular_pair(n: list[int], sizes, weight, left: int, right: int, start=None) -> tuple:
     """``(sqrt(mu), unit eigenvector)`` for the secular root mu in (left, right)."""
-    origin, offset = _secular_root(sizes, weight, left, right)
+    origin, offset = _secular_root(sizes, weight, left, right, start)
     vector = [mpf(v) / ((v - origin) - offset) for v in n]
     norm = mpmath.sqrt(mpmath.fsum(x * x for x in vector))
     return mpmath.sqrt(origin + offset), {k: x / norm for k, x in enumerate(vector)}
@@ -79,7 +99,7 @@ def _helmert(group: list[int]) -> list[dict]:
     return basis
 
 
-def _secular_root(sizes, weight, left: int, right: int) -> tuple:
+def _secular_root(sizes, weight, left: int, right: int, start=None) -> tuple:
     """The root ``mu`` of ``1 - sum_d w_d / (d - mu)`` between two neighbouring sizes.
 
     Returned as ``(origin, offset)`` with ``mu = origin + offset`` and
@@ -102,4 +122,7 @@ def _secular_root(sizes, weight, left: int, right: int) -> tuple:
     f, _ = secular([(d, mpf(d - left)) for d in sizes])
     origin, lo, hi = (right, -half, mpf(0)) if f(half) > 0 else (left, mpf(0), half)
     f, df = secular([(d, mpf(d - origin)) for d in sizes])
-    return origin, bracketed_newton(f, df, lo, hi, increasing=False)
+    guess = None if start is None else (start[0] - origin) + mpf(start[1])
+    if guess is not None and not lo < guess < hi:
+        guess = None  # the float root fell on the other side of the midpoint
+    return origin, bracketed_newton(f, df, lo, hi, increasing=False, start=guess)

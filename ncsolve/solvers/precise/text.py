@@ -58,6 +58,9 @@ class PreciseText(Result):
         return [self._json_column(v) if isinstance(v, (tuple, list, np.ndarray))
                 else self._json_number(v) for v in values]
 
+    def _row_column(self, values) -> list:
+        return self._json_column(values)
+
     def _json_matrix(self, matrix) -> list:
         return self._json_column(matrix)
 
