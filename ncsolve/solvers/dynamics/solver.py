@@ -89,8 +89,8 @@ def thresholds(solution) -> tuple[np.ndarray, bool, str]:
         out[~never] = _closed_form(solution.sigma[~never], p)
         return out, True, CLOSED_FORM
     _check_thresholds(p, len({float(v) for v in solution.sigma[~never]}))
-    from scipy.integrate import solve_ivp  # noqa: F401  (imported outside the budget)
-
+    if not never.all():
+        from scipy.integrate import solve_ivp  # noqa: F401  (imported outside the budget)
     methods, started = set(), time.process_time()
     for i, direction in enumerate(directions_of(solution)):
         if not never[i]:
