@@ -28,7 +28,6 @@ SEPARATRIX_SECONDS = 0.25  # a threshold with two distinct decays (docs/dynamics
 BISECTION_SECONDS = 1.0  # with three or more: about 35 integrations
 EXTREME_SECONDS = 10.0  # decays further apart than MAX_DECAY_RATIO: a stiff bisection
 MAX_DECAY_RATIO = 1e10  # largest / smallest decay beyond which the flow is very stiff
-
 MAX_THRESHOLD_SECONDS = 3.0  # the estimate above which thresholds are refused
 THRESHOLD_RTOL = 1e-9  # relative width of the bisection bracket of a threshold
 PATH_POINTS = 200  # samples of a trajectory on request
