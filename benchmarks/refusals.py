@@ -118,12 +118,27 @@ def magnitude_cases(folder: Path) -> dict[str, list[str]]:
     }
 
 
+def dynamics_cases(folder: Path) -> dict[str, list[str]]:
+    """The flow's time bounds (issue 24: the long fuzz's hang, docs/dynamics.md)."""
+    big = ["dynamics", "--n", "12570,4396,4396,55096", "--depth", "2"]
+    return {
+        "dynamics --lambda-h 1e-320 --init-scale 1e-300 (fuzz hang)":
+            [*big, "--lambda-h", "1e-320", "--init-scale", "1e-300", "--json"],
+        "dynamics, decays 1e-20 and 5e-4 (thresholds)": [*big, "--lambda-h", "1e-20"],
+        "dynamics --lambda-h 1e300 --init-scale 0.5 (stiff flow)":
+            ["dynamics", "--n", "5,3", "--depth", "2", "--lambda-w", "1e-3", "--lambda-h",
+             "1e300", "--init-scale", "0.5"],
+    }
+
+
 def main() -> None:
-    only_new = sys.argv[1:] == ["--magnitudes"]  # the issue-24 rows alone
+    only = {"--magnitudes": magnitude_cases, "--dynamics": dynamics_cases}
+    pick = only.get(sys.argv[1]) if sys.argv[1:] else None  # one issue's rows alone
     with tempfile.TemporaryDirectory() as name:
         print("| refusal | exit | seconds | peak RSS (MB) |")
         print("|---|---|---|---|")
-        table = magnitude_cases(Path(name)) if only_new else cases(Path(name))
+        table = pick(Path(name)) if pick else {**cases(Path(name)),
+                                               **dynamics_cases(Path(name))}
         for label, argv in table.items():
             seconds, mb, code, _ = _measure(argv)
             print(f"| {label} | {code} | {seconds:.2f} | {mb:.0f} |")

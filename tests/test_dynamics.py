@@ -18,11 +18,13 @@ from ncsolve.core.descent import gradient_descent
 from ncsolve.core.objective import FullObjective
 
 # (n, depth, lambda_w, lambda_h, bias): equal decays with a window direction, a free bias
-# (with a sigma = 0 direction), unequal decays (thresholds by bisection)
+# (with a sigma = 0 direction), unequal decays (thresholds by bisection), two decays
+# (thresholds by the separatrix)
 CASES = {
     "window": ([8, 4, 2], 2, 0.05, 0.05, "none"),
     "free": ([8, 4, 2, 2], 3, 0.03, 0.03, "free"),
     "unequal": ([8, 4, 2], 3, [0.01, 0.05, 0.02], 0.03, "none"),
+    "two decays": ([8, 4, 2], 2, 0.05, 0.005, "none"),
 }
 
 

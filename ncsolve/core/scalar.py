@@ -294,3 +294,37 @@ def low_root(sigma: np.ndarray, N: int, lbar: float, q: float,
         u = new
     out[exists] = sigma[exists] * u
     return out
+
+
+def log_low_root(sigma: float, N: int, log_lbar: float, q: float,
+                 max_iter: int = 200) -> float:
+    """``log z_low`` for one sigma, computed in logs throughout (z_low and lbar may lie
+    below the smallest float64, where :func:`low_root` returns 0).
+
+    With ``v = log(z / sigma)`` the equation is ``k(v) = (1-q) v + log(1 - e^v) - log beta
+    = 0``; k is increasing and concave on ``v <= log u_m``, so Newton from
+    ``v0 = log(beta) / (1-q)`` (where k <= 0) increases monotonically to the root.
+    nan where no root exists (sigma <= 0, q >= 1, beyond the existence boundary).
+    """
+    if q >= 1.0 or not sigma > 0:
+        return float("nan")
+    p = 1.0 - q
+    log_beta = np.log(N) + log_lbar - (2.0 - q) * np.log(sigma)
+    peak = np.log(p / (2.0 - q))
+
+    def k(v):
+        return p * v + np.log1p(-np.exp(v)) - log_beta
+
+    if k(peak) < 0:
+        return float("nan")
+    v = min(log_beta / p, peak)
+    for _ in range(max_iter):
+        slope = p - np.exp(v) / (-np.expm1(v))
+        if slope <= 0:
+            break
+        new = min(v - k(v) / slope, peak)
+        if abs(new - v) <= 4.0 * _EPS * max(1.0, abs(v)):
+            v = new
+            break
+        v = new
+    return float(np.log(sigma) + v)

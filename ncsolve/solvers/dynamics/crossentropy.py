@@ -37,6 +37,18 @@ class CEDirection(flow.Direction):
 
     K: int = 2
 
+    @property
+    def energy_decides(self) -> bool:
+        """No: the ends are decided by the origin's cube and z_plus (the energy decision
+        of :class:`flow.Direction` is the squared loss's)."""
+        return False
+
+    @property
+    def saddle_log_z(self) -> float:
+        if not np.isfinite(self.z_plus) or self.L <= 2:
+            return np.nan
+        return float(np.log(roots(self.sigma, self.K, self.L, self.lbar)[0]))
+
     def log_rate(self, log_z):
         """log of ``z / (sqrt(n) (e^c + K - 1))``, c = z / sqrt(n)."""
         with np.errstate(over="ignore"):

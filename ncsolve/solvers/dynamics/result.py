@@ -34,7 +34,10 @@ class FlowTable:
         Balanced scale below which the direction ends at zero (0: every start learns
         it; inf: none does).
     threshold_exact : bool
-        Closed form (equal decays, or depth 1) rather than a bisection of the flow.
+        Closed form (equal decays, or depth 1) rather than a search on the flow.
+    threshold_method : str
+        How the thresholds were found: ``closed form``, ``separatrix of the flow`` (the
+        saddle's stable manifold traced backward, two decays) or ``bisection of the flow``.
     end : ndarray of str (K,) or None
         ``zero``, ``global`` (the nonzero minimum that is the global one) or ``local``
         (the phase window's nonzero local minimum).
@@ -57,6 +60,7 @@ class FlowTable:
     times: np.ndarray | None = None
     paths: np.ndarray | None = None
     z_after_steps: np.ndarray | None = None
+    threshold_method: str = "bisection of the flow"
 
     def with_ends(self, end, end_z, time_to_half) -> "FlowTable":
         return replace(self, end=end, end_z=end_z, time_to_half=time_to_half)
@@ -164,7 +168,7 @@ class DynamicsSolution(Solution):
         low, high = self.global_scales
         return {"dynamics": {
             "init_scale": scales, "lr": f.lr, "steps": f.steps,
-            "threshold": "closed form" if f.threshold_exact else "bisection of the flow",
+            "threshold": "closed form" if f.threshold_exact else f.threshold_method,
             "learning_order": self.learning_order,
             "global_scales": {"low": low, "high": None if math.isinf(high) else high},
             "global_reachable": low < high,
@@ -208,7 +212,7 @@ class DynamicsSolution(Solution):
     def _summary_lines(self) -> list[str]:
         f = self.flow
         low, high = self.global_scales
-        how = "closed form" if f.threshold_exact else "bisection of the integrated flow"
+        how = "closed form" if f.threshold_exact else f.threshold_method
         where = (f"above {fmt(low)}" if math.isinf(high) else
                  f"between {fmt(low)} and {fmt(high)}")
         reach = (f"balanced scales reaching the global minimizer in every direction: {where}"

@@ -1,7 +1,8 @@
 """``solve_dynamics(problem, init_scale, ...)``: where gradient flow from a spectral start goes.
 
 Per direction of the target: the basin threshold of a balanced start (closed form with
-equal decays, bisection on the integrated flow otherwise), and with a start given its
+equal decays, the saddle's stable manifold with two decays, bisection of the integrated
+flow otherwise; :mod:`.threshold`), and with a start given its
 end (``zero``, ``global`` or ``local``), the end value, the time to halfway, steps at a
 learning rate and, on request, the path. The global minimizer itself is the MSE
 closed form (:mod:`ncsolve.solvers.mse`), which the answer extends.
@@ -9,7 +10,7 @@ closed form (:mod:`ncsolve.solvers.mse`), which the answer extends.
 
 from __future__ import annotations
 
-import functools
+import time
 
 import numpy as np
 
@@ -18,15 +19,22 @@ from ...inputs.initialization import start_settings
 from ...inputs.problem import Problem
 from ...inputs.validation import invalid
 from ..mse import solve as solve_mse
-from . import flow
+from . import flow, threshold as separatrix
 from .result import DynamicsSolution, FlowTable
 
 MAX_QUADRATURES = 20_000  # balanced start, equal decays: about 1 ms each
 MAX_INTEGRATIONS = 1_000  # per-factor system: about 30 ms each
-MAX_BISECTIONS = 100  # thresholds with unequal decays: about 35 integrations each
+SEPARATRIX_SECONDS = 0.25  # a threshold with two distinct decays (docs/dynamics.md)
+BISECTION_SECONDS = 1.0  # with three or more: about 35 integrations
+EXTREME_SECONDS = 10.0  # decays further apart than MAX_DECAY_RATIO: a stiff bisection
+MAX_DECAY_RATIO = 1e10  # largest / smallest decay beyond which the flow is very stiff
+MAX_THRESHOLD_SECONDS = 3.0  # the estimate above which thresholds are refused
 THRESHOLD_RTOL = 1e-9  # relative width of the bisection bracket of a threshold
 PATH_POINTS = 200  # samples of a trajectory on request
 GLOBAL, LOCAL = "global", "local"
+CLOSED_FORM = "closed form"
+SEPARATRIX_WORDS = "separatrix of the flow"  # the saddle's stable manifold, traced back
+BISECTION_WORDS = "bisection of the flow"
 
 
 def check_supported(loss, bias, ce: bool = False) -> None:
@@ -63,42 +71,79 @@ def equal_decays(problem: Problem) -> bool:
     return len({problem.lambda_h, *problem.lambda_w}) == 1
 
 
-def thresholds(solution) -> tuple[np.ndarray, bool]:
+def thresholds(solution) -> tuple[np.ndarray, bool, str]:
     """Per direction, the balanced scale below which the flow ends at zero.
 
     0 where every positive start learns the direction (depth 1), inf where none does
     (no nonzero stationary point, sigma = 0, beyond the rank cap). Returns the
-    thresholds and whether they are closed forms (equal decays) or bisections.
+    thresholds, whether they are closed forms (equal decays) and how they were found.
     """
     p = solution.problem
     capped = solution.code == scalar.CODE[scalar.CAPPED]
     never = ~np.isfinite(solution.z_local) | capped | (solution.sigma <= 0)
     out = np.where(never, np.inf, 0.0)
     if p.L == 2:
-        return out, True
+        return out, True, CLOSED_FORM
     if equal_decays(p):
-        low = scalar.low_root(solution.sigma, p.N, p.lbar, p.q)
-        out[~never] = low[~never] ** (1.0 / p.L)
-        return out, True
-    distinct = len({float(v) for v in solution.sigma[~never]})
-    if distinct > MAX_BISECTIONS:
-        raise invalid(("lambda_w", "lambda_h"), f"with unequal decays each of the {distinct} "
-                      f"distinct target singular values needs a bisection of the flow (at most "
-                      f"{MAX_BISECTIONS}); give equal decays (a closed form) or round the class "
-                      "sizes (equal sizes share one)")
+        out[~never] = _closed_form(solution.sigma[~never], p)
+        return out, True, CLOSED_FORM
+    _check_thresholds(p, len({float(v) for v in solution.sigma[~never]}))
+    if not never.all():
+        from scipy.integrate import solve_ivp  # noqa: F401  (imported outside the budget)
+    methods, started = set(), time.process_time()
     for i, direction in enumerate(directions_of(solution)):
         if not never[i]:
-            out[i] = _bisect(direction.sigma, direction.N, tuple(direction.decays.tolist()),
-                             direction.z_plus)
-    return out, False
+            left = flow.MAX_BISECTION_SECONDS - (time.process_time() - started)
+            out[i], method = _unequal(direction, left)
+            methods.add(method)
+    how = {separatrix.SEPARATRIX: SEPARATRIX_WORDS, separatrix.BISECTION: BISECTION_WORDS}
+    return out, False, " and ".join(how[m] for m in sorted(methods, reverse=True)) or CLOSED_FORM
 
 
-@functools.lru_cache(maxsize=1024)
-def _bisect(sigma: float, N: int, decays: tuple, z_plus: float) -> float:
-    """The balanced threshold of one direction with unequal decays, by bisection in log s
-    (remembered: equal class sizes and repeated calls share it)."""
-    direction = flow.Direction(sigma, N, np.array(decays), z_plus)
-    return flow.balanced_threshold(direction, THRESHOLD_RTOL)
+def _closed_form(sigma: np.ndarray, problem: Problem) -> np.ndarray:
+    """``z_low^(1/L)`` with equal decays; in logs where z_low is below the normal floats
+    (tiny decays), where :func:`scalar.low_root` underflows to 0."""
+    with np.errstate(divide="ignore", invalid="ignore", under="ignore"):
+        low = scalar.low_root(sigma, problem.N, problem.lbar, problem.q)
+    out = low ** (1.0 / problem.L)
+    tiny = ~(low >= np.finfo(float).tiny)
+    log_lbar = float(np.log(problem.lambda_h))
+    for i in np.flatnonzero(tiny):
+        out[i] = np.exp(scalar.log_low_root(float(sigma[i]), problem.N, log_lbar,
+                                            problem.q) / problem.L)
+    return out
+
+
+def _check_thresholds(problem: Problem, distinct: int) -> None:
+    """Refuse, before any work, thresholds whose estimated time is above the limit."""
+    decays = (problem.lambda_h, *problem.lambda_w)
+    extreme = (min(decays) < separatrix.SUBNORMAL_DECAY
+               or max(decays) > MAX_DECAY_RATIO * min(decays))
+    two = len(set(decays)) == 2 and not extreme
+    each = SEPARATRIX_SECONDS if two else EXTREME_SECONDS if extreme else BISECTION_SECONDS
+    seconds = distinct * each
+    if seconds > MAX_THRESHOLD_SECONDS:
+        how = "a separatrix" if two else "a bisection"
+        raise invalid(("lambda_w", "lambda_h"), f"with unequal decays each of the {distinct} "
+                      f"distinct target singular values needs {how} of the flow (about "
+                      f"{seconds:.0f} s in all, at most {MAX_THRESHOLD_SECONDS:.0f}); give equal "
+                      "decays (a closed form), one lambda_w for every layer and decays within a "
+                      f"factor {MAX_DECAY_RATIO:g} of each other (fastest), or round the class "
+                      "sizes (equal sizes share one)")
+
+
+_FOUND: dict = {}  # thresholds already found: equal class sizes and repeated calls share them
+
+
+def _unequal(direction: flow.Direction, budget: float) -> tuple[float, str]:
+    """The balanced threshold of one direction with unequal decays and how it was found,
+    within ``budget`` CPU seconds (remembered once found)."""
+    key = (direction.sigma, direction.N, tuple(direction.decays.tolist()), direction.z_plus)
+    if key not in _FOUND:
+        if len(_FOUND) >= 1024:
+            _FOUND.clear()
+        _FOUND[key] = separatrix.balanced_threshold(direction, THRESHOLD_RTOL, budget)
+    return _FOUND[key]
 
 
 def _end_word(end: str, state: str) -> str:
@@ -214,11 +259,11 @@ def solve_dynamics(problem: Problem, init_scale=None, *, lr=None, steps=None,
     base = solve_mse(problem)
     directions = directions_of(base)
     if ends_only and not equal_decays(problem):  # the ends come from integration alone
-        threshold, exact = np.full(problem.K, np.nan), False
+        threshold, exact, how = np.full(problem.K, np.nan), False, BISECTION_WORDS
     else:
-        threshold, exact = thresholds(base)
+        threshold, exact, how = thresholds(base)
     table = FlowTable(init_scale=scales, lr=lr, steps=steps, init_threshold=threshold,
-                      threshold_exact=exact, ends_only=ends_only)
+                      threshold_exact=exact, ends_only=ends_only, threshold_method=how)
     if scales is not None:
         end, end_z, half = _ends(base, directions, scales, threshold, exact,
                                  times_needed=not ends_only)
