@@ -338,6 +338,7 @@ def _finite(values) -> bool:
 @FAST
 @given(n=ODD_VALUES, depth=ODD_VALUES, lambda_w=ODD_VALUES, bias=ODD_VALUES, loss=ODD_VALUES)
 def test_api_refuses_by_name_or_answers_finitely(n, depth, lambda_w, bias, loss):
+    count_example("api")
     cross_entropy = isinstance(loss, str) and loss.strip().lower() == "ce"
     with warnings.catch_warnings():
         warnings.simplefilter("error")
@@ -398,6 +399,7 @@ EXTREME = st.fixed_dictionaries({
 
 
 def _check_against_precise(case) -> None:
+    count_example("extreme")
     args = dict(n=case["n"], depth=case["depth"], lambda_w=10.0 ** case["log_w"],
                 lambda_h=10.0 ** case["log_h"], bias=case["bias"])
     fast = predict(**args)
