@@ -238,3 +238,32 @@ def test_a_bisection_that_does_not_settle_is_refused_within_its_bound(n, lambda_
     with pytest.raises(ProblemError, match="not found within 2 s"):
         dynamics(n, depth=2, lambda_w=lambda_w, lambda_h=lambda_h)
     assert time.process_time() - started < 3.0
+
+
+@pytest.mark.parametrize("chunks", [False, True])
+def test_the_evaluation_bound_holds_for_a_whole_run(monkeypatch, chunks):
+    """MAX_CALLS bounds a run across all its integrations and is refused in one line,
+    also when the event search fails and the run goes on in chunks (the refusal was a
+    ValueError that the chunked fallback caught, and each chunk had its own count)."""
+    result = dynamics([20, 5], depth=2, lambda_w=0.01, lambda_h=1e-4)
+    plain = directions_of(result)[0]
+    direction = _Counting(plain.sigma, plain.N, plain.decays, plain.z_plus)
+    s0 = result.flow.init_threshold[0] * np.exp(np.array([0.3, -0.2, 0.1]))
+    monkeypatch.setattr(flow, "MAX_CALLS", 40)
+    if chunks:  # the path taken when scipy's root search of an event fails
+        monkeypatch.setattr(flow, "_decide", lambda d, y, h, halves, calls:
+                            flow._decide_in_chunks(d, y, h, halves, calls))
+    _Counting.calls = 0
+    with pytest.raises(ProblemError, match=r"did not settle within 40 evaluations"):
+        flow.run(direction, s0, times_needed=False)
+    assert _Counting.calls <= 41 + 2  # the refused evaluation, and the chunks' first probe
+
+
+class _Counting(flow.Direction):
+    """A direction that counts the evaluations of its flow."""
+
+    calls = 0
+
+    def rhs(self, t, y):
+        type(self).calls += 1
+        return super().rhs(t, y)

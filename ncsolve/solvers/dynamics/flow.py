@@ -23,7 +23,7 @@ from functools import cached_property
 import numpy as np
 
 from ...core import scalar
-from ...inputs.validation import invalid
+from ...inputs.validation import ProblemError, invalid
 
 ZERO, PLUS = "zero", "plus"
 RTOL, ATOL = 1e-10, 1e-12  # of the integrator, in log s (so relative in s)
@@ -33,7 +33,7 @@ MAX_BISECTION_SECONDS = 2.0  # CPU of all thresholds' searches of one answer: a 
 MAX_DOUBLINGS = 200  # of the bisection's upper end before it gives up
 BRACKET_POINTS, BRACKET_DECADES = 2000, 40.0  # the energy's grid of balanced starts (log s)
 MAX_DECAY_RATIO = 1e100  # largest / smallest decay of an integrated flow
-MAX_CALLS = 20_000  # evaluations of one integration (about 0.5 s unloaded): a hard bound
+MAX_CALLS = 20_000  # evaluations of one run, all its integrations (about 0.5 s unloaded)
 RETRIES = 4  # integrations repeated with smaller steps after an overflow
 MAX_LOG = 700.0  # exponents of the rates are capped here (float64 ends near 709)
 MAX_TIME = 1e300  # and in absolute terms (the smallest decay may be 1e-320)
@@ -244,23 +244,19 @@ def horizon(direction: Direction) -> float:
     return min(HORIZON / float(direction.decays.min()), MAX_TIME)
 
 
-def _integrate(direction: Direction, span, y0, events):
+def _integrate(direction: Direction, span, y0, events, calls: list[int]):
     """LSODA in log s. A start far below the answer grows at a constant rate in log s,
     LSODA's steps grow with it, and one of them can overshoot into overflow, which
     LSODA accepts as nan: then the integration is repeated with steps capped at a
-    fiftieth of the last finite time, up to ``RETRIES`` times."""
+    fiftieth of the last finite time, up to ``RETRIES`` times.  ``calls`` counts the
+    evaluations of one run across all its integrations (at most MAX_CALLS)."""
     from scipy.integrate import solve_ivp
-
-    calls = [0]
 
     def rhs(t, y):
         calls[0] += 1
         if calls[0] > MAX_CALLS:
-            raise invalid(("lambda_w", "lambda_h"), f"the flow of sigma = {direction.sigma:.6g} "
-                          f"with decays {', '.join(f'{d:.3g}' for d in direction.decays)} did "
-                          f"not settle within {MAX_CALLS} evaluations (too stiff: time scales "
-                          "too far apart); give decays within a few decades of each other "
-                          "and of sigma / N")
+            raise _unsettled(direction, f"did not settle within {MAX_CALLS} evaluations (too "
+                             "stiff: time scales too far apart)")
         return direction.rhs(t, y)
 
     max_step = np.inf
@@ -273,17 +269,27 @@ def _integrate(direction: Direction, span, y0, events):
             return solution
         last = float(solution.t[np.flatnonzero(finite)[-1]]) - span[0]
         max_step = min(max_step, last / 50.0) if last > 0 else max_step / 50.0
-    raise RuntimeError(f"the flow overflowed near t = {span[0] + last:.3g}")
+    raise _unsettled(direction, f"overflowed near t = {span[0] + last:.3g}")
 
 
-def _decide(direction: Direction, log_s0: np.ndarray, horizon_: float, halves: dict):
+def _unsettled(direction: Direction, what: str) -> ProblemError:
+    """The refusal of a flow the integrator could not follow to its end."""
+    return invalid(("lambda_w", "lambda_h"), f"the flow of sigma = {direction.sigma:.6g} with "
+                   f"decays {', '.join(f'{d:.3g}' for d in direction.decays)} {what}; give "
+                   "decays within a few decades of each other and of sigma / N")
+
+
+def _decide(direction: Direction, log_s0: np.ndarray, horizon_: float, halves: dict,
+            calls: list[int]):
     """Integrate until the end is decided; the end, the solution and its events."""
     ends = _ends(direction)
     events = [*ends.values(), *halves.values()]
     try:
-        solution = _integrate(direction, (0.0, horizon_), log_s0, events)
+        solution = _integrate(direction, (0.0, horizon_), log_s0, events, calls)
+    except ProblemError:
+        raise
     except ValueError:  # scipy's event search: the two ends of a step gave one sign
-        return _decide_in_chunks(direction, log_s0, horizon_, halves)
+        return _decide_in_chunks(direction, log_s0, horizon_, halves, calls)
     found = {id(e): (times, ys) for e, times, ys in
              zip(events, solution.t_events, solution.y_events)}
     for name, event in ends.items():
@@ -292,12 +298,12 @@ def _decide(direction: Direction, log_s0: np.ndarray, horizon_: float, halves: d
             end = name if name != DECIDED else (
                 PLUS if float(np.sum(ys[0])) > direction.log_z_low else ZERO)
             return end, solution, found
-    raise RuntimeError(f"the flow was not decided by t = {solution.t[-1]:.3g} "
-                       f"({solution.message})")
+    raise _unsettled(direction, f"was not decided by t = {solution.t[-1]:.3g} "
+                     f"({solution.message})")
 
 
 def _decide_in_chunks(direction: Direction, log_s0: np.ndarray, horizon_: float,
-                      halves: dict):
+                      halves: dict, calls: list[int]):
     """As :func:`_decide`, the end checked between chunks of doubling length instead of
     by an event (when scipy's search for the event's root fails on a rounding-level sign
     change); ``decided_at`` is then the end of the first decided chunk."""
@@ -307,7 +313,8 @@ def _decide_in_chunks(direction: Direction, log_s0: np.ndarray, horizon_: float,
     step = 1.0 / max(float(np.max(np.abs(direction.rhs(0.0, y)))), float(direction.decays.max()))
     found = {id(e): ([], []) for e in halves.values()}
     while t < horizon_:
-        solution = _integrate(direction, (t, min(t + step, horizon_)), y, list(halves.values()))
+        solution = _integrate(direction, (t, min(t + step, horizon_)), y,
+                              list(halves.values()), calls)
         for event, times, ys in zip(halves.values(), solution.t_events, solution.y_events):
             found[id(event)][0].extend(times)
             found[id(event)][1].extend(ys)
@@ -316,7 +323,7 @@ def _decide_in_chunks(direction: Direction, log_s0: np.ndarray, horizon_: float,
         if end is not None:
             found = {k: (np.array(v[0]), np.array(v[1])) for k, v in found.items()}
             return end, SimpleNamespace(t=np.array([t]), y=y[:, None]), found
-    raise RuntimeError(f"the flow was not decided by t = {t:.3g}")
+    raise _unsettled(direction, f"was not decided by t = {t:.3g}")
 
 
 def _check_stiffness(direction: Direction) -> None:
@@ -348,13 +355,14 @@ def run(direction: Direction, s0, times_needed: bool = True) -> Run:
         return Run(end, _end_z(direction, end), np.nan, 0.0)
     _check_stiffness(direction)
     cap = horizon(direction)
+    calls = [0]  # evaluations of this run, all integrations together
     if end is not None:
         halves = _halves(direction, log_z0, terminal=True)
-        solution = _integrate(direction, (0.0, cap), log_s0, [halves[end]])
+        solution = _integrate(direction, (0.0, cap), log_s0, [halves[end]], calls)
         found = {id(halves[end]): (solution.t_events[0], None)}
     else:
         halves = _halves(direction, log_z0, terminal=False)
-        end, solution, found = _decide(direction, log_s0, cap, halves)
+        end, solution, found = _decide(direction, log_s0, cap, halves, calls)
     crossings = found.get(id(halves[end]), (np.array([]), None))[0]
     decided_at = float(solution.t[-1])
     if crossings.size or not times_needed:
@@ -362,7 +370,7 @@ def run(direction: Direction, s0, times_needed: bool = True) -> Run:
         return Run(end, _end_z(direction, end), half, decided_at)
     # decided before z got halfway (a start whose z first grows, then collapses): go on
     half = _halves(direction, log_z0, terminal=True)[end]
-    rest = _integrate(direction, (decided_at, decided_at + cap), solution.y[:, -1], [half])
+    rest = _integrate(direction, (decided_at, decided_at + cap), solution.y[:, -1], [half], calls)
     crossings = rest.t_events[0]
     time_to_half = float(crossings[0]) if crossings.size else np.nan
     return Run(end, _end_z(direction, end), time_to_half, decided_at)
@@ -410,7 +418,8 @@ def balanced_threshold(direction: Direction, rtol: float = 1e-9,
             break
         high *= 2.0
     else:
-        raise RuntimeError(f"no balanced start below {high:.3g} learns sigma = {direction.sigma}")
+        raise _unsettled(direction, f"is not learned from any balanced start below {high:.3g} "
+                         "(perhaps from none)")
     while high - low > rtol * high:
         middle = np.sqrt(low * high)
         if ends_plus(middle):
