@@ -32,7 +32,7 @@ HORIZON = 1e5  # time cap, in units of 1 / (the smallest decay)
 MAX_BISECTION_SECONDS = 2.0  # CPU of all thresholds' searches of one answer: a hard bound
 MAX_DOUBLINGS = 200  # of the bisection's upper end before it gives up
 BRACKET_POINTS, BRACKET_DECADES = 2000, 40.0  # the energy's grid of balanced starts (log s)
-MAX_DECAY_RATIO = 1e100  # largest / smallest decay of an integrated flow
+MAX_FLOW_DECAY_RATIO = 1e100  # largest / smallest decay of an integrated flow
 MAX_CALLS = 20_000  # evaluations of one run, all its integrations (about 0.5 s unloaded)
 RETRIES = 4  # integrations repeated with smaller steps after an overflow
 MAX_LOG = 700.0  # exponents of the rates are capped here (float64 ends near 709)
@@ -329,11 +329,11 @@ def _decide_in_chunks(direction: Direction, log_s0: np.ndarray, horizon_: float,
 def _check_stiffness(direction: Direction) -> None:
     """Refuse, before integrating, decays so far apart that LSODA cannot settle the flow."""
     log_ratio = float(np.log(direction.decays.max()) - np.log(direction.decays.min()))
-    if log_ratio > np.log(MAX_DECAY_RATIO):
+    if log_ratio > np.log(MAX_FLOW_DECAY_RATIO):
         ratio = f"{np.exp(log_ratio):.3g}" if log_ratio < 690.0 else "over 1e300"
         raise invalid(("lambda_w", "lambda_h"), f"the decays are a factor {ratio} apart (at "
-                      f"most {MAX_DECAY_RATIO:g} where the flow is integrated: its time scales "
-                      "are then too far apart to settle); give decays closer together, or "
+                      f"most {MAX_FLOW_DECAY_RATIO:g} where the flow is integrated: its time "
+                      "scales are then too far apart to settle); give decays closer together, or "
                       "leave the start out for the thresholds alone")
 
 

@@ -26,8 +26,8 @@ MAX_QUADRATURES = 20_000  # balanced start, equal decays: about 1 ms each
 MAX_INTEGRATIONS = 1_000  # per-factor system: about 30 ms each
 SEPARATRIX_SECONDS = 0.25  # a threshold with two distinct decays (docs/dynamics.md)
 BISECTION_SECONDS = 1.0  # with three or more: about 35 integrations
-EXTREME_SECONDS = 10.0  # decays further apart than MAX_DECAY_RATIO: a stiff bisection
-MAX_DECAY_RATIO = 1e10  # largest / smallest decay beyond which the flow is very stiff
+EXTREME_SECONDS = 10.0  # decays further apart than STIFF_DECAY_RATIO: a stiff bisection
+STIFF_DECAY_RATIO = 1e10  # largest / smallest decay beyond which the flow is very stiff
 MAX_THRESHOLD_SECONDS = 3.0  # the estimate above which thresholds are refused
 THRESHOLD_RTOL = 1e-9  # relative width of the bisection bracket of a threshold
 PATH_POINTS = 200  # samples of a trajectory on request
@@ -118,7 +118,7 @@ def _check_thresholds(problem: Problem, distinct: int) -> None:
     """Refuse, before any work, thresholds whose estimated time is above the limit."""
     decays = (problem.lambda_h, *problem.lambda_w)
     extreme = (min(decays) < separatrix.SUBNORMAL_DECAY
-               or max(decays) > MAX_DECAY_RATIO * min(decays))
+               or max(decays) > STIFF_DECAY_RATIO * min(decays))
     two = len(set(decays)) == 2 and not extreme
     each = SEPARATRIX_SECONDS if two else EXTREME_SECONDS if extreme else BISECTION_SECONDS
     seconds = distinct * each
@@ -128,7 +128,7 @@ def _check_thresholds(problem: Problem, distinct: int) -> None:
                       f"distinct target singular values needs {how} of the flow (about "
                       f"{seconds:.0f} s in all, at most {MAX_THRESHOLD_SECONDS:.0f}); give equal "
                       "decays (a closed form), one lambda_w for every layer and decays within a "
-                      f"factor {MAX_DECAY_RATIO:g} of each other (fastest), or round the class "
+                      f"factor {STIFF_DECAY_RATIO:g} of each other (fastest), or round the class "
                       "sizes (equal sizes share one)")
 
 
