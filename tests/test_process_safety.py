@@ -108,3 +108,29 @@ def test_ctrl_c_ends_the_workers_with_one_line(tmp_path, executor):
     status, err, out = _signal_during_sweep(tmp_path, executor, signal.SIGINT, group=True)
     assert status == 130 and err.count("\n") == 1, err
     assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("which", ["SIGINT", "SIGTERM"])
+def test_a_signal_in_a_finalizer_stops_the_run_without_a_traceback(which):
+    # the long fuzz: sweep --executor process, SIGINT at once: "Exception ignored in
+    # sys.unraisablehook: <function _redeliver ...> Traceback ... KeyboardInterrupt"
+    # (the signal was sent again from inside the hook, and its handler ran there)
+    script = (
+        "import os, signal, time\n"
+        "from ncsolve.cli import _catch_sigterm\n"
+        "_catch_sigterm()\n"
+        "class Finalized:\n"
+        "    def __del__(self):\n"
+        f"        os.kill(os.getpid(), signal.{which})\n"
+        "        time.sleep(0.05)  # the handler runs here, where Python ignores it\n"
+        "try:\n"
+        "    Finalized()\n"
+        "    time.sleep(5)\n"
+        "    print('not stopped')\n"
+        "except KeyboardInterrupt as error:\n"
+        "    print('stopped by', type(error).__name__)\n")
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
+                          text=True, timeout=60)
+    expected = "_Terminated" if which == "SIGTERM" else "KeyboardInterrupt"
+    assert done.stdout.strip() == f"stopped by {expected}" and done.stderr == "", done.stderr

@@ -13,6 +13,7 @@ import importlib
 import os
 import signal
 import sys
+import threading
 
 from ..inputs.problem import ProblemError
 
@@ -137,13 +138,21 @@ def _catch_sigterm():
     return previous
 
 
+REDELIVER_DELAY = 0.01  # seconds: the hook has long returned when the signal comes again
+
+
 def _redeliver(unraisable) -> None:
     """A Ctrl-C or SIGTERM that landed where Python ignores exceptions (a finalizer, a
-    fork hook) is sent again, to stop the run at the next ordinary step, and not shown."""
+    fork hook) is sent again, to stop the run at the next ordinary step, and not shown.
+
+    It is sent from a timer thread: sent from the hook itself, its handler would run
+    inside the hook, where the exception is again ignored and printed."""
     error = unraisable.exc_value
     if isinstance(error, KeyboardInterrupt):
-        os.kill(os.getpid(), signal.SIGTERM if isinstance(error, _Terminated) else
-                signal.SIGINT)
+        again = signal.SIGTERM if isinstance(error, _Terminated) else signal.SIGINT
+        timer = threading.Timer(REDELIVER_DELAY, os.kill, (os.getpid(), again))
+        timer.daemon = True
+        timer.start()
         return
     sys.__unraisablehook__(unraisable)
 
