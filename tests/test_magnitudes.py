@@ -228,3 +228,18 @@ def test_gradient_descent_that_overflows_is_one_line_not_a_warning(capsys):
     out, err = capsys.readouterr()
     assert code in (0, 1, 2) and "Warning" not in err and "Traceback" not in err, err
     assert err.count("\n") <= 1, err
+
+
+def test_a_regularized_bias_at_a_huge_decay_is_silent():
+    # ncsolve predict --n 500,100,50 --depth 3 --bias regularized --lambda-b 1e300:
+    # "RuntimeWarning: invalid value encountered in multiply" four times from the line
+    # search of core/lbfgs.py (3c02274; the golden slow run's warnings summary)
+    argv = ["predict", "--n", "500,100,50", "--depth", "3", "--bias", "regularized",
+            "--lambda-b", "1e300", "--json"]
+    done = subprocess.run([sys.executable, "-W", "always", "-m", "ncsolve", *argv],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and done.stderr == "", done.stderr
+    bias_free = json.loads(subprocess.run(
+        [sys.executable, "-m", "ncsolve", "predict", "--n", "500,100,50", "--depth", "3",
+         "--json"], capture_output=True, text=True, timeout=120).stdout)["loss"]
+    assert json.loads(done.stdout)["loss"] == pytest.approx(bias_free, rel=1e-9)

@@ -377,8 +377,16 @@ def _line_search(fun, x, f, gd, d, t, unit, ids=None, interpolate=True):
 
     The first trial is the full step t for every row; rows that fail shrink
     their step by quadratic interpolation (kept in [0.1 t, 0.5 t]), or by half
-    without ``interpolate``, and try again.
+    without ``interpolate``, and try again.  A row whose value or slope is not finite
+    (a penalty of 1e300 times a step) compares False and is rejected: nan is expected
+    here, and not warned about.
     """
+    with np.errstate(invalid="ignore", over="ignore"):
+        return _backtrack(fun, x, f, gd, d, t, unit, ids, interpolate)
+
+
+def _backtrack(fun, x, f, gd, d, t, unit, ids, interpolate):
+    """The steps of :func:`_line_search`."""
     ft, gt = _evaluate(fun, x + t[:, None] * d, ids)
     ft = ft / unit
     accept = ft <= f + ARMIJO * t * gd  # False for nan
@@ -392,7 +400,7 @@ def _line_search(fun, x, f, gd, d, t, unit, ids=None, interpolate=True):
     for _ in range(MAX_BACKTRACKS):
         tt = t[todo]
         curv = failed - f[todo] - tt * gd[todo]
-        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        with np.errstate(divide="ignore"):
             trial = -gd[todo] * tt ** 2 / (2.0 * curv)
         trial = np.where(np.isfinite(trial), trial, 0.1 * tt)
         tt = np.clip(trial, 0.1 * tt, 0.5 * tt) if interpolate else 0.5 * tt
